@@ -1,0 +1,304 @@
+/*  pdc.h: the public C API of pdc, a distributed task runtime.
+
+    A program links libpdc, calls pdc_init() to start (or join) a cluster,
+    names remote functions that live in shared libraries, calls them, and
+    gets their results back through object references:
+
+        pdc_client *c = pdc_init(NULL);              // embedded local cluster
+        pdc_fn f = pdc_function(c, "libpi.so", "sample_pi");
+        pdc_ref r = pdc_call(c, f, PDC_I64(1000000));
+        double v;
+        if (pdc_get_f64(c, r, &v, PDC_FOREVER) == PDC_OK) ...
+        pdc_ref_release(c, r);
+        pdc_shutdown(&c);
+
+    Ownership rules, stated once:
+    - A pdc_client is owned by the caller of pdc_init and freed by
+      pdc_shutdown, which also stops an embedded cluster.
+    - Every pdc_ref returned to you (by pdc_call, pdc_put) holds one
+      reference.  Give it back with pdc_ref_release; take another with
+      pdc_ref_retain.  The object is freed when no reference is left.
+    - A pdc_object filled by pdc_get points into memory that pdc owns
+      (the owner's memory for small values, the node's shared-memory store
+      for large ones).  It stays valid until pdc_object_release.  Do not
+      write through it and do not keep it for long: a held large object
+      pins store pages.
+    - Functions that can fail return a pdc_status: PDC_OK (0) or a negative
+      code below.  pdc_last_error(client) says what was wrong.
+
+    Remote functions are written with PDC_FUNCTION and compiled into a
+    shared library; see "Writing remote functions" below.  Every call is
+    thread-safe: many threads may submit and get through one client.
+*/
+#ifndef PDC_H_INCLUDED
+#define PDC_H_INCLUDED
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------------
+   Status codes.  Errors are values: a task that failed stores an error in
+   the objects it was to return, and pdc_get hands it back with one of the
+   task codes below (PDC_ETASK and after).
+   ------------------------------------------------------------------------ */
+typedef enum {
+    PDC_OK = 0,
+    PDC_EINVAL = -1,       /* a bad argument to an API call                  */
+    PDC_ETIMEOUT = -2,     /* the wait ran out before the object was ready   */
+    PDC_ENOMEM = -3,       /* out of process memory                          */
+    PDC_ECONNECT = -4,     /* the cluster could not be reached or started    */
+    PDC_ESTOREFULL = -5,   /* the object store has no room for the object    */
+    PDC_ETYPE = -6,        /* the object holds another type than asked for   */
+    PDC_EPROTO = -7,       /* a malformed or unexpected message              */
+    PDC_ENOTFOUND = -8,    /* no such object, function, library or node      */
+    PDC_ESHUTDOWN = -9,    /* the client or cluster is shutting down         */
+    /* Task errors: stored in a failed task's return objects. */
+    PDC_ETASK = -20,       /* the function returned an error (pdc_fail)      */
+    PDC_ENOFUNC = -21,     /* library or function could not be loaded        */
+    PDC_EARGS = -22,       /* wrong number or types of arguments             */
+    PDC_EWORKERDIED = -23, /* the worker died; retries were used up          */
+    PDC_ECANCELLED = -24,  /* the task was cancelled before it ran           */
+    PDC_EOBJECTLOST = -25, /* every copy of the object was lost              */
+    PDC_EOWNERDIED = -26,  /* the process owning the object is gone          */
+    PDC_EINFEASIBLE = -27, /* no node can ever satisfy the resource request  */
+} pdc_status;
+
+/* A short, static name for a status code ("PDC_ETIMEOUT"). */
+const char *pdc_status_name(int status);
+
+/* ------------------------------------------------------------------------
+   Handles and values
+   ------------------------------------------------------------------------ */
+typedef struct pdc_client pdc_client;
+
+/* An object reference: 16 bytes naming one object cluster-wide.  Plain
+   value; copying it does not add a reference (use pdc_ref_retain). */
+#define PDC_ID_SIZE 16
+typedef struct {
+    uint8_t id[PDC_ID_SIZE];
+} pdc_ref;
+
+/* A remote function: a library path and a symbol name.  Cheap to copy;
+   the strings are owned by the client and live until pdc_shutdown. */
+typedef struct {
+    const char *library;
+    const char *name;
+} pdc_fn;
+
+typedef enum {
+    PDC_T_NIL = 0,
+    PDC_T_I64 = 1,
+    PDC_T_F64 = 2,
+    PDC_T_STR = 3,   /* bytes that are text; not necessarily NUL-ended     */
+    PDC_T_BYTES = 4,
+    PDC_T_REF = 5,   /* only as an argument: resolved before the task runs */
+    PDC_T_ERROR = 6, /* only in results: see pdc_object.error             */
+} pdc_type;
+
+/* One argument of a call.  Build it with the PDC_I64 ... PDC_REF macros.
+   Strings and byte buffers are copied at submission; the caller may free
+   them when pdc_call returns. */
+typedef struct {
+    pdc_type type;
+    union {
+        int64_t i64;
+        double f64;
+        struct {
+            const void *data;
+            size_t size;
+        } buf;
+        pdc_ref ref;
+    } as;
+} pdc_value;
+
+#define PDC_I64(x) ((pdc_value){.type = PDC_T_I64, .as.i64 = (int64_t) (x)})
+#define PDC_F64(x) ((pdc_value){.type = PDC_T_F64, .as.f64 = (double) (x)})
+#define PDC_STR(s) \
+    ((pdc_value){.type = PDC_T_STR, .as.buf = {(s), pdc_strlen_(s)}})
+#define PDC_BYTES(p, n) \
+    ((pdc_value){.type = PDC_T_BYTES, .as.buf = {(p), (size_t) (n)}})
+#define PDC_REF(r) ((pdc_value){.type = PDC_T_REF, .as.ref = (r)})
+size_t pdc_strlen_(const char *s);
+
+/* What a failed task left in its results. */
+typedef struct {
+    int code;             /* a PDC_E* task code                         */
+    const char *function; /* "library:function" that failed             */
+    const char *message;  /* what went wrong, in words                  */
+    const char *node;     /* the node it ran on ("" if it never ran)    */
+} pdc_error;
+
+/* A result read by pdc_get.  data/size are valid until
+   pdc_object_release.  For PDC_T_ERROR, error is filled instead. */
+typedef struct {
+    pdc_type type;
+    int64_t i64;
+    double f64;
+    const void *data; /* STR and BYTES: the bytes, zero-copy              */
+    size_t size;
+    pdc_error error;
+    void *pin_; /* private: what keeps data alive                         */
+} pdc_object;
+
+/* ------------------------------------------------------------------------
+   Cluster connection
+   ------------------------------------------------------------------------ */
+
+/* Start or join a cluster.  address NULL and PDC_ADDRESS unset: start a
+   private local cluster (a head and a raylet as child processes, sized to
+   this machine) and stop it at pdc_shutdown.  Otherwise join the head at
+   address ("tcp://host:6380").  Returns NULL on failure; the reason is
+   printed to stderr.  Settings come from PDC_* environment variables
+   (docs/configuration.md). */
+pdc_client *pdc_init(const char *address);
+
+/* Stop: release every reference, stop the embedded cluster if this client
+   started it, free the client and set *client_p to NULL.  Safe on NULL. */
+void pdc_shutdown(pdc_client **client_p);
+
+/* The last error message of the calling thread on this client. */
+const char *pdc_last_error(pdc_client *client);
+
+/* ------------------------------------------------------------------------
+   Remote functions and calls
+   ------------------------------------------------------------------------ */
+
+/* Names a remote function.  library is a path to a shared library (a
+   relative path is resolved against the current directory now, so that
+   workers find the same file).  Nothing is loaded here: an unknown
+   library or function surfaces as a PDC_ENOFUNC error of the call. */
+pdc_fn pdc_function(pdc_client *client, const char *library,
+                    const char *name);
+
+/* Per-call options; zero-initialise and set what you need. */
+typedef struct {
+    double num_cpus;  /* CPU slots the task needs; 0 means the default 1    */
+    int max_retries;  /* retries after a worker death; -1 means default 3  */
+    const char *name; /* a name for logs; NULL uses the function name      */
+} pdc_opts;
+
+/* Submit a call; returns its result reference at once (never blocks on
+   the task).  On a submission error (bad arguments, client shut down) the
+   returned reference holds that error, so every call returns a usable
+   reference.  args: n values; a PDC_REF argument is resolved to its value
+   before the task runs, and if it holds an error the task fails with that
+   error without running. */
+pdc_ref pdc_call_args(pdc_client *client, pdc_fn fn, const pdc_opts *opts,
+                      const pdc_value *args, size_t nargs);
+
+/* pdc_call(client, fn, args...): the variadic form with default options. */
+#define pdc_call(client, fn, ...)                                         \
+    pdc_call_args((client), (fn), NULL,                                   \
+                  &((const pdc_value[]){{PDC_T_NIL}, __VA_ARGS__})[1],    \
+                  sizeof((const pdc_value[]){{PDC_T_NIL}, __VA_ARGS__}) / \
+                          sizeof(pdc_value) -                             \
+                      1)
+/* pdc_call_opts(client, fn, &opts, args...): with options. */
+#define pdc_call_opts(client, fn, opts, ...)                              \
+    pdc_call_args((client), (fn), (opts),                                 \
+                  &((const pdc_value[]){{PDC_T_NIL}, __VA_ARGS__})[1],    \
+                  sizeof((const pdc_value[]){{PDC_T_NIL}, __VA_ARGS__}) / \
+                          sizeof(pdc_value) -                             \
+                      1)
+
+/* Cancel a task that has not started; its result then holds
+   PDC_ECANCELLED.  A running task is not interrupted (PDC_EINVAL). */
+int pdc_cancel(pdc_client *client, pdc_ref ref);
+
+/* ------------------------------------------------------------------------
+   Objects
+   ------------------------------------------------------------------------ */
+
+/* Store a value and return a reference to it.  Small values stay in this
+   process's memory; large ones (over PDC_INLINE_MAX, 100 KiB by default)
+   are written once into the node's shared-memory store.  On failure
+   (PDC_ESTOREFULL, ...) the reference holds the error and *status (if not
+   NULL) says which. */
+pdc_ref pdc_put(pdc_client *client, pdc_value value, int *status);
+
+/* Reserve size bytes in the object store and return a pointer to write
+   the object straight into shared memory; pdc_put_commit makes it
+   visible and returns its reference.  For large buffers, to avoid one
+   copy. */
+void *pdc_put_reserve(pdc_client *client, size_t size, void **reservation);
+pdc_ref pdc_put_commit(pdc_client *client, void **reservation, int *status);
+
+/* Wait up to timeout_ms (PDC_FOREVER: no limit) for the object and read
+   it.  PDC_OK: out is filled, release it with pdc_object_release.  A task
+   error code (PDC_ETASK ...): out->error says what failed, release it
+   too.  PDC_ETIMEOUT: nothing to release. */
+#define PDC_FOREVER ((int64_t) -1)
+int pdc_get(pdc_client *client, pdc_ref ref, pdc_object *out,
+            int64_t timeout_ms);
+void pdc_object_release(pdc_client *client, pdc_object *obj);
+
+/* Typed shortcuts over pdc_get: copy the value out and release. */
+int pdc_get_i64(pdc_client *client, pdc_ref ref, int64_t *out,
+                int64_t timeout_ms);
+int pdc_get_f64(pdc_client *client, pdc_ref ref, double *out,
+                int64_t timeout_ms);
+
+/* Wait until num_ready of the n references are ready (a value or an
+   error) or the timeout runs out.  ready[i] is set to 1 for each ready
+   reference (0 otherwise); returns how many are ready, or a negative
+   status.  Like Ray's wait: with timeout 0 it only looks. */
+int pdc_wait(pdc_client *client, const pdc_ref *refs, size_t n,
+             size_t num_ready, int64_t timeout_ms, uint8_t *ready);
+
+/* Reference counting (see the ownership rules at the top). */
+void pdc_ref_retain(pdc_client *client, pdc_ref ref);
+void pdc_ref_release(pdc_client *client, pdc_ref ref);
+
+/* Format a reference as 32 hex digits into buf (at least 33 bytes). */
+const char *pdc_ref_hex(pdc_ref ref, char *buf);
+
+/* ------------------------------------------------------------------------
+   Writing remote functions
+
+       PDC_FUNCTION(add) {
+           int64_t a = pdc_arg_i64(t, 0), b = pdc_arg_i64(t, 1);
+           return pdc_return_i64(t, a + b);
+       }
+
+   The body sees `pdc_task *t`.  It reads arguments with pdc_arg_*, sets
+   one result with pdc_return_* (which returns 0), or fails with
+   pdc_fail(t, "format", ...) (which returns nonzero).  Reading an
+   argument with the wrong type, or one past the end, fails the task with
+   PDC_EARGS naming the argument; the accessor returns 0/NULL and the task
+   result becomes that error whatever the function returns afterwards.
+   Inside a task, pdc_task_client(t) is a client for nested calls.
+   ------------------------------------------------------------------------ */
+typedef struct pdc_task pdc_task;
+
+#define PDC_FUNCTION(name) int name(pdc_task *t)
+typedef int (*pdc_function_ptr)(pdc_task *t);
+
+size_t pdc_arg_count(pdc_task *t);
+pdc_type pdc_arg_type(pdc_task *t, size_t i);
+int64_t pdc_arg_i64(pdc_task *t, size_t i);
+double pdc_arg_f64(pdc_task *t, size_t i);
+const char *pdc_arg_str(pdc_task *t, size_t i, size_t *len);
+const void *pdc_arg_bytes(pdc_task *t, size_t i, size_t *size);
+
+int pdc_return_i64(pdc_task *t, int64_t v);
+int pdc_return_f64(pdc_task *t, double v);
+int pdc_return_str(pdc_task *t, const char *s);
+int pdc_return_bytes(pdc_task *t, const void *data, size_t size);
+/* Reserve size bytes for the result and return where to write them:
+   large results go straight into the object store.  NULL on failure
+   (the task then fails with the reason). */
+void *pdc_return_alloc(pdc_task *t, size_t size);
+/* Fail the task with PDC_ETASK and a message. */
+int pdc_fail(pdc_task *t, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
+
+pdc_client *pdc_task_client(pdc_task *t);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,119 @@
+/*  pdc_store: a node's shared-memory object store over LMDB.
+
+    One store per node lives in a directory under /dev/shm
+    (/dev/shm/pdc-<cluster>-<node>/).  The raylet creates it; every worker
+    and driver on the node opens the same directory with pdc_store_open and
+    reads and writes objects directly, with no message to the raylet.
+
+    The store is sharded into several LMDB environments (shard-0 ...
+    shard-K-1), chosen by a hash of the object id, because LMDB allows one
+    writer per environment: K shards give K concurrent writers.  Every
+    environment is opened with MDB_WRITEMAP | MDB_NOSYNC | MDB_NOTLS |
+    MDB_NOMETASYNC, so a write goes straight into shared memory and a read
+    transaction is not tied to a thread.
+
+    Put writes the bytes once: pdc_store_reserve opens a write transaction
+    on the object's shard, reserves space with MDB_RESERVE and returns where
+    to write; pdc_store_commit commits.  Between the two, the shard's write
+    lock is held: fill the buffer and commit promptly.
+
+    Get is zero-copy: pdc_store_get opens a read transaction (a pin) and
+    returns a pointer into the map; the bytes stay valid until
+    pdc_store_unpin.  Pins block page reuse: keep them short.
+
+    Capacity is bounded.  Used bytes are accounted per shard in the shard
+    itself (updated in the same transaction as the put or delete), and a
+    reserve that would take the total over capacity, or over what
+    /dev/shm can still hold, is refused with PDC_ESTOREFULL before a byte
+    is written (a tmpfs file that outgrows its filesystem raises SIGBUS).
+
+    Stale read slots of dead processes are cleared with mdb_reader_check
+    on open and by pdc_store_check_readers, which the raylet calls
+    periodically.
+
+    Every stored object has a small header before its bytes that records
+    its type (pdc_type) so readers know what they hold.  Data pointers
+    returned by get and reserve are 64-byte aligned for objects larger
+    than an LMDB page.
+
+    Thread safety: a pdc_store_t may be used from several threads at once.
+    A reservation or pin is not tied to the thread that made it (MDB_NOTLS)
+    but must be finished (commit, abort, unpin) exactly once.
+*/
+#ifndef PDC_STORE_H_INCLUDED
+#define PDC_STORE_H_INCLUDED
+
+#include "pdc.h"
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct pdc_store pdc_store_t;
+typedef struct pdc_store_pin pdc_store_pin_t;
+typedef struct pdc_store_reservation pdc_store_reservation_t;
+
+typedef struct {
+    size_t capacity;  /* bytes of object data the store may hold          */
+    unsigned shards;  /* number of LMDB environments; 0 = default 4       */
+    unsigned max_readers; /* read slots per shard; 0 = default 1024        */
+} pdc_store_config_t;
+
+/* Create a new store in dir (which must not exist; it is created with
+   mode 0700).  Returns NULL and writes the reason to err on failure. */
+pdc_store_t *pdc_store_create(const char *dir, const pdc_store_config_t *cfg,
+                              char *err, size_t errlen);
+
+/* Open an existing store created by pdc_store_create (another process). */
+pdc_store_t *pdc_store_open(const char *dir, char *err, size_t errlen);
+
+/* Close the store; safe twice.  Does not remove the files. */
+void pdc_store_destroy(pdc_store_t **self_p);
+
+/* Remove a store directory and everything in it (the raylet does this at
+   shutdown, the cleanup of a dead session too).  0 or -1. */
+int pdc_store_remove_dir(const char *dir);
+
+/* Reserve size bytes for object id of type type.  On success returns
+   PDC_OK, *data points to where the bytes go and *res holds the open
+   transaction.  PDC_ESTOREFULL: err says how full the store is (used,
+   capacity, the request).  An id that exists already: PDC_EINVAL. */
+int pdc_store_reserve(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE],
+                      pdc_type type, size_t size, void **data,
+                      pdc_store_reservation_t **res, char *err,
+                      size_t errlen);
+/* Make the reserved object visible.  Frees *res and nulls it. */
+int pdc_store_commit(pdc_store_t *self, pdc_store_reservation_t **res);
+/* Give the space back without storing anything.  Frees *res, nulls it. */
+void pdc_store_abort(pdc_store_t *self, pdc_store_reservation_t **res);
+
+/* Convenience: reserve, copy, commit. */
+int pdc_store_put(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE],
+                  pdc_type type, const void *data, size_t size, char *err,
+                  size_t errlen);
+
+/* Look up id.  PDC_OK: *data/*size/*type describe the bytes, valid until
+   pdc_store_unpin(pin).  PDC_ENOTFOUND: no such object (no pin). */
+int pdc_store_get(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE],
+                  const void **data, size_t *size, pdc_type *type,
+                  pdc_store_pin_t **pin);
+void pdc_store_unpin(pdc_store_t *self, pdc_store_pin_t **pin);
+
+/* Whether id is stored (no pin kept). */
+int pdc_store_contains(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE]);
+
+/* Delete id.  PDC_OK, or PDC_ENOTFOUND. */
+int pdc_store_delete(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE]);
+
+/* Usage: bytes of object data held, capacity, number of objects. */
+typedef struct {
+    size_t used;
+    size_t capacity;
+    size_t objects;
+} pdc_store_usage_t;
+int pdc_store_usage(pdc_store_t *self, pdc_store_usage_t *usage);
+
+/* Clear read slots left by dead processes; returns how many. */
+int pdc_store_check_readers(pdc_store_t *self);
+
+const char *pdc_store_dir(pdc_store_t *self);
+
+#endif
