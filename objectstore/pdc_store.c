@@ -1,0 +1,1278 @@
+/*  pdc_store: a node's shared-memory object store over LMDB.
+
+    The design is in pdc_store.h; this file is the implementation.  A store
+    is a directory holding:
+
+        store.conf      capacity, shards and read slots, written once by
+                        pdc_store_create so that pdc_store_open (in any
+                        process) opens the shards the same way
+        inflight        one 64-byte slot per shard, mmap'd by every process:
+                        the bytes the shard's current writer has reserved
+                        but not committed (see s_check_room)
+        shard-<i>/      one LMDB environment (data.mdb, lock.mdb) per shard
+
+    An object lives in the shard XXH64(id) % shards under its 16-byte id.
+    Its value is a 64-byte header area plus the data:
+
+        [header: magic, type, offset, size][pad][data ... size bytes][pad]
+        |<- offset ------------------------->|
+        |<- S_HDR_AREA + size ------------------------------------------>|
+
+    The header proper is 16 bytes; the data starts at the first 64-byte
+    boundary at least 16 bytes into the value (offset in 16..64), and the
+    unused rest of the 64 bytes trails the data.  An object larger than
+    about half an LMDB page is stored on overflow pages, whose value starts
+    16 bytes into a page, so its data lands at page start + 64: aligned.
+    (A small object sits inside a leaf page at a 2-byte aligned spot; when
+    no 64-byte boundary fits, its data starts at offset 64, unaligned.)
+
+    Each shard keeps its used bytes (header area + data of every object)
+    under a reserved 1-byte key, updated in the same write transaction as
+    the put or delete that changes it; it is the one key that is not 16
+    bytes long.
+
+    Reservations hold the shard's LMDB write lock, a process-shared mutex
+    owned by the thread that took it: commit and abort must run on the
+    thread that reserved (see pdc_store_reserve).  Pins are read
+    transactions, which MDB_NOTLS frees from any thread; finished read
+    transactions are reset and kept in a small per-shard pool so that a get
+    costs no malloc and no reader-table lock.
+
+    A pdc_store_t belongs to the process that opened it: after fork the
+    child must not use it (not even destroy it; it only frees memory
+    there) and opens the store again itself.  One process opens a store
+    directory once at a time (LMDB's rule: a second open of the same
+    environment in one process breaks its file locks).
+*/
+
+/* The comment of pdc_store_get in pdc_store.h has a slash-star inside it
+   ("*data" slash "*size"), which -Wcomment flags; drop this guard once the
+   header is reworded. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wcomment"
+#include "pdc_store.h"
+#pragma GCC diagnostic pop
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <lmdb.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/types.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+/* ------------------------------------------------------------------------
+   Settings
+   ------------------------------------------------------------------------ */
+#define S_DEFAULT_SHARDS  4
+#define S_DEFAULT_READERS 1024
+#define S_MAX_SHARDS      1024
+/* Bytes of a value before and around the data: header + alignment pad. */
+#define S_HDR_AREA 64
+/* Data alignment promised for objects larger than a page. */
+#define S_ALIGN 64
+/* "PDCO" */
+#define S_MAGIC 0x4f434450u
+/* Map size of a shard beyond capacity: LMDB's B-tree, free list, pages
+   freed but not yet reusable and pages pinned by readers. */
+#define S_MAP_MARGIN_FIXED   ((size_t) 64 << 20)
+#define S_MAP_MARGIN_DIVISOR 8
+/* Free filesystem space kept for LMDB's own pages (copied branch and leaf
+   pages, free-list records) on top of an object's bytes. */
+#define S_FS_SLACK ((size_t) 4 << 20)
+/* LMDB stores a value's size in 32 bits: one object is at most this,
+   header area included. */
+#define S_MAX_VALUE ((uint64_t) UINT32_MAX)
+/* Reset read transactions kept per shard for reuse by later gets. */
+#define S_PIN_POOL_MAX 8
+/* The key of a shard's used-bytes counter; ids are PDC_ID_SIZE long. */
+#define S_COUNTER_KEY "\0"
+#define S_COUNTER_KEYLEN 1
+
+#define S_CONF_NAME     "store.conf"
+#define S_CONF_TMP_NAME "store.conf.tmp"
+#define S_INFLIGHT_NAME "inflight"
+#define S_SHARD_PREFIX  "shard-"
+#define S_ENV_FLAGS \
+    (MDB_WRITEMAP | MDB_NOSYNC | MDB_NOMETASYNC | MDB_NOTLS)
+
+/* ------------------------------------------------------------------------
+   Structures
+   ------------------------------------------------------------------------ */
+
+/* The header at the start of every value.  Read and written with memcpy:
+   a small value is only 2-byte aligned. */
+typedef struct {
+    uint32_t magic;
+    uint16_t type;   /* pdc_type                                      */
+    uint16_t offset; /* where the data starts, from the value start   */
+    uint64_t size;   /* bytes of data                                 */
+} s_header_t;
+#define S_HDR_SIZE ((size_t) sizeof(s_header_t))
+
+/* One shard's slot in the shared inflight file. */
+typedef struct {
+    _Atomic uint64_t bytes; /* header area + data being reserved       */
+    _Atomic uint64_t fresh; /* filesystem bytes the reservation takes  */
+    _Atomic int64_t pid;    /* the writer, to ignore a dead one's slot */
+    char pad_[40];
+} s_slot_t;
+
+struct pdc_store_pin {
+    MDB_txn *txn;
+    unsigned shard;
+    pdc_store_pin_t *next; /* in the shard's pool                     */
+};
+
+struct pdc_store_reservation {
+    MDB_txn *txn;
+    unsigned shard;
+    pthread_t owner;
+};
+
+typedef struct {
+    MDB_env *env;
+    MDB_dbi dbi;
+    pthread_mutex_t pool_lock;
+    pdc_store_pin_t *pool; /* reset read transactions              */
+    unsigned pooled;
+} s_shard_t;
+
+struct pdc_store {
+    char *dir;
+    size_t capacity;
+    unsigned nshards;
+    unsigned max_readers;
+    size_t mapsize;
+    size_t page_size;
+    pid_t pid;          /* the process that opened the store        */
+    s_slot_t *inflight; /* mmap'd, nshards slots                    */
+    size_t inflight_len;
+    s_shard_t *shards;
+    unsigned opened; /* shards whose environment is open         */
+};
+
+/* ------------------------------------------------------------------------
+   Small helpers
+   ------------------------------------------------------------------------ */
+
+static void s_err(char *err, size_t errlen, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
+static void s_err(char *err, size_t errlen, const char *fmt, ...) {
+    if (!err || errlen == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+/* "1.5 GiB" into buf (at least 32 bytes). */
+static const char *s_human(uint64_t n, char *buf) {
+    static const char *units[] = {"KiB", "MiB", "GiB", "TiB", "PiB"};
+    if (n < 1024) {
+        snprintf(buf, 32, "%llu B", (unsigned long long) n);
+        return buf;
+    }
+    double v = (double) n / 1024.0;
+    size_t u = 0;
+    while (v >= 1024.0 && u + 1 < sizeof(units) / sizeof(units[0])) {
+        v /= 1024.0;
+        u++;
+    }
+    snprintf(buf, 32, "%.1f %s", v, units[u]);
+    return buf;
+}
+
+/* 32 hex digits into buf (at least 33 bytes). */
+static const char *s_hex(const uint8_t id[PDC_ID_SIZE], char *buf) {
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < PDC_ID_SIZE; i++) {
+        buf[2 * i] = digits[id[i] >> 4];
+        buf[2 * i + 1] = digits[id[i] & 15];
+    }
+    buf[2 * PDC_ID_SIZE] = '\0';
+    return buf;
+}
+
+/* An LMDB or errno code as a pdc status. */
+static int s_status(int rc) {
+    switch (rc) {
+    case MDB_SUCCESS:
+        return PDC_OK;
+    case MDB_NOTFOUND:
+        return PDC_ENOTFOUND;
+    case MDB_MAP_FULL:
+    case MDB_TXN_FULL:
+    case MDB_PAGE_FULL:
+    case ENOSPC:
+        return PDC_ESTOREFULL;
+    case MDB_READERS_FULL:
+    case ENOMEM:
+        return PDC_ENOMEM;
+    case MDB_CORRUPTED:
+    case MDB_PANIC:
+    case MDB_VERSION_MISMATCH:
+    case MDB_INVALID:
+    case MDB_BAD_TXN:
+    case MDB_BAD_VALSIZE:
+        return PDC_EPROTO;
+    default:
+        return PDC_EINVAL;
+    }
+}
+
+static int s_path(char *buf, size_t len, const char *dir, const char *name) {
+    int n = snprintf(buf, len, "%s/%s", dir, name);
+    return n >= 0 && (size_t) n < len ? 0 : -1;
+}
+
+static int s_shard_path(char *buf, size_t len, const char *dir, unsigned i) {
+    int n = snprintf(buf, len, "%s/" S_SHARD_PREFIX "%u", dir, i);
+    return n >= 0 && (size_t) n < len ? 0 : -1;
+}
+
+static unsigned s_shard_of(pdc_store_t *self, const uint8_t *id) {
+    return (unsigned) (XXH64(id, PDC_ID_SIZE, 0) % self->nshards);
+}
+
+static int s_alive(int64_t pid) {
+    if (pid <= 0)
+        return 0;
+    return kill((pid_t) pid, 0) == 0 || errno == EPERM;
+}
+
+/* Where the data of a value at `value` starts: the first 64-byte
+   boundary with room for the header before it, if one is within the
+   header area, else the end of the header area. */
+static uint16_t s_data_offset(const void *value) {
+    uintptr_t p = (uintptr_t) value;
+    uintptr_t aligned =
+            (p + S_HDR_SIZE + S_ALIGN - 1) & ~((uintptr_t) S_ALIGN - 1);
+    uintptr_t off = aligned - p;
+    return (uint16_t) (off <= S_HDR_AREA ? off : S_HDR_AREA);
+}
+
+/* Check a stored value; fills hdr.  0 or -1. */
+static int s_header_read(const MDB_val *v, s_header_t *hdr) {
+    if (v->mv_size < S_HDR_AREA)
+        return -1;
+    memcpy(hdr, v->mv_data, S_HDR_SIZE);
+    if (hdr->magic != S_MAGIC || hdr->offset < S_HDR_SIZE ||
+        hdr->offset > S_HDR_AREA || hdr->size != v->mv_size - S_HDR_AREA)
+        return -1;
+    return 0;
+}
+
+/* A shard's used-bytes counter as seen by txn. */
+static int s_counter_get(MDB_txn *txn, MDB_dbi dbi, uint64_t *used) {
+    MDB_val key = {S_COUNTER_KEYLEN, (void *) S_COUNTER_KEY}, val;
+    int rc = mdb_get(txn, dbi, &key, &val);
+    if (rc == MDB_NOTFOUND) {
+        *used = 0;
+        return MDB_SUCCESS;
+    }
+    if (rc)
+        return rc;
+    if (val.mv_size != sizeof(uint64_t))
+        return MDB_CORRUPTED;
+    memcpy(used, val.mv_data, sizeof(uint64_t));
+    return MDB_SUCCESS;
+}
+
+static int s_counter_put(MDB_txn *txn, MDB_dbi dbi, uint64_t used) {
+    MDB_val key = {S_COUNTER_KEYLEN, (void *) S_COUNTER_KEY};
+    MDB_val val = {sizeof(used), &used};
+    return mdb_put(txn, dbi, &key, &val, 0);
+}
+
+/* ------------------------------------------------------------------------
+   Read transactions (pins), pooled per shard
+   ------------------------------------------------------------------------ */
+
+static int s_pin_acquire(pdc_store_t *self, unsigned shard,
+                         pdc_store_pin_t **pin_p) {
+    s_shard_t *sh = &self->shards[shard];
+    pthread_mutex_lock(&sh->pool_lock);
+    pdc_store_pin_t *pin = sh->pool;
+    if (pin) {
+        sh->pool = pin->next;
+        sh->pooled--;
+    }
+    pthread_mutex_unlock(&sh->pool_lock);
+
+    if (pin) {
+        int rc = mdb_txn_renew(pin->txn);
+        if (rc == MDB_SUCCESS) {
+            pin->next = NULL;
+            *pin_p = pin;
+            return MDB_SUCCESS;
+        }
+        mdb_txn_abort(pin->txn); /* fall through to a new one          */
+    } else {
+        pin = malloc(sizeof(*pin));
+        if (!pin)
+            return ENOMEM;
+    }
+    pin->shard = shard;
+    pin->next = NULL;
+    int rc = mdb_txn_begin(sh->env, NULL, MDB_RDONLY, &pin->txn);
+    if (rc) {
+        free(pin);
+        return rc;
+    }
+    *pin_p = pin;
+    return MDB_SUCCESS;
+}
+
+static void s_pin_release(pdc_store_t *self, pdc_store_pin_t *pin) {
+    s_shard_t *sh = &self->shards[pin->shard];
+    mdb_txn_reset(pin->txn);
+    pthread_mutex_lock(&sh->pool_lock);
+    if (sh->pooled < S_PIN_POOL_MAX) {
+        pin->next = sh->pool;
+        sh->pool = pin;
+        sh->pooled++;
+        pin = NULL;
+    }
+    pthread_mutex_unlock(&sh->pool_lock);
+    if (pin) {
+        mdb_txn_abort(pin->txn);
+        free(pin);
+    }
+}
+
+/* A shard's committed used bytes (and objects, if wanted). */
+static int s_shard_usage(pdc_store_t *self, unsigned shard, uint64_t *used,
+                         size_t *objects) {
+    pdc_store_pin_t *pin;
+    int rc = s_pin_acquire(self, shard, &pin);
+    if (rc)
+        return rc;
+    MDB_dbi dbi = self->shards[shard].dbi;
+    rc = s_counter_get(pin->txn, dbi, used);
+    if (rc == MDB_SUCCESS && objects) {
+        MDB_stat st;
+        rc = mdb_stat(pin->txn, dbi, &st);
+        if (rc == MDB_SUCCESS) {
+            MDB_val key = {S_COUNTER_KEYLEN, (void *) S_COUNTER_KEY}, val;
+            size_t counters = mdb_get(pin->txn, dbi, &key, &val) == 0;
+            *objects = st.ms_entries - counters;
+        }
+    }
+    s_pin_release(self, pin);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------
+   Creating, opening, closing
+   ------------------------------------------------------------------------ */
+
+static pdc_store_t *s_store_new(const char *dir, size_t capacity,
+                                unsigned shards, unsigned readers, char *err,
+                                size_t errlen) {
+    if (capacity == 0 || capacity > SIZE_MAX / 4) {
+        s_err(err, errlen, "object store %s: bad capacity %zu", dir,
+              capacity);
+        return NULL;
+    }
+    if (shards == 0 || shards > S_MAX_SHARDS || readers == 0) {
+        s_err(err, errlen,
+              "object store %s: bad shards %u or max_readers %u "
+              "(shards 1..%u)",
+              dir, shards, readers, S_MAX_SHARDS);
+        return NULL;
+    }
+    pdc_store_t *self = calloc(1, sizeof(*self));
+    if (self)
+        self->shards = calloc(shards, sizeof(s_shard_t));
+    if (self)
+        self->dir = strdup(dir);
+    if (!self || !self->shards || !self->dir) {
+        if (self) {
+            free(self->shards);
+            free(self->dir);
+        }
+        free(self);
+        s_err(err, errlen, "object store %s: out of memory", dir);
+        return NULL;
+    }
+    self->capacity = capacity;
+    self->nshards = shards;
+    self->max_readers = readers;
+    long ps = sysconf(_SC_PAGESIZE);
+    self->page_size = ps > 0 ? (size_t) ps : 4096;
+    size_t map = capacity + capacity / S_MAP_MARGIN_DIVISOR +
+                 S_MAP_MARGIN_FIXED + self->page_size - 1;
+    self->mapsize = map - map % self->page_size;
+    self->pid = getpid();
+    for (unsigned i = 0; i < shards; i++) {
+        pthread_mutex_init(&self->shards[i].pool_lock, NULL);
+    }
+    return self;
+}
+
+/* Open (create: make) shard i's environment. */
+static int s_shard_open(pdc_store_t *self, unsigned i, int create, char *err,
+                        size_t errlen) {
+    char path[PATH_MAX], file[PATH_MAX];
+    if (s_shard_path(path, sizeof(path), self->dir, i) ||
+        s_path(file, sizeof(file), path, "data.mdb")) {
+        s_err(err, errlen, "object store %s: path too long", self->dir);
+        return PDC_EINVAL;
+    }
+    if (create && mkdir(path, 0700) != 0) {
+        s_err(err, errlen, "object store: cannot create %s: %s", path,
+              strerror(errno));
+        return errno == ENOSPC ? PDC_ESTOREFULL : PDC_EINVAL;
+    }
+    if (!create && access(file, R_OK | W_OK) != 0) {
+        s_err(err, errlen, "object store: cannot open %s: %s", file,
+              strerror(errno));
+        return errno == ENOENT ? PDC_ENOTFOUND : PDC_EINVAL;
+    }
+    s_shard_t *sh = &self->shards[i];
+    MDB_env *env;
+    int rc = mdb_env_create(&env);
+    if (rc) {
+        s_err(err, errlen, "object store %s: %s", path, mdb_strerror(rc));
+        return s_status(rc);
+    }
+    const char *step = "set max readers";
+    rc = mdb_env_set_maxreaders(env, self->max_readers);
+    if (rc == MDB_SUCCESS) {
+        step = "set map size";
+        rc = mdb_env_set_mapsize(env, self->mapsize);
+    }
+    if (rc == MDB_SUCCESS) {
+        step = "open";
+        rc = mdb_env_open(env, path, S_ENV_FLAGS, 0600);
+    }
+    MDB_txn *txn = NULL;
+    if (rc == MDB_SUCCESS) {
+        step = "begin";
+        rc = mdb_txn_begin(env, NULL, create ? 0 : MDB_RDONLY, &txn);
+    }
+    if (rc == MDB_SUCCESS) {
+        step = "open database";
+        rc = mdb_dbi_open(txn, NULL, 0, &sh->dbi);
+    }
+    if (rc == MDB_SUCCESS && create) {
+        step = "initialise";
+        rc = s_counter_put(txn, sh->dbi, 0);
+    }
+    if (txn) {
+        if (rc == MDB_SUCCESS) {
+            step = "commit";
+            rc = mdb_txn_commit(txn);
+        } else
+            mdb_txn_abort(txn);
+    }
+    if (rc) {
+        s_err(err, errlen, "object store: cannot %s %s: %s", step, path,
+              mdb_strerror(rc));
+        mdb_env_close(env);
+        return s_status(rc);
+    }
+    sh->env = env;
+    return PDC_OK;
+}
+
+/* Map the inflight file (create: make it). */
+static int s_inflight_open(pdc_store_t *self, int create, char *err,
+                           size_t errlen) {
+    char path[PATH_MAX];
+    if (s_path(path, sizeof(path), self->dir, S_INFLIGHT_NAME)) {
+        s_err(err, errlen, "object store %s: path too long", self->dir);
+        return PDC_EINVAL;
+    }
+    size_t len = (size_t) self->nshards * sizeof(s_slot_t);
+    int fd = open(path, O_RDWR | O_CLOEXEC | (create ? O_CREAT | O_EXCL : 0),
+                  0600);
+    if (fd < 0) {
+        s_err(err, errlen, "object store: cannot open %s: %s", path,
+              strerror(errno));
+        return errno == ENOENT ? PDC_ENOTFOUND : PDC_EINVAL;
+    }
+    struct stat st;
+    int ok = create ? ftruncate(fd, (off_t) len) == 0
+                    : fstat(fd, &st) == 0 && (size_t) st.st_size >= len;
+    void *map = ok ? mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
+                   : MAP_FAILED;
+    int saved = errno;
+    close(fd);
+    if (map == MAP_FAILED) {
+        s_err(err, errlen, "object store: cannot map %s: %s", path,
+              ok ? strerror(saved) : "file too short or unreadable");
+        return PDC_EINVAL;
+    }
+    self->inflight = map;
+    self->inflight_len = len;
+    return PDC_OK;
+}
+
+static int s_conf_write(pdc_store_t *self, char *err, size_t errlen) {
+    char tmp[PATH_MAX], path[PATH_MAX];
+    if (s_path(tmp, sizeof(tmp), self->dir, S_CONF_TMP_NAME) ||
+        s_path(path, sizeof(path), self->dir, S_CONF_NAME)) {
+        s_err(err, errlen, "object store %s: path too long", self->dir);
+        return PDC_EINVAL;
+    }
+    FILE *f = fopen(tmp, "wx");
+    if (!f) {
+        s_err(err, errlen, "object store: cannot write %s: %s", tmp,
+              strerror(errno));
+        return PDC_EINVAL;
+    }
+    fprintf(f,
+            "# pdc object store; written by pdc_store_create, do not edit\n"
+            "version 1\ncapacity %zu\nshards %u\nmax_readers %u\n",
+            self->capacity, self->nshards, self->max_readers);
+    int bad = ferror(f);
+    bad |= fclose(f) != 0;
+    if (bad || rename(tmp, path) != 0) {
+        int e = errno;
+        s_err(err, errlen, "object store: cannot write %s: %s", path,
+              strerror(e));
+        unlink(tmp);
+        return e == ENOSPC ? PDC_ESTOREFULL : PDC_EINVAL;
+    }
+    return PDC_OK;
+}
+
+static int s_conf_read(const char *dir, size_t *capacity, unsigned *shards,
+                       unsigned *readers, char *err, size_t errlen) {
+    char path[PATH_MAX], line[256];
+    if (s_path(path, sizeof(path), dir, S_CONF_NAME)) {
+        s_err(err, errlen, "object store %s: path too long", dir);
+        return PDC_EINVAL;
+    }
+    FILE *f = fopen(path, "re");
+    if (!f) {
+        int e = errno;
+        s_err(err, errlen, "object store %s: cannot read %s: %s%s", dir,
+              path, strerror(e),
+              e == ENOENT ? " (no store here, or not yet created)" : "");
+        return e == ENOENT ? PDC_ENOTFOUND : PDC_EINVAL;
+    }
+    unsigned long long cap = 0, nsh = 0, nrd = 0, version = 0;
+    while (fgets(line, sizeof(line), f)) {
+        char name[32];
+        unsigned long long value;
+        if (line[0] == '#' || line[0] == '\n')
+            continue;
+        if (sscanf(line, "%31s %llu", name, &value) != 2)
+            continue;
+        if (strcmp(name, "version") == 0)
+            version = value;
+        else if (strcmp(name, "capacity") == 0)
+            cap = value;
+        else if (strcmp(name, "shards") == 0)
+            nsh = value;
+        else if (strcmp(name, "max_readers") == 0)
+            nrd = value;
+    }
+    fclose(f);
+    if (version != 1 || cap == 0 || cap > SIZE_MAX || nsh == 0 ||
+        nsh > S_MAX_SHARDS || nrd == 0 || nrd > UINT_MAX) {
+        s_err(err, errlen,
+              "object store %s: %s is malformed (version %llu, capacity "
+              "%llu, shards %llu, max_readers %llu)",
+              dir, path, version, cap, nsh, nrd);
+        return PDC_EPROTO;
+    }
+    *capacity = (size_t) cap;
+    *shards = (unsigned) nsh;
+    *readers = (unsigned) nrd;
+    return PDC_OK;
+}
+
+static int s_open_all(pdc_store_t *self, int create, char *err,
+                      size_t errlen) {
+    int rc = s_inflight_open(self, create, err, errlen);
+    for (unsigned i = 0; rc == PDC_OK && i < self->nshards; i++) {
+        rc = s_shard_open(self, i, create, err, errlen);
+        if (rc == PDC_OK)
+            self->opened = i + 1;
+    }
+    return rc;
+}
+
+pdc_store_t *pdc_store_create(const char *dir, const pdc_store_config_t *cfg,
+                              char *err, size_t errlen) {
+    if (!dir || !*dir || !cfg) {
+        s_err(err, errlen, "object store: no directory or configuration");
+        return NULL;
+    }
+    pdc_store_t *self = s_store_new(
+            dir, cfg->capacity, cfg->shards ? cfg->shards : S_DEFAULT_SHARDS,
+            cfg->max_readers ? cfg->max_readers : S_DEFAULT_READERS, err,
+            errlen);
+    if (!self)
+        return NULL;
+    if (mkdir(dir, 0700) != 0) {
+        s_err(err, errlen, "object store: cannot create %s: %s%s", dir,
+              strerror(errno),
+              errno == EEXIST ? " (remove the old store first)" : "");
+        pdc_store_destroy(&self);
+        return NULL;
+    }
+    /* store.conf last: until it exists, pdc_store_open refuses the dir */
+    if (s_open_all(self, 1, err, errlen) != PDC_OK ||
+        s_conf_write(self, err, errlen) != PDC_OK) {
+        pdc_store_destroy(&self);
+        pdc_store_remove_dir(dir);
+        return NULL;
+    }
+    return self;
+}
+
+pdc_store_t *pdc_store_open(const char *dir, char *err, size_t errlen) {
+    if (!dir || !*dir) {
+        s_err(err, errlen, "object store: no directory");
+        return NULL;
+    }
+    size_t capacity;
+    unsigned shards, readers;
+    if (s_conf_read(dir, &capacity, &shards, &readers, err, errlen))
+        return NULL;
+    pdc_store_t *self =
+            s_store_new(dir, capacity, shards, readers, err, errlen);
+    if (!self)
+        return NULL;
+    if (s_open_all(self, 0, err, errlen) != PDC_OK) {
+        pdc_store_destroy(&self);
+        return NULL;
+    }
+    pdc_store_check_readers(self);
+    return self;
+}
+
+void pdc_store_destroy(pdc_store_t **self_p) {
+    if (!self_p || !*self_p)
+        return;
+    pdc_store_t *self = *self_p;
+    /* In a forked child the environments and their read slots are the
+       parent's: closing them would free the parent's slots.  Free only
+       our memory. */
+    int owner = getpid() == self->pid;
+    for (unsigned i = 0; i < self->nshards; i++) {
+        s_shard_t *sh = &self->shards[i];
+        while (sh->pool) {
+            pdc_store_pin_t *pin = sh->pool;
+            sh->pool = pin->next;
+            if (owner)
+                mdb_txn_abort(pin->txn);
+            free(pin);
+        }
+        if (owner && i < self->opened)
+            mdb_env_close(sh->env);
+        pthread_mutex_destroy(&sh->pool_lock);
+    }
+    if (self->inflight)
+        munmap(self->inflight, self->inflight_len);
+    free(self->shards);
+    free(self->dir);
+    free(self);
+    *self_p = NULL;
+}
+
+/* Remove every non-directory entry of the directory at dirfd/name (not
+   following symlinks), then the directory itself. */
+static int s_remove_flat(int dirfd, const char *name) {
+    int fd = openat(dirfd, name,
+                    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        close(fd);
+        return -1;
+    }
+    int rc = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        if (unlinkat(fd, e->d_name, 0) != 0)
+            rc = -1; /* a directory in a shard: not ours, keep it     */
+    }
+    closedir(d);
+    if (unlinkat(dirfd, name, AT_REMOVEDIR) != 0)
+        rc = -1;
+    return rc;
+}
+
+int pdc_store_remove_dir(const char *dir) {
+    if (!dir || !*dir) {
+        errno = EINVAL;
+        return -1;
+    }
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? 0 : -1; /* nothing to remove           */
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        close(fd);
+        return -1;
+    }
+    int rc = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        struct stat st;
+        if (fstatat(fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+            rc = -1;
+            continue;
+        }
+        if (S_ISDIR(st.st_mode)) {
+            if (strncmp(e->d_name, S_SHARD_PREFIX,
+                        strlen(S_SHARD_PREFIX)) != 0 ||
+                s_remove_flat(fd, e->d_name) != 0)
+                rc = -1;
+        } else if (unlinkat(fd, e->d_name, 0) != 0)
+            rc = -1;
+    }
+    closedir(d);
+    if (rmdir(dir) != 0)
+        rc = -1;
+    return rc;
+}
+
+/* ------------------------------------------------------------------------
+   Room: capacity and filesystem space
+
+   A reserve must be refused before it writes a byte if it would take the
+   store over capacity, or the filesystem under the store (tmpfs) over its
+   size: a page of a shared mapping that tmpfs cannot back raises SIGBUS in
+   whoever touches it, so that is checked up front.  Two things make this
+   more than "used + size <= capacity":
+
+   Concurrent writers.  Each shard has its own writer, in any process, and
+   a writer's bytes count in its shard's used counter only once committed.
+   So every writer first publishes what it is about to reserve in its
+   shard's slot of the shared inflight file (only the holder of the
+   shard's write lock writes that slot), and only then reads the other
+   shards' slots and counters.  Two racing writers both store before they
+   load (sequentially consistent atomics), so at least one of them sees
+   the other: together they cannot overshoot.  A committed reservation is
+   cleared from its slot after the commit, so in between it is counted
+   twice: conservative, and brief.  A writer that died leaves its slot set
+   until the next writer of that shard overwrites it; a slot whose pid is
+   dead is ignored when the check would otherwise fail.
+
+   Fresh pages.  Each shard's data.mdb is a sparse file as large as its
+   map, so its size says nothing; and pages LMDB freed stay allocated in
+   tmpfs and are reused by later puts (a put after a delete of the same
+   size needs no new memory at all).  What a reservation really costs the
+   filesystem is the pages it places above the shard's high-water mark
+   (the last page LMDB ever used).  That is only known once LMDB has
+   placed the value, so the check has two steps: before the put, the
+   filesystem must hold S_FS_SLACK (LMDB's own page writes during the put
+   and commit) plus the other writers' fresh bytes; after the put, with
+   the value's pages known from its address in the map, it must also hold
+   the fresh pages of this value.  Only LMDB's one page header has been
+   written in between, and inside the slack.
+   ------------------------------------------------------------------------ */
+
+static void s_slot_set(pdc_store_t *self, unsigned shard, uint64_t bytes,
+                       uint64_t fresh) {
+    s_slot_t *slot = &self->inflight[shard];
+    atomic_store(&slot->pid, (int64_t) self->pid);
+    atomic_store(&slot->bytes, bytes);
+    atomic_store(&slot->fresh, fresh);
+}
+
+static void s_slot_clear(pdc_store_t *self, unsigned shard) {
+    s_slot_t *slot = &self->inflight[shard];
+    atomic_store(&slot->fresh, 0);
+    atomic_store(&slot->bytes, 0);
+}
+
+/* Bytes and fresh bytes in flight in the other shards' slots; live: skip
+   slots of dead writers. */
+static void s_inflight_others(pdc_store_t *self, unsigned shard, int live,
+                              uint64_t *bytes, uint64_t *fresh) {
+    *bytes = *fresh = 0;
+    for (unsigned j = 0; j < self->nshards; j++) {
+        if (j == shard)
+            continue;
+        s_slot_t *slot = &self->inflight[j];
+        uint64_t b = atomic_load(&slot->bytes);
+        uint64_t f = atomic_load(&slot->fresh);
+        if ((b || f) && live && !s_alive(atomic_load(&slot->pid)))
+            continue;
+        *bytes += b;
+        *fresh += f;
+    }
+}
+
+static int s_fs_free(pdc_store_t *self, uint64_t *avail) {
+    struct statvfs vfs;
+    if (statvfs(self->dir, &vfs) != 0)
+        return -1;
+    *avail = (uint64_t) vfs.f_bavail * vfs.f_frsize;
+    return 0;
+}
+
+/* Step one: capacity, and the filesystem slack.  own_used is this shard's
+   counter read in the write transaction.  Sets *fresh_others. */
+static int s_check_room(pdc_store_t *self, unsigned shard, uint64_t own_used,
+                        uint64_t need, const uint8_t *id,
+                        uint64_t *fresh_others, char *err, size_t errlen) {
+    char h1[32], h2[32], h3[32], h4[32], h5[32], hex[2 * PDC_ID_SIZE + 1];
+    uint64_t others_used = 0, inflight, fresh;
+    /* slots first, then counters: see above */
+    s_inflight_others(self, shard, 0, &inflight, &fresh);
+    for (unsigned j = 0; j < self->nshards; j++) {
+        uint64_t u;
+        if (j == shard)
+            continue;
+        int rc = s_shard_usage(self, j, &u, NULL);
+        if (rc) {
+            s_err(err, errlen, "object store %s: cannot read shard %u: %s",
+                  self->dir, j, mdb_strerror(rc));
+            return s_status(rc);
+        }
+        others_used += u;
+    }
+    uint64_t used = own_used + others_used;
+    if (used + inflight + need > self->capacity && inflight)
+        s_inflight_others(self, shard, 1, &inflight, &fresh);
+    if (used + inflight + need > self->capacity) {
+        s_err(err, errlen,
+              "object store full: %s of %s used, %s requested (object %s)"
+              "%s%s%s; delete objects or give the store more capacity",
+              s_human(used, h1), s_human(self->capacity, h2),
+              s_human(need, h3), s_hex(id, hex),
+              inflight ? ", " : "", inflight ? s_human(inflight, h4) : "",
+              inflight ? " being written by others" : "");
+        return PDC_ESTOREFULL;
+    }
+    uint64_t avail;
+    if (s_fs_free(self, &avail) != 0) {
+        s_err(err, errlen, "object store %s: statvfs: %s", self->dir,
+              strerror(errno));
+        return PDC_EINVAL;
+    }
+    if (fresh + S_FS_SLACK > avail && fresh) {
+        s_inflight_others(self, shard, 1, &inflight, &fresh);
+    }
+    if (fresh + S_FS_SLACK > avail) {
+        s_err(err, errlen,
+              "object store full: the filesystem of %s has only %s free "
+              "(%s of it being written by others), %s requested (object "
+              "%s); the store holds %s of %s",
+              self->dir, s_human(avail, h1), s_human(fresh, h2),
+              s_human(need, h3), s_hex(id, hex), s_human(used, h4),
+              s_human(self->capacity, h5));
+        return PDC_ESTOREFULL;
+    }
+    *fresh_others = fresh;
+    return PDC_OK;
+}
+
+/* Step two: the fresh pages of the value now placed at [value, value +
+   len) in shard's map.  Sets *fresh. */
+static int s_check_fresh(pdc_store_t *self, unsigned shard, const void *value,
+                         size_t len, uint64_t fresh_others, uint64_t *fresh,
+                         const uint8_t *id, char *err, size_t errlen) {
+    MDB_envinfo info;
+    *fresh = 0;
+    if (mdb_env_info(self->shards[shard].env, &info) != MDB_SUCCESS)
+        return PDC_OK;
+    uintptr_t map = (uintptr_t) info.me_mapaddr, p = (uintptr_t) value;
+    if (!map || p < map || p + len > map + info.me_mapsize)
+        return PDC_OK; /* not in the map: a small value in a leaf page  */
+    size_t ps = self->page_size;
+    uint64_t first = (p - map) / ps, last = (p + len - 1 - map) / ps;
+    uint64_t high = (uint64_t) info.me_last_pgno + 1; /* first never used */
+    if (last >= high)
+        *fresh = (last + 1 - (first > high ? first : high)) * ps;
+    if (*fresh == 0)
+        return PDC_OK;
+    uint64_t avail;
+    if (s_fs_free(self, &avail) != 0)
+        return PDC_OK; /* checked a moment ago; keep the old answer    */
+    if (*fresh + fresh_others + S_FS_SLACK > avail) {
+        char h1[32], h2[32], hex[2 * PDC_ID_SIZE + 1];
+        s_err(err, errlen,
+              "object store full: the filesystem of %s has only %s free, "
+              "%s of new memory needed (object %s)",
+              self->dir, s_human(avail, h1), s_human(*fresh, h2),
+              s_hex(id, hex));
+        return PDC_ESTOREFULL;
+    }
+    return PDC_OK;
+}
+
+/* Commit a write transaction that only rewrites shard's counter, so that
+   pages freed by the last transaction become reusable (LMDB reuses a
+   transaction's freed pages only once a later transaction committed). */
+static int s_touch(pdc_store_t *self, unsigned shard) {
+    s_shard_t *sh = &self->shards[shard];
+    MDB_txn *txn;
+    uint64_t used;
+    int rc = mdb_txn_begin(sh->env, NULL, 0, &txn);
+    if (rc)
+        return rc;
+    rc = s_counter_get(txn, sh->dbi, &used);
+    if (rc == MDB_SUCCESS)
+        rc = s_counter_put(txn, sh->dbi, used);
+    if (rc) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    return mdb_txn_commit(txn);
+}
+
+/* ------------------------------------------------------------------------
+   Put
+   ------------------------------------------------------------------------ */
+
+/*  Reserve runs the whole write under the shard's LMDB write lock, which
+    it takes here and pdc_store_commit or pdc_store_abort gives back:
+
+    1. begin the write transaction (wait for the shard's other writer);
+    2. refuse an id that exists (PDC_EINVAL);
+    3. publish the reservation in the inflight slot and check capacity
+       and filesystem slack (s_check_room; PDC_ESTOREFULL);
+    4. add the value's bytes to the shard's counter, then mdb_put with
+       MDB_RESERVE: LMDB places the value and returns its address, the
+       data is not copied.  The counter goes first so that nothing in the
+       transaction moves the value after the caller has filled it;
+    5. check the fresh pages of the placed value (s_check_fresh);
+    6. write the header, return the data pointer.
+
+    If LMDB's map is full at step 4 (its free pages are fragmented, held
+    by a reader, or freed by the very last transaction and not reusable
+    yet) the transaction is aborted, stale readers are cleared, an empty
+    transaction is committed to make the last frees reusable, and the
+    reserve is tried once more; a second failure is PDC_ESTOREFULL.
+
+    Thread rule: LMDB's write lock is a process-shared mutex owned by the
+    thread that locked it, and MDB_NOTLS does not change that.  A commit
+    or abort from another thread cannot unlock it, and the shard then
+    blocks every later writer for good.  So commit and abort must be
+    called on the thread that reserved: from another thread commit returns
+    PDC_EINVAL and abort does nothing, and *res stays set for the right
+    thread to finish.  A thread holding a reservation must not reserve
+    again on the same shard before finishing it (it would wait on
+    itself); reservations of different ids may share a shard, so hold one
+    reservation per thread at a time. */
+int pdc_store_reserve(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE],
+                      pdc_type type, size_t size, void **data,
+                      pdc_store_reservation_t **res, char *err,
+                      size_t errlen) {
+    char hex[2 * PDC_ID_SIZE + 1], h1[32], h2[32];
+    if (data)
+        *data = NULL;
+    if (res)
+        *res = NULL;
+    if (!self || !id || !data || !res) {
+        s_err(err, errlen, "object store: reserve: a NULL argument");
+        return PDC_EINVAL;
+    }
+    if (size > self->capacity || size + S_HDR_AREA > self->capacity) {
+        s_err(err, errlen,
+              "object store full: %s requested (object %s) is more than "
+              "the capacity of %s",
+              s_human(size, h1), s_hex(id, hex),
+              s_human(self->capacity, h2));
+        return PDC_ESTOREFULL;
+    }
+    if ((uint64_t) size + S_HDR_AREA > S_MAX_VALUE) {
+        s_err(err, errlen,
+              "object store: object %s of %s is too large: LMDB stores at "
+              "most %s per object",
+              s_hex(id, hex), s_human(size, h1),
+              s_human(S_MAX_VALUE - S_HDR_AREA, h2));
+        return PDC_EINVAL;
+    }
+    uint64_t need = size + S_HDR_AREA;
+    unsigned shard = s_shard_of(self, id);
+    s_shard_t *sh = &self->shards[shard];
+    pdc_store_reservation_t *r = malloc(sizeof(*r));
+    if (!r) {
+        s_err(err, errlen, "object store: reserve: out of memory");
+        return PDC_ENOMEM;
+    }
+    MDB_val key = {PDC_ID_SIZE, (void *) id}, val;
+    for (int attempt = 0;; attempt++) {
+        MDB_txn *txn;
+        int rc = mdb_txn_begin(sh->env, NULL, 0, &txn);
+        if (rc) {
+            s_err(err, errlen, "object store %s: shard %u: begin: %s",
+                  self->dir, shard, mdb_strerror(rc));
+            free(r);
+            return s_status(rc);
+        }
+        rc = mdb_get(txn, sh->dbi, &key, &val);
+        if (rc != MDB_NOTFOUND) {
+            mdb_txn_abort(txn);
+            free(r);
+            if (rc == MDB_SUCCESS) {
+                s_err(err, errlen, "object store: object %s exists already",
+                      s_hex(id, hex));
+                return PDC_EINVAL;
+            }
+            s_err(err, errlen, "object store %s: shard %u: %s", self->dir,
+                  shard, mdb_strerror(rc));
+            return s_status(rc);
+        }
+        uint64_t used, fresh_others, fresh;
+        s_slot_set(self, shard, need, need);
+        rc = s_counter_get(txn, sh->dbi, &used);
+        if (rc) {
+            s_err(err, errlen, "object store %s: shard %u: counter: %s",
+                  self->dir, shard, mdb_strerror(rc));
+            rc = s_status(rc);
+        } else
+            rc = s_check_room(self, shard, used, need, id, &fresh_others,
+                              err, errlen);
+        if (rc != PDC_OK) {
+            s_slot_clear(self, shard);
+            mdb_txn_abort(txn);
+            free(r);
+            return rc;
+        }
+        val.mv_size = need;
+        val.mv_data = NULL;
+        rc = s_counter_put(txn, sh->dbi, used + need);
+        if (rc == MDB_SUCCESS)
+            rc = mdb_put(txn, sh->dbi, &key, &val,
+                         MDB_RESERVE | MDB_NOOVERWRITE);
+        if (rc == MDB_MAP_FULL && attempt == 0) {
+            mdb_txn_abort(txn);
+            int dead;
+            mdb_reader_check(sh->env, &dead);
+            if (s_touch(self, shard) == MDB_SUCCESS)
+                continue;
+            s_slot_clear(self, shard);
+            rc = MDB_MAP_FULL;
+            txn = NULL;
+        }
+        if (rc) {
+            if (txn)
+                mdb_txn_abort(txn);
+            s_slot_clear(self, shard);
+            free(r);
+            if (rc == MDB_MAP_FULL || rc == MDB_TXN_FULL)
+                s_err(err, errlen,
+                      "object store full: shard %u of %s has no run of "
+                      "free pages for %s (object %s): its space is "
+                      "fragmented or held by long pins; unpin objects, "
+                      "delete some or give the store more capacity",
+                      shard, self->dir, s_human(need, h1), s_hex(id, hex));
+            else
+                s_err(err, errlen, "object store %s: shard %u: put: %s",
+                      self->dir, shard, mdb_strerror(rc));
+            return s_status(rc);
+        }
+        rc = s_check_fresh(self, shard, val.mv_data, val.mv_size,
+                           fresh_others, &fresh, id, err, errlen);
+        if (rc != PDC_OK) {
+            mdb_txn_abort(txn);
+            s_slot_clear(self, shard);
+            free(r);
+            return rc;
+        }
+        s_slot_set(self, shard, need, fresh);
+
+        s_header_t hdr = {.magic = S_MAGIC,
+                          .type = (uint16_t) type,
+                          .offset = s_data_offset(val.mv_data),
+                          .size = size};
+        memcpy(val.mv_data, &hdr, S_HDR_SIZE);
+        r->txn = txn;
+        r->shard = shard;
+        r->owner = pthread_self();
+        *data = (char *) val.mv_data + hdr.offset;
+        *res = r;
+        return PDC_OK;
+    }
+}
+
+int pdc_store_commit(pdc_store_t *self, pdc_store_reservation_t **res) {
+    if (!self || !res || !*res)
+        return PDC_EINVAL;
+    pdc_store_reservation_t *r = *res;
+    if (!pthread_equal(r->owner, pthread_self()))
+        return PDC_EINVAL; /* see pdc_store_reserve: the thread rule    */
+    int rc = mdb_txn_commit(r->txn);
+    s_slot_clear(self, r->shard);
+    free(r);
+    *res = NULL;
+    return s_status(rc);
+}
+
+void pdc_store_abort(pdc_store_t *self, pdc_store_reservation_t **res) {
+    if (!self || !res || !*res)
+        return;
+    pdc_store_reservation_t *r = *res;
+    if (!pthread_equal(r->owner, pthread_self()))
+        return; /* see pdc_store_reserve: the thread rule              */
+    mdb_txn_abort(r->txn);
+    s_slot_clear(self, r->shard);
+    free(r);
+    *res = NULL;
+}
+
+int pdc_store_put(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE],
+                  pdc_type type, const void *data, size_t size, char *err,
+                  size_t errlen) {
+    if (size && !data) {
+        s_err(err, errlen, "object store: put: no data");
+        return PDC_EINVAL;
+    }
+    void *dst;
+    pdc_store_reservation_t *res;
+    int rc = pdc_store_reserve(self, id, type, size, &dst, &res, err, errlen);
+    if (rc != PDC_OK)
+        return rc;
+    if (size)
+        memcpy(dst, data, size);
+    rc = pdc_store_commit(self, &res);
+    if (rc != PDC_OK) {
+        char hex[2 * PDC_ID_SIZE + 1];
+        s_err(err, errlen, "object store%s: commit of object %s failed (%s)",
+              rc == PDC_ESTOREFULL ? " full" : "", s_hex(id, hex),
+              rc == PDC_ESTOREFULL ? "no room for LMDB's pages" : "error");
+    }
+    return rc;
+}
+
+/* ------------------------------------------------------------------------
+   Get, contains, delete
+   ------------------------------------------------------------------------ */
+
+int pdc_store_get(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE],
+                  const void **data, size_t *size, pdc_type *type,
+                  pdc_store_pin_t **pin_p) {
+    if (pin_p)
+        *pin_p = NULL;
+    if (!self || !id || !data || !pin_p)
+        return PDC_EINVAL;
+    unsigned shard = s_shard_of(self, id);
+    pdc_store_pin_t *pin;
+    int rc = s_pin_acquire(self, shard, &pin);
+    if (rc)
+        return s_status(rc);
+    MDB_val key = {PDC_ID_SIZE, (void *) id}, val;
+    s_header_t hdr;
+    rc = mdb_get(pin->txn, self->shards[shard].dbi, &key, &val);
+    if (rc == MDB_SUCCESS && s_header_read(&val, &hdr) != 0)
+        rc = MDB_CORRUPTED;
+    if (rc) {
+        s_pin_release(self, pin);
+        return s_status(rc);
+    }
+    *data = (const char *) val.mv_data + hdr.offset;
+    if (size)
+        *size = (size_t) hdr.size;
+    if (type)
+        *type = (pdc_type) hdr.type;
+    *pin_p = pin;
+    return PDC_OK;
+}
+
+void pdc_store_unpin(pdc_store_t *self, pdc_store_pin_t **pin_p) {
+    if (!self || !pin_p || !*pin_p)
+        return;
+    s_pin_release(self, *pin_p);
+    *pin_p = NULL;
+}
+
+int pdc_store_contains(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE]) {
+    if (!self || !id)
+        return PDC_EINVAL;
+    unsigned shard = s_shard_of(self, id);
+    pdc_store_pin_t *pin;
+    int rc = s_pin_acquire(self, shard, &pin);
+    if (rc)
+        return s_status(rc);
+    MDB_val key = {PDC_ID_SIZE, (void *) id}, val;
+    rc = mdb_get(pin->txn, self->shards[shard].dbi, &key, &val);
+    s_pin_release(self, pin);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    return rc == MDB_SUCCESS ? 1 : s_status(rc);
+}
+
+int pdc_store_delete(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE]) {
+    if (!self || !id)
+        return PDC_EINVAL;
+    unsigned shard = s_shard_of(self, id);
+    s_shard_t *sh = &self->shards[shard];
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(sh->env, NULL, 0, &txn);
+    if (rc)
+        return s_status(rc);
+    MDB_val key = {PDC_ID_SIZE, (void *) id}, val;
+    uint64_t used = 0;
+    rc = mdb_get(txn, sh->dbi, &key, &val);
+    if (rc == MDB_SUCCESS)
+        rc = s_counter_get(txn, sh->dbi, &used);
+    if (rc == MDB_SUCCESS) {
+        size_t len = val.mv_size; /* val is invalid after the delete     */
+        rc = mdb_del(txn, sh->dbi, &key, NULL);
+        if (rc == MDB_SUCCESS)
+            rc = s_counter_put(txn, sh->dbi, used > len ? used - len : 0);
+    }
+    if (rc) {
+        mdb_txn_abort(txn);
+        return s_status(rc);
+    }
+    return s_status(mdb_txn_commit(txn));
+}
+
+/* ------------------------------------------------------------------------
+   Usage and upkeep
+   ------------------------------------------------------------------------ */
+
+int pdc_store_usage(pdc_store_t *self, pdc_store_usage_t *usage) {
+    if (!self || !usage)
+        return PDC_EINVAL;
+    pdc_store_usage_t u = {0, self->capacity, 0};
+    for (unsigned i = 0; i < self->nshards; i++) {
+        uint64_t used;
+        size_t objects;
+        int rc = s_shard_usage(self, i, &used, &objects);
+        if (rc)
+            return s_status(rc);
+        u.used += (size_t) used;
+        u.objects += objects;
+    }
+    *usage = u;
+    return PDC_OK;
+}
+
+int pdc_store_check_readers(pdc_store_t *self) {
+    if (!self)
+        return PDC_EINVAL;
+    int total = 0;
+    for (unsigned i = 0; i < self->nshards; i++) {
+        int dead = 0;
+        if (mdb_reader_check(self->shards[i].env, &dead) == MDB_SUCCESS)
+            total += dead;
+    }
+    return total;
+}
+
+const char *pdc_store_dir(pdc_store_t *self) {
+    return self ? self->dir : NULL;
+}

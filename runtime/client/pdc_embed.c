@@ -1,0 +1,340 @@
+/*  pdc_embed: pdc_init and pdc_shutdown, and the embedded local cluster.
+
+    pdc_init(NULL) with PDC_ADDRESS unset starts a private cluster, as
+    ray.init() does: a session directory /tmp/pdc/session-DATE-PID-RAND
+    (PDC_SESSION_ROOT overrides /tmp/pdc) holding the sockets, pid files
+    and logs; a pdc-head and a pdc-raylet started as children of the
+    driver; and the raylet's object store in /dev/shm/pdc-CLUSTER-NODE.
+    The daemons are told the driver's pid and stop by themselves if the
+    driver dies (they also get SIGTERM through PR_SET_PDEATHSIG), and the
+    raylet's workers die with the raylet.  pdc_shutdown stops them with
+    SIGTERM (SIGKILL after shutdown_timeout_ms) and removes the session
+    directory and the store.
+
+    A driver killed with SIGKILL cannot clean up; the daemons notice and
+    stop, and the next pdc_init(NULL) also sweeps every session whose
+    driver is gone: it kills daemons still listed in its pid files and
+    removes its store and directory.
+
+    The daemons are found in PDC_BIN_DIR, else beside libpdc.so (the
+    build tree), else in ../bin relative to it (an installed tree).
+*/
+#include "pdc_client_internal.h"
+
+#include "pdc_id.h"
+#include "pdc_log.h"
+#include "pdc_wire.h"
+
+#include <dirent.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *s_session_root(void) {
+    const char *root = getenv("PDC_SESSION_ROOT");
+    return root && *root ? root : "/tmp/pdc";
+}
+
+int pdc_bin_dir(char *out, size_t len) {
+    const char *env = getenv("PDC_BIN_DIR");
+    char probe[PATH_MAX + 32];
+    if (env && *env) {
+        snprintf(out, len, "%s", env);
+        return 0;
+    }
+    Dl_info info;
+    if (!dladdr((void *) pdc_bin_dir, &info) || !info.dli_fname) return -1;
+    char lib[PATH_MAX];
+    if (!realpath(info.dli_fname, lib)) return -1;
+    char *slash = strrchr(lib, '/');
+    if (!slash) return -1;
+    *slash = '\0';
+    snprintf(probe, sizeof probe, "%s/pdc-raylet", lib);
+    if (access(probe, X_OK) == 0) {
+        snprintf(out, len, "%s", lib);
+        return 0;
+    }
+    snprintf(probe, sizeof probe, "%s/../bin/pdc-raylet", lib);
+    if (access(probe, X_OK) == 0) {
+        snprintf(out, len, "%s/../bin", lib);
+        return 0;
+    }
+    return -1;
+}
+
+static int s_write_file(const char *dir, const char *name, const char *text) {
+    char path[PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    if (!f) return -1;
+    fputs(text, f);
+    return fclose(f);
+}
+
+static int s_read_file(const char *dir, const char *name, char *out, size_t len) {
+    char path[PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    size_t n = fread(out, 1, len - 1, f);
+    fclose(f);
+    out[n] = '\0';
+    while (n && (out[n - 1] == '\n' || out[n - 1] == ' ')) out[--n] = '\0';
+    return 0;
+}
+
+/* Start a daemon: argv is ready before fork, the child only redirects
+   its output, asks for SIGTERM when the driver dies, and execs. */
+static pid_t s_spawn(char *const argv[], const char *logpath) {
+    int fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() != parent) _exit(1);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        int devnull = open("/dev/null", O_RDONLY);
+        if (devnull >= 0) dup2(devnull, 0);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    if (fd >= 0) close(fd);
+    return pid;
+}
+
+static int s_rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+    (void) st;
+    (void) flag;
+    (void) ftw;
+    remove(path);
+    return 0;
+}
+
+static void s_remove_tree(const char *dir) {
+    nftw(dir, s_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static int s_alive(pid_t pid) {
+    return pid > 0 && !(kill(pid, 0) && errno == ESRCH);
+}
+
+/* Whether pid runs one of our daemons (so a recycled pid is left alone). */
+static int s_is_pdc(pid_t pid) {
+    char path[64], comm[64] = "";
+    snprintf(path, sizeof path, "/proc/%d/comm", (int) pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    if (!fgets(comm, sizeof comm, f)) comm[0] = '\0';
+    fclose(f);
+    return !strncmp(comm, "pdc-", 4);
+}
+
+void pdc_embed_clean_stale(void) {
+    DIR *d = opendir(s_session_root());
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (strncmp(e->d_name, "session-", 8)) continue;
+        char dir[PATH_MAX], text[PATH_MAX];
+        snprintf(dir, sizeof dir, "%s/%s", s_session_root(), e->d_name);
+        if (s_read_file(dir, "owner.pid", text, sizeof text)) continue;
+        if (s_alive((pid_t) atoi(text))) continue;
+        static const char *pidfiles[] = {"raylet.pid", "head.pid"};
+        for (int i = 0; i < 2; i++)
+            if (!s_read_file(dir, pidfiles[i], text, sizeof text)) {
+                pid_t pid = (pid_t) atoi(text);
+                if (s_alive(pid) && s_is_pdc(pid)) kill(pid, SIGKILL);
+            }
+        if (!s_read_file(dir, "store.path", text, sizeof text) && !strncmp(text, "/dev/shm/pdc-", 13))
+            pdc_store_remove_dir(text);
+        s_remove_tree(dir);
+        pdc_log(PDC_LOG_INFO, "removed the session %s left by a dead driver", dir);
+    }
+    closedir(d);
+}
+
+int pdc_embed_start(pdc_client *unused, char *raylet_ep, size_t len, char *session,
+                    size_t session_len, pid_t *head_pid, pid_t *raylet_pid, char *store_path,
+                    size_t store_len) {
+    (void) unused;
+    char bin[PATH_MAX];
+    if (pdc_bin_dir(bin, sizeof bin)) {
+        fprintf(stderr, "pdc: cannot find pdc-head and pdc-raylet; set PDC_BIN_DIR\n");
+        return PDC_ECONNECT;
+    }
+    mkdir(s_session_root(), 0777);
+    char stamp[32], rnd[9], cluster[9];
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+    pdc_random_hex(rnd, 4);
+    pdc_random_hex(cluster, 8);
+    snprintf(session, session_len, "%s/session-%s-%d-%s", s_session_root(), stamp, (int) getpid(), rnd);
+    char logs[PATH_MAX + 8];
+    snprintf(logs, sizeof logs, "%s/logs", session);
+    if (mkdir(session, 0700) || mkdir(logs, 0700)) {
+        fprintf(stderr, "pdc: cannot create the session directory %s: %s\n", session, strerror(errno));
+        return PDC_ECONNECT;
+    }
+    snprintf(store_path, store_len, "/dev/shm/pdc-%s-node0", cluster);
+    char pid[32];
+    snprintf(pid, sizeof pid, "%d\n", (int) getpid());
+    s_write_file(session, "owner.pid", pid);
+    s_write_file(session, "store.path", store_path);
+
+    char head_bin[PATH_MAX + 16], raylet_bin[PATH_MAX + 16], head_ep[PATH_MAX + 16];
+    char head_log[PATH_MAX + 16], raylet_log[PATH_MAX + 16];
+    snprintf(head_bin, sizeof head_bin, "%s/pdc-head", bin);
+    snprintf(raylet_bin, sizeof raylet_bin, "%s/pdc-raylet", bin);
+    snprintf(head_ep, sizeof head_ep, "ipc://%s/head.sock", session);
+    snprintf(raylet_ep, len, "ipc://%s/raylet.sock", session);
+    snprintf(head_log, sizeof head_log, "%s/head.log", logs);
+    snprintf(raylet_log, sizeof raylet_log, "%s/raylet.log", logs);
+    char owner[16];
+    snprintf(owner, sizeof owner, "%d", (int) getpid());
+
+    char *head_argv[] = {head_bin, "--endpoint", head_ep, "--owner-pid", owner, NULL};
+    char *raylet_argv[] = {raylet_bin, "--endpoint", raylet_ep, "--head", head_ep,
+                           "--store-dir", store_path, "--session", session,
+                           "--node-id", "node0", "--owner-pid", owner, NULL};
+    *head_pid = s_spawn(head_argv, head_log);
+    *raylet_pid = s_spawn(raylet_argv, raylet_log);
+    if (*head_pid < 0 || *raylet_pid < 0) {
+        fprintf(stderr, "pdc: cannot start the cluster daemons: %s\n", strerror(errno));
+        pdc_embed_stop(*head_pid, *raylet_pid, session, store_path, 2000);
+        return PDC_ECONNECT;
+    }
+    snprintf(pid, sizeof pid, "%d\n", (int) *head_pid);
+    s_write_file(session, "head.pid", pid);
+    snprintf(pid, sizeof pid, "%d\n", (int) *raylet_pid);
+    s_write_file(session, "raylet.pid", pid);
+    return PDC_OK;
+}
+
+static void s_reap(pid_t pid, int64_t timeout_ms) {
+    if (pid <= 0) return;
+    int64_t waited = 0;
+    while (waitpid(pid, NULL, WNOHANG) == 0) {
+        if (waited >= timeout_ms) {
+            kill(pid, SIGKILL);
+            waitpid(pid, NULL, 0);
+            return;
+        }
+        usleep(2000);
+        waited += 2;
+    }
+}
+
+void pdc_embed_stop(pid_t head_pid, pid_t raylet_pid, const char *session, const char *store_path,
+                    int64_t timeout_ms) {
+    if (raylet_pid > 0) kill(raylet_pid, SIGTERM);
+    if (head_pid > 0) kill(head_pid, SIGTERM);
+    s_reap(raylet_pid, timeout_ms);
+    s_reap(head_pid, timeout_ms);
+    if (store_path && *store_path) {
+        struct stat st;
+        if (stat(store_path, &st) == 0) pdc_store_remove_dir(store_path);
+    }
+    const char *keep = getenv("PDC_KEEP_SESSION");
+    if (session && *session && !(keep && *keep == '1')) s_remove_tree(session);
+}
+
+/* Join a running cluster: ask the head for its nodes and use a raylet on
+   this machine (an ipc:// endpoint) or the first one alive. */
+static int s_find_raylet(const char *head, char *out, size_t len, int64_t timeout_ms) {
+    zsys_handler_set(NULL);
+    zsock_t *sock = zsock_new(ZMQ_DEALER);
+    if (!sock) return -1;
+    pdc_wire_tune(zsock_resolve(sock), 0);
+    zsock_connect(sock, "%s", head);
+    pdc_enc_t enc;
+    pdc_enc_init(&enc);
+    pdc_enc_begin(&enc, PDC_MSG_NODES, 1);
+    pdc_wire_send(zsock_resolve(sock), NULL, 0, &enc, NULL, 0);
+    pdc_enc_free(&enc);
+    int rc = -1;
+    zmq_pollitem_t item = {zsock_resolve(sock), 0, ZMQ_POLLIN, 0};
+    pdc_inbound_t in;
+    if (zmq_poll(&item, 1, (long) timeout_ms) == 1 && pdc_wire_recv(zsock_resolve(sock), 0, &in) > 0) {
+        if (in.msg.type == PDC_MSG_NODES_REPLY) {
+            const msgpack_object *nodes = &in.msg.fields[0];
+            for (uint32_t i = 0; i < nodes->via.array.size; i++) {
+                const msgpack_object *n = nodes->via.array.ptr[i].via.array.ptr;
+                if (!pdc_f_u(&n[2])) continue;
+                char ep[PATH_MAX];
+                pdc_f_cstr(&n[1], ep, sizeof ep);
+                if (rc != 0 || !strncmp(ep, "ipc://", 6)) {
+                    snprintf(out, len, "%s", ep);
+                    rc = 0;
+                }
+            }
+        }
+        pdc_inbound_close(&in);
+    }
+    zsock_destroy(&sock);
+    return rc;
+}
+
+pdc_client *pdc_init(const char *address) {
+    pdc_log_init("libpdc", PDC_LOG_WARN);
+    if (!address || !*address) address = getenv("PDC_ADDRESS");
+    pdc_config_t cfg;
+    if (pdc_config_load(&cfg)) return NULL;
+    signal(SIGPIPE, SIG_IGN);
+    char raylet[PATH_MAX];
+    if (address && *address) {
+        if (s_find_raylet(address, raylet, sizeof raylet, cfg.connect_timeout_ms)) {
+            fprintf(stderr, "pdc: no live node found through the head at %s within %lld ms\n", address,
+                    (long long) cfg.connect_timeout_ms);
+            return NULL;
+        }
+        return pdc_client_connect(raylet, 0, NULL, NULL);
+    }
+    pdc_embed_clean_stale();
+    char session[PATH_MAX], store[PATH_MAX];
+    pid_t head_pid = -1, raylet_pid = -1;
+    if (pdc_embed_start(NULL, raylet, sizeof raylet, session, sizeof session, &head_pid, &raylet_pid,
+                        store, sizeof store))
+        return NULL;
+    pdc_client *c = pdc_client_connect(raylet, 0, NULL, NULL);
+    if (!c) {
+        fprintf(stderr, "pdc: the embedded cluster did not start; its logs are in %s/logs\n", session);
+        setenv("PDC_KEEP_SESSION", "1", 0);
+        pdc_embed_stop(head_pid, raylet_pid, session, store, cfg.shutdown_timeout_ms);
+        return NULL;
+    }
+    c->embedded = 1;
+    c->head_pid = head_pid;
+    c->raylet_pid = raylet_pid;
+    snprintf(c->session, sizeof c->session, "%s", session);
+    snprintf(c->store_path, sizeof c->store_path, "%s", store);
+    return c;
+}
+
+void pdc_shutdown(pdc_client **client_p) {
+    if (!client_p || !*client_p) return;
+    pdc_client *c = *client_p;
+    *client_p = NULL;
+    int embedded = c->embedded;
+    pid_t head = c->head_pid, raylet = c->raylet_pid;
+    char session[PATH_MAX], store[PATH_MAX];
+    snprintf(session, sizeof session, "%s", c->session);
+    snprintf(store, sizeof store, "%s", c->store_path);
+    int64_t timeout = c->cfg.shutdown_timeout_ms;
+    pdc_client_close(c);
+    if (embedded) pdc_embed_stop(head, raylet, session, store, timeout);
+}

@@ -1,0 +1,313 @@
+/*  pdc_head: the cluster's membership and resource view.
+
+    One head per cluster.  Raylets register with NODE_REGISTER (node id,
+    endpoint, resources) and then send HEARTBEAT every heartbeat period
+    with what they have available.  A node silent for node_timeout_ms is
+    declared dead; a heartbeat from a node the head does not know (after a
+    head restart, or after it was declared dead) is answered with ERROR,
+    and the raylet registers again.  NODES answers the table.
+
+    The head is not on the per-task path: tasks go from owners to leased
+    workers directly.  It is the place later issues grow the actor
+    directory, named actors, jobs and the PUB broadcast of the view.
+
+    Every message is decoded totally; a malformed one is answered with
+    ERROR, counted and logged, and the head keeps serving.
+*/
+#include "pdc_head.h"
+
+#include "pdc.h"
+#include "pdc_config.h"
+#include "pdc_log.h"
+#include "pdc_loop.h"
+#include "pdc_wire.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MAX_RESOURCES 16
+
+typedef struct {
+    char name[32];
+    double total, available;
+} resource_t;
+
+typedef struct node {
+    char id[64];
+    char endpoint[PATH_MAX];
+    int alive;
+    uint64_t last_seen;
+    resource_t res[MAX_RESOURCES];
+    int nres;
+    struct node *next;
+} node_t;
+
+typedef struct {
+    pdc_config_t cfg;
+    uv_loop_t *loop;
+    char endpoint[PATH_MAX];
+    int owner_pid;
+    zsock_t *router;
+    pdc_zwatch_t *watch;
+    node_t *nodes;
+    pdc_enc_t enc;
+    uv_timer_t check;
+    uv_signal_t sigterm, sigint;
+    uint64_t bad_messages;
+} head_t;
+
+static node_t *s_node(head_t *self, const char *id) {
+    for (node_t *n = self->nodes; n; n = n->next)
+        if (!strcmp(n->id, id)) return n;
+    return NULL;
+}
+
+/* Copy a validated {} map into res; field selects total or available. */
+static void s_read_resources(node_t *n, const msgpack_object *map,
+                             int available) {
+    for (uint32_t i = 0; i < map->via.map.size; i++) {
+        char name[32];
+        pdc_f_cstr(&map->via.map.ptr[i].key, name, sizeof name);
+        double v = pdc_f_f(&map->via.map.ptr[i].val);
+        int k;
+        for (k = 0; k < n->nres && strcmp(n->res[k].name, name); k++) {}
+        if (k == n->nres) {
+            if (n->nres == MAX_RESOURCES || available) continue;
+            snprintf(n->res[n->nres++].name, sizeof n->res[0].name, "%s", name);
+        }
+        if (available)
+            n->res[k].available = v;
+        else
+            n->res[k].total = n->res[k].available = v;
+    }
+}
+
+static void s_on_node_register(head_t *self, pdc_inbound_t *in) {
+    const msgpack_object *f = in->msg.fields;
+    char id[64];
+    pdc_f_cstr(&f[0], id, sizeof id);
+    node_t *n = s_node(self, id);
+    if (!n) {
+        n = calloc(1, sizeof *n);
+        if (!n) return;
+        snprintf(n->id, sizeof n->id, "%s", id);
+        n->next = self->nodes;
+        self->nodes = n;
+    }
+    pdc_f_cstr(&f[1], n->endpoint, sizeof n->endpoint);
+    n->nres = 0;
+    s_read_resources(n, &f[2], 0);
+    n->alive = 1;
+    n->last_seen = uv_now(self->loop);
+    pdc_info("node %s registered at %s", n->id, n->endpoint);
+    pdc_enc_begin(&self->enc, PDC_MSG_NODE_REGISTERED, in->msg.request_id);
+    pdc_enc_u(&self->enc, (uint64_t) self->cfg.heartbeat_ms);
+    pdc_wire_reply(zsock_resolve(self->router), in, &self->enc);
+}
+
+static void s_on_heartbeat(head_t *self, pdc_inbound_t *in) {
+    char id[64];
+    pdc_f_cstr(&in->msg.fields[0], id, sizeof id);
+    node_t *n = s_node(self, id);
+    if (!n || !n->alive) {
+        char why[128];
+        snprintf(why, sizeof why, "node %s is not registered", id);
+        pdc_wire_reply_error(zsock_resolve(self->router), in, &self->enc,
+                             PDC_ENOTFOUND, why);
+        return;
+    }
+    n->last_seen = uv_now(self->loop);
+    s_read_resources(n, &in->msg.fields[1], 1);
+}
+
+static void s_enc_resources(head_t *self, node_t *n, int available) {
+    pdc_enc_map(&self->enc, (size_t) n->nres);
+    for (int k = 0; k < n->nres; k++) {
+        pdc_enc_s(&self->enc, n->res[k].name);
+        pdc_enc_f(&self->enc, available ? n->res[k].available : n->res[k].total);
+    }
+}
+
+static void s_on_nodes(head_t *self, pdc_inbound_t *in) {
+    size_t count = 0;
+    for (node_t *n = self->nodes; n; n = n->next) count++;
+    pdc_enc_begin(&self->enc, PDC_MSG_NODES_REPLY, in->msg.request_id);
+    pdc_enc_array(&self->enc, count);
+    for (node_t *n = self->nodes; n; n = n->next) {
+        pdc_enc_array(&self->enc, 5);
+        pdc_enc_s(&self->enc, n->id);
+        pdc_enc_s(&self->enc, n->endpoint);
+        pdc_enc_u(&self->enc, (uint64_t) n->alive);
+        s_enc_resources(self, n, 0);
+        s_enc_resources(self, n, 1);
+    }
+    pdc_wire_reply(zsock_resolve(self->router), in, &self->enc);
+}
+
+static void s_on_status(head_t *self, pdc_inbound_t *in) {
+    double alive = 0, dead = 0;
+    for (node_t *n = self->nodes; n; n = n->next) *(n->alive ? &alive : &dead) += 1;
+    pdc_enc_begin(&self->enc, PDC_MSG_STATUS_REPLY, in->msg.request_id);
+    pdc_enc_array(&self->enc, 3);
+    const char *names[] = {"nodes_alive", "nodes_dead", "bad_messages"};
+    double values[] = {alive, dead, (double) self->bad_messages};
+    for (int i = 0; i < 3; i++) {
+        pdc_enc_array(&self->enc, 2);
+        pdc_enc_s(&self->enc, names[i]);
+        pdc_enc_f(&self->enc, values[i]);
+    }
+    pdc_wire_reply(zsock_resolve(self->router), in, &self->enc);
+}
+
+static void s_on_router(pdc_zwatch_t *watch, void *sock, void *arg) {
+    (void) watch;
+    head_t *self = arg;
+    pdc_inbound_t in;
+    int rc = pdc_wire_recv(sock, 1, &in);
+    if (rc == 0) return;
+    if (rc < 0) {
+        self->bad_messages++;
+        pdc_warn("refused a message: %s", in.error);
+        if (in.nframes >= 1)
+            pdc_wire_reply_error(sock, &in, &self->enc, PDC_EPROTO, in.error);
+        pdc_inbound_close(&in);
+        return;
+    }
+    switch (in.msg.type) {
+    case PDC_MSG_NODE_REGISTER: s_on_node_register(self, &in); break;
+    case PDC_MSG_HEARTBEAT: s_on_heartbeat(self, &in); break;
+    case PDC_MSG_NODES: s_on_nodes(self, &in); break;
+    case PDC_MSG_STATUS: s_on_status(self, &in); break;
+    case PDC_MSG_PING:
+        pdc_enc_begin(&self->enc, PDC_MSG_PONG, in.msg.request_id);
+        pdc_wire_reply(sock, &in, &self->enc);
+        break;
+    default: {
+        char why[128];
+        snprintf(why, sizeof why, "the head does not serve %s",
+                 pdc_msg_name(in.msg.type));
+        self->bad_messages++;
+        pdc_warn("%s", why);
+        pdc_wire_reply_error(sock, &in, &self->enc, PDC_EPROTO, why);
+    }
+    }
+    pdc_inbound_close(&in);
+}
+
+static void s_on_check(uv_timer_t *t) {
+    head_t *self = t->data;
+    if (self->owner_pid > 0 && kill(self->owner_pid, 0) && errno == ESRCH) {
+        pdc_info("stopping: the driver that started this cluster is gone");
+        uv_stop(self->loop);
+        return;
+    }
+    uint64_t now = uv_now(self->loop);
+    for (node_t *n = self->nodes; n; n = n->next)
+        if (n->alive && now - n->last_seen > (uint64_t) self->cfg.node_timeout_ms) {
+            n->alive = 0;
+            pdc_warn("node %s missed heartbeats for %llu ms: declared dead",
+                     n->id, (unsigned long long) (now - n->last_seen));
+        }
+}
+
+static void s_on_signal(uv_signal_t *h, int signum) {
+    head_t *self = h->data;
+    pdc_info("stopping: %s", signum == SIGINT ? "SIGINT" : "SIGTERM");
+    uv_stop(self->loop);
+}
+
+static void s_usage(FILE *out) {
+    fprintf(out,
+            "Usage: pdc-head --endpoint EP [options]\n"
+            "The cluster daemon of pdc: node membership, heartbeats, resource view.\n\n"
+            "  --endpoint EP        where raylets and clients reach it (tcp://HOST:6380 or ipc://...)\n"
+            "  --owner-pid PID      stop when this process is gone (embedded clusters)\n"
+            "  --set NAME=VALUE     any setting of --print-config\n"
+            "  --print-config       print every setting and exit\n"
+            "  -h, --help           this text\n");
+}
+
+int pdc_head_main(int argc, char **argv) {
+    head_t *self = calloc(1, sizeof *self);
+    if (!self) return 1;
+    if (pdc_config_load(&self->cfg)) return 2;
+    pdc_log_init("pdc-head", PDC_LOG_INFO);
+    static const struct option opts[] = {
+        {"endpoint", required_argument, 0, 'e'},
+        {"owner-pid", required_argument, 0, 'o'},
+        {"set", required_argument, 0, 'x'},
+        {"print-config", no_argument, 0, 'p'},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    int c;
+    char err[256];
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'e': snprintf(self->endpoint, sizeof self->endpoint, "%s", optarg); break;
+        case 'o': self->owner_pid = atoi(optarg); break;
+        case 'x':
+            if (pdc_config_set(&self->cfg, optarg, err, sizeof err)) {
+                fprintf(stderr, "pdc-head: %s\n", err);
+                return 2;
+            }
+            break;
+        case 'p': pdc_config_print(&self->cfg, stdout); return 0;
+        case 'h': s_usage(stdout); return 0;
+        default: s_usage(stderr); return 2;
+        }
+    }
+    if (!*self->endpoint) {
+        fprintf(stderr, "pdc-head: --endpoint is required\n");
+        s_usage(stderr);
+        return 2;
+    }
+    zsys_handler_set(NULL);
+    self->router = zsock_new(ZMQ_ROUTER);
+    pdc_wire_tune(zsock_resolve(self->router), self->cfg.max_message_size);
+    if (zsock_bind(self->router, "%s", self->endpoint) < 0) {
+        pdc_error("cannot bind %s: %s", self->endpoint, zmq_strerror(errno));
+        zsock_destroy(&self->router);
+        return 1;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    self->loop = uv_default_loop();
+    pdc_enc_init(&self->enc);
+    self->watch = pdc_zwatch_new(self->loop, zsock_resolve(self->router), s_on_router, self);
+    uv_timer_init(self->loop, &self->check);
+    self->check.data = self;
+    uint64_t period = (uint64_t) (self->cfg.heartbeat_ms < self->cfg.owner_check_ms
+                                          ? self->cfg.heartbeat_ms
+                                          : self->cfg.owner_check_ms);
+    uv_timer_start(&self->check, s_on_check, period, period);
+    uv_signal_init(self->loop, &self->sigterm);
+    uv_signal_init(self->loop, &self->sigint);
+    self->sigterm.data = self->sigint.data = self;
+    uv_signal_start(&self->sigterm, s_on_signal, SIGTERM);
+    uv_signal_start(&self->sigint, s_on_signal, SIGINT);
+    pdc_info("serving on %s", self->endpoint);
+
+    uv_run(self->loop, UV_RUN_DEFAULT);
+
+    pdc_zwatch_destroy(&self->watch);
+    uv_close((uv_handle_t *) &self->check, NULL);
+    uv_close((uv_handle_t *) &self->sigterm, NULL);
+    uv_close((uv_handle_t *) &self->sigint, NULL);
+    uv_run(self->loop, UV_RUN_DEFAULT);
+    uv_loop_close(self->loop);
+    zsock_destroy(&self->router);
+    if (!strncmp(self->endpoint, "ipc://", 6)) unlink(self->endpoint + 6);
+    while (self->nodes) {
+        node_t *n = self->nodes;
+        self->nodes = n->next;
+        free(n);
+    }
+    pdc_enc_free(&self->enc);
+    pdc_info("stopped");
+    free(self);
+    return 0;
+}

@@ -1,0 +1,60 @@
+/*  pdc_id: process-unique prefix + counter ids. */
+#include "pdc_id.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/random.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+static uint8_t s_prefix[8];
+static atomic_uint_fast64_t s_counter;
+static pthread_once_t s_once = PTHREAD_ONCE_INIT;
+static pid_t s_pid;
+
+static void s_fill_random(void *buf, size_t n) {
+    uint8_t *p = buf;
+    while (n) {
+        ssize_t got = getrandom(p, n, 0);
+        if (got <= 0) continue;
+        p += got;
+        n -= (size_t) got;
+    }
+}
+
+static void s_init(void) {
+    s_fill_random(s_prefix, sizeof s_prefix);
+    s_pid = getpid();
+}
+
+void pdc_id_new(uint8_t id[PDC_ID_LEN]) {
+    pthread_once(&s_once, s_init);
+    if (s_pid != getpid()) s_init(); /* a forked child draws its own */
+    uint64_t n = atomic_fetch_add(&s_counter, 1) + 1;
+    memcpy(id, s_prefix, 8);
+    for (int i = 0; i < 8; i++) id[8 + i] = (uint8_t) (n >> (56 - 8 * i));
+}
+
+char *pdc_id_hex(const uint8_t id[PDC_ID_LEN], char *buf) {
+    static const char digits[] = "0123456789abcdef";
+    for (int i = 0; i < PDC_ID_LEN; i++) {
+        buf[2 * i] = digits[id[i] >> 4];
+        buf[2 * i + 1] = digits[id[i] & 15];
+    }
+    buf[2 * PDC_ID_LEN] = '\0';
+    return buf;
+}
+
+char *pdc_random_hex(char *buf, int n) {
+    uint8_t raw[32];
+    s_fill_random(raw, sizeof raw);
+    static const char digits[] = "0123456789abcdef";
+    for (int i = 0; i < n && i < 63; i++)
+        buf[i] = digits[(raw[i / 2] >> (i % 2 ? 0 : 4)) & 15];
+    buf[n] = '\0';
+    return buf;
+}
+
+uint64_t pdc_id_hash(const uint8_t id[PDC_ID_LEN]) {
+    return XXH3_64bits(id, PDC_ID_LEN);
+}

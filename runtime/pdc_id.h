@@ -1,0 +1,25 @@
+/*  pdc_id: 16-byte ids for tasks and objects, and their hex form.
+
+    An id is 8 random bytes drawn once per process, then an 8-byte counter:
+    unique across the cluster without coordination, cheap to make, and a
+    task's result object shares its task's id. */
+#ifndef PDC_ID_H_INCLUDED
+#define PDC_ID_H_INCLUDED
+
+#include <stdint.h>
+#include <string.h>
+
+#define PDC_ID_LEN 16
+
+void pdc_id_new(uint8_t id[PDC_ID_LEN]);
+/* 32 hex digits and a NUL into buf (33 bytes). */
+char *pdc_id_hex(const uint8_t id[PDC_ID_LEN], char *buf);
+/* A short random hex string of n digits (n < 64) into buf. */
+char *pdc_random_hex(char *buf, int n);
+uint64_t pdc_id_hash(const uint8_t id[PDC_ID_LEN]);
+
+static inline int pdc_id_eq(const uint8_t *a, const uint8_t *b) {
+    return memcmp(a, b, PDC_ID_LEN) == 0;
+}
+
+#endif

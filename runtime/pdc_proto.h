@@ -1,0 +1,202 @@
+/*  pdc_proto: every message of pdc's wire protocol, and its codec.
+
+    A message on the wire is a ZeroMQ multipart: [routing id] on a ROUTER
+    socket, then a header frame, then zero or more raw payload frames that
+    carry object bytes and are never copied into msgpack.  The header frame
+    is a msgpack array
+
+        [protocol version, message type, request id, field, field, ...]
+
+    whose fields are declared below, once, as a schema string per type.
+    The schema language is small:
+
+        u  unsigned integer        i  signed integer     f  number
+        s  string                  b  binary             d  16-byte id
+        v  any scalar (nil, bool, integer, float, string, binary)
+        {} a map from string to number (resources)
+        *X an array of X           (..) a tuple: an array of exactly these
+
+    Encoding goes through pdc_enc_* (a thin layer over msgpack-c's packer);
+    no module writes msgpack by hand.  Decoding is total: pdc_msg_decode
+    walks the bytes itself first, checking every type and length, every
+    count against the bytes left and the nesting depth against the schema,
+    and only then lets msgpack-c build the object tree.  A message that
+    does not match its schema is refused with an error message that names
+    the field; it never reaches a handler and never asserts.
+*/
+#ifndef PDC_PROTO_H_INCLUDED
+#define PDC_PROTO_H_INCLUDED
+
+#include <msgpack.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PDC_PROTO_VERSION 1
+
+/* Largest nesting of arrays a message may have (any schema fits in it). */
+#define PDC_PROTO_MAX_DEPTH 8
+
+/*  The messages.  X(NAME, schema, what it is)
+
+    Raylet <-> its local clients (drivers and workers), over ipc:
+    - REGISTER: kind (0 driver, 1 worker), pid, client id, the client's
+      own endpoint (where owners reach it directly).  Reply REGISTERED:
+      node id, store directory, inline limit in bytes, session directory.
+    - LEASE_REQUEST: CPU slots wanted.  Reply LEASE_GRANT (worker id,
+      worker endpoint) or ERROR.
+    - LEASE_RETURN: worker id.  No reply.
+    - BLOCKED / UNBLOCKED: the sending worker waits in pdc_get and gives
+      its CPU back / takes it again.  No reply.
+    - WORKER_DIED: to a lease holder: its leased worker (id) exited, with
+      a status (exit code, or minus the signal number).
+
+    Owner <-> leased worker, direct:
+    - PUSH_TASKS: task specs (task id, library, function, arguments).  An
+      argument is (kind, value): kind 0 an inline value, kind 1 a stored
+      object whose value is its 16-byte id.
+    - TASK_RESULTS: the node, then per task (task id, status, kind, value,
+      function, message): kind 0 inline value, 1 stored object (value is
+      its size), 2 error (status is its code).
+
+    Any daemon:
+    - PING -> PONG; STATUS -> STATUS_REPLY (name, number) pairs.
+    - ERROR: a request could not be served: code, message.
+
+    Raylet <-> head:
+    - NODE_REGISTER: node id, raylet endpoint, resources.  Reply
+      NODE_REGISTERED: heartbeat period in ms.
+    - HEARTBEAT: node id, resources available.  Reply ERROR when the head
+      does not know the node (it then registers again).
+    - NODES: no fields.  Reply NODES_REPLY: per node (id, endpoint,
+      alive, resources total, resources available).
+*/
+#define PDC_TASK_SCHEMA "(dss*(uv))"
+#define PDC_RESULT_SCHEMA "(diuvss)"
+
+#define PDC_MESSAGES(X)                                                   \
+    X(ERROR, "is")                                                        \
+    X(PING, "")                                                           \
+    X(PONG, "")                                                           \
+    X(STATUS, "")                                                         \
+    X(STATUS_REPLY, "*(sf)")                                              \
+    X(REGISTER, "uuds")                                                   \
+    X(REGISTERED, "ssus")                                                 \
+    X(LEASE_REQUEST, "f")                                                 \
+    X(LEASE_GRANT, "ds")                                                  \
+    X(LEASE_RETURN, "d")                                                  \
+    X(BLOCKED, "")                                                        \
+    X(UNBLOCKED, "")                                                      \
+    X(WORKER_DIED, "di")                                                  \
+    X(PUSH_TASKS, "*" PDC_TASK_SCHEMA)                                    \
+    X(TASK_RESULTS, "s*" PDC_RESULT_SCHEMA)                               \
+    X(NODE_REGISTER, "ss{}")                                              \
+    X(NODE_REGISTERED, "u")                                               \
+    X(HEARTBEAT, "s{}")                                                   \
+    X(NODES, "")                                                          \
+    X(NODES_REPLY, "*(ssu{}{})")
+
+typedef enum {
+#define PDC_X_ENUM(name, schema) PDC_MSG_##name,
+    PDC_MESSAGES(PDC_X_ENUM)
+#undef PDC_X_ENUM
+    PDC_MSG_COUNT_
+} pdc_msg_type;
+
+/* Argument and result kinds inside PUSH_TASKS and TASK_RESULTS. */
+enum { PDC_ARG_INLINE = 0, PDC_ARG_STORED = 1 };
+enum { PDC_RES_INLINE = 0, PDC_RES_STORED = 1, PDC_RES_ERROR = 2 };
+
+/* The name ("LEASE_REQUEST") and schema of a type; NULL if out of range. */
+const char *pdc_msg_name(unsigned type);
+const char *pdc_msg_schema(unsigned type);
+
+/* ---- Encoding --------------------------------------------------------- */
+
+/* An encoder: a growing buffer and a msgpack packer over it.  Start one
+   message with pdc_enc_begin (writes version, type, request id); write
+   the fields in schema order with the pdc_enc_* calls; the finished bytes
+   are enc->buf.data / enc->buf.size.  Reuse with another pdc_enc_begin. */
+typedef struct {
+    msgpack_sbuffer buf;
+    msgpack_packer pk;
+} pdc_enc_t;
+
+void pdc_enc_init(pdc_enc_t *enc);
+void pdc_enc_free(pdc_enc_t *enc);
+void pdc_enc_begin(pdc_enc_t *enc, pdc_msg_type type, uint64_t request_id);
+void pdc_enc_u(pdc_enc_t *enc, uint64_t v);
+void pdc_enc_i(pdc_enc_t *enc, int64_t v);
+void pdc_enc_f(pdc_enc_t *enc, double v);
+void pdc_enc_s(pdc_enc_t *enc, const char *s);
+void pdc_enc_sn(pdc_enc_t *enc, const char *s, size_t n);
+void pdc_enc_b(pdc_enc_t *enc, const void *p, size_t n);
+void pdc_enc_id(pdc_enc_t *enc, const uint8_t id[16]);
+void pdc_enc_nil(pdc_enc_t *enc);
+void pdc_enc_array(pdc_enc_t *enc, size_t n); /* for * and ( ) */
+void pdc_enc_map(pdc_enc_t *enc, size_t n);   /* for {}: n s,f pairs */
+/* Append items encoded earlier by another pdc_enc_t (batching: a worker
+   encodes each result as it finishes, then sends them in one array). */
+void pdc_enc_raw(pdc_enc_t *enc, const void *bytes, size_t n);
+
+/* ---- Decoding --------------------------------------------------------- */
+
+typedef struct {
+    unsigned type;
+    uint64_t request_id;
+    const msgpack_object *fields; /* nfields entries, validated          */
+    uint32_t nfields;
+    msgpack_unpacked unpacked_; /* owns the tree                         */
+} pdc_msg_t;
+
+/* Decode and validate one header frame.  0 on success (free with
+   pdc_msg_free); -1 with a message in err that says what was wrong:
+   "LEASE_REQUEST field 1: expected number, got string". */
+int pdc_msg_decode(const void *data, size_t size, pdc_msg_t *msg, char *err,
+                   size_t errlen);
+void pdc_msg_free(pdc_msg_t *msg);
+
+/* Validate bytes against a schema alone (used by pdc_msg_decode and by
+   the tests).  0 or -1 with err. */
+int pdc_proto_check(const void *data, size_t size, const char *schema,
+                    char *err, size_t errlen);
+
+/* Accessors for validated fields (no checks: the schema guaranteed the
+   types).  pdc_f_str returns a pointer into the message, not NUL-ended. */
+static inline uint64_t pdc_f_u(const msgpack_object *o) {
+    return o->via.u64;
+}
+static inline int64_t pdc_f_i(const msgpack_object *o) {
+    return o->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? (int64_t) o->via.u64
+                                                      : o->via.i64;
+}
+static inline double pdc_f_f(const msgpack_object *o) {
+    switch (o->type) {
+    case MSGPACK_OBJECT_POSITIVE_INTEGER: return (double) o->via.u64;
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER: return (double) o->via.i64;
+    default: return o->via.f64;
+    }
+}
+static inline const char *pdc_f_str(const msgpack_object *o, size_t *len) {
+    if (len) *len = o->via.str.size;
+    return o->via.str.ptr;
+}
+static inline const void *pdc_f_bin(const msgpack_object *o, size_t *len) {
+    if (len) *len = o->via.bin.size;
+    return o->via.bin.ptr;
+}
+static inline const uint8_t *pdc_f_id(const msgpack_object *o) {
+    return (const uint8_t *) o->via.bin.ptr;
+}
+static inline uint32_t pdc_f_count(const msgpack_object *o) {
+    return o->type == MSGPACK_OBJECT_MAP ? o->via.map.size
+                                         : o->via.array.size;
+}
+static inline const msgpack_object *pdc_f_at(const msgpack_object *o,
+                                             uint32_t i) {
+    return &o->via.array.ptr[i];
+}
+/* Copy a string field into buf as a NUL-ended C string (truncating). */
+const char *pdc_f_cstr(const msgpack_object *o, char *buf, size_t bufsize);
+
+#endif

@@ -1,0 +1,54 @@
+/*  pdc_wire: sending and receiving pdc messages as ZeroMQ multiparts.
+
+    Outgoing: [routing id, if replying on a ROUTER] [header] [payload...].
+    Incoming: pdc_wire_recv reads one whole multipart (at most
+    PDC_WIRE_MAX_FRAMES frames; a longer one is drained and refused) and
+    decodes its header with the total decoder of pdc_proto.  A refused
+    message leaves an error text in the inbound struct so the caller can
+    answer it with an ERROR and keep serving.
+
+    Sockets are raw libzmq sockets (zsock_resolve of a CZMQ zsock_t).
+*/
+#ifndef PDC_WIRE_H_INCLUDED
+#define PDC_WIRE_H_INCLUDED
+
+#include "pdc_proto.h"
+#include <zmq.h>
+
+#define PDC_WIRE_MAX_FRAMES 4
+
+typedef struct {
+    zmq_msg_t frames[PDC_WIRE_MAX_FRAMES];
+    int nframes;
+    int routed;        /* frame 0 is a routing id (ROUTER sockets)      */
+    pdc_msg_t msg;     /* the decoded header, when decoded               */
+    int decoded;
+    char error[256];   /* why the message was refused                    */
+} pdc_inbound_t;
+
+/* Receive one multipart without blocking.  Returns 1 with a decoded
+   message, 0 when nothing was waiting, -1 when a message arrived but was
+   refused (in->error says why; routing frames are kept so the caller can
+   reply).  Always call pdc_inbound_close afterwards unless 0. */
+int pdc_wire_recv(void *sock, int routed, pdc_inbound_t *in);
+void pdc_inbound_close(pdc_inbound_t *in);
+
+/* The payload frame i (0 = first after the header), or NULL. */
+zmq_msg_t *pdc_inbound_payload(pdc_inbound_t *in, int i);
+
+/* Send enc's message, preceded by a routing id (rid may be NULL) and
+   followed by payload bytes (may be NULL; copied).  0 or -1 (errno). */
+int pdc_wire_send(void *sock, const void *rid, size_t rid_len,
+                  const pdc_enc_t *enc, const void *payload,
+                  size_t payload_len);
+/* Reply on a ROUTER to whoever sent in. */
+int pdc_wire_reply(void *sock, pdc_inbound_t *in, const pdc_enc_t *enc);
+/* Reply with ERROR(code, message) to in's sender. */
+int pdc_wire_reply_error(void *sock, pdc_inbound_t *in, pdc_enc_t *enc,
+                         int code, const char *message);
+
+/* Common socket settings: linger, high water marks, and for sockets that
+   face the network a maximum message size. */
+void pdc_wire_tune(void *sock, int64_t max_message_size);
+
+#endif

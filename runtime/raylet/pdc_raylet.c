@@ -1,0 +1,734 @@
+/*  pdc_raylet: the per-node daemon: worker pool, leases, object store.
+
+    A raylet owns three things on its node.  The object store: it creates
+    the LMDB store in /dev/shm at start (clients and workers then read and
+    write it directly) and removes it at stop.  The worker pool: it starts
+    pdc-worker processes with uv_spawn, one per CPU slot ahead of demand,
+    reuses them across leases and reaps them when they exit.  The CPU
+    slots: an owner (a driver or a worker running a task) asks for a lease
+    of a worker with LEASE_REQUEST; the raylet grants one when a slot and an
+    idle worker are free, and the owner then pushes tasks to that worker
+    directly until it hands the lease back.  The raylet decides placement
+    once per lease and stays off the per-task path.
+
+    A worker that blocks in pdc_get says BLOCKED: its slot goes back to the
+    pool (and a new worker is started if none is idle), so recursive
+    programs cannot deadlock the pool; UNBLOCKED takes the slot again, even
+    if that oversubscribes the node for a while, as Ray does.
+
+    When a leased worker dies, the lease holder is told (WORKER_DIED) so it
+    can retry or fail the tasks it had pushed.  When a driver dies, the
+    workers leased to it are stopped.  Every message is decoded totally; a
+    malformed one is answered with ERROR, counted and logged, and the
+    raylet keeps serving.
+*/
+#include "pdc_raylet.h"
+
+#include "pdc_config.h"
+#include "pdc_id.h"
+#include "pdc_log.h"
+#include "pdc_loop.h"
+#include "pdc_store.h"
+#include "pdc_wire.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysinfo.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#define RID_MAX 256
+
+typedef enum { W_STARTING, W_IDLE, W_LEASED } worker_state;
+
+typedef struct worker {
+    uint8_t id[PDC_ID_LEN];
+    char idhex[33];
+    uv_process_t proc;
+    int pid;
+    worker_state state;
+    char endpoint[PATH_MAX];
+    uint8_t rid[RID_MAX]; /* its DEALER on our ROUTER, once registered */
+    size_t rid_len;
+    uint8_t owner[RID_MAX]; /* the lease holder */
+    size_t owner_len;
+    double cpus; /* slots held by the lease */
+    int blocked;
+    uint64_t idle_since;
+    struct worker *next;
+} worker_t;
+
+typedef struct lease_request {
+    uint8_t owner[RID_MAX];
+    size_t owner_len;
+    uint64_t request_id;
+    double cpus;
+    struct lease_request *next;
+} lease_request_t;
+
+typedef struct driver {
+    uint8_t rid[RID_MAX];
+    size_t rid_len;
+    int pid;
+    struct driver *next;
+} driver_t;
+
+typedef struct {
+    pdc_config_t cfg;
+    uv_loop_t *loop;
+    char node_id[64];
+    char endpoint[PATH_MAX];
+    char head[PATH_MAX];
+    char session[PATH_MAX];
+    char store_dir[PATH_MAX];
+    char worker_bin[PATH_MAX];
+    int owner_pid;
+    double cpus_total, cpus_available;
+    zsock_t *router, *head_sock;
+    pdc_zwatch_t *router_watch, *head_watch;
+    pdc_store_t *store;
+    worker_t *workers;
+    lease_request_t *queue, **queue_tail;
+    driver_t *drivers;
+    pdc_enc_t enc;
+    uv_timer_t heartbeat, housekeeping;
+    uv_signal_t sigterm, sigint;
+    int stopping;
+    uint64_t bad_messages, leases_granted, workers_started;
+} raylet_t;
+
+/* ---- Workers ---------------------------------------------------------- */
+
+static void s_try_grant(raylet_t *self);
+
+static int s_count(raylet_t *self, worker_state state) {
+    int n = 0;
+    for (worker_t *w = self->workers; w; w = w->next) n += w->state == state;
+    return n;
+}
+
+static worker_t *s_worker_by_rid(raylet_t *self, const void *rid,
+                                 size_t len) {
+    for (worker_t *w = self->workers; w; w = w->next)
+        if (w->rid_len == len && !memcmp(w->rid, rid, len)) return w;
+    return NULL;
+}
+
+static worker_t *s_worker_by_id(raylet_t *self, const uint8_t *id) {
+    for (worker_t *w = self->workers; w; w = w->next)
+        if (pdc_id_eq(w->id, id)) return w;
+    return NULL;
+}
+
+static void s_unlink_worker(raylet_t *self, worker_t *dead) {
+    for (worker_t **p = &self->workers; *p; p = &(*p)->next)
+        if (*p == dead) {
+            *p = dead->next;
+            return;
+        }
+}
+
+static void s_on_worker_closed(uv_handle_t *h) {
+    free(h->data);
+}
+
+static void s_on_worker_exit(uv_process_t *proc, int64_t status, int sig) {
+    worker_t *w = proc->data;
+    raylet_t *self = proc->loop->data;
+    int code = sig ? -sig : (int) status;
+    if (!self->stopping)
+        pdc_log(w->state == W_LEASED ? PDC_LOG_WARN : PDC_LOG_INFO,
+                "worker %d exited (%s %d)%s", w->pid,
+                sig ? "signal" : "status", sig ? sig : (int) status,
+                w->state == W_LEASED ? " while leased" : "");
+    if (w->state == W_LEASED) {
+        if (!w->blocked) self->cpus_available += w->cpus;
+        pdc_enc_begin(&self->enc, PDC_MSG_WORKER_DIED, 0);
+        pdc_enc_id(&self->enc, w->id);
+        pdc_enc_i(&self->enc, code);
+        pdc_wire_send(zsock_resolve(self->router), w->owner, w->owner_len,
+                      &self->enc, NULL, 0);
+    }
+    char sockpath[PATH_MAX + 8];
+    if (!strncmp(w->endpoint, "ipc://", 6)) {
+        snprintf(sockpath, sizeof sockpath, "%s", w->endpoint + 6);
+        unlink(sockpath);
+    }
+    s_unlink_worker(self, w);
+    uv_close((uv_handle_t *) proc, s_on_worker_closed);
+    if (!self->stopping) s_try_grant(self);
+}
+
+static worker_t *s_spawn_worker(raylet_t *self) {
+    worker_t *w = calloc(1, sizeof *w);
+    if (!w) return NULL;
+    pdc_id_new(w->id);
+    pdc_id_hex(w->id, w->idhex);
+    char logpath[PATH_MAX + 64];
+    snprintf(logpath, sizeof logpath, "%s/logs/worker-%s.log", self->session,
+             w->idhex + 16);
+    int fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    char *args[] = {self->worker_bin, "--raylet", self->endpoint,
+                    "--worker-id", w->idhex, "--session", self->session,
+                    NULL};
+    uv_stdio_container_t stdio[3] = {{UV_IGNORE}, {UV_IGNORE}, {UV_IGNORE}};
+    if (fd >= 0) {
+        stdio[1].flags = stdio[2].flags = UV_INHERIT_FD;
+        stdio[1].data.fd = stdio[2].data.fd = fd;
+    }
+    uv_process_options_t opts = {.exit_cb = s_on_worker_exit,
+                                 .file = self->worker_bin,
+                                 .args = args,
+                                 .stdio_count = 3,
+                                 .stdio = stdio};
+    w->proc.data = w;
+    int rc = uv_spawn(self->loop, &w->proc, &opts);
+    if (fd >= 0) close(fd);
+    if (rc) {
+        pdc_error("cannot start worker %s: %s", self->worker_bin,
+                  uv_strerror(rc));
+        free(w);
+        return NULL;
+    }
+    w->pid = w->proc.pid;
+    w->state = W_STARTING;
+    w->next = self->workers;
+    self->workers = w;
+    self->workers_started++;
+    pdc_debug("started worker %d (%s)", w->pid, w->idhex);
+    return w;
+}
+
+/* ---- Leases ----------------------------------------------------------- */
+
+static void s_grant(raylet_t *self, lease_request_t *req, worker_t *w) {
+    w->state = W_LEASED;
+    memcpy(w->owner, req->owner, req->owner_len);
+    w->owner_len = req->owner_len;
+    w->cpus = req->cpus;
+    w->blocked = 0;
+    self->cpus_available -= req->cpus;
+    self->leases_granted++;
+    pdc_enc_begin(&self->enc, PDC_MSG_LEASE_GRANT, req->request_id);
+    pdc_enc_id(&self->enc, w->id);
+    pdc_enc_s(&self->enc, w->endpoint);
+    pdc_wire_send(zsock_resolve(self->router), req->owner, req->owner_len,
+                  &self->enc, NULL, 0);
+}
+
+/* Grant queued requests in order while slots and idle workers allow;
+   start workers where slots are free but no worker is idle. */
+static void s_try_grant(raylet_t *self) {
+    int starting = s_count(self, W_STARTING);
+    while (self->queue) {
+        lease_request_t *req = self->queue;
+        if (self->cpus_available + 1e-9 < req->cpus) break;
+        worker_t *idle = NULL;
+        for (worker_t *w = self->workers; w; w = w->next)
+            if (w->state == W_IDLE) idle = w;
+        if (!idle) {
+            int waiting = 0;
+            for (lease_request_t *r = self->queue; r; r = r->next) waiting++;
+            while (starting < waiting && s_spawn_worker(self)) starting++;
+            break;
+        }
+        self->queue = req->next;
+        if (!self->queue) self->queue_tail = &self->queue;
+        s_grant(self, req, idle);
+        free(req);
+    }
+}
+
+/* ---- Messages from clients and workers -------------------------------- */
+
+static void s_reply_registered(raylet_t *self, pdc_inbound_t *in) {
+    pdc_enc_begin(&self->enc, PDC_MSG_REGISTERED, in->msg.request_id);
+    pdc_enc_s(&self->enc, self->node_id);
+    pdc_enc_s(&self->enc, self->store_dir);
+    pdc_enc_u(&self->enc, (uint64_t) self->cfg.inline_max);
+    pdc_enc_s(&self->enc, self->session);
+    pdc_wire_reply(zsock_resolve(self->router), in, &self->enc);
+}
+
+static void s_on_register(raylet_t *self, pdc_inbound_t *in) {
+    const msgpack_object *f = in->msg.fields;
+    void *rid = zmq_msg_data(&in->frames[0]);
+    size_t rid_len = zmq_msg_size(&in->frames[0]);
+    if (rid_len > RID_MAX) return;
+    if (pdc_f_u(&f[0]) == 1) {
+        worker_t *w = s_worker_by_id(self, pdc_f_id(&f[2]));
+        if (!w || w->state != W_STARTING) {
+            pdc_wire_reply_error(zsock_resolve(self->router), in, &self->enc,
+                                 PDC_EINVAL, "unknown or already registered worker id");
+            return;
+        }
+        memcpy(w->rid, rid, rid_len);
+        w->rid_len = rid_len;
+        pdc_f_cstr(&f[3], w->endpoint, sizeof w->endpoint);
+        w->state = W_IDLE;
+        w->idle_since = uv_now(self->loop);
+        s_reply_registered(self, in);
+        s_try_grant(self);
+        return;
+    }
+    driver_t *d = calloc(1, sizeof *d);
+    if (d) {
+        memcpy(d->rid, rid, rid_len);
+        d->rid_len = rid_len;
+        d->pid = (int) pdc_f_u(&f[1]);
+        d->next = self->drivers;
+        self->drivers = d;
+    }
+    s_reply_registered(self, in);
+}
+
+static void s_on_lease_request(raylet_t *self, pdc_inbound_t *in) {
+    double cpus = pdc_f_f(&in->msg.fields[0]);
+    if (cpus <= 0) cpus = 1;
+    if (cpus > self->cpus_total + 1e-9) {
+        char why[200];
+        snprintf(why, sizeof why,
+                 "infeasible: the task needs %.2f CPU and node %s has %.2f "
+                 "in all",
+                 cpus, self->node_id, self->cpus_total);
+        pdc_warn("%s", why);
+        pdc_wire_reply_error(zsock_resolve(self->router), in, &self->enc,
+                             PDC_EINFEASIBLE, why);
+        return;
+    }
+    lease_request_t *req = calloc(1, sizeof *req);
+    size_t rid_len = zmq_msg_size(&in->frames[0]);
+    if (!req || rid_len > RID_MAX) {
+        free(req);
+        return;
+    }
+    memcpy(req->owner, zmq_msg_data(&in->frames[0]), rid_len);
+    req->owner_len = rid_len;
+    req->request_id = in->msg.request_id;
+    req->cpus = cpus;
+    *self->queue_tail = req;
+    self->queue_tail = &req->next;
+    s_try_grant(self);
+}
+
+static void s_on_lease_return(raylet_t *self, pdc_inbound_t *in) {
+    worker_t *w = s_worker_by_id(self, pdc_f_id(&in->msg.fields[0]));
+    size_t len = zmq_msg_size(&in->frames[0]);
+    if (!w || w->state != W_LEASED || w->owner_len != len ||
+        memcmp(w->owner, zmq_msg_data(&in->frames[0]), len)) {
+        pdc_wire_reply_error(zsock_resolve(self->router), in, &self->enc,
+                             PDC_EINVAL, "LEASE_RETURN of a worker not leased to you");
+        return;
+    }
+    if (!w->blocked) self->cpus_available += w->cpus;
+    w->state = W_IDLE;
+    w->blocked = 0;
+    w->idle_since = uv_now(self->loop);
+    s_try_grant(self);
+}
+
+static void s_on_blocked(raylet_t *self, pdc_inbound_t *in, int blocked) {
+    worker_t *w = s_worker_by_rid(self, zmq_msg_data(&in->frames[0]),
+                                  zmq_msg_size(&in->frames[0]));
+    if (!w || w->state != W_LEASED || w->blocked == blocked) return;
+    w->blocked = blocked;
+    self->cpus_available += blocked ? w->cpus : -w->cpus;
+    if (blocked) s_try_grant(self);
+}
+
+static void s_reply_status(raylet_t *self, pdc_inbound_t *in) {
+    pdc_store_usage_t use = {0};
+    if (self->store) pdc_store_usage(self->store, &use);
+    int queued = 0;
+    for (lease_request_t *r = self->queue; r; r = r->next) queued++;
+    struct {
+        const char *name;
+        double value;
+    } rows[] = {
+        {"workers", s_count(self, W_IDLE) + s_count(self, W_LEASED) +
+                            s_count(self, W_STARTING)},
+        {"workers_idle", s_count(self, W_IDLE)},
+        {"workers_leased", s_count(self, W_LEASED)},
+        {"workers_starting", s_count(self, W_STARTING)},
+        {"workers_started", (double) self->workers_started},
+        {"cpus_total", self->cpus_total},
+        {"cpus_available", self->cpus_available},
+        {"lease_requests_queued", queued},
+        {"leases_granted", (double) self->leases_granted},
+        {"store_used", (double) use.used},
+        {"store_capacity", (double) use.capacity},
+        {"store_objects", (double) use.objects},
+        {"bad_messages", (double) self->bad_messages},
+    };
+    size_t n = sizeof rows / sizeof rows[0];
+    pdc_enc_begin(&self->enc, PDC_MSG_STATUS_REPLY, in->msg.request_id);
+    pdc_enc_array(&self->enc, n);
+    for (size_t i = 0; i < n; i++) {
+        pdc_enc_array(&self->enc, 2);
+        pdc_enc_s(&self->enc, rows[i].name);
+        pdc_enc_f(&self->enc, rows[i].value);
+    }
+    pdc_wire_reply(zsock_resolve(self->router), in, &self->enc);
+}
+
+static void s_on_router(pdc_zwatch_t *watch, void *sock, void *arg) {
+    (void) watch;
+    raylet_t *self = arg;
+    pdc_inbound_t in;
+    int rc = pdc_wire_recv(sock, 1, &in);
+    if (rc == 0) return;
+    if (rc < 0) {
+        self->bad_messages++;
+        pdc_warn("refused a message: %s", in.error);
+        if (in.nframes >= 1)
+            pdc_wire_reply_error(sock, &in, &self->enc, PDC_EPROTO, in.error);
+        pdc_inbound_close(&in);
+        return;
+    }
+    switch (in.msg.type) {
+    case PDC_MSG_REGISTER: s_on_register(self, &in); break;
+    case PDC_MSG_LEASE_REQUEST: s_on_lease_request(self, &in); break;
+    case PDC_MSG_LEASE_RETURN: s_on_lease_return(self, &in); break;
+    case PDC_MSG_BLOCKED: s_on_blocked(self, &in, 1); break;
+    case PDC_MSG_UNBLOCKED: s_on_blocked(self, &in, 0); break;
+    case PDC_MSG_STATUS: s_reply_status(self, &in); break;
+    case PDC_MSG_PING:
+        pdc_enc_begin(&self->enc, PDC_MSG_PONG, in.msg.request_id);
+        pdc_wire_reply(sock, &in, &self->enc);
+        break;
+    default: {
+        char why[128];
+        snprintf(why, sizeof why, "the raylet does not serve %s",
+                 pdc_msg_name(in.msg.type));
+        self->bad_messages++;
+        pdc_warn("%s", why);
+        pdc_wire_reply_error(sock, &in, &self->enc, PDC_EPROTO, why);
+    }
+    }
+    pdc_inbound_close(&in);
+}
+
+/* ---- The head --------------------------------------------------------- */
+
+static void s_register_with_head(raylet_t *self) {
+    if (!self->head_sock) return;
+    pdc_enc_begin(&self->enc, PDC_MSG_NODE_REGISTER, 0);
+    pdc_enc_s(&self->enc, self->node_id);
+    pdc_enc_s(&self->enc, self->endpoint);
+    pdc_enc_map(&self->enc, 1);
+    pdc_enc_s(&self->enc, "CPU");
+    pdc_enc_f(&self->enc, self->cpus_total);
+    pdc_wire_send(zsock_resolve(self->head_sock), NULL, 0, &self->enc, NULL,
+                  0);
+}
+
+static void s_on_head(pdc_zwatch_t *watch, void *sock, void *arg) {
+    (void) watch;
+    raylet_t *self = arg;
+    pdc_inbound_t in;
+    int rc = pdc_wire_recv(sock, 0, &in);
+    if (rc == 0) return;
+    if (rc < 0)
+        pdc_warn("refused a message from the head: %s", in.error);
+    else if (in.msg.type == PDC_MSG_ERROR) {
+        char why[256];
+        pdc_warn("head: %s; registering again",
+                 pdc_f_cstr(&in.msg.fields[1], why, sizeof why));
+        s_register_with_head(self);
+    }
+    pdc_inbound_close(&in);
+}
+
+static void s_on_heartbeat(uv_timer_t *t) {
+    raylet_t *self = t->data;
+    if (!self->head_sock) return;
+    pdc_enc_begin(&self->enc, PDC_MSG_HEARTBEAT, 0);
+    pdc_enc_s(&self->enc, self->node_id);
+    pdc_enc_map(&self->enc, 1);
+    pdc_enc_s(&self->enc, "CPU");
+    pdc_enc_f(&self->enc, self->cpus_available);
+    pdc_wire_send(zsock_resolve(self->head_sock), NULL, 0, &self->enc, NULL,
+                  0);
+}
+
+/* ---- Stopping --------------------------------------------------------- */
+
+static void s_stop(raylet_t *self, const char *why) {
+    if (self->stopping) return;
+    self->stopping = 1;
+    pdc_info("stopping: %s", why);
+    for (worker_t *w = self->workers; w; w = w->next)
+        uv_process_kill(&w->proc, SIGTERM);
+    uv_stop(self->loop);
+}
+
+static void s_on_signal(uv_signal_t *h, int signum) {
+    s_stop(h->data, signum == SIGINT ? "SIGINT" : "SIGTERM");
+}
+
+/* Drivers that died: stop the workers they leased, forget their
+   queued requests.  The embedded raylet also stops with its owner. */
+static void s_on_housekeeping(uv_timer_t *t) {
+    raylet_t *self = t->data;
+    if (self->owner_pid > 0 && kill(self->owner_pid, 0) && errno == ESRCH) {
+        s_stop(self, "the driver that started this cluster is gone");
+        return;
+    }
+    for (driver_t **p = &self->drivers; *p;) {
+        driver_t *d = *p;
+        if (!(kill(d->pid, 0) && errno == ESRCH)) {
+            p = &d->next;
+            continue;
+        }
+        pdc_info("driver %d is gone; releasing its leases", d->pid);
+        for (worker_t *w = self->workers; w; w = w->next)
+            if (w->state == W_LEASED && w->owner_len == d->rid_len &&
+                !memcmp(w->owner, d->rid, d->rid_len))
+                uv_process_kill(&w->proc, SIGKILL);
+        for (lease_request_t **q = &self->queue; *q;) {
+            lease_request_t *r = *q;
+            if (r->owner_len == d->rid_len &&
+                !memcmp(r->owner, d->rid, d->rid_len)) {
+                *q = r->next;
+                free(r);
+            } else {
+                q = &r->next;
+            }
+        }
+        self->queue_tail = &self->queue;
+        while (*self->queue_tail) self->queue_tail = &(*self->queue_tail)->next;
+        *p = d->next;
+        free(d);
+    }
+    if (self->store) pdc_store_check_readers(self->store);
+    /* Keep the pool topped up; stop idle workers beyond the limit. */
+    int idle = s_count(self, W_IDLE), starting = s_count(self, W_STARTING);
+    int keep = (int) (self->cpus_total + 0.5) + (int) self->cfg.worker_idle_max;
+    for (worker_t *w = self->workers; w && idle > keep; w = w->next)
+        if (w->state == W_IDLE &&
+            uv_now(self->loop) - w->idle_since > 10 * (uint64_t) self->cfg.heartbeat_ms) {
+            uv_process_kill(&w->proc, SIGTERM);
+            w->state = W_STARTING; /* no longer grantable; reaped on exit */
+            w->rid_len = 0;
+            idle--;
+        }
+    (void) starting;
+}
+
+/* ---- Setup ------------------------------------------------------------ */
+
+static void s_usage(FILE *out) {
+    fprintf(out,
+            "Usage: pdc-raylet --endpoint EP --store-dir DIR --session DIR [options]\n"
+            "The per-node daemon of pdc: worker pool, leases, object store.\n\n"
+            "  --endpoint EP        where clients and workers reach it (ipc://... or tcp://...)\n"
+            "  --head EP            the head to register with and heartbeat (optional)\n"
+            "  --store-dir DIR      the object store directory to create (under /dev/shm)\n"
+            "  --session DIR        session directory (logs/ inside it)\n"
+            "  --node-id ID         this node's id (default: random)\n"
+            "  --num-cpus N         CPU slots (default: PDC_NUM_CPUS or the cores)\n"
+            "  --worker-bin PATH    the pdc-worker binary (default: beside this one)\n"
+            "  --owner-pid PID      stop when this process is gone (embedded clusters)\n"
+            "  --set NAME=VALUE     any setting of --print-config\n"
+            "  --print-config       print every setting and exit\n"
+            "  -h, --help           this text\n");
+}
+
+static int s_default_worker_bin(char *out, size_t size) {
+    char self_path[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self_path, sizeof self_path - 1);
+    if (n <= 0) return -1;
+    self_path[n] = '\0';
+    char *slash = strrchr(self_path, '/');
+    if (!slash) return -1;
+    *slash = '\0';
+    snprintf(out, size, "%s/pdc-worker", self_path);
+    return 0;
+}
+
+static size_t s_default_capacity(const char *store_dir) {
+    struct sysinfo si;
+    size_t ram = sysinfo(&si) == 0 ? (size_t) si.totalram * si.mem_unit
+                                   : (size_t) 1 << 30;
+    size_t cap = ram / 10 * 3;
+    char parent[PATH_MAX];
+    snprintf(parent, sizeof parent, "%s", store_dir);
+    char *slash = strrchr(parent, '/');
+    if (slash && slash != parent) *slash = '\0';
+    struct statvfs vfs;
+    if (statvfs(parent, &vfs) == 0) {
+        size_t avail = (size_t) vfs.f_bavail * vfs.f_frsize;
+        if (cap > avail / 10 * 9) cap = avail / 10 * 9;
+    }
+    return cap;
+}
+
+int pdc_raylet_main(int argc, char **argv) {
+    raylet_t *self = calloc(1, sizeof *self);
+    if (!self) return 1;
+    if (pdc_config_load(&self->cfg)) return 2;
+    pdc_log_init("pdc-raylet", PDC_LOG_INFO);
+    static const struct option opts[] = {
+        {"endpoint", required_argument, 0, 'e'},
+        {"head", required_argument, 0, 'H'},
+        {"store-dir", required_argument, 0, 's'},
+        {"session", required_argument, 0, 'S'},
+        {"node-id", required_argument, 0, 'n'},
+        {"num-cpus", required_argument, 0, 'c'},
+        {"worker-bin", required_argument, 0, 'w'},
+        {"owner-pid", required_argument, 0, 'o'},
+        {"set", required_argument, 0, 'x'},
+        {"print-config", no_argument, 0, 'p'},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    double num_cpus = 0;
+    int c, print_config = 0;
+    char err[512];
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'e': snprintf(self->endpoint, sizeof self->endpoint, "%s", optarg); break;
+        case 'H': snprintf(self->head, sizeof self->head, "%s", optarg); break;
+        case 's': snprintf(self->store_dir, sizeof self->store_dir, "%s", optarg); break;
+        case 'S': snprintf(self->session, sizeof self->session, "%s", optarg); break;
+        case 'n': snprintf(self->node_id, sizeof self->node_id, "%s", optarg); break;
+        case 'c': num_cpus = atof(optarg); break;
+        case 'w': snprintf(self->worker_bin, sizeof self->worker_bin, "%s", optarg); break;
+        case 'o': self->owner_pid = atoi(optarg); break;
+        case 'x':
+            if (pdc_config_set(&self->cfg, optarg, err, sizeof err)) {
+                fprintf(stderr, "pdc-raylet: %s\n", err);
+                return 2;
+            }
+            break;
+        case 'p': print_config = 1; break;
+        case 'h': s_usage(stdout); return 0;
+        default: s_usage(stderr); return 2;
+        }
+    }
+    if (print_config) {
+        pdc_config_print(&self->cfg, stdout);
+        return 0;
+    }
+    if (!*self->endpoint || !*self->store_dir || !*self->session) {
+        fprintf(stderr, "pdc-raylet: --endpoint, --store-dir and --session are required\n");
+        s_usage(stderr);
+        return 2;
+    }
+    if (!*self->node_id) pdc_random_hex(self->node_id, 12);
+    if (!*self->worker_bin && s_default_worker_bin(self->worker_bin, sizeof self->worker_bin)) {
+        fprintf(stderr, "pdc-raylet: cannot find pdc-worker; pass --worker-bin\n");
+        return 2;
+    }
+    if (num_cpus <= 0) num_cpus = (double) self->cfg.num_cpus;
+    if (num_cpus <= 0) num_cpus = (double) sysconf(_SC_NPROCESSORS_ONLN);
+    self->cpus_total = self->cpus_available = num_cpus;
+    self->queue_tail = &self->queue;
+
+    char logs[PATH_MAX + 8];
+    snprintf(logs, sizeof logs, "%s/logs", self->session);
+    mkdir(self->session, 0700);
+    mkdir(logs, 0700);
+
+    pdc_store_config_t scfg = {
+        .capacity = self->cfg.object_store_memory > 0
+                            ? (size_t) self->cfg.object_store_memory
+                            : s_default_capacity(self->store_dir),
+        .shards = (unsigned) self->cfg.store_shards};
+    self->store = pdc_store_create(self->store_dir, &scfg, err, sizeof err);
+    if (!self->store) {
+        pdc_error("cannot create the object store: %s", err);
+        return 1;
+    }
+
+    zsys_handler_set(NULL);
+    self->router = zsock_new(ZMQ_ROUTER);
+    pdc_wire_tune(zsock_resolve(self->router),
+                  strncmp(self->endpoint, "tcp://", 6) ? 0 : self->cfg.max_message_size);
+    if (zsock_bind(self->router, "%s", self->endpoint) < 0) {
+        pdc_error("cannot bind %s: %s", self->endpoint, zmq_strerror(errno));
+        pdc_store_destroy(&self->store);
+        pdc_store_remove_dir(self->store_dir);
+        return 1;
+    }
+    self->loop = uv_default_loop();
+    self->loop->data = self;
+    pdc_enc_init(&self->enc);
+    self->router_watch = pdc_zwatch_new(self->loop, zsock_resolve(self->router),
+                                        s_on_router, self);
+    if (*self->head) {
+        self->head_sock = zsock_new(ZMQ_DEALER);
+        pdc_wire_tune(zsock_resolve(self->head_sock), self->cfg.max_message_size);
+        zsock_connect(self->head_sock, "%s", self->head);
+        self->head_watch = pdc_zwatch_new(self->loop, zsock_resolve(self->head_sock),
+                                          s_on_head, self);
+        s_register_with_head(self);
+    }
+    uv_timer_init(self->loop, &self->heartbeat);
+    uv_timer_init(self->loop, &self->housekeeping);
+    self->heartbeat.data = self->housekeeping.data = self;
+    uv_timer_start(&self->heartbeat, s_on_heartbeat, (uint64_t) self->cfg.heartbeat_ms,
+                   (uint64_t) self->cfg.heartbeat_ms);
+    uv_timer_start(&self->housekeeping, s_on_housekeeping,
+                   (uint64_t) self->cfg.owner_check_ms, (uint64_t) self->cfg.owner_check_ms);
+    uv_signal_init(self->loop, &self->sigterm);
+    uv_signal_init(self->loop, &self->sigint);
+    self->sigterm.data = self->sigint.data = self;
+    uv_signal_start(&self->sigterm, s_on_signal, SIGTERM);
+    uv_signal_start(&self->sigint, s_on_signal, SIGINT);
+    signal(SIGPIPE, SIG_IGN);
+
+    int prestart = self->cfg.worker_prestart >= 0 ? (int) self->cfg.worker_prestart
+                                                  : (int) (num_cpus + 0.5);
+    for (int i = 0; i < prestart; i++) s_spawn_worker(self);
+    pdc_info("node %s serving on %s with %.2f CPU, store %s (%zu MiB)",
+             self->node_id, self->endpoint, num_cpus, self->store_dir,
+             scfg.capacity >> 20);
+
+    uv_run(self->loop, UV_RUN_DEFAULT);
+
+    /* Stop: workers got SIGTERM in s_stop; wait for them, then SIGKILL. */
+    uv_timer_stop(&self->heartbeat);
+    uv_timer_stop(&self->housekeeping);
+    pdc_zwatch_destroy(&self->router_watch);
+    pdc_zwatch_destroy(&self->head_watch);
+    uint64_t deadline = uv_now(self->loop) + (uint64_t) self->cfg.shutdown_timeout_ms;
+    while (self->workers && uv_now(self->loop) < deadline) {
+        uv_run(self->loop, UV_RUN_NOWAIT);
+        usleep(2000);
+        uv_update_time(self->loop);
+    }
+    for (worker_t *w = self->workers; w; w = w->next) uv_process_kill(&w->proc, SIGKILL);
+    while (self->workers) uv_run(self->loop, UV_RUN_ONCE);
+    uv_close((uv_handle_t *) &self->heartbeat, NULL);
+    uv_close((uv_handle_t *) &self->housekeeping, NULL);
+    uv_close((uv_handle_t *) &self->sigterm, NULL);
+    uv_close((uv_handle_t *) &self->sigint, NULL);
+    uv_run(self->loop, UV_RUN_DEFAULT);
+    uv_loop_close(self->loop);
+
+    zsock_destroy(&self->router);
+    zsock_destroy(&self->head_sock);
+    if (!strncmp(self->endpoint, "ipc://", 6)) unlink(self->endpoint + 6);
+    pdc_store_destroy(&self->store);
+    pdc_store_remove_dir(self->store_dir);
+    while (self->queue) {
+        lease_request_t *r = self->queue;
+        self->queue = r->next;
+        free(r);
+    }
+    while (self->drivers) {
+        driver_t *d = self->drivers;
+        self->drivers = d->next;
+        free(d);
+    }
+    pdc_enc_free(&self->enc);
+    pdc_info("stopped");
+    free(self);
+    return 0;
+}

@@ -1,0 +1,372 @@
+/*  pdc_worker: a worker process: runs the tasks its lease holders push.
+
+    The raylet starts a worker with its id and the session directory.  The
+    worker binds a ROUTER on its own endpoint (ipc://SESSION/w-ID.sock),
+    then registers with the raylet through an ordinary pdc client, so that
+    a task it runs can submit and get tasks of its own (nested tasks); that
+    client's I/O thread owns the raylet socket, while this main thread owns
+    the ROUTER and runs the tasks on it.
+
+    An owner holding a lease on this worker sends PUSH_TASKS with a batch
+    of task specs.  The worker runs them in order, encodes each result as
+    it finishes and sends them back in TASK_RESULTS batches: a batch goes
+    out when the pushed batch is done or when the oldest result in it has
+    waited result_flush_us, so no-op tasks travel in bulk and long tasks
+    report at once.  Functions are found with dlopen/dlsym and cached;
+    a library or symbol that cannot be loaded fails that task with
+    PDC_ENOFUNC and the dlerror text, and the worker keeps serving.
+*/
+#include "pdc_client_internal.h"
+
+#include "pdc_id.h"
+#include "pdc_log.h"
+#include "pdc_wire.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct loaded_fn {
+    char *library, *name;
+    pdc_function_ptr fn;
+    char *error; /* why it could not be loaded */
+    struct loaded_fn *next;
+} loaded_fn_t;
+
+typedef struct {
+    pdc_client *client;
+    void *router;
+    loaded_fn_t *fns;
+    pdc_enc_t out;     /* the TASK_RESULTS being sent                      */
+    pdc_enc_t one;     /* one result, appended to batch                    */
+    msgpack_sbuffer batch;
+    size_t nbatch;
+    uint64_t batch_started_us;
+    int64_t flush_us;
+    volatile sig_atomic_t stop;
+} worker_t;
+
+static uint64_t s_now_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+}
+
+static loaded_fn_t *s_lookup(worker_t *self, const char *library, const char *name) {
+    for (loaded_fn_t *f = self->fns; f; f = f->next)
+        if (!strcmp(f->name, name) && !strcmp(f->library, library)) return f;
+    loaded_fn_t *f = calloc(1, sizeof *f);
+    if (!f) return NULL;
+    f->library = strdup(library);
+    f->name = strdup(name);
+    void *handle = dlopen(library, RTLD_NOW | RTLD_LOCAL);
+    char why[1024];
+    if (!handle) {
+        snprintf(why, sizeof why, "cannot load library '%s': %s", library, dlerror());
+        f->error = strdup(why);
+    } else {
+        dlerror();
+        void *sym = dlsym(handle, name);
+        if (!sym) {
+            snprintf(why, sizeof why, "library '%s' has no function '%s'", library, name);
+            f->error = strdup(why);
+        } else {
+            f->fn = (pdc_function_ptr) sym;
+        }
+    }
+    f->next = self->fns;
+    self->fns = f;
+    return f;
+}
+
+/* Fill t->args from the spec's argument list (validated by the schema). */
+static void s_read_args(worker_t *self, pdc_task *t, const msgpack_object *list) {
+    t->nargs = list->via.array.size;
+    t->args = calloc(t->nargs ? t->nargs : 1, sizeof *t->args);
+    if (!t->args) {
+        t->nargs = 0;
+        pdc_fail(t, "out of memory for arguments");
+        return;
+    }
+    for (size_t i = 0; i < t->nargs; i++) {
+        const msgpack_object *pair = list->via.array.ptr[i].via.array.ptr;
+        const msgpack_object *v = &pair[1];
+        task_input_t *a = &t->args[i];
+        if (pdc_f_u(&pair[0]) == PDC_ARG_STORED) {
+            if (v->type != MSGPACK_OBJECT_BIN || v->via.bin.size != PDC_ID_LEN) {
+                t->code = PDC_EPROTO;
+                snprintf(t->message, sizeof t->message, "argument %zu: a stored argument needs a 16-byte id", i);
+                continue;
+            }
+            int rc = pdc_store_get(self->client->store, (const uint8_t *) v->via.bin.ptr, &a->data,
+                                   &a->size, &a->type, &a->pin);
+            if (rc != PDC_OK && t->code == PDC_OK) {
+                char hex[33];
+                t->code = PDC_EOBJECTLOST;
+                snprintf(t->message, sizeof t->message, "argument %zu: object %s is not in the store of node %s",
+                         i, pdc_id_hex((const uint8_t *) v->via.bin.ptr, hex), self->client->node_id);
+            }
+            continue;
+        }
+        switch (v->type) {
+        case MSGPACK_OBJECT_POSITIVE_INTEGER:
+        case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+            a->type = PDC_T_I64;
+            a->i64 = pdc_f_i(v);
+            break;
+        case MSGPACK_OBJECT_FLOAT32:
+        case MSGPACK_OBJECT_FLOAT64:
+            a->type = PDC_T_F64;
+            a->f64 = v->via.f64;
+            break;
+        case MSGPACK_OBJECT_STR:
+            a->type = PDC_T_STR;
+            a->data = v->via.str.ptr;
+            a->size = v->via.str.size;
+            break;
+        case MSGPACK_OBJECT_BIN:
+            a->type = PDC_T_BYTES;
+            a->data = v->via.bin.ptr;
+            a->size = v->via.bin.size;
+            break;
+        default: a->type = PDC_T_NIL; break;
+        }
+    }
+}
+
+/* Encode t's outcome as one result tuple into self->batch. */
+static void s_encode_result(worker_t *self, pdc_task *t) {
+    pdc_client *c = self->client;
+    pdc_enc_t *e = &self->one;
+    e->buf.size = 0;
+    if (t->code == PDC_OK && t->rdata && t->rsize > c->inline_max) {
+        char err[512];
+        pdc_store_delete(c->store, t->id); /* a retry may find its own earlier copy */
+        int rc = pdc_store_put(c->store, t->id, t->rtype, t->rdata, t->rsize, err, sizeof err);
+        if (rc != PDC_OK) {
+            t->code = rc;
+            snprintf(t->message, sizeof t->message, "storing the %zu-byte result: %s", t->rsize, err);
+        } else {
+            t->rstored = 1;
+        }
+    }
+    pdc_enc_array(e, 6);
+    pdc_enc_id(e, t->id);
+    pdc_enc_i(e, t->code);
+    if (t->code != PDC_OK) {
+        pdc_enc_u(e, PDC_RES_ERROR);
+        pdc_enc_nil(e);
+        pdc_enc_s(e, t->function);
+        pdc_enc_s(e, t->message);
+    } else if (t->rstored) {
+        pdc_enc_u(e, PDC_RES_STORED);
+        pdc_enc_u(e, t->rsize);
+        pdc_enc_s(e, "");
+        pdc_enc_s(e, "");
+    } else {
+        pdc_enc_u(e, PDC_RES_INLINE);
+        switch (t->rtype) {
+        case PDC_T_I64: pdc_enc_i(e, t->ri64); break;
+        case PDC_T_F64: pdc_enc_f(e, t->rf64); break;
+        case PDC_T_STR: pdc_enc_sn(e, t->rdata, t->rsize); break;
+        case PDC_T_BYTES: pdc_enc_b(e, t->rdata, t->rsize); break;
+        default: pdc_enc_nil(e); break;
+        }
+        pdc_enc_s(e, "");
+        pdc_enc_s(e, "");
+    }
+    if (self->nbatch == 0) self->batch_started_us = s_now_us();
+    msgpack_sbuffer_write(&self->batch, e->buf.data, e->buf.size);
+    self->nbatch++;
+}
+
+static void s_flush(worker_t *self, const void *rid, size_t rid_len) {
+    if (!self->nbatch) return;
+    pdc_enc_begin(&self->out, PDC_MSG_TASK_RESULTS, 0);
+    pdc_enc_s(&self->out, self->client->node_id);
+    pdc_enc_array(&self->out, self->nbatch);
+    pdc_enc_raw(&self->out, self->batch.data, self->batch.size);
+    pdc_wire_send(self->router, rid, rid_len, &self->out, NULL, 0);
+    self->batch.size = 0;
+    self->nbatch = 0;
+}
+
+static void s_run_task(worker_t *self, const msgpack_object *spec) {
+    const msgpack_object *f = spec->via.array.ptr;
+    char library[PATH_MAX], name[256], function[PATH_MAX + 260];
+    pdc_f_cstr(&f[1], library, sizeof library);
+    pdc_f_cstr(&f[2], name, sizeof name);
+    snprintf(function, sizeof function, "%s:%s", library, name);
+    pdc_task t = {.client = self->client, .function = function, .rtype = PDC_T_NIL};
+    memcpy(t.id, pdc_f_id(&f[0]), PDC_ID_LEN);
+    s_read_args(self, &t, &f[3]);
+    if (t.code == PDC_OK) {
+        loaded_fn_t *fn = s_lookup(self, library, name);
+        if (!fn || !fn->fn) {
+            t.code = PDC_ENOFUNC;
+            snprintf(t.message, sizeof t.message, "%s", fn ? fn->error : "out of memory");
+        } else {
+            int rc = fn->fn(&t);
+            if (rc != 0 && t.code == PDC_OK) {
+                t.code = PDC_ETASK;
+                snprintf(t.message, sizeof t.message, "%s returned %d without pdc_fail", name, rc);
+            }
+        }
+    }
+    fflush(stdout);
+    s_encode_result(self, &t);
+    for (size_t i = 0; i < t.nargs; i++)
+        if (t.args[i].pin) pdc_store_unpin(self->client->store, &t.args[i].pin);
+    free(t.args);
+    free(t.rbuf);
+}
+
+static void s_on_message(worker_t *self) {
+    pdc_inbound_t in;
+    int rc = pdc_wire_recv(self->router, 1, &in);
+    if (rc == 0) return;
+    pdc_enc_t *e = &self->out;
+    if (rc < 0) {
+        pdc_warn("refused a message: %s", in.error);
+        if (in.nframes >= 1) pdc_wire_reply_error(self->router, &in, e, PDC_EPROTO, in.error);
+        pdc_inbound_close(&in);
+        return;
+    }
+    const void *rid = zmq_msg_data(&in.frames[0]);
+    size_t rid_len = zmq_msg_size(&in.frames[0]);
+    if (in.msg.type == PDC_MSG_PUSH_TASKS) {
+        const msgpack_object *list = &in.msg.fields[0];
+        for (uint32_t i = 0; i < list->via.array.size; i++) {
+            s_run_task(self, &list->via.array.ptr[i]);
+            if (s_now_us() - self->batch_started_us >= (uint64_t) self->flush_us)
+                s_flush(self, rid, rid_len);
+        }
+        s_flush(self, rid, rid_len);
+    } else if (in.msg.type == PDC_MSG_PING) {
+        pdc_enc_begin(e, PDC_MSG_PONG, in.msg.request_id);
+        pdc_wire_reply(self->router, &in, e);
+    } else {
+        char why[128];
+        snprintf(why, sizeof why, "a worker does not serve %s", pdc_msg_name(in.msg.type));
+        pdc_wire_reply_error(self->router, &in, e, PDC_EPROTO, why);
+    }
+    pdc_inbound_close(&in);
+}
+
+static worker_t *s_worker;
+static void s_on_signal(int sig) {
+    (void) sig;
+    if (s_worker) s_worker->stop = 1;
+}
+
+static void s_usage(FILE *out) {
+    fprintf(out,
+            "Usage: pdc-worker --raylet EP --worker-id HEX --session DIR\n"
+            "A pdc worker process.  The raylet starts these; you do not run them by hand.\n\n"
+            "  --raylet EP        the raylet's endpoint\n"
+            "  --worker-id HEX    the 32-digit id the raylet gave this worker\n"
+            "  --session DIR      the session directory (the worker's socket goes there)\n"
+            "  -h, --help         this text\n");
+}
+
+static int s_parse_id(const char *hex, uint8_t id[PDC_ID_LEN]) {
+    if (strlen(hex) != 2 * PDC_ID_LEN) return -1;
+    for (int i = 0; i < PDC_ID_LEN; i++) {
+        unsigned v;
+        if (sscanf(hex + 2 * i, "%2x", &v) != 1) return -1;
+        id[i] = (uint8_t) v;
+    }
+    return 0;
+}
+
+int pdc_worker_main(int argc, char **argv) {
+    static const struct option opts[] = {{"raylet", required_argument, 0, 'r'},
+                                         {"worker-id", required_argument, 0, 'w'},
+                                         {"session", required_argument, 0, 's'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    const char *raylet = NULL, *idhex = NULL, *session = NULL;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'r': raylet = optarg; break;
+        case 'w': idhex = optarg; break;
+        case 's': session = optarg; break;
+        case 'h': s_usage(stdout); return 0;
+        default: s_usage(stderr); return 2;
+        }
+    }
+    uint8_t id[PDC_ID_LEN];
+    if (!raylet || !idhex || !session || s_parse_id(idhex, id)) {
+        fprintf(stderr, "pdc-worker: --raylet, --session and a 32-digit --worker-id are required\n");
+        s_usage(stderr);
+        return 2;
+    }
+    pid_t parent = getppid();
+    prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the raylet */
+    if (getppid() != parent || parent == 1) return 1;
+    pdc_log_init("pdc-worker", PDC_LOG_INFO);
+
+    worker_t self = {0};
+    s_worker = &self;
+    signal(SIGTERM, s_on_signal);
+    signal(SIGINT, SIG_IGN);
+    signal(SIGPIPE, SIG_IGN);
+    pdc_config_t cfg;
+    if (pdc_config_load(&cfg)) return 2;
+    self.flush_us = cfg.result_flush_us;
+
+    zsys_handler_set(NULL);
+    zsock_t *router = zsock_new(ZMQ_ROUTER);
+    if (!router) return 1;
+    self.router = zsock_resolve(router);
+    pdc_wire_tune(self.router, 0);
+    char endpoint[PATH_MAX];
+    snprintf(endpoint, sizeof endpoint, "ipc://%s/w-%.16s.sock", session, idhex + 16);
+    if (zsock_bind(router, "%s", endpoint) < 0) {
+        pdc_error("cannot bind %s: %s", endpoint, zmq_strerror(errno));
+        zsock_destroy(&router);
+        return 1;
+    }
+    self.client = pdc_client_connect(raylet, 1, id, endpoint);
+    if (!self.client) {
+        zsock_destroy(&router);
+        unlink(endpoint + 6);
+        return 1;
+    }
+    pdc_enc_init(&self.out);
+    pdc_enc_init(&self.one);
+    msgpack_sbuffer_init(&self.batch);
+    pdc_debug("worker ready on %s", endpoint);
+
+    zmq_pollitem_t item = {self.router, 0, ZMQ_POLLIN, 0};
+    while (!self.stop) {
+        int n = zmq_poll(&item, 1, 1000);
+        if (n < 0 && errno != EINTR) break;
+        if (getppid() != parent) break;
+        while (!self.stop && pdc_zsock_readable(self.router)) s_on_message(&self);
+    }
+
+    pdc_client_close(self.client);
+    zsock_destroy(&router);
+    unlink(endpoint + 6);
+    pdc_enc_free(&self.out);
+    pdc_enc_free(&self.one);
+    msgpack_sbuffer_destroy(&self.batch);
+    while (self.fns) {
+        loaded_fn_t *f = self.fns;
+        self.fns = f->next;
+        free(f->library);
+        free(f->name);
+        free(f->error);
+        free(f);
+    }
+    return 0;
+}
