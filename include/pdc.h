@@ -119,6 +119,8 @@ typedef struct {
 #define PDC_F64(x) ((pdc_value){.type = PDC_T_F64, .as.f64 = (double) (x)})
 #define PDC_STR(s) \
     ((pdc_value){.type = PDC_T_STR, .as.buf = {(s), pdc_strlen_(s)}})
+#define PDC_STRN(s, n) \
+    ((pdc_value){.type = PDC_T_STR, .as.buf = {(s), (size_t) (n)}})
 #define PDC_BYTES(p, n) \
     ((pdc_value){.type = PDC_T_BYTES, .as.buf = {(p), (size_t) (n)}})
 #define PDC_REF(r) ((pdc_value){.type = PDC_T_REF, .as.ref = (r)})
@@ -177,7 +179,8 @@ pdc_fn pdc_function(pdc_client *client, const char *library,
 /* Per-call options; zero-initialise and set what you need. */
 typedef struct {
     double num_cpus;  /* CPU slots the task needs; 0 means the default 1    */
-    int max_retries;  /* retries after a worker death; -1 means default 3  */
+    int max_retries;  /* retries after a worker death: 0 means the default
+                         3, a negative value means never retry             */
     const char *name; /* a name for logs; NULL uses the function name      */
 } pdc_opts;
 
@@ -186,22 +189,24 @@ typedef struct {
    returned reference holds that error, so every call returns a usable
    reference.  args: n values; a PDC_REF argument is resolved to its value
    before the task runs, and if it holds an error the task fails with that
-   error without running. */
+   error without running.  The task holds its own reference to each
+   argument: the caller may release its references as soon as this
+   returns. */
 pdc_ref pdc_call_args(pdc_client *client, pdc_fn fn, const pdc_opts *opts,
                       const pdc_value *args, size_t nargs);
 
 /* pdc_call(client, fn, args...): the variadic form with default options. */
 #define pdc_call(client, fn, ...)                                         \
     pdc_call_args((client), (fn), NULL,                                   \
-                  &((const pdc_value[]){{PDC_T_NIL}, __VA_ARGS__})[1],    \
-                  sizeof((const pdc_value[]){{PDC_T_NIL}, __VA_ARGS__}) / \
+                  &((const pdc_value[]){{.type = PDC_T_NIL}, __VA_ARGS__})[1],    \
+                  sizeof((const pdc_value[]){{.type = PDC_T_NIL}, __VA_ARGS__}) / \
                           sizeof(pdc_value) -                             \
                       1)
 /* pdc_call_opts(client, fn, &opts, args...): with options. */
 #define pdc_call_opts(client, fn, opts, ...)                              \
     pdc_call_args((client), (fn), (opts),                                 \
-                  &((const pdc_value[]){{PDC_T_NIL}, __VA_ARGS__})[1],    \
-                  sizeof((const pdc_value[]){{PDC_T_NIL}, __VA_ARGS__}) / \
+                  &((const pdc_value[]){{.type = PDC_T_NIL}, __VA_ARGS__})[1],    \
+                  sizeof((const pdc_value[]){{.type = PDC_T_NIL}, __VA_ARGS__}) / \
                           sizeof(pdc_value) -                             \
                       1)
 
@@ -220,23 +225,34 @@ int pdc_cancel(pdc_client *client, pdc_ref ref);
    NULL) says which. */
 pdc_ref pdc_put(pdc_client *client, pdc_value value, int *status);
 
-/* Reserve size bytes in the object store and return a pointer to write
-   the object straight into shared memory; pdc_put_commit makes it
-   visible and returns its reference.  For large buffers, to avoid one
-   copy. */
+/* Reserve size bytes for a BYTES object and return where to write it;
+   pdc_put_commit stores it and returns its reference (status as for
+   pdc_put).  NULL on failure, with pdc_last_error set. */
 void *pdc_put_reserve(pdc_client *client, size_t size, void **reservation);
 pdc_ref pdc_put_commit(pdc_client *client, void **reservation, int *status);
 
 /* Wait up to timeout_ms (PDC_FOREVER: no limit) for the object and read
    it.  PDC_OK: out is filled, release it with pdc_object_release.  A task
-   error code (PDC_ETASK ...): out->error says what failed, release it
-   too.  PDC_ETIMEOUT: nothing to release. */
+   error code (PDC_ETASK and after): out->type is PDC_T_ERROR and
+   out->error says what failed; release it too.  Any other code
+   (PDC_ETIMEOUT, PDC_ENOTFOUND, ...): out is zeroed and releasing it is a
+   harmless no-op.  In every failure pdc_last_error has the message.
+
+   Alignment: bytes of objects larger than the inline limit come straight
+   from the store and are 64-byte aligned; smaller ones are not aligned
+   (copy them before reading doubles in place on strict platforms).
+
+   A worker blocked here inside a task gives its CPU slot back to the
+   raylet until the wait ends, so recursive tasks cannot deadlock the
+   worker pool. */
 #define PDC_FOREVER ((int64_t) -1)
 int pdc_get(pdc_client *client, pdc_ref ref, pdc_object *out,
             int64_t timeout_ms);
 void pdc_object_release(pdc_client *client, pdc_object *obj);
 
-/* Typed shortcuts over pdc_get: copy the value out and release. */
+/* Typed shortcuts over pdc_get: copy the value out and release.  On a
+   task error the code is returned and pdc_last_error holds the task's
+   message; PDC_ETYPE if the object holds another type. */
 int pdc_get_i64(pdc_client *client, pdc_ref ref, int64_t *out,
                 int64_t timeout_ms);
 int pdc_get_f64(pdc_client *client, pdc_ref ref, double *out,
@@ -270,7 +286,16 @@ const char *pdc_ref_hex(pdc_ref ref, char *buf);
    argument with the wrong type, or one past the end, fails the task with
    PDC_EARGS naming the argument; the accessor returns 0/NULL and the task
    result becomes that error whatever the function returns afterwards.
-   Inside a task, pdc_task_client(t) is a client for nested calls.
+   Inside a task, pdc_task_client(t) is a client for nested calls (do not
+   shut it down), and pdc_task_self(t) names the running function, for
+   recursion.
+
+   Lifetimes: argument pointers (pdc_arg_str, pdc_arg_bytes) are valid
+   until the function returns, across nested gets.  The first failure
+   wins: a later pdc_fail does not replace an argument error.  The
+   function returns 0 after pdc_return_* or pdc_return_alloc, nonzero
+   after pdc_fail; returning nonzero without pdc_fail fails the task with
+   a message that says so.  A task that sets no result returns nil.
    ------------------------------------------------------------------------ */
 typedef struct pdc_task pdc_task;
 
@@ -297,6 +322,7 @@ int pdc_fail(pdc_task *t, const char *fmt, ...)
         __attribute__((format(printf, 2, 3)));
 
 pdc_client *pdc_task_client(pdc_task *t);
+pdc_fn pdc_task_self(pdc_task *t);
 
 #ifdef __cplusplus
 }

@@ -302,7 +302,7 @@ pdc_ref pdc_call_args(pdc_client *c, pdc_fn fn, const pdc_opts *opts,
     t->library = fn.library;
     t->function = fn.name;
     t->cpus = cpus;
-    t->retries_left = opts && opts->max_retries >= 0 ? opts->max_retries : 3;
+    t->retries_left = !opts || opts->max_retries == 0 ? 3 : opts->max_retries < 0 ? 0 : opts->max_retries;
     t->nargs = nargs;
     t->cls = s_class(c, cpus);
     t->result = s_obj_new(c, t->id);

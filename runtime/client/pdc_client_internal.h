@@ -157,6 +157,7 @@ struct pdc_task {
     pdc_client *client;
     uint8_t id[PDC_ID_LEN];
     const char *function; /* "library:function" for messages */
+    pdc_fn self;          /* library and name, interned in the client */
     size_t nargs;
     task_input_t *args;
     /* The outcome. */

@@ -137,3 +137,7 @@ int pdc_fail(pdc_task *t, const char *fmt, ...) {
 pdc_client *pdc_task_client(pdc_task *t) {
     return t->client;
 }
+
+pdc_fn pdc_task_self(pdc_task *t) {
+    return t->self;
+}

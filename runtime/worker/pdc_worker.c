@@ -206,6 +206,7 @@ static void s_run_task(worker_t *self, const msgpack_object *spec) {
     snprintf(function, sizeof function, "%s:%s", library, name);
     pdc_task t = {.client = self->client, .function = function, .rtype = PDC_T_NIL};
     memcpy(t.id, pdc_f_id(&f[0]), PDC_ID_LEN);
+    t.self = pdc_function(self->client, library, name);
     s_read_args(self, &t, &f[3]);
     if (t.code == PDC_OK) {
         loaded_fn_t *fn = s_lookup(self, library, name);
