@@ -220,21 +220,20 @@ def machine_info():
     return nproc, model, mem
 
 
-def fmt(v):
-    if v != v:  # nan
-        return "nan"
-    a = abs(v)
-    if a >= 100:
-        return "%.0f" % v
-    if a >= 10:
-        return "%.1f" % v
-    if a >= 1:
-        return "%.2f" % v
-    return "%.3g" % v
+def _decimals(mean):
+    a = abs(mean)
+    return 0 if a >= 100 else 1 if a >= 10 else 2 if a >= 1 else 3
 
 
 def cell(r):
-    return "n/a" if r is None else "%s ± %s" % (fmt(r[0]), fmt(r[1]))
+    """'MEAN ± STD', both with the decimals that suit the mean's size."""
+    if r is None:
+        return "n/a"
+    mean, std = r
+    if mean != mean:  # nan
+        return "nan"
+    d = _decimals(mean)
+    return "%.*f ± %.*f" % (d, mean, d, std)
 
 
 def ratio(p, r):
@@ -273,8 +272,9 @@ def make_report(args, pdc, ray, notes, status, started):
     for m in names:
         p, r = pdc.get(m), ray.get(m)
         lines.append("| %s | %s | %s | %s |" % (m, cell(p), cell(r), ratio(p, r)))
+    notes = list(dict.fromkeys(notes))  # de-duplicated, in order
     if notes:
-        lines += ["", "Notes printed by the runs:", ""]
+        lines += ["", "Notes printed by the runs (stderr lines with 'note:'):", ""]
         lines += ["- " + n for n in notes]
     return "\n".join(lines) + "\n"
 

@@ -98,15 +98,14 @@
 /* Reset read transactions kept per shard for reuse by later gets. */
 #define S_PIN_POOL_MAX 8
 /* The key of a shard's used-bytes counter; ids are PDC_ID_SIZE long. */
-#define S_COUNTER_KEY "\0"
+#define S_COUNTER_KEY    "\0"
 #define S_COUNTER_KEYLEN 1
 
 #define S_CONF_NAME     "store.conf"
 #define S_CONF_TMP_NAME "store.conf.tmp"
 #define S_INFLIGHT_NAME "inflight"
 #define S_SHARD_PREFIX  "shard-"
-#define S_ENV_FLAGS \
-    (MDB_WRITEMAP | MDB_NOSYNC | MDB_NOMETASYNC | MDB_NOTLS)
+#define S_ENV_FLAGS     (MDB_WRITEMAP | MDB_NOSYNC | MDB_NOMETASYNC | MDB_NOTLS)
 
 /* ------------------------------------------------------------------------
    Structures
@@ -138,9 +137,16 @@ struct pdc_store_pin {
 
 struct pdc_store_reservation {
     MDB_txn *txn;
+    MDB_env *env;
     unsigned shard;
     pthread_t owner;
+    pdc_store_reservation_t *next_held; /* the owner's other ones      */
 };
+
+/* The reservations the calling thread holds.  A thread that holds a
+   shard's write lock and asks for it again would wait on itself for
+   ever; this list turns that into PDC_EINVAL. */
+static __thread pdc_store_reservation_t *s_held;
 
 typedef struct {
     MDB_env *env;
@@ -158,6 +164,7 @@ struct pdc_store {
     size_t mapsize;
     size_t page_size;
     pid_t pid;          /* the process that opened the store        */
+    int dirfd;          /* the store directory, for fstatvfs        */
     s_slot_t *inflight; /* mmap'd, nshards slots                    */
     size_t inflight_len;
     s_shard_t *shards;
@@ -169,7 +176,7 @@ struct pdc_store {
    ------------------------------------------------------------------------ */
 
 static void s_err(char *err, size_t errlen, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static void s_err(char *err, size_t errlen, const char *fmt, ...) {
     if (!err || errlen == 0)
@@ -261,7 +268,7 @@ static int s_alive(int64_t pid) {
 static uint16_t s_data_offset(const void *value) {
     uintptr_t p = (uintptr_t) value;
     uintptr_t aligned =
-            (p + S_HDR_SIZE + S_ALIGN - 1) & ~((uintptr_t) S_ALIGN - 1);
+        (p + S_HDR_SIZE + S_ALIGN - 1) & ~((uintptr_t) S_ALIGN - 1);
     uintptr_t off = aligned - p;
     return (uint16_t) (off <= S_HDR_AREA ? off : S_HDR_AREA);
 }
@@ -275,6 +282,22 @@ static int s_header_read(const MDB_val *v, s_header_t *hdr) {
         hdr->offset > S_HDR_AREA || hdr->size != v->mv_size - S_HDR_AREA)
         return -1;
     return 0;
+}
+
+/* Whether the calling thread holds env's write lock (a reservation). */
+static int s_holds(MDB_env *env) {
+    for (pdc_store_reservation_t *r = s_held; r; r = r->next_held)
+        if (r->env == env)
+            return 1;
+    return 0;
+}
+
+static void s_held_remove(pdc_store_reservation_t *res) {
+    for (pdc_store_reservation_t **r = &s_held; *r; r = &(*r)->next_held)
+        if (*r == res) {
+            *r = res->next_held;
+            return;
+        }
 }
 
 /* A shard's used-bytes counter as seen by txn. */
@@ -385,8 +408,7 @@ static pdc_store_t *s_store_new(const char *dir, size_t capacity,
                                 unsigned shards, unsigned readers, char *err,
                                 size_t errlen) {
     if (capacity == 0 || capacity > SIZE_MAX / 4) {
-        s_err(err, errlen, "object store %s: bad capacity %zu", dir,
-              capacity);
+        s_err(err, errlen, "object store %s: bad capacity %zu", dir, capacity);
         return NULL;
     }
     if (shards == 0 || shards > S_MAX_SHARDS || readers == 0) {
@@ -419,6 +441,7 @@ static pdc_store_t *s_store_new(const char *dir, size_t capacity,
                  S_MAP_MARGIN_FIXED + self->page_size - 1;
     self->mapsize = map - map % self->page_size;
     self->pid = getpid();
+    self->dirfd = -1;
     for (unsigned i = 0; i < shards; i++) {
         pthread_mutex_init(&self->shards[i].pool_lock, NULL);
     }
@@ -500,8 +523,8 @@ static int s_inflight_open(pdc_store_t *self, int create, char *err,
         return PDC_EINVAL;
     }
     size_t len = (size_t) self->nshards * sizeof(s_slot_t);
-    int fd = open(path, O_RDWR | O_CLOEXEC | (create ? O_CREAT | O_EXCL : 0),
-                  0600);
+    int fd =
+        open(path, O_RDWR | O_CLOEXEC | (create ? O_CREAT | O_EXCL : 0), 0600);
     if (fd < 0) {
         s_err(err, errlen, "object store: cannot open %s: %s", path,
               strerror(errno));
@@ -563,8 +586,8 @@ static int s_conf_read(const char *dir, size_t *capacity, unsigned *shards,
     FILE *f = fopen(path, "re");
     if (!f) {
         int e = errno;
-        s_err(err, errlen, "object store %s: cannot read %s: %s%s", dir,
-              path, strerror(e),
+        s_err(err, errlen, "object store %s: cannot read %s: %s%s", dir, path,
+              strerror(e),
               e == ENOENT ? " (no store here, or not yet created)" : "");
         return e == ENOENT ? PDC_ENOTFOUND : PDC_EINVAL;
     }
@@ -600,8 +623,13 @@ static int s_conf_read(const char *dir, size_t *capacity, unsigned *shards,
     return PDC_OK;
 }
 
-static int s_open_all(pdc_store_t *self, int create, char *err,
-                      size_t errlen) {
+static int s_open_all(pdc_store_t *self, int create, char *err, size_t errlen) {
+    self->dirfd = open(self->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (self->dirfd < 0) {
+        s_err(err, errlen, "object store: cannot open %s: %s", self->dir,
+              strerror(errno));
+        return errno == ENOENT ? PDC_ENOTFOUND : PDC_EINVAL;
+    }
     int rc = s_inflight_open(self, create, err, errlen);
     for (unsigned i = 0; rc == PDC_OK && i < self->nshards; i++) {
         rc = s_shard_open(self, i, create, err, errlen);
@@ -618,9 +646,8 @@ pdc_store_t *pdc_store_create(const char *dir, const pdc_store_config_t *cfg,
         return NULL;
     }
     pdc_store_t *self = s_store_new(
-            dir, cfg->capacity, cfg->shards ? cfg->shards : S_DEFAULT_SHARDS,
-            cfg->max_readers ? cfg->max_readers : S_DEFAULT_READERS, err,
-            errlen);
+        dir, cfg->capacity, cfg->shards ? cfg->shards : S_DEFAULT_SHARDS,
+        cfg->max_readers ? cfg->max_readers : S_DEFAULT_READERS, err, errlen);
     if (!self)
         return NULL;
     if (mkdir(dir, 0700) != 0) {
@@ -650,7 +677,7 @@ pdc_store_t *pdc_store_open(const char *dir, char *err, size_t errlen) {
     if (s_conf_read(dir, &capacity, &shards, &readers, err, errlen))
         return NULL;
     pdc_store_t *self =
-            s_store_new(dir, capacity, shards, readers, err, errlen);
+        s_store_new(dir, capacity, shards, readers, err, errlen);
     if (!self)
         return NULL;
     if (s_open_all(self, 0, err, errlen) != PDC_OK) {
@@ -684,6 +711,8 @@ void pdc_store_destroy(pdc_store_t **self_p) {
     }
     if (self->inflight)
         munmap(self->inflight, self->inflight_len);
+    if (self->dirfd >= 0)
+        close(self->dirfd);
     free(self->shards);
     free(self->dir);
     free(self);
@@ -693,8 +722,8 @@ void pdc_store_destroy(pdc_store_t **self_p) {
 /* Remove every non-directory entry of the directory at dirfd/name (not
    following symlinks), then the directory itself. */
 static int s_remove_flat(int dirfd, const char *name) {
-    int fd = openat(dirfd, name,
-                    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int fd =
+        openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
         return -1;
     DIR *d = fdopendir(fd);
@@ -740,8 +769,8 @@ int pdc_store_remove_dir(const char *dir) {
             continue;
         }
         if (S_ISDIR(st.st_mode)) {
-            if (strncmp(e->d_name, S_SHARD_PREFIX,
-                        strlen(S_SHARD_PREFIX)) != 0 ||
+            if (strncmp(e->d_name, S_SHARD_PREFIX, strlen(S_SHARD_PREFIX)) !=
+                    0 ||
                 s_remove_flat(fd, e->d_name) != 0)
                 rc = -1;
         } else if (unlinkat(fd, e->d_name, 0) != 0)
@@ -823,7 +852,7 @@ static void s_inflight_others(pdc_store_t *self, unsigned shard, int live,
 
 static int s_fs_free(pdc_store_t *self, uint64_t *avail) {
     struct statvfs vfs;
-    if (statvfs(self->dir, &vfs) != 0)
+    if (fstatvfs(self->dirfd, &vfs) != 0)
         return -1;
     *avail = (uint64_t) vfs.f_bavail * vfs.f_frsize;
     return 0;
@@ -857,9 +886,9 @@ static int s_check_room(pdc_store_t *self, unsigned shard, uint64_t own_used,
         s_err(err, errlen,
               "object store full: %s of %s used, %s requested (object %s)"
               "%s%s%s; delete objects or give the store more capacity",
-              s_human(used, h1), s_human(self->capacity, h2),
-              s_human(need, h3), s_hex(id, hex),
-              inflight ? ", " : "", inflight ? s_human(inflight, h4) : "",
+              s_human(used, h1), s_human(self->capacity, h2), s_human(need, h3),
+              s_hex(id, hex), inflight ? ", " : "",
+              inflight ? s_human(inflight, h4) : "",
               inflight ? " being written by others" : "");
         return PDC_ESTOREFULL;
     }
@@ -893,11 +922,13 @@ static int s_check_fresh(pdc_store_t *self, unsigned shard, const void *value,
                          const uint8_t *id, char *err, size_t errlen) {
     MDB_envinfo info;
     *fresh = 0;
+    if (len < self->page_size)
+        return PDC_OK; /* in a leaf page: within the slack              */
     if (mdb_env_info(self->shards[shard].env, &info) != MDB_SUCCESS)
         return PDC_OK;
     uintptr_t map = (uintptr_t) info.me_mapaddr, p = (uintptr_t) value;
     if (!map || p < map || p + len > map + info.me_mapsize)
-        return PDC_OK; /* not in the map: a small value in a leaf page  */
+        return PDC_OK; /* not in the map (no WRITEMAP?): cannot tell   */
     size_t ps = self->page_size;
     uint64_t first = (p - map) / ps, last = (p + len - 1 - map) / ps;
     uint64_t high = (uint64_t) info.me_last_pgno + 1; /* first never used */
@@ -970,14 +1001,19 @@ static int s_touch(pdc_store_t *self, unsigned shard) {
     blocks every later writer for good.  So commit and abort must be
     called on the thread that reserved: from another thread commit returns
     PDC_EINVAL and abort does nothing, and *res stays set for the right
-    thread to finish.  A thread holding a reservation must not reserve
-    again on the same shard before finishing it (it would wait on
-    itself); reservations of different ids may share a shard, so hold one
-    reservation per thread at a time. */
+    thread to finish.  A thread that holds a reservation and writes to
+    the same shard again (reserve, put, delete) would wait on itself for
+    ever; that is refused with PDC_EINVAL, but as any two ids may share a
+    shard, a thread should finish one reservation before it writes again.
+
+    One object is at most 4 GiB - 65 bytes (LMDB keeps value sizes in 32
+    bits); a larger one is PDC_EINVAL.  LMDB 0.9.24 (Debian 12) leaks
+    1 MiB per write of a value above 256 MiB: it allocates a spill list
+    for such a transaction and never frees it (ITS#9155, fixed in
+    0.9.25). */
 int pdc_store_reserve(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE],
                       pdc_type type, size_t size, void **data,
-                      pdc_store_reservation_t **res, char *err,
-                      size_t errlen) {
+                      pdc_store_reservation_t **res, char *err, size_t errlen) {
     char hex[2 * PDC_ID_SIZE + 1], h1[32], h2[32];
     if (data)
         *data = NULL;
@@ -991,8 +1027,7 @@ int pdc_store_reserve(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE],
         s_err(err, errlen,
               "object store full: %s requested (object %s) is more than "
               "the capacity of %s",
-              s_human(size, h1), s_hex(id, hex),
-              s_human(self->capacity, h2));
+              s_human(size, h1), s_hex(id, hex), s_human(self->capacity, h2));
         return PDC_ESTOREFULL;
     }
     if ((uint64_t) size + S_HDR_AREA > S_MAX_VALUE) {
@@ -1006,6 +1041,13 @@ int pdc_store_reserve(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE],
     uint64_t need = size + S_HDR_AREA;
     unsigned shard = s_shard_of(self, id);
     s_shard_t *sh = &self->shards[shard];
+    if (s_holds(sh->env)) {
+        s_err(err, errlen,
+              "object store: this thread holds an open reservation on the "
+              "shard of object %s: commit or abort it first",
+              s_hex(id, hex));
+        return PDC_EINVAL;
+    }
     pdc_store_reservation_t *r = malloc(sizeof(*r));
     if (!r) {
         s_err(err, errlen, "object store: reserve: out of memory");
@@ -1042,8 +1084,8 @@ int pdc_store_reserve(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE],
                   self->dir, shard, mdb_strerror(rc));
             rc = s_status(rc);
         } else
-            rc = s_check_room(self, shard, used, need, id, &fresh_others,
-                              err, errlen);
+            rc = s_check_room(self, shard, used, need, id, &fresh_others, err,
+                              errlen);
         if (rc != PDC_OK) {
             s_slot_clear(self, shard);
             mdb_txn_abort(txn);
@@ -1083,8 +1125,8 @@ int pdc_store_reserve(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE],
                       self->dir, shard, mdb_strerror(rc));
             return s_status(rc);
         }
-        rc = s_check_fresh(self, shard, val.mv_data, val.mv_size,
-                           fresh_others, &fresh, id, err, errlen);
+        rc = s_check_fresh(self, shard, val.mv_data, val.mv_size, fresh_others,
+                           &fresh, id, err, errlen);
         if (rc != PDC_OK) {
             mdb_txn_abort(txn);
             s_slot_clear(self, shard);
@@ -1099,8 +1141,11 @@ int pdc_store_reserve(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE],
                           .size = size};
         memcpy(val.mv_data, &hdr, S_HDR_SIZE);
         r->txn = txn;
+        r->env = sh->env;
         r->shard = shard;
         r->owner = pthread_self();
+        r->next_held = s_held;
+        s_held = r;
         *data = (char *) val.mv_data + hdr.offset;
         *res = r;
         return PDC_OK;
@@ -1115,6 +1160,7 @@ int pdc_store_commit(pdc_store_t *self, pdc_store_reservation_t **res) {
         return PDC_EINVAL; /* see pdc_store_reserve: the thread rule    */
     int rc = mdb_txn_commit(r->txn);
     s_slot_clear(self, r->shard);
+    s_held_remove(r);
     free(r);
     *res = NULL;
     return s_status(rc);
@@ -1128,6 +1174,7 @@ void pdc_store_abort(pdc_store_t *self, pdc_store_reservation_t **res) {
         return; /* see pdc_store_reserve: the thread rule              */
     mdb_txn_abort(r->txn);
     s_slot_clear(self, r->shard);
+    s_held_remove(r);
     free(r);
     *res = NULL;
 }
@@ -1218,6 +1265,8 @@ int pdc_store_delete(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE]) {
         return PDC_EINVAL;
     unsigned shard = s_shard_of(self, id);
     s_shard_t *sh = &self->shards[shard];
+    if (s_holds(sh->env))
+        return PDC_EINVAL; /* would wait on our own reservation         */
     MDB_txn *txn;
     int rc = mdb_txn_begin(sh->env, NULL, 0, &txn);
     if (rc)

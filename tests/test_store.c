@@ -30,9 +30,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define KIB ((size_t) 1 << 10)
-#define MIB ((size_t) 1 << 20)
-#define GIB ((size_t) 1 << 30)
+#define KIB         ((size_t) 1 << 10)
+#define MIB         ((size_t) 1 << 20)
+#define GIB         ((size_t) 1 << 30)
 #define TEST_PREFIX "pdc-test-"
 
 static char g_dir[256];
@@ -155,9 +155,9 @@ Test(store, empty_object_round_trips) {
     pdc_store_t *st = s_create(MIB, 1);
     uint8_t id[PDC_ID_SIZE];
     s_id(id, 3);
-    cr_assert_eq(pdc_store_put(st, id, PDC_T_NIL, NULL, 0, g_err,
-                               sizeof(g_err)),
-                 PDC_OK, "%s", g_err);
+    cr_assert_eq(
+        pdc_store_put(st, id, PDC_T_NIL, NULL, 0, g_err, sizeof(g_err)), PDC_OK,
+        "%s", g_err);
     cr_assert(s_get_ok(st, 3, 0, PDC_T_NIL));
 }
 
@@ -167,8 +167,8 @@ Test(store, reserve_and_commit_write_in_place) {
     s_id(id, 4);
     void *dst;
     pdc_store_reservation_t *res;
-    cr_assert_eq(pdc_store_reserve(st, id, PDC_T_BYTES, MIB, &dst, &res,
-                                   g_err, sizeof(g_err)),
+    cr_assert_eq(pdc_store_reserve(st, id, PDC_T_BYTES, MIB, &dst, &res, g_err,
+                                   sizeof(g_err)),
                  PDC_OK, "%s", g_err);
     cr_assert_eq(pdc_store_contains(st, id), 0, "visible before commit");
     s_fill(dst, MIB, 4);
@@ -195,8 +195,8 @@ Test(store, large_object_data_is_64_byte_aligned) {
         cr_assert_eq(pdc_store_reserve(st, id, PDC_T_BYTES, sizes[i], &dst,
                                        &res, g_err, sizeof(g_err)),
                      PDC_OK, "%s", g_err);
-        cr_assert_eq((uintptr_t) dst % 64, 0, "reserve of %zu: %p",
-                     sizes[i], dst);
+        cr_assert_eq((uintptr_t) dst % 64, 0, "reserve of %zu: %p", sizes[i],
+                     dst);
         s_fill(dst, sizes[i], 100 + i);
         cr_assert_eq(pdc_store_commit(st, &res), PDC_OK);
 
@@ -213,8 +213,8 @@ Test(store, large_object_data_is_64_byte_aligned) {
 Test(store, small_objects_of_every_size_round_trip) {
     pdc_store_t *st = s_create(64 * MIB, 2);
     for (size_t size = 0; size < 3000; size += 37)
-        cr_assert_eq(s_put(st, 1000 + size, size, PDC_T_BYTES), PDC_OK,
-                     "%s", g_err);
+        cr_assert_eq(s_put(st, 1000 + size, size, PDC_T_BYTES), PDC_OK, "%s",
+                     g_err);
     for (size_t size = 0; size < 3000; size += 37)
         cr_assert(s_get_ok(st, 1000 + size, size, PDC_T_BYTES), "size %zu",
                   size);
@@ -234,8 +234,7 @@ Test(store, get_after_delete_is_not_found) {
 
     const void *data = (void *) 1;
     pdc_store_pin_t *pin = (void *) 1;
-    cr_assert_eq(pdc_store_get(st, id, &data, NULL, NULL, &pin),
-                 PDC_ENOTFOUND);
+    cr_assert_eq(pdc_store_get(st, id, &data, NULL, NULL, &pin), PDC_ENOTFOUND);
     cr_assert_null(pin);
     cr_assert_eq(pdc_store_contains(st, id), 0);
     cr_assert_eq(pdc_store_delete(st, id), PDC_ENOTFOUND);
@@ -280,16 +279,14 @@ Test(store, bad_arguments_are_refused_not_crashed_on) {
     pdc_store_reservation_t *res;
     const void *data;
     pdc_store_pin_t *pin;
-    cr_assert_eq(pdc_store_reserve(NULL, id, PDC_T_BYTES, 1, &dst, &res,
-                                   NULL, 0),
-                 PDC_EINVAL);
-    cr_assert_eq(pdc_store_reserve(st, id, PDC_T_BYTES, 1, NULL, &res, NULL,
-                                   0),
+    cr_assert_eq(
+        pdc_store_reserve(NULL, id, PDC_T_BYTES, 1, &dst, &res, NULL, 0),
+        PDC_EINVAL);
+    cr_assert_eq(pdc_store_reserve(st, id, PDC_T_BYTES, 1, NULL, &res, NULL, 0),
                  PDC_EINVAL);
     cr_assert_eq(pdc_store_put(st, id, PDC_T_BYTES, NULL, 10, NULL, 0),
                  PDC_EINVAL);
-    cr_assert_eq(pdc_store_get(st, NULL, &data, NULL, NULL, &pin),
-                 PDC_EINVAL);
+    cr_assert_eq(pdc_store_get(st, NULL, &data, NULL, NULL, &pin), PDC_EINVAL);
     cr_assert_eq(pdc_store_commit(st, NULL), PDC_EINVAL);
     res = NULL;
     cr_assert_eq(pdc_store_commit(st, &res), PDC_EINVAL);
@@ -335,8 +332,8 @@ Test(store, object_larger_than_capacity_is_estorefull) {
     cr_assert_null(dst);
     cr_assert_null(res);
     cr_assert(strstr(g_err, "full") != NULL, "err: %s", g_err);
-    cr_assert_eq(pdc_store_reserve(st, id, PDC_T_BYTES, MIB, &dst, &res,
-                                   g_err, sizeof(g_err)),
+    cr_assert_eq(pdc_store_reserve(st, id, PDC_T_BYTES, MIB, &dst, &res, g_err,
+                                   sizeof(g_err)),
                  PDC_ESTOREFULL, "header area pushes it over");
 }
 
@@ -494,8 +491,7 @@ Test(store, objects_spread_across_shards) {
         MDB_dbi dbi;
         MDB_stat ms;
         cr_assert_eq(mdb_env_create(&env), 0);
-        cr_assert_eq(mdb_env_open(env, path, MDB_RDONLY, 0600), 0, "%s",
-                     path);
+        cr_assert_eq(mdb_env_open(env, path, MDB_RDONLY, 0600), 0, "%s", path);
         cr_assert_eq(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
         cr_assert_eq(mdb_dbi_open(txn, NULL, 0, &dbi), 0);
         cr_assert_eq(mdb_stat(txn, dbi, &ms), 0);
@@ -568,8 +564,8 @@ Test(store, second_process_reads_and_writes) {
         _exit(s_child_read_write());
     int status;
     cr_assert_eq(waitpid(pid, &status, 0), pid);
-    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-              "child status %d", status);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %d",
+              status);
     cr_assert(s_get_ok(st, 51, 200 * KIB, PDC_T_STR));
     pdc_store_usage_t u;
     cr_assert_eq(pdc_store_usage(st, &u), PDC_OK);
@@ -670,4 +666,24 @@ Test(store, commit_from_another_thread_is_refused) {
     cr_assert_eq(pdc_store_commit(st, &res), PDC_OK);
     cr_assert_eq(s_put(st, 71, 10, PDC_T_BYTES), PDC_OK, "%s", g_err);
     cr_assert_eq(pdc_store_contains(st, id), 1);
+}
+
+Test(store, second_write_while_holding_a_reservation_is_refused) {
+    pdc_store_t *st = s_create(MIB, 1); /* one shard: every id shares it */
+    uint8_t a[PDC_ID_SIZE], b[PDC_ID_SIZE];
+    s_id(a, 80);
+    s_id(b, 81);
+    void *dst, *dst2;
+    pdc_store_reservation_t *res, *res2;
+    cr_assert_eq(pdc_store_reserve(st, a, PDC_T_BYTES, 10, &dst, &res, g_err,
+                                   sizeof(g_err)),
+                 PDC_OK, "%s", g_err);
+    cr_assert_eq(pdc_store_reserve(st, b, PDC_T_BYTES, 10, &dst2, &res2, g_err,
+                                   sizeof(g_err)),
+                 PDC_EINVAL, "would wait on itself");
+    cr_assert(strstr(g_err, "commit or abort") != NULL, "err: %s", g_err);
+    cr_assert_eq(pdc_store_delete(st, b), PDC_EINVAL);
+    memset(dst, 2, 10);
+    cr_assert_eq(pdc_store_commit(st, &res), PDC_OK);
+    cr_assert_eq(s_put(st, 81, 10, PDC_T_BYTES), PDC_OK, "%s", g_err);
 }

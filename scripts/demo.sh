@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Build pdc and run the examples on the embedded local cluster.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh build
+for example in pi matmul mergesort; do
+    echo "== $example"
+    build/examples/pdc-example-$example
+done

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Build pdc and run every test: once in a normal build, once with
+# AddressSanitizer + UndefinedBehaviorSanitizer.  Exits non-zero if any
+# test fails.  PDC_TEST_NO_ASAN=1 skips the sanitizer pass.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh build
+meson test -C build --print-errorlogs
+if [ "${PDC_TEST_NO_ASAN:-0}" != 1 ]; then
+    scripts/setup.sh build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbench=false
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+        meson test -C build-asan --print-errorlogs
+fi
+# Nothing may be left behind.
+leftover=$(ls -d /dev/shm/pdc-* 2>/dev/null || true)
+if [ -n "$leftover" ] || pgrep -x 'pdc-(head|raylet|worker)' >/dev/null; then
+    echo "test: left behind: $leftover $(pgrep -a -x 'pdc-(head|raylet|worker)' || true)" >&2
+    exit 1
+fi
