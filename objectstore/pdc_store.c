@@ -1076,7 +1076,7 @@ int pdc_store_reserve(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE],
                   shard, mdb_strerror(rc));
             return s_status(rc);
         }
-        uint64_t used, fresh_others, fresh;
+        uint64_t used = 0, fresh_others = 0, fresh = 0;
         s_slot_set(self, shard, need, need);
         rc = s_counter_get(txn, sh->dbi, &used);
         if (rc) {
