@@ -48,10 +48,7 @@
 /* The comment of pdc_store_get in pdc_store.h has a slash-star inside it
    ("*data" slash "*size"), which -Wcomment flags; drop this guard once the
    header is reworded. */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wcomment"
 #include "pdc_store.h"
-#pragma GCC diagnostic pop
 
 #include <dirent.h>
 #include <errno.h>
@@ -951,6 +948,10 @@ static int s_check_fresh(pdc_store_t *self, unsigned shard, const void *value,
     return PDC_OK;
 }
 
+/* Deleting an object at least this large commits one more transaction so
+   its pages can be reused by the next put (see s_touch). */
+#define PDC_STORE_TOUCH_MIN ((size_t) 1 << 20)
+
 /* Commit a write transaction that only rewrites shard's counter, so that
    pages freed by the last transaction become reusable (LMDB reuses a
    transaction's freed pages only once a later transaction committed). */
@@ -1276,8 +1277,9 @@ int pdc_store_delete(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE]) {
     rc = mdb_get(txn, sh->dbi, &key, &val);
     if (rc == MDB_SUCCESS)
         rc = s_counter_get(txn, sh->dbi, &used);
+    size_t len = 0;
     if (rc == MDB_SUCCESS) {
-        size_t len = val.mv_size; /* val is invalid after the delete     */
+        len = val.mv_size; /* val is invalid after the delete              */
         rc = mdb_del(txn, sh->dbi, &key, NULL);
         if (rc == MDB_SUCCESS)
             rc = s_counter_put(txn, sh->dbi, used > len ? used - len : 0);
@@ -1286,7 +1288,13 @@ int pdc_store_delete(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE]) {
         mdb_txn_abort(txn);
         return s_status(rc);
     }
-    return s_status(mdb_txn_commit(txn));
+    rc = mdb_txn_commit(txn);
+    /* A large object's pages are worth reusing at once: they are already
+       faulted in, where fresh pages of the map cost a page fault each.
+       LMDB hands them out only after one more commit, so make it now. */
+    if (rc == MDB_SUCCESS && len >= PDC_STORE_TOUCH_MIN)
+        s_touch(self, shard);
+    return s_status(rc);
 }
 
 /* ------------------------------------------------------------------------

@@ -37,8 +37,14 @@
     than an LMDB page.
 
     Thread safety: a pdc_store_t may be used from several threads at once.
-    A reservation or pin is not tied to the thread that made it (MDB_NOTLS)
-    but must be finished (commit, abort, unpin) exactly once.
+    A pin may be released from any thread.  A reservation may not: LMDB's
+    write lock belongs to the thread that took it, so commit or abort on
+    the thread that reserved (from another thread commit returns
+    PDC_EINVAL and leaves *res set), and finish it before that thread
+    writes to the store again (a second write on the same shard would
+    deadlock, so it is refused with PDC_EINVAL).  One object is at most
+    4 GiB - 65 bytes (LMDB keeps value sizes in 32 bits).  Never use a
+    store across fork: the child opens its own.
 */
 #ifndef PDC_STORE_H_INCLUDED
 #define PDC_STORE_H_INCLUDED
@@ -90,7 +96,7 @@ int pdc_store_put(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE],
                   pdc_type type, const void *data, size_t size, char *err,
                   size_t errlen);
 
-/* Look up id.  PDC_OK: *data/*size/*type describe the bytes, valid until
+/* Look up id.  PDC_OK: *data, *size and *type describe the bytes, valid until
    pdc_store_unpin(pin).  PDC_ENOTFOUND: no such object (no pin). */
 int pdc_store_get(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE],
                   const void **data, size_t *size, pdc_type *type,

@@ -86,3 +86,221 @@ PDC_FUNCTION(crash_once) {
 PDC_FUNCTION(worker_pid) {
     return pdc_return_i64(t, (int64_t) getpid());
 }
+
+/* ---- Used by test_tasks, test_objects and test_nested ----------------- */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+/* FNV-1a, 64 bits: the checksum the tests compute on their side too. */
+static int64_t s_fnv1a(const void *data, size_t size) {
+    const unsigned char *p = data;
+    uint64_t h = 14695981039346656037ULL;
+    for (size_t i = 0; i < size; i++) {
+        h ^= p[i];
+        h *= 1099511628211ULL;
+    }
+    return (int64_t) h;
+}
+
+static void s_sleep_ms(int64_t ms) {
+    struct timespec ts = {(time_t) (ms / 1000), (long) (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL); /* a SIGTERM at shutdown may cut it short */
+}
+
+/* echo(x): returns its argument unchanged, with its type. */
+PDC_FUNCTION(echo) {
+    size_t n;
+    const void *p;
+    switch (pdc_arg_type(t, 0)) {
+    case PDC_T_I64: return pdc_return_i64(t, pdc_arg_i64(t, 0));
+    case PDC_T_F64: return pdc_return_f64(t, pdc_arg_f64(t, 0));
+    case PDC_T_STR: { /* pdc_return_str takes a C string: no NULs inside */
+        p = pdc_arg_str(t, 0, &n);
+        char *s = malloc(n + 1);
+        if (!s) return pdc_fail(t, "echo: out of memory");
+        memcpy(s, p, n);
+        s[n] = '\0';
+        int rc = pdc_return_str(t, s);
+        free(s);
+        return rc;
+    }
+    case PDC_T_BYTES:
+        p = pdc_arg_bytes(t, 0, &n);
+        return pdc_return_bytes(t, p, n);
+    default: return pdc_fail(t, "echo: argument 0 has type %d", (int) pdc_arg_type(t, 0));
+    }
+}
+
+/* describe(args...): one word per argument: "i:V", "f:V", "s:LEN:SUM" or
+   "b:LEN:SUM" (SUM the FNV-1a checksum), separated by spaces. */
+PDC_FUNCTION(describe) {
+    char out[4096];
+    size_t used = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < pdc_arg_count(t); i++) {
+        size_t n;
+        const void *p;
+        int w;
+        const char *sep = i ? " " : "";
+        switch (pdc_arg_type(t, i)) {
+        case PDC_T_I64:
+            w = snprintf(out + used, sizeof out - used, "%si:%lld", sep,
+                         (long long) pdc_arg_i64(t, i));
+            break;
+        case PDC_T_F64:
+            w = snprintf(out + used, sizeof out - used, "%sf:%.17g", sep, pdc_arg_f64(t, i));
+            break;
+        case PDC_T_STR:
+            p = pdc_arg_str(t, i, &n);
+            w = snprintf(out + used, sizeof out - used, "%ss:%zu:%lld", sep, n,
+                         (long long) s_fnv1a(p, n));
+            break;
+        case PDC_T_BYTES:
+            p = pdc_arg_bytes(t, i, &n);
+            w = snprintf(out + used, sizeof out - used, "%sb:%zu:%lld", sep, n,
+                         (long long) s_fnv1a(p, n));
+            break;
+        default:
+            w = snprintf(out + used, sizeof out - used, "%s?:%d", sep, (int) pdc_arg_type(t, i));
+            break;
+        }
+        if (w < 0 || (size_t) w >= sizeof out - used) return pdc_fail(t, "describe: too many arguments");
+        used += (size_t) w;
+    }
+    return pdc_return_str(t, out);
+}
+
+/* checksum(bytes or string): its FNV-1a checksum. */
+PDC_FUNCTION(checksum) {
+    size_t n;
+    const void *p = pdc_arg_bytes(t, 0, &n);
+    return pdc_return_i64(t, s_fnv1a(p, n));
+}
+
+/* make_bytes(n, seed): n bytes, byte i = (i * 31 + seed) & 0xff, written
+   in place with pdc_return_alloc (large ones straight to the store). */
+PDC_FUNCTION(make_bytes) {
+    int64_t n = pdc_arg_i64(t, 0), seed = pdc_arg_i64(t, 1);
+    if (n < 0) return pdc_fail(t, "make_bytes: negative size %lld", (long long) n);
+    unsigned char *p = pdc_return_alloc(t, (size_t) n);
+    if (!p) return 1;
+    for (int64_t i = 0; i < n; i++) p[i] = (unsigned char) ((i * 31 + seed) & 0xff);
+    return 0;
+}
+
+/* sleep_ms(ms): sleeps, returns ms. */
+PDC_FUNCTION(sleep_ms) {
+    int64_t ms = pdc_arg_i64(t, 0);
+    s_sleep_ms(ms);
+    return pdc_return_i64(t, ms);
+}
+
+/* pid(): the worker's process id.  sleep_pid(ms): the same after ms. */
+PDC_FUNCTION(pid) {
+    return pdc_return_i64(t, (int64_t) getpid());
+}
+
+PDC_FUNCTION(sleep_pid) {
+    s_sleep_ms(pdc_arg_i64(t, 0));
+    return pdc_return_i64(t, (int64_t) getpid());
+}
+
+/* self_name(): "library:name" of the running function (pdc_task_self). */
+PDC_FUNCTION(self_name) {
+    pdc_fn me = pdc_task_self(t);
+    char out[4096];
+    snprintf(out, sizeof out, "%s:%s", me.library ? me.library : "(null)",
+             me.name ? me.name : "(null)");
+    return pdc_return_str(t, out);
+}
+
+/* Get an int from a nested call, release the reference, and fail the
+   task (returning nonzero) if that did not work. */
+static int s_nested_i64(pdc_task *t, pdc_ref r, int64_t timeout_ms, int64_t *out,
+                        const char *what) {
+    pdc_client *c = pdc_task_client(t);
+    int rc = pdc_get_i64(c, r, out, timeout_ms);
+    pdc_ref_release(c, r);
+    if (rc != PDC_OK)
+        return pdc_fail(t, "%s: %s: %s", what, pdc_status_name(rc), pdc_last_error(c));
+    return 0;
+}
+
+/* nested_fanout(n, timeout_ms): submits add(i, 1) for i < n from inside
+   the task, gets them all and returns the sum, n (n + 1) / 2. */
+PDC_FUNCTION(nested_fanout) {
+    int64_t n = pdc_arg_i64(t, 0), timeout = pdc_arg_i64(t, 1);
+    if (n < 0 || n > 4096) return pdc_fail(t, "nested_fanout: n out of range");
+    pdc_client *c = pdc_task_client(t);
+    if (!c) return pdc_fail(t, "no client for nested calls");
+    pdc_fn add = pdc_function(c, pdc_task_self(t).library, "add");
+    pdc_ref refs[4096];
+    for (int64_t i = 0; i < n; i++) refs[i] = pdc_call(c, add, PDC_I64(i), PDC_I64(1));
+    int64_t sum = 0;
+    int failed = 0;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t v = 0;
+        if (failed)
+            pdc_ref_release(c, refs[i]);
+        else if (s_nested_i64(t, refs[i], timeout, &v, "nested add"))
+            failed = 1;
+        sum += v;
+    }
+    return failed ? 1 : pdc_return_i64(t, sum);
+}
+
+/* fib(n, timeout_ms): fib(n - 1) + fib(n - 2), each a nested task. */
+PDC_FUNCTION(fib) {
+    int64_t n = pdc_arg_i64(t, 0), timeout = pdc_arg_i64(t, 1);
+    if (n < 2) return pdc_return_i64(t, n);
+    pdc_client *c = pdc_task_client(t);
+    if (!c) return pdc_fail(t, "no client for nested calls");
+    pdc_fn self = pdc_task_self(t);
+    pdc_ref a = pdc_call(c, self, PDC_I64(n - 1), PDC_I64(timeout));
+    pdc_ref b = pdc_call(c, self, PDC_I64(n - 2), PDC_I64(timeout));
+    int64_t x = 0, y = 0;
+    if (s_nested_i64(t, a, timeout, &x, "fib(n - 1)")) {
+        pdc_ref_release(c, b);
+        return 1;
+    }
+    if (s_nested_i64(t, b, timeout, &y, "fib(n - 2)")) return 1;
+    return pdc_return_i64(t, x + y);
+}
+
+/* tree_sum(depth, timeout_ms): 1 + tree_sum(depth - 1) twice, nested;
+   the result is the number of nodes, 2^(depth + 1) - 1. */
+PDC_FUNCTION(tree_sum) {
+    int64_t depth = pdc_arg_i64(t, 0), timeout = pdc_arg_i64(t, 1);
+    if (depth <= 0) return pdc_return_i64(t, 1);
+    pdc_client *c = pdc_task_client(t);
+    if (!c) return pdc_fail(t, "no client for nested calls");
+    pdc_fn self = pdc_task_self(t);
+    pdc_ref l = pdc_call(c, self, PDC_I64(depth - 1), PDC_I64(timeout));
+    pdc_ref r = pdc_call(c, self, PDC_I64(depth - 1), PDC_I64(timeout));
+    int64_t x = 0, y = 0;
+    if (s_nested_i64(t, l, timeout, &x, "left subtree")) {
+        pdc_ref_release(c, r);
+        return 1;
+    }
+    if (s_nested_i64(t, r, timeout, &y, "right subtree")) return 1;
+    return pdc_return_i64(t, 1 + x + y);
+}
+
+/* nested_pass_ref(n, seed, timeout_ms): make_bytes(n, seed) in a nested
+   task, then hands its reference (unread) to a nested checksum task and
+   returns that checksum. */
+PDC_FUNCTION(nested_pass_ref) {
+    int64_t n = pdc_arg_i64(t, 0), seed = pdc_arg_i64(t, 1), timeout = pdc_arg_i64(t, 2);
+    pdc_client *c = pdc_task_client(t);
+    if (!c) return pdc_fail(t, "no client for nested calls");
+    const char *lib = pdc_task_self(t).library;
+    pdc_ref data = pdc_call(c, pdc_function(c, lib, "make_bytes"), PDC_I64(n), PDC_I64(seed));
+    pdc_ref sum = pdc_call(c, pdc_function(c, lib, "checksum"), PDC_REF(data));
+    pdc_ref_release(c, data); /* the checksum task holds its own */
+    int64_t v = 0;
+    if (s_nested_i64(t, sum, timeout, &v, "nested checksum")) return 1;
+    return pdc_return_i64(t, v);
+}

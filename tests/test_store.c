@@ -9,10 +9,7 @@
 
 /* pdc_store.h's comment of pdc_store_get has a slash-star inside it;
    see the same guard in pdc_store.c. */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wcomment"
 #include "pdc_store.h"
-#pragma GCC diagnostic pop
 
 #include <criterion/criterion.h>
 #include <criterion/hooks.h>
