@@ -232,11 +232,12 @@ void *pdc_put_reserve(pdc_client *client, size_t size, void **reservation);
 pdc_ref pdc_put_commit(pdc_client *client, void **reservation, int *status);
 
 /* Wait up to timeout_ms (PDC_FOREVER: no limit) for the object and read
-   it.  PDC_OK: out is filled, release it with pdc_object_release.  A task
-   error code (PDC_ETASK and after): out->type is PDC_T_ERROR and
-   out->error says what failed; release it too.  Any other code
-   (PDC_ETIMEOUT, PDC_ENOTFOUND, ...): out is zeroed and releasing it is a
-   harmless no-op.  In every failure pdc_last_error has the message.
+   it.  PDC_OK: out is filled, release it with pdc_object_release.  When
+   the object holds an error (a failed task, or a failed submission or
+   put, such as PDC_ESTOREFULL): that code is returned, out->type is
+   PDC_T_ERROR and out->error says what failed; release it too.  When the
+   get itself fails (PDC_ETIMEOUT, PDC_ENOTFOUND, PDC_ESHUTDOWN): out is
+   zeroed and releasing it is a harmless no-op.  In every failure pdc_last_error has the message.
 
    Alignment: bytes of objects larger than the inline limit come straight
    from the store and are 64-byte aligned; smaller ones are not aligned
@@ -261,7 +262,8 @@ int pdc_get_f64(pdc_client *client, pdc_ref ref, double *out,
 /* Wait until num_ready of the n references are ready (a value or an
    error) or the timeout runs out.  ready[i] is set to 1 for each ready
    reference (0 otherwise); returns how many are ready, or a negative
-   status.  Like Ray's wait: with timeout 0 it only looks. */
+   status.  A reference this client does not know (released, or never
+   its own) counts as ready: a get on it answers PDC_ENOTFOUND at once.  Like Ray's wait: with timeout 0 it only looks. */
 int pdc_wait(pdc_client *client, const pdc_ref *refs, size_t n,
              size_t num_ready, int64_t timeout_ms, uint8_t *ready);
 

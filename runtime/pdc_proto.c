@@ -317,7 +317,15 @@ static int s_check_token(s_walker *w, const char *tok, int depth) {
 int pdc_proto_check(const void *data, size_t size, const char *schema,
                     char *err, size_t errlen) {
     s_walker w = {data, (const uint8_t *) data + size, err, errlen, ""};
-    if (s_check_token(&w, schema, 0)) return -1;
+    /* One item per token ("uuds" is four items, "" none), as the fields
+       of a message follow its header. */
+    bool several = s_schema_fields(schema) > 1;
+    size_t i = 0;
+    for (const char *s = schema; *s; s += s_token_len(s), i++) {
+        if (several) snprintf(w.path, sizeof w.path, "field %zu", i);
+        if (s_check_token(&w, s, 0)) return -1;
+    }
+    w.path[0] = '\0';
     if (w.p != w.end) return s_fail(&w, "%s%s", "trailing bytes", "");
     return 0;
 }
@@ -381,7 +389,7 @@ void pdc_msg_free(pdc_msg_t *msg) {
 
 const char *pdc_f_cstr(const msgpack_object *o, char *buf, size_t bufsize) {
     size_t n = o->via.str.size < bufsize - 1 ? o->via.str.size : bufsize - 1;
-    memcpy(buf, o->via.str.ptr, n);
+    if (n) memcpy(buf, o->via.str.ptr, n); /* "" has ptr NULL */
     buf[n] = '\0';
     return buf;
 }

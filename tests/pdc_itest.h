@@ -19,6 +19,7 @@
 #include <pdc.h>
 
 #include <criterion/criterion.h>
+#include <criterion/hooks.h>
 #include <dirent.h>
 #include <limits.h>
 #include <stdint.h>
@@ -31,15 +32,27 @@
 
 /* How long any single wait of a test may take. */
 #define T_TIMEOUT_MS 30000
-#define KIB ((size_t) 1 << 10)
-#define MIB ((size_t) 1 << 20)
+#define KIB          ((size_t) 1 << 10)
+#define MIB          ((size_t) 1 << 20)
+
+/* libpdc's sweep of sessions whose driver is gone (pdc_embed.c); not in
+   pdc.h.  The runner calls it after all tests, so that a test process
+   that crashed before its fixture could shut down leaves nothing behind
+   (its daemons also stop by themselves when they notice). */
+void pdc_embed_clean_stale(void);
+
+ReportHook(POST_ALL)(struct criterion_global_stats *stats) {
+    (void) stats;
+    pdc_embed_clean_stale();
+}
 
 static pdc_client *g_c;
 static const char *g_lib;
 
 static inline void itest_setup(void) {
     g_lib = getenv("PDC_TEST_LIB");
-    cr_assert(g_lib && *g_lib, "PDC_TEST_LIB is not set: run the tests through meson test");
+    cr_assert(g_lib && *g_lib,
+              "PDC_TEST_LIB is not set: run the tests through meson test");
     g_c = pdc_init(NULL);
     cr_assert(g_c, "pdc_init(NULL) could not start an embedded cluster");
 }
@@ -71,7 +84,8 @@ static inline int64_t fnv1a(const void *data, size_t size) {
 
 /* The bytes task_lib.c's make_bytes(n, seed) returns. */
 static inline void fill_pattern(unsigned char *p, size_t n, int64_t seed) {
-    for (size_t i = 0; i < n; i++) p[i] = (unsigned char) (((int64_t) i * 31 + seed) & 0xff);
+    for (size_t i = 0; i < n; i++)
+        p[i] = (unsigned char) (((int64_t) i * 31 + seed) & 0xff);
 }
 
 /* The store directory of this process's embedded cluster, read from its
@@ -79,22 +93,29 @@ static inline void fill_pattern(unsigned char *p, size_t n, int64_t seed) {
    store.path): other test programs may run clusters at the same time. */
 static inline int itest_store_dir(char *out, size_t len) {
     const char *root = getenv("PDC_SESSION_ROOT");
-    if (!root || !*root) root = "/tmp/pdc";
+    if (!root || !*root)
+        root = "/tmp/pdc";
     DIR *d = opendir(root);
-    if (!d) return -1;
+    if (!d)
+        return -1;
     int rc = -1;
     struct dirent *e;
     while (rc && (e = readdir(d))) {
-        if (strncmp(e->d_name, "session-", 8)) continue;
+        if (strncmp(e->d_name, "session-", 8))
+            continue;
         const char *last = strrchr(e->d_name, '-');
-        if (!last || last == e->d_name) continue;
+        if (!last || last == e->d_name)
+            continue;
         const char *p = last - 1;
-        while (p > e->d_name && *p != '-') p--;
-        if (atoi(p + 1) != (int) getpid()) continue;
+        while (p > e->d_name && *p != '-')
+            p--;
+        if (atoi(p + 1) != (int) getpid())
+            continue;
         char path[PATH_MAX];
         snprintf(path, sizeof path, "%s/%s/store.path", root, e->d_name);
         FILE *f = fopen(path, "r");
-        if (!f) continue;
+        if (!f)
+            continue;
         if (fgets(out, (int) len, f)) {
             out[strcspn(out, "\n")] = '\0';
             rc = 0;
@@ -110,9 +131,11 @@ static inline int itest_store_dir(char *out, size_t len) {
    process, and this process has the store open through its client. */
 static inline long itest_store_objects(void) {
     char dir[PATH_MAX];
-    if (itest_store_dir(dir, sizeof dir)) return -1;
+    if (itest_store_dir(dir, sizeof dir))
+        return -1;
     int fd[2];
-    if (pipe(fd)) return -1;
+    if (pipe(fd))
+        return -1;
     pid_t pid = fork();
     if (pid < 0) {
         close(fd[0]);
@@ -125,14 +148,16 @@ static inline long itest_store_objects(void) {
         long n = -1;
         pdc_store_t *s = pdc_store_open(dir, err, sizeof err);
         pdc_store_usage_t u;
-        if (s && pdc_store_usage(s, &u) == 0) n = (long) u.objects;
+        if (s && pdc_store_usage(s, &u) == 0)
+            n = (long) u.objects;
         pdc_store_destroy(&s);
         ssize_t w = write(fd[1], &n, sizeof n);
         _exit(w == (ssize_t) sizeof n ? 0 : 1);
     }
     close(fd[1]);
     long n = -1;
-    if (read(fd[0], &n, sizeof n) != (ssize_t) sizeof n) n = -1;
+    if (read(fd[0], &n, sizeof n) != (ssize_t) sizeof n)
+        n = -1;
     close(fd[0]);
     waitpid(pid, NULL, 0);
     return n;

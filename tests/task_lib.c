@@ -115,12 +115,15 @@ PDC_FUNCTION(echo) {
     size_t n;
     const void *p;
     switch (pdc_arg_type(t, 0)) {
-    case PDC_T_I64: return pdc_return_i64(t, pdc_arg_i64(t, 0));
-    case PDC_T_F64: return pdc_return_f64(t, pdc_arg_f64(t, 0));
+    case PDC_T_I64:
+        return pdc_return_i64(t, pdc_arg_i64(t, 0));
+    case PDC_T_F64:
+        return pdc_return_f64(t, pdc_arg_f64(t, 0));
     case PDC_T_STR: { /* pdc_return_str takes a C string: no NULs inside */
         p = pdc_arg_str(t, 0, &n);
         char *s = malloc(n + 1);
-        if (!s) return pdc_fail(t, "echo: out of memory");
+        if (!s)
+            return pdc_fail(t, "echo: out of memory");
         memcpy(s, p, n);
         s[n] = '\0';
         int rc = pdc_return_str(t, s);
@@ -130,7 +133,9 @@ PDC_FUNCTION(echo) {
     case PDC_T_BYTES:
         p = pdc_arg_bytes(t, 0, &n);
         return pdc_return_bytes(t, p, n);
-    default: return pdc_fail(t, "echo: argument 0 has type %d", (int) pdc_arg_type(t, 0));
+    default:
+        return pdc_fail(t, "echo: argument 0 has type %d",
+                        (int) pdc_arg_type(t, 0));
     }
 }
 
@@ -151,7 +156,8 @@ PDC_FUNCTION(describe) {
                          (long long) pdc_arg_i64(t, i));
             break;
         case PDC_T_F64:
-            w = snprintf(out + used, sizeof out - used, "%sf:%.17g", sep, pdc_arg_f64(t, i));
+            w = snprintf(out + used, sizeof out - used, "%sf:%.17g", sep,
+                         pdc_arg_f64(t, i));
             break;
         case PDC_T_STR:
             p = pdc_arg_str(t, i, &n);
@@ -164,10 +170,12 @@ PDC_FUNCTION(describe) {
                          (long long) s_fnv1a(p, n));
             break;
         default:
-            w = snprintf(out + used, sizeof out - used, "%s?:%d", sep, (int) pdc_arg_type(t, i));
+            w = snprintf(out + used, sizeof out - used, "%s?:%d", sep,
+                         (int) pdc_arg_type(t, i));
             break;
         }
-        if (w < 0 || (size_t) w >= sizeof out - used) return pdc_fail(t, "describe: too many arguments");
+        if (w < 0 || (size_t) w >= sizeof out - used)
+            return pdc_fail(t, "describe: too many arguments");
         used += (size_t) w;
     }
     return pdc_return_str(t, out);
@@ -184,10 +192,13 @@ PDC_FUNCTION(checksum) {
    in place with pdc_return_alloc (large ones straight to the store). */
 PDC_FUNCTION(make_bytes) {
     int64_t n = pdc_arg_i64(t, 0), seed = pdc_arg_i64(t, 1);
-    if (n < 0) return pdc_fail(t, "make_bytes: negative size %lld", (long long) n);
+    if (n < 0)
+        return pdc_fail(t, "make_bytes: negative size %lld", (long long) n);
     unsigned char *p = pdc_return_alloc(t, (size_t) n);
-    if (!p) return 1;
-    for (int64_t i = 0; i < n; i++) p[i] = (unsigned char) ((i * 31 + seed) & 0xff);
+    if (!p)
+        return 1;
+    for (int64_t i = 0; i < n; i++)
+        p[i] = (unsigned char) ((i * 31 + seed) & 0xff);
     return 0;
 }
 
@@ -219,13 +230,14 @@ PDC_FUNCTION(self_name) {
 
 /* Get an int from a nested call, release the reference, and fail the
    task (returning nonzero) if that did not work. */
-static int s_nested_i64(pdc_task *t, pdc_ref r, int64_t timeout_ms, int64_t *out,
-                        const char *what) {
+static int s_nested_i64(pdc_task *t, pdc_ref r, int64_t timeout_ms,
+                        int64_t *out, const char *what) {
     pdc_client *c = pdc_task_client(t);
     int rc = pdc_get_i64(c, r, out, timeout_ms);
     pdc_ref_release(c, r);
     if (rc != PDC_OK)
-        return pdc_fail(t, "%s: %s: %s", what, pdc_status_name(rc), pdc_last_error(c));
+        return pdc_fail(t, "%s: %s: %s", what, pdc_status_name(rc),
+                        pdc_last_error(c));
     return 0;
 }
 
@@ -233,12 +245,15 @@ static int s_nested_i64(pdc_task *t, pdc_ref r, int64_t timeout_ms, int64_t *out
    the task, gets them all and returns the sum, n (n + 1) / 2. */
 PDC_FUNCTION(nested_fanout) {
     int64_t n = pdc_arg_i64(t, 0), timeout = pdc_arg_i64(t, 1);
-    if (n < 0 || n > 4096) return pdc_fail(t, "nested_fanout: n out of range");
+    if (n < 0 || n > 4096)
+        return pdc_fail(t, "nested_fanout: n out of range");
     pdc_client *c = pdc_task_client(t);
-    if (!c) return pdc_fail(t, "no client for nested calls");
+    if (!c)
+        return pdc_fail(t, "no client for nested calls");
     pdc_fn add = pdc_function(c, pdc_task_self(t).library, "add");
     pdc_ref refs[4096];
-    for (int64_t i = 0; i < n; i++) refs[i] = pdc_call(c, add, PDC_I64(i), PDC_I64(1));
+    for (int64_t i = 0; i < n; i++)
+        refs[i] = pdc_call(c, add, PDC_I64(i), PDC_I64(1));
     int64_t sum = 0;
     int failed = 0;
     for (int64_t i = 0; i < n; i++) {
@@ -255,9 +270,11 @@ PDC_FUNCTION(nested_fanout) {
 /* fib(n, timeout_ms): fib(n - 1) + fib(n - 2), each a nested task. */
 PDC_FUNCTION(fib) {
     int64_t n = pdc_arg_i64(t, 0), timeout = pdc_arg_i64(t, 1);
-    if (n < 2) return pdc_return_i64(t, n);
+    if (n < 2)
+        return pdc_return_i64(t, n);
     pdc_client *c = pdc_task_client(t);
-    if (!c) return pdc_fail(t, "no client for nested calls");
+    if (!c)
+        return pdc_fail(t, "no client for nested calls");
     pdc_fn self = pdc_task_self(t);
     pdc_ref a = pdc_call(c, self, PDC_I64(n - 1), PDC_I64(timeout));
     pdc_ref b = pdc_call(c, self, PDC_I64(n - 2), PDC_I64(timeout));
@@ -266,7 +283,8 @@ PDC_FUNCTION(fib) {
         pdc_ref_release(c, b);
         return 1;
     }
-    if (s_nested_i64(t, b, timeout, &y, "fib(n - 2)")) return 1;
+    if (s_nested_i64(t, b, timeout, &y, "fib(n - 2)"))
+        return 1;
     return pdc_return_i64(t, x + y);
 }
 
@@ -274,9 +292,11 @@ PDC_FUNCTION(fib) {
    the result is the number of nodes, 2^(depth + 1) - 1. */
 PDC_FUNCTION(tree_sum) {
     int64_t depth = pdc_arg_i64(t, 0), timeout = pdc_arg_i64(t, 1);
-    if (depth <= 0) return pdc_return_i64(t, 1);
+    if (depth <= 0)
+        return pdc_return_i64(t, 1);
     pdc_client *c = pdc_task_client(t);
-    if (!c) return pdc_fail(t, "no client for nested calls");
+    if (!c)
+        return pdc_fail(t, "no client for nested calls");
     pdc_fn self = pdc_task_self(t);
     pdc_ref l = pdc_call(c, self, PDC_I64(depth - 1), PDC_I64(timeout));
     pdc_ref r = pdc_call(c, self, PDC_I64(depth - 1), PDC_I64(timeout));
@@ -285,7 +305,8 @@ PDC_FUNCTION(tree_sum) {
         pdc_ref_release(c, r);
         return 1;
     }
-    if (s_nested_i64(t, r, timeout, &y, "right subtree")) return 1;
+    if (s_nested_i64(t, r, timeout, &y, "right subtree"))
+        return 1;
     return pdc_return_i64(t, 1 + x + y);
 }
 
@@ -293,14 +314,62 @@ PDC_FUNCTION(tree_sum) {
    task, then hands its reference (unread) to a nested checksum task and
    returns that checksum. */
 PDC_FUNCTION(nested_pass_ref) {
-    int64_t n = pdc_arg_i64(t, 0), seed = pdc_arg_i64(t, 1), timeout = pdc_arg_i64(t, 2);
+    int64_t n = pdc_arg_i64(t, 0), seed = pdc_arg_i64(t, 1),
+            timeout = pdc_arg_i64(t, 2);
     pdc_client *c = pdc_task_client(t);
-    if (!c) return pdc_fail(t, "no client for nested calls");
+    if (!c)
+        return pdc_fail(t, "no client for nested calls");
     const char *lib = pdc_task_self(t).library;
-    pdc_ref data = pdc_call(c, pdc_function(c, lib, "make_bytes"), PDC_I64(n), PDC_I64(seed));
+    pdc_ref data = pdc_call(c, pdc_function(c, lib, "make_bytes"), PDC_I64(n),
+                            PDC_I64(seed));
     pdc_ref sum = pdc_call(c, pdc_function(c, lib, "checksum"), PDC_REF(data));
     pdc_ref_release(c, data); /* the checksum task holds its own */
     int64_t v = 0;
-    if (s_nested_i64(t, sum, timeout, &v, "nested checksum")) return 1;
+    if (s_nested_i64(t, sum, timeout, &v, "nested checksum"))
+        return 1;
     return pdc_return_i64(t, v);
+}
+
+/* nested_get_bytes(n, seed, timeout_ms): make_bytes(n, seed) in a nested
+   task, reads the result here (from the store when large) and returns
+   its checksum. */
+PDC_FUNCTION(nested_get_bytes) {
+    int64_t n = pdc_arg_i64(t, 0), seed = pdc_arg_i64(t, 1),
+            timeout = pdc_arg_i64(t, 2);
+    pdc_client *c = pdc_task_client(t);
+    if (!c)
+        return pdc_fail(t, "no client for nested calls");
+    pdc_ref r =
+        pdc_call(c, pdc_function(c, pdc_task_self(t).library, "make_bytes"),
+                 PDC_I64(n), PDC_I64(seed));
+    pdc_object o;
+    int rc = pdc_get(c, r, &o, timeout);
+    pdc_ref_release(c, r);
+    if (rc != PDC_OK) {
+        pdc_object_release(c, &o);
+        return pdc_fail(t, "nested make_bytes: %s: %s", pdc_status_name(rc),
+                        pdc_last_error(c));
+    }
+    if (o.type != PDC_T_BYTES || o.size != (size_t) n) {
+        pdc_object_release(c, &o);
+        return pdc_fail(t, "nested make_bytes returned type %d size %zu",
+                        (int) o.type, o.size);
+    }
+    int64_t sum = s_fnv1a(o.data, o.size);
+    pdc_object_release(c, &o);
+    return pdc_return_i64(t, sum);
+}
+
+/* span(ms): sleeps ms and returns 24 bytes, three int64: the worker's
+   pid and CLOCK_MONOTONIC (the same clock in every process of the
+   machine) in ns when the task started and when it ended. */
+PDC_FUNCTION(span) {
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    s_sleep_ms(pdc_arg_i64(t, 0));
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    int64_t out[3] = {(int64_t) getpid(),
+                      (int64_t) a.tv_sec * 1000000000 + a.tv_nsec,
+                      (int64_t) b.tv_sec * 1000000000 + b.tv_nsec};
+    return pdc_return_bytes(t, out, sizeof out);
 }

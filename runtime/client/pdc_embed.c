@@ -108,6 +108,11 @@ static pid_t s_spawn(char *const argv[], const char *logpath) {
         }
         int devnull = open("/dev/null", O_RDONLY);
         if (devnull >= 0) dup2(devnull, 0);
+        /* Hold none of the driver's other descriptors: a pipe or socket
+           it opened would otherwise stay open as long as the daemons and
+           their workers live. */
+        if (close_range(3, ~0U, 0) != 0)
+            for (int i = 3; i < 1024; i++) close(i);
         execv(argv[0], argv);
         _exit(127);
     }

@@ -293,14 +293,19 @@ int pdc_head_main(int argc, char **argv) {
 
     uv_run(self->loop, UV_RUN_DEFAULT);
 
+    /* Release the socket before the signal handles close: SIGTERM can come
+       more than once (PR_SET_PDEATHSIG fires as each thread of a dying
+       driver exits), and once they are closed it would kill us. */
     pdc_zwatch_destroy(&self->watch);
+    zsock_destroy(&self->router);
+    if (!strncmp(self->endpoint, "ipc://", 6)) unlink(self->endpoint + 6);
     uv_close((uv_handle_t *) &self->check, NULL);
     uv_close((uv_handle_t *) &self->sigterm, NULL);
     uv_close((uv_handle_t *) &self->sigint, NULL);
+    signal(SIGTERM, SIG_IGN);
+    signal(SIGINT, SIG_IGN);
     uv_run(self->loop, UV_RUN_DEFAULT);
     uv_loop_close(self->loop);
-    zsock_destroy(&self->router);
-    if (!strncmp(self->endpoint, "ipc://", 6)) unlink(self->endpoint + 6);
     while (self->nodes) {
         node_t *n = self->nodes;
         self->nodes = n->next;

@@ -288,7 +288,23 @@ static void s_on_register(raylet_t *self, pdc_inbound_t *in) {
     s_reply_registered(self, in);
 }
 
+/* Whether the sender registered (as a driver or a worker): only they may
+   hold leases, because only their death is noticed and cleaned up. */
+static int s_registered(raylet_t *self, pdc_inbound_t *in) {
+    const void *rid = zmq_msg_data(&in->frames[0]);
+    size_t len = zmq_msg_size(&in->frames[0]);
+    for (driver_t *d = self->drivers; d; d = d->next)
+        if (d->rid_len == len && !memcmp(d->rid, rid, len)) return 1;
+    return s_worker_by_rid(self, rid, len) != NULL;
+}
+
 static void s_on_lease_request(raylet_t *self, pdc_inbound_t *in) {
+    if (!s_registered(self, in)) {
+        self->bad_messages++;
+        pdc_wire_reply_error(zsock_resolve(self->router), in, &self->enc, PDC_EINVAL,
+                             "LEASE_REQUEST before REGISTER: register first");
+        return;
+    }
     double cpus = pdc_f_f(&in->msg.fields[0]);
     if (cpus <= 0) cpus = 1;
     if (cpus > self->cpus_total + 1e-9) {
@@ -705,18 +721,24 @@ int pdc_raylet_main(int argc, char **argv) {
     }
     for (worker_t *w = self->workers; w; w = w->next) uv_process_kill(&w->proc, SIGKILL);
     while (self->workers) uv_run(self->loop, UV_RUN_ONCE);
-    uv_close((uv_handle_t *) &self->heartbeat, NULL);
-    uv_close((uv_handle_t *) &self->housekeeping, NULL);
-    uv_close((uv_handle_t *) &self->sigterm, NULL);
-    uv_close((uv_handle_t *) &self->sigint, NULL);
-    uv_run(self->loop, UV_RUN_DEFAULT);
-    uv_loop_close(self->loop);
 
+    /* Release the sockets and the store before the signal handles close:
+       SIGTERM can come more than once (PR_SET_PDEATHSIG fires as each
+       thread of a dying driver exits), and once they are closed it would
+       kill us with the store still in /dev/shm. */
     zsock_destroy(&self->router);
     zsock_destroy(&self->head_sock);
     if (!strncmp(self->endpoint, "ipc://", 6)) unlink(self->endpoint + 6);
     pdc_store_destroy(&self->store);
     pdc_store_remove_dir(self->store_dir);
+    uv_close((uv_handle_t *) &self->heartbeat, NULL);
+    uv_close((uv_handle_t *) &self->housekeeping, NULL);
+    uv_close((uv_handle_t *) &self->sigterm, NULL);
+    uv_close((uv_handle_t *) &self->sigint, NULL);
+    signal(SIGTERM, SIG_IGN);
+    signal(SIGINT, SIG_IGN);
+    uv_run(self->loop, UV_RUN_DEFAULT);
+    uv_loop_close(self->loop);
     while (self->queue) {
         lease_request_t *r = self->queue;
         self->queue = r->next;

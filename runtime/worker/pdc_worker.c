@@ -24,6 +24,7 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -262,9 +263,19 @@ static void s_on_message(worker_t *self) {
 }
 
 static worker_t *s_worker;
+/* SIGTERM also writes to this pipe, which the main loop polls: zmq_poll
+   retries internally when a signal lands outside its poll(2), so the
+   flag alone could wait out the whole poll timeout. */
+static int s_wake_pipe[2] = {-1, -1};
 static void s_on_signal(int sig) {
     (void) sig;
     if (s_worker) s_worker->stop = 1;
+    if (s_wake_pipe[1] >= 0) {
+        int saved = errno;
+        ssize_t n = write(s_wake_pipe[1], "", 1);
+        (void) n;
+        errno = saved;
+    }
 }
 
 static void s_usage(FILE *out) {
@@ -317,6 +328,7 @@ int pdc_worker_main(int argc, char **argv) {
 
     worker_t self = {0};
     s_worker = &self;
+    if (pipe2(s_wake_pipe, O_CLOEXEC | O_NONBLOCK)) s_wake_pipe[0] = s_wake_pipe[1] = -1;
     signal(SIGTERM, s_on_signal);
     signal(SIGINT, SIG_IGN);
     signal(SIGPIPE, SIG_IGN);
@@ -347,9 +359,10 @@ int pdc_worker_main(int argc, char **argv) {
     msgpack_sbuffer_init(&self.batch);
     pdc_debug("worker ready on %s", endpoint);
 
-    zmq_pollitem_t item = {self.router, 0, ZMQ_POLLIN, 0};
+    zmq_pollitem_t items[2] = {{self.router, 0, ZMQ_POLLIN, 0},
+                               {NULL, s_wake_pipe[0], ZMQ_POLLIN, 0}};
     while (!self.stop) {
-        int n = zmq_poll(&item, 1, 1000);
+        int n = zmq_poll(items, s_wake_pipe[0] >= 0 ? 2 : 1, 1000);
         if (n < 0 && errno != EINTR) break;
         if (getppid() != parent) break;
         while (!self.stop && pdc_zsock_readable(self.router)) s_on_message(&self);
@@ -369,5 +382,7 @@ int pdc_worker_main(int argc, char **argv) {
         free(f->error);
         free(f);
     }
+    for (int i = 0; i < 2; i++)
+        if (s_wake_pipe[i] >= 0) close(s_wake_pipe[i]);
     return 0;
 }
