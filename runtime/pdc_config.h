@@ -30,6 +30,9 @@
       "how long an owner keeps an idle worker lease before returning it")     \
     X(max_tasks_in_flight, "PDC_MAX_TASKS_IN_FLIGHT", 64,                     \
       "tasks an owner pushes to one leased worker before results return")     \
+    X(spread_min_us, "PDC_SPREAD_MIN_US", 1000,                               \
+      "tasks busy longer than this (moving average) are spread one per "     \
+      "worker; shorter ones are pushed in batches")                           \
     X(result_flush_us, "PDC_RESULT_FLUSH_US", 500,                            \
       "longest a worker holds finished results to send them in a batch")      \
     X(heartbeat_ms, "PDC_HEARTBEAT_MS", 100, "raylet heartbeat period")       \

@@ -56,8 +56,10 @@
       argument is (kind, value): kind 0 an inline value, kind 1 a stored
       object whose value is its 16-byte id.
     - TASK_RESULTS: the node, then per task (task id, status, kind, value,
-      function, message): kind 0 inline value, 1 stored object (value is
-      its size), 2 error (status is its code).
+      function, message, busy microseconds): kind 0 inline value, 1 stored
+      object (value is its size), 2 error (status is its code).  Busy time
+      is the task's wall time less the time it waited in pdc_get; owners
+      use it to decide whether to spread a kind of task over workers.
 
     Any daemon:
     - PING -> PONG; STATUS -> STATUS_REPLY (name, number) pairs.
@@ -72,7 +74,7 @@
       alive, resources total, resources available).
 */
 #define PDC_TASK_SCHEMA "(dss*(uv))"
-#define PDC_RESULT_SCHEMA "(diuvss)"
+#define PDC_RESULT_SCHEMA "(diuvssu)"
 
 #define PDC_MESSAGES(X)                                                   \
     X(ERROR, "is")                                                        \

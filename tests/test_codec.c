@@ -963,7 +963,7 @@ Test(encoder, names_and_schemas_of_every_type) {
     cr_assert_str_eq(pdc_msg_schema(PDC_MSG_LEASE_REQUEST), "f");
     cr_assert_str_eq(pdc_msg_schema(PDC_MSG_PING), "");
     cr_assert_str_eq(pdc_msg_schema(PDC_MSG_PUSH_TASKS), "*(dss*(uv))");
-    cr_assert_str_eq(pdc_msg_schema(PDC_MSG_TASK_RESULTS), "s*(diuvss)");
+    cr_assert_str_eq(pdc_msg_schema(PDC_MSG_TASK_RESULTS), "s*(diuvssu)");
     cr_assert_str_eq(pdc_msg_name(PDC_MSG_NODES_REPLY), "NODES_REPLY");
     cr_assert_str_eq(pdc_msg_schema(PDC_MSG_NODES_REPLY), "*(ssu{}{})");
 

@@ -233,6 +233,27 @@ Test(tasks, run_in_parallel_on_two_workers) {
                  "no two tasks in different workers ran at the same time");
 }
 
+/* A few long tasks are not all pushed to the first leased worker: eight
+   100 ms tasks on the 2-CPU node run on both workers, split evenly. */
+Test(tasks, few_long_tasks_spread_over_both_workers) {
+    enum { N = 8, SLEEP = 100 };
+    int64_t pids[N], seen[N];
+    pdc_ref r[N];
+    for (int i = 0; i < N; i++)
+        r[i] = pdc_call(g_c, fn("sleep_pid"), PDC_I64(SLEEP));
+    for (int i = 0; i < N; i++) {
+        int rc = pdc_get_i64(g_c, r[i], &pids[i], T_TIMEOUT_MS);
+        cr_assert_eq(rc, PDC_OK, "task %d: %s", i, pdc_last_error(g_c));
+        pdc_ref_release(g_c, r[i]);
+    }
+    size_t k = s_distinct(pids, N, seen);
+    cr_assert_eq(k, 2, "%d long tasks ran in %zu workers, expected both", N, k);
+    int on_first = 0;
+    for (int i = 0; i < N; i++) on_first += pids[i] == pids[0];
+    cr_assert(on_first >= 3 && on_first <= 5, "uneven split: %d of %d on one worker",
+              on_first, N);
+}
+
 /* Workers are pooled: 200 tasks in several waves run in a handful of
    processes, not one each. */
 Test(tasks, worker_pool_is_reused) {

@@ -85,6 +85,19 @@ static uint64_t s_now_ms(void) {
     return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
 }
 
+static uint64_t s_now_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+}
+
+uint64_t pdc_client_blocked_us(pdc_client *c) {
+    pthread_mutex_lock(&c->mu);
+    uint64_t us = c->blocked_us;
+    pthread_mutex_unlock(&c->mu);
+    return us;
+}
+
 static char *s_strdup(const char *s) {
     return strdup(s ? s : "");
 }
@@ -216,6 +229,7 @@ static sched_class_t *s_class(pdc_client *c, double cpus) {
     sched_class_t *k = calloc(1, sizeof *k);
     if (!k) return NULL;
     k->cpus = cpus;
+    k->busy_us = -1;
     k->next = c->classes;
     c->classes = k;
     return k;
@@ -542,9 +556,11 @@ static int s_wait_until(pdc_client *c, int (*pred)(pdc_client *, void *),
     struct timespec deadline;
     if (timeout_ms > 0) s_deadline(&deadline, timeout_ms);
     int blocked = s_in_task(c);
+    uint64_t blocked_since = 0;
     if (blocked) {
         s_control(c, PDC_MSG_BLOCKED);
         uv_async_send(&c->wake);
+        blocked_since = s_now_us();
     }
     int rc = PDC_OK;
     while (!pred(c, arg)) {
@@ -559,6 +575,7 @@ static int s_wait_until(pdc_client *c, int (*pred)(pdc_client *, void *),
     if (blocked) {
         s_control(c, PDC_MSG_UNBLOCKED);
         uv_async_send(&c->wake);
+        c->blocked_us += s_now_us() - blocked_since;
     }
     return rc;
 }
@@ -786,15 +803,33 @@ static void s_encode_task(pdc_client *c, task_t *t) {
     }
 }
 
-static void s_dispatch(pdc_client *c, sched_class_t *k, lease_t *l) {
-    size_t room = (size_t) c->cfg.max_tasks_in_flight - (size_t) l->inflight;
-    /* Share the queue among this class's leases rather than filling the
-       first one, so long tasks spread out. */
+/* How many of k's queued tasks to push to lease l now.
+
+   Short tasks are pushed in batches of up to max_tasks_in_flight, the
+   queue shared among the leases: per-task messages would cost more than
+   the tasks.  Long tasks (busy longer than spread_min_us on average, or
+   not measured yet) go at most two to a worker (one running, one ready),
+   and the rest stay queued so that s_pump asks for another lease: eight
+   100 ms tasks then run on every free CPU, not in a row on one.  Busy
+   time excludes time blocked in pdc_get, so recursive tasks count as
+   short and are not spread: spreading them would start a worker for each
+   blocked parent. */
+static size_t s_push_count(pdc_client *c, sched_class_t *k, lease_t *l) {
+    size_t limit = (size_t) c->cfg.max_tasks_in_flight;
+    int long_tasks = k->busy_us < 0 || k->busy_us >= (double) c->cfg.spread_min_us;
+    if (long_tasks && limit > 2) limit = 2;
+    if ((size_t) l->inflight >= limit) return 0;
     size_t nleases = 0;
     for (lease_t *x = k->leases; x; x = x->next) nleases++;
-    size_t share = (k->queued + nleases - 1) / (nleases ? nleases : 1);
+    size_t ways = nleases ? nleases : 1;
+    size_t share = (k->queued + ways - 1) / ways;
+    size_t room = limit - (size_t) l->inflight;
     size_t n = room < share ? room : share;
-    if (n > k->queued) n = k->queued;
+    return n < k->queued ? n : k->queued;
+}
+
+static void s_dispatch(pdc_client *c, sched_class_t *k, lease_t *l) {
+    size_t n = s_push_count(c, k, l);
     if (n == 0) return;
     pdc_enc_begin(&c->enc, PDC_MSG_PUSH_TASKS, 0);
     pdc_enc_array(&c->enc, n);
@@ -966,6 +1001,9 @@ static void s_apply_result(pdc_client *c, const msgpack_object *r, const char *n
     }
     unsigned kind = (unsigned) pdc_f_u(&f[2]);
     const msgpack_object *v = &f[3];
+    double busy = (double) pdc_f_u(&f[6]);
+    sched_class_t *k = t->cls;
+    k->busy_us = k->busy_us < 0 ? busy : 0.8 * k->busy_us + 0.2 * busy;
     if (kind == PDC_RES_ERROR) {
         char fn[512], msg[1024];
         s_obj_fail(o, (int) pdc_f_i(&f[1]), pdc_f_cstr(&f[4], fn, sizeof fn), node,
@@ -994,7 +1032,7 @@ static void s_apply_result(pdc_client *c, const msgpack_object *r, const char *n
             o->size = v->via.bin.size;
             o->data = malloc(o->size ? o->size : 1);
             if (o->data)
-                memcpy(o->data, v->via.bin.ptr, o->size);
+                memcpy(o->data, o->size ? v->via.bin.ptr : "", o->size);
             else
                 s_obj_fail(o, PDC_ENOMEM, "result", node, "out of memory for the result");
             break;

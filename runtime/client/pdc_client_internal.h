@@ -94,6 +94,7 @@ typedef struct sched_class {
     size_t queued;
     lease_t *leases;
     int requests; /* LEASE_REQUESTs outstanding */
+    double busy_us; /* moving average of the tasks' busy time; < 0 unknown */
     struct sched_class *next;
 } sched_class_t;
 
@@ -136,6 +137,7 @@ struct pdc_client {
     uint8_t worker_id[PDC_ID_LEN];
     char endpoint[PATH_MAX];
     pthread_t exec_thread;
+    uint64_t blocked_us; /* exec thread's time blocked in waits (mu) */
 
     /* The embedded cluster this client started, if any. */
     int embedded;
@@ -170,7 +172,12 @@ struct pdc_task {
     size_t rsize;
     void *rbuf;        /* owned result buffer (pdc_return_alloc, copies) */
     int rstored;       /* the result was written to the store */
+    uint64_t busy_us;  /* wall time less time blocked in pdc_get */
 };
+
+/* Microseconds the task thread of a worker has spent blocked in pdc_get
+   or pdc_wait so far. */
+uint64_t pdc_client_blocked_us(pdc_client *c);
 
 /* Connect to the raylet at endpoint and register (kind 0 driver, 1
    worker), then start the I/O thread.  Returns NULL with a message on

@@ -158,7 +158,7 @@ static void s_encode_result(worker_t *self, pdc_task *t) {
             t->rstored = 1;
         }
     }
-    pdc_enc_array(e, 6);
+    pdc_enc_array(e, 7);
     pdc_enc_id(e, t->id);
     pdc_enc_i(e, t->code);
     if (t->code != PDC_OK) {
@@ -183,6 +183,7 @@ static void s_encode_result(worker_t *self, pdc_task *t) {
         pdc_enc_s(e, "");
         pdc_enc_s(e, "");
     }
+    pdc_enc_u(e, t->busy_us);
     if (self->nbatch == 0) self->batch_started_us = s_now_us();
     msgpack_sbuffer_write(&self->batch, e->buf.data, e->buf.size);
     self->nbatch++;
@@ -215,7 +216,11 @@ static void s_run_task(worker_t *self, const msgpack_object *spec) {
             t.code = PDC_ENOFUNC;
             snprintf(t.message, sizeof t.message, "%s", fn ? fn->error : "out of memory");
         } else {
+            uint64_t start = s_now_us(), blocked = pdc_client_blocked_us(self->client);
             int rc = fn->fn(&t);
+            uint64_t wall = s_now_us() - start;
+            blocked = pdc_client_blocked_us(self->client) - blocked;
+            t.busy_us = wall > blocked ? wall - blocked : 0;
             if (rc != 0 && t.code == PDC_OK) {
                 t.code = PDC_ETASK;
                 snprintf(t.message, sizeof t.message, "%s returned %d without pdc_fail", name, rc);

@@ -47,31 +47,34 @@ static const uint8_t SAMPLE_ID_C[16] = {0xc0, 0, 0, 0, 0, 0, 0, 0,
 
 /* The three TASK_RESULTS entries, one per result kind. */
 static inline void sample_result_inline(pdc_enc_t *e) {
-    pdc_enc_array(e, 6);
+    pdc_enc_array(e, 7);
     pdc_enc_id(e, SAMPLE_ID_A);
     pdc_enc_i(e, 0);
     pdc_enc_u(e, PDC_RES_INLINE);
     pdc_enc_i(e, 3);
     pdc_enc_s(e, "");
     pdc_enc_s(e, "");
+    pdc_enc_u(e, 250);
 }
 static inline void sample_result_stored(pdc_enc_t *e) {
-    pdc_enc_array(e, 6);
+    pdc_enc_array(e, 7);
     pdc_enc_id(e, SAMPLE_ID_B);
     pdc_enc_i(e, 0);
     pdc_enc_u(e, PDC_RES_STORED);
     pdc_enc_u(e, SAMPLE_STORED_SIZE);
     pdc_enc_s(e, "");
     pdc_enc_s(e, "");
+    pdc_enc_u(e, 250);
 }
 static inline void sample_result_error(pdc_enc_t *e) {
-    pdc_enc_array(e, 6);
+    pdc_enc_array(e, 7);
     pdc_enc_id(e, SAMPLE_ID_C);
     pdc_enc_i(e, SAMPLE_FAIL_CODE);
     pdc_enc_u(e, PDC_RES_ERROR);
     pdc_enc_nil(e);
     pdc_enc_s(e, SAMPLE_LIB ":fail");
     pdc_enc_s(e, "boom");
+    pdc_enc_u(e, 250);
 }
 
 /* The PUSH_TASKS tasks: add(1, 2); echo(every scalar kind, a stored
