@@ -65,6 +65,7 @@ typedef enum {
     PDC_EOBJECTLOST = -25, /* every copy of the object was lost              */
     PDC_EOWNERDIED = -26,  /* the process owning the object is gone          */
     PDC_EINFEASIBLE = -27, /* no node can ever satisfy the resource request  */
+    PDC_EACTORDIED = -28,  /* the actor was killed, crashed or never started */
 } pdc_status;
 
 /* A short, static name for a status code ("PDC_ETIMEOUT"). */
@@ -97,6 +98,7 @@ typedef enum {
     PDC_T_BYTES = 4,
     PDC_T_REF = 5,   /* only as an argument: resolved before the task runs */
     PDC_T_ERROR = 6, /* only in results: see pdc_object.error             */
+    PDC_T_ACTOR = 7, /* only as an argument: an actor handle              */
 } pdc_type;
 
 /* One argument of a call.  Build it with the PDC_I64 ... PDC_REF macros.
@@ -112,6 +114,7 @@ typedef struct {
             size_t size;
         } buf;
         pdc_ref ref;
+        struct pdc_actor *actor;
     } as;
 } pdc_value;
 
@@ -124,6 +127,8 @@ typedef struct {
 #define PDC_BYTES(p, n) \
     ((pdc_value){.type = PDC_T_BYTES, .as.buf = {(p), (size_t) (n)}})
 #define PDC_REF(r) ((pdc_value){.type = PDC_T_REF, .as.ref = (r)})
+/* An actor handle as an argument (see Actors below). */
+#define PDC_ACTOR(h) ((pdc_value){.type = PDC_T_ACTOR, .as.actor = (h)})
 size_t pdc_strlen_(const char *s);
 
 /* What a failed task left in its results. */
@@ -325,6 +330,127 @@ int pdc_fail(pdc_task *t, const char *fmt, ...)
 
 pdc_client *pdc_task_client(pdc_task *t);
 pdc_fn pdc_task_self(pdc_task *t);
+
+/* ------------------------------------------------------------------------
+   Actors
+
+   An actor is a stateful worker process: a C "class" with a constructor
+   that builds a state from call arguments, methods over that state and a
+   destructor.  A class lives in a shared library like remote functions:
+
+       static void *counter_new(pdc_task *t) {
+           int64_t *n = malloc(sizeof *n);
+           *n = pdc_arg_count(t) ? pdc_arg_i64(t, 0) : 0;
+           return n;                       // NULL after pdc_fail = failure
+       }
+       static void counter_free(void *state) { free(state); }
+       static PDC_METHOD(incr) {           // int incr(void *state, pdc_task *t)
+           int64_t *n = state;
+           return pdc_return_i64(t, *n += pdc_arg_i64(t, 0));
+       }
+       PDC_ACTOR_CLASS(Counter, counter_new, counter_free,
+                       PDC_METHOD_ENTRY(incr));
+
+   and is used as
+
+       pdc_actor *a = pdc_actor_create(c, "libcounter.so", "Counter", NULL,
+                                       PDC_I64(10));
+       pdc_ref r = pdc_actor_call(c, a, "incr", PDC_I64(1));   // 11
+
+   Semantics, as in Ray:
+   - pdc_actor_create returns at once; the actor is placed on a dedicated
+     worker process of a node with the resources it asks for.  A creation
+     error (unknown library or class, a failed constructor, infeasible
+     resources) is returned by pdc_actor_ready and by every call.
+   - Calls from one caller run in the order they were submitted (with
+     max_concurrency 1, the default).  They go from the caller to the
+     actor's worker directly; results come back as references.
+   - Method errors (pdc_fail, wrong arguments, an unknown method) are
+     error values; the actor keeps serving.
+   - Handles pass to tasks and other actors as PDC_ACTOR(h) arguments
+     (pdc_arg_actor reads them).  Named actors are found cluster-wide with
+     pdc_actor_get_named; a name can be held by one live actor at a time.
+   - An actor dies with the process that created it, unless detached.
+     pdc_actor_kill stops it: its destructor runs, and calls not finished
+     and calls made later fail with PDC_EACTORDIED.  A crashed actor's
+     calls fail with PDC_EACTORDIED too; nothing waits forever.
+   - Every handle you are given (create, get_named, pdc_arg_actor excepted)
+     is released with pdc_actor_release; releasing does not kill.
+   ------------------------------------------------------------------------ */
+typedef struct pdc_actor pdc_actor;
+
+#define PDC_METHOD(name) int name(void *state, pdc_task *t)
+typedef int (*pdc_method_ptr)(void *state, pdc_task *t);
+typedef struct {
+    const char *name;
+    pdc_method_ptr fn;
+} pdc_method;
+#define PDC_METHOD_ENTRY(name) {#name, name}
+
+typedef struct {
+    const char *name;
+    void *(*create)(pdc_task *t);
+    void (*destroy)(void *state);
+    const pdc_method *methods; /* ended by {NULL, NULL} */
+} pdc_actor_class;
+
+/* Declares the class table `pdc_actor_class NAME`, exported under NAME. */
+#define PDC_ACTOR_CLASS(cls, ctor, dtor, ...)                              \
+    static const pdc_method cls##_pdc_methods_[] = {__VA_ARGS__,          \
+                                                    {NULL, NULL}};        \
+    const pdc_actor_class cls = {#cls, ctor, dtor, cls##_pdc_methods_}
+
+typedef struct {
+    double num_cpus;     /* CPU slots held for the actor's life; default 0
+                            (as Ray: placed as 1, holds none)              */
+    int max_concurrency; /* calls run at once on threads; 0 means 1        */
+    const char *name;    /* a cluster-wide name, or NULL                  */
+    const char *ns;      /* the name's namespace; NULL means "default"    */
+    int detached;        /* outlive the creating process                  */
+} pdc_actor_opts;
+
+pdc_actor *pdc_actor_create_args(pdc_client *client, const char *library,
+                                 const char *cls, const pdc_actor_opts *opts,
+                                 const pdc_value *args, size_t nargs);
+#define pdc_actor_create(client, library, cls, opts, ...)                 \
+    pdc_actor_create_args(                                                \
+            (client), (library), (cls), (opts),                           \
+            &((const pdc_value[]){{.type = PDC_T_NIL}, __VA_ARGS__})[1],  \
+            sizeof((const pdc_value[]){{.type = PDC_T_NIL}, __VA_ARGS__}) / \
+                            sizeof(pdc_value) -                           \
+                    1)
+
+/* Wait until the constructor ran: PDC_OK, a creation error code (with
+   pdc_last_error set), or PDC_ETIMEOUT. */
+int pdc_actor_ready(pdc_client *client, pdc_actor *actor, int64_t timeout_ms);
+
+pdc_ref pdc_actor_call_args(pdc_client *client, pdc_actor *actor,
+                            const char *method, const pdc_value *args,
+                            size_t nargs);
+#define pdc_actor_call(client, actor, method, ...)                         \
+    pdc_actor_call_args(                                                  \
+            (client), (actor), (method),                                  \
+            &((const pdc_value[]){{.type = PDC_T_NIL}, __VA_ARGS__})[1],  \
+            sizeof((const pdc_value[]){{.type = PDC_T_NIL}, __VA_ARGS__}) / \
+                            sizeof(pdc_value) -                           \
+                    1)
+
+/* Stop the actor (see above).  PDC_OK, or PDC_EACTORDIED if it was dead. */
+int pdc_actor_kill(pdc_client *client, pdc_actor *actor);
+
+/* Find a named actor (ns NULL: "default"); waits up to timeout_ms for it
+   to be placed.  NULL with pdc_last_error set if there is none. */
+pdc_actor *pdc_actor_get_named(pdc_client *client, const char *name,
+                               const char *ns, int64_t timeout_ms);
+
+void pdc_actor_release(pdc_client *client, pdc_actor *actor);
+
+/* The 32-hex-digit id of an actor, into buf (33 bytes). */
+const char *pdc_actor_id(pdc_actor *actor, char *buf);
+
+/* An actor handle passed as argument i, usable with pdc_task_client(t)
+   until the task returns (do not release it). */
+pdc_actor *pdc_arg_actor(pdc_task *t, size_t i);
 
 #ifdef __cplusplus
 }

@@ -253,6 +253,10 @@ static unsigned s_shard_of(pdc_store_t *self, const uint8_t *id) {
     return (unsigned) (XXH64(id, PDC_ID_SIZE, 0) % self->nshards);
 }
 
+unsigned pdc_store_shard_of(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE]) {
+    return s_shard_of(self, id);
+}
+
 static int s_alive(int64_t pid) {
     if (pid <= 0)
         return 0;

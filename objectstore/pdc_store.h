@@ -122,4 +122,9 @@ int pdc_store_check_readers(pdc_store_t *self);
 
 const char *pdc_store_dir(pdc_store_t *self);
 
+/* The shard an id lives in (0 .. shards-1).  A writer that chooses its
+   ids can keep large objects in one shard, so that a large put reuses
+   the warm pages a deleted large object left there. */
+unsigned pdc_store_shard_of(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE]);
+
 #endif

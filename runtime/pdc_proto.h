@@ -42,8 +42,11 @@
     Raylet <-> its local clients (drivers and workers), over ipc:
     - REGISTER: kind (0 driver, 1 worker), pid, client id, the client's
       own endpoint (where owners reach it directly).  Reply REGISTERED:
-      node id, store directory, inline limit in bytes, session directory.
-    - LEASE_REQUEST: CPU slots wanted.  Reply LEASE_GRANT (worker id,
+      node id, store directory, inline limit in bytes, session directory,
+      the head's endpoint ("" if none).
+    - LEASE_REQUEST: CPU slots wanted, flags (PDC_LEASE_ACTOR: a dedicated
+      worker for an actor's life, which may hold 0 CPU; PDC_LEASE_DETACHED:
+      keep it when the holder dies).  Reply LEASE_GRANT (worker id,
       worker endpoint) or ERROR.
     - LEASE_RETURN: worker id.  No reply.
     - BLOCKED / UNBLOCKED: the sending worker waits in pdc_get and gives
@@ -60,6 +63,21 @@
       object (value is its size), 2 error (status is its code).  Busy time
       is the task's wall time less the time it waited in pdc_get; owners
       use it to decide whether to spread a kind of task over workers.
+
+    Caller <-> an actor's worker, direct:
+    - ACTOR_CREATE: actor id, library, class, constructor arguments,
+      max concurrency.  Answered by TASK_RESULTS for the actor id.
+    - ACTOR_CALLS: actor id, then call specs as in PUSH_TASKS (the library
+      field is empty, the function is the method).  TASK_RESULTS answer.
+    - ACTOR_KILL: actor id.  The destructor runs and the worker exits.
+
+    Named actors, at the head:
+    - ACTOR_NAME_REGISTER: namespace, name, actor id, endpoint ("" while
+      the actor is being placed).  Reply ACTOR_INFO, or ERROR if another
+      actor holds the name.
+    - ACTOR_NAME_DROP: namespace, name, actor id.  No reply.
+    - ACTOR_LOOKUP: namespace, name.  Reply ACTOR_INFO (id, endpoint) or
+      ERROR.
 
     Any daemon:
     - PING -> PONG; STATUS -> STATUS_REPLY (name, number) pairs.
@@ -83,8 +101,8 @@
     X(STATUS, "")                                                         \
     X(STATUS_REPLY, "*(sf)")                                              \
     X(REGISTER, "uuds")                                                   \
-    X(REGISTERED, "ssus")                                                 \
-    X(LEASE_REQUEST, "f")                                                 \
+    X(REGISTERED, "ssuss")                                                \
+    X(LEASE_REQUEST, "fu")                                                \
     X(LEASE_GRANT, "ds")                                                  \
     X(LEASE_RETURN, "d")                                                  \
     X(BLOCKED, "")                                                        \
@@ -96,7 +114,14 @@
     X(NODE_REGISTERED, "u")                                               \
     X(HEARTBEAT, "s{}")                                                   \
     X(NODES, "")                                                          \
-    X(NODES_REPLY, "*(ssu{}{})")
+    X(NODES_REPLY, "*(ssu{}{})")                                          \
+    X(ACTOR_CREATE, "dss*(uv)u")                                          \
+    X(ACTOR_CALLS, "d*" PDC_TASK_SCHEMA)                                  \
+    X(ACTOR_KILL, "d")                                                    \
+    X(ACTOR_NAME_REGISTER, "ssds")                                        \
+    X(ACTOR_NAME_DROP, "ssd")                                             \
+    X(ACTOR_LOOKUP, "ss")                                                 \
+    X(ACTOR_INFO, "ds")
 
 typedef enum {
 #define PDC_X_ENUM(name, schema) PDC_MSG_##name,
@@ -106,7 +131,10 @@ typedef enum {
 } pdc_msg_type;
 
 /* Argument and result kinds inside PUSH_TASKS and TASK_RESULTS. */
-enum { PDC_ARG_INLINE = 0, PDC_ARG_STORED = 1 };
+/* An actor handle argument (PDC_ARG_ACTOR) is the string "ID@ENDPOINT",
+   ID in 32 hex digits. */
+enum { PDC_ARG_INLINE = 0, PDC_ARG_STORED = 1, PDC_ARG_ACTOR = 2 };
+enum { PDC_LEASE_ACTOR = 1, PDC_LEASE_DETACHED = 2 };
 enum { PDC_RES_INLINE = 0, PDC_RES_STORED = 1, PDC_RES_ERROR = 2 };
 
 /* The name ("LEASE_REQUEST") and schema of a type; NULL if out of range. */

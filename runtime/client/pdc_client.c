@@ -156,7 +156,9 @@ static const char *s_intern(pdc_client *c, const char *text) {
 /* ---- Tasks on the owner ----------------------------------------------- */
 
 static void s_task_free(pdc_client *c, task_t *t) {
+    if (t->actor) pdc_actor_unref(c, t->actor);
     for (size_t i = 0; i < t->nargs; i++) {
+        if (t->args[i].actor) pdc_actor_unref(c, t->args[i].actor);
         if (t->args[i].ref)
             s_obj_unref(c, t->args[i].ref);
         else
@@ -192,6 +194,14 @@ static void s_queue_remove(sched_class_t *cls, task_t *t) {
 
 static void s_task_finish(pdc_client *c, task_t *t);
 
+/* t's arguments are ready: queue it where it will be pushed from. */
+static void s_task_ready(pdc_client *c, task_t *t) {
+    if (t->actor)
+        pdc_actor_enqueue(c, t);
+    else
+        s_queue_push(t->cls, t, 0);
+}
+
 /* A dependency of t became ready or failed. */
 static void s_task_dep_done(pdc_client *c, task_t *t, obj_t *dep) {
     if (t->state != T_WAITING) return;
@@ -205,7 +215,7 @@ static void s_task_dep_done(pdc_client *c, task_t *t, obj_t *dep) {
         s_task_finish(c, t);
         return;
     }
-    if (--t->pending_deps == 0) s_queue_push(t->cls, t, 0);
+    if (--t->pending_deps == 0) s_task_ready(c, t);
 }
 
 /* The task's result object reached its final state: wake dependents and
@@ -280,52 +290,56 @@ static int s_copy_arg(task_arg_t *a, const pdc_value *v) {
     }
 }
 
-pdc_ref pdc_call_args(pdc_client *c, pdc_fn fn, const pdc_opts *opts,
-                      const pdc_value *args, size_t nargs) {
-    pdc_ref ref;
-    if (!c) {
-        memset(&ref, 0, sizeof ref);
-        pdc_set_error(PDC_EINVAL, "pdc_call: no client");
-        return ref;
+/* Drop t from the dependency lists of its arguments. */
+static void s_task_undepend(task_t *t) {
+    for (size_t i = 0; i < t->nargs; i++) {
+        obj_t *dep = t->args[i].ref;
+        if (!dep) continue;
+        for (int k = 0; k < dep->ndependents; k++)
+            if (dep->dependents[k] == t) dep->dependents[k--] = dep->dependents[--dep->ndependents];
     }
-    pthread_mutex_lock(&c->mu);
+}
+
+/* Add t as waiting on dep.  0, or -1 out of memory. */
+static int s_task_depend(task_t *t, obj_t *dep) {
+    if (dep->ndependents == dep->capdependents) {
+        int cap = dep->capdependents ? dep->capdependents * 2 : 4;
+        task_t **d = realloc(dep->dependents, (size_t) cap * sizeof *d);
+        if (!d) return -1;
+        dep->dependents = d;
+        dep->capdependents = cap;
+    }
+    dep->dependents[dep->ndependents++] = t;
+    t->pending_deps++;
+    return 0;
+}
+
+task_t *pdc_client_task_new(pdc_client *c, const char *library, const char *function,
+                            const pdc_value *args, size_t nargs, pdc_ref *ref) {
     char fname[1024];
-    snprintf(fname, sizeof fname, "%s:%s", fn.library ? fn.library : "?",
-             fn.name ? fn.name : "?");
+    snprintf(fname, sizeof fname, "%s:%s", library ? library : "?", function ? function : "?");
     if (c->stopping) {
-        ref = s_error_ref(c, PDC_ESHUTDOWN, fname, "the client is shutting down");
-        pthread_mutex_unlock(&c->mu);
-        return ref;
+        *ref = s_error_ref(c, PDC_ESHUTDOWN, fname, "the client is shutting down");
+        return NULL;
     }
-    if (!fn.library || !fn.name) {
-        ref = s_error_ref(c, PDC_EINVAL, fname, "pdc_call: the function has no library or name");
-        pthread_mutex_unlock(&c->mu);
-        return ref;
-    }
-    double cpus = opts && opts->num_cpus > 0 ? opts->num_cpus : 1.0;
     task_t *t = calloc(1, sizeof *t);
     if (t) t->args = calloc(nargs ? nargs : 1, sizeof *t->args);
     if (!t || !t->args) {
-        if (t) free(t);
-        ref = s_error_ref(c, PDC_ENOMEM, fname, "out of memory");
-        pthread_mutex_unlock(&c->mu);
-        return ref;
+        free(t);
+        *ref = s_error_ref(c, PDC_ENOMEM, fname, "out of memory");
+        return NULL;
     }
     pdc_id_new(t->id);
-    memcpy(ref.id, t->id, PDC_ID_LEN);
-    t->library = fn.library;
-    t->function = fn.name;
-    t->cpus = cpus;
-    t->retries_left = !opts || opts->max_retries == 0 ? 3 : opts->max_retries < 0 ? 0 : opts->max_retries;
+    memcpy(ref->id, t->id, PDC_ID_LEN);
+    t->library = library;
+    t->function = function;
     t->nargs = nargs;
-    t->cls = s_class(c, cpus);
     t->result = s_obj_new(c, t->id);
-    if (!t->result || !t->cls) {
+    if (!t->result) {
         free(t->args);
         free(t);
-        ref = s_error_ref(c, PDC_ENOMEM, fname, "out of memory");
-        pthread_mutex_unlock(&c->mu);
-        return ref;
+        *ref = s_error_ref(c, PDC_ENOMEM, fname, "out of memory");
+        return NULL;
     }
     t->result->refs = 2; /* the caller's and the task's */
     t->result->task = t;
@@ -336,6 +350,30 @@ pdc_ref pdc_call_args(pdc_client *c, pdc_fn fn, const pdc_opts *opts,
     int bad = 0;
     for (size_t i = 0; i < nargs; i++) {
         task_arg_t *a = &t->args[i];
+        if (args[i].type == PDC_T_ACTOR) {
+            pdc_actor *h = args[i].as.actor;
+            if (!h || h->client != c) {
+                snprintf(why, sizeof why, "argument %zu: not an actor handle of this client", i);
+                bad = PDC_EINVAL;
+                continue;
+            }
+            a->type = PDC_T_ACTOR;
+            a->actor = h;
+            h->refs++;
+            if (h->state == A_DEAD) {
+                snprintf(why, sizeof why, "argument %zu: the actor is dead: %s", i, h->dead_why);
+                bad = PDC_EACTORDIED;
+            } else if (h->ready && h->ready->state != OBJ_READY) {
+                /* Pass the handle once the actor is placed and built. */
+                a->ref = h->ready;
+                h->ready->refs++;
+                if (h->ready->state == OBJ_FAILED)
+                    failed_dep = h->ready;
+                else if (s_task_depend(t, h->ready))
+                    bad = PDC_ENOMEM;
+            }
+            continue;
+        }
         if (args[i].type != PDC_T_REF) {
             if (s_copy_arg(a, &args[i])) {
                 snprintf(why, sizeof why, "argument %zu has an invalid type or buffer", i);
@@ -355,49 +393,63 @@ pdc_ref pdc_call_args(pdc_client *c, pdc_fn fn, const pdc_opts *opts,
         a->type = PDC_T_REF;
         a->ref = dep;
         dep->refs++;
-        if (dep->state == OBJ_FAILED) {
+        if (dep->state == OBJ_FAILED)
             failed_dep = dep;
-        } else if (dep->state == OBJ_PENDING) {
-            if (dep->ndependents == dep->capdependents) {
-                int cap = dep->capdependents ? dep->capdependents * 2 : 4;
-                task_t **d = realloc(dep->dependents, (size_t) cap * sizeof *d);
-                if (!d) { bad = PDC_ENOMEM; continue; }
-                dep->dependents = d;
-                dep->capdependents = cap;
-            }
-            dep->dependents[dep->ndependents++] = t;
-            t->pending_deps++;
-        }
+        else if (dep->state == OBJ_PENDING && s_task_depend(t, dep))
+            bad = PDC_ENOMEM;
     }
     if (bad) {
         s_obj_fail(t->result, bad, fname, c->node_id, why);
         pdc_set_error(bad, "%s", why);
-        /* Drop the task from dependency lists it joined. */
-        for (size_t i = 0; i < nargs; i++) {
-            obj_t *dep = t->args[i].ref;
-            if (!dep) continue;
-            for (int k = 0; k < dep->ndependents; k++)
-                if (dep->dependents[k] == t)
-                    dep->dependents[k--] = dep->dependents[--dep->ndependents];
-        }
+        s_task_undepend(t);
         s_task_finish(c, t);
-    } else if (failed_dep) {
+        return NULL;
+    }
+    if (failed_dep) {
+        s_task_undepend(t);
         t->pending_deps = 1;
-        for (size_t i = 0; i < nargs; i++) {
-            obj_t *dep = t->args[i].ref;
-            if (!dep) continue;
-            for (int k = 0; k < dep->ndependents; k++)
-                if (dep->dependents[k] == t)
-                    dep->dependents[k--] = dep->dependents[--dep->ndependents];
-        }
         s_task_dep_done(c, t, failed_dep);
-    } else if (t->pending_deps == 0) {
-        s_queue_push(t->cls, t, 0);
-        pthread_mutex_unlock(&c->mu);
-        s_wake_io(c);
+        return NULL;
+    }
+    return t;
+}
+
+void pdc_client_task_submit(pdc_client *c, task_t *t) {
+    if (t->pending_deps == 0) s_task_ready(c, t);
+}
+
+pdc_ref pdc_call_args(pdc_client *c, pdc_fn fn, const pdc_opts *opts,
+                      const pdc_value *args, size_t nargs) {
+    pdc_ref ref;
+    memset(&ref, 0, sizeof ref);
+    if (!c) {
+        pdc_set_error(PDC_EINVAL, "pdc_call: no client");
         return ref;
     }
+    pthread_mutex_lock(&c->mu);
+    if (!fn.library || !fn.name) {
+        ref = s_error_ref(c, PDC_EINVAL, "?:?", "pdc_call: the function has no library or name");
+        pthread_mutex_unlock(&c->mu);
+        return ref;
+    }
+    task_t *t = pdc_client_task_new(c, fn.library, fn.name, args, nargs, &ref);
+    if (t) {
+        double cpus = opts && opts->num_cpus > 0 ? opts->num_cpus : 1.0;
+        t->cpus = cpus;
+        t->retries_left = !opts || opts->max_retries == 0 ? 3 : opts->max_retries < 0 ? 0 : opts->max_retries;
+        t->cls = s_class(c, cpus);
+        if (!t->cls) {
+            s_obj_fail(t->result, PDC_ENOMEM, fn.name, c->node_id, "out of memory");
+            s_task_undepend(t);
+            s_task_finish(c, t);
+            t = NULL;
+        } else {
+            pdc_client_task_submit(c, t);
+        }
+    }
+    int wake = t && t->state == T_QUEUED;
     pthread_mutex_unlock(&c->mu);
+    if (wake) s_wake_io(c);
     return ref;
 }
 
@@ -414,14 +466,13 @@ int pdc_cancel(pdc_client *c, pdc_ref ref) {
         rc = pdc_set_error(PDC_EINVAL, "pdc_cancel: the task is already running");
     } else {
         task_t *t = o->task;
-        if (t->state == T_QUEUED) s_queue_remove(t->cls, t);
-        for (size_t i = 0; i < t->nargs; i++) {
-            obj_t *dep = t->args[i].ref;
-            if (!dep) continue;
-            for (int k = 0; k < dep->ndependents; k++)
-                if (dep->dependents[k] == t)
-                    dep->dependents[k--] = dep->dependents[--dep->ndependents];
+        if (t->state == T_QUEUED) {
+            if (t->actor)
+                pdc_actor_dequeue(t->actor, t);
+            else
+                s_queue_remove(t->cls, t);
         }
+        s_task_undepend(t);
         char fn[1024];
         snprintf(fn, sizeof fn, "%s:%s", t->library, t->function);
         s_obj_fail(o, PDC_ECANCELLED, fn, "", "the task was cancelled before it ran");
@@ -433,6 +484,12 @@ int pdc_cancel(pdc_client *c, pdc_ref ref) {
 
 /* ---- Put -------------------------------------------------------------- */
 
+/* Puts of at least this size go to shard 0 of the store (see
+   pdc_store_shard_of): a large put then finds the faulted-in pages of the
+   large object deleted before it, instead of fresh pages in a shard it
+   never used, each costing a page fault. */
+#define PDC_LARGE_PUT ((size_t) 16 << 20)
+
 pdc_ref pdc_put(pdc_client *c, pdc_value v, int *status) {
     pdc_ref ref;
     pdc_id_new(ref.id);
@@ -443,6 +500,10 @@ pdc_ref pdc_put(pdc_client *c, pdc_value v, int *status) {
     }
     int large = (v.type == PDC_T_STR || v.type == PDC_T_BYTES) &&
                 v.as.buf.size > c->inline_max;
+    for (int tries = 0; large && v.as.buf.size >= PDC_LARGE_PUT && tries < 64 &&
+                        pdc_store_shard_of(c->store, ref.id) != 0;
+         tries++)
+        pdc_id_new(ref.id);
     if (v.type == PDC_T_REF || v.type == PDC_T_ERROR ||
         ((v.type == PDC_T_STR || v.type == PDC_T_BYTES) && v.as.buf.size && !v.as.buf.data)) {
         pthread_mutex_lock(&c->mu);
@@ -769,9 +830,14 @@ static void s_conn_close(pdc_client *c, conn_t *k) {
             break;
         }
     pdc_zwatch_destroy(&k->watch);
+    pdc_zwatch_destroy(&k->monitor_watch);
+    if (k->monitor) zmq_socket_monitor(zsock_resolve(k->sock), NULL, 0);
+    zsock_destroy(&k->monitor);
     zsock_destroy(&k->sock);
     free(k);
 }
+
+static void s_encode_args(pdc_client *c, task_t *t);
 
 static void s_encode_task(pdc_client *c, task_t *t) {
     pdc_enc_t *e = &c->enc;
@@ -779,12 +845,23 @@ static void s_encode_task(pdc_client *c, task_t *t) {
     pdc_enc_id(e, t->id);
     pdc_enc_s(e, t->library);
     pdc_enc_s(e, t->function);
+    s_encode_args(c, t);
+}
+
+static void s_encode_args(pdc_client *c, task_t *t) {
+    pdc_enc_t *e = &c->enc;
     pdc_enc_array(e, t->nargs);
     for (size_t i = 0; i < t->nargs; i++) {
         task_arg_t *a = &t->args[i];
         obj_t *o = a->ref;
         pdc_type type = o ? o->type : a->type;
         pdc_enc_array(e, 2);
+        if (a->actor) {
+            char wire[PATH_MAX + 40];
+            pdc_enc_u(e, PDC_ARG_ACTOR);
+            pdc_enc_s(e, pdc_actor_to_wire(a->actor, wire, sizeof wire));
+            continue;
+        }
         if (o && o->stored) {
             pdc_enc_u(e, PDC_ARG_STORED);
             pdc_enc_id(e, o->id);
@@ -870,6 +947,7 @@ static void s_pump(pdc_client *c) {
         s_send_raylet(c);
         memmove(c->control, c->control + 1, (size_t) --c->ncontrol * sizeof c->control[0]);
     }
+    pdc_actor_pump(c);
     uint64_t now = s_now_ms(), next_check = 0;
     for (sched_class_t *k = c->classes; k; k = k->next) {
         for (lease_t *l = k->leases; l && k->queued; l = l->next) s_dispatch(c, k, l);
@@ -877,6 +955,7 @@ static void s_pump(pdc_client *c) {
             k->requests++;
             pdc_enc_begin(&c->enc, PDC_MSG_LEASE_REQUEST, (uint64_t) (uintptr_t) k);
             pdc_enc_f(&c->enc, k->cpus);
+            pdc_enc_u(&c->enc, 0);
             s_send_raylet(c);
         }
         for (lease_t *l = k->leases, *next; l; l = next) {
@@ -910,6 +989,7 @@ static void s_fail_queue(pdc_client *c, sched_class_t *k, int code, const char *
 }
 
 static void s_on_worker_died(pdc_client *c, const uint8_t *worker_id, int status) {
+    if (pdc_actor_on_worker_died(c, worker_id, status)) return;
     for (sched_class_t *k = c->classes; k; k = k->next)
         for (lease_t *l = k->leases; l; l = l->next) {
             if (!pdc_id_eq(l->worker_id, worker_id)) continue;
@@ -955,9 +1035,14 @@ static void s_on_raylet(pdc_zwatch_t *watch, void *sock, void *arg) {
         sched_class_t *k = s_class_of_request(c, in.msg.request_id);
         char endpoint[PATH_MAX];
         pdc_f_cstr(&in.msg.fields[1], endpoint, sizeof endpoint);
-        lease_t *l = calloc(1, sizeof *l);
+        lease_t *l = k ? calloc(1, sizeof *l) : NULL;
         if (k) k->requests--;
-        if (l && k) {
+        if (!k && !pdc_actor_on_grant(c, in.msg.request_id, pdc_f_id(&in.msg.fields[0]), endpoint)) {
+            /* Nobody wants it (any more): give it straight back. */
+            pdc_enc_begin(&c->enc, PDC_MSG_LEASE_RETURN, 0);
+            pdc_enc_id(&c->enc, pdc_f_id(&in.msg.fields[0]));
+            s_send_raylet(c);
+        } else if (l && k) {
             memcpy(l->worker_id, pdc_f_id(&in.msg.fields[0]), PDC_ID_LEN);
             l->conn = s_conn(c, endpoint);
             l->cls = k;
@@ -978,7 +1063,7 @@ static void s_on_raylet(pdc_zwatch_t *watch, void *sock, void *arg) {
         if (k) {
             k->requests--;
             s_fail_queue(c, k, code, why);
-        } else {
+        } else if (!pdc_actor_on_lease_error(c, in.msg.request_id, code, why)) {
             pdc_warn("raylet: %s", why);
         }
     }
@@ -998,7 +1083,10 @@ static void s_apply_result(pdc_client *c, const msgpack_object *r, const char *n
         if (t->prev) t->prev->next = t->next; else l->tasks = t->next;
         if (t->next) t->next->prev = t->prev;
         if (--l->inflight == 0) l->idle_since = s_now_ms();
+    } else if (t->actor) {
+        pdc_actor_call_answered(t->actor, t);
     }
+    int actor_created = t->actor && o == t->actor->ready;
     unsigned kind = (unsigned) pdc_f_u(&f[2]);
     const msgpack_object *v = &f[3];
     double busy = (double) pdc_f_u(&f[6]);
@@ -1039,6 +1127,7 @@ static void s_apply_result(pdc_client *c, const msgpack_object *r, const char *n
         default: o->type = PDC_T_NIL; break;
         }
     }
+    if (actor_created) pdc_actor_created(c, t->actor);
     s_task_finish(c, t);
 }
 
@@ -1146,6 +1235,7 @@ pdc_client *pdc_client_connect(const char *raylet_endpoint, int is_worker,
     pdc_f_cstr(&in.msg.fields[1], c->store_dir, sizeof c->store_dir);
     c->inline_max = (size_t) pdc_f_u(&in.msg.fields[2]);
     pdc_f_cstr(&in.msg.fields[3], c->session, sizeof c->session);
+    pdc_f_cstr(&in.msg.fields[4], c->head_endpoint, sizeof c->head_endpoint);
     pdc_inbound_close(&in);
     char err[512];
     c->store = pdc_store_open(c->store_dir, err, sizeof err);
@@ -1195,6 +1285,7 @@ void pdc_client_close(pdc_client *c) {
     if (!c) return;
     if (c->io_started) {
         pthread_mutex_lock(&c->mu);
+        pdc_actor_stop_owned(c); /* the I/O thread sends the kills below */
         c->stopping = 1;
         pthread_cond_broadcast(&c->cv);
         pthread_mutex_unlock(&c->mu);
@@ -1203,8 +1294,11 @@ void pdc_client_close(pdc_client *c) {
         /* Return the leases still held (tasks in flight are abandoned). */
         for (sched_class_t *k = c->classes; k; k = k->next)
             while (k->leases) s_lease_return(c, k, k->leases);
+        pdc_actor_free_all(c);
         while (c->conns) s_conn_close(c, c->conns);
         pdc_zwatch_destroy(&c->raylet_watch);
+        pdc_zwatch_destroy(&c->head_watch);
+        zsock_destroy(&c->head);
         uv_close((uv_handle_t *) &c->wake, NULL);
         uv_close((uv_handle_t *) &c->lease_timer, NULL);
         uv_run(&c->loop, UV_RUN_DEFAULT);
@@ -1228,4 +1322,42 @@ void pdc_client_close(pdc_client *c) {
     pthread_mutex_destroy(&c->mu);
     pthread_cond_destroy(&c->cv);
     free(c);
+}
+
+/* ---- For actors/pdc_actor.c: the client internals it builds on -------- */
+
+void pdc_client_obj_fail(obj_t *o, int code, const char *function, const char *node,
+                         const char *message) {
+    s_obj_fail(o, code, function, node, message);
+}
+void pdc_client_obj_unref(pdc_client *c, obj_t *o) {
+    s_obj_unref(c, o);
+}
+void pdc_client_task_finish(pdc_client *c, task_t *t) {
+    s_task_undepend(t);
+    s_task_finish(c, t);
+}
+const char *pdc_client_intern(pdc_client *c, const char *text) {
+    return s_intern(c, text);
+}
+pdc_ref pdc_client_error_ref(pdc_client *c, int code, const char *function, const char *message) {
+    return s_error_ref(c, code, function, message);
+}
+void pdc_client_wake(pdc_client *c) {
+    s_wake_io(c);
+}
+conn_t *pdc_client_conn(pdc_client *c, const char *endpoint) {
+    return s_conn(c, endpoint);
+}
+void pdc_client_conn_close(pdc_client *c, conn_t *k) {
+    s_conn_close(c, k);
+}
+void pdc_client_encode_task(pdc_client *c, task_t *t) {
+    s_encode_task(c, t);
+}
+void pdc_client_encode_args(pdc_client *c, task_t *t) {
+    s_encode_args(c, t);
+}
+void pdc_client_send_raylet(pdc_client *c) {
+    s_send_raylet(c);
 }

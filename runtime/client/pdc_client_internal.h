@@ -49,6 +49,7 @@ typedef struct {
     size_t size;
     obj_t *ref; /* for reference arguments (holds a ref) */
     int stored; /* resolved to an object in the store */
+    struct pdc_actor *actor; /* for actor handle arguments (holds a ref) */
 } task_arg_t;
 
 typedef enum { T_WAITING, T_QUEUED, T_INFLIGHT, T_DONE } task_state;
@@ -65,7 +66,39 @@ struct task {
     obj_t *result;
     struct sched_class *cls;
     lease_t *lease;
-    task_t *next, *prev; /* in the class queue or the lease's in-flight list */
+    struct pdc_actor *actor; /* an actor call or creation: its actor */
+    task_t *next, *prev; /* in a queue or an in-flight list */
+};
+
+typedef enum { A_NAMING, A_PLACING, A_PLACED, A_DEAD } actor_state;
+
+/* An actor as one client sees it: the creator's copy drives placement and
+   creation; other clients' copies (from pdc_actor_get_named or a handle
+   argument) only know where the actor is.  One struct per actor id per
+   client, shared by every handle to it there (refs). */
+struct pdc_actor {
+    uint8_t id[PDC_ID_LEN];
+    pdc_client *client;
+    int refs;
+    int owned, detached, max_concurrency;
+    double cpus;
+    actor_state state;
+    char endpoint[PATH_MAX];
+    struct conn *conn;
+    uint8_t worker_id[PDC_ID_LEN];
+    uint64_t lease_request;
+    const char *library, *cls; /* interned */
+    char ns[64], name[128];
+    int name_registered;
+    task_t *create;           /* the creator's creation task until sent */
+    obj_t *ready;             /* the creator's creation result          */
+    task_t *head, *tail;      /* calls waiting to be pushed             */
+    size_t queued;
+    task_t *inflight;         /* calls pushed, not answered             */
+    int kill_pending;         /* ACTOR_KILL to send                      */
+    int dead_code;
+    char dead_why[256];
+    struct pdc_actor *next;
 };
 
 /* A connection to a leased worker's endpoint. */
@@ -73,6 +106,8 @@ typedef struct conn {
     char endpoint[PATH_MAX];
     zsock_t *sock;
     pdc_zwatch_t *watch;
+    zsock_t *monitor; /* for actor connections: disconnect events */
+    pdc_zwatch_t *monitor_watch;
     struct pdc_client *client;
     struct conn *next;
 } conn_t;
@@ -132,6 +167,10 @@ struct pdc_client {
     uint64_t next_request;
     int control[64]; /* BLOCKED/UNBLOCKED to send, in order */
     int ncontrol;
+    struct pdc_actor *actors;
+    char head_endpoint[PATH_MAX];
+    zsock_t *head;             /* for named actors, opened on first use */
+    pdc_zwatch_t *head_watch;
 
     /* A worker's identity. */
     uint8_t worker_id[PDC_ID_LEN];
@@ -153,6 +192,7 @@ typedef struct {
     const void *data;
     size_t size;
     pdc_store_pin_t *pin; /* for an argument read from the store */
+    struct pdc_actor *actor; /* for an actor handle (held) */
 } task_input_t;
 
 struct pdc_task {
@@ -174,6 +214,67 @@ struct pdc_task {
     int rstored;       /* the result was written to the store */
     uint64_t busy_us;  /* wall time less time blocked in pdc_get */
 };
+
+/* Client internals used by actors/pdc_actor.c (mutex held, and on the
+   I/O thread for the ones that touch sockets). */
+task_t *pdc_client_task_new(pdc_client *c, const char *library, const char *function,
+                            const pdc_value *args, size_t nargs, pdc_ref *ref);
+void pdc_client_task_submit(pdc_client *c, task_t *t);
+void pdc_client_task_finish(pdc_client *c, task_t *t);
+void pdc_client_obj_fail(obj_t *o, int code, const char *function, const char *node,
+                         const char *message);
+void pdc_client_obj_unref(pdc_client *c, obj_t *o);
+const char *pdc_client_intern(pdc_client *c, const char *text);
+pdc_ref pdc_client_error_ref(pdc_client *c, int code, const char *function, const char *message);
+void pdc_client_wake(pdc_client *c);
+conn_t *pdc_client_conn(pdc_client *c, const char *endpoint);
+void pdc_client_conn_close(pdc_client *c, conn_t *k);
+void pdc_client_encode_task(pdc_client *c, task_t *t); /* into c->enc */
+void pdc_client_encode_args(pdc_client *c, task_t *t); /* into c->enc */
+void pdc_client_send_raylet(pdc_client *c);            /* c->enc */
+
+/* The actors' side of the client (actors/pdc_actor.c), called by it with
+   the mutex held. */
+void pdc_actor_enqueue(pdc_client *c, task_t *t);       /* a ready call */
+void pdc_actor_dequeue(struct pdc_actor *a, task_t *t); /* cancel       */
+void pdc_actor_call_answered(struct pdc_actor *a, task_t *t);
+void pdc_actor_created(pdc_client *c, struct pdc_actor *a); /* ready set */
+void pdc_actor_unref(pdc_client *c, struct pdc_actor *a);
+const char *pdc_actor_to_wire(struct pdc_actor *a, char *buf, size_t len);
+void pdc_actor_pump(pdc_client *c);                       /* I/O thread */
+int pdc_actor_on_grant(pdc_client *c, uint64_t request, const uint8_t *worker_id,
+                       const char *endpoint);
+int pdc_actor_on_lease_error(pdc_client *c, uint64_t request, int code, const char *why);
+int pdc_actor_on_worker_died(pdc_client *c, const uint8_t *worker_id, int status);
+void pdc_actor_stop_owned(pdc_client *c); /* at close: kill the non-detached */
+void pdc_actor_free_all(pdc_client *c);   /* after the I/O thread ended      */
+
+/* Worker side (pdc_task.c): fill t->args from a spec's argument list
+   (t->client set); encode t's outcome as one TASK_RESULTS entry; release
+   what the arguments and result hold. */
+void pdc_task_read_args(pdc_task *t, const msgpack_object *list);
+void pdc_task_encode_result(pdc_task *t, pdc_enc_t *e);
+void pdc_task_release(pdc_task *t);
+
+/* Results finished by a worker, waiting to go back in one TASK_RESULTS. */
+typedef struct {
+    pdc_enc_t out, one;
+    msgpack_sbuffer batch;
+    size_t count;
+    uint64_t first_us; /* when the oldest result in it finished */
+} pdc_result_batch_t;
+void pdc_result_batch_init(pdc_result_batch_t *b);
+void pdc_result_batch_free(pdc_result_batch_t *b);
+void pdc_result_batch_add(pdc_result_batch_t *b, pdc_task *t);
+uint64_t pdc_result_batch_age_us(const pdc_result_batch_t *b);
+/* Send the batch (if any) to rid on a ROUTER and empty it. */
+void pdc_result_batch_send(pdc_result_batch_t *b, void *router, const void *rid, size_t rid_len,
+                           const char *node);
+uint64_t pdc_now_us(void);
+
+/* An actor handle from its wire form "ID@ENDPOINT" (actors/pdc_actor.c);
+   the caller holds one reference.  NULL if malformed. */
+struct pdc_actor *pdc_actor_from_wire(pdc_client *c, const char *text, size_t len);
 
 /* Microseconds the task thread of a worker has spent blocked in pdc_get
    or pdc_wait so far. */

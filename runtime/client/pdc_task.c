@@ -15,6 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pdc_id.h"
+#include "pdc_wire.h"
+
+#include <time.h>
+
 static const char *s_type_name(pdc_type t) {
     static const char *names[] = {"nil", "an int", "a float", "a string", "bytes", "a reference", "an error"};
     return (unsigned) t < 7 ? names[t] : "?";
@@ -134,10 +139,184 @@ int pdc_fail(pdc_task *t, const char *fmt, ...) {
     return -1;
 }
 
+pdc_actor *pdc_arg_actor(pdc_task *t, size_t i) {
+    if (i < t->nargs && t->args[i].type == PDC_T_ACTOR) return t->args[i].actor;
+    s_args_error(t, i, "an actor handle");
+    return NULL;
+}
+
 pdc_client *pdc_task_client(pdc_task *t) {
     return t->client;
 }
 
 pdc_fn pdc_task_self(pdc_task *t) {
     return t->self;
+}
+
+/* ---- The worker side: reading a spec, encoding the outcome ---------- */
+
+/* Fill t->args from the spec's argument list (validated by the schema). */
+void pdc_task_read_args(pdc_task *t, const msgpack_object *list) {
+    t->nargs = list->via.array.size;
+    t->args = calloc(t->nargs ? t->nargs : 1, sizeof *t->args);
+    if (!t->args) {
+        t->nargs = 0;
+        pdc_fail(t, "out of memory for arguments");
+        return;
+    }
+    for (size_t i = 0; i < t->nargs; i++) {
+        const msgpack_object *pair = list->via.array.ptr[i].via.array.ptr;
+        const msgpack_object *v = &pair[1];
+        task_input_t *a = &t->args[i];
+        if (pdc_f_u(&pair[0]) == PDC_ARG_ACTOR) {
+            a->type = PDC_T_ACTOR;
+            if (v->type == MSGPACK_OBJECT_STR)
+                a->actor = pdc_actor_from_wire(t->client, v->via.str.ptr, v->via.str.size);
+            if (!a->actor && t->code == PDC_OK) {
+                t->code = PDC_EPROTO;
+                snprintf(t->message, sizeof t->message, "argument %zu: a malformed actor handle", i);
+            }
+            continue;
+        }
+        if (pdc_f_u(&pair[0]) == PDC_ARG_STORED) {
+            if (v->type != MSGPACK_OBJECT_BIN || v->via.bin.size != PDC_ID_LEN) {
+                t->code = PDC_EPROTO;
+                snprintf(t->message, sizeof t->message, "argument %zu: a stored argument needs a 16-byte id", i);
+                continue;
+            }
+            int rc = pdc_store_get(t->client->store, (const uint8_t *) v->via.bin.ptr, &a->data,
+                                   &a->size, &a->type, &a->pin);
+            if (rc != PDC_OK && t->code == PDC_OK) {
+                char hex[33];
+                t->code = PDC_EOBJECTLOST;
+                snprintf(t->message, sizeof t->message, "argument %zu: object %s is not in the store of node %s",
+                         i, pdc_id_hex((const uint8_t *) v->via.bin.ptr, hex), t->client->node_id);
+            }
+            continue;
+        }
+        switch (v->type) {
+        case MSGPACK_OBJECT_POSITIVE_INTEGER:
+        case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+            a->type = PDC_T_I64;
+            a->i64 = pdc_f_i(v);
+            break;
+        case MSGPACK_OBJECT_FLOAT32:
+        case MSGPACK_OBJECT_FLOAT64:
+            a->type = PDC_T_F64;
+            a->f64 = v->via.f64;
+            break;
+        case MSGPACK_OBJECT_STR:
+            a->type = PDC_T_STR;
+            a->data = v->via.str.ptr;
+            a->size = v->via.str.size;
+            break;
+        case MSGPACK_OBJECT_BIN:
+            a->type = PDC_T_BYTES;
+            a->data = v->via.bin.ptr;
+            a->size = v->via.bin.size;
+            break;
+        default: a->type = PDC_T_NIL; break;
+        }
+    }
+}
+
+/* Encode t's outcome as one result tuple into e (emptied first); a
+   result over the inline limit goes to the store under the task's id. */
+void pdc_task_encode_result(pdc_task *t, pdc_enc_t *e) {
+    pdc_client *c = t->client;
+    e->buf.size = 0;
+    if (t->code == PDC_OK && t->rdata && t->rsize > c->inline_max) {
+        char err[512];
+        pdc_store_delete(c->store, t->id); /* a retry may find its own earlier copy */
+        int rc = pdc_store_put(c->store, t->id, t->rtype, t->rdata, t->rsize, err, sizeof err);
+        if (rc != PDC_OK) {
+            t->code = rc;
+            snprintf(t->message, sizeof t->message, "storing the %zu-byte result: %s", t->rsize, err);
+        } else {
+            t->rstored = 1;
+        }
+    }
+    pdc_enc_array(e, 7);
+    pdc_enc_id(e, t->id);
+    pdc_enc_i(e, t->code);
+    if (t->code != PDC_OK) {
+        pdc_enc_u(e, PDC_RES_ERROR);
+        pdc_enc_nil(e);
+        pdc_enc_s(e, t->function);
+        pdc_enc_s(e, t->message);
+    } else if (t->rstored) {
+        pdc_enc_u(e, PDC_RES_STORED);
+        pdc_enc_u(e, t->rsize);
+        pdc_enc_s(e, "");
+        pdc_enc_s(e, "");
+    } else {
+        pdc_enc_u(e, PDC_RES_INLINE);
+        switch (t->rtype) {
+        case PDC_T_I64: pdc_enc_i(e, t->ri64); break;
+        case PDC_T_F64: pdc_enc_f(e, t->rf64); break;
+        case PDC_T_STR: pdc_enc_sn(e, t->rdata, t->rsize); break;
+        case PDC_T_BYTES: pdc_enc_b(e, t->rdata, t->rsize); break;
+        default: pdc_enc_nil(e); break;
+        }
+        pdc_enc_s(e, "");
+        pdc_enc_s(e, "");
+    }
+    pdc_enc_u(e, t->busy_us);
+}
+
+void pdc_task_release(pdc_task *t) {
+    for (size_t i = 0; i < t->nargs; i++) {
+        if (t->args[i].pin) pdc_store_unpin(t->client->store, &t->args[i].pin);
+        if (t->args[i].actor) pdc_actor_release(t->client, t->args[i].actor);
+    }
+    free(t->args);
+    free(t->rbuf);
+    t->args = NULL;
+    t->rbuf = NULL;
+    t->nargs = 0;
+}
+
+
+/* ---- Result batches ------------------------------------------------- */
+
+uint64_t pdc_now_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+}
+
+void pdc_result_batch_init(pdc_result_batch_t *b) {
+    pdc_enc_init(&b->out);
+    pdc_enc_init(&b->one);
+    msgpack_sbuffer_init(&b->batch);
+    b->count = 0;
+}
+
+void pdc_result_batch_free(pdc_result_batch_t *b) {
+    pdc_enc_free(&b->out);
+    pdc_enc_free(&b->one);
+    msgpack_sbuffer_destroy(&b->batch);
+}
+
+void pdc_result_batch_add(pdc_result_batch_t *b, pdc_task *t) {
+    pdc_task_encode_result(t, &b->one);
+    if (b->count == 0) b->first_us = pdc_now_us();
+    msgpack_sbuffer_write(&b->batch, b->one.buf.data, b->one.buf.size);
+    b->count++;
+}
+
+uint64_t pdc_result_batch_age_us(const pdc_result_batch_t *b) {
+    return b->count ? pdc_now_us() - b->first_us : 0;
+}
+
+void pdc_result_batch_send(pdc_result_batch_t *b, void *router, const void *rid, size_t rid_len,
+                           const char *node) {
+    if (!b->count) return;
+    pdc_enc_begin(&b->out, PDC_MSG_TASK_RESULTS, 0);
+    pdc_enc_s(&b->out, node);
+    pdc_enc_array(&b->out, b->count);
+    pdc_enc_raw(&b->out, b->batch.data, b->batch.size);
+    pdc_wire_send(router, rid, rid_len, &b->out, NULL, 0);
+    b->batch.size = 0;
+    b->count = 0;
 }

@@ -7,9 +7,13 @@
     head restart, or after it was declared dead) is answered with ERROR,
     and the raylet registers again.  NODES answers the table.
 
-    The head is not on the per-task path: tasks go from owners to leased
-    workers directly.  It is the place later issues grow the actor
-    directory, named actors, jobs and the PUB broadcast of the view.
+    Named actors live here too: a name in a namespace maps to one actor id
+    and its endpoint.  The creator claims the name before placing the
+    actor (so a clash fails the creation at once), fills in the endpoint
+    when the actor is built, and drops the name when the actor dies.
+
+    The head is not on the per-task path: tasks and actor calls go from
+    callers to workers directly.
 
     Every message is decoded totally; a malformed one is answered with
     ERROR, counted and logged, and the head keeps serving.
@@ -47,9 +51,17 @@ typedef struct node {
     struct node *next;
 } node_t;
 
+typedef struct actor_name {
+    char ns[64], name[128];
+    uint8_t id[16];
+    char endpoint[PATH_MAX];
+    struct actor_name *next;
+} actor_name_t;
+
 typedef struct {
     pdc_config_t cfg;
     uv_loop_t *loop;
+    actor_name_t *names;
     char endpoint[PATH_MAX];
     int owner_pid;
     zsock_t *router;
@@ -164,6 +176,62 @@ static void s_on_status(head_t *self, pdc_inbound_t *in) {
     pdc_wire_reply(zsock_resolve(self->router), in, &self->enc);
 }
 
+static actor_name_t **s_name_slot(head_t *self, const msgpack_object *ns, const msgpack_object *name) {
+    char n[64], k[128];
+    pdc_f_cstr(ns, n, sizeof n);
+    pdc_f_cstr(name, k, sizeof k);
+    actor_name_t **p = &self->names;
+    while (*p && (strcmp((*p)->ns, n) || strcmp((*p)->name, k))) p = &(*p)->next;
+    return p;
+}
+
+static void s_reply_actor(head_t *self, pdc_inbound_t *in, actor_name_t *a) {
+    pdc_enc_begin(&self->enc, PDC_MSG_ACTOR_INFO, in->msg.request_id);
+    pdc_enc_id(&self->enc, a->id);
+    pdc_enc_s(&self->enc, a->endpoint);
+    pdc_wire_reply(zsock_resolve(self->router), in, &self->enc);
+}
+
+static void s_on_actor_name(head_t *self, pdc_inbound_t *in) {
+    const msgpack_object *f = in->msg.fields;
+    actor_name_t **slot = s_name_slot(self, &f[0], &f[1]), *a = *slot;
+    char why[300], ns[64], name[128];
+    pdc_f_cstr(&f[0], ns, sizeof ns);
+    pdc_f_cstr(&f[1], name, sizeof name);
+    if (in->msg.type == PDC_MSG_ACTOR_LOOKUP) {
+        if (a) {
+            s_reply_actor(self, in, a);
+            return;
+        }
+        snprintf(why, sizeof why, "no actor named '%s' in namespace '%s'", name, ns);
+        pdc_wire_reply_error(zsock_resolve(self->router), in, &self->enc, PDC_ENOTFOUND, why);
+        return;
+    }
+    const uint8_t *id = pdc_f_id(&f[2]);
+    if (in->msg.type == PDC_MSG_ACTOR_NAME_DROP) {
+        if (a && !memcmp(a->id, id, 16)) {
+            *slot = a->next;
+            free(a);
+        }
+        return;
+    }
+    if (a && memcmp(a->id, id, 16)) {
+        snprintf(why, sizeof why, "an actor named '%s' already exists in namespace '%s'", name, ns);
+        pdc_wire_reply_error(zsock_resolve(self->router), in, &self->enc, PDC_EINVAL, why);
+        return;
+    }
+    if (!a) {
+        a = calloc(1, sizeof *a);
+        if (!a) return;
+        snprintf(a->ns, sizeof a->ns, "%s", ns);
+        snprintf(a->name, sizeof a->name, "%s", name);
+        memcpy(a->id, id, 16);
+        *slot = a;
+    }
+    pdc_f_cstr(&f[3], a->endpoint, sizeof a->endpoint);
+    s_reply_actor(self, in, a);
+}
+
 static void s_on_router(pdc_zwatch_t *watch, void *sock, void *arg) {
     (void) watch;
     head_t *self = arg;
@@ -183,6 +251,9 @@ static void s_on_router(pdc_zwatch_t *watch, void *sock, void *arg) {
     case PDC_MSG_HEARTBEAT: s_on_heartbeat(self, &in); break;
     case PDC_MSG_NODES: s_on_nodes(self, &in); break;
     case PDC_MSG_STATUS: s_on_status(self, &in); break;
+    case PDC_MSG_ACTOR_NAME_REGISTER:
+    case PDC_MSG_ACTOR_NAME_DROP:
+    case PDC_MSG_ACTOR_LOOKUP: s_on_actor_name(self, &in); break;
     case PDC_MSG_PING:
         pdc_enc_begin(&self->enc, PDC_MSG_PONG, in.msg.request_id);
         pdc_wire_reply(sock, &in, &self->enc);
@@ -306,6 +377,11 @@ int pdc_head_main(int argc, char **argv) {
     signal(SIGINT, SIG_IGN);
     uv_run(self->loop, UV_RUN_DEFAULT);
     uv_loop_close(self->loop);
+    while (self->names) {
+        actor_name_t *a = self->names;
+        self->names = a->next;
+        free(a);
+    }
     while (self->nodes) {
         node_t *n = self->nodes;
         self->nodes = n->next;

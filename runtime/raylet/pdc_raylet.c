@@ -60,6 +60,7 @@ typedef struct worker {
     size_t owner_len;
     double cpus; /* slots held by the lease */
     int blocked;
+    unsigned lease_flags; /* PDC_LEASE_ACTOR, PDC_LEASE_DETACHED */
     uint64_t idle_since;
     struct worker *next;
 } worker_t;
@@ -69,6 +70,7 @@ typedef struct lease_request {
     size_t owner_len;
     uint64_t request_id;
     double cpus;
+    unsigned flags;
     struct lease_request *next;
 } lease_request_t;
 
@@ -213,6 +215,7 @@ static void s_grant(raylet_t *self, lease_request_t *req, worker_t *w) {
     w->owner_len = req->owner_len;
     w->cpus = req->cpus;
     w->blocked = 0;
+    w->lease_flags = req->flags;
     self->cpus_available -= req->cpus;
     self->leases_granted++;
     pdc_enc_begin(&self->enc, PDC_MSG_LEASE_GRANT, req->request_id);
@@ -253,6 +256,7 @@ static void s_reply_registered(raylet_t *self, pdc_inbound_t *in) {
     pdc_enc_s(&self->enc, self->store_dir);
     pdc_enc_u(&self->enc, (uint64_t) self->cfg.inline_max);
     pdc_enc_s(&self->enc, self->session);
+    pdc_enc_s(&self->enc, self->head);
     pdc_wire_reply(zsock_resolve(self->router), in, &self->enc);
 }
 
@@ -306,7 +310,9 @@ static void s_on_lease_request(raylet_t *self, pdc_inbound_t *in) {
         return;
     }
     double cpus = pdc_f_f(&in->msg.fields[0]);
-    if (cpus <= 0) cpus = 1;
+    unsigned flags = (unsigned) pdc_f_u(&in->msg.fields[1]);
+    /* Tasks take at least one slot; an actor may hold none (as in Ray). */
+    if (cpus < 0 || (cpus == 0 && !(flags & PDC_LEASE_ACTOR))) cpus = 1;
     if (cpus > self->cpus_total + 1e-9) {
         char why[200];
         snprintf(why, sizeof why,
@@ -328,6 +334,7 @@ static void s_on_lease_request(raylet_t *self, pdc_inbound_t *in) {
     req->owner_len = rid_len;
     req->request_id = in->msg.request_id;
     req->cpus = cpus;
+    req->flags = flags;
     *self->queue_tail = req;
     self->queue_tail = &req->next;
     s_try_grant(self);
@@ -336,7 +343,7 @@ static void s_on_lease_request(raylet_t *self, pdc_inbound_t *in) {
 static void s_on_lease_return(raylet_t *self, pdc_inbound_t *in) {
     worker_t *w = s_worker_by_id(self, pdc_f_id(&in->msg.fields[0]));
     size_t len = zmq_msg_size(&in->frames[0]);
-    if (!w || w->state != W_LEASED || w->owner_len != len ||
+    if (!w || w->state != W_LEASED || w->owner_len != len || (w->lease_flags & PDC_LEASE_ACTOR) ||
         memcmp(w->owner, zmq_msg_data(&in->frames[0]), len)) {
         pdc_wire_reply_error(zsock_resolve(self->router), in, &self->enc,
                              PDC_EINVAL, "LEASE_RETURN of a worker not leased to you");
@@ -505,7 +512,7 @@ static void s_on_housekeeping(uv_timer_t *t) {
         pdc_info("driver %d is gone; releasing its leases", d->pid);
         for (worker_t *w = self->workers; w; w = w->next)
             if (w->state == W_LEASED && w->owner_len == d->rid_len &&
-                !memcmp(w->owner, d->rid, d->rid_len))
+                !(w->lease_flags & PDC_LEASE_DETACHED) && !memcmp(w->owner, d->rid, d->rid_len))
                 uv_process_kill(&w->proc, SIGKILL);
         for (lease_request_t **q = &self->queue; *q;) {
             lease_request_t *r = *q;

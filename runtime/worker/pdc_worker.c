@@ -18,6 +18,8 @@
 */
 #include "pdc_client_internal.h"
 
+#include "pdc_actor_host.h"
+
 #include "pdc_id.h"
 #include "pdc_log.h"
 #include "pdc_wire.h"
@@ -45,20 +47,14 @@ typedef struct {
     pdc_client *client;
     void *router;
     loaded_fn_t *fns;
-    pdc_enc_t out;     /* the TASK_RESULTS being sent                      */
-    pdc_enc_t one;     /* one result, appended to batch                    */
-    msgpack_sbuffer batch;
-    size_t nbatch;
-    uint64_t batch_started_us;
+    pdc_enc_t out;             /* replies other than results            */
+    pdc_result_batch_t results;
+    pdc_actor_host_t *actor;   /* once this worker hosts an actor       */
     int64_t flush_us;
     volatile sig_atomic_t stop;
 } worker_t;
 
-static uint64_t s_now_us(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
-}
+#define s_now_us pdc_now_us
 
 static loaded_fn_t *s_lookup(worker_t *self, const char *library, const char *name) {
     for (loaded_fn_t *f = self->fns; f; f = f->next)
@@ -87,117 +83,9 @@ static loaded_fn_t *s_lookup(worker_t *self, const char *library, const char *na
     return f;
 }
 
-/* Fill t->args from the spec's argument list (validated by the schema). */
-static void s_read_args(worker_t *self, pdc_task *t, const msgpack_object *list) {
-    t->nargs = list->via.array.size;
-    t->args = calloc(t->nargs ? t->nargs : 1, sizeof *t->args);
-    if (!t->args) {
-        t->nargs = 0;
-        pdc_fail(t, "out of memory for arguments");
-        return;
-    }
-    for (size_t i = 0; i < t->nargs; i++) {
-        const msgpack_object *pair = list->via.array.ptr[i].via.array.ptr;
-        const msgpack_object *v = &pair[1];
-        task_input_t *a = &t->args[i];
-        if (pdc_f_u(&pair[0]) == PDC_ARG_STORED) {
-            if (v->type != MSGPACK_OBJECT_BIN || v->via.bin.size != PDC_ID_LEN) {
-                t->code = PDC_EPROTO;
-                snprintf(t->message, sizeof t->message, "argument %zu: a stored argument needs a 16-byte id", i);
-                continue;
-            }
-            int rc = pdc_store_get(self->client->store, (const uint8_t *) v->via.bin.ptr, &a->data,
-                                   &a->size, &a->type, &a->pin);
-            if (rc != PDC_OK && t->code == PDC_OK) {
-                char hex[33];
-                t->code = PDC_EOBJECTLOST;
-                snprintf(t->message, sizeof t->message, "argument %zu: object %s is not in the store of node %s",
-                         i, pdc_id_hex((const uint8_t *) v->via.bin.ptr, hex), self->client->node_id);
-            }
-            continue;
-        }
-        switch (v->type) {
-        case MSGPACK_OBJECT_POSITIVE_INTEGER:
-        case MSGPACK_OBJECT_NEGATIVE_INTEGER:
-            a->type = PDC_T_I64;
-            a->i64 = pdc_f_i(v);
-            break;
-        case MSGPACK_OBJECT_FLOAT32:
-        case MSGPACK_OBJECT_FLOAT64:
-            a->type = PDC_T_F64;
-            a->f64 = v->via.f64;
-            break;
-        case MSGPACK_OBJECT_STR:
-            a->type = PDC_T_STR;
-            a->data = v->via.str.ptr;
-            a->size = v->via.str.size;
-            break;
-        case MSGPACK_OBJECT_BIN:
-            a->type = PDC_T_BYTES;
-            a->data = v->via.bin.ptr;
-            a->size = v->via.bin.size;
-            break;
-        default: a->type = PDC_T_NIL; break;
-        }
-    }
-}
-
 /* Encode t's outcome as one result tuple into self->batch. */
-static void s_encode_result(worker_t *self, pdc_task *t) {
-    pdc_client *c = self->client;
-    pdc_enc_t *e = &self->one;
-    e->buf.size = 0;
-    if (t->code == PDC_OK && t->rdata && t->rsize > c->inline_max) {
-        char err[512];
-        pdc_store_delete(c->store, t->id); /* a retry may find its own earlier copy */
-        int rc = pdc_store_put(c->store, t->id, t->rtype, t->rdata, t->rsize, err, sizeof err);
-        if (rc != PDC_OK) {
-            t->code = rc;
-            snprintf(t->message, sizeof t->message, "storing the %zu-byte result: %s", t->rsize, err);
-        } else {
-            t->rstored = 1;
-        }
-    }
-    pdc_enc_array(e, 7);
-    pdc_enc_id(e, t->id);
-    pdc_enc_i(e, t->code);
-    if (t->code != PDC_OK) {
-        pdc_enc_u(e, PDC_RES_ERROR);
-        pdc_enc_nil(e);
-        pdc_enc_s(e, t->function);
-        pdc_enc_s(e, t->message);
-    } else if (t->rstored) {
-        pdc_enc_u(e, PDC_RES_STORED);
-        pdc_enc_u(e, t->rsize);
-        pdc_enc_s(e, "");
-        pdc_enc_s(e, "");
-    } else {
-        pdc_enc_u(e, PDC_RES_INLINE);
-        switch (t->rtype) {
-        case PDC_T_I64: pdc_enc_i(e, t->ri64); break;
-        case PDC_T_F64: pdc_enc_f(e, t->rf64); break;
-        case PDC_T_STR: pdc_enc_sn(e, t->rdata, t->rsize); break;
-        case PDC_T_BYTES: pdc_enc_b(e, t->rdata, t->rsize); break;
-        default: pdc_enc_nil(e); break;
-        }
-        pdc_enc_s(e, "");
-        pdc_enc_s(e, "");
-    }
-    pdc_enc_u(e, t->busy_us);
-    if (self->nbatch == 0) self->batch_started_us = s_now_us();
-    msgpack_sbuffer_write(&self->batch, e->buf.data, e->buf.size);
-    self->nbatch++;
-}
-
 static void s_flush(worker_t *self, const void *rid, size_t rid_len) {
-    if (!self->nbatch) return;
-    pdc_enc_begin(&self->out, PDC_MSG_TASK_RESULTS, 0);
-    pdc_enc_s(&self->out, self->client->node_id);
-    pdc_enc_array(&self->out, self->nbatch);
-    pdc_enc_raw(&self->out, self->batch.data, self->batch.size);
-    pdc_wire_send(self->router, rid, rid_len, &self->out, NULL, 0);
-    self->batch.size = 0;
-    self->nbatch = 0;
+    pdc_result_batch_send(&self->results, self->router, rid, rid_len, self->client->node_id);
 }
 
 static void s_run_task(worker_t *self, const msgpack_object *spec) {
@@ -209,7 +97,7 @@ static void s_run_task(worker_t *self, const msgpack_object *spec) {
     pdc_task t = {.client = self->client, .function = function, .rtype = PDC_T_NIL};
     memcpy(t.id, pdc_f_id(&f[0]), PDC_ID_LEN);
     t.self = pdc_function(self->client, library, name);
-    s_read_args(self, &t, &f[3]);
+    pdc_task_read_args(&t, &f[3]);
     if (t.code == PDC_OK) {
         loaded_fn_t *fn = s_lookup(self, library, name);
         if (!fn || !fn->fn) {
@@ -228,11 +116,8 @@ static void s_run_task(worker_t *self, const msgpack_object *spec) {
         }
     }
     fflush(stdout);
-    s_encode_result(self, &t);
-    for (size_t i = 0; i < t.nargs; i++)
-        if (t.args[i].pin) pdc_store_unpin(self->client->store, &t.args[i].pin);
-    free(t.args);
-    free(t.rbuf);
+    pdc_result_batch_add(&self->results, &t);
+    pdc_task_release(&t);
 }
 
 static void s_on_message(worker_t *self) {
@@ -252,10 +137,18 @@ static void s_on_message(worker_t *self) {
         const msgpack_object *list = &in.msg.fields[0];
         for (uint32_t i = 0; i < list->via.array.size; i++) {
             s_run_task(self, &list->via.array.ptr[i]);
-            if (s_now_us() - self->batch_started_us >= (uint64_t) self->flush_us)
+            if (pdc_result_batch_age_us(&self->results) >= (uint64_t) self->flush_us)
                 s_flush(self, rid, rid_len);
         }
         s_flush(self, rid, rid_len);
+    } else if (in.msg.type == PDC_MSG_ACTOR_CREATE || in.msg.type == PDC_MSG_ACTOR_CALLS ||
+               in.msg.type == PDC_MSG_ACTOR_KILL) {
+        if (!self->actor) self->actor = pdc_actor_host_new(self->client, self->router, self->flush_us);
+        if (!self->actor)
+            pdc_wire_reply_error(self->router, &in, e, PDC_ENOMEM, "cannot host an actor");
+        else if (pdc_actor_host_handle(self->actor, &in))
+            self->stop = 1; /* killed: the destructor ran */
+        return; /* the host took the message */
     } else if (in.msg.type == PDC_MSG_PING) {
         pdc_enc_begin(e, PDC_MSG_PONG, in.msg.request_id);
         pdc_wire_reply(self->router, &in, e);
@@ -360,25 +253,29 @@ int pdc_worker_main(int argc, char **argv) {
         return 1;
     }
     pdc_enc_init(&self.out);
-    pdc_enc_init(&self.one);
-    msgpack_sbuffer_init(&self.batch);
+    pdc_result_batch_init(&self.results);
     pdc_debug("worker ready on %s", endpoint);
 
-    zmq_pollitem_t items[2] = {{self.router, 0, ZMQ_POLLIN, 0},
-                               {NULL, s_wake_pipe[0], ZMQ_POLLIN, 0}};
+    zmq_pollitem_t items[3] = {{self.router, 0, ZMQ_POLLIN, 0},
+                               {NULL, s_wake_pipe[0], ZMQ_POLLIN, 0},
+                               {NULL, -1, ZMQ_POLLIN, 0}};
     while (!self.stop) {
-        int n = zmq_poll(items, s_wake_pipe[0] >= 0 ? 2 : 1, 1000);
+        /* A threaded actor's finished calls wake us through its pipe. */
+        int host_fd = self.actor ? pdc_actor_host_fd(self.actor) : -1;
+        items[2].fd = host_fd;
+        int n = zmq_poll(items, host_fd >= 0 ? 3 : 2, 1000);
         if (n < 0 && errno != EINTR) break;
         if (getppid() != parent) break;
         while (!self.stop && pdc_zsock_readable(self.router)) s_on_message(&self);
+        if (self.actor) pdc_actor_host_flush(self.actor);
     }
+    pdc_actor_host_destroy(&self.actor);
 
     pdc_client_close(self.client);
     zsock_destroy(&router);
     unlink(endpoint + 6);
     pdc_enc_free(&self.out);
-    pdc_enc_free(&self.one);
-    msgpack_sbuffer_destroy(&self.batch);
+    pdc_result_batch_free(&self.results);
     while (self.fns) {
         loaded_fn_t *f = self.fns;
         self.fns = f->next;

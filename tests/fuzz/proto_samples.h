@@ -140,9 +140,45 @@ static inline void sample_encode(pdc_enc_t *e, unsigned type, uint64_t reqid) {
         pdc_enc_s(e, SAMPLE_STORE_DIR);
         pdc_enc_u(e, SAMPLE_INLINE_LIMIT);
         pdc_enc_s(e, SAMPLE_SESSION_DIR);
+        pdc_enc_s(e, SAMPLE_IPC);
         break;
     case PDC_MSG_LEASE_REQUEST:
         pdc_enc_f(e, SAMPLE_CPUS);
+        pdc_enc_u(e, PDC_LEASE_ACTOR);
+        break;
+    case PDC_MSG_ACTOR_CREATE:
+        pdc_enc_id(e, SAMPLE_ID_A);
+        pdc_enc_s(e, SAMPLE_LIB);
+        pdc_enc_s(e, "Counter");
+        pdc_enc_array(e, 1);
+        pdc_enc_array(e, 2), pdc_enc_u(e, PDC_ARG_INLINE), pdc_enc_i(e, 10);
+        pdc_enc_u(e, 1);
+        break;
+    case PDC_MSG_ACTOR_CALLS:
+        pdc_enc_id(e, SAMPLE_ID_A);
+        sample_tasks(e);
+        break;
+    case PDC_MSG_ACTOR_KILL:
+        pdc_enc_id(e, SAMPLE_ID_A);
+        break;
+    case PDC_MSG_ACTOR_NAME_REGISTER:
+        pdc_enc_s(e, "default");
+        pdc_enc_s(e, "counter");
+        pdc_enc_id(e, SAMPLE_ID_A);
+        pdc_enc_s(e, SAMPLE_IPC);
+        break;
+    case PDC_MSG_ACTOR_NAME_DROP:
+        pdc_enc_s(e, "default");
+        pdc_enc_s(e, "counter");
+        pdc_enc_id(e, SAMPLE_ID_A);
+        break;
+    case PDC_MSG_ACTOR_LOOKUP:
+        pdc_enc_s(e, "default");
+        pdc_enc_s(e, "counter");
+        break;
+    case PDC_MSG_ACTOR_INFO:
+        pdc_enc_id(e, SAMPLE_ID_A);
+        pdc_enc_s(e, SAMPLE_IPC);
         break;
     case PDC_MSG_LEASE_GRANT:
         pdc_enc_id(e, SAMPLE_ID_B);
