@@ -373,3 +373,132 @@ PDC_FUNCTION(span) {
                       (int64_t) b.tv_sec * 1000000000 + b.tv_nsec};
     return pdc_return_bytes(t, out, sizeof out);
 }
+
+/* ---- Actor classes for test_actors.c ---------------------------------- */
+
+#include <pthread.h>
+#include <stdlib.h>
+
+/* Counter(start): incr(k) adds k and returns the total; get(); fail(msg)
+   fails with msg; pid() returns the worker's pid; slow(ms) sleeps and
+   returns how many calls were running at once at its peak. */
+typedef struct {
+    int64_t total;
+    int running, peak;
+    pthread_mutex_t mu;
+    int64_t *seen; /* check_order: last sequence number per caller */
+} counter_t;
+
+static void *counter_new(pdc_task *t) {
+    if (pdc_arg_count(t) && pdc_arg_type(t, 0) == PDC_T_STR) {
+        size_t n;
+        const char *s = pdc_arg_str(t, 0, &n);
+        pdc_fail(t, "constructor refused: %.*s", (int) n, s);
+        return NULL;
+    }
+    counter_t *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->total = pdc_arg_count(t) ? pdc_arg_i64(t, 0) : 0;
+    c->seen = calloc(64, sizeof *c->seen);
+    pthread_mutex_init(&c->mu, NULL);
+    return c;
+}
+
+static void counter_free(void *state) {
+    counter_t *c = state;
+    const char *marker = getenv("PDC_TEST_DESTRUCTOR_MARKER");
+    if (marker) {
+        FILE *f = fopen(marker, "w");
+        if (f) fclose(f);
+    }
+    free(c->seen);
+    pthread_mutex_destroy(&c->mu);
+    free(c);
+}
+
+static PDC_METHOD(incr) {
+    counter_t *c = state;
+    int64_t k = pdc_arg_i64(t, 0);
+    pthread_mutex_lock(&c->mu);
+    int64_t v = c->total += k;
+    pthread_mutex_unlock(&c->mu);
+    return pdc_return_i64(t, v);
+}
+
+static PDC_METHOD(get) {
+    counter_t *c = state;
+    return pdc_return_i64(t, c->total);
+}
+
+static PDC_METHOD(fail) {
+    (void) state;
+    size_t n;
+    const char *s = pdc_arg_str(t, 0, &n);
+    return pdc_fail(t, "asked to fail: %.*s", (int) n, s ? s : "");
+}
+
+static PDC_METHOD(actor_pid) {
+    (void) state;
+    return pdc_return_i64(t, (int64_t) getpid());
+}
+
+static PDC_METHOD(slow) {
+    counter_t *c = state;
+    pthread_mutex_lock(&c->mu);
+    if (++c->running > c->peak) c->peak = c->running;
+    pthread_mutex_unlock(&c->mu);
+    s_sleep_ms(pdc_arg_i64(t, 0));
+    pthread_mutex_lock(&c->mu);
+    c->running--;
+    int peak = c->peak;
+    pthread_mutex_unlock(&c->mu);
+    return pdc_return_i64(t, peak);
+}
+
+/* check_order(caller, seq): fails unless seq is the caller's next number. */
+static PDC_METHOD(check_order) {
+    counter_t *c = state;
+    int64_t caller = pdc_arg_i64(t, 0), seq = pdc_arg_i64(t, 1);
+    if (caller < 0 || caller >= 64) return pdc_fail(t, "caller %lld out of range", (long long) caller);
+    if (seq != c->seen[caller] + 1)
+        return pdc_fail(t, "caller %lld: call %lld arrived after %lld", (long long) caller,
+                        (long long) seq, (long long) c->seen[caller]);
+    c->seen[caller] = seq;
+    return pdc_return_i64(t, seq);
+}
+
+/* call_other(handle, k): calls incr(k) on the actor handle it was given
+   (from a method: handles pass to actors too). */
+static PDC_METHOD(call_other) {
+    (void) state;
+    pdc_actor *other = pdc_arg_actor(t, 0);
+    int64_t k = pdc_arg_i64(t, 1);
+    if (!other) return 1;
+    pdc_client *c = pdc_task_client(t);
+    int64_t v;
+    pdc_ref r = pdc_actor_call(c, other, "incr", PDC_I64(k));
+    int rc = pdc_get_i64(c, r, &v, 30000);
+    pdc_ref_release(c, r);
+    if (rc != PDC_OK) return pdc_fail(t, "incr on the other actor: %s", pdc_last_error(c));
+    return pdc_return_i64(t, v);
+}
+
+PDC_ACTOR_CLASS(Counter, counter_new, counter_free, PDC_METHOD_ENTRY(incr), PDC_METHOD_ENTRY(get),
+                PDC_METHOD_ENTRY(fail), PDC_METHOD_ENTRY(actor_pid), PDC_METHOD_ENTRY(slow),
+                PDC_METHOD_ENTRY(check_order), PDC_METHOD_ENTRY(call_other));
+
+/* use_actor(handle, k, n): a task that calls incr(k) n times on the actor
+   it was handed and returns the last total. */
+PDC_FUNCTION(use_actor) {
+    pdc_actor *a = pdc_arg_actor(t, 0);
+    int64_t k = pdc_arg_i64(t, 1), n = pdc_arg_i64(t, 2), v = 0;
+    if (!a) return 1;
+    pdc_client *c = pdc_task_client(t);
+    for (int64_t i = 0; i < n; i++) {
+        pdc_ref r = pdc_actor_call(c, a, "incr", PDC_I64(k));
+        int rc = pdc_get_i64(c, r, &v, 30000);
+        pdc_ref_release(c, r);
+        if (rc != PDC_OK) return pdc_fail(t, "incr: %s", pdc_last_error(c));
+    }
+    return pdc_return_i64(t, v);
+}

@@ -1090,8 +1090,8 @@ static void s_apply_result(pdc_client *c, const msgpack_object *r, const char *n
     unsigned kind = (unsigned) pdc_f_u(&f[2]);
     const msgpack_object *v = &f[3];
     double busy = (double) pdc_f_u(&f[6]);
-    sched_class_t *k = t->cls;
-    k->busy_us = k->busy_us < 0 ? busy : 0.8 * k->busy_us + 0.2 * busy;
+    sched_class_t *k = t->cls; /* NULL for actor calls */
+    if (k) k->busy_us = k->busy_us < 0 ? busy : 0.8 * k->busy_us + 0.2 * busy;
     if (kind == PDC_RES_ERROR) {
         char fn[512], msg[1024];
         s_obj_fail(o, (int) pdc_f_i(&f[1]), pdc_f_cstr(&f[4], fn, sizeof fn), node,

@@ -1,0 +1,281 @@
+/*  test_actors: stateful C actors on a real embedded cluster: state kept
+    across calls, per-caller ordering, handles passed to tasks and to
+    other actors, named actors and name clashes, kill and PDC_EACTORDIED,
+    method errors, unknown methods, wrong argument types, creation
+    errors, and max_concurrency running calls in parallel.  The class is
+    Counter in task_lib.c. */
+#include "pdc_itest.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <sys/stat.h>
+
+TestSuite(actors, .init = itest_setup, .fini = itest_teardown);
+
+static pdc_actor *s_counter(int64_t start, const pdc_actor_opts *opts) {
+    pdc_actor *a = pdc_actor_create(g_c, g_lib, "Counter", opts, PDC_I64(start));
+    cr_assert(a, "create: %s", pdc_last_error(g_c));
+    return a;
+}
+
+static int64_t s_call_i64(pdc_actor *a, const char *method, int64_t arg) {
+    pdc_ref r = pdc_actor_call(g_c, a, method, PDC_I64(arg));
+    int64_t v = 0;
+    int rc = pdc_get_i64(g_c, r, &v, T_TIMEOUT_MS);
+    cr_assert_eq(rc, PDC_OK, "%s(%lld): %s: %s", method, (long long) arg, pdc_status_name(rc),
+                 pdc_last_error(g_c));
+    pdc_ref_release(g_c, r);
+    return v;
+}
+
+static int s_call_status(pdc_actor *a, pdc_ref r, pdc_error *err_out) {
+    (void) a;
+    pdc_object o;
+    int rc = pdc_get(g_c, r, &o, T_TIMEOUT_MS);
+    if (err_out && o.type == PDC_T_ERROR) {
+        static char msg[1024];
+        snprintf(msg, sizeof msg, "%s", o.error.message);
+        *err_out = o.error;
+        err_out->message = msg;
+        err_out->function = err_out->node = "";
+    }
+    pdc_object_release(g_c, &o);
+    pdc_ref_release(g_c, r);
+    return rc;
+}
+
+Test(actors, state_is_kept_across_calls) {
+    pdc_actor *a = s_counter(10, NULL);
+    cr_assert_eq(pdc_actor_ready(g_c, a, T_TIMEOUT_MS), PDC_OK, "%s", pdc_last_error(g_c));
+    for (int i = 1; i <= 100; i++) cr_assert_eq(s_call_i64(a, "incr", 1), 10 + i);
+    cr_assert_eq(s_call_i64(a, "get", 0), 110);
+    pdc_actor_release(g_c, a);
+}
+
+Test(actors, calls_before_ready_wait_for_the_constructor) {
+    pdc_actor *a = s_counter(5, NULL);
+    pdc_ref r[50];
+    for (int i = 0; i < 50; i++) r[i] = pdc_actor_call(g_c, a, "incr", PDC_I64(1));
+    for (int i = 0; i < 50; i++) {
+        int64_t v;
+        cr_assert_eq(pdc_get_i64(g_c, r[i], &v, T_TIMEOUT_MS), PDC_OK, "%s", pdc_last_error(g_c));
+        cr_assert_eq(v, 6 + i, "call %d saw %lld", i, (long long) v);
+        pdc_ref_release(g_c, r[i]);
+    }
+    pdc_actor_release(g_c, a);
+}
+
+/* Two callers (threads of this driver, and a task as a second process)
+   each make 10 000 calls; the actor checks each caller's sequence. */
+typedef struct {
+    pdc_actor *a;
+    int caller, n, failures;
+    char why[512];
+} order_arg_t;
+
+static void *s_ordered_caller(void *p) {
+    order_arg_t *o = p;
+    pdc_ref *r = malloc((size_t) o->n * sizeof *r);
+    for (int i = 0; i < o->n; i++)
+        r[i] = pdc_actor_call(g_c, o->a, "check_order", PDC_I64(o->caller), PDC_I64(i + 1));
+    for (int i = 0; i < o->n; i++) {
+        int64_t v;
+        int rc = pdc_get_i64(g_c, r[i], &v, T_TIMEOUT_MS);
+        if ((rc != PDC_OK || v != i + 1) && !o->failures++)
+            snprintf(o->why, sizeof o->why, "call %d: %s", i, pdc_last_error(g_c));
+        pdc_ref_release(g_c, r[i]);
+    }
+    free(r);
+    return NULL;
+}
+
+Test(actors, each_callers_calls_run_in_submission_order) {
+    pdc_actor *a = s_counter(0, NULL);
+    order_arg_t args[2] = {{a, 1, 10000, 0, ""}, {a, 2, 10000, 0, ""}};
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++) pthread_create(&th[i], NULL, s_ordered_caller, &args[i]);
+    for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
+    for (int i = 0; i < 2; i++)
+        cr_assert_eq(args[i].failures, 0, "caller %d: %d out of order, first: %s", i + 1,
+                     args[i].failures, args[i].why);
+    pdc_actor_release(g_c, a);
+}
+
+Test(actors, handle_passed_to_tasks) {
+    pdc_actor *a = s_counter(0, NULL);
+    pdc_ref r[4];
+    for (int i = 0; i < 4; i++)
+        r[i] = pdc_call(g_c, fn("use_actor"), PDC_ACTOR(a), PDC_I64(1), PDC_I64(25));
+    for (int i = 0; i < 4; i++) {
+        int64_t v;
+        cr_assert_eq(pdc_get_i64(g_c, r[i], &v, T_TIMEOUT_MS), PDC_OK, "%s", pdc_last_error(g_c));
+        pdc_ref_release(g_c, r[i]);
+    }
+    cr_assert_eq(s_call_i64(a, "get", 0), 100, "the tasks' 100 increments reached one actor");
+    pdc_actor_release(g_c, a);
+}
+
+Test(actors, handle_passed_to_another_actor) {
+    pdc_actor *a = s_counter(0, NULL), *b = s_counter(1000, NULL);
+    pdc_ref r = pdc_actor_call(g_c, a, "call_other", PDC_ACTOR(b), PDC_I64(7));
+    int64_t v;
+    cr_assert_eq(pdc_get_i64(g_c, r, &v, T_TIMEOUT_MS), PDC_OK, "%s", pdc_last_error(g_c));
+    cr_assert_eq(v, 1007);
+    pdc_ref_release(g_c, r);
+    cr_assert_eq(s_call_i64(b, "get", 0), 1007);
+    cr_assert_eq(s_call_i64(a, "get", 0), 0);
+    pdc_actor_release(g_c, a);
+    pdc_actor_release(g_c, b);
+}
+
+Test(actors, named_actor_is_found_and_a_second_name_clashes) {
+    pdc_actor_opts opts = {.name = "the-counter"};
+    pdc_actor *a = s_counter(40, &opts);
+    cr_assert_eq(pdc_actor_ready(g_c, a, T_TIMEOUT_MS), PDC_OK, "%s", pdc_last_error(g_c));
+    pdc_actor *found = pdc_actor_get_named(g_c, "the-counter", NULL, T_TIMEOUT_MS);
+    cr_assert(found, "lookup: %s", pdc_last_error(g_c));
+    cr_assert_eq(s_call_i64(found, "incr", 2), 42);
+    cr_assert_eq(s_call_i64(a, "get", 0), 42);
+
+    pdc_actor *twin = s_counter(0, &opts);
+    int rc = pdc_actor_ready(g_c, twin, T_TIMEOUT_MS);
+    cr_assert_eq(rc, PDC_EINVAL, "a second 'the-counter': %s", pdc_status_name(rc));
+    cr_assert(strstr(pdc_last_error(g_c), "the-counter"), "message: %s", pdc_last_error(g_c));
+
+    pdc_actor_opts other_ns = {.name = "the-counter", .ns = "elsewhere"};
+    pdc_actor *third = s_counter(1, &other_ns);
+    cr_assert_eq(pdc_actor_ready(g_c, third, T_TIMEOUT_MS), PDC_OK, "another namespace: %s",
+                 pdc_last_error(g_c));
+
+    cr_assert_null(pdc_actor_get_named(g_c, "no-such-actor", NULL, 200));
+    cr_assert_eq(pdc_actor_kill(g_c, a), PDC_OK);
+    /* The name is free once the actor is dead. */
+    pdc_actor *again = NULL;
+    for (int i = 0; i < 100 && !again; i++) {
+        pdc_actor *n = s_counter(0, &opts);
+        if (pdc_actor_ready(g_c, n, T_TIMEOUT_MS) == PDC_OK) again = n;
+        else usleep(20000);
+    }
+    cr_assert(again, "the name of a killed actor was not freed");
+    pdc_actor_release(g_c, found);
+    pdc_actor_release(g_c, a);
+}
+
+Test(actors, kill_runs_the_destructor_and_calls_fail_with_actor_died) {
+    char marker[PATH_MAX];
+    snprintf(marker, sizeof marker, "/tmp/pdc-test/destructor-%d", (int) getpid());
+    unlink(marker);
+    /* Workers inherit the raylet's environment, which inherited ours. */
+    pdc_shutdown(&g_c);
+    setenv("PDC_TEST_DESTRUCTOR_MARKER", marker, 1);
+    g_c = pdc_init(NULL);
+    cr_assert(g_c);
+
+    pdc_actor *a = s_counter(0, NULL);
+    cr_assert_eq(s_call_i64(a, "incr", 1), 1);
+    pdc_ref slow = pdc_actor_call(g_c, a, "slow", PDC_I64(300));
+    pdc_ref later = pdc_actor_call(g_c, a, "incr", PDC_I64(1));
+    cr_assert_eq(pdc_actor_kill(g_c, a), PDC_OK);
+    cr_assert_eq(s_call_status(a, slow, NULL), PDC_EACTORDIED);
+    cr_assert_eq(s_call_status(a, later, NULL), PDC_EACTORDIED);
+    cr_assert_eq(s_call_status(a, pdc_actor_call(g_c, a, "get", PDC_I64(0)), NULL), PDC_EACTORDIED);
+    cr_assert_eq(pdc_actor_kill(g_c, a), PDC_EACTORDIED, "a second kill");
+    struct stat st;
+    int seen = 0;
+    for (int i = 0; i < 200 && !seen; i++, usleep(10000)) seen = stat(marker, &st) == 0;
+    cr_assert(seen, "the destructor did not run");
+    unlink(marker);
+    pdc_actor_release(g_c, a);
+}
+
+Test(actors, crashed_actor_fails_its_calls_without_a_hang) {
+    pdc_actor *a = s_counter(0, NULL);
+    pid_t pid = (pid_t) s_call_i64(a, "actor_pid", 0);
+    pdc_ref pending = pdc_actor_call(g_c, a, "slow", PDC_I64(2000));
+    usleep(100000);
+    kill(pid, SIGKILL);
+    cr_assert_eq(s_call_status(a, pending, NULL), PDC_EACTORDIED);
+    cr_assert_eq(s_call_status(a, pdc_actor_call(g_c, a, "get", PDC_I64(0)), NULL), PDC_EACTORDIED);
+    /* The cluster keeps serving. */
+    pdc_actor *b = s_counter(3, NULL);
+    cr_assert_eq(s_call_i64(b, "incr", 1), 4);
+    pdc_actor_release(g_c, a);
+    pdc_actor_release(g_c, b);
+}
+
+Test(actors, method_errors_are_values_and_the_actor_keeps_serving) {
+    pdc_actor *a = s_counter(0, NULL);
+    pdc_error err;
+    int rc = s_call_status(a, pdc_actor_call(g_c, a, "fail", PDC_STR("on purpose")), &err);
+    cr_assert_eq(rc, PDC_ETASK);
+    cr_assert(strstr(err.message, "on purpose"), "message: %s", err.message);
+    rc = s_call_status(a, pdc_actor_call(g_c, a, "no_such_method", PDC_I64(1)), &err);
+    cr_assert_eq(rc, PDC_ENOFUNC);
+    cr_assert(strstr(err.message, "no_such_method"), "message: %s", err.message);
+    rc = s_call_status(a, pdc_actor_call(g_c, a, "incr", PDC_STR("one")), &err);
+    cr_assert_eq(rc, PDC_EARGS);
+    cr_assert(strstr(err.message, "argument 0"), "message: %s", err.message);
+    cr_assert_eq(s_call_i64(a, "incr", 5), 5, "the actor still serves");
+    pdc_actor_release(g_c, a);
+}
+
+Test(actors, creation_errors_surface_on_ready_and_on_calls) {
+    pdc_actor *bad_class = pdc_actor_create(g_c, g_lib, "NoSuchClass", NULL);
+    cr_assert_eq(pdc_actor_ready(g_c, bad_class, T_TIMEOUT_MS), PDC_ENOFUNC);
+    cr_assert(strstr(pdc_last_error(g_c), "NoSuchClass"), "message: %s", pdc_last_error(g_c));
+    cr_assert_eq(s_call_status(bad_class, pdc_actor_call(g_c, bad_class, "get", PDC_I64(0)), NULL),
+                 PDC_ENOFUNC);
+
+    pdc_actor *refused = pdc_actor_create(g_c, g_lib, "Counter", NULL, PDC_STR("no thanks"));
+    cr_assert_eq(pdc_actor_ready(g_c, refused, T_TIMEOUT_MS), PDC_ETASK);
+    cr_assert(strstr(pdc_last_error(g_c), "no thanks"), "message: %s", pdc_last_error(g_c));
+
+    pdc_actor_opts big = {.num_cpus = 64};
+    pdc_actor *infeasible = pdc_actor_create(g_c, g_lib, "Counter", &big, PDC_I64(0));
+    cr_assert_eq(pdc_actor_ready(g_c, infeasible, T_TIMEOUT_MS), PDC_EINFEASIBLE);
+
+    pdc_actor *bad_lib = pdc_actor_create(g_c, "/nonexistent/lib.so", "Counter", NULL);
+    cr_assert_eq(pdc_actor_ready(g_c, bad_lib, T_TIMEOUT_MS), PDC_ENOFUNC);
+
+    pdc_actor *good = s_counter(1, NULL);
+    cr_assert_eq(s_call_i64(good, "incr", 1), 2, "the cluster keeps serving");
+    pdc_actor *all[] = {bad_class, refused, infeasible, bad_lib, good};
+    for (int i = 0; i < 5; i++) pdc_actor_release(g_c, all[i]);
+}
+
+Test(actors, max_concurrency_runs_calls_in_parallel) {
+    pdc_actor_opts opts = {.max_concurrency = 4};
+    pdc_actor *a = s_counter(0, &opts);
+    pdc_ref r[4];
+    double t0 = now_ms();
+    for (int i = 0; i < 4; i++) r[i] = pdc_actor_call(g_c, a, "slow", PDC_I64(300));
+    int64_t peak = 0;
+    for (int i = 0; i < 4; i++) {
+        int64_t v;
+        cr_assert_eq(pdc_get_i64(g_c, r[i], &v, T_TIMEOUT_MS), PDC_OK, "%s", pdc_last_error(g_c));
+        if (v > peak) peak = v;
+        pdc_ref_release(g_c, r[i]);
+    }
+    cr_assert_geq(peak, 2, "calls never overlapped (peak %lld)", (long long) peak);
+    cr_log_info("4 x 300 ms calls with max_concurrency 4: %.0f ms, peak %lld", now_ms() - t0,
+                (long long) peak);
+
+    pdc_actor *serial = s_counter(0, NULL);
+    for (int i = 0; i < 3; i++) r[i] = pdc_actor_call(g_c, serial, "slow", PDC_I64(50));
+    for (int i = 0; i < 3; i++) {
+        int64_t v;
+        cr_assert_eq(pdc_get_i64(g_c, r[i], &v, T_TIMEOUT_MS), PDC_OK);
+        cr_assert_eq(v, 1, "the default runs one call at a time");
+        pdc_ref_release(g_c, r[i]);
+    }
+    pdc_actor_release(g_c, a);
+    pdc_actor_release(g_c, serial);
+}
+
+Test(actors, many_actors_on_two_cpus) {
+    enum { N = 6 };
+    pdc_actor *a[N];
+    for (int i = 0; i < N; i++) a[i] = s_counter(i * 100, NULL);
+    for (int i = 0; i < N; i++) cr_assert_eq(s_call_i64(a[i], "incr", 1), i * 100 + 1);
+    for (int i = 0; i < N; i++) pdc_actor_release(g_c, a[i]);
+}
