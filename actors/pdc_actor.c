@@ -542,6 +542,13 @@ void pdc_actor_release(pdc_client *c, pdc_actor *a) {
     pthread_mutex_unlock(&c->mu);
 }
 
+void pdc_actor_retain(pdc_client *c, pdc_actor *a) {
+    if (!c || !a) return;
+    pthread_mutex_lock(&c->mu);
+    a->refs++;
+    pthread_mutex_unlock(&c->mu);
+}
+
 const char *pdc_actor_id(pdc_actor *a, char *buf) {
     return pdc_id_hex(a->id, buf);
 }

@@ -43,3 +43,117 @@ PDC_FUNCTION(small_value_batch) {
     free(refs);
     return failed ? pdc_fail(t, "a no-op task failed: %s", pdc_last_error(c)) : pdc_return_i64(t, n);
 }
+
+/* ---- Actors, as in Ray's ray_perf.py ------------------------------------ */
+
+/* Actor: small_value() returns b"ok"; small_value_arg(x) too. */
+static void *actor_new(pdc_task *t) {
+    (void) t;
+    static int dummy;
+    return &dummy;
+}
+static void actor_free(void *state) {
+    (void) state;
+}
+static PDC_METHOD(actor_small_value) {
+    (void) state;
+    return pdc_return_bytes(t, "ok", 2);
+}
+static PDC_METHOD(small_value_arg) {
+    (void) state;
+    return pdc_return_bytes(t, "ok", 2);
+}
+PDC_ACTOR_CLASS(Actor, actor_new, actor_free, {"small_value", actor_small_value},
+                PDC_METHOD_ENTRY(small_value_arg));
+
+/* Client(servers...): small_value_batch(n) calls small_value n times on
+   each server and gets them all; small_value_batch_arg(n) passes a put
+   reference to small_value_arg. */
+typedef struct {
+    pdc_client *c;
+    size_t n;
+    pdc_actor *servers[16];
+} client_t;
+
+static void *client_new(pdc_task *t) {
+    client_t *s = calloc(1, sizeof *s);
+    if (!s) return NULL;
+    s->c = pdc_task_client(t);
+    for (size_t i = 0; i < pdc_arg_count(t) && s->n < 16; i++) {
+        pdc_actor *a = pdc_arg_actor(t, i);
+        if (!a) {
+            free(s);
+            return NULL;
+        }
+        pdc_actor_retain(s->c, a);
+        s->servers[s->n++] = a;
+    }
+    return s;
+}
+
+static void client_free(void *state) {
+    client_t *s = state;
+    for (size_t i = 0; i < s->n; i++) pdc_actor_release(s->c, s->servers[i]);
+    free(s);
+}
+
+static int s_calls(pdc_task *t, client_t *s, const char *method, int with_arg) {
+    int64_t n = pdc_arg_i64(t, 0);
+    if (n <= 0) return pdc_fail(t, "n must be > 0");
+    pdc_ref arg;
+    if (with_arg) arg = pdc_put(s->c, PDC_I64(0), NULL);
+    size_t total = (size_t) n * s->n;
+    pdc_ref *refs = malloc(total * sizeof *refs);
+    if (!refs) return pdc_fail(t, "out of memory");
+    size_t k = 0;
+    for (size_t a = 0; a < s->n; a++)
+        for (int64_t i = 0; i < n; i++)
+            refs[k++] = with_arg ? pdc_actor_call(s->c, s->servers[a], method, PDC_REF(arg))
+                                 : pdc_actor_call(s->c, s->servers[a], method);
+    int failed = 0;
+    for (size_t i = 0; i < total; i++) {
+        pdc_object o;
+        failed |= pdc_get(s->c, refs[i], &o, BENCH_TIMEOUT_MS) != PDC_OK;
+        pdc_object_release(s->c, &o);
+        pdc_ref_release(s->c, refs[i]);
+    }
+    free(refs);
+    if (with_arg) pdc_ref_release(s->c, arg);
+    return failed ? pdc_fail(t, "a call failed: %s", pdc_last_error(s->c)) : pdc_return_i64(t, (int64_t) total);
+}
+
+static PDC_METHOD(client_batch) {
+    return s_calls(t, state, "small_value", 0);
+}
+static PDC_METHOD(client_batch_arg) {
+    return s_calls(t, state, "small_value_arg", 1);
+}
+PDC_ACTOR_CLASS(Client, client_new, client_free, {"small_value_batch", client_batch},
+                {"small_value_batch_arg", client_batch_arg});
+
+/* round_robin_calls(n, actors...): n calls spread over the actors. */
+PDC_FUNCTION(round_robin_calls) {
+    int64_t n = pdc_arg_i64(t, 0);
+    size_t k = pdc_arg_count(t) - 1;
+    if (n <= 0 || k == 0) return pdc_fail(t, "round_robin_calls(n > 0, actors...)");
+    pdc_client *c = pdc_task_client(t);
+    pdc_ref *refs = malloc((size_t) n * sizeof *refs);
+    if (!refs) return pdc_fail(t, "out of memory");
+    for (int64_t i = 0; i < n; i++) {
+        pdc_actor *a = pdc_arg_actor(t, 1 + (size_t) i % k);
+        if (!a) {
+            n = i;
+            break;
+        }
+        refs[i] = pdc_actor_call(c, a, "small_value");
+    }
+    int failed = 0;
+    for (int64_t i = 0; i < n; i++) {
+        pdc_object o;
+        failed |= pdc_get(c, refs[i], &o, BENCH_TIMEOUT_MS) != PDC_OK;
+        pdc_object_release(c, &o);
+        pdc_ref_release(c, refs[i]);
+    }
+    free(refs);
+    return failed ? pdc_fail(t, "a call failed: %s", pdc_last_error(c)) : pdc_return_i64(t, n);
+}

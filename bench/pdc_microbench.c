@@ -18,6 +18,7 @@
 */
 #include <pdc.h>
 
+#include <ctype.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
@@ -34,9 +35,13 @@
 
 typedef struct {
     pdc_client *c;
-    pdc_fn small_value, put_small_100, small_value_batch;
+    const char *lib;
+    pdc_fn small_value, put_small_100, small_value_batch, round_robin_calls;
     pdc_ref put_ref;
     void *big;
+    /* Actor metrics: servers and clients made by the metric's setup. */
+    pdc_actor *servers[16], *clients[16];
+    int nservers, nclients, n_cpu;
 } bench_t;
 
 static double s_now(void) {
@@ -124,6 +129,85 @@ static void op_multi_tasks(bench_t *b) {
     for (int i = 0; i < 4; i++) s_get_ok(b, refs[i]);
 }
 
+/* ---- Actor operations (Ray: Actor and Client in ray_perf.py) ---------- */
+
+static void s_get_all(bench_t *b, pdc_ref *refs, int n) {
+    for (int i = 0; i < n; i++) s_get_ok(b, refs[i]);
+}
+
+static void op_actor_sync(bench_t *b) {
+    s_get_ok(b, pdc_actor_call(b->c, b->servers[0], "small_value"));
+}
+
+static void op_actor_async(bench_t *b) {
+    pdc_ref refs[1000];
+    for (int i = 0; i < 1000; i++) refs[i] = pdc_actor_call(b->c, b->servers[0], "small_value");
+    s_get_all(b, refs, 1000);
+}
+
+static void op_client_batch(bench_t *b) {
+    pdc_ref refs[16];
+    for (int i = 0; i < b->nclients; i++)
+        refs[i] = pdc_actor_call(b->c, b->clients[i], "small_value_batch", PDC_I64(5000));
+    s_get_all(b, refs, b->nclients);
+}
+
+static void op_round_robin(bench_t *b) {
+    pdc_value args[17];
+    args[0] = PDC_I64(5000);
+    for (int i = 0; i < b->nservers; i++) args[1 + i] = PDC_ACTOR(b->servers[i]);
+    pdc_ref refs[4];
+    for (int i = 0; i < 4; i++)
+        refs[i] = pdc_call_args(b->c, b->round_robin_calls, NULL, args, 1 + (size_t) b->nservers);
+    s_get_all(b, refs, 4);
+}
+
+static void op_client_batch_arg(bench_t *b) {
+    pdc_ref refs[16];
+    for (int i = 0; i < b->nclients; i++)
+        refs[i] = pdc_actor_call(b->c, b->clients[i], "small_value_batch_arg", PDC_I64(1000));
+    s_get_all(b, refs, b->nclients);
+}
+
+static pdc_actor *s_actor(bench_t *b, const char *cls, int max_concurrency, const pdc_value *args,
+                          size_t nargs) {
+    pdc_actor_opts opts = {.max_concurrency = max_concurrency};
+    pdc_actor *a = pdc_actor_create_args(b->c, b->lib, cls, &opts, args, nargs);
+    if (!a || pdc_actor_ready(b->c, a, TIMEOUT_MS) != PDC_OK) s_die(b, "actor creation");
+    return a;
+}
+
+/* Set up the actors a metric uses (Ray's sizes: n = cores / 2). */
+static void s_actor_setup(bench_t *b, const char *metric) {
+    b->nservers = b->nclients = 0;
+    int concurrent = !strcmp(metric, "1_1_actor_calls_concurrent");
+    int servers = !strncmp(metric, "1_1_", 4) ? 1 : b->n_cpu;
+    for (int i = 0; i < servers; i++)
+        b->servers[b->nservers++] = s_actor(b, "Actor", concurrent ? 16 : 1, NULL, 0);
+    if (!strcmp(metric, "1_n_actor_calls_async")) {
+        pdc_value args[16];
+        for (int i = 0; i < b->nservers; i++) args[i] = PDC_ACTOR(b->servers[i]);
+        b->clients[b->nclients++] = s_actor(b, "Client", 1, args, (size_t) b->nservers);
+    } else if (!strcmp(metric, "n_n_actor_calls_with_arg_async")) {
+        for (int i = 0; i < b->nservers; i++) {
+            pdc_value arg = PDC_ACTOR(b->servers[i]);
+            b->clients[b->nclients++] = s_actor(b, "Client", 1, &arg, 1);
+        }
+    }
+}
+
+static void s_actor_teardown(bench_t *b) {
+    for (int i = 0; i < b->nclients; i++) {
+        pdc_actor_kill(b->c, b->clients[i]);
+        pdc_actor_release(b->c, b->clients[i]);
+    }
+    for (int i = 0; i < b->nservers; i++) {
+        pdc_actor_kill(b->c, b->servers[i]);
+        pdc_actor_release(b->c, b->servers[i]);
+    }
+    b->nservers = b->nclients = 0;
+}
+
 /* Not Ray's: the floor for put_gigabytes (see the top of the file). */
 static void *s_shm_map;
 static void op_memcpy_shm(bench_t *b) {
@@ -147,10 +231,18 @@ static const metric_t s_metrics[] = {
     {"single_client_tasks_sync", op_tasks_sync, 1},
     {"single_client_tasks_async", op_tasks_batch, 1000},
     {"multi_client_tasks_async", op_multi_tasks, 4 * 10000},
+    {"1_1_actor_calls_sync", op_actor_sync, 1},
+    {"1_1_actor_calls_async", op_actor_async, 1000},
+    {"1_1_actor_calls_concurrent", op_actor_async, 1000},
+    {"1_n_actor_calls_async", op_client_batch, 5000 /* x servers, set below */},
+    {"n_n_actor_calls_async", op_round_robin, 4 * 5000},
+    {"n_n_actor_calls_with_arg_async", op_client_batch_arg, 1000 /* x pairs */},
 };
 
 /* Ray's timeit. */
 static void s_timeit(bench_t *b, const metric_t *m, double warmup, int rounds, double round_time) {
+    double multiplier = m->multiplier;
+    if (m->op == op_client_batch || m->op == op_client_batch_arg) multiplier *= b->nservers;
     double start = s_now();
     long count = 0;
     while (s_now() - start < warmup) {
@@ -166,7 +258,7 @@ static void s_timeit(bench_t *b, const metric_t *m, double warmup, int rounds, d
             for (long i = 0; i < step; i++) m->op(b);
             count += step;
         }
-        rates[r] = m->multiplier * (double) count / (s_now() - start);
+        rates[r] = multiplier * (double) count / (s_now() - start);
         mean += rates[r] / rounds;
     }
     for (int r = 0; r < rounds; r++) var += (rates[r] - mean) * (rates[r] - mean) / rounds;
@@ -234,6 +326,11 @@ int main(int argc, char **argv) {
     b.small_value = pdc_function(b.c, lib, "small_value");
     b.put_small_100 = pdc_function(b.c, lib, "put_small_100");
     b.small_value_batch = pdc_function(b.c, lib, "small_value_batch");
+    b.round_robin_calls = pdc_function(b.c, lib, "round_robin_calls");
+    b.lib = lib;
+    b.n_cpu = (int) sysconf(_SC_NPROCESSORS_ONLN) / 2;
+    if (b.n_cpu < 1) b.n_cpu = 1;
+    if (b.n_cpu > 16) b.n_cpu = 16;
     int status;
     b.put_ref = pdc_put(b.c, PDC_I64(0), &status);
     b.big = malloc(BIG_BYTES);
@@ -257,7 +354,10 @@ int main(int argc, char **argv) {
             close(fd);
             memset(s_shm_map, 1, BIG_BYTES);
         }
+        int actor_metric = isdigit((unsigned char) m->name[0]) || m->name[0] == 'n';
+        if (actor_metric) s_actor_setup(&b, m->name);
         s_timeit(&b, m, warmup, rounds, round_time);
+        if (actor_metric) s_actor_teardown(&b);
         if (m->op == op_memcpy_shm) {
             munmap(s_shm_map, BIG_BYTES);
             unlink(shm_path);

@@ -444,6 +444,9 @@ pdc_actor *pdc_actor_get_named(pdc_client *client, const char *name,
                                const char *ns, int64_t timeout_ms);
 
 void pdc_actor_release(pdc_client *client, pdc_actor *actor);
+/* Take another reference to a handle, e.g. to keep one given as an
+   argument (pdc_arg_actor) beyond the call that received it. */
+void pdc_actor_retain(pdc_client *client, pdc_actor *actor);
 
 /* The 32-hex-digit id of an actor, into buf (33 bytes). */
 const char *pdc_actor_id(pdc_actor *actor, char *buf);
