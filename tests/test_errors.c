@@ -494,3 +494,30 @@ Test(errors, released_reference_as_argument_is_enotfound) {
     cr_assert(strstr(e.message, "argument 0"), "message: %s", e.message);
     s_assert_serving();
 }
+
+/* A call argument over the inline limit goes through the store, not the
+   message: one larger than the whole store fails the call with
+   PDC_ESTOREFULL, and a large one that fits arrives intact. */
+Test(small_store, call_argument_larger_than_the_store_is_estorefull) {
+    size_t big = (size_t) 100 << 20;
+    char *data = malloc(big);
+    cr_assert(data);
+    memset(data, 0x5a, big);
+    pdc_ref r = pdc_call(g_c, s_fn("checksum"), PDC_BYTES(data, big));
+    pdc_object o;
+    int rc = pdc_get(g_c, r, &o, WAIT_MS);
+    cr_assert_eq(rc, PDC_ESTOREFULL, "status %s: %s", pdc_status_name(rc), pdc_last_error(g_c));
+    cr_assert(strstr(o.error.message, "argument 0"), "message: %s", o.error.message);
+    pdc_object_release(g_c, &o);
+    pdc_ref_release(g_c, r);
+
+    size_t fits = (size_t) 8 << 20;
+    r = pdc_call(g_c, s_fn("echo"), PDC_BYTES(data, fits));
+    rc = pdc_get(g_c, r, &o, WAIT_MS);
+    cr_assert_eq(rc, PDC_OK, "%s", pdc_last_error(g_c));
+    cr_assert_eq(o.size, fits);
+    cr_assert(!memcmp(o.data, data, fits));
+    pdc_object_release(g_c, &o);
+    pdc_ref_release(g_c, r);
+    free(data);
+}

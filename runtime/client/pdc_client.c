@@ -374,6 +374,31 @@ task_t *pdc_client_task_new(pdc_client *c, const char *library, const char *func
             }
             continue;
         }
+        if ((args[i].type == PDC_T_STR || args[i].type == PDC_T_BYTES) &&
+            args[i].as.buf.size > c->inline_max && args[i].as.buf.data) {
+            /* Large values go once into the store; the task holds the
+               only reference, so the copy goes when the task does. */
+            uint8_t id[PDC_ID_LEN];
+            char err[512];
+            pdc_id_new(id);
+            int rc = pdc_store_put(c->store, id, args[i].type, args[i].as.buf.data,
+                                   args[i].as.buf.size, err, sizeof err);
+            obj_t *o = rc == PDC_OK ? s_obj_new(c, id) : NULL;
+            if (!o) {
+                if (rc == PDC_OK) pdc_store_delete(c->store, id);
+                snprintf(why, sizeof why, "argument %zu (%zu bytes): %s", i, args[i].as.buf.size,
+                         rc == PDC_OK ? "out of memory" : err);
+                bad = rc == PDC_OK ? PDC_ENOMEM : rc;
+                continue;
+            }
+            o->state = OBJ_READY;
+            o->stored = 1;
+            o->type = args[i].type;
+            o->size = args[i].as.buf.size;
+            a->type = PDC_T_REF;
+            a->ref = o;
+            continue;
+        }
         if (args[i].type != PDC_T_REF) {
             if (s_copy_arg(a, &args[i])) {
                 snprintf(why, sizeof why, "argument %zu has an invalid type or buffer", i);
