@@ -90,11 +90,9 @@ static void s_die(pdc_client *c, pdc_actor *a, int code, const char *why) {
     }
     while (a->head) {
         task_t *t = a->head;
-        s_list_remove(&a->head, t);
-        a->queued--;
+        pdc_actor_dequeue(a, t);
         s_fail_task(c, a, t, code, why);
     }
-    a->tail = NULL;
     while (a->inflight) {
         task_t *t = a->inflight;
         s_list_remove(&a->inflight, t);
@@ -105,26 +103,32 @@ static void s_die(pdc_client *c, pdc_actor *a, int code, const char *why) {
 
 /* ---- Called by the client core --------------------------------------- */
 
-void pdc_actor_enqueue(pdc_client *c, task_t *t) {
-    pdc_actor *a = t->actor;
-    t->state = T_QUEUED;
-    if (t == a->create) return; /* sent by the pump once placed */
-    if (a->state == A_DEAD) {
-        s_fail_task(c, a, t, a->dead_code, a->dead_why);
-        return;
-    }
+/* Calls join their actor's queue when submitted, so they leave in
+   submission order; the pump sends the longest prefix whose arguments
+   are ready (T_QUEUED), and a call still waiting for an argument holds
+   back the calls behind it. */
+static void s_queue_append(pdc_actor *a, task_t *t) {
     t->next = NULL;
     t->prev = a->tail;
     if (a->tail) a->tail->next = t; else a->head = t;
     a->tail = t;
     a->queued++;
+    t->in_actor_queue = 1;
+}
+
+void pdc_actor_enqueue(pdc_client *c, task_t *t) {
+    pdc_actor *a = t->actor;
+    t->state = T_QUEUED; /* its arguments are ready */
+    if (t == a->create) return; /* sent by the pump once placed */
+    if (a->state == A_DEAD) s_fail_task(c, a, t, a->dead_code, a->dead_why);
 }
 
 void pdc_actor_dequeue(pdc_actor *a, task_t *t) {
-    if (t == a->create) return;
+    if (!t->in_actor_queue) return;
     if (t->prev) t->prev->next = t->next; else a->head = t->next;
     if (t->next) t->next->prev = t->prev; else a->tail = t->prev;
     t->prev = t->next = NULL;
+    t->in_actor_queue = 0;
     a->queued--;
 }
 
@@ -355,19 +359,19 @@ void pdc_actor_pump(pdc_client *c) {
             s_name_message(c, a, PDC_MSG_ACTOR_NAME_REGISTER, a->endpoint);
             a->name_registered = 1;
         }
-        if (!a->queued) continue;
+        size_t ready = 0;
+        for (task_t *t = a->head; t && t->state == T_QUEUED; t = t->next) ready++;
+        if (!ready) continue;
         pdc_enc_begin(&c->enc, PDC_MSG_ACTOR_CALLS, 0);
         pdc_enc_id(&c->enc, a->id);
-        pdc_enc_array(&c->enc, a->queued);
-        while (a->head) {
+        pdc_enc_array(&c->enc, ready);
+        for (size_t i = 0; i < ready; i++) {
             task_t *t = a->head;
-            a->head = t->next;
+            pdc_actor_dequeue(a, t);
             pdc_client_encode_task(c, t);
             t->state = T_INFLIGHT;
             s_list_push(&a->inflight, t);
         }
-        a->tail = NULL;
-        a->queued = 0;
         pdc_wire_send(sock, NULL, 0, &c->enc, NULL, 0);
     }
 }
@@ -513,6 +517,7 @@ pdc_ref pdc_actor_call_args(pdc_client *c, pdc_actor *a, const char *method, con
     if (t) {
         t->actor = a;
         a->refs++; /* the call holds the handle */
+        s_queue_append(a, t);
         pdc_client_task_submit(c, t);
     }
     pthread_mutex_unlock(&c->mu);

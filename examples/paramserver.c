@@ -361,6 +361,16 @@ static int s_put_shards(pdc_client *client, const ps_config *cfg,
     return rc;
 }
 
+/* Format a loss or distance with `decimals` decimals, or in exponent form
+   when it is too large for that to read well (a diverging run). */
+static const char *s_fmt(char *buf, size_t size, double v, int decimals) {
+    if (fabs(v) < 1e6)
+        snprintf(buf, size, "%.*f", decimals, v);
+    else
+        snprintf(buf, size, "%.*e", decimals - 1, v);
+    return buf;
+}
+
 /* The mean squared error over all shards of the weights in `weights`
    (a reference), from one loss task per shard.  Returns 0 with *out set,
    or -1 after printing why. */
@@ -452,12 +462,19 @@ static int s_train(pdc_client *client, const char *library,
         for (size_t s = 0; s < shards; s++)
             pdc_ref_release(client, grads[s]);
 
+        /* No wait here: the next get_weights is queued behind this
+           apply_gradients (one caller's calls run in submission order,
+           even when an earlier call still waits for its arguments), so
+           the whole run is submitted without blocking. */
+
         if (it % LOSS_EVERY == 0 || it == cfg->iters) {
             double loss = 0.0;
             rc = s_total_loss(client, loss_fn, cfg, shard_refs, updated,
                               deadline, &loss);
             if (rc == 0) {
-                printf("iter %" PRId64 "  loss %.5f\n", it, loss);
+                char text[64];
+                printf("iter %" PRId64 "  loss %s\n", it,
+                       s_fmt(text, sizeof text, loss, 5));
                 fflush(stdout);
                 *final_loss = loss;
             }
@@ -533,19 +550,23 @@ static int s_train_and_check(pdc_client *client, const char *library,
     printf("%" PRId64 " iterations in %.2f s (%.1f ms each; %" PRId64
            " tasks and actor calls)\n",
            cfg->iters, elapsed, elapsed * 1e3 / (double) cfg->iters, calls);
-    printf("final loss %.4f (noise floor %.4f), |w - w*| = %.4f: %s\n",
-           final_loss, noise_floor, dist,
+    char loss_text[64], dist_text[64];
+    s_fmt(loss_text, sizeof loss_text, final_loss, 4);
+    s_fmt(dist_text, sizeof dist_text, dist, 4);
+    printf("final loss %s (noise floor %.4f), |w - w*| = %s: %s\n",
+           loss_text, noise_floor, dist_text,
            loss_ok && weights_ok ? "converged" : "not converged");
+    fflush(stdout);
     if (!loss_ok)
         fprintf(stderr,
-                "error: the final loss %.5f is not within %g%% of the noise "
+                "error: the final loss %s is not within %g%% of the noise "
                 "floor %g (more --iters or another --lr?)\n",
-                final_loss, LOSS_TOLERANCE * 100, noise_floor);
+                loss_text, LOSS_TOLERANCE * 100, noise_floor);
     if (!weights_ok)
         fprintf(stderr,
-                "error: |w - w*| = %.5f is not below %g (more --iters or "
+                "error: |w - w*| = %s is not below %g (more --iters or "
                 "--rows?)\n",
-                dist, MAX_WEIGHT_ERROR);
+                dist_text, MAX_WEIGHT_ERROR);
     return loss_ok && weights_ok ? 0 : -1;
 }
 

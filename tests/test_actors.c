@@ -279,3 +279,23 @@ Test(actors, many_actors_on_two_cpus) {
     for (int i = 0; i < N; i++) cr_assert_eq(s_call_i64(a[i], "incr", 1), i * 100 + 1);
     for (int i = 0; i < N; i++) pdc_actor_release(g_c, a[i]);
 }
+
+/* A call waiting for a reference argument holds back the calls made
+   after it: get() must see the increment submitted before it. */
+Test(actors, a_call_waiting_for_an_argument_keeps_its_place) {
+    pdc_actor *a = s_counter(0, NULL);
+    cr_assert_eq(pdc_actor_ready(g_c, a, T_TIMEOUT_MS), PDC_OK);
+    pdc_ref slow = pdc_call(g_c, fn("sleep_ms"), PDC_I64(300));
+    pdc_ref r1 = pdc_actor_call(g_c, a, "incr", PDC_REF(slow));
+    pdc_ref r2 = pdc_actor_call(g_c, a, "get", PDC_I64(0));
+    int64_t slept, v1, v2;
+    cr_assert_eq(pdc_get_i64(g_c, slow, &slept, T_TIMEOUT_MS), PDC_OK, "%s", pdc_last_error(g_c));
+    cr_assert_eq(pdc_get_i64(g_c, r1, &v1, T_TIMEOUT_MS), PDC_OK, "%s", pdc_last_error(g_c));
+    cr_assert_eq(pdc_get_i64(g_c, r2, &v2, T_TIMEOUT_MS), PDC_OK, "%s", pdc_last_error(g_c));
+    cr_assert_eq(v1, slept);
+    cr_assert_eq(v2, slept, "get() ran before the incr submitted ahead of it");
+    pdc_ref_release(g_c, slow);
+    pdc_ref_release(g_c, r1);
+    pdc_ref_release(g_c, r2);
+    pdc_actor_release(g_c, a);
+}

@@ -222,6 +222,7 @@ static void s_task_dep_done(pdc_client *c, task_t *t, obj_t *dep) {
    waiters, free the task. */
 static void s_task_finish(pdc_client *c, task_t *t) {
     obj_t *o = t->result;
+    if (t->actor) pdc_actor_dequeue(t->actor, t); /* failed before it was sent */
     t->state = T_DONE;
     o->task = NULL;
     for (int i = 0; i < o->ndependents; i++) s_task_dep_done(c, o->dependents[i], o);

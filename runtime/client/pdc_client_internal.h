@@ -67,6 +67,7 @@ struct task {
     struct sched_class *cls;
     lease_t *lease;
     struct pdc_actor *actor; /* an actor call or creation: its actor */
+    int in_actor_queue;      /* in actor->head..tail, not yet sent */
     task_t *next, *prev; /* in a queue or an in-flight list */
 };
 
