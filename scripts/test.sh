@@ -4,16 +4,33 @@
 # test fails.  PDC_TEST_NO_ASAN=1 skips the sanitizer pass.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+passed=0
+failed=0
+# Add up Criterion's per-binary totals from a meson test log.
+count() {
+    local log=$1/meson-logs/testlog.txt p f
+    p=$(grep -ho 'Passing: [0-9]*' "$log" | awk '{s += $2} END {print s + 0}')
+    f=$(grep -ho -e 'Failing: [0-9]*' -e 'Crashing: [0-9]*' "$log" | awk '{s += $2} END {print s + 0}')
+    passed=$((passed + p))
+    failed=$((failed + f))
+}
+
+status=0
 scripts/setup.sh build
-meson test -C build --print-errorlogs
+meson test -C build --print-errorlogs || status=1
+count build
 if [ "${PDC_TEST_NO_ASAN:-0}" != 1 ]; then
     scripts/setup.sh build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbench=false
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-        meson test -C build-asan --print-errorlogs
+        meson test -C build-asan --print-errorlogs || status=1
+    count build-asan
 fi
 # Nothing may be left behind.
 leftover=$(ls -d /dev/shm/pdc-* 2>/dev/null || true)
 if [ -n "$leftover" ] || pgrep -x 'pdc-(head|raylet|worker)' >/dev/null; then
     echo "test: left behind: $leftover $(pgrep -a -x 'pdc-(head|raylet|worker)' || true)" >&2
-    exit 1
+    status=1
 fi
+echo "tests: $passed passed, $failed failed"
+exit $status
