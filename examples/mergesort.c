@@ -21,22 +21,19 @@
 */
 #include <pdc.h>
 
-#include <errno.h>
+#include "example_util.h"
+
 #include <getopt.h>
 #include <inttypes.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #define LIBRARY_FILE      "libpdc_example_mergesort.so"
 #define DEFAULT_N         2000000
 #define DEFAULT_CUTOFF    65536
 #define DEFAULT_MAX_DEPTH 6
 #define DEFAULT_SEED      1
-#define DEFAULT_TIMEOUT_S 120
 #define MAX_N             (INT64_C(1) << 27) /* 1 GiB of int64 */
 #define MAX_DEPTH         10
 
@@ -59,33 +56,10 @@ static void s_usage(FILE *out, const char *prog) {
             "(default %d)\n"
             "  --max-depth D   split at most D times, whatever the cutoff "
             "(default %d)\n"
-            "  --seed S        seed of the random input (default %d)\n"
-            "  --timeout SEC   give up waiting after SEC seconds "
-            "(default %d)\n"
-            "  --lib PATH      the task library (default: %s next to "
-            "this program)\n"
-            "  --help          show this help\n"
-            "\n"
-            "Exits 0 when the result is verified against qsort.\n",
-            prog, DEFAULT_N, DEFAULT_CUTOFF, DEFAULT_MAX_DEPTH, DEFAULT_SEED,
-            DEFAULT_TIMEOUT_S, LIBRARY_FILE);
-}
-
-/* Parse option `name`'s value as an integer in [min, max]. */
-static int s_parse_i64(const char *name, const char *text, int64_t min,
-                       int64_t max, int64_t *out) {
-    char *end = NULL;
-    errno = 0;
-    long long v = strtoll(text, &end, 10);
-    if (errno || end == text || *end != '\0' || v < min || v > max) {
-        fprintf(stderr,
-                "error: --%s wants an integer from %" PRId64 " to %" PRId64
-                ", got '%s'\n",
-                name, min, max, text);
-        return -1;
-    }
-    *out = v;
-    return 0;
+            "  --seed S        seed of the random input (default %d)\n",
+            prog, DEFAULT_N, DEFAULT_CUTOFF, DEFAULT_MAX_DEPTH, DEFAULT_SEED);
+    example_usage_options(out, LIBRARY_FILE);
+    fprintf(out, "\nExits 0 when the result is verified against qsort.\n");
 }
 
 /* Fill cfg from the command line.  Returns 0 to run, 1 when --help was
@@ -96,127 +70,35 @@ static int s_parse_args(int argc, char **argv, sort_config *cfg) {
         {"cutoff", required_argument, NULL, 'c'},
         {"max-depth", required_argument, NULL, 'd'},
         {"seed", required_argument, NULL, 'S'},
-        {"timeout", required_argument, NULL, 'T'},
-        {"lib", required_argument, NULL, 'l'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        EXAMPLE_OPTIONS,
     };
     int opt;
     while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
         int rc = 0;
         switch (opt) {
         case 'n':
-            rc = s_parse_i64("n", optarg, 1, MAX_N, &cfg->n);
+            rc = example_parse_i64("n", optarg, 1, MAX_N, &cfg->n);
             break;
         case 'c':
-            rc = s_parse_i64("cutoff", optarg, 1, INT64_MAX, &cfg->cutoff);
+            rc =
+                example_parse_i64("cutoff", optarg, 1, INT64_MAX, &cfg->cutoff);
             break;
         case 'd':
-            rc =
-                s_parse_i64("max-depth", optarg, 0, MAX_DEPTH, &cfg->max_depth);
+            rc = example_parse_i64("max-depth", optarg, 0, MAX_DEPTH,
+                                   &cfg->max_depth);
             break;
         case 'S':
-            rc = s_parse_i64("seed", optarg, 0, INT64_MAX, &cfg->seed);
+            rc = example_parse_i64("seed", optarg, 0, INT64_MAX, &cfg->seed);
             break;
-        case 'T':
-            rc = s_parse_i64("timeout", optarg, 1, 86400, &cfg->timeout_s);
-            break;
-        case 'l':
-            cfg->library = optarg;
-            break;
-        case 'h':
-            s_usage(stdout, argv[0]);
-            return 1;
         default:
-            s_usage(stderr, argv[0]);
-            return -1;
+            rc = example_option(opt, argv, s_usage, &cfg->timeout_s,
+                                &cfg->library);
+            break;
         }
         if (rc != 0)
-            return -1;
+            return rc;
     }
-    if (optind < argc) {
-        fprintf(stderr, "error: unexpected argument '%s'\n", argv[optind]);
-        s_usage(stderr, argv[0]);
-        return -1;
-    }
-    return 0;
-}
-
-/* The absolute path of the task library: `given` (--lib) if not NULL,
-   else `file` in the directory of this executable.  malloc'd; NULL after
-   printing why.  It must be absolute here: the sort task passes it on to
-   its nested calls, which run in workers with another directory. */
-static char *s_find_library(const char *given, const char *file) {
-    char path[PATH_MAX];
-    if (given) {
-        snprintf(path, sizeof path, "%s", given);
-    } else {
-        ssize_t n = readlink("/proc/self/exe", path, sizeof path - 1);
-        if (n <= 0) {
-            fprintf(stderr, "error: cannot read /proc/self/exe: %s\n",
-                    strerror(errno));
-            return NULL;
-        }
-        path[n] = '\0';
-        char *slash = strrchr(path, '/');
-        size_t dir_len = slash ? (size_t) (slash - path) : 0;
-        snprintf(path + dir_len, sizeof path - dir_len, "/%s", file);
-    }
-    char *absolute = realpath(path, NULL);
-    if (!absolute)
-        fprintf(stderr,
-                "error: task library %s: %s\n"
-                "       build the examples (meson compile -C build) or "
-                "pass --lib PATH\n",
-                path, strerror(errno));
-    return absolute;
-}
-
-static double s_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double) ts.tv_sec + (double) ts.tv_nsec * 1e-9;
-}
-
-/* Milliseconds from now until `deadline` (s_now() time), at least 0. */
-static int64_t s_ms_left(double deadline) {
-    double left = deadline - s_now();
-    return left > 0 ? (int64_t) (left * 1000.0) : 0;
-}
-
-/* pdc_get `ref` into *obj, waiting until `deadline` at most.  Returns 0
-   with *obj filled (release it with pdc_object_release), or -1 after
-   printing what went wrong (and releasing *obj if pdc_get filled it).
-   `what` names the object in the message. */
-static int s_get(pdc_client *client, pdc_ref ref, pdc_object *obj,
-                 double deadline, const char *what) {
-    memset(obj, 0, sizeof *obj);
-    int status = pdc_get(client, ref, obj, s_ms_left(deadline));
-    if (status == PDC_OK)
-        return 0;
-    if (status == PDC_ETIMEOUT) {
-        fprintf(stderr, "error: %s: no result in time (raise --timeout?)\n",
-                what);
-    } else if (obj->type == PDC_T_ERROR) {
-        const pdc_error *e = &obj->error;
-        fprintf(stderr, "error: %s: %s in %s on node '%s': %s\n", what,
-                pdc_status_name(e->code), e->function ? e->function : "?",
-                e->node ? e->node : "", e->message ? e->message : "");
-    } else {
-        fprintf(stderr, "error: %s: %s: %s\n", what, pdc_status_name(status),
-                pdc_last_error(client));
-    }
-    if (status != PDC_ETIMEOUT && obj->type == PDC_T_ERROR)
-        pdc_object_release(client, obj);
-    return -1;
-}
-
-/* splitmix64: a small, good generator for the random input. */
-static uint64_t s_splitmix64(uint64_t *state) {
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
+    return example_no_operands(argc, argv, s_usage);
 }
 
 static int s_compare_i64(const void *a, const void *b) {
@@ -261,7 +143,7 @@ static int s_sort_and_check(pdc_client *client, const char *library,
     size_t n = (size_t) cfg->n, bytes = n * sizeof(int64_t);
     uint64_t state = (uint64_t) cfg->seed;
     for (size_t i = 0; i < n; i++)
-        input[i] = (int64_t) s_splitmix64(&state);
+        input[i] = (int64_t) example_splitmix64(&state);
     memcpy(expected, input, bytes);
 
     int64_t depth = 0;
@@ -272,7 +154,7 @@ static int s_sort_and_check(pdc_client *client, const char *library,
            n, cfg->cutoff, depth, tasks);
     fflush(stdout);
 
-    double start = s_now();
+    double start = example_now();
     double deadline = start + (double) cfg->timeout_s;
     int status = PDC_OK;
     pdc_ref input_ref = pdc_put(client, PDC_BYTES(input, bytes), &status);
@@ -290,8 +172,8 @@ static int s_sort_and_check(pdc_client *client, const char *library,
 
     int rc = -1;
     pdc_object sorted;
-    if (s_get(client, sorted_ref, &sorted, deadline, "sort") == 0) {
-        double elapsed = s_now() - start;
+    if (example_get(client, sorted_ref, &sorted, deadline, "sort") == 0) {
+        double elapsed = example_now() - start;
         if (sorted.type != PDC_T_BYTES || sorted.size != bytes) {
             fprintf(stderr,
                     "error: sort returned type %d with %zu bytes, expected "
@@ -333,13 +215,15 @@ int main(int argc, char **argv) {
         .cutoff = DEFAULT_CUTOFF,
         .max_depth = DEFAULT_MAX_DEPTH,
         .seed = DEFAULT_SEED,
-        .timeout_s = DEFAULT_TIMEOUT_S,
+        .timeout_s = EXAMPLE_DEFAULT_TIMEOUT_S,
     };
     int parsed = s_parse_args(argc, argv, &cfg);
     if (parsed != 0)
         return parsed > 0 ? 0 : 2;
 
-    char *library = s_find_library(cfg.library, LIBRARY_FILE);
+    /* Absolute: the sort task passes it on to its nested calls, which run
+       in workers with another directory. */
+    char *library = example_find_library(cfg.library, LIBRARY_FILE);
     if (!library)
         return 1;
     pdc_client *client = pdc_init(NULL);

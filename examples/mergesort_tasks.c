@@ -24,10 +24,11 @@
 */
 #include <pdc.h>
 
+#include "example_util.h"
+
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 static int64_t s_load(const void *array, size_t i) {
     int64_t v;
@@ -79,12 +80,6 @@ static void s_merge(const void *left, size_t nl, const void *right, size_t nr,
            (nr - j) * sizeof(int64_t));
 }
 
-static double s_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double) ts.tv_sec + (double) ts.tv_nsec * 1e-9;
-}
-
 /* Get the sorted half `ref` (count elements) into *obj by `deadline`.
    Returns 0 with *obj filled, or fails the task (nonzero) with a message
    naming `which` half, releasing *obj if pdc_get filled it. */
@@ -92,9 +87,7 @@ static int s_get_half(pdc_task *t, pdc_client *client, pdc_ref ref,
                       size_t count, double deadline, const char *which,
                       pdc_object *obj) {
     memset(obj, 0, sizeof *obj);
-    double left_s = deadline - s_now();
-    int64_t wait_ms = left_s > 0 ? (int64_t) (left_s * 1000.0) : 0;
-    int status = pdc_get(client, ref, obj, wait_ms);
+    int status = pdc_get(client, ref, obj, example_ms_left(deadline));
     if (status == PDC_OK) {
         if (obj->type == PDC_T_BYTES && obj->size == count * sizeof(int64_t))
             return 0;
@@ -162,7 +155,7 @@ static int s_sort_split(pdc_task *t, const void *data, size_t n, int64_t cutoff,
         sorted[h] = pdc_call(client, sort, PDC_REF(part[h]), PDC_I64(cutoff),
                              PDC_I64(depth_left - 1), PDC_I64(timeout_ms), lib);
 
-    double deadline = s_now() + (double) timeout_ms / 1000.0;
+    double deadline = example_now() + (double) timeout_ms / 1000.0;
     for (int h = 0; h < 2 && !failed; h++) {
         failed = s_get_half(t, client, sorted[h], count[h], deadline, name[h],
                             &half[h]);

@@ -38,29 +38,27 @@
 */
 #include <pdc.h>
 
+#include "example_util.h"
+
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
-#define LIBRARY_FILE      "libpdc_example_paramserver.so"
-#define DEFAULT_ROWS      20000
-#define DEFAULT_DIMS      32
-#define DEFAULT_SHARDS    4
-#define DEFAULT_ITERS     100
-#define DEFAULT_LR        0.1
-#define DEFAULT_SEED      1
-#define DEFAULT_TIMEOUT_S 120
-#define MAX_ROWS          (INT64_C(1) << 24)
-#define MAX_DIMS          1024
-#define MAX_SHARDS        256
-#define MAX_ITERS         100000
+#define LIBRARY_FILE   "libpdc_example_paramserver.so"
+#define DEFAULT_ROWS   20000
+#define DEFAULT_DIMS   32
+#define DEFAULT_SHARDS 4
+#define DEFAULT_ITERS  100
+#define DEFAULT_LR     0.1
+#define DEFAULT_SEED   1
+#define MAX_ROWS       (INT64_C(1) << 24)
+#define MAX_DIMS       1024
+#define MAX_SHARDS     256
+#define MAX_ITERS      100000
 /* The most doubles of X the driver makes: 2 GiB. */
 #define MAX_CELLS (INT64_C(1) << 28)
 #define LOSS_EVERY 10
@@ -96,37 +94,15 @@ static void s_usage(FILE *out, const char *prog) {
             "                  (default %d)\n"
             "  --iters K       gradient descent iterations (default %d)\n"
             "  --lr RATE       learning rate (default %g)\n"
-            "  --seed S        seed of the data set (default %d)\n"
-            "  --timeout SEC   give up waiting after SEC seconds "
-            "(default %d)\n"
-            "  --lib PATH      the task library (default: %s next to "
-            "this program)\n"
-            "  --help          show this help\n"
-            "\n"
-            "Exits 0 when the final loss is within %g%% of the noise floor "
-            "%g and\n"
-            "|w - w*| < %g.\n",
+            "  --seed S        seed of the data set (default %d)\n",
             prog, DEFAULT_ROWS, DEFAULT_DIMS, DEFAULT_SHARDS, DEFAULT_ITERS,
-            DEFAULT_LR, DEFAULT_SEED, DEFAULT_TIMEOUT_S, LIBRARY_FILE,
-            LOSS_TOLERANCE * 100, NOISE_SIGMA * NOISE_SIGMA,
-            MAX_WEIGHT_ERROR);
-}
-
-/* Parse option `name`'s value as an integer in [min, max]. */
-static int s_parse_i64(const char *name, const char *text, int64_t min,
-                       int64_t max, int64_t *out) {
-    char *end = NULL;
-    errno = 0;
-    long long v = strtoll(text, &end, 10);
-    if (errno || end == text || *end != '\0' || v < min || v > max) {
-        fprintf(stderr,
-                "error: --%s wants an integer from %" PRId64 " to %" PRId64
-                ", got '%s'\n",
-                name, min, max, text);
-        return -1;
-    }
-    *out = v;
-    return 0;
+            DEFAULT_LR, DEFAULT_SEED);
+    example_usage_options(out, LIBRARY_FILE);
+    fprintf(out,
+            "\nExits 0 when the final loss is within %g%% of the noise "
+            "floor %g and\n"
+            "|w - w*| < %g.\n",
+            LOSS_TOLERANCE * 100, NOISE_SIGMA * NOISE_SIGMA, MAX_WEIGHT_ERROR);
 }
 
 /* Parse option `name`'s value as a number in (0, max]. */
@@ -156,54 +132,41 @@ static int s_parse_args(int argc, char **argv, ps_config *cfg) {
         {"iters", required_argument, NULL, 'i'},
         {"lr", required_argument, NULL, 'L'},
         {"seed", required_argument, NULL, 'S'},
-        {"timeout", required_argument, NULL, 'T'},
-        {"lib", required_argument, NULL, 'l'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        EXAMPLE_OPTIONS,
     };
     int opt;
     while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
         int rc = 0;
         switch (opt) {
         case 'r':
-            rc = s_parse_i64("rows", optarg, 1, MAX_ROWS, &cfg->rows);
+            rc = example_parse_i64("rows", optarg, 1, MAX_ROWS, &cfg->rows);
             break;
         case 'd':
-            rc = s_parse_i64("dims", optarg, 1, MAX_DIMS, &cfg->dims);
+            rc = example_parse_i64("dims", optarg, 1, MAX_DIMS, &cfg->dims);
             break;
         case 's':
-            rc = s_parse_i64("shards", optarg, 1, MAX_SHARDS, &cfg->shards);
+            rc = example_parse_i64("shards", optarg, 1, MAX_SHARDS,
+                                   &cfg->shards);
             break;
         case 'i':
-            rc = s_parse_i64("iters", optarg, 1, MAX_ITERS, &cfg->iters);
+            rc = example_parse_i64("iters", optarg, 1, MAX_ITERS, &cfg->iters);
             break;
         case 'L':
             rc = s_parse_positive("lr", optarg, 10.0, &cfg->lr);
             break;
         case 'S':
-            rc = s_parse_i64("seed", optarg, 0, INT64_MAX, &cfg->seed);
+            rc = example_parse_i64("seed", optarg, 0, INT64_MAX, &cfg->seed);
             break;
-        case 'T':
-            rc = s_parse_i64("timeout", optarg, 1, 86400, &cfg->timeout_s);
-            break;
-        case 'l':
-            cfg->library = optarg;
-            break;
-        case 'h':
-            s_usage(stdout, argv[0]);
-            return 1;
         default:
-            s_usage(stderr, argv[0]);
-            return -1;
+            rc = example_option(opt, argv, s_usage, &cfg->timeout_s,
+                                &cfg->library);
+            break;
         }
         if (rc != 0)
-            return -1;
+            return rc;
     }
-    if (optind < argc) {
-        fprintf(stderr, "error: unexpected argument '%s'\n", argv[optind]);
-        s_usage(stderr, argv[0]);
+    if (example_no_operands(argc, argv, s_usage))
         return -1;
-    }
     if (cfg->shards > cfg->rows) {
         fprintf(stderr,
                 "error: --shards %" PRId64 " is more than --rows %" PRId64
@@ -220,86 +183,10 @@ static int s_parse_args(int argc, char **argv, ps_config *cfg) {
     return 0;
 }
 
-/* The absolute path of the task library: `given` (--lib) if not NULL,
-   else `file` in the directory of this executable.  malloc'd; NULL after
-   printing why. */
-static char *s_find_library(const char *given, const char *file) {
-    char path[PATH_MAX];
-    if (given) {
-        snprintf(path, sizeof path, "%s", given);
-    } else {
-        ssize_t n = readlink("/proc/self/exe", path, sizeof path - 1);
-        if (n <= 0) {
-            fprintf(stderr, "error: cannot read /proc/self/exe: %s\n",
-                    strerror(errno));
-            return NULL;
-        }
-        path[n] = '\0';
-        char *slash = strrchr(path, '/');
-        size_t dir_len = slash ? (size_t) (slash - path) : 0;
-        snprintf(path + dir_len, sizeof path - dir_len, "/%s", file);
-    }
-    char *absolute = realpath(path, NULL);
-    if (!absolute)
-        fprintf(stderr,
-                "error: task library %s: %s\n"
-                "       build the examples (meson compile -C build) or "
-                "pass --lib PATH\n",
-                path, strerror(errno));
-    return absolute;
-}
-
-static double s_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double) ts.tv_sec + (double) ts.tv_nsec * 1e-9;
-}
-
-/* Milliseconds from now until `deadline` (s_now() time), at least 0. */
-static int64_t s_ms_left(double deadline) {
-    double left = deadline - s_now();
-    return left > 0 ? (int64_t) (left * 1000.0) : 0;
-}
-
-/* pdc_get `ref` into *obj, waiting until `deadline` at most.  Returns 0
-   with *obj filled (release it with pdc_object_release), or -1 after
-   printing what went wrong (and releasing *obj if pdc_get filled it).
-   `what` names the object in the message. */
-static int s_get(pdc_client *client, pdc_ref ref, pdc_object *obj,
-                 double deadline, const char *what) {
-    memset(obj, 0, sizeof *obj);
-    int status = pdc_get(client, ref, obj, s_ms_left(deadline));
-    if (status == PDC_OK)
-        return 0;
-    if (status == PDC_ETIMEOUT) {
-        fprintf(stderr, "error: %s: no result in time (raise --timeout?)\n",
-                what);
-    } else if (obj->type == PDC_T_ERROR) {
-        const pdc_error *e = &obj->error;
-        fprintf(stderr, "error: %s: %s in %s on node '%s': %s\n", what,
-                pdc_status_name(e->code), e->function ? e->function : "?",
-                e->node ? e->node : "", e->message ? e->message : "");
-    } else {
-        fprintf(stderr, "error: %s: %s: %s\n", what, pdc_status_name(status),
-                pdc_last_error(client));
-    }
-    if (status != PDC_ETIMEOUT && obj->type == PDC_T_ERROR)
-        pdc_object_release(client, obj);
-    return -1;
-}
-
-/* splitmix64: a small, good generator for the data set. */
-static uint64_t s_splitmix64(uint64_t *state) {
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
 /* A standard normal variate by Box-Muller, from two uniforms in (0, 1]. */
 static double s_gaussian(uint64_t *state) {
-    double u1 = (double) ((s_splitmix64(state) >> 11) + 1) * 0x1.0p-53;
-    double u2 = (double) (s_splitmix64(state) >> 11) * 0x1.0p-53;
+    double u1 = (double) ((example_splitmix64(state) >> 11) + 1) * 0x1.0p-53;
+    double u2 = (double) (example_splitmix64(state) >> 11) * 0x1.0p-53;
     return sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
 }
 
@@ -391,7 +278,7 @@ static int s_total_loss(pdc_client *client, pdc_fn loss_fn,
     for (size_t s = 0; s < shards; s++) {
         double mse = 0.0;
         int status = rc == 0 ? pdc_get_f64(client, losses[s], &mse,
-                                           s_ms_left(deadline))
+                                           example_ms_left(deadline))
                              : PDC_OK;
         if (rc == 0 && status != PDC_OK) {
             fprintf(stderr, "error: loss of shard %zu: %s: %s%s\n", s,
@@ -412,7 +299,7 @@ static int s_total_loss(pdc_client *client, pdc_fn loss_fn,
 static int s_get_weights(pdc_client *client, pdc_ref ref, double *w,
                          size_t dims, double deadline) {
     pdc_object obj;
-    if (s_get(client, ref, &obj, deadline, "final weights"))
+    if (example_get(client, ref, &obj, deadline, "final weights"))
         return -1;
     int ok = obj.type == PDC_T_BYTES && obj.size == dims * sizeof(double);
     if (ok)
@@ -508,7 +395,7 @@ static int s_train_and_check(pdc_client *client, const char *library,
            cfg->lr, cfg->iters);
     fflush(stdout);
 
-    double deadline = s_now() + (double) cfg->timeout_s;
+    double deadline = example_now() + (double) cfg->timeout_s;
     if (s_put_shards(client, cfg, w_true, shard_refs, shard_count))
         return -1;
 
@@ -519,14 +406,14 @@ static int s_train_and_check(pdc_client *client, const char *library,
                 pdc_last_error(client));
         return -1;
     }
-    int status = pdc_actor_ready(client, *ps, s_ms_left(deadline));
+    int status = pdc_actor_ready(client, *ps, example_ms_left(deadline));
     if (status != PDC_OK) {
         fprintf(stderr, "error: the ParameterServer actor: %s: %s\n",
                 pdc_status_name(status), pdc_last_error(client));
         return -1;
     }
 
-    double start = s_now();
+    double start = example_now();
     pdc_ref final_weights;
     double final_loss = 0.0;
     if (s_train(client, library, cfg, *ps, shard_refs, deadline,
@@ -536,7 +423,7 @@ static int s_train_and_check(pdc_client *client, const char *library,
     pdc_ref_release(client, final_weights);
     if (got != 0)
         return -1;
-    double elapsed = s_now() - start;
+    double elapsed = example_now() - start;
 
     double dist2 = 0.0;
     for (size_t j = 0; j < dims; j++)
@@ -613,13 +500,13 @@ int main(int argc, char **argv) {
         .iters = DEFAULT_ITERS,
         .lr = DEFAULT_LR,
         .seed = DEFAULT_SEED,
-        .timeout_s = DEFAULT_TIMEOUT_S,
+        .timeout_s = EXAMPLE_DEFAULT_TIMEOUT_S,
     };
     int parsed = s_parse_args(argc, argv, &cfg);
     if (parsed != 0)
         return parsed > 0 ? 0 : 2;
 
-    char *library = s_find_library(cfg.library, LIBRARY_FILE);
+    char *library = example_find_library(cfg.library, LIBRARY_FILE);
     if (!library)
         return 1;
     pdc_client *client = pdc_init(NULL);

@@ -17,24 +17,20 @@
 */
 #include <pdc.h>
 
-#include <errno.h>
+#include "example_util.h"
+
 #include <getopt.h>
 #include <inttypes.h>
-#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <time.h>
-#include <unistd.h>
 
-#define LIBRARY_FILE      "libpdc_example_pi.so"
-#define DEFAULT_TASKS     64
-#define DEFAULT_SAMPLES   1000000
-#define DEFAULT_SEED      1
-#define DEFAULT_TIMEOUT_S 120
-#define PI_REFERENCE      3.14159
-#define PI_TOLERANCE      0.01
+#define LIBRARY_FILE    "libpdc_example_pi.so"
+#define DEFAULT_TASKS   64
+#define DEFAULT_SAMPLES 1000000
+#define DEFAULT_SEED    1
+#define PI_REFERENCE    3.14159
+#define PI_TOLERANCE    0.01
 
 static void s_usage(FILE *out, const char *prog) {
     fprintf(out,
@@ -44,74 +40,11 @@ static void s_usage(FILE *out, const char *prog) {
             "  --tasks N       number of tasks (default %d)\n"
             "  --samples M     random points per task (default %d)\n"
             "  --seed S        seed of the first task; task i uses S+i "
-            "(default %d)\n"
-            "  --timeout SEC   give up waiting after SEC seconds "
-            "(default %d)\n"
-            "  --lib PATH      the task library (default: %s next to "
-            "this program)\n"
-            "  --help          show this help\n"
-            "\n"
-            "Exits 0 when the estimate is within %g of %g.\n",
-            prog, DEFAULT_TASKS, DEFAULT_SAMPLES, DEFAULT_SEED,
-            DEFAULT_TIMEOUT_S, LIBRARY_FILE, PI_TOLERANCE, PI_REFERENCE);
-}
-
-/* Parse option `name`'s value as an integer in [min, max]. */
-static int s_parse_i64(const char *name, const char *text, int64_t min,
-                       int64_t max, int64_t *out) {
-    char *end = NULL;
-    errno = 0;
-    long long v = strtoll(text, &end, 10);
-    if (errno || end == text || *end != '\0' || v < min || v > max) {
-        fprintf(stderr,
-                "error: --%s wants an integer from %" PRId64 " to %" PRId64
-                ", got '%s'\n",
-                name, min, max, text);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
-/* The absolute path of the task library: `given` (--lib) if not NULL,
-   else `file` in the directory of this executable.  malloc'd; NULL after
-   printing why. */
-static char *s_find_library(const char *given, const char *file) {
-    char path[PATH_MAX];
-    if (given) {
-        snprintf(path, sizeof path, "%s", given);
-    } else {
-        ssize_t n = readlink("/proc/self/exe", path, sizeof path - 1);
-        if (n <= 0) {
-            fprintf(stderr, "error: cannot read /proc/self/exe: %s\n",
-                    strerror(errno));
-            return NULL;
-        }
-        path[n] = '\0';
-        char *slash = strrchr(path, '/');
-        size_t dir_len = slash ? (size_t) (slash - path) : 0;
-        snprintf(path + dir_len, sizeof path - dir_len, "/%s", file);
-    }
-    char *absolute = realpath(path, NULL);
-    if (!absolute)
-        fprintf(stderr,
-                "error: task library %s: %s\n"
-                "       build the examples (meson compile -C build) or "
-                "pass --lib PATH\n",
-                path, strerror(errno));
-    return absolute;
-}
-
-static double s_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double) ts.tv_sec + (double) ts.tv_nsec * 1e-9;
-}
-
-/* Milliseconds from now until `deadline` (s_now() time), at least 0. */
-static int64_t s_ms_left(double deadline) {
-    double left = deadline - s_now();
-    return left > 0 ? (int64_t) (left * 1000.0) : 0;
+            "(default %d)\n",
+            prog, DEFAULT_TASKS, DEFAULT_SAMPLES, DEFAULT_SEED);
+    example_usage_options(out, LIBRARY_FILE);
+    fprintf(out, "\nExits 0 when the estimate is within %g of %g.\n",
+            PI_TOLERANCE, PI_REFERENCE);
 }
 
 typedef struct {
@@ -129,45 +62,33 @@ static int s_parse_args(int argc, char **argv, pi_config *cfg) {
         {"tasks", required_argument, NULL, 't'},
         {"samples", required_argument, NULL, 's'},
         {"seed", required_argument, NULL, 'S'},
-        {"timeout", required_argument, NULL, 'T'},
-        {"lib", required_argument, NULL, 'l'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        EXAMPLE_OPTIONS,
     };
     int opt;
     while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
         int rc = 0;
         switch (opt) {
         case 't':
-            rc = s_parse_i64("tasks", optarg, 1, 1000000, &cfg->tasks);
+            rc = example_parse_i64("tasks", optarg, 1, 1000000, &cfg->tasks);
             break;
         case 's':
-            rc = s_parse_i64("samples", optarg, 1, INT64_MAX, &cfg->samples);
+            rc = example_parse_i64("samples", optarg, 1, INT64_MAX,
+                                   &cfg->samples);
             break;
         case 'S':
-            rc = s_parse_i64("seed", optarg, 0, INT64_MAX / 2, &cfg->seed);
+            rc =
+                example_parse_i64("seed", optarg, 0, INT64_MAX / 2, &cfg->seed);
             break;
-        case 'T':
-            rc = s_parse_i64("timeout", optarg, 1, 86400, &cfg->timeout_s);
-            break;
-        case 'l':
-            cfg->library = optarg;
-            break;
-        case 'h':
-            s_usage(stdout, argv[0]);
-            return 1;
         default:
-            s_usage(stderr, argv[0]);
-            return -1;
+            rc = example_option(opt, argv, s_usage, &cfg->timeout_s,
+                                &cfg->library);
+            break;
         }
         if (rc != 0)
-            return -1;
+            return rc;
     }
-    if (optind < argc) {
-        fprintf(stderr, "error: unexpected argument '%s'\n", argv[optind]);
-        s_usage(stderr, argv[0]);
+    if (example_no_operands(argc, argv, s_usage))
         return -1;
-    }
     if (cfg->samples > INT64_MAX / cfg->tasks) {
         fprintf(stderr, "error: --tasks × --samples does not fit in 64 "
                         "bits\n");
@@ -190,7 +111,7 @@ static int s_run(pdc_client *client, const char *library,
     /* Submit every task first; each call returns its reference at once.
        max_retries is -1 (the default), not 0: a zeroed pdc_opts would
        mean "never retry after a worker death". */
-    double start = s_now();
+    double start = example_now();
     pdc_fn sample_pi = pdc_function(client, library, "sample_pi");
     pdc_opts opts = {.num_cpus = 1, .max_retries = -1, .name = "sample_pi"};
     for (int64_t i = 0; i < cfg->tasks; i++)
@@ -204,7 +125,7 @@ static int s_run(pdc_client *client, const char *library,
     for (int64_t i = 0; i < cfg->tasks && !failed; i++) {
         int64_t task_hits = 0;
         int status =
-            pdc_get_i64(client, refs[i], &task_hits, s_ms_left(deadline));
+            pdc_get_i64(client, refs[i], &task_hits, example_ms_left(deadline));
         if (status == PDC_OK && task_hits >= 0 && task_hits <= cfg->samples) {
             hits += task_hits;
             continue;
@@ -225,7 +146,7 @@ static int s_run(pdc_client *client, const char *library,
                     " hits for %" PRId64 " samples\n",
                     i, task_hits, cfg->samples);
     }
-    double elapsed = s_now() - start;
+    double elapsed = example_now() - start;
 
     for (int64_t i = 0; i < cfg->tasks; i++)
         pdc_ref_release(client, refs[i]);
@@ -250,13 +171,13 @@ int main(int argc, char **argv) {
         .tasks = DEFAULT_TASKS,
         .samples = DEFAULT_SAMPLES,
         .seed = DEFAULT_SEED,
-        .timeout_s = DEFAULT_TIMEOUT_S,
+        .timeout_s = EXAMPLE_DEFAULT_TIMEOUT_S,
     };
     int parsed = s_parse_args(argc, argv, &cfg);
     if (parsed != 0)
         return parsed > 0 ? 0 : 2;
 
-    char *library = s_find_library(cfg.library, LIBRARY_FILE);
+    char *library = example_find_library(cfg.library, LIBRARY_FILE);
     if (!library)
         return 1;
     pdc_client *client = pdc_init(NULL);

@@ -7,27 +7,20 @@
     different seeds and adds the counts up: hits / total ≈ pi / 4.
 
     Each task has its own random stream, derived from its seed with
-    splitmix64, so tasks are independent and a run is reproducible from
-    its seeds.  rand() would share hidden state inside a worker process
-    that runs several tasks in turn, and is not good enough anyway.
+    splitmix64 (example_util.h), so tasks are independent and a run is
+    reproducible from its seeds.  rand() would share hidden state inside
+    a worker process that runs several tasks in turn, and is not good
+    enough anyway.
 */
 #include <pdc.h>
 
-#include <stdint.h>
+#include "example_util.h"
 
-/* splitmix64 (Steele, Lea, Flood 2014): a 64-bit state advanced by a
-   fixed odd constant and scrambled on output.  Small, fast, and good
-   enough for Monte Carlo. */
-static uint64_t s_splitmix64(uint64_t *state) {
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
+#include <stdint.h>
 
 /* A uniform double in [0, 1) from the top 53 bits of the next output. */
 static double s_uniform(uint64_t *state) {
-    return (double) (s_splitmix64(state) >> 11) * 0x1.0p-53;
+    return (double) (example_splitmix64(state) >> 11) * 0x1.0p-53;
 }
 
 /* sample_pi(seed: i64, samples: i64) -> i64 hits inside the circle. */
@@ -45,7 +38,7 @@ PDC_FUNCTION(sample_pi) {
 
     /* Scramble the seed once, so that seeds 1, 2, 3 ... start far apart. */
     uint64_t state = (uint64_t) seed;
-    state = s_splitmix64(&state);
+    state = example_splitmix64(&state);
 
     int64_t hits = 0;
     for (int64_t i = 0; i < samples; i++) {
