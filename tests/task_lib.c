@@ -502,3 +502,24 @@ PDC_FUNCTION(use_actor) {
     }
     return pdc_return_i64(t, v);
 }
+
+/* make_actors(): creates a Counter and a detached Counter named
+   "keeper" from inside a task (this worker owns both) and returns three
+   int64 as bytes: this worker's pid and the two actors' pids. */
+PDC_FUNCTION(make_actors) {
+    pdc_client *c = pdc_task_client(t);
+    const char *lib = pdc_task_self(t).library;
+    pdc_actor_opts detached = {.name = "keeper", .detached = 1};
+    pdc_actor *owned = pdc_actor_create(c, lib, "Counter", NULL, PDC_I64(0));
+    pdc_actor *kept = pdc_actor_create(c, lib, "Counter", &detached, PDC_I64(0));
+    int64_t pids[3] = {(int64_t) getpid(), 0, 0};
+    pdc_actor *actors[2] = {owned, kept};
+    for (int i = 0; i < 2; i++) {
+        pdc_ref r = pdc_actor_call(c, actors[i], "actor_pid", PDC_I64(0));
+        int rc = pdc_get_i64(c, r, &pids[1 + i], 30000);
+        pdc_ref_release(c, r);
+        if (rc != PDC_OK) return pdc_fail(t, "actor_pid: %s", pdc_last_error(c));
+        pdc_actor_release(c, actors[i]);
+    }
+    return pdc_return_bytes(t, pids, sizeof pids);
+}

@@ -299,3 +299,32 @@ Test(actors, a_call_waiting_for_an_argument_keeps_its_place) {
     pdc_ref_release(g_c, r2);
     pdc_actor_release(g_c, a);
 }
+
+static int s_alive(pid_t pid) {
+    return kill(pid, 0) == 0;
+}
+
+/* An actor dies with the process that created it; a detached one lives
+   on and is still found by name. */
+Test(actors, actor_dies_with_its_creator_unless_detached) {
+    pdc_ref r = pdc_call(g_c, fn("make_actors"));
+    pdc_object o;
+    cr_assert_eq(pdc_get(g_c, r, &o, T_TIMEOUT_MS), PDC_OK, "%s", pdc_last_error(g_c));
+    int64_t pids[3];
+    cr_assert_eq(o.size, sizeof pids);
+    memcpy(pids, o.data, sizeof pids);
+    pdc_object_release(g_c, &o);
+    pdc_ref_release(g_c, r);
+    cr_assert(s_alive((pid_t) pids[1]) && s_alive((pid_t) pids[2]));
+
+    kill((pid_t) pids[0], SIGKILL); /* the creating worker */
+    int gone = 0;
+    for (int i = 0; i < 300 && !gone; i++, usleep(10000)) gone = !s_alive((pid_t) pids[1]);
+    cr_assert(gone, "the owned actor (pid %lld) outlived its creator", (long long) pids[1]);
+    cr_assert(s_alive((pid_t) pids[2]), "the detached actor died with its creator");
+    pdc_actor *kept = pdc_actor_get_named(g_c, "keeper", NULL, T_TIMEOUT_MS);
+    cr_assert(kept, "the detached actor is not found by name: %s", pdc_last_error(g_c));
+    cr_assert_eq(s_call_i64(kept, "incr", 5), 5);
+    cr_assert_eq(pdc_actor_kill(g_c, kept), PDC_OK);
+    pdc_actor_release(g_c, kept);
+}

@@ -136,6 +136,28 @@ static void s_unlink_worker(raylet_t *self, worker_t *dead) {
         }
 }
 
+/* A lease holder (a driver, or a worker that submitted tasks or created
+   actors) is gone: stop the workers it leased, except detached actors,
+   and forget its queued requests. */
+static void s_release_holder(raylet_t *self, const uint8_t *rid, size_t len) {
+    if (!len) return;
+    for (worker_t *w = self->workers; w; w = w->next)
+        if (w->state == W_LEASED && w->owner_len == len &&
+            !(w->lease_flags & PDC_LEASE_DETACHED) && !memcmp(w->owner, rid, len))
+            uv_process_kill(&w->proc, SIGKILL);
+    for (lease_request_t **q = &self->queue; *q;) {
+        lease_request_t *r = *q;
+        if (r->owner_len == len && !memcmp(r->owner, rid, len)) {
+            *q = r->next;
+            free(r);
+        } else {
+            q = &r->next;
+        }
+    }
+    self->queue_tail = &self->queue;
+    while (*self->queue_tail) self->queue_tail = &(*self->queue_tail)->next;
+}
+
 static void s_on_worker_closed(uv_handle_t *h) {
     free(h->data);
 }
@@ -157,6 +179,7 @@ static void s_on_worker_exit(uv_process_t *proc, int64_t status, int sig) {
         pdc_wire_send(zsock_resolve(self->router), w->owner, w->owner_len,
                       &self->enc, NULL, 0);
     }
+    if (!self->stopping) s_release_holder(self, w->rid, w->rid_len);
     char sockpath[PATH_MAX + 8];
     if (!strncmp(w->endpoint, "ipc://", 6)) {
         snprintf(sockpath, sizeof sockpath, "%s", w->endpoint + 6);
@@ -510,22 +533,7 @@ static void s_on_housekeeping(uv_timer_t *t) {
             continue;
         }
         pdc_info("driver %d is gone; releasing its leases", d->pid);
-        for (worker_t *w = self->workers; w; w = w->next)
-            if (w->state == W_LEASED && w->owner_len == d->rid_len &&
-                !(w->lease_flags & PDC_LEASE_DETACHED) && !memcmp(w->owner, d->rid, d->rid_len))
-                uv_process_kill(&w->proc, SIGKILL);
-        for (lease_request_t **q = &self->queue; *q;) {
-            lease_request_t *r = *q;
-            if (r->owner_len == d->rid_len &&
-                !memcmp(r->owner, d->rid, d->rid_len)) {
-                *q = r->next;
-                free(r);
-            } else {
-                q = &r->next;
-            }
-        }
-        self->queue_tail = &self->queue;
-        while (*self->queue_tail) self->queue_tail = &(*self->queue_tail)->next;
+        s_release_holder(self, d->rid, d->rid_len);
         *p = d->next;
         free(d);
     }
