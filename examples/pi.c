@@ -109,11 +109,10 @@ static int s_run(pdc_client *client, const char *library,
     }
 
     /* Submit every task first; each call returns its reference at once.
-       max_retries is -1 (the default), not 0: a zeroed pdc_opts would
-       mean "never retry after a worker death". */
+       max_retries 0 keeps the default (3 retries after a worker death). */
     double start = example_now();
     pdc_fn sample_pi = pdc_function(client, library, "sample_pi");
-    pdc_opts opts = {.num_cpus = 1, .max_retries = -1, .name = "sample_pi"};
+    pdc_opts opts = {.num_cpus = 1, .max_retries = 0, .name = "sample_pi"};
     for (int64_t i = 0; i < cfg->tasks; i++)
         refs[i] = pdc_call_opts(client, sample_pi, &opts,
                                 PDC_I64(cfg->seed + i), PDC_I64(cfg->samples));

@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh build
-for example in pi matmul mergesort paramserver; do
+for example in pi matmul mergesort counter paramserver; do
     echo "== $example"
     build/examples/pdc-example-$example
 done
