@@ -22,6 +22,7 @@
 
 #include "pdc.h"
 #include "pdc_config.h"
+#include "pdc_daemon.h"
 #include "pdc_log.h"
 #include "pdc_loop.h"
 #include "pdc_wire.h"
@@ -69,7 +70,7 @@ typedef struct {
     node_t *nodes;
     pdc_enc_t enc;
     uv_timer_t check;
-    uv_signal_t sigterm, sigint;
+    pdc_daemon_signals_t signals;
     uint64_t bad_messages;
 } head_t;
 
@@ -272,7 +273,7 @@ static void s_on_router(pdc_zwatch_t *watch, void *sock, void *arg) {
 
 static void s_on_check(uv_timer_t *t) {
     head_t *self = t->data;
-    if (self->owner_pid > 0 && kill(self->owner_pid, 0) && errno == ESRCH) {
+    if (pdc_daemon_owner_gone(self->owner_pid)) {
         pdc_info("stopping: the driver that started this cluster is gone");
         uv_stop(self->loop);
         return;
@@ -355,26 +356,17 @@ int pdc_head_main(int argc, char **argv) {
                                           ? self->cfg.heartbeat_ms
                                           : self->cfg.owner_check_ms);
     uv_timer_start(&self->check, s_on_check, period, period);
-    uv_signal_init(self->loop, &self->sigterm);
-    uv_signal_init(self->loop, &self->sigint);
-    self->sigterm.data = self->sigint.data = self;
-    uv_signal_start(&self->sigterm, s_on_signal, SIGTERM);
-    uv_signal_start(&self->sigint, s_on_signal, SIGINT);
+    pdc_daemon_signals_start(self->loop, &self->signals, s_on_signal, self);
     pdc_info("serving on %s", self->endpoint);
 
     uv_run(self->loop, UV_RUN_DEFAULT);
 
-    /* Release the socket before the signal handles close: SIGTERM can come
-       more than once (PR_SET_PDEATHSIG fires as each thread of a dying
-       driver exits), and once they are closed it would kill us. */
+    /* The socket goes before the signal handlers (see pdc_daemon.h). */
     pdc_zwatch_destroy(&self->watch);
     zsock_destroy(&self->router);
-    if (!strncmp(self->endpoint, "ipc://", 6)) unlink(self->endpoint + 6);
+    pdc_daemon_unlink_endpoint(self->endpoint);
     uv_close((uv_handle_t *) &self->check, NULL);
-    uv_close((uv_handle_t *) &self->sigterm, NULL);
-    uv_close((uv_handle_t *) &self->sigint, NULL);
-    signal(SIGTERM, SIG_IGN);
-    signal(SIGINT, SIG_IGN);
+    pdc_daemon_signals_close(&self->signals);
     uv_run(self->loop, UV_RUN_DEFAULT);
     uv_loop_close(self->loop);
     while (self->names) {

@@ -25,6 +25,7 @@
 #include "pdc_raylet.h"
 
 #include "pdc_config.h"
+#include "pdc_daemon.h"
 #include "pdc_id.h"
 #include "pdc_log.h"
 #include "pdc_loop.h"
@@ -100,7 +101,7 @@ typedef struct {
     driver_t *drivers;
     pdc_enc_t enc;
     uv_timer_t heartbeat, housekeeping;
-    uv_signal_t sigterm, sigint;
+    pdc_daemon_signals_t signals;
     int stopping;
     uint64_t bad_messages, leases_granted, workers_started;
 } raylet_t;
@@ -522,7 +523,7 @@ static void s_on_signal(uv_signal_t *h, int signum) {
    queued requests.  The embedded raylet also stops with its owner. */
 static void s_on_housekeeping(uv_timer_t *t) {
     raylet_t *self = t->data;
-    if (self->owner_pid > 0 && kill(self->owner_pid, 0) && errno == ESRCH) {
+    if (pdc_daemon_owner_gone(self->owner_pid)) {
         s_stop(self, "the driver that started this cluster is gone");
         return;
     }
@@ -707,11 +708,7 @@ int pdc_raylet_main(int argc, char **argv) {
                    (uint64_t) self->cfg.heartbeat_ms);
     uv_timer_start(&self->housekeeping, s_on_housekeeping,
                    (uint64_t) self->cfg.owner_check_ms, (uint64_t) self->cfg.owner_check_ms);
-    uv_signal_init(self->loop, &self->sigterm);
-    uv_signal_init(self->loop, &self->sigint);
-    self->sigterm.data = self->sigint.data = self;
-    uv_signal_start(&self->sigterm, s_on_signal, SIGTERM);
-    uv_signal_start(&self->sigint, s_on_signal, SIGINT);
+    pdc_daemon_signals_start(self->loop, &self->signals, s_on_signal, self);
     signal(SIGPIPE, SIG_IGN);
 
     int prestart = self->cfg.worker_prestart >= 0 ? (int) self->cfg.worker_prestart
@@ -737,21 +734,15 @@ int pdc_raylet_main(int argc, char **argv) {
     for (worker_t *w = self->workers; w; w = w->next) uv_process_kill(&w->proc, SIGKILL);
     while (self->workers) uv_run(self->loop, UV_RUN_ONCE);
 
-    /* Release the sockets and the store before the signal handles close:
-       SIGTERM can come more than once (PR_SET_PDEATHSIG fires as each
-       thread of a dying driver exits), and once they are closed it would
-       kill us with the store still in /dev/shm. */
+    /* Sockets and store go before the signal handlers (see pdc_daemon.h). */
     zsock_destroy(&self->router);
     zsock_destroy(&self->head_sock);
-    if (!strncmp(self->endpoint, "ipc://", 6)) unlink(self->endpoint + 6);
+    pdc_daemon_unlink_endpoint(self->endpoint);
     pdc_store_destroy(&self->store);
     pdc_store_remove_dir(self->store_dir);
     uv_close((uv_handle_t *) &self->heartbeat, NULL);
     uv_close((uv_handle_t *) &self->housekeeping, NULL);
-    uv_close((uv_handle_t *) &self->sigterm, NULL);
-    uv_close((uv_handle_t *) &self->sigint, NULL);
-    signal(SIGTERM, SIG_IGN);
-    signal(SIGINT, SIG_IGN);
+    pdc_daemon_signals_close(&self->signals);
     uv_run(self->loop, UV_RUN_DEFAULT);
     uv_loop_close(self->loop);
     while (self->queue) {
