@@ -23,6 +23,7 @@
 
 #include "pdc_id.h"
 #include "pdc_log.h"
+#include "pdc_session.h"
 #include "pdc_wire.h"
 
 #include <dirent.h>
@@ -39,11 +40,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-static const char *s_session_root(void) {
-    const char *root = getenv("PDC_SESSION_ROOT");
-    return root && *root ? root : "/tmp/pdc";
-}
 
 int pdc_bin_dir(char *out, size_t len) {
     const char *env = getenv("PDC_BIN_DIR");
@@ -72,100 +68,25 @@ int pdc_bin_dir(char *out, size_t len) {
     return -1;
 }
 
-static int s_write_file(const char *dir, const char *name, const char *text) {
-    char path[PATH_MAX + 64];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
-    if (!f) return -1;
-    fputs(text, f);
-    return fclose(f);
-}
-
-static int s_read_file(const char *dir, const char *name, char *out, size_t len) {
-    char path[PATH_MAX + 64];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "r");
-    if (!f) return -1;
-    size_t n = fread(out, 1, len - 1, f);
-    fclose(f);
-    out[n] = '\0';
-    while (n && (out[n - 1] == '\n' || out[n - 1] == ' ')) out[--n] = '\0';
-    return 0;
-}
-
-/* Start a daemon: argv is ready before fork, the child only redirects
-   its output, asks for SIGTERM when the driver dies, and execs. */
-static pid_t s_spawn(char *const argv[], const char *logpath) {
-    int fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGTERM);
-        if (getppid() != parent) _exit(1);
-        if (fd >= 0) {
-            dup2(fd, 1);
-            dup2(fd, 2);
-        }
-        int devnull = open("/dev/null", O_RDONLY);
-        if (devnull >= 0) dup2(devnull, 0);
-        /* Hold none of the driver's other descriptors: a pipe or socket
-           it opened would otherwise stay open as long as the daemons and
-           their workers live. */
-        if (close_range(3, ~0U, 0) != 0)
-            for (int i = 3; i < 1024; i++) close(i);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    if (fd >= 0) close(fd);
-    return pid;
-}
-
-static int s_rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-    (void) st;
-    (void) flag;
-    (void) ftw;
-    remove(path);
-    return 0;
-}
-
-static void s_remove_tree(const char *dir) {
-    nftw(dir, s_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static int s_alive(pid_t pid) {
-    return pid > 0 && !(kill(pid, 0) && errno == ESRCH);
-}
-
-/* Whether pid runs one of our daemons (so a recycled pid is left alone). */
-static int s_is_pdc(pid_t pid) {
-    char path[64], comm[64] = "";
-    snprintf(path, sizeof path, "/proc/%d/comm", (int) pid);
-    FILE *f = fopen(path, "r");
-    if (!f) return 0;
-    if (!fgets(comm, sizeof comm, f)) comm[0] = '\0';
-    fclose(f);
-    return !strncmp(comm, "pdc-", 4);
-}
-
 void pdc_embed_clean_stale(void) {
-    DIR *d = opendir(s_session_root());
+    DIR *d = opendir(pdc_session_root());
     if (!d) return;
     struct dirent *e;
     while ((e = readdir(d))) {
         if (strncmp(e->d_name, "session-", 8)) continue;
         char dir[PATH_MAX], text[PATH_MAX];
-        snprintf(dir, sizeof dir, "%s/%s", s_session_root(), e->d_name);
-        if (s_read_file(dir, "owner.pid", text, sizeof text)) continue;
-        if (s_alive((pid_t) atoi(text))) continue;
+        snprintf(dir, sizeof dir, "%s/%s", pdc_session_root(), e->d_name);
+        if (pdc_session_read(dir, "owner.pid", text, sizeof text)) continue;
+        if (pdc_session_alive((pid_t) atoi(text))) continue;
         static const char *pidfiles[] = {"raylet.pid", "head.pid"};
         for (int i = 0; i < 2; i++)
-            if (!s_read_file(dir, pidfiles[i], text, sizeof text)) {
+            if (!pdc_session_read(dir, pidfiles[i], text, sizeof text)) {
                 pid_t pid = (pid_t) atoi(text);
-                if (s_alive(pid) && s_is_pdc(pid)) kill(pid, SIGKILL);
+                if (pdc_session_alive(pid) && pdc_session_is_pdc(pid)) kill(pid, SIGKILL);
             }
-        if (!s_read_file(dir, "store.path", text, sizeof text) && !strncmp(text, "/dev/shm/pdc-", 13))
+        if (!pdc_session_read(dir, "store.path", text, sizeof text) && !strncmp(text, "/dev/shm/pdc-", 13))
             pdc_store_remove_dir(text);
-        s_remove_tree(dir);
+        pdc_session_remove(dir);
         pdc_log(PDC_LOG_INFO, "removed the session %s left by a dead driver", dir);
     }
     closedir(d);
@@ -180,7 +101,7 @@ int pdc_embed_start(pdc_client *unused, char *raylet_ep, size_t len, char *sessi
         fprintf(stderr, "pdc: cannot find pdc-head and pdc-raylet; set PDC_BIN_DIR\n");
         return PDC_ECONNECT;
     }
-    mkdir(s_session_root(), 0777);
+    mkdir(pdc_session_root(), 0777);
     char stamp[32], rnd[9], cluster[9];
     time_t now = time(NULL);
     struct tm tm;
@@ -188,7 +109,7 @@ int pdc_embed_start(pdc_client *unused, char *raylet_ep, size_t len, char *sessi
     strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
     pdc_random_hex(rnd, 4);
     pdc_random_hex(cluster, 8);
-    snprintf(session, session_len, "%s/session-%s-%d-%s", s_session_root(), stamp, (int) getpid(), rnd);
+    snprintf(session, session_len, "%s/session-%s-%d-%s", pdc_session_root(), stamp, (int) getpid(), rnd);
     char logs[PATH_MAX + 8];
     snprintf(logs, sizeof logs, "%s/logs", session);
     if (mkdir(session, 0700) || mkdir(logs, 0700)) {
@@ -198,8 +119,8 @@ int pdc_embed_start(pdc_client *unused, char *raylet_ep, size_t len, char *sessi
     snprintf(store_path, store_len, "/dev/shm/pdc-%s-node0", cluster);
     char pid[32];
     snprintf(pid, sizeof pid, "%d\n", (int) getpid());
-    s_write_file(session, "owner.pid", pid);
-    s_write_file(session, "store.path", store_path);
+    pdc_session_write(session, "owner.pid", pid);
+    pdc_session_write(session, "store.path", store_path);
 
     char head_bin[PATH_MAX + 16], raylet_bin[PATH_MAX + 16], head_ep[PATH_MAX + 16];
     char head_log[PATH_MAX + 16], raylet_log[PATH_MAX + 16];
@@ -216,46 +137,31 @@ int pdc_embed_start(pdc_client *unused, char *raylet_ep, size_t len, char *sessi
     char *raylet_argv[] = {raylet_bin, "--endpoint", raylet_ep, "--head", head_ep,
                            "--store-dir", store_path, "--session", session,
                            "--node-id", "node0", "--owner-pid", owner, NULL};
-    *head_pid = s_spawn(head_argv, head_log);
-    *raylet_pid = s_spawn(raylet_argv, raylet_log);
+    *head_pid = pdc_session_spawn(head_argv, head_log, 0);
+    *raylet_pid = pdc_session_spawn(raylet_argv, raylet_log, 0);
     if (*head_pid < 0 || *raylet_pid < 0) {
         fprintf(stderr, "pdc: cannot start the cluster daemons: %s\n", strerror(errno));
         pdc_embed_stop(*head_pid, *raylet_pid, session, store_path, 2000);
         return PDC_ECONNECT;
     }
     snprintf(pid, sizeof pid, "%d\n", (int) *head_pid);
-    s_write_file(session, "head.pid", pid);
+    pdc_session_write(session, "head.pid", pid);
     snprintf(pid, sizeof pid, "%d\n", (int) *raylet_pid);
-    s_write_file(session, "raylet.pid", pid);
+    pdc_session_write(session, "raylet.pid", pid);
     return PDC_OK;
-}
-
-static void s_reap(pid_t pid, int64_t timeout_ms) {
-    if (pid <= 0) return;
-    int64_t waited = 0;
-    while (waitpid(pid, NULL, WNOHANG) == 0) {
-        if (waited >= timeout_ms) {
-            kill(pid, SIGKILL);
-            waitpid(pid, NULL, 0);
-            return;
-        }
-        usleep(2000);
-        waited += 2;
-    }
 }
 
 void pdc_embed_stop(pid_t head_pid, pid_t raylet_pid, const char *session, const char *store_path,
                     int64_t timeout_ms) {
-    if (raylet_pid > 0) kill(raylet_pid, SIGTERM);
-    if (head_pid > 0) kill(head_pid, SIGTERM);
-    s_reap(raylet_pid, timeout_ms);
-    s_reap(head_pid, timeout_ms);
+    if (head_pid > 0) kill(head_pid, SIGTERM); /* both stop at once */
+    pdc_session_stop(raylet_pid, timeout_ms);
+    pdc_session_stop(head_pid, timeout_ms);
     if (store_path && *store_path) {
         struct stat st;
         if (stat(store_path, &st) == 0) pdc_store_remove_dir(store_path);
     }
     const char *keep = getenv("PDC_KEEP_SESSION");
-    if (session && *session && !(keep && *keep == '1')) s_remove_tree(session);
+    if (session && *session && !(keep && *keep == '1')) pdc_session_remove(session);
 }
 
 /* Join a running cluster: ask the head for its nodes and use a raylet on
