@@ -51,6 +51,9 @@
     - LEASE_RETURN: worker id.  No reply.
     - BLOCKED / UNBLOCKED: the sending worker waits in pdc_get and gives
       its CPU back / takes it again.  No reply.
+    - BYE: the sending client is closing: its queued lease requests are
+      dropped and the workers still leased to it (busy with its tasks)
+      are stopped.  No reply.
     - WORKER_DIED: to a lease holder: its leased worker (id) exited, with
       a status (exit code, or minus the signal number).
 
@@ -108,6 +111,7 @@
     X(BLOCKED, "")                                                        \
     X(UNBLOCKED, "")                                                      \
     X(WORKER_DIED, "di")                                                  \
+    X(BYE, "")                                                            \
     X(PUSH_TASKS, "*" PDC_TASK_SCHEMA)                                    \
     X(TASK_RESULTS, "s*" PDC_RESULT_SCHEMA)                               \
     X(NODE_REGISTER, "ss{}")                                              \

@@ -82,7 +82,9 @@ void pdc_session_remove(const char *dir) {
 }
 
 int pdc_session_alive(pid_t pid) {
-    return pid > 0 && !(kill(pid, 0) && errno == ESRCH);
+    if (pid <= 0) return 0;
+    if (waitpid(pid, NULL, WNOHANG) == pid) return 0; /* our child, now reaped */
+    return !(kill(pid, 0) && errno == ESRCH);
 }
 
 int pdc_session_is_pdc(pid_t pid) {

@@ -11,6 +11,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* The directory holding pdc-head, pdc-raylet and pdc-worker:
+   PDC_BIN_DIR, else beside libpdc.so, else ../bin from it. */
+int pdc_bin_dir(char *out, size_t len);
+
 /* Where sessions live: PDC_SESSION_ROOT, else /tmp/pdc. */
 const char *pdc_session_root(void);
 /* Write text to dir/name, or read it back (trailing newlines and spaces

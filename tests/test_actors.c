@@ -184,8 +184,11 @@ Test(actors, kill_runs_the_destructor_and_calls_fail_with_actor_died) {
     int seen = 0;
     for (int i = 0; i < 200 && !seen; i++, usleep(10000)) seen = stat(marker, &st) == 0;
     cr_assert(seen, "the destructor did not run");
-    unlink(marker);
     pdc_actor_release(g_c, a);
+    pdc_shutdown(&g_c);
+    unsetenv("PDC_TEST_DESTRUCTOR_MARKER");
+    unlink(marker);
+    g_c = pdc_init(NULL); /* for the fixture's teardown */
 }
 
 Test(actors, crashed_actor_fails_its_calls_without_a_hang) {

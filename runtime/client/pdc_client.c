@@ -1330,6 +1330,17 @@ void pdc_client_close(pdc_client *c) {
         uv_run(&c->loop, UV_RUN_DEFAULT);
         uv_loop_close(&c->loop);
     }
+    if (c->raylet && c->io_started && !c->is_worker) {
+        /* Lease requests still queued at the raylet would be granted to
+           nobody: say goodbye so it drops them. */
+        pdc_enc_begin(&c->enc, PDC_MSG_BYE, 0);
+        s_send_raylet(c);
+    }
+    if (c->raylet) {
+        /* Deliver the LEASE_RETURNs and BYE just sent before the socket goes. */
+        int linger = (int) c->cfg.shutdown_timeout_ms;
+        zmq_setsockopt(zsock_resolve(c->raylet), ZMQ_LINGER, &linger, sizeof linger);
+    }
     zsock_destroy(&c->raylet);
     pdc_idmap_each(&c->objects, s_free_obj, c);
     pdc_idmap_free(&c->objects);

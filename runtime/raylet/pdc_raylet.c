@@ -389,6 +389,20 @@ static void s_on_blocked(raylet_t *self, pdc_inbound_t *in, int blocked) {
     if (blocked) s_try_grant(self);
 }
 
+static void s_on_bye(raylet_t *self, pdc_inbound_t *in) {
+    const void *rid = zmq_msg_data(&in->frames[0]);
+    size_t len = zmq_msg_size(&in->frames[0]);
+    if (len > RID_MAX) return;
+    s_release_holder(self, rid, len);
+    for (driver_t **p = &self->drivers; *p; p = &(*p)->next)
+        if ((*p)->rid_len == len && !memcmp((*p)->rid, rid, len)) {
+            driver_t *d = *p;
+            *p = d->next;
+            free(d);
+            break;
+        }
+}
+
 static void s_reply_status(raylet_t *self, pdc_inbound_t *in) {
     pdc_store_usage_t use = {0};
     if (self->store) pdc_store_usage(self->store, &use);
@@ -443,6 +457,7 @@ static void s_on_router(pdc_zwatch_t *watch, void *sock, void *arg) {
     case PDC_MSG_LEASE_REQUEST: s_on_lease_request(self, &in); break;
     case PDC_MSG_LEASE_RETURN: s_on_lease_return(self, &in); break;
     case PDC_MSG_BLOCKED: s_on_blocked(self, &in, 1); break;
+    case PDC_MSG_BYE: s_on_bye(self, &in); break;
     case PDC_MSG_UNBLOCKED: s_on_blocked(self, &in, 0); break;
     case PDC_MSG_STATUS: s_reply_status(self, &in); break;
     case PDC_MSG_PING:

@@ -1,0 +1,415 @@
+/*  pdc: start, inspect and stop pdc nodes on this host.
+
+        pdc start --head [--port 6380] [--node-ip-address IP] [--num-cpus N]
+        pdc start --address tcp://HOST:6380 [--num-cpus N]
+        pdc status [-v] [--address tcp://HOST:6380]
+        pdc stop
+
+    `pdc start` starts daemons in the background, detached from the
+    terminal, each node in its own session directory under /tmp/pdc
+    (PDC_SESSION_ROOT) named node-DATE-RAND, with its pid files, the path
+    of its object store, the head's address and logs/.  --head starts a
+    pdc-head listening on tcp://IP:PORT and a pdc-raylet for this host;
+    --address starts only a raylet that joins an existing head.  It waits
+    until the head lists the new node as alive, and otherwise stops what it
+    started and says where the logs are.
+
+    A head that listens on an address other than loopback would accept
+    anyone who can reach it, and transport security (CURVE) is not built
+    yet, so that needs --insecure.
+
+    `pdc status` asks the head for its nodes (and local raylets for their
+    workers and store), `pdc stop` stops every node `pdc start` started on
+    this host.  Programs join with pdc_init("tcp://HOST:6380") or
+    PDC_ADDRESS.
+*/
+#include "pdc.h"
+#include "pdc_config.h"
+#include "pdc_id.h"
+#include "pdc_session.h"
+#include "pdc_store.h"
+#include "pdc_wire.h"
+
+#include <arpa/inet.h>
+#include <czmq.h>
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DEFAULT_PORT 6380
+
+static void s_usage(FILE *out) {
+    fprintf(out,
+            "Usage: pdc COMMAND [options]\n"
+            "Start, inspect and stop pdc nodes on this host.\n\n"
+            "  pdc start --head [--port PORT] [--node-ip-address IP] [--num-cpus N] [--insecure]\n"
+            "      start a head (listening on tcp://IP:PORT, default 127.0.0.1:%d) and a node\n"
+            "  pdc start --address tcp://HOST:PORT [--num-cpus N]\n"
+            "      start a node that joins the head at that address\n"
+            "  pdc status [-v] [--address tcp://HOST:PORT]\n"
+            "      nodes alive and dead with their resources; -v adds each local node's\n"
+            "      workers and object store, and every setting with its value\n"
+            "  pdc stop\n"
+            "      stop every node started with pdc start on this host\n\n"
+            "Options of start:\n"
+            "  --set NAME=VALUE     any setting (see pdc status -v), passed to the daemons\n"
+            "  --insecure           allow a head on a non-loopback address without CURVE\n"
+            "Programs join a started cluster with pdc_init(\"tcp://HOST:PORT\") or PDC_ADDRESS.\n",
+            DEFAULT_PORT);
+}
+
+/* ---- Talking to a daemon ------------------------------------------------ */
+
+/* Send enc to endpoint and wait for one reply into *in.  1 on a reply, 0
+   on timeout or failure (in is then not to be closed). */
+static int s_request(const char *endpoint, pdc_enc_t *enc, pdc_inbound_t *in, int64_t timeout_ms) {
+    zsock_t *sock = zsock_new(ZMQ_DEALER);
+    if (!sock) return 0;
+    pdc_wire_tune(zsock_resolve(sock), 0);
+    zsock_connect(sock, "%s", endpoint);
+    pdc_wire_send(zsock_resolve(sock), NULL, 0, enc, NULL, 0);
+    zmq_pollitem_t item = {zsock_resolve(sock), 0, ZMQ_POLLIN, 0};
+    int got = zmq_poll(&item, 1, (long) timeout_ms) == 1 && pdc_wire_recv(zsock_resolve(sock), 0, in) > 0;
+    zsock_destroy(&sock);
+    return got;
+}
+
+typedef struct {
+    char id[64], endpoint[PATH_MAX];
+    int alive;
+    double cpu_total, cpu_available;
+} node_info_t;
+
+/* The head's node table; returns the count, or -1 if it did not answer. */
+static int s_nodes(const char *head, node_info_t *nodes, int max, int64_t timeout_ms) {
+    pdc_enc_t enc;
+    pdc_enc_init(&enc);
+    pdc_enc_begin(&enc, PDC_MSG_NODES, 1);
+    pdc_inbound_t in;
+    int n = -1;
+    if (s_request(head, &enc, &in, timeout_ms)) {
+        if (in.msg.type == PDC_MSG_NODES_REPLY) {
+            const msgpack_object *list = &in.msg.fields[0];
+            n = 0;
+            for (uint32_t i = 0; i < list->via.array.size && n < max; i++, n++) {
+                const msgpack_object *f = list->via.array.ptr[i].via.array.ptr;
+                node_info_t *node = &nodes[n];
+                memset(node, 0, sizeof *node);
+                pdc_f_cstr(&f[0], node->id, sizeof node->id);
+                pdc_f_cstr(&f[1], node->endpoint, sizeof node->endpoint);
+                node->alive = (int) pdc_f_u(&f[2]);
+                for (int k = 3; k <= 4; k++)
+                    for (uint32_t r = 0; r < f[k].via.map.size; r++) {
+                        char name[32];
+                        pdc_f_cstr(&f[k].via.map.ptr[r].key, name, sizeof name);
+                        if (strcmp(name, "CPU")) continue;
+                        *(k == 3 ? &node->cpu_total : &node->cpu_available) =
+                                pdc_f_f(&f[k].via.map.ptr[r].val);
+                    }
+            }
+        }
+        pdc_inbound_close(&in);
+    }
+    pdc_enc_free(&enc);
+    return n;
+}
+
+/* Print a daemon's STATUS rows, indented.  0, or -1 if it did not answer. */
+static int s_print_status(const char *endpoint, int64_t timeout_ms) {
+    pdc_enc_t enc;
+    pdc_enc_init(&enc);
+    pdc_enc_begin(&enc, PDC_MSG_STATUS, 1);
+    pdc_inbound_t in;
+    int rc = -1;
+    if (s_request(endpoint, &enc, &in, timeout_ms)) {
+        if (in.msg.type == PDC_MSG_STATUS_REPLY) {
+            const msgpack_object *rows = &in.msg.fields[0];
+            for (uint32_t i = 0; i < rows->via.array.size; i++) {
+                const msgpack_object *f = rows->via.array.ptr[i].via.array.ptr;
+                char name[64];
+                printf("      %-22s %.0f\n", pdc_f_cstr(&f[0], name, sizeof name), pdc_f_f(&f[1]));
+            }
+            rc = 0;
+        }
+        pdc_inbound_close(&in);
+    }
+    pdc_enc_free(&enc);
+    return rc;
+}
+
+/* ---- Sessions started by pdc start ------------------------------------- */
+
+typedef void (*session_fn)(const char *dir, void *arg);
+
+/* Call fn for every node session on this host, newest name last. */
+static int s_each_session(session_fn fn, void *arg) {
+    struct dirent **entries;
+    int n = scandir(pdc_session_root(), &entries, NULL, alphasort);
+    int count = 0;
+    for (int i = 0; i < n; i++) {
+        if (!strncmp(entries[i]->d_name, "node-", 5)) {
+            char dir[PATH_MAX];
+            snprintf(dir, sizeof dir, "%s/%s", pdc_session_root(), entries[i]->d_name);
+            fn(dir, arg);
+            count++;
+        }
+        free(entries[i]);
+    }
+    if (n >= 0) free(entries);
+    return count;
+}
+
+static void s_latest_address(const char *dir, void *arg) {
+    pdc_session_read(dir, "address", arg, PATH_MAX);
+}
+
+/* --address, else PDC_ADDRESS, else the head of the newest node started
+   here.  0 or -1 with a message. */
+static int s_resolve_address(const char *given, char *out) {
+    const char *env = getenv("PDC_ADDRESS");
+    out[0] = '\0';
+    if (given && *given)
+        snprintf(out, PATH_MAX, "%s", given);
+    else if (env && *env)
+        snprintf(out, PATH_MAX, "%s", env);
+    else
+        s_each_session(s_latest_address, out);
+    if (*out) return 0;
+    fprintf(stderr, "pdc: no cluster address: pass --address, set PDC_ADDRESS, or pdc start one\n");
+    return -1;
+}
+
+static void s_stop_session(const char *dir, void *arg) {
+    int64_t timeout_ms = *(int64_t *) arg;
+    static const char *pidfiles[] = {"raylet.pid", "head.pid"};
+    char text[PATH_MAX];
+    for (int i = 0; i < 2; i++)
+        if (!pdc_session_read(dir, pidfiles[i], text, sizeof text)) {
+            pid_t pid = (pid_t) atoi(text);
+            if (pdc_session_alive(pid) && pdc_session_is_pdc(pid)) pdc_session_stop(pid, timeout_ms);
+        }
+    if (!pdc_session_read(dir, "store.path", text, sizeof text) && !strncmp(text, "/dev/shm/pdc-", 13))
+        pdc_store_remove_dir(text);
+    pdc_session_remove(dir);
+}
+
+/* ---- Commands ------------------------------------------------------------ */
+
+static int s_is_loopback(const char *ip) {
+    struct in_addr a;
+    return inet_pton(AF_INET, ip, &a) == 1 && (ntohl(a.s_addr) >> 24) == 127;
+}
+
+static int s_cmd_start(int argc, char **argv, const pdc_config_t *cfg) {
+    static const struct option opts[] = {{"head", no_argument, 0, 'H'},
+                                         {"address", required_argument, 0, 'a'},
+                                         {"port", required_argument, 0, 'p'},
+                                         {"node-ip-address", required_argument, 0, 'i'},
+                                         {"num-cpus", required_argument, 0, 'c'},
+                                         {"set", required_argument, 0, 'x'},
+                                         {"insecure", no_argument, 0, 'I'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    int head = 0, insecure = 0, c, port = DEFAULT_PORT;
+    const char *address = NULL, *ip = "127.0.0.1", *num_cpus = NULL;
+    char *sets[32];
+    int nsets = 0;
+    pid_t head_pid = 0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'H': head = 1; break;
+        case 'a': address = optarg; break;
+        case 'p': port = atoi(optarg); break;
+        case 'i': ip = optarg; break;
+        case 'c': num_cpus = optarg; break;
+        case 'I': insecure = 1; break;
+        case 'x':
+            if (nsets < 32) sets[nsets++] = optarg;
+            break;
+        case 'h': s_usage(stdout); return 0;
+        default: s_usage(stderr); return 2;
+        }
+    }
+    if (head == !!address) {
+        fprintf(stderr, "pdc start: give either --head or --address tcp://HOST:PORT\n");
+        return 2;
+    }
+    if (port <= 0 || port > 65535) {
+        fprintf(stderr, "pdc start: --port must be 1..65535\n");
+        return 2;
+    }
+    if (head && !s_is_loopback(ip) && !insecure) {
+        fprintf(stderr,
+                "pdc start: refusing to listen on %s without transport security (CURVE is not\n"
+                "built yet): anyone who can reach it could run code.  Pass --insecure to do it\n"
+                "anyway, on a network you trust.\n",
+                ip);
+        return 2;
+    }
+    char bin[PATH_MAX];
+    if (pdc_bin_dir(bin, sizeof bin)) {
+        fprintf(stderr, "pdc start: cannot find pdc-head and pdc-raylet; set PDC_BIN_DIR\n");
+        return 1;
+    }
+    char head_ep[PATH_MAX];
+    if (head)
+        snprintf(head_ep, sizeof head_ep, "tcp://%s:%d", ip, port);
+    else
+        snprintf(head_ep, sizeof head_ep, "%s", address);
+
+    /* The node's session directory. */
+    mkdir(pdc_session_root(), 0777);
+    char stamp[32], node[13], dir[PATH_MAX], logs[PATH_MAX + 8], store[PATH_MAX];
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+    pdc_random_hex(node, 12);
+    snprintf(dir, sizeof dir, "%s/node-%s-%s", pdc_session_root(), stamp, node);
+    snprintf(logs, sizeof logs, "%s/logs", dir);
+    snprintf(store, sizeof store, "/dev/shm/pdc-%s", node);
+    if (mkdir(dir, 0700) || mkdir(logs, 0700)) {
+        fprintf(stderr, "pdc start: cannot create %s: %s\n", dir, strerror(errno));
+        return 1;
+    }
+    pdc_session_write(dir, "address", head_ep);
+    pdc_session_write(dir, "store.path", store);
+
+    char head_bin[PATH_MAX + 16], raylet_bin[PATH_MAX + 16], raylet_ep[PATH_MAX + 32];
+    char head_log[PATH_MAX + 16], raylet_log[PATH_MAX + 16], pid[32];
+    snprintf(head_bin, sizeof head_bin, "%s/pdc-head", bin);
+    snprintf(raylet_bin, sizeof raylet_bin, "%s/pdc-raylet", bin);
+    snprintf(raylet_ep, sizeof raylet_ep, "ipc://%s/raylet.sock", dir);
+    snprintf(head_log, sizeof head_log, "%s/head.log", logs);
+    snprintf(raylet_log, sizeof raylet_log, "%s/raylet.log", logs);
+
+    char *args[64];
+    int n = 0;
+    if (head) {
+        args[n++] = head_bin;
+        args[n++] = "--endpoint";
+        args[n++] = head_ep;
+        for (int i = 0; i < nsets; i++) args[n++] = "--set", args[n++] = sets[i];
+        args[n] = NULL;
+        head_pid = pdc_session_spawn(args, head_log, 1);
+        snprintf(pid, sizeof pid, "%d\n", (int) head_pid);
+        pdc_session_write(dir, "head.pid", pid);
+    }
+    n = 0;
+    args[n++] = raylet_bin;
+    args[n++] = "--endpoint", args[n++] = raylet_ep;
+    args[n++] = "--head", args[n++] = head_ep;
+    args[n++] = "--store-dir", args[n++] = store;
+    args[n++] = "--session", args[n++] = dir;
+    args[n++] = "--node-id", args[n++] = node;
+    if (num_cpus) args[n++] = "--num-cpus", args[n++] = (char *) num_cpus;
+    for (int i = 0; i < nsets; i++) args[n++] = "--set", args[n++] = sets[i];
+    args[n] = NULL;
+    pid_t p = pdc_session_spawn(args, raylet_log, 1);
+    snprintf(pid, sizeof pid, "%d\n", (int) p);
+    pdc_session_write(dir, "raylet.pid", pid);
+
+    /* Started means: the head lists this node as alive, and for --head,
+       that head is ours (a head that could not bind its port exits, and
+       another one there would otherwise answer for it). */
+    node_info_t nodes[256];
+    for (int64_t waited = 0; waited < cfg->connect_timeout_ms; waited += 50) {
+        if (head && !pdc_session_alive(head_pid)) {
+            fprintf(stderr, "pdc start: the head exited (is port %d taken?); see %s/head.log\n", port,
+                    logs);
+            break;
+        }
+        int count = s_nodes(head_ep, nodes, 256, 200);
+        for (int i = 0; i < count; i++)
+            if (!strcmp(nodes[i].id, node) && nodes[i].alive) {
+                printf("started %s%s (node %s, %.0f CPU); logs in %s\n"
+                       "join it with pdc_init(\"%s\") or PDC_ADDRESS=%s; stop with pdc stop\n",
+                       head ? "a head at " : "a node of the head at ", head_ep, node,
+                       nodes[i].cpu_total, logs, head_ep, head_ep);
+                return 0;
+            }
+        usleep(50000);
+    }
+    fprintf(stderr, "pdc start: the node did not come up; its logs are in %s\n", logs);
+    int64_t timeout = cfg->shutdown_timeout_ms;
+    static const char *pidfiles[] = {"raylet.pid", "head.pid"};
+    char text[64];
+    for (int i = 0; i < 2; i++)
+        if (!pdc_session_read(dir, pidfiles[i], text, sizeof text)) pdc_session_stop(atoi(text), timeout);
+    pdc_store_remove_dir(store);
+    return 1;
+}
+
+static int s_cmd_status(int argc, char **argv, const pdc_config_t *cfg) {
+    static const struct option opts[] = {{"address", required_argument, 0, 'a'},
+                                         {"verbose", no_argument, 0, 'v'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    const char *given = NULL;
+    int verbose = 0, c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'a': given = optarg; break;
+        case 'v': verbose = 1; break;
+        case 'h': s_usage(stdout); return 0;
+        default: s_usage(stderr); return 2;
+        }
+    }
+    char address[PATH_MAX];
+    if (s_resolve_address(given, address)) return 1;
+    static node_info_t nodes[1024];
+    int n = s_nodes(address, nodes, 1024, cfg->connect_timeout_ms);
+    if (n < 0) {
+        fprintf(stderr, "pdc status: the head at %s did not answer within %lld ms\n", address,
+                (long long) cfg->connect_timeout_ms);
+        return 1;
+    }
+    int alive = 0;
+    for (int i = 0; i < n; i++) alive += nodes[i].alive;
+    printf("cluster at %s: %d node%s alive, %d dead\n", address, alive, alive == 1 ? "" : "s",
+           n - alive);
+    for (int i = 0; i < n; i++) {
+        printf("  node %-14s %-5s CPU %g of %g free   %s\n", nodes[i].id, nodes[i].alive ? "alive" : "dead",
+               nodes[i].cpu_available, nodes[i].cpu_total, nodes[i].endpoint);
+        if (verbose && nodes[i].alive && !strncmp(nodes[i].endpoint, "ipc://", 6))
+            s_print_status(nodes[i].endpoint, 2000);
+    }
+    if (verbose) {
+        printf("settings (flag --set NAME=VALUE, environment variable, meaning):\n");
+        pdc_config_print(cfg, stdout);
+    }
+    return 0;
+}
+
+static int s_cmd_stop(const pdc_config_t *cfg) {
+    int64_t timeout = cfg->shutdown_timeout_ms;
+    int n = s_each_session(s_stop_session, &timeout);
+    printf("stopped %d node%s\n", n, n == 1 ? "" : "s");
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+        s_usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    pdc_config_t cfg;
+    if (pdc_config_load(&cfg)) return 2;
+    zsys_handler_set(NULL);
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "start")) return s_cmd_start(argc - 1, argv + 1, &cfg);
+    if (!strcmp(cmd, "status")) return s_cmd_status(argc - 1, argv + 1, &cfg);
+    if (!strcmp(cmd, "stop")) return s_cmd_stop(&cfg);
+    fprintf(stderr, "pdc: unknown command '%s'\n", cmd);
+    s_usage(stderr);
+    return 2;
+}
