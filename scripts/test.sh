@@ -10,8 +10,9 @@ failed=0
 # Add up Criterion's per-binary totals from a meson test log.
 count() {
     local log=$1/meson-logs/testlog.txt p f
-    p=$(grep -ho 'Passing: [0-9]*' "$log" | awk '{s += $2} END {print s + 0}')
-    f=$(grep -ho -e 'Failing: [0-9]*' -e 'Crashing: [0-9]*' "$log" | awk '{s += $2} END {print s + 0}')
+    # Criterion's "Passing: N", and "N passed, M failed" of the shell tests.
+    p=$(grep -ho -e 'Passing: [0-9]*' -e '[0-9]* passed,' "$log" | grep -o '[0-9]*' | awk '{s += $1} END {print s + 0}')
+    f=$(grep -ho -e 'Failing: [0-9]*' -e 'Crashing: [0-9]*' -e '[0-9]* failed$' "$log" | grep -o '[0-9]*' | awk '{s += $1} END {print s + 0}')
     passed=$((passed + p))
     failed=$((failed + f))
 }
