@@ -29,8 +29,9 @@ if [ "${PDC_TEST_NO_ASAN:-0}" != 1 ]; then
 fi
 # Nothing may be left behind.
 leftover=$(ls -d /dev/shm/pdc-* 2>/dev/null || true)
-if [ -n "$leftover" ] || pgrep -x 'pdc-(head|raylet|worker)' >/dev/null; then
-    echo "test: left behind: $leftover $(pgrep -a -x 'pdc-(head|raylet|worker)' || true)" >&2
+procs=$(for p in pdc-head pdc-raylet pdc-worker; do pgrep -a -x "$p" || true; done)
+if [ -n "$leftover" ] || [ -n "$procs" ]; then
+    echo "test: left behind: $leftover $procs" >&2
     status=1
 fi
 echo "tests: $passed passed, $failed failed"

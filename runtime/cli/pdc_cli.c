@@ -121,6 +121,29 @@ static int s_nodes(const char *head, node_info_t *nodes, int max, int64_t timeou
     return n;
 }
 
+/* One row of a daemon's STATUS reply, or -1 if it did not answer or has
+   no such row. */
+static double s_status_value(const char *endpoint, const char *row, int64_t timeout_ms) {
+    pdc_enc_t enc;
+    pdc_enc_init(&enc);
+    pdc_enc_begin(&enc, PDC_MSG_STATUS, 1);
+    pdc_inbound_t in;
+    double value = -1;
+    if (s_request(endpoint, &enc, &in, timeout_ms)) {
+        if (in.msg.type == PDC_MSG_STATUS_REPLY) {
+            const msgpack_object *rows = &in.msg.fields[0];
+            for (uint32_t i = 0; i < rows->via.array.size; i++) {
+                const msgpack_object *f = rows->via.array.ptr[i].via.array.ptr;
+                char name[64];
+                if (!strcmp(pdc_f_cstr(&f[0], name, sizeof name), row)) value = pdc_f_f(&f[1]);
+            }
+        }
+        pdc_inbound_close(&in);
+    }
+    pdc_enc_free(&enc);
+    return value;
+}
+
 /* Print a daemon's STATUS rows, indented.  0, or -1 if it did not answer. */
 static int s_print_status(const char *endpoint, int64_t timeout_ms) {
     pdc_enc_t enc;
@@ -317,12 +340,15 @@ static int s_cmd_start(int argc, char **argv, const pdc_config_t *cfg) {
     snprintf(pid, sizeof pid, "%d\n", (int) p);
     pdc_session_write(dir, "raylet.pid", pid);
 
-    /* Started means: the head lists this node as alive, and for --head,
-       that head is ours (a head that could not bind its port exits, and
-       another one there would otherwise answer for it). */
+    /* Started means: the head lists this node as alive (and, for --head,
+       the head answering is the one we started). */
     node_info_t nodes[256];
     for (int64_t waited = 0; waited < cfg->connect_timeout_ms; waited += 50) {
-        if (head && !pdc_session_alive(head_pid)) {
+        /* A head that could not bind its port exits, and another head
+           there would answer in its place: make sure it is ours. */
+        if (head && (!pdc_session_alive(head_pid) ||
+                     (s_status_value(head_ep, "pid", 200) >= 0 &&
+                      s_status_value(head_ep, "pid", 200) != (double) head_pid))) {
             fprintf(stderr, "pdc start: the head exited (is port %d taken?); see %s/head.log\n", port,
                     logs);
             break;

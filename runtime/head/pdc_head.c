@@ -166,10 +166,10 @@ static void s_on_status(head_t *self, pdc_inbound_t *in) {
     double alive = 0, dead = 0;
     for (node_t *n = self->nodes; n; n = n->next) *(n->alive ? &alive : &dead) += 1;
     pdc_enc_begin(&self->enc, PDC_MSG_STATUS_REPLY, in->msg.request_id);
-    pdc_enc_array(&self->enc, 3);
-    const char *names[] = {"nodes_alive", "nodes_dead", "bad_messages"};
-    double values[] = {alive, dead, (double) self->bad_messages};
-    for (int i = 0; i < 3; i++) {
+    pdc_enc_array(&self->enc, 4);
+    const char *names[] = {"nodes_alive", "nodes_dead", "bad_messages", "pid"};
+    double values[] = {alive, dead, (double) self->bad_messages, (double) getpid()};
+    for (int i = 0; i < 4; i++) {
         pdc_enc_array(&self->enc, 2);
         pdc_enc_s(&self->enc, names[i]);
         pdc_enc_f(&self->enc, values[i]);
