@@ -312,6 +312,7 @@ void pdc_actor_pump(pdc_client *c) {
             pdc_enc_begin(&c->enc, PDC_MSG_LEASE_REQUEST, a->lease_request);
             pdc_enc_f(&c->enc, a->cpus);
             pdc_enc_u(&c->enc, PDC_LEASE_ACTOR | (a->detached ? PDC_LEASE_DETACHED : 0));
+            pdc_resources_encode(&a->res, &c->enc);
             pdc_client_send_raylet(c);
         }
         if (a->kill_pending && a->conn) {
@@ -441,6 +442,13 @@ pdc_actor *pdc_actor_create_args(pdc_client *c, const char *library, const char 
     if (library[0] != '/' && strchr(library, '/') && realpath(library, path)) library = path;
     pthread_mutex_lock(&c->mu);
     pdc_ref ref;
+    pdc_resources_t res;
+    char why[300];
+    if (pdc_resources_parse(opts ? opts->resources : NULL, &res, why, sizeof why)) {
+        pthread_mutex_unlock(&c->mu);
+        pdc_set_error(PDC_EINVAL, "pdc_actor_create: %s", why);
+        return NULL;
+    }
     const char *lib = pdc_client_intern(c, library), *name = pdc_client_intern(c, cls);
     task_t *t = pdc_client_task_new(c, lib, name, args, nargs, &ref);
     pdc_actor *a = s_new(c, ref.id);
@@ -453,6 +461,7 @@ pdc_actor *pdc_actor_create_args(pdc_client *c, const char *library, const char 
     a->library = lib;
     a->cls = name;
     a->cpus = opts && opts->num_cpus > 0 ? opts->num_cpus : 0;
+    a->res = res;
     a->max_concurrency = opts && opts->max_concurrency > 0 ? opts->max_concurrency : 1;
     a->detached = opts && opts->detached;
     snprintf(a->ns, sizeof a->ns, "%s", opts && opts->ns ? opts->ns : "default");

@@ -184,6 +184,10 @@ pdc_fn pdc_function(pdc_client *client, const char *library,
 /* Per-call options; zero-initialise and set what you need. */
 typedef struct {
     double num_cpus;  /* CPU slots the task needs; 0 means the default 1    */
+    const char *resources; /* other resources it needs, "GPU=1,edge=0.5";
+                         a node declares them with --resources or
+                         PDC_RESOURCES.  Asking for more than the node has
+                         fails with PDC_EINFEASIBLE naming the resource */
     int max_retries;  /* retries after a worker death: 0 means the default
                          3, a negative value means never retry             */
     const char *name; /* a name for logs; NULL uses the function name      */
@@ -403,6 +407,7 @@ typedef struct {
 typedef struct {
     double num_cpus;     /* CPU slots held for the actor's life; default 0
                             (as Ray: placed as 1, holds none)              */
+    const char *resources; /* other resources held, as in pdc_opts       */
     int max_concurrency; /* calls run at once on threads; 0 means 1        */
     const char *name;    /* a cluster-wide name, or NULL                  */
     const char *ns;      /* the name's namespace; NULL means "default"    */

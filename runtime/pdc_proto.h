@@ -44,7 +44,8 @@
       own endpoint (where owners reach it directly).  Reply REGISTERED:
       node id, store directory, inline limit in bytes, session directory,
       the head's endpoint ("" if none).
-    - LEASE_REQUEST: CPU slots wanted, flags (PDC_LEASE_ACTOR: a dedicated
+    - LEASE_REQUEST: CPU slots wanted, flags, other resources wanted
+      (GPU, custom names; fractional amounts).  Flags: PDC_LEASE_ACTOR: a dedicated
       worker for an actor's life, which may hold 0 CPU; PDC_LEASE_DETACHED:
       keep it when the holder dies).  Reply LEASE_GRANT (worker id,
       worker endpoint) or ERROR.
@@ -105,7 +106,7 @@
     X(STATUS_REPLY, "*(sf)")                                              \
     X(REGISTER, "uuds")                                                   \
     X(REGISTERED, "ssuss")                                                \
-    X(LEASE_REQUEST, "fu")                                                \
+    X(LEASE_REQUEST, "fu{}")                                              \
     X(LEASE_GRANT, "ds")                                                  \
     X(LEASE_RETURN, "d")                                                  \
     X(BLOCKED, "")                                                        \

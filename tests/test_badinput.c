@@ -327,11 +327,12 @@ Test(badinput, header_too_short_is_refused) {
 
 Test(badinput, string_where_a_number_belongs_is_refused) {
     uint8_t buf[16];
-    size_t n = s_header(buf, PDC_MSG_LEASE_REQUEST, 2);
+    size_t n = s_header(buf, PDC_MSG_LEASE_REQUEST, 3);
     buf[n++] = 0xa3;
     memcpy(buf + n, "one", 3);
     n += 3;
     buf[n++] = 0x00; /* flags */
+    buf[n++] = 0x80; /* no other resources */
     s_refused(buf, n, "LEASE_REQUEST field 0: expected number, got string");
 }
 
@@ -841,6 +842,7 @@ Test(badinput, worker_refuses_a_message_it_does_not_serve) {
     pdc_enc_begin(&e, PDC_MSG_LEASE_REQUEST, 3);
     pdc_enc_f(&e, 1.0);
     pdc_enc_u(&e, 0);
+    pdc_enc_map(&e, 0);
     s_worker_refuses(e.buf.data, e.buf.size, "does not serve LEASE_REQUEST");
     pdc_enc_free(&e);
 }

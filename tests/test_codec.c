@@ -191,9 +191,10 @@ Test(roundtrip, lease_request_grant_return) {
     pdc_msg_t m;
     sample_encode(&g_enc, PDC_MSG_LEASE_REQUEST, 3);
     s_decode(&m, PDC_MSG_LEASE_REQUEST, 3);
-    cr_assert_eq(m.nfields, 2);
+    cr_assert_eq(m.nfields, 3);
     cr_assert_eq(pdc_f_f(&m.fields[0]), SAMPLE_CPUS);
     cr_assert_eq(pdc_f_u(&m.fields[1]), PDC_LEASE_ACTOR);
+    cr_assert_eq(pdc_f_count(&m.fields[2]), 1);
     pdc_msg_free(&m);
 
     sample_encode(&g_enc, PDC_MSG_LEASE_GRANT, 3);
@@ -374,9 +375,10 @@ Test(roundtrip, f_cstr_truncates_and_ends_with_nul) {
 /* ---- Refusals that name the field --------------------------------------- */
 
 Test(refused, wrong_field_type) {
-    s_header(5, 1, PDC_MSG_LEASE_REQUEST, 0);
+    s_header(6, 1, PDC_MSG_LEASE_REQUEST, 0);
     pdc_enc_s(&g_enc, "two");
     pdc_enc_u(&g_enc, 0);
+    pdc_enc_map(&g_enc, 0);
     s_refused("LEASE_REQUEST field 0: expected number, got string");
 
     pdc_enc_begin(&g_enc, PDC_MSG_REGISTER, 0);
@@ -412,11 +414,12 @@ Test(refused, wrong_field_type) {
 }
 
 Test(refused, wrong_field_count) {
-    s_header(6, 1, PDC_MSG_LEASE_REQUEST, 0);
+    s_header(7, 1, PDC_MSG_LEASE_REQUEST, 0);
     pdc_enc_f(&g_enc, 1);
     pdc_enc_u(&g_enc, 0);
+    pdc_enc_map(&g_enc, 0);
     pdc_enc_f(&g_enc, 1);
-    s_refused("LEASE_REQUEST: expected 2 fields, got 3");
+    s_refused("LEASE_REQUEST: expected 3 fields, got 4");
 
     s_header(4, 1, PDC_MSG_PING, 0);
     pdc_enc_nil(&g_enc);
@@ -807,6 +810,7 @@ Test(hostile, extension_types_are_refused) {
         pdc_enc_begin(&g_enc, PDC_MSG_LEASE_REQUEST, 0);
         pdc_enc_raw(&g_enc, exts[i], lens[i]);
         pdc_enc_u(&g_enc, 0);
+        pdc_enc_map(&g_enc, 0);
         s_refused("LEASE_REQUEST field 0: expected number, got extension");
     }
     /* fixext 16 where the request id belongs. */
@@ -887,6 +891,7 @@ Test(hostile, float32_and_integers_are_numbers) {
     pdc_enc_begin(&g_enc, PDC_MSG_LEASE_REQUEST, 1);
     pdc_enc_raw(&g_enc, "\xca\x40\x20\x00\x00", 5); /* 2.5f */
     pdc_enc_u(&g_enc, 0);
+    pdc_enc_map(&g_enc, 0);
     s_decode(&m, PDC_MSG_LEASE_REQUEST, 1);
     cr_assert_eq(pdc_f_f(&m.fields[0]), 2.5);
     pdc_msg_free(&m);
@@ -894,6 +899,7 @@ Test(hostile, float32_and_integers_are_numbers) {
     pdc_enc_begin(&g_enc, PDC_MSG_LEASE_REQUEST, 1);
     pdc_enc_i(&g_enc, -4);
     pdc_enc_u(&g_enc, 0);
+    pdc_enc_map(&g_enc, 0);
     s_decode(&m, PDC_MSG_LEASE_REQUEST, 1);
     cr_assert_eq(pdc_f_f(&m.fields[0]), -4.0);
     pdc_msg_free(&m);
@@ -901,6 +907,7 @@ Test(hostile, float32_and_integers_are_numbers) {
     pdc_enc_begin(&g_enc, PDC_MSG_LEASE_REQUEST, 1);
     pdc_enc_u(&g_enc, 3);
     pdc_enc_u(&g_enc, 0);
+    pdc_enc_map(&g_enc, 0);
     s_decode(&m, PDC_MSG_LEASE_REQUEST, 1);
     cr_assert_eq(pdc_f_f(&m.fields[0]), 3.0);
     pdc_msg_free(&m);
@@ -968,7 +975,7 @@ Test(encoder, names_and_schemas_of_every_type) {
     cr_assert_str_eq(pdc_msg_name(PDC_MSG_ERROR), "ERROR");
     cr_assert_str_eq(pdc_msg_schema(PDC_MSG_ERROR), "is");
     cr_assert_str_eq(pdc_msg_name(PDC_MSG_LEASE_REQUEST), "LEASE_REQUEST");
-    cr_assert_str_eq(pdc_msg_schema(PDC_MSG_LEASE_REQUEST), "fu");
+    cr_assert_str_eq(pdc_msg_schema(PDC_MSG_LEASE_REQUEST), "fu{}");
     cr_assert_str_eq(pdc_msg_schema(PDC_MSG_PING), "");
     cr_assert_str_eq(pdc_msg_schema(PDC_MSG_PUSH_TASKS), "*(dss*(uv))");
     cr_assert_str_eq(pdc_msg_schema(PDC_MSG_TASK_RESULTS), "s*(diuvssu)");

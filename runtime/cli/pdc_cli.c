@@ -26,6 +26,7 @@
 #include "pdc.h"
 #include "pdc_config.h"
 #include "pdc_id.h"
+#include "pdc_resources.h"
 #include "pdc_session.h"
 #include "pdc_store.h"
 #include "pdc_wire.h"
@@ -49,9 +50,10 @@ static void s_usage(FILE *out) {
     fprintf(out,
             "Usage: pdc COMMAND [options]\n"
             "Start, inspect and stop pdc nodes on this host.\n\n"
-            "  pdc start --head [--port PORT] [--node-ip-address IP] [--num-cpus N] [--insecure]\n"
+            "  pdc start --head [--port PORT] [--node-ip-address IP] [--num-cpus N]\n"
+            "            [--resources GPU=1,edge=1] [--insecure]\n"
             "      start a head (listening on tcp://IP:PORT, default 127.0.0.1:%d) and a node\n"
-            "  pdc start --address tcp://HOST:PORT [--num-cpus N]\n"
+            "  pdc start --address tcp://HOST:PORT [--num-cpus N] [--resources ...]\n"
             "      start a node that joins the head at that address\n"
             "  pdc status [-v] [--address tcp://HOST:PORT]\n"
             "      nodes alive and dead with their resources; -v adds each local node's\n"
@@ -85,6 +87,7 @@ typedef struct {
     char id[64], endpoint[PATH_MAX];
     int alive;
     double cpu_total, cpu_available;
+    char others[256]; /* the other resources: NAME free/total, ... */
 } node_info_t;
 
 /* The head's node table; returns the count, or -1 if it did not answer. */
@@ -113,6 +116,14 @@ static int s_nodes(const char *head, node_info_t *nodes, int max, int64_t timeou
                         *(k == 3 ? &node->cpu_total : &node->cpu_available) =
                                 pdc_f_f(&f[k].via.map.ptr[r].val);
                     }
+                pdc_resources_t total, free_now;
+                pdc_resources_decode(&f[3], &total);
+                pdc_resources_decode(&f[4], &free_now);
+                size_t at = 0;
+                for (int r = 0; r < total.n && at < sizeof node->others; r++)
+                    at += (size_t) snprintf(node->others + at, sizeof node->others - at, "  %s %g of %g free",
+                                            total.name[r], pdc_resources_get(&free_now, total.name[r]),
+                                            total.amount[r]);
             }
         }
         pdc_inbound_close(&in);
@@ -236,12 +247,13 @@ static int s_cmd_start(int argc, char **argv, const pdc_config_t *cfg) {
                                          {"port", required_argument, 0, 'p'},
                                          {"node-ip-address", required_argument, 0, 'i'},
                                          {"num-cpus", required_argument, 0, 'c'},
+                                         {"resources", required_argument, 0, 'r'},
                                          {"set", required_argument, 0, 'x'},
                                          {"insecure", no_argument, 0, 'I'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     int head = 0, insecure = 0, c, port = DEFAULT_PORT;
-    const char *address = NULL, *ip = "127.0.0.1", *num_cpus = NULL;
+    const char *address = NULL, *ip = "127.0.0.1", *num_cpus = NULL, *resources = NULL;
     char *sets[32];
     int nsets = 0;
     pid_t head_pid = 0;
@@ -253,6 +265,7 @@ static int s_cmd_start(int argc, char **argv, const pdc_config_t *cfg) {
         case 'p': port = atoi(optarg); break;
         case 'i': ip = optarg; break;
         case 'c': num_cpus = optarg; break;
+        case 'r': resources = optarg; break;
         case 'I': insecure = 1; break;
         case 'x':
             if (nsets < 32) sets[nsets++] = optarg;
@@ -334,6 +347,7 @@ static int s_cmd_start(int argc, char **argv, const pdc_config_t *cfg) {
     args[n++] = "--session", args[n++] = dir;
     args[n++] = "--node-id", args[n++] = node;
     if (num_cpus) args[n++] = "--num-cpus", args[n++] = (char *) num_cpus;
+    if (resources) args[n++] = "--resources", args[n++] = (char *) resources;
     for (int i = 0; i < nsets; i++) args[n++] = "--set", args[n++] = sets[i];
     args[n] = NULL;
     pid_t p = pdc_session_spawn(args, raylet_log, 1);
@@ -404,8 +418,8 @@ static int s_cmd_status(int argc, char **argv, const pdc_config_t *cfg) {
     printf("cluster at %s: %d node%s alive, %d dead\n", address, alive, alive == 1 ? "" : "s",
            n - alive);
     for (int i = 0; i < n; i++) {
-        printf("  node %-14s %-5s CPU %g of %g free   %s\n", nodes[i].id, nodes[i].alive ? "alive" : "dead",
-               nodes[i].cpu_available, nodes[i].cpu_total, nodes[i].endpoint);
+        printf("  node %-14s %-5s CPU %g of %g free%s   %s\n", nodes[i].id, nodes[i].alive ? "alive" : "dead",
+               nodes[i].cpu_available, nodes[i].cpu_total, nodes[i].others, nodes[i].endpoint);
         if (verbose && nodes[i].alive && !strncmp(nodes[i].endpoint, "ipc://", 6))
             s_print_status(nodes[i].endpoint, 2000);
     }

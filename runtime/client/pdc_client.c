@@ -234,12 +234,16 @@ static void s_task_finish(pdc_client *c, task_t *t) {
     s_obj_unref(c, o); /* the task's hold on its result */
 }
 
-static sched_class_t *s_class(pdc_client *c, double cpus) {
+static sched_class_t *s_class(pdc_client *c, double cpus, const pdc_resources_t *res) {
+    char key[256];
+    pdc_resources_format(res, key, sizeof key);
     for (sched_class_t *k = c->classes; k; k = k->next)
-        if (k->cpus == cpus) return k;
+        if (k->cpus == cpus && !strcmp(k->key, key)) return k;
     sched_class_t *k = calloc(1, sizeof *k);
     if (!k) return NULL;
     k->cpus = cpus;
+    k->res = *res;
+    snprintf(k->key, sizeof k->key, "%s", key);
     k->busy_us = -1;
     k->next = c->classes;
     c->classes = k;
@@ -458,12 +462,19 @@ pdc_ref pdc_call_args(pdc_client *c, pdc_fn fn, const pdc_opts *opts,
         pthread_mutex_unlock(&c->mu);
         return ref;
     }
+    pdc_resources_t res;
+    char why[300];
+    if (pdc_resources_parse(opts ? opts->resources : NULL, &res, why, sizeof why)) {
+        ref = s_error_ref(c, PDC_EINVAL, fn.name, why);
+        pthread_mutex_unlock(&c->mu);
+        return ref;
+    }
     task_t *t = pdc_client_task_new(c, fn.library, fn.name, args, nargs, &ref);
     if (t) {
         double cpus = opts && opts->num_cpus > 0 ? opts->num_cpus : 1.0;
         t->cpus = cpus;
         t->retries_left = !opts || opts->max_retries == 0 ? 3 : opts->max_retries < 0 ? 0 : opts->max_retries;
-        t->cls = s_class(c, cpus);
+        t->cls = s_class(c, cpus, &res);
         if (!t->cls) {
             s_obj_fail(t->result, PDC_ENOMEM, fn.name, c->node_id, "out of memory");
             s_task_undepend(t);
@@ -982,6 +993,7 @@ static void s_pump(pdc_client *c) {
             pdc_enc_begin(&c->enc, PDC_MSG_LEASE_REQUEST, (uint64_t) (uintptr_t) k);
             pdc_enc_f(&c->enc, k->cpus);
             pdc_enc_u(&c->enc, 0);
+            pdc_resources_encode(&k->res, &c->enc);
             s_send_raylet(c);
         }
         for (lease_t *l = k->leases, *next; l; l = next) {

@@ -9,6 +9,7 @@
 #include "pdc_idmap.h"
 #include "pdc_loop.h"
 #include "pdc_proto.h"
+#include "pdc_resources.h"
 #include "pdc_store.h"
 
 #include <limits.h>
@@ -83,6 +84,7 @@ struct pdc_actor {
     int refs;
     int owned, detached, max_concurrency;
     double cpus;
+    pdc_resources_t res;
     actor_state state;
     char endpoint[PATH_MAX];
     struct conn *conn;
@@ -126,6 +128,8 @@ struct lease {
 /* Tasks with the same resource shape share leases. */
 typedef struct sched_class {
     double cpus;
+    pdc_resources_t res; /* other resources every task of it needs */
+    char key[256];       /* res formatted, to compare classes */
     task_t *head, *tail; /* ready to dispatch */
     size_t queued;
     lease_t *leases;

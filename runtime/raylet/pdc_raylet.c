@@ -29,6 +29,7 @@
 #include "pdc_id.h"
 #include "pdc_log.h"
 #include "pdc_loop.h"
+#include "pdc_resources.h"
 #include "pdc_store.h"
 #include "pdc_wire.h"
 
@@ -60,6 +61,7 @@ typedef struct worker {
     uint8_t owner[RID_MAX]; /* the lease holder */
     size_t owner_len;
     double cpus; /* slots held by the lease */
+    pdc_resources_t res; /* other resources held by the lease */
     int blocked;
     unsigned lease_flags; /* PDC_LEASE_ACTOR, PDC_LEASE_DETACHED */
     uint64_t idle_since;
@@ -71,6 +73,7 @@ typedef struct lease_request {
     size_t owner_len;
     uint64_t request_id;
     double cpus;
+    pdc_resources_t res;
     unsigned flags;
     struct lease_request *next;
 } lease_request_t;
@@ -93,6 +96,7 @@ typedef struct {
     char worker_bin[PATH_MAX];
     int owner_pid;
     double cpus_total, cpus_available;
+    pdc_resources_t res_total, res_available; /* besides CPU */
     zsock_t *router, *head_sock;
     pdc_zwatch_t *router_watch, *head_watch;
     pdc_store_t *store;
@@ -174,6 +178,7 @@ static void s_on_worker_exit(uv_process_t *proc, int64_t status, int sig) {
                 w->state == W_LEASED ? " while leased" : "");
     if (w->state == W_LEASED) {
         if (!w->blocked) self->cpus_available += w->cpus;
+        pdc_resources_add(&self->res_available, &w->res, 1);
         pdc_enc_begin(&self->enc, PDC_MSG_WORKER_DIED, 0);
         pdc_enc_id(&self->enc, w->id);
         pdc_enc_i(&self->enc, code);
@@ -238,9 +243,11 @@ static void s_grant(raylet_t *self, lease_request_t *req, worker_t *w) {
     memcpy(w->owner, req->owner, req->owner_len);
     w->owner_len = req->owner_len;
     w->cpus = req->cpus;
+    w->res = req->res;
     w->blocked = 0;
     w->lease_flags = req->flags;
     self->cpus_available -= req->cpus;
+    pdc_resources_add(&self->res_available, &req->res, -1);
     self->leases_granted++;
     pdc_enc_begin(&self->enc, PDC_MSG_LEASE_GRANT, req->request_id);
     pdc_enc_id(&self->enc, w->id);
@@ -256,6 +263,7 @@ static void s_try_grant(raylet_t *self) {
     while (self->queue) {
         lease_request_t *req = self->queue;
         if (self->cpus_available + 1e-9 < req->cpus) break;
+        if (pdc_resources_short(&self->res_available, &req->res)) break;
         worker_t *idle = NULL;
         for (worker_t *w = self->workers; w; w = w->next)
             if (w->state == W_IDLE) idle = w;
@@ -337,12 +345,21 @@ static void s_on_lease_request(raylet_t *self, pdc_inbound_t *in) {
     unsigned flags = (unsigned) pdc_f_u(&in->msg.fields[1]);
     /* Tasks take at least one slot; an actor may hold none (as in Ray). */
     if (cpus < 0 || (cpus == 0 && !(flags & PDC_LEASE_ACTOR))) cpus = 1;
-    if (cpus > self->cpus_total + 1e-9) {
-        char why[200];
-        snprintf(why, sizeof why,
-                 "infeasible: the task needs %.2f CPU and node %s has %.2f "
-                 "in all",
-                 cpus, self->node_id, self->cpus_total);
+    pdc_resources_t res;
+    pdc_resources_decode(&in->msg.fields[2], &res);
+    const char *missing = pdc_resources_short(&self->res_total, &res);
+    if (cpus > self->cpus_total + 1e-9 || missing) {
+        char why[300];
+        if (missing)
+            snprintf(why, sizeof why,
+                     "infeasible: the request needs %g %s and node %s has %g %s in all", 
+                     pdc_resources_get(&res, missing), missing, self->node_id,
+                     pdc_resources_get(&self->res_total, missing), missing);
+        else
+            snprintf(why, sizeof why,
+                     "infeasible: the task needs %.2f CPU and node %s has %.2f "
+                     "in all",
+                     cpus, self->node_id, self->cpus_total);
         pdc_warn("%s", why);
         pdc_wire_reply_error(zsock_resolve(self->router), in, &self->enc,
                              PDC_EINFEASIBLE, why);
@@ -358,6 +375,7 @@ static void s_on_lease_request(raylet_t *self, pdc_inbound_t *in) {
     req->owner_len = rid_len;
     req->request_id = in->msg.request_id;
     req->cpus = cpus;
+    req->res = res;
     req->flags = flags;
     *self->queue_tail = req;
     self->queue_tail = &req->next;
@@ -374,6 +392,8 @@ static void s_on_lease_return(raylet_t *self, pdc_inbound_t *in) {
         return;
     }
     if (!w->blocked) self->cpus_available += w->cpus;
+    pdc_resources_add(&self->res_available, &w->res, 1);
+    memset(&w->res, 0, sizeof w->res);
     w->state = W_IDLE;
     w->blocked = 0;
     w->idle_since = uv_now(self->loop);
@@ -429,11 +449,21 @@ static void s_reply_status(raylet_t *self, pdc_inbound_t *in) {
     };
     size_t n = sizeof rows / sizeof rows[0];
     pdc_enc_begin(&self->enc, PDC_MSG_STATUS_REPLY, in->msg.request_id);
-    pdc_enc_array(&self->enc, n);
+    pdc_enc_array(&self->enc, n + 2 * (size_t) self->res_total.n);
     for (size_t i = 0; i < n; i++) {
         pdc_enc_array(&self->enc, 2);
         pdc_enc_s(&self->enc, rows[i].name);
         pdc_enc_f(&self->enc, rows[i].value);
+    }
+    for (int i = 0; i < self->res_total.n; i++) {
+        const char *name = self->res_total.name[i];
+        char row[PDC_RESOURCE_NAME + 16];
+        for (int k = 0; k < 2; k++) {
+            snprintf(row, sizeof row, "%s_%s", name, k ? "available" : "total");
+            pdc_enc_array(&self->enc, 2);
+            pdc_enc_s(&self->enc, row);
+            pdc_enc_f(&self->enc, pdc_resources_get(k ? &self->res_available : &self->res_total, name));
+        }
     }
     pdc_wire_reply(zsock_resolve(self->router), in, &self->enc);
 }
@@ -478,14 +508,23 @@ static void s_on_router(pdc_zwatch_t *watch, void *sock, void *arg) {
 
 /* ---- The head --------------------------------------------------------- */
 
+/* CPU and the other resources as one {} map. */
+static void s_enc_resources(raylet_t *self, double cpus, const pdc_resources_t *res) {
+    pdc_enc_map(&self->enc, 1 + (size_t) res->n);
+    pdc_enc_s(&self->enc, "CPU");
+    pdc_enc_f(&self->enc, cpus);
+    for (int i = 0; i < res->n; i++) {
+        pdc_enc_s(&self->enc, res->name[i]);
+        pdc_enc_f(&self->enc, res->amount[i]);
+    }
+}
+
 static void s_register_with_head(raylet_t *self) {
     if (!self->head_sock) return;
     pdc_enc_begin(&self->enc, PDC_MSG_NODE_REGISTER, 0);
     pdc_enc_s(&self->enc, self->node_id);
     pdc_enc_s(&self->enc, self->endpoint);
-    pdc_enc_map(&self->enc, 1);
-    pdc_enc_s(&self->enc, "CPU");
-    pdc_enc_f(&self->enc, self->cpus_total);
+    s_enc_resources(self, self->cpus_total, &self->res_total);
     pdc_wire_send(zsock_resolve(self->head_sock), NULL, 0, &self->enc, NULL,
                   0);
 }
@@ -512,9 +551,7 @@ static void s_on_heartbeat(uv_timer_t *t) {
     if (!self->head_sock) return;
     pdc_enc_begin(&self->enc, PDC_MSG_HEARTBEAT, 0);
     pdc_enc_s(&self->enc, self->node_id);
-    pdc_enc_map(&self->enc, 1);
-    pdc_enc_s(&self->enc, "CPU");
-    pdc_enc_f(&self->enc, self->cpus_available);
+    s_enc_resources(self, self->cpus_available, &self->res_available);
     pdc_wire_send(zsock_resolve(self->head_sock), NULL, 0, &self->enc, NULL,
                   0);
 }
@@ -580,6 +617,7 @@ static void s_usage(FILE *out) {
             "  --session DIR        session directory (logs/ inside it)\n"
             "  --node-id ID         this node's id (default: random)\n"
             "  --num-cpus N         CPU slots (default: PDC_NUM_CPUS or the cores)\n"
+            "  --resources R        other resources, e.g. GPU=1,edge=1 (default: PDC_RESOURCES)\n"
             "  --worker-bin PATH    the pdc-worker binary (default: beside this one)\n"
             "  --owner-pid PID      stop when this process is gone (embedded clusters)\n"
             "  --set NAME=VALUE     any setting of --print-config\n"
@@ -628,6 +666,7 @@ int pdc_raylet_main(int argc, char **argv) {
         {"session", required_argument, 0, 'S'},
         {"node-id", required_argument, 0, 'n'},
         {"num-cpus", required_argument, 0, 'c'},
+        {"resources", required_argument, 0, 'r'},
         {"worker-bin", required_argument, 0, 'w'},
         {"owner-pid", required_argument, 0, 'o'},
         {"set", required_argument, 0, 'x'},
@@ -635,6 +674,7 @@ int pdc_raylet_main(int argc, char **argv) {
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     double num_cpus = 0;
+    const char *resources = getenv("PDC_RESOURCES");
     int c, print_config = 0;
     char err[512];
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -645,6 +685,7 @@ int pdc_raylet_main(int argc, char **argv) {
         case 'S': snprintf(self->session, sizeof self->session, "%s", optarg); break;
         case 'n': snprintf(self->node_id, sizeof self->node_id, "%s", optarg); break;
         case 'c': num_cpus = atof(optarg); break;
+        case 'r': resources = optarg; break;
         case 'w': snprintf(self->worker_bin, sizeof self->worker_bin, "%s", optarg); break;
         case 'o': self->owner_pid = atoi(optarg); break;
         case 'x':
@@ -675,6 +716,11 @@ int pdc_raylet_main(int argc, char **argv) {
     if (num_cpus <= 0) num_cpus = (double) self->cfg.num_cpus;
     if (num_cpus <= 0) num_cpus = (double) sysconf(_SC_NPROCESSORS_ONLN);
     self->cpus_total = self->cpus_available = num_cpus;
+    if (pdc_resources_parse(resources, &self->res_total, err, sizeof err)) {
+        fprintf(stderr, "pdc-raylet: %s\n", err);
+        return 2;
+    }
+    self->res_available = self->res_total;
     self->queue_tail = &self->queue;
 
     char logs[PATH_MAX + 8];

@@ -145,6 +145,7 @@ static inline void sample_encode(pdc_enc_t *e, unsigned type, uint64_t reqid) {
     case PDC_MSG_LEASE_REQUEST:
         pdc_enc_f(e, SAMPLE_CPUS);
         pdc_enc_u(e, PDC_LEASE_ACTOR);
+        pdc_enc_map(e, 1), pdc_enc_s(e, "GPU"), pdc_enc_f(e, 0.5);
         break;
     case PDC_MSG_ACTOR_CREATE:
         pdc_enc_id(e, SAMPLE_ID_A);
