@@ -1,6 +1,9 @@
 /*  pdc_wire: multipart send/receive around the pdc_proto codec. */
 #include "pdc_wire.h"
 
+#include "pdc.h"
+#include "pdc_log.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -83,6 +86,34 @@ int pdc_wire_reply_error(void *sock, pdc_inbound_t *in, pdc_enc_t *enc,
     pdc_enc_i(enc, code);
     pdc_enc_s(enc, message);
     return pdc_wire_reply(sock, in, enc);
+}
+
+int pdc_wire_serve(void *sock, pdc_inbound_t *in, pdc_enc_t *enc, uint64_t *bad) {
+    int rc = pdc_wire_recv(sock, 1, in);
+    if (rc == 0) return 0;
+    if (rc < 0) {
+        if (bad) (*bad)++;
+        pdc_warn("refused a message: %s", in->error);
+        if (in->nframes >= 1) pdc_wire_reply_error(sock, in, enc, PDC_EPROTO, in->error);
+        pdc_inbound_close(in);
+        return 0;
+    }
+    if (in->msg.type == PDC_MSG_PING) {
+        pdc_enc_begin(enc, PDC_MSG_PONG, in->msg.request_id);
+        pdc_wire_reply(sock, in, enc);
+        pdc_inbound_close(in);
+        return 0;
+    }
+    return 1;
+}
+
+void pdc_wire_refuse(void *sock, pdc_inbound_t *in, pdc_enc_t *enc, const char *daemon,
+                     uint64_t *bad) {
+    char why[128];
+    snprintf(why, sizeof why, "%s does not serve %s", daemon, pdc_msg_name(in->msg.type));
+    if (bad) (*bad)++;
+    pdc_warn("%s", why);
+    pdc_wire_reply_error(sock, in, enc, PDC_EPROTO, why);
 }
 
 void pdc_wire_tune(void *sock, int64_t max_message_size) {

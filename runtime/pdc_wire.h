@@ -47,6 +47,15 @@ int pdc_wire_reply(void *sock, pdc_inbound_t *in, const pdc_enc_t *enc);
 int pdc_wire_reply_error(void *sock, pdc_inbound_t *in, pdc_enc_t *enc,
                          int code, const char *message);
 
+/* What every daemon does first with its ROUTER: receive one message;
+   answer a refused one with ERROR (counting it in *bad, if not NULL, and
+   logging it) and PING with PONG.  Returns 1 with a message for the
+   caller to handle and close, 0 when nothing is left to do. */
+int pdc_wire_serve(void *sock, pdc_inbound_t *in, pdc_enc_t *enc, uint64_t *bad);
+/* Answer a message this daemon (named in the reply) does not serve. */
+void pdc_wire_refuse(void *sock, pdc_inbound_t *in, pdc_enc_t *enc, const char *daemon,
+                     uint64_t *bad);
+
 /* Common socket settings: linger, high water marks, and for sockets that
    face the network a maximum message size. */
 void pdc_wire_tune(void *sock, int64_t max_message_size);

@@ -132,50 +132,46 @@ static int s_nodes(const char *head, node_info_t *nodes, int max, int64_t timeou
     return n;
 }
 
-/* One row of a daemon's STATUS reply, or -1 if it did not answer or has
-   no such row. */
-static double s_status_value(const char *endpoint, const char *row, int64_t timeout_ms) {
+/* A daemon's STATUS rows: up to max names and values; the count, or -1
+   if it did not answer. */
+static int s_status(const char *endpoint, char names[][64], double *values, int max, int64_t timeout_ms) {
     pdc_enc_t enc;
     pdc_enc_init(&enc);
     pdc_enc_begin(&enc, PDC_MSG_STATUS, 1);
     pdc_inbound_t in;
-    double value = -1;
+    int n = -1;
     if (s_request(endpoint, &enc, &in, timeout_ms)) {
         if (in.msg.type == PDC_MSG_STATUS_REPLY) {
             const msgpack_object *rows = &in.msg.fields[0];
-            for (uint32_t i = 0; i < rows->via.array.size; i++) {
-                const msgpack_object *f = rows->via.array.ptr[i].via.array.ptr;
-                char name[64];
-                if (!strcmp(pdc_f_cstr(&f[0], name, sizeof name), row)) value = pdc_f_f(&f[1]);
+            for (n = 0; n < (int) rows->via.array.size && n < max; n++) {
+                const msgpack_object *f = rows->via.array.ptr[n].via.array.ptr;
+                pdc_f_cstr(&f[0], names[n], 64);
+                values[n] = pdc_f_f(&f[1]);
             }
         }
         pdc_inbound_close(&in);
     }
     pdc_enc_free(&enc);
-    return value;
+    return n;
 }
 
-/* Print a daemon's STATUS rows, indented.  0, or -1 if it did not answer. */
-static int s_print_status(const char *endpoint, int64_t timeout_ms) {
-    pdc_enc_t enc;
-    pdc_enc_init(&enc);
-    pdc_enc_begin(&enc, PDC_MSG_STATUS, 1);
-    pdc_inbound_t in;
-    int rc = -1;
-    if (s_request(endpoint, &enc, &in, timeout_ms)) {
-        if (in.msg.type == PDC_MSG_STATUS_REPLY) {
-            const msgpack_object *rows = &in.msg.fields[0];
-            for (uint32_t i = 0; i < rows->via.array.size; i++) {
-                const msgpack_object *f = rows->via.array.ptr[i].via.array.ptr;
-                char name[64];
-                printf("      %-22s %.0f\n", pdc_f_cstr(&f[0], name, sizeof name), pdc_f_f(&f[1]));
-            }
-            rc = 0;
-        }
-        pdc_inbound_close(&in);
-    }
-    pdc_enc_free(&enc);
-    return rc;
+/* One STATUS row's value, or -1 if there is no answer or no such row. */
+static double s_status_value(const char *endpoint, const char *row, int64_t timeout_ms) {
+    char names[64][64];
+    double values[64];
+    int n = s_status(endpoint, names, values, 64, timeout_ms);
+    for (int i = 0; i < n; i++)
+        if (!strcmp(names[i], row)) return values[i];
+    return -1;
+}
+
+/* Print a daemon's STATUS rows, indented. */
+static void s_print_status(const char *endpoint, int64_t timeout_ms) {
+    char names[64][64];
+    double values[64];
+    int n = s_status(endpoint, names, values, 64, timeout_ms);
+    if (n < 0) printf("      (no answer from %s)\n", endpoint);
+    for (int i = 0; i < n; i++) printf("      %-22s %.0f\n", names[i], values[i]);
 }
 
 /* ---- Sessions started by pdc start ------------------------------------- */

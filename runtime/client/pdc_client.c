@@ -116,8 +116,9 @@ static obj_t *s_obj_new(pdc_client *c, const uint8_t *id) {
     return o;
 }
 
-static void s_obj_free(pdc_client *c, obj_t *o) {
-    pdc_idmap_del(&c->objects, o->id);
+/* Free o and what it holds, and delete its store copy (not from the
+   table: see s_obj_free). */
+static void s_obj_destroy(pdc_client *c, obj_t *o) {
     if (o->stored && c->store) pdc_store_delete(c->store, o->id);
     free(o->data);
     free((char *) o->err.function);
@@ -125,6 +126,11 @@ static void s_obj_free(pdc_client *c, obj_t *o) {
     free((char *) o->err.node);
     free(o->dependents);
     free(o);
+}
+
+static void s_obj_free(pdc_client *c, obj_t *o) {
+    pdc_idmap_del(&c->objects, o->id);
+    s_obj_destroy(c, o);
 }
 
 static void s_obj_unref(pdc_client *c, obj_t *o) {
@@ -1300,15 +1306,10 @@ fail:
     return NULL;
 }
 
+/* At close: every object left, with the task still producing it (its
+   argument objects are freed by this same walk). */
 static void s_free_obj(void *value, void *arg) {
     obj_t *o = value;
-    pdc_client *c = arg;
-    if (o->stored && c->store) pdc_store_delete(c->store, o->id);
-    free(o->data);
-    free((char *) o->err.function);
-    free((char *) o->err.message);
-    free((char *) o->err.node);
-    free(o->dependents);
     if (o->task) {
         task_t *t = o->task;
         for (size_t i = 0; i < t->nargs; i++)
@@ -1316,7 +1317,7 @@ static void s_free_obj(void *value, void *arg) {
         free(t->args);
         free(t);
     }
-    free(o);
+    s_obj_destroy(arg, o);
 }
 
 void pdc_client_close(pdc_client *c) {

@@ -237,16 +237,7 @@ static void s_on_router(pdc_zwatch_t *watch, void *sock, void *arg) {
     (void) watch;
     head_t *self = arg;
     pdc_inbound_t in;
-    int rc = pdc_wire_recv(sock, 1, &in);
-    if (rc == 0) return;
-    if (rc < 0) {
-        self->bad_messages++;
-        pdc_warn("refused a message: %s", in.error);
-        if (in.nframes >= 1)
-            pdc_wire_reply_error(sock, &in, &self->enc, PDC_EPROTO, in.error);
-        pdc_inbound_close(&in);
-        return;
-    }
+    if (!pdc_wire_serve(sock, &in, &self->enc, &self->bad_messages)) return;
     switch (in.msg.type) {
     case PDC_MSG_NODE_REGISTER: s_on_node_register(self, &in); break;
     case PDC_MSG_HEARTBEAT: s_on_heartbeat(self, &in); break;
@@ -255,18 +246,7 @@ static void s_on_router(pdc_zwatch_t *watch, void *sock, void *arg) {
     case PDC_MSG_ACTOR_NAME_REGISTER:
     case PDC_MSG_ACTOR_NAME_DROP:
     case PDC_MSG_ACTOR_LOOKUP: s_on_actor_name(self, &in); break;
-    case PDC_MSG_PING:
-        pdc_enc_begin(&self->enc, PDC_MSG_PONG, in.msg.request_id);
-        pdc_wire_reply(sock, &in, &self->enc);
-        break;
-    default: {
-        char why[128];
-        snprintf(why, sizeof why, "the head does not serve %s",
-                 pdc_msg_name(in.msg.type));
-        self->bad_messages++;
-        pdc_warn("%s", why);
-        pdc_wire_reply_error(sock, &in, &self->enc, PDC_EPROTO, why);
-    }
+    default: pdc_wire_refuse(sock, &in, &self->enc, "the head", &self->bad_messages);
     }
     pdc_inbound_close(&in);
 }

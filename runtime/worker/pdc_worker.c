@@ -39,6 +39,7 @@
 typedef struct loaded_fn {
     char *library, *name;
     pdc_function_ptr fn;
+    pdc_fn self; /* for pdc_task_self, interned once */
     char *error; /* why it could not be loaded */
     struct loaded_fn *next;
 } loaded_fn_t;
@@ -63,6 +64,7 @@ static loaded_fn_t *s_lookup(worker_t *self, const char *library, const char *na
     if (!f) return NULL;
     f->library = strdup(library);
     f->name = strdup(name);
+    f->self = pdc_function(self->client, library, name);
     void *handle = dlopen(library, RTLD_NOW | RTLD_LOCAL);
     char why[1024];
     if (!handle) {
@@ -96,10 +98,10 @@ static void s_run_task(worker_t *self, const msgpack_object *spec) {
     snprintf(function, sizeof function, "%s:%s", library, name);
     pdc_task t = {.client = self->client, .function = function, .rtype = PDC_T_NIL};
     memcpy(t.id, pdc_f_id(&f[0]), PDC_ID_LEN);
-    t.self = pdc_function(self->client, library, name);
     pdc_task_read_args(&t, &f[3]);
     if (t.code == PDC_OK) {
         loaded_fn_t *fn = s_lookup(self, library, name);
+        if (fn) t.self = fn->self;
         if (!fn || !fn->fn) {
             t.code = PDC_ENOFUNC;
             snprintf(t.message, sizeof t.message, "%s", fn ? fn->error : "out of memory");
@@ -122,15 +124,8 @@ static void s_run_task(worker_t *self, const msgpack_object *spec) {
 
 static void s_on_message(worker_t *self) {
     pdc_inbound_t in;
-    int rc = pdc_wire_recv(self->router, 1, &in);
-    if (rc == 0) return;
     pdc_enc_t *e = &self->out;
-    if (rc < 0) {
-        pdc_warn("refused a message: %s", in.error);
-        if (in.nframes >= 1) pdc_wire_reply_error(self->router, &in, e, PDC_EPROTO, in.error);
-        pdc_inbound_close(&in);
-        return;
-    }
+    if (!pdc_wire_serve(self->router, &in, e, NULL)) return;
     const void *rid = zmq_msg_data(&in.frames[0]);
     size_t rid_len = zmq_msg_size(&in.frames[0]);
     if (in.msg.type == PDC_MSG_PUSH_TASKS) {
@@ -144,18 +139,13 @@ static void s_on_message(worker_t *self) {
     } else if (in.msg.type == PDC_MSG_ACTOR_CREATE || in.msg.type == PDC_MSG_ACTOR_CALLS ||
                in.msg.type == PDC_MSG_ACTOR_KILL) {
         if (!self->actor) self->actor = pdc_actor_host_new(self->client, self->router, self->flush_us);
-        if (!self->actor)
-            pdc_wire_reply_error(self->router, &in, e, PDC_ENOMEM, "cannot host an actor");
-        else if (pdc_actor_host_handle(self->actor, &in))
-            self->stop = 1; /* killed: the destructor ran */
-        return; /* the host took the message */
-    } else if (in.msg.type == PDC_MSG_PING) {
-        pdc_enc_begin(e, PDC_MSG_PONG, in.msg.request_id);
-        pdc_wire_reply(self->router, &in, e);
+        if (self->actor) {
+            if (pdc_actor_host_handle(self->actor, &in)) self->stop = 1; /* killed */
+            return; /* the host closed the message */
+        }
+        pdc_wire_reply_error(self->router, &in, e, PDC_ENOMEM, "cannot host an actor");
     } else {
-        char why[128];
-        snprintf(why, sizeof why, "a worker does not serve %s", pdc_msg_name(in.msg.type));
-        pdc_wire_reply_error(self->router, &in, e, PDC_EPROTO, why);
+        pdc_wire_refuse(self->router, &in, e, "a worker", NULL);
     }
     pdc_inbound_close(&in);
 }
