@@ -156,7 +156,7 @@ void pdc_actor_created(pdc_client *c, pdc_actor *a) {
 
 const char *pdc_actor_to_wire(pdc_actor *a, char *buf, size_t len) {
     char hex[33];
-    snprintf(buf, len, "%s@%s", pdc_id_hex(a->id, hex), a->endpoint);
+    snprintf(buf, len, "%s@%s", pdc_id_hex(a->id, hex), *a->public_endpoint ? a->public_endpoint : a->endpoint);
     return buf;
 }
 
@@ -309,11 +309,10 @@ void pdc_actor_pump(pdc_client *c) {
         }
         if (a->owned && a->state == A_PLACING && !a->lease_request) {
             a->lease_request = ++c->next_request | ACTOR_REQUEST_BIT;
-            pdc_enc_begin(&c->enc, PDC_MSG_LEASE_REQUEST, a->lease_request);
-            pdc_enc_f(&c->enc, a->cpus);
-            pdc_enc_u(&c->enc, PDC_LEASE_ACTOR | (a->detached ? PDC_LEASE_DETACHED : 0));
-            pdc_resources_encode(&a->res, &c->enc);
-            pdc_client_send_raylet(c);
+            a->lease_raylet = NULL;
+            pdc_client_request_lease(c, NULL, a->lease_request, a->cpus,
+                                     PDC_LEASE_ACTOR | (a->detached ? PDC_LEASE_DETACHED : 0), &a->res,
+                                     &a->sched, "");
         }
         if (a->kill_pending && a->conn) {
             pdc_enc_begin(&c->enc, PDC_MSG_ACTOR_KILL, 0);
@@ -349,7 +348,7 @@ void pdc_actor_pump(pdc_client *c) {
             pdc_enc_id(&c->enc, a->id);
             pdc_enc_s(&c->enc, a->library);
             pdc_enc_s(&c->enc, a->cls);
-            pdc_client_encode_args(c, t);
+            pdc_client_encode_args(c, t, a->node);
             pdc_enc_u(&c->enc, (uint64_t) (a->max_concurrency > 0 ? a->max_concurrency : 1));
             pdc_wire_send(sock, NULL, 0, &c->enc, NULL, 0);
             t->state = T_INFLIGHT;
@@ -369,7 +368,7 @@ void pdc_actor_pump(pdc_client *c) {
         for (size_t i = 0; i < ready; i++) {
             task_t *t = a->head;
             pdc_actor_dequeue(a, t);
-            pdc_client_encode_task(c, t);
+            pdc_client_encode_task(c, t, a->node);
             t->state = T_INFLIGHT;
             s_list_push(&a->inflight, t);
         }
@@ -385,12 +384,28 @@ static pdc_actor *s_by_request(pdc_client *c, uint64_t request) {
 }
 
 int pdc_actor_on_grant(pdc_client *c, uint64_t request, const uint8_t *worker_id,
-                       const char *endpoint) {
+                       const char *endpoint, const char *public_endpoint, const char *node) {
     pdc_actor *a = s_by_request(c, request);
     if (!a || a->state != A_PLACING) return 0; /* dead meanwhile: returned */
     memcpy(a->worker_id, worker_id, PDC_ID_LEN);
     snprintf(a->endpoint, sizeof a->endpoint, "%s", endpoint);
+    snprintf(a->public_endpoint, sizeof a->public_endpoint, "%s", public_endpoint);
+    snprintf(a->node, sizeof a->node, "%s", node);
     a->state = A_PLACED;
+    return 1;
+}
+
+int pdc_actor_on_redirect(pdc_client *c, uint64_t request, void *raylet, unsigned flags) {
+    pdc_actor *a = s_by_request(c, request);
+    if (!a || a->state != A_PLACING) return a != NULL;
+    a->lease_raylet = raylet;
+    if (!raylet) {
+        a->lease_request = 0; /* the pump asks the local raylet again */
+        return 1;
+    }
+    pdc_client_request_lease(c, raylet, request, a->cpus,
+                             flags | PDC_LEASE_ACTOR | (a->detached ? PDC_LEASE_DETACHED : 0), &a->res,
+                             &a->sched, "");
     return 1;
 }
 
@@ -443,8 +458,12 @@ pdc_actor *pdc_actor_create_args(pdc_client *c, const char *library, const char 
     pthread_mutex_lock(&c->mu);
     pdc_ref ref;
     pdc_resources_t res;
+    pdc_sched_t sched;
     char why[300];
-    if (pdc_resources_parse(opts ? opts->resources : NULL, &res, why, sizeof why)) {
+    if (pdc_resources_parse(opts ? opts->resources : NULL, &res, why, sizeof why) ||
+        pdc_sched_from_opts(&sched, opts ? opts->strategy : 0, opts ? opts->node_id : NULL,
+                            opts ? opts->soft : 0, opts ? opts->label_selector : NULL, why,
+                            sizeof why)) {
         pthread_mutex_unlock(&c->mu);
         pdc_set_error(PDC_EINVAL, "pdc_actor_create: %s", why);
         return NULL;
@@ -462,6 +481,7 @@ pdc_actor *pdc_actor_create_args(pdc_client *c, const char *library, const char 
     a->cls = name;
     a->cpus = opts && opts->num_cpus > 0 ? opts->num_cpus : 0;
     a->res = res;
+    a->sched = sched;
     a->max_concurrency = opts && opts->max_concurrency > 0 ? opts->max_concurrency : 1;
     a->detached = opts && opts->detached;
     snprintf(a->ns, sizeof a->ns, "%s", opts && opts->ns ? opts->ns : "default");

@@ -48,6 +48,7 @@ typedef struct {
     int64_t block;
     int64_t seed;
     int64_t timeout_s;
+    int spread;          /* --spread: PDC_SCHED_SPREAD over the nodes */
     const char *library; /* --lib, or NULL for the default */
 } matmul_config;
 
@@ -60,7 +61,8 @@ static void s_usage(FILE *out, const char *prog) {
             "\n"
             "  --n N           matrix side (default %d)\n"
             "  --block B       block side; must divide N (default %d)\n"
-            "  --seed S        seed of the random matrices (default %d)\n",
+            "  --seed S        seed of the random matrices (default %d)\n"
+            "  --spread        spread the tasks over every node of the cluster\n",
             prog, DEFAULT_N, DEFAULT_BLOCK, DEFAULT_SEED);
     example_usage_options(out, LIBRARY_FILE);
     fprintf(out, "\nExits 0 when the largest error is below %g.\n", MAX_ERROR);
@@ -73,6 +75,7 @@ static int s_parse_args(int argc, char **argv, matmul_config *cfg) {
         {"n", required_argument, NULL, 'n'},
         {"block", required_argument, NULL, 'b'},
         {"seed", required_argument, NULL, 'S'},
+        {"spread", no_argument, NULL, 'P'},
         EXAMPLE_OPTIONS,
     };
     int opt;
@@ -87,6 +90,9 @@ static int s_parse_args(int argc, char **argv, matmul_config *cfg) {
             break;
         case 'S':
             rc = example_parse_i64("seed", optarg, 0, INT64_MAX, &cfg->seed);
+            break;
+        case 'P':
+            cfg->spread = 1;
             break;
         default:
             rc = example_option(opt, argv, s_usage, &cfg->timeout_s,
@@ -191,8 +197,9 @@ static int s_put_blocks(pdc_client *client, double *m, size_t n, size_t side,
 
 /* Submit the block_mul and block_add tasks for every block of C. */
 static int s_submit(pdc_client *client, const char *library, size_t side,
-                    matmul_refs *refs) {
+                    int spread, matmul_refs *refs) {
     size_t nb = refs->nb;
+    pdc_opts opts = {.strategy = spread ? PDC_SCHED_SPREAD : PDC_SCHED_DEFAULT};
     pdc_fn block_mul = pdc_function(client, library, "block_mul");
     pdc_fn block_add = pdc_function(client, library, "block_add");
     pdc_value *add_args = calloc(nb + 1, sizeof *add_args);
@@ -204,14 +211,14 @@ static int s_submit(pdc_client *client, const char *library, size_t side,
         for (size_t j = 0; j < nb; j++) {
             add_args[0] = PDC_I64(side);
             for (size_t k = 0; k < nb; k++) {
-                pdc_ref p = pdc_call(client, block_mul, PDC_I64(side),
-                                     PDC_REF(refs->a[i * nb + k]),
-                                     PDC_REF(refs->b[k * nb + j]));
+                pdc_ref p = pdc_call_opts(client, block_mul, &opts, PDC_I64(side),
+                                          PDC_REF(refs->a[i * nb + k]),
+                                          PDC_REF(refs->b[k * nb + j]));
                 refs->product[refs->product_count++] = p;
                 add_args[k + 1] = PDC_REF(p);
             }
             refs->c[refs->c_count++] =
-                pdc_call_args(client, block_add, NULL, add_args, nb + 1);
+                pdc_call_args(client, block_add, &opts, add_args, nb + 1);
         }
     }
     free(add_args);
@@ -271,7 +278,7 @@ static int s_multiply_and_check(pdc_client *client, const char *library,
     double deadline = start + (double) cfg->timeout_s;
     if (s_put_blocks(client, a, n, side, refs->a, &refs->a_count, "A") ||
         s_put_blocks(client, b, n, side, refs->b, &refs->b_count, "B") ||
-        s_submit(client, library, side, refs) ||
+        s_submit(client, library, side, cfg->spread, refs) ||
         s_gather(client, refs, c, n, side, deadline))
         return -1;
     double elapsed = example_now() - start;
@@ -285,8 +292,13 @@ static int s_multiply_and_check(pdc_client *client, const char *library,
         if (!(e <= max_error)) /* also catches NaN */
             max_error = e;
     }
-    printf("max abs error = %.1e (n=%zu, block=%zu, %zu tasks, %.1f s)\n",
-           max_error, n, side, tasks, elapsed);
+    /* The bytes of C, so that runs on different clusters can be compared. */
+    uint64_t sum = 14695981039346656037ULL;
+    const unsigned char *bytes = (const unsigned char *) c;
+    for (size_t i = 0; i < count * sizeof *c; i++) sum = (sum ^ bytes[i]) * 1099511628211ULL;
+    printf("max abs error = %.1e (n=%zu, block=%zu, %zu tasks, %.1f s)\n"
+           "checksum of C = %016llx\n",
+           max_error, n, side, tasks, elapsed, (unsigned long long) sum);
     if (max_error < MAX_ERROR)
         return 0;
     fprintf(stderr, "error: the error is not below %g\n", MAX_ERROR);

@@ -181,17 +181,43 @@ const char *pdc_last_error(pdc_client *client);
 pdc_fn pdc_function(pdc_client *client, const char *library,
                     const char *name);
 
+/* Where a task or actor may run (pdc_opts.strategy, pdc_actor_opts).
+
+   PDC_SCHED_DEFAULT (hybrid, as Ray's default): on the submitter's node
+   while that node can run it and is below the spillback threshold
+   (spillback_threshold_pct of its CPUs busy), else on the feasible node
+   with the most room, preferring the node that holds most of the task's
+   argument bytes.  PDC_SCHED_SPREAD: over every feasible node in turn.
+   PDC_SCHED_NODE_AFFINITY: on node_id only; with soft set, elsewhere
+   when that node is dead or cannot run it, else the call fails with
+   PDC_EINFEASIBLE naming the node.  Every strategy honours resources
+   and label_selector.  A request no live node can satisfy waits,
+   logged with what no node has, for infeasible_timeout_ms and then fails
+   with PDC_EINFEASIBLE (at once on an embedded cluster, which no node
+   can join). */
+enum { PDC_SCHED_DEFAULT = 0, PDC_SCHED_SPREAD = 1, PDC_SCHED_NODE_AFFINITY = 2 };
+
 /* Per-call options; zero-initialise and set what you need. */
 typedef struct {
     double num_cpus;  /* CPU slots the task needs; 0 means the default 1    */
     const char *resources; /* other resources it needs, "GPU=1,edge=0.5";
                          a node declares them with --resources or
-                         PDC_RESOURCES.  Asking for more than the node has
+                         PDC_RESOURCES.  Asking for more than any node has
                          fails with PDC_EINFEASIBLE naming the resource */
     int max_retries;  /* retries after a worker death: 0 means the default
                          3, a negative value means never retry             */
     const char *name; /* a name for logs; NULL uses the function name      */
+    int strategy;     /* PDC_SCHED_*; 0 is the default (hybrid)            */
+    const char *node_id; /* the node of PDC_SCHED_NODE_AFFINITY            */
+    int soft;         /* affinity may fall back to another node            */
+    const char *label_selector; /* nodes whose labels match, e.g.
+                         "tier=edge,zone!=b,gpu in (a100|h100),!spot";
+                         nodes declare labels with --labels / PDC_LABELS */
 } pdc_opts;
+
+/* The id of the node this client is on (a worker's: the node running the
+   task).  Owned by the client. */
+const char *pdc_node_id(pdc_client *client);
 
 /* Submit a call; returns its result reference at once (never blocks on
    the task).  On a submission error (bad arguments, client shut down) the
@@ -412,6 +438,10 @@ typedef struct {
     const char *name;    /* a cluster-wide name, or NULL                  */
     const char *ns;      /* the name's namespace; NULL means "default"    */
     int detached;        /* outlive the creating process                  */
+    int strategy;        /* placement, as in pdc_opts                      */
+    const char *node_id;
+    int soft;
+    const char *label_selector;
 } pdc_actor_opts;
 
 pdc_actor *pdc_actor_create_args(pdc_client *client, const char *library,

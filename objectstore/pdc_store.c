@@ -14,17 +14,19 @@
     An object lives in the shard XXH64(id) % shards under its 16-byte id.
     Its value is a 64-byte header area plus the data:
 
-        [header: magic, type, offset, size][pad][data ... size bytes][pad]
-        |<- offset ------------------------->|
+        [header: magic, type, offset, size, state][pad][data ... size][pad]
+        |<- offset -------------------------------->|
         |<- S_HDR_AREA + size ------------------------------------------>|
 
-    The header proper is 16 bytes; the data starts at the first 64-byte
-    boundary at least 16 bytes into the value (offset in 16..64), and the
+    The header proper is 24 bytes; the data starts at the first 64-byte
+    boundary at least 24 bytes into the value (offset in 24..64), and the
     unused rest of the 64 bytes trails the data.  An object larger than
     about half an LMDB page is stored on overflow pages, whose value starts
     16 bytes into a page, so its data lands at page start + 64: aligned.
     (A small object sits inside a leaf page at a 2-byte aligned spot; when
     no 64-byte boundary fits, its data starts at offset 64, unaligned.)
+    state is 0 for an ordinary object and 1 for one still being received
+    (see "Receiving in pieces"), which get and contains treat as absent.
 
     Each shard keeps its used bytes (header area + data of every object)
     under a reserved 1-byte key, updated in the same write transaction as
@@ -59,6 +61,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,6 +69,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/sysmacros.h>
 #include <sys/types.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -94,10 +98,17 @@
 #define S_MAX_VALUE ((uint64_t) UINT32_MAX)
 /* Reset read transactions kept per shard for reuse by later gets. */
 #define S_PIN_POOL_MAX 8
+/* An object being received whose value (header area + data) is at most
+   this many LMDB pages is staged in memory until sealed; a larger one is
+   written in place (see "Receiving in pieces"). */
+#define S_STAGE_MAX_PAGES 4
 /* The key of a shard's used-bytes counter; ids are PDC_ID_SIZE long. */
 #define S_COUNTER_KEY    "\0"
 #define S_COUNTER_KEYLEN 1
 
+/* Version 2: the value header grew a state field (objects being
+   received); a build that knows only version 1 would show those. */
+#define S_CONF_VERSION  2
 #define S_CONF_NAME     "store.conf"
 #define S_CONF_TMP_NAME "store.conf.tmp"
 #define S_INFLIGHT_NAME "inflight"
@@ -115,8 +126,14 @@ typedef struct {
     uint16_t type;   /* pdc_type                                      */
     uint16_t offset; /* where the data starts, from the value start   */
     uint64_t size;   /* bytes of data                                 */
+    uint32_t state;  /* S_STATE_*; atomic: see s_state_load           */
+    uint32_t spare;  /* zero                                          */
 } s_header_t;
 #define S_HDR_SIZE ((size_t) sizeof(s_header_t))
+/* The header bytes before state: what s_header_read copies plainly. */
+#define S_HDR_FIXED      ((size_t) offsetof(s_header_t, state))
+#define S_STATE_SEALED   0u /* an ordinary object: visible               */
+#define S_STATE_UNSEALED 1u /* being received: invisible until sealed    */
 
 /* One shard's slot in the shared inflight file. */
 typedef struct {
@@ -145,9 +162,23 @@ struct pdc_store_reservation {
    ever; this list turns that into PDC_EINVAL. */
 static __thread pdc_store_reservation_t *s_held;
 
+/* An object this process is receiving (pdc_store_create_unsealed), until
+   it is sealed, aborted or deleted. */
+typedef struct s_unsealed {
+    uint8_t id[PDC_ID_SIZE];
+    unsigned shard;
+    pdc_type type;
+    size_t size;
+    void *value; /* in place: the value in the map (its header)    */
+    void *buf;   /* staged: the bytes so far; NULL when in place    */
+    struct s_unsealed *next;
+} s_unsealed_t;
+
 typedef struct {
     MDB_env *env;
     MDB_dbi dbi;
+    size_t psize;  /* LMDB's page size in this environment          */
+    uintptr_t map; /* where data.mdb is mapped here; 0: not known  */
     pthread_mutex_t pool_lock;
     pdc_store_pin_t *pool; /* reset read transactions              */
     unsigned pooled;
@@ -166,6 +197,8 @@ struct pdc_store {
     size_t inflight_len;
     s_shard_t *shards;
     unsigned opened; /* shards whose environment is open         */
+    pthread_mutex_t unsealed_lock;
+    s_unsealed_t *unsealed; /* objects being received, any shard   */
 };
 
 /* ------------------------------------------------------------------------
@@ -274,13 +307,38 @@ static uint16_t s_data_offset(const void *value) {
     return (uint16_t) (off <= S_HDR_AREA ? off : S_HDR_AREA);
 }
 
-/* Check a stored value; fills hdr.  0 or -1. */
+/* The state field of the value at `value`.  pdc_store_seal flips it in
+   place, in the shared map, with a release store while readers of any
+   process look at it: this load acquires, so a reader that sees
+   S_STATE_SEALED sees the bytes written before the seal.  Only values on
+   overflow pages are flipped, and those are aligned; a value in a leaf
+   page (maybe only 2-byte aligned) is only ever written inside a write
+   transaction, so a plain copy reads it. */
+static uint32_t s_state_load(const void *value) {
+    const char *p = (const char *) value + offsetof(s_header_t, state);
+    if ((uintptr_t) p % _Alignof(uint32_t) == 0)
+        return __atomic_load_n((const uint32_t *) p, __ATOMIC_ACQUIRE);
+    uint32_t state;
+    memcpy(&state, p, sizeof(state));
+    return state;
+}
+
+static void s_state_store(void *value, uint32_t state) {
+    char *p = (char *) value + offsetof(s_header_t, state);
+    __atomic_store_n((uint32_t *) p, state, __ATOMIC_RELEASE);
+}
+
+/* Check a stored value; fills hdr.  0 or -1.  The fields before state
+   never change once committed: a plain copy; state is loaded apart. */
 static int s_header_read(const MDB_val *v, s_header_t *hdr) {
     if (v->mv_size < S_HDR_AREA)
         return -1;
-    memcpy(hdr, v->mv_data, S_HDR_SIZE);
+    memcpy(hdr, v->mv_data, S_HDR_FIXED);
+    hdr->state = s_state_load(v->mv_data);
+    hdr->spare = 0;
     if (hdr->magic != S_MAGIC || hdr->offset < S_HDR_SIZE ||
-        hdr->offset > S_HDR_AREA || hdr->size != v->mv_size - S_HDR_AREA)
+        hdr->offset > S_HDR_AREA || hdr->size != v->mv_size - S_HDR_AREA ||
+        (hdr->state != S_STATE_SEALED && hdr->state != S_STATE_UNSEALED))
         return -1;
     return 0;
 }
@@ -322,6 +380,39 @@ static int s_counter_put(MDB_txn *txn, MDB_dbi dbi, uint64_t used) {
     MDB_val val = {sizeof(used), &used};
     return mdb_put(txn, dbi, &key, &val, 0);
 }
+
+/* The objects being received (s_unsealed_t), under unsealed_lock. */
+static void s_unsealed_add(pdc_store_t *self, s_unsealed_t *u) {
+    pthread_mutex_lock(&self->unsealed_lock);
+    u->next = self->unsealed;
+    self->unsealed = u;
+    pthread_mutex_unlock(&self->unsealed_lock);
+}
+
+/* Unlink and return the entry of id, or NULL.  Who takes it owns it:
+   seal and abort take it first, so two of them racing cannot both act. */
+static s_unsealed_t *s_unsealed_take(pdc_store_t *self, const uint8_t *id) {
+    s_unsealed_t *u = NULL;
+    pthread_mutex_lock(&self->unsealed_lock);
+    for (s_unsealed_t **p = &self->unsealed; *p; p = &(*p)->next)
+        if (memcmp((*p)->id, id, PDC_ID_SIZE) == 0) {
+            u = *p;
+            *p = u->next;
+            u->next = NULL;
+            break;
+        }
+    pthread_mutex_unlock(&self->unsealed_lock);
+    return u;
+}
+
+static void s_unsealed_free(s_unsealed_t *u) {
+    if (u) {
+        free(u->buf);
+        free(u);
+    }
+}
+
+static int s_delete(pdc_store_t *self, const uint8_t *id, int unsealed_only);
 
 /* ------------------------------------------------------------------------
    Read transactions (pins), pooled per shard
@@ -446,7 +537,35 @@ static pdc_store_t *s_store_new(const char *dir, size_t capacity,
     for (unsigned i = 0; i < shards; i++) {
         pthread_mutex_init(&self->shards[i].pool_lock, NULL);
     }
+    pthread_mutex_init(&self->unsealed_lock, NULL);
     return self;
+}
+
+/* Where env's data file is mapped in this process, or 0 if that cannot
+   be found.  mdb_env_info's me_mapaddr is filled in only with
+   MDB_FIXEDMAP, so look for the file's mapping at offset 0 in
+   /proc/self/maps, by its device and inode. */
+static uintptr_t s_map_base(MDB_env *env) {
+    mdb_filehandle_t fd;
+    struct stat st;
+    if (mdb_env_get_fd(env, &fd) != MDB_SUCCESS || fstat(fd, &st) != 0)
+        return 0;
+    FILE *f = fopen("/proc/self/maps", "re");
+    if (!f)
+        return 0;
+    char line[PATH_MAX + 128];
+    uintptr_t base = 0;
+    while (!base && fgets(line, sizeof(line), f)) {
+        unsigned long long start, end, off, ino;
+        unsigned maj, min;
+        if (sscanf(line, "%llx-%llx %*s %llx %x:%x %llu", &start, &end, &off,
+                   &maj, &min, &ino) == 6 &&
+            off == 0 && ino == (unsigned long long) st.st_ino &&
+            maj == major(st.st_dev) && min == minor(st.st_dev))
+            base = (uintptr_t) start;
+    }
+    fclose(f);
+    return base;
 }
 
 /* Open (create: make) shard i's environment. */
@@ -498,6 +617,11 @@ static int s_shard_open(pdc_store_t *self, unsigned i, int create, char *err,
         step = "initialise";
         rc = s_counter_put(txn, sh->dbi, 0);
     }
+    MDB_stat st;
+    if (rc == MDB_SUCCESS) {
+        step = "stat";
+        rc = mdb_env_stat(env, &st);
+    }
     if (txn) {
         if (rc == MDB_SUCCESS) {
             step = "commit";
@@ -512,6 +636,8 @@ static int s_shard_open(pdc_store_t *self, unsigned i, int create, char *err,
         return s_status(rc);
     }
     sh->env = env;
+    sh->psize = st.ms_psize;
+    sh->map = s_map_base(env);
     return PDC_OK;
 }
 
@@ -563,8 +689,8 @@ static int s_conf_write(pdc_store_t *self, char *err, size_t errlen) {
     }
     fprintf(f,
             "# pdc object store; written by pdc_store_create, do not edit\n"
-            "version 1\ncapacity %zu\nshards %u\nmax_readers %u\n",
-            self->capacity, self->nshards, self->max_readers);
+            "version %d\ncapacity %zu\nshards %u\nmax_readers %u\n",
+            S_CONF_VERSION, self->capacity, self->nshards, self->max_readers);
     int bad = ferror(f);
     bad |= fclose(f) != 0;
     if (bad || rename(tmp, path) != 0) {
@@ -610,7 +736,14 @@ static int s_conf_read(const char *dir, size_t *capacity, unsigned *shards,
             nrd = value;
     }
     fclose(f);
-    if (version != 1 || cap == 0 || cap > SIZE_MAX || nsh == 0 ||
+    if (version && version != S_CONF_VERSION) {
+        s_err(err, errlen,
+              "object store %s: %s is of format version %llu, this build "
+              "reads version %d (a store made by another pdc build)",
+              dir, path, version, S_CONF_VERSION);
+        return PDC_EPROTO;
+    }
+    if (version != S_CONF_VERSION || cap == 0 || cap > SIZE_MAX || nsh == 0 ||
         nsh > S_MAX_SHARDS || nrd == 0 || nrd > UINT_MAX) {
         s_err(err, errlen,
               "object store %s: %s is malformed (version %llu, capacity "
@@ -697,6 +830,15 @@ void pdc_store_destroy(pdc_store_t **self_p) {
        parent's: closing them would free the parent's slots.  Free only
        our memory. */
     int owner = getpid() == self->pid;
+    /* Objects still being received are given up: deleted, their space
+       given back (in a forked child only forgotten). */
+    while (self->unsealed) {
+        s_unsealed_t *u = self->unsealed;
+        self->unsealed = u->next;
+        if (owner)
+            s_delete(self, u->id, 1);
+        s_unsealed_free(u);
+    }
     for (unsigned i = 0; i < self->nshards; i++) {
         s_shard_t *sh = &self->shards[i];
         while (sh->pool) {
@@ -710,6 +852,7 @@ void pdc_store_destroy(pdc_store_t **self_p) {
             mdb_env_close(sh->env);
         pthread_mutex_destroy(&sh->pool_lock);
     }
+    pthread_mutex_destroy(&self->unsealed_lock);
     if (self->inflight)
         munmap(self->inflight, self->inflight_len);
     if (self->dirfd >= 0)
@@ -916,25 +1059,38 @@ static int s_check_room(pdc_store_t *self, unsigned shard, uint64_t own_used,
     return PDC_OK;
 }
 
+/* The pages of the value at [value, value + len) in shard's map that lie
+   above the shard's high-water mark: *bytes of them from file offset
+   *off.  *bytes is 0 when there are none, or when it cannot tell. */
+static void s_fresh_pages(pdc_store_t *self, unsigned shard, const void *value,
+                          size_t len, uint64_t *off, uint64_t *bytes) {
+    MDB_envinfo info;
+    *off = *bytes = 0;
+    if (len < self->page_size)
+        return; /* in a leaf page: within the slack                   */
+    if (mdb_env_info(self->shards[shard].env, &info) != MDB_SUCCESS)
+        return;
+    uintptr_t map = self->shards[shard].map, p = (uintptr_t) value;
+    if (!map || p < map || p + len > map + info.me_mapsize)
+        return; /* map not found, or value not in it: cannot tell      */
+    /* byte offsets in the file; high: the first byte LMDB never used */
+    uint64_t ps = self->page_size, start = p - map, end = p + len - map;
+    uint64_t high =
+        ((uint64_t) info.me_last_pgno + 1) * self->shards[shard].psize;
+    if (end <= high)
+        return;
+    uint64_t from = (start > high ? start : high) / ps * ps;
+    *off = from;
+    *bytes = (end + ps - 1) / ps * ps - from;
+}
+
 /* Step two: the fresh pages of the value now placed at [value, value +
    len) in shard's map.  Sets *fresh. */
 static int s_check_fresh(pdc_store_t *self, unsigned shard, const void *value,
                          size_t len, uint64_t fresh_others, uint64_t *fresh,
                          const uint8_t *id, char *err, size_t errlen) {
-    MDB_envinfo info;
-    *fresh = 0;
-    if (len < self->page_size)
-        return PDC_OK; /* in a leaf page: within the slack              */
-    if (mdb_env_info(self->shards[shard].env, &info) != MDB_SUCCESS)
-        return PDC_OK;
-    uintptr_t map = (uintptr_t) info.me_mapaddr, p = (uintptr_t) value;
-    if (!map || p < map || p + len > map + info.me_mapsize)
-        return PDC_OK; /* not in the map (no WRITEMAP?): cannot tell   */
-    size_t ps = self->page_size;
-    uint64_t first = (p - map) / ps, last = (p + len - 1 - map) / ps;
-    uint64_t high = (uint64_t) info.me_last_pgno + 1; /* first never used */
-    if (last >= high)
-        *fresh = (last + 1 - (first > high ? first : high)) * ps;
+    uint64_t off;
+    s_fresh_pages(self, shard, value, len, &off, fresh);
     if (*fresh == 0)
         return PDC_OK;
     uint64_t avail;
@@ -1015,19 +1171,15 @@ static int s_touch(pdc_store_t *self, unsigned shard) {
     bits); a larger one is PDC_EINVAL.  LMDB 0.9.24 (Debian 12) leaks
     1 MiB per write of a value above 256 MiB: it allocates a spill list
     for such a transaction and never frees it (ITS#9155, fixed in
-    0.9.25). */
-int pdc_store_reserve(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE],
-                      pdc_type type, size_t size, void **data,
-                      pdc_store_reservation_t **res, char *err, size_t errlen) {
+    0.9.25).
+
+    s_reserve is the whole of it for an object whose header says state
+    (S_STATE_UNSEALED for pdc_store_create_unsealed); *value is the start
+    of the value (its header), *data where the data goes. */
+static int s_reserve(pdc_store_t *self, const uint8_t *id, pdc_type type,
+                     size_t size, uint32_t state, void **value, void **data,
+                     pdc_store_reservation_t **res, char *err, size_t errlen) {
     char hex[2 * PDC_ID_SIZE + 1], h1[32], h2[32];
-    if (data)
-        *data = NULL;
-    if (res)
-        *res = NULL;
-    if (!self || !id || !data || !res) {
-        s_err(err, errlen, "object store: reserve: a NULL argument");
-        return PDC_EINVAL;
-    }
     if (size > self->capacity || size + S_HDR_AREA > self->capacity) {
         s_err(err, errlen,
               "object store full: %s requested (object %s) is more than "
@@ -1070,11 +1222,16 @@ int pdc_store_reserve(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE],
         }
         rc = mdb_get(txn, sh->dbi, &key, &val);
         if (rc != MDB_NOTFOUND) {
+            s_header_t old; /* read before the abort: val is the txn's  */
+            int unsealed = rc == MDB_SUCCESS &&
+                           s_header_read(&val, &old) == 0 &&
+                           old.state == S_STATE_UNSEALED;
             mdb_txn_abort(txn);
             free(r);
             if (rc == MDB_SUCCESS) {
-                s_err(err, errlen, "object store: object %s exists already",
-                      s_hex(id, hex));
+                s_err(err, errlen, "object store: object %s exists already%s",
+                      s_hex(id, hex),
+                      unsealed ? " (unsealed: being received)" : "");
                 return PDC_EINVAL;
             }
             s_err(err, errlen, "object store %s: shard %u: %s", self->dir,
@@ -1143,7 +1300,8 @@ int pdc_store_reserve(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE],
         s_header_t hdr = {.magic = S_MAGIC,
                           .type = (uint16_t) type,
                           .offset = s_data_offset(val.mv_data),
-                          .size = size};
+                          .size = size,
+                          .state = state};
         memcpy(val.mv_data, &hdr, S_HDR_SIZE);
         r->txn = txn;
         r->env = sh->env;
@@ -1151,10 +1309,27 @@ int pdc_store_reserve(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE],
         r->owner = pthread_self();
         r->next_held = s_held;
         s_held = r;
+        *value = val.mv_data;
         *data = (char *) val.mv_data + hdr.offset;
         *res = r;
         return PDC_OK;
     }
+}
+
+int pdc_store_reserve(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE],
+                      pdc_type type, size_t size, void **data,
+                      pdc_store_reservation_t **res, char *err, size_t errlen) {
+    if (data)
+        *data = NULL;
+    if (res)
+        *res = NULL;
+    if (!self || !id || !data || !res) {
+        s_err(err, errlen, "object store: reserve: a NULL argument");
+        return PDC_EINVAL;
+    }
+    void *value;
+    return s_reserve(self, id, type, size, S_STATE_SEALED, &value, data, res,
+                     err, errlen);
 }
 
 int pdc_store_commit(pdc_store_t *self, pdc_store_reservation_t **res) {
@@ -1229,6 +1404,8 @@ int pdc_store_get(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE],
     rc = mdb_get(pin->txn, self->shards[shard].dbi, &key, &val);
     if (rc == MDB_SUCCESS && s_header_read(&val, &hdr) != 0)
         rc = MDB_CORRUPTED;
+    if (rc == MDB_SUCCESS && hdr.state != S_STATE_SEALED)
+        rc = MDB_NOTFOUND; /* still being received                  */
     if (rc) {
         s_pin_release(self, pin);
         return s_status(rc);
@@ -1258,16 +1435,21 @@ int pdc_store_contains(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE]) {
     if (rc)
         return s_status(rc);
     MDB_val key = {PDC_ID_SIZE, (void *) id}, val;
+    s_header_t hdr;
     rc = mdb_get(pin->txn, self->shards[shard].dbi, &key, &val);
+    if (rc == MDB_SUCCESS && s_header_read(&val, &hdr) != 0)
+        rc = MDB_CORRUPTED;
+    if (rc == MDB_SUCCESS && hdr.state != S_STATE_SEALED)
+        rc = MDB_NOTFOUND; /* still being received                  */
     s_pin_release(self, pin);
     if (rc == MDB_NOTFOUND)
         return 0;
     return rc == MDB_SUCCESS ? 1 : s_status(rc);
 }
 
-int pdc_store_delete(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE]) {
-    if (!self || !id)
-        return PDC_EINVAL;
+/* Delete id, sealed or not; unsealed_only: only an object still being
+   received (a sealed one is PDC_ENOTFOUND). */
+static int s_delete(pdc_store_t *self, const uint8_t *id, int unsealed_only) {
     unsigned shard = s_shard_of(self, id);
     s_shard_t *sh = &self->shards[shard];
     if (s_holds(sh->env))
@@ -1279,6 +1461,13 @@ int pdc_store_delete(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE]) {
     MDB_val key = {PDC_ID_SIZE, (void *) id}, val;
     uint64_t used = 0;
     rc = mdb_get(txn, sh->dbi, &key, &val);
+    if (rc == MDB_SUCCESS && unsealed_only) {
+        s_header_t hdr;
+        if (s_header_read(&val, &hdr) != 0)
+            rc = MDB_CORRUPTED;
+        else if (hdr.state != S_STATE_UNSEALED)
+            rc = MDB_NOTFOUND; /* sealed meanwhile: not ours to drop    */
+    }
     if (rc == MDB_SUCCESS)
         rc = s_counter_get(txn, sh->dbi, &used);
     size_t len = 0;
@@ -1299,6 +1488,227 @@ int pdc_store_delete(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE]) {
     if (rc == MDB_SUCCESS && len >= PDC_STORE_TOUCH_MIN)
         s_touch(self, shard);
     return s_status(rc);
+}
+
+int pdc_store_delete(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE]) {
+    if (!self || !id)
+        return PDC_EINVAL;
+    int rc = s_delete(self, id, 0);
+    /* an object this process was receiving is gone: forget it */
+    if (rc == PDC_OK || rc == PDC_ENOTFOUND)
+        s_unsealed_free(s_unsealed_take(self, id));
+    return rc;
+}
+
+/* ------------------------------------------------------------------------
+   Receiving in pieces
+
+   An object sent by another node arrives in chunks at the network's pace,
+   and the shard's write lock must not wait on the network: every other
+   writer of the shard, in every process, would wait too.  So
+   pdc_store_create_unsealed does the whole reserve (capacity, filesystem
+   space, the used-bytes counter, the value placed with MDB_RESERVE) and
+   commits at once, with the value's header saying S_STATE_UNSEALED; get
+   and contains treat such a value as absent.  Where the chunks go then
+   depends on where LMDB put the value.  A value larger than about half a
+   page lives on overflow pages of its own, and with MDB_WRITEMAP those are
+   the shared map itself: a later transaction copies (COWs) only the leaf
+   and branch pages it changes, which hold the value's page number, never
+   the overflow pages, which move or change only when the key is
+   overwritten or deleted.  So the chunks are written straight into the
+   committed value, and pdc_store_seal flips the state in place with a
+   release store (s_state_load acquires), under a pin so that a concurrent
+   delete cannot hand the pages to someone else in between.  A value in a
+   leaf page moves whenever a later transaction touches that page, so a
+   pointer to it is stale after the commit: its chunks are staged in a
+   heap buffer instead, and seal puts the bytes over the placeholder in a
+   short write transaction (same size: the counter does not change).  The
+   cut is S_STAGE_MAX_PAGES LMDB pages of value (16 KiB with 4 KiB pages),
+   well above LMDB's own (node over about half a page: overflow), so what
+   is written in place is surely on overflow pages, and a staged seal holds
+   the lock for a copy of at most 16 KiB.  Before the commit, the value's
+   fresh pages (above the shard's high-water mark) are given their memory
+   with fallocate: after the commit other writers no longer count this
+   reservation, and a write into a tmpfs page that cannot be backed would
+   raise SIGBUS in the receiver; pages below the mark are backed already.
+   That is the one step whose time grows with the size (about 0.1 ms per
+   MiB, none for reused pages).  The objects being received are listed in
+   the pdc_store_t (s_unsealed_t) by id; seal and abort take the entry out
+   first, so whichever comes first acts and the other finds nothing.
+   ------------------------------------------------------------------------ */
+
+/* Back the fresh pages of the value at [value, value + len) in shard's
+   map, while the reservation is still published in the inflight slot. */
+static int s_back_pages(pdc_store_t *self, unsigned shard, const void *value,
+                        size_t len, const uint8_t *id, char *err,
+                        size_t errlen) {
+    uint64_t off, bytes;
+    mdb_filehandle_t fd;
+    s_fresh_pages(self, shard, value, len, &off, &bytes);
+    if (bytes == 0 ||
+        mdb_env_get_fd(self->shards[shard].env, &fd) != MDB_SUCCESS)
+        return PDC_OK;
+    int rc;
+    do
+        rc = fallocate(fd, FALLOC_FL_KEEP_SIZE, (off_t) off, (off_t) bytes);
+    while (rc != 0 && errno == EINTR);
+    if (rc == 0 || errno == EOPNOTSUPP || errno == ENOSYS)
+        return PDC_OK; /* not tmpfs: s_check_fresh was the check        */
+    int e = errno;
+    char h1[32], hex[2 * PDC_ID_SIZE + 1];
+    s_err(err, errlen,
+          "object store%s: cannot allocate %s of memory in %s for object %s "
+          "(fallocate: %s)",
+          e == ENOSPC ? " full" : "", s_human(bytes, h1), self->dir,
+          s_hex(id, hex), strerror(e));
+    return e == ENOSPC || e == ENOMEM ? PDC_ESTOREFULL : PDC_EINVAL;
+}
+
+int pdc_store_create_unsealed(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE],
+                              pdc_type type, size_t size, void **data,
+                              char *err, size_t errlen) {
+    char hex[2 * PDC_ID_SIZE + 1];
+    if (data)
+        *data = NULL;
+    if (!self || !id || !data) {
+        s_err(err, errlen, "object store: create_unsealed: a NULL argument");
+        return PDC_EINVAL;
+    }
+    unsigned shard = s_shard_of(self, id);
+    int staged =
+        size <= S_STAGE_MAX_PAGES * self->shards[shard].psize - S_HDR_AREA;
+    s_unsealed_t *u = calloc(1, sizeof(*u));
+    if (u && staged && posix_memalign(&u->buf, S_ALIGN, size ? size : 1))
+        u->buf = NULL;
+    if (!u || (staged && !u->buf)) {
+        s_unsealed_free(u);
+        s_err(err, errlen, "object store: create_unsealed: out of memory");
+        return PDC_ENOMEM;
+    }
+    void *value, *dst;
+    pdc_store_reservation_t *res;
+    int rc = s_reserve(self, id, type, size, S_STATE_UNSEALED, &value, &dst,
+                       &res, err, errlen);
+    if (rc == PDC_OK) {
+        if (staged)
+            memset(dst, 0, size); /* the placeholder: back its pages too */
+        else
+            rc = s_back_pages(self, shard, value, size + S_HDR_AREA, id, err,
+                              errlen);
+        if (rc != PDC_OK)
+            pdc_store_abort(self, &res);
+    }
+    if (rc == PDC_OK) {
+        rc = pdc_store_commit(self, &res);
+        if (rc != PDC_OK)
+            s_err(err, errlen,
+                  "object store%s: commit of unsealed object %s failed (%s)",
+                  rc == PDC_ESTOREFULL ? " full" : "", s_hex(id, hex),
+                  rc == PDC_ESTOREFULL ? "no room for LMDB's pages" : "error");
+    }
+    if (rc != PDC_OK) {
+        s_unsealed_free(u);
+        return rc;
+    }
+    memcpy(u->id, id, PDC_ID_SIZE);
+    u->shard = shard;
+    u->type = type;
+    u->size = size;
+    u->value = staged ? NULL : value;
+    /* an entry left for id is stale: its object was deleted elsewhere */
+    s_unsealed_free(s_unsealed_take(self, id));
+    s_unsealed_add(self, u);
+    *data = staged ? u->buf : dst;
+    return PDC_OK;
+}
+
+/* Seal an object written in place: flip its state in the map.  The pin
+   keeps the pages from reuse meanwhile and shows the value is still the
+   one created (not deleted, by another process say). */
+static int s_seal_in_place(pdc_store_t *self, s_unsealed_t *u) {
+    pdc_store_pin_t *pin;
+    int rc = s_pin_acquire(self, u->shard, &pin);
+    if (rc)
+        return s_status(rc);
+    MDB_val key = {PDC_ID_SIZE, u->id}, val;
+    s_header_t hdr;
+    rc = mdb_get(pin->txn, self->shards[u->shard].dbi, &key, &val);
+    if (rc == MDB_SUCCESS && s_header_read(&val, &hdr) != 0)
+        rc = MDB_CORRUPTED;
+    if (rc == MDB_SUCCESS &&
+        (val.mv_data != u->value || hdr.state != S_STATE_UNSEALED))
+        rc = MDB_NOTFOUND; /* deleted, maybe made again: not ours      */
+    if (rc == MDB_SUCCESS)
+        s_state_store(val.mv_data, S_STATE_SEALED);
+    s_pin_release(self, pin);
+    return s_status(rc);
+}
+
+/* Seal a staged object: put its bytes over the placeholder. */
+static int s_seal_staged(pdc_store_t *self, s_unsealed_t *u) {
+    s_shard_t *sh = &self->shards[u->shard];
+    if (s_holds(sh->env))
+        return PDC_EINVAL; /* would wait on our own reservation         */
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(sh->env, NULL, 0, &txn);
+    if (rc)
+        return s_status(rc);
+    MDB_val key = {PDC_ID_SIZE, u->id}, val;
+    s_header_t hdr;
+    rc = mdb_get(txn, sh->dbi, &key, &val);
+    if (rc == MDB_SUCCESS && s_header_read(&val, &hdr) != 0)
+        rc = MDB_CORRUPTED;
+    if (rc == MDB_SUCCESS &&
+        (hdr.state != S_STATE_UNSEALED || hdr.size != u->size))
+        rc = MDB_NOTFOUND; /* deleted, maybe made again: not ours      */
+    if (rc == MDB_SUCCESS) {
+        val.mv_size = u->size + S_HDR_AREA; /* as before: same counter */
+        val.mv_data = NULL;
+        rc = mdb_put(txn, sh->dbi, &key, &val, MDB_RESERVE);
+    }
+    if (rc) {
+        mdb_txn_abort(txn);
+        return s_status(rc);
+    }
+    hdr = (s_header_t){.magic = S_MAGIC,
+                       .type = (uint16_t) u->type,
+                       .offset = s_data_offset(val.mv_data),
+                       .size = u->size,
+                       .state = S_STATE_SEALED};
+    memcpy(val.mv_data, &hdr, S_HDR_SIZE);
+    if (u->size)
+        memcpy((char *) val.mv_data + hdr.offset, u->buf, u->size);
+    return s_status(mdb_txn_commit(txn));
+}
+
+int pdc_store_seal(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE]) {
+    if (!self || !id)
+        return PDC_EINVAL;
+    s_unsealed_t *u = s_unsealed_take(self, id);
+    if (!u)
+        return PDC_ENOTFOUND;
+    int rc = u->value ? s_seal_in_place(self, u) : s_seal_staged(self, u);
+    if (rc != PDC_OK && rc != PDC_ENOTFOUND) {
+        s_unsealed_add(self, u); /* still open: seal again or abort     */
+        return rc;
+    }
+    s_unsealed_free(u);
+    return rc;
+}
+
+int pdc_store_abort_unsealed(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE]) {
+    if (!self || !id)
+        return PDC_EINVAL;
+    s_unsealed_t *u = s_unsealed_take(self, id);
+    if (!u)
+        return PDC_ENOTFOUND;
+    int rc = s_delete(self, id, 1);
+    if (rc != PDC_OK && rc != PDC_ENOTFOUND) {
+        s_unsealed_add(self, u); /* still open: abort again             */
+        return rc;
+    }
+    s_unsealed_free(u);
+    return rc;
 }
 
 /* ------------------------------------------------------------------------

@@ -17,6 +17,13 @@
     to write; pdc_store_commit commits.  Between the two, the shard's write
     lock is held: fill the buffer and commit promptly.
 
+    An object received from another node arrives in pieces, at the
+    network's pace, so it does not hold the write lock:
+    pdc_store_create_unsealed reserves its space and commits at once, the
+    caller writes the pieces (from any thread) and pdc_store_seal makes the
+    object visible; pdc_store_abort_unsealed gives it up.  Until sealed the
+    object is invisible in every process but holds its space.
+
     Get is zero-copy: pdc_store_get opens a read transaction (a pin) and
     returns a pointer into the map; the bytes stay valid until
     pdc_store_unpin.  Pins block page reuse: keep them short.
@@ -81,7 +88,8 @@ int pdc_store_remove_dir(const char *dir);
 /* Reserve size bytes for object id of type type.  On success returns
    PDC_OK, *data points to where the bytes go and *res holds the open
    transaction.  PDC_ESTOREFULL: err says how full the store is (used,
-   capacity, the request).  An id that exists already: PDC_EINVAL. */
+   capacity, the request).  An id that exists already (also one still
+   being received, unsealed): PDC_EINVAL. */
 int pdc_store_reserve(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE],
                       pdc_type type, size_t size, void **data,
                       pdc_store_reservation_t **res, char *err,
@@ -96,6 +104,52 @@ int pdc_store_put(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE],
                   pdc_type type, const void *data, size_t size, char *err,
                   size_t errlen);
 
+/* Receiving an object in pieces (a transfer from another node).
+   pdc_store_create_unsealed reserves size bytes for id (capacity checked as
+   for pdc_store_reserve, PDC_ESTOREFULL with the same kind of message) and
+   commits at once, so the shard's write lock is not held while the bytes
+   arrive; *data is where the bytes go, valid until seal or abort.  The
+   object is invisible (get: PDC_ENOTFOUND, contains: 0) until
+   pdc_store_seal, in every process, but its space counts in usage (used
+   and objects) from create on.  pdc_store_abort_unsealed deletes it and
+   gives the space back; so does pdc_store_delete of the id, and
+   pdc_store_destroy for the objects still unsealed.  Any thread may write
+   to *data, seal or abort.
+
+   Create: PDC_EINVAL for an id that exists (sealed or not) and, as for
+   reserve, when the calling thread holds a reservation on the id's shard.
+   Create takes the write lock for one short step; the only part of it that
+   grows with size is giving the object's new pages their memory (about
+   0.1 ms per MiB), so that a write into *data can never fault for want of
+   memory.  *data is 64-byte aligned (a small object's is a heap buffer
+   that seal copies into the store).  Seal: PDC_OK; PDC_ENOTFOUND when this
+   pdc_store_t has no unsealed object id (never created here, sealed or
+   aborted already, or deleted); another error (PDC_EINVAL if the calling
+   thread holds a reservation on the shard) leaves it unsealed, to seal
+   again or abort.  Abort: PDC_OK, PDC_ENOTFOUND as for seal, or an error
+   that leaves it unsealed.
+
+   The caller must not:
+   - write outside [*data, *data + size), or write at all once it has
+     called seal, abort or delete of the id: *data may be in the store's
+     shared map, and the pages then belong to other objects;
+   - call seal, abort or delete while another thread still writes to
+     *data: every write must happen before the call (join the writing
+     threads, or hand over with a lock or release/acquire);
+   - seal or abort through another pdc_store_t than the one that created
+     the object (another process's handle does not know it: seal and abort
+     are PDC_ENOTFOUND there), nor use *data after fork in the child;
+   - delete, from another process, an id that is being received here, as
+     the writes would land in freed pages; and
+   - leave an object unsealed for ever: it holds its space, and an
+     unsealed object of a process that died stays (invisible, counted)
+     until someone deletes its id. */
+int pdc_store_create_unsealed(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE],
+                              pdc_type type, size_t size, void **data,
+                              char *err, size_t errlen);
+int pdc_store_seal(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE]);
+int pdc_store_abort_unsealed(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE]);
+
 /* Look up id.  PDC_OK: *data, *size and *type describe the bytes, valid until
    pdc_store_unpin(pin).  PDC_ENOTFOUND: no such object (no pin). */
 int pdc_store_get(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE],
@@ -106,10 +160,11 @@ void pdc_store_unpin(pdc_store_t *self, pdc_store_pin_t **pin);
 /* Whether id is stored (no pin kept). */
 int pdc_store_contains(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE]);
 
-/* Delete id.  PDC_OK, or PDC_ENOTFOUND. */
+/* Delete id, sealed or still being received.  PDC_OK, or PDC_ENOTFOUND. */
 int pdc_store_delete(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE]);
 
-/* Usage: bytes of object data held, capacity, number of objects. */
+/* Usage: bytes of object data held, capacity, number of objects (all
+   counting objects still being received). */
 typedef struct {
     size_t used;
     size_t capacity;

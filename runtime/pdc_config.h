@@ -45,7 +45,21 @@
     X(max_message_size, "PDC_MAX_MESSAGE_SIZE", 1024LL * 1024 * 1024,         \
       "largest message a network-facing socket accepts (bytes)")              \
     X(owner_check_ms, "PDC_OWNER_CHECK_MS", 200,                              \
-      "how often embedded daemons check that their driver still lives")
+      "how often embedded daemons check that their driver still lives")     \
+    X(spillback_threshold_pct, "PDC_SPILLBACK_THRESHOLD_PCT", 50,             \
+      "percent of a node's CPUs busy above which new work goes to other "    \
+      "nodes with room (default strategy)")                                  \
+    X(infeasible_timeout_ms, "PDC_INFEASIBLE_TIMEOUT_MS", 30000,              \
+      "how long a request no live node can satisfy waits for one to join "   \
+      "before it fails")                                                      \
+    X(transfer_chunk_size, "PDC_TRANSFER_CHUNK_SIZE", 4 * 1024 * 1024,        \
+      "bytes per chunk when a raylet pulls an object from another node")      \
+    X(transfer_window, "PDC_TRANSFER_WINDOW", 4,                              \
+      "chunks of one transfer in flight at once (flow control)")              \
+    X(transfer_timeout_ms, "PDC_TRANSFER_TIMEOUT_MS", 10000,                  \
+      "a transfer that makes no progress for this long fails")                \
+    X(pull_timeout_ms, "PDC_PULL_TIMEOUT_MS", 120000,                         \
+      "longest a client waits for its raylet to bring an object over")
 
 typedef struct {
 #define PDC_X_FIELD(field, env, def, help) int64_t field;

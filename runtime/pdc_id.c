@@ -58,3 +58,19 @@ char *pdc_random_hex(char *buf, int n) {
 uint64_t pdc_id_hash(const uint8_t id[PDC_ID_LEN]) {
     return XXH3_64bits(id, PDC_ID_LEN);
 }
+
+int pdc_id_parse(const char *hex, uint8_t id[PDC_ID_LEN]) {
+    for (int i = 0; i < 2 * PDC_ID_LEN; i++) {
+        char ch = hex[i];
+        int v = ch >= '0' && ch <= '9' ? ch - '0'
+              : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+              : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
+                                       : -1;
+        if (v < 0) return -1;
+        if (i % 2 == 0)
+            id[i / 2] = (uint8_t) (v << 4);
+        else
+            id[i / 2] |= (uint8_t) v;
+    }
+    return 0;
+}

@@ -14,6 +14,8 @@
 void pdc_id_new(uint8_t id[PDC_ID_LEN]);
 /* 32 hex digits and a NUL into buf (33 bytes). */
 char *pdc_id_hex(const uint8_t id[PDC_ID_LEN], char *buf);
+/* Parse the 32 hex digits at hex (more may follow) into id.  0 or -1. */
+int pdc_id_parse(const char *hex, uint8_t id[PDC_ID_LEN]);
 /* A short random hex string of n digits (n < 64) into buf. */
 char *pdc_random_hex(char *buf, int n);
 uint64_t pdc_id_hash(const uint8_t id[PDC_ID_LEN]);

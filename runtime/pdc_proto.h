@@ -40,15 +40,25 @@
 /*  The messages.  X(NAME, schema, what it is)
 
     Raylet <-> its local clients (drivers and workers), over ipc:
-    - REGISTER: kind (0 driver, 1 worker), pid, client id, the client's
-      own endpoint (where owners reach it directly).  Reply REGISTERED:
+    - REGISTER: kind (0 driver, 1 worker, 2 a lease holder on another
+      node), pid, client id, the client's own endpoint (where owners on
+      this node reach it), its public endpoint (tcp://, where owners on
+      other nodes reach it; "" if none), the sender's node id (for kind 2:
+      its leases go when that node dies).  Reply REGISTERED:
       node id, store directory, inline limit in bytes, session directory,
       the head's endpoint ("" if none).
     - LEASE_REQUEST: CPU slots wanted, flags, other resources wanted
-      (GPU, custom names; fractional amounts).  Flags: PDC_LEASE_ACTOR: a dedicated
-      worker for an actor's life, which may hold 0 CPU; PDC_LEASE_DETACHED:
-      keep it when the holder dies).  Reply LEASE_GRANT (worker id,
-      worker endpoint) or ERROR.
+      (GPU, custom names; fractional amounts), strategy (PDC_SCHED_*),
+      the node of a node-affinity strategy, a label selector ("" none),
+      the node holding most of the task's argument bytes ("" none).
+      Flags: PDC_LEASE_ACTOR: a dedicated worker for an actor's life,
+      which may hold 0 CPU; PDC_LEASE_DETACHED: keep it when the holder
+      dies; PDC_LEASE_SOFT: affinity may fall back to other nodes;
+      PDC_LEASE_SPILLED: another raylet chose this node, do not send it
+      on.  Reply LEASE_GRANT (worker id, endpoint for the requester,
+      public endpoint, node id), LEASE_REDIRECT (node id, raylet
+      endpoint: ask that raylet instead, with PDC_LEASE_SPILLED) or
+      ERROR.
     - LEASE_RETURN: worker id.  No reply.
     - BLOCKED / UNBLOCKED: the sending worker waits in pdc_get and gives
       its CPU back / takes it again.  No reply.
@@ -88,12 +98,27 @@
     - ERROR: a request could not be served: code, message.
 
     Raylet <-> head:
-    - NODE_REGISTER: node id, raylet endpoint, resources.  Reply
-      NODE_REGISTERED: heartbeat period in ms.
-    - HEARTBEAT: node id, resources available.  Reply ERROR when the head
+    - NODE_REGISTER: node id, raylet endpoint (tcp:// when the node can
+      be reached from other hosts), resources, labels ("tier=edge,..."),
+      the endpoint for clients on the node's own host (ipc://).
+      Reply NODE_REGISTERED: heartbeat period in ms.
+    - HEARTBEAT: node id, resources available.  Reply NODES_REPLY (the
+      cluster view the raylet schedules with), or ERROR when the head
       does not know the node (it then registers again).
     - NODES: no fields.  Reply NODES_REPLY: per node (id, endpoint,
-      alive, resources total, resources available).
+      alive, resources total, resources available, labels, local
+      endpoint).
+
+    Objects between nodes:
+    - OBJECT_PULL (client -> its raylet): object id, the node holding it.
+      The raylet copies it into this node's store and answers
+      OBJECT_READY (id), or ERROR saying why it could not.
+    - OBJECT_FETCH (raylet -> raylet): object id, offset, length.  Reply
+      OBJECT_CHUNK: id, type, total size, offset, then the bytes as a
+      payload frame; or ERROR if the object is not there.
+    - OBJECT_FREE: forward flag, object ids.  The raylet deletes them
+      from its store; with the flag set (from an owner) it also sends
+      them on to every other live node.  No reply.
 */
 #define PDC_TASK_SCHEMA "(dss*(uv))"
 #define PDC_RESULT_SCHEMA "(diuvssu)"
@@ -104,10 +129,10 @@
     X(PONG, "")                                                           \
     X(STATUS, "")                                                         \
     X(STATUS_REPLY, "*(sf)")                                              \
-    X(REGISTER, "uuds")                                                   \
+    X(REGISTER, "uudsss")                                                   \
     X(REGISTERED, "ssuss")                                                \
-    X(LEASE_REQUEST, "fu{}")                                              \
-    X(LEASE_GRANT, "ds")                                                  \
+    X(LEASE_REQUEST, "fu{}usss")                                              \
+    X(LEASE_GRANT, "dsss")                                                  \
     X(LEASE_RETURN, "d")                                                  \
     X(BLOCKED, "")                                                        \
     X(UNBLOCKED, "")                                                      \
@@ -115,18 +140,24 @@
     X(BYE, "")                                                            \
     X(PUSH_TASKS, "*" PDC_TASK_SCHEMA)                                    \
     X(TASK_RESULTS, "s*" PDC_RESULT_SCHEMA)                               \
-    X(NODE_REGISTER, "ss{}")                                              \
+    X(NODE_REGISTER, "ss{}ss")                                              \
     X(NODE_REGISTERED, "u")                                               \
     X(HEARTBEAT, "s{}")                                                   \
     X(NODES, "")                                                          \
-    X(NODES_REPLY, "*(ssu{}{})")                                          \
+    X(NODES_REPLY, "*(ssu{}{}ss)")                                          \
     X(ACTOR_CREATE, "dss*(uv)u")                                          \
     X(ACTOR_CALLS, "d*" PDC_TASK_SCHEMA)                                  \
     X(ACTOR_KILL, "d")                                                    \
     X(ACTOR_NAME_REGISTER, "ssds")                                        \
     X(ACTOR_NAME_DROP, "ssd")                                             \
     X(ACTOR_LOOKUP, "ss")                                                 \
-    X(ACTOR_INFO, "ds")
+    X(ACTOR_INFO, "ds")                                                   \
+    X(LEASE_REDIRECT, "ss")                                               \
+    X(OBJECT_PULL, "ds")                                                  \
+    X(OBJECT_READY, "d")                                                  \
+    X(OBJECT_FETCH, "duu")                                                \
+    X(OBJECT_CHUNK, "duuu")                                               \
+    X(OBJECT_FREE, "u*d")
 
 typedef enum {
 #define PDC_X_ENUM(name, schema) PDC_MSG_##name,
@@ -138,8 +169,10 @@ typedef enum {
 /* Argument and result kinds inside PUSH_TASKS and TASK_RESULTS. */
 /* An actor handle argument (PDC_ARG_ACTOR) is the string "ID@ENDPOINT",
    ID in 32 hex digits. */
-enum { PDC_ARG_INLINE = 0, PDC_ARG_STORED = 1, PDC_ARG_ACTOR = 2 };
-enum { PDC_LEASE_ACTOR = 1, PDC_LEASE_DETACHED = 2 };
+/* A stored object on another node (PDC_ARG_REMOTE) is the string
+   "ID@NODE": the worker's raylet pulls it from that node first. */
+enum { PDC_ARG_INLINE = 0, PDC_ARG_STORED = 1, PDC_ARG_ACTOR = 2, PDC_ARG_REMOTE = 3 };
+enum { PDC_LEASE_ACTOR = 1, PDC_LEASE_DETACHED = 2, PDC_LEASE_SOFT = 4, PDC_LEASE_SPILLED = 8 };
 enum { PDC_RES_INLINE = 0, PDC_RES_STORED = 1, PDC_RES_ERROR = 2 };
 
 /* The name ("LEASE_REQUEST") and schema of a type; NULL if out of range. */

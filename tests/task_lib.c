@@ -209,6 +209,17 @@ PDC_FUNCTION(sleep_ms) {
     return pdc_return_i64(t, ms);
 }
 
+/* node(): the id of the node running the task.  sleep_node(ms): the same
+   after ms. */
+PDC_FUNCTION(node) {
+    return pdc_return_str(t, pdc_node_id(pdc_task_client(t)));
+}
+
+PDC_FUNCTION(sleep_node) {
+    s_sleep_ms(pdc_arg_i64(t, 0));
+    return pdc_return_str(t, pdc_node_id(pdc_task_client(t)));
+}
+
 /* pid(): the worker's process id.  sleep_pid(ms): the same after ms. */
 PDC_FUNCTION(pid) {
     return pdc_return_i64(t, (int64_t) getpid());
@@ -467,6 +478,12 @@ static PDC_METHOD(check_order) {
     return pdc_return_i64(t, seq);
 }
 
+/* actor_node(): the id of the node hosting the actor. */
+static PDC_METHOD(actor_node) {
+    (void) state;
+    return pdc_return_str(t, pdc_node_id(pdc_task_client(t)));
+}
+
 /* call_other(handle, k): calls incr(k) on the actor handle it was given
    (from a method: handles pass to actors too). */
 static PDC_METHOD(call_other) {
@@ -485,7 +502,8 @@ static PDC_METHOD(call_other) {
 
 PDC_ACTOR_CLASS(Counter, counter_new, counter_free, PDC_METHOD_ENTRY(incr), PDC_METHOD_ENTRY(get),
                 PDC_METHOD_ENTRY(fail), PDC_METHOD_ENTRY(actor_pid), PDC_METHOD_ENTRY(slow),
-                PDC_METHOD_ENTRY(check_order), PDC_METHOD_ENTRY(call_other));
+                PDC_METHOD_ENTRY(check_order), PDC_METHOD_ENTRY(call_other),
+                PDC_METHOD_ENTRY(actor_node));
 
 /* use_actor(handle, k, n): a task that calls incr(k) n times on the actor
    it was handed and returns the last total. */

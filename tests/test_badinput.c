@@ -326,14 +326,27 @@ Test(badinput, header_too_short_is_refused) {
 }
 
 Test(badinput, string_where_a_number_belongs_is_refused) {
-    uint8_t buf[16];
-    size_t n = s_header(buf, PDC_MSG_LEASE_REQUEST, 3);
+    uint8_t buf[32];
+    size_t n = s_header(buf, PDC_MSG_LEASE_REQUEST, 7);
     buf[n++] = 0xa3;
     memcpy(buf + n, "one", 3);
     n += 3;
     buf[n++] = 0x00; /* flags */
     buf[n++] = 0x80; /* no other resources */
+    buf[n++] = 0x00; /* default strategy */
+    buf[n++] = 0xa0; /* no affinity node */
+    buf[n++] = 0xa0; /* no label selector */
+    buf[n++] = 0xa0; /* no locality node */
     s_refused(buf, n, "LEASE_REQUEST field 0: expected number, got string");
+}
+
+Test(badinput, lease_request_in_the_old_three_field_form_is_refused) {
+    uint8_t buf[16];
+    size_t n = s_header(buf, PDC_MSG_LEASE_REQUEST, 3);
+    buf[n++] = 0x01; /* one CPU */
+    buf[n++] = 0x00; /* flags */
+    buf[n++] = 0x80; /* no other resources */
+    s_refused(buf, n, "LEASE_REQUEST: expected 7 fields, got 3");
 }
 
 Test(badinput, number_where_a_string_belongs_is_refused) {
@@ -375,6 +388,8 @@ Test(badinput, truncated_header_is_refused) {
     pdc_enc_id(&e, id);
     pdc_enc_s(&e,
               "ipc:///nonexistent/endpoint-of-a-client-that-is-not-there.sock");
+    pdc_enc_s(&e, ""); /* no public endpoint */
+    pdc_enc_s(&e, ""); /* no node id */
     /* Cut in half: the id's or the endpoint's bytes run out. */
     s_refused(e.buf.data, e.buf.size / 2, "truncated or invalid msgpack");
     pdc_enc_free(&e);
@@ -389,6 +404,8 @@ Test(badinput, every_truncation_of_a_valid_header_is_refused) {
     pdc_enc_map(&e, 1);
     pdc_enc_s(&e, "CPU");
     pdc_enc_f(&e, 1.0);
+    pdc_enc_s(&e, "tier=edge");
+    pdc_enc_s(&e, "ipc:///nonexistent");
     for (int d = 0; d < 2; d++) {
         void *s = s_connect(g_daemons[d]);
         double before = s_status(s, "bad_messages");
@@ -574,6 +591,8 @@ Test(badinput, worker_register_with_an_unknown_id_is_refused) {
     uint8_t id[16] = {0xbe, 0xef};
     pdc_enc_id(&e, id);
     pdc_enc_s(&e, "ipc:///nonexistent/w.sock");
+    pdc_enc_s(&e, ""); /* no public endpoint */
+    pdc_enc_s(&e, ""); /* no node id */
     s_send_enc(s, &e);
     pdc_enc_free(&e);
     char why[512];
@@ -843,6 +862,10 @@ Test(badinput, worker_refuses_a_message_it_does_not_serve) {
     pdc_enc_f(&e, 1.0);
     pdc_enc_u(&e, 0);
     pdc_enc_map(&e, 0);
+    pdc_enc_u(&e, 0);  /* default strategy */
+    pdc_enc_s(&e, ""); /* no affinity node */
+    pdc_enc_s(&e, ""); /* no label selector */
+    pdc_enc_s(&e, ""); /* no locality node */
     s_worker_refuses(e.buf.data, e.buf.size, "does not serve LEASE_REQUEST");
     pdc_enc_free(&e);
 }

@@ -124,6 +124,15 @@ static void s_inline_arg(int64_t v) {
     pdc_enc_i(&g_enc, v);
 }
 
+/* LEASE_REQUEST's fields after cpus, flags and resources: the default
+   strategy, no affinity node, no label selector, no locality node. */
+static void s_lease_request_tail(void) {
+    pdc_enc_u(&g_enc, 0);
+    pdc_enc_s(&g_enc, "");
+    pdc_enc_s(&g_enc, "");
+    pdc_enc_s(&g_enc, "");
+}
+
 /* ---- Round trips -------------------------------------------------------- */
 
 Test(roundtrip, error_carries_code_and_message) {
@@ -169,11 +178,13 @@ Test(roundtrip, register_and_registered) {
     pdc_msg_t m;
     sample_encode(&g_enc, PDC_MSG_REGISTER, 2);
     s_decode(&m, PDC_MSG_REGISTER, 2);
-    cr_assert_eq(m.nfields, 4);
+    cr_assert_eq(m.nfields, 6);
     cr_assert_eq(pdc_f_u(&m.fields[0]), 1);
     cr_assert_eq(pdc_f_u(&m.fields[1]), SAMPLE_PID);
     s_assert_id(&m.fields[2], SAMPLE_ID_A);
     s_assert_str(&m.fields[3], SAMPLE_IPC);
+    s_assert_str(&m.fields[4], SAMPLE_ENDPOINT);
+    s_assert_str(&m.fields[5], "");
     pdc_msg_free(&m);
 
     sample_encode(&g_enc, PDC_MSG_REGISTERED, 2);
@@ -191,17 +202,24 @@ Test(roundtrip, lease_request_grant_return) {
     pdc_msg_t m;
     sample_encode(&g_enc, PDC_MSG_LEASE_REQUEST, 3);
     s_decode(&m, PDC_MSG_LEASE_REQUEST, 3);
-    cr_assert_eq(m.nfields, 3);
+    cr_assert_eq(m.nfields, 7);
     cr_assert_eq(pdc_f_f(&m.fields[0]), SAMPLE_CPUS);
     cr_assert_eq(pdc_f_u(&m.fields[1]), PDC_LEASE_ACTOR);
     cr_assert_eq(pdc_f_count(&m.fields[2]), 1);
+    s_assert_resource(&m.fields[2], 0, "GPU", 0.5);
+    cr_assert_eq(pdc_f_u(&m.fields[3]), 2); /* node affinity */
+    s_assert_str(&m.fields[4], SAMPLE_NODE);
+    s_assert_str(&m.fields[5], "tier=edge");
+    s_assert_str(&m.fields[6], "");
     pdc_msg_free(&m);
 
     sample_encode(&g_enc, PDC_MSG_LEASE_GRANT, 3);
     s_decode(&m, PDC_MSG_LEASE_GRANT, 3);
-    cr_assert_eq(m.nfields, 2);
+    cr_assert_eq(m.nfields, 4);
     s_assert_id(&m.fields[0], SAMPLE_ID_B);
-    s_assert_str(&m.fields[1], SAMPLE_ENDPOINT);
+    s_assert_str(&m.fields[1], SAMPLE_IPC);
+    s_assert_str(&m.fields[2], SAMPLE_ENDPOINT);
+    s_assert_str(&m.fields[3], SAMPLE_NODE);
     pdc_msg_free(&m);
 
     sample_encode(&g_enc, PDC_MSG_LEASE_RETURN, 3);
@@ -218,6 +236,74 @@ Test(roundtrip, worker_died_with_negative_status) {
     cr_assert_eq(m.nfields, 2);
     s_assert_id(&m.fields[0], SAMPLE_ID_A);
     cr_assert_eq(pdc_f_i(&m.fields[1]), SAMPLE_DIED_STATUS);
+    pdc_msg_free(&m);
+}
+
+Test(roundtrip, lease_redirect_names_node_and_raylet) {
+    pdc_msg_t m;
+    sample_encode(&g_enc, PDC_MSG_LEASE_REDIRECT, 11);
+    s_decode(&m, PDC_MSG_LEASE_REDIRECT, 11);
+    cr_assert_eq(m.nfields, 2);
+    s_assert_str(&m.fields[0], SAMPLE_NODE);
+    s_assert_str(&m.fields[1], SAMPLE_ENDPOINT);
+    pdc_msg_free(&m);
+}
+
+Test(roundtrip, object_pull_and_ready) {
+    pdc_msg_t m;
+    sample_encode(&g_enc, PDC_MSG_OBJECT_PULL, 12);
+    s_decode(&m, PDC_MSG_OBJECT_PULL, 12);
+    cr_assert_eq(m.nfields, 2);
+    s_assert_id(&m.fields[0], SAMPLE_ID_A);
+    s_assert_str(&m.fields[1], SAMPLE_NODE);
+    pdc_msg_free(&m);
+
+    sample_encode(&g_enc, PDC_MSG_OBJECT_READY, 12);
+    s_decode(&m, PDC_MSG_OBJECT_READY, 12);
+    cr_assert_eq(m.nfields, 1);
+    s_assert_id(&m.fields[0], SAMPLE_ID_A);
+    pdc_msg_free(&m);
+}
+
+Test(roundtrip, object_fetch_and_chunk) {
+    pdc_msg_t m;
+    sample_encode(&g_enc, PDC_MSG_OBJECT_FETCH, 13);
+    s_decode(&m, PDC_MSG_OBJECT_FETCH, 13);
+    cr_assert_eq(m.nfields, 3);
+    s_assert_id(&m.fields[0], SAMPLE_ID_A);
+    cr_assert_eq(pdc_f_u(&m.fields[1]), SAMPLE_STORED_SIZE); /* offset */
+    cr_assert_eq(pdc_f_u(&m.fields[2]), SAMPLE_STORED_SIZE); /* length */
+    pdc_msg_free(&m);
+
+    sample_encode(&g_enc, PDC_MSG_OBJECT_CHUNK, 13);
+    s_decode(&m, PDC_MSG_OBJECT_CHUNK, 13);
+    cr_assert_eq(m.nfields, 4);
+    s_assert_id(&m.fields[0], SAMPLE_ID_A);
+    cr_assert_eq(pdc_f_u(&m.fields[1]), 4);                      /* type */
+    cr_assert_eq(pdc_f_u(&m.fields[2]), 2 * SAMPLE_STORED_SIZE); /* total */
+    cr_assert_eq(pdc_f_u(&m.fields[3]), SAMPLE_STORED_SIZE);     /* offset */
+    pdc_msg_free(&m);
+}
+
+Test(roundtrip, object_free_with_forward_flag_and_ids) {
+    pdc_msg_t m;
+    sample_encode(&g_enc, PDC_MSG_OBJECT_FREE, 14);
+    s_decode(&m, PDC_MSG_OBJECT_FREE, 14);
+    cr_assert_eq(m.nfields, 2);
+    cr_assert_eq(pdc_f_u(&m.fields[0]), 1);
+    const msgpack_object *ids = &m.fields[1];
+    cr_assert_eq(pdc_f_count(ids), 2);
+    s_assert_id(pdc_f_at(ids, 0), SAMPLE_ID_A);
+    s_assert_id(pdc_f_at(ids, 1), SAMPLE_ID_B);
+    pdc_msg_free(&m);
+
+    /* No ids at all is a valid (empty) free. */
+    pdc_enc_begin(&g_enc, PDC_MSG_OBJECT_FREE, 14);
+    pdc_enc_u(&g_enc, 0);
+    pdc_enc_array(&g_enc, 0);
+    s_decode(&m, PDC_MSG_OBJECT_FREE, 14);
+    cr_assert_eq(pdc_f_u(&m.fields[0]), 0);
+    cr_assert_eq(pdc_f_count(&m.fields[1]), 0);
     pdc_msg_free(&m);
 }
 
@@ -307,13 +393,15 @@ Test(roundtrip, node_register_and_heartbeat_resources) {
     pdc_msg_t m;
     sample_encode(&g_enc, PDC_MSG_NODE_REGISTER, 8);
     s_decode(&m, PDC_MSG_NODE_REGISTER, 8);
-    cr_assert_eq(m.nfields, 3);
+    cr_assert_eq(m.nfields, 5);
     s_assert_str(&m.fields[0], SAMPLE_NODE);
     s_assert_str(&m.fields[1], SAMPLE_ENDPOINT);
     cr_assert_eq(pdc_f_count(&m.fields[2]), 3);
     s_assert_resource(&m.fields[2], 0, "CPU", 8);
     s_assert_resource(&m.fields[2], 1, "GPU", 1);
     s_assert_resource(&m.fields[2], 2, "memory", 1.5e9);
+    s_assert_str(&m.fields[3], "tier=edge,zone=a");
+    s_assert_str(&m.fields[4], SAMPLE_IPC);
     pdc_msg_free(&m);
 
     sample_encode(&g_enc, PDC_MSG_NODE_REGISTERED, 8);
@@ -339,15 +427,22 @@ Test(roundtrip, nodes_reply_with_empty_maps) {
     const msgpack_object *nodes = &m.fields[0];
     cr_assert_eq(pdc_f_count(nodes), 2);
     const msgpack_object *n0 = pdc_f_at(nodes, 0), *n1 = pdc_f_at(nodes, 1);
+    cr_assert_eq(pdc_f_count(n0), 7);
+    cr_assert_eq(pdc_f_count(n1), 7);
     s_assert_str(pdc_f_at(n0, 0), SAMPLE_NODE);
     s_assert_str(pdc_f_at(n0, 1), SAMPLE_ENDPOINT);
     cr_assert_eq(pdc_f_u(pdc_f_at(n0, 2)), 1);
     s_assert_resource(pdc_f_at(n0, 3), 0, "CPU", 8);
     s_assert_resource(pdc_f_at(n0, 4), 0, "CPU", 6);
+    s_assert_str(pdc_f_at(n0, 5), "tier=cloud");
+    s_assert_str(pdc_f_at(n0, 6), SAMPLE_IPC);
     s_assert_str(pdc_f_at(n1, 0), "node-2");
+    s_assert_str(pdc_f_at(n1, 1), "tcp://10.0.0.3:5555");
     cr_assert_eq(pdc_f_u(pdc_f_at(n1, 2)), 0);
     cr_assert_eq(pdc_f_count(pdc_f_at(n1, 3)), 0);
     cr_assert_eq(pdc_f_count(pdc_f_at(n1, 4)), 0);
+    s_assert_str(pdc_f_at(n1, 5), "");
+    s_assert_str(pdc_f_at(n1, 6), "");
     pdc_msg_free(&m);
 }
 
@@ -375,19 +470,86 @@ Test(roundtrip, f_cstr_truncates_and_ends_with_nul) {
 /* ---- Refusals that name the field --------------------------------------- */
 
 Test(refused, wrong_field_type) {
-    s_header(6, 1, PDC_MSG_LEASE_REQUEST, 0);
+    s_header(10, 1, PDC_MSG_LEASE_REQUEST, 0);
     pdc_enc_s(&g_enc, "two");
     pdc_enc_u(&g_enc, 0);
     pdc_enc_map(&g_enc, 0);
+    s_lease_request_tail();
     s_refused("LEASE_REQUEST field 0: expected number, got string");
+
+    /* The fields after the resources are checked too. */
+    pdc_enc_begin(&g_enc, PDC_MSG_LEASE_REQUEST, 0);
+    pdc_enc_f(&g_enc, 1);
+    pdc_enc_u(&g_enc, 0);
+    pdc_enc_map(&g_enc, 0);
+    pdc_enc_i(&g_enc, -2);
+    pdc_enc_s(&g_enc, "");
+    pdc_enc_s(&g_enc, "");
+    pdc_enc_s(&g_enc, "");
+    s_refused("LEASE_REQUEST field 3: expected unsigned integer, got negative "
+              "integer");
+
+    pdc_enc_begin(&g_enc, PDC_MSG_LEASE_REQUEST, 0);
+    pdc_enc_f(&g_enc, 1);
+    pdc_enc_u(&g_enc, 0);
+    pdc_enc_map(&g_enc, 0);
+    pdc_enc_u(&g_enc, 0);
+    pdc_enc_s(&g_enc, "");
+    pdc_enc_nil(&g_enc);
+    pdc_enc_s(&g_enc, "");
+    s_refused("LEASE_REQUEST field 5: expected string, got nil");
 
     pdc_enc_begin(&g_enc, PDC_MSG_REGISTER, 0);
     pdc_enc_u(&g_enc, 1);
     pdc_enc_i(&g_enc, -1);
     pdc_enc_id(&g_enc, SAMPLE_ID_A);
     pdc_enc_s(&g_enc, SAMPLE_IPC);
+    pdc_enc_s(&g_enc, "");
+    pdc_enc_s(&g_enc, "");
     s_refused("REGISTER field 1: expected unsigned integer, got negative "
               "integer");
+
+    pdc_enc_begin(&g_enc, PDC_MSG_REGISTER, 0);
+    pdc_enc_u(&g_enc, 2);
+    pdc_enc_u(&g_enc, 1);
+    pdc_enc_id(&g_enc, SAMPLE_ID_A);
+    pdc_enc_s(&g_enc, SAMPLE_IPC);
+    pdc_enc_s(&g_enc, SAMPLE_ENDPOINT);
+    pdc_enc_b(&g_enc, SAMPLE_NODE, strlen(SAMPLE_NODE));
+    s_refused("REGISTER field 5: expected string, got binary");
+
+    pdc_enc_begin(&g_enc, PDC_MSG_LEASE_GRANT, 0);
+    pdc_enc_id(&g_enc, SAMPLE_ID_B);
+    pdc_enc_s(&g_enc, SAMPLE_IPC);
+    pdc_enc_u(&g_enc, 5555);
+    pdc_enc_s(&g_enc, SAMPLE_NODE);
+    s_refused("LEASE_GRANT field 2: expected string, got unsigned integer");
+
+    pdc_enc_begin(&g_enc, PDC_MSG_OBJECT_FETCH, 0);
+    pdc_enc_id(&g_enc, SAMPLE_ID_A);
+    pdc_enc_i(&g_enc, -1);
+    pdc_enc_u(&g_enc, 10);
+    s_refused("OBJECT_FETCH field 1: expected unsigned integer, got negative "
+              "integer");
+
+    pdc_enc_begin(&g_enc, PDC_MSG_OBJECT_CHUNK, 0);
+    pdc_enc_id(&g_enc, SAMPLE_ID_A);
+    pdc_enc_u(&g_enc, 0);
+    pdc_enc_u(&g_enc, 10);
+    pdc_enc_f(&g_enc, 0.5);
+    s_refused("OBJECT_CHUNK field 3: expected unsigned integer, got float");
+
+    pdc_enc_begin(&g_enc, PDC_MSG_OBJECT_FREE, 0);
+    pdc_enc_u(&g_enc, 1);
+    pdc_enc_id(&g_enc, SAMPLE_ID_A);
+    s_refused("OBJECT_FREE field 1: expected array, got binary");
+
+    pdc_enc_begin(&g_enc, PDC_MSG_OBJECT_FREE, 0);
+    pdc_enc_u(&g_enc, 1);
+    pdc_enc_array(&g_enc, 2);
+    pdc_enc_id(&g_enc, SAMPLE_ID_A);
+    pdc_enc_s(&g_enc, "not an id");
+    s_refused("OBJECT_FREE field 1[1]: expected 16-byte id, got string");
 
     pdc_enc_begin(&g_enc, PDC_MSG_ERROR, 0);
     pdc_enc_i(&g_enc, -1);
@@ -414,19 +576,41 @@ Test(refused, wrong_field_type) {
 }
 
 Test(refused, wrong_field_count) {
-    s_header(7, 1, PDC_MSG_LEASE_REQUEST, 0);
+    s_header(11, 1, PDC_MSG_LEASE_REQUEST, 0);
     pdc_enc_f(&g_enc, 1);
     pdc_enc_u(&g_enc, 0);
     pdc_enc_map(&g_enc, 0);
+    s_lease_request_tail();
     pdc_enc_f(&g_enc, 1);
-    s_refused("LEASE_REQUEST: expected 3 fields, got 4");
+    s_refused("LEASE_REQUEST: expected 7 fields, got 8");
+
+    /* A request in the old three-field form is refused, not misread. */
+    s_header(6, 1, PDC_MSG_LEASE_REQUEST, 0);
+    pdc_enc_f(&g_enc, 1);
+    pdc_enc_u(&g_enc, 0);
+    pdc_enc_map(&g_enc, 0);
+    s_refused("LEASE_REQUEST: expected 7 fields, got 3");
 
     s_header(4, 1, PDC_MSG_PING, 0);
     pdc_enc_nil(&g_enc);
     s_refused("PING: expected 0 fields, got 1");
 
     s_header(3, 1, PDC_MSG_REGISTER, 0);
-    s_refused("REGISTER: expected 4 fields, got 0");
+    s_refused("REGISTER: expected 6 fields, got 0");
+
+    /* The old four-field REGISTER, without public endpoint and node. */
+    s_header(7, 1, PDC_MSG_REGISTER, 0);
+    pdc_enc_u(&g_enc, 1);
+    pdc_enc_u(&g_enc, 1);
+    pdc_enc_id(&g_enc, SAMPLE_ID_A);
+    pdc_enc_s(&g_enc, SAMPLE_IPC);
+    s_refused("REGISTER: expected 6 fields, got 4");
+
+    s_header(6, 1, PDC_MSG_OBJECT_CHUNK, 0);
+    pdc_enc_id(&g_enc, SAMPLE_ID_A);
+    pdc_enc_u(&g_enc, 0);
+    pdc_enc_u(&g_enc, 10);
+    s_refused("OBJECT_CHUNK: expected 4 fields, got 3");
 }
 
 Test(refused, header_that_is_not_a_header) {
@@ -497,7 +681,21 @@ Test(refused, id_not_16_bytes) {
     pdc_enc_u(&g_enc, 1);
     pdc_enc_b(&g_enc, id17, 0);
     pdc_enc_s(&g_enc, SAMPLE_IPC);
+    pdc_enc_s(&g_enc, "");
+    pdc_enc_s(&g_enc, "");
     s_refused("REGISTER field 2: id is not 16 bytes");
+
+    pdc_enc_begin(&g_enc, PDC_MSG_OBJECT_PULL, 0);
+    pdc_enc_b(&g_enc, id17, 17);
+    pdc_enc_s(&g_enc, SAMPLE_NODE);
+    s_refused("OBJECT_PULL field 0: id is not 16 bytes");
+
+    pdc_enc_begin(&g_enc, PDC_MSG_OBJECT_FREE, 0);
+    pdc_enc_u(&g_enc, 0);
+    pdc_enc_array(&g_enc, 2);
+    pdc_enc_id(&g_enc, SAMPLE_ID_A);
+    pdc_enc_b(&g_enc, id17, 15);
+    s_refused("OBJECT_FREE field 1[1]: id is not 16 bytes");
 }
 
 Test(refused, tuple_of_wrong_length) {
@@ -515,7 +713,27 @@ Test(refused, tuple_of_wrong_length) {
     pdc_enc_s(&g_enc, SAMPLE_ENDPOINT);
     pdc_enc_u(&g_enc, 1);
     pdc_enc_map(&g_enc, 0);
-    s_refused("NODES_REPLY field 0[0]: expected a tuple of 5, got 4 items");
+    s_refused("NODES_REPLY field 0[0]: expected a tuple of 7, got 4 items");
+
+    /* A node in the old five-item form, without labels and local
+       endpoint, after a good one. */
+    pdc_enc_begin(&g_enc, PDC_MSG_NODES_REPLY, 0);
+    pdc_enc_array(&g_enc, 2);
+    pdc_enc_array(&g_enc, 7);
+    pdc_enc_s(&g_enc, SAMPLE_NODE);
+    pdc_enc_s(&g_enc, SAMPLE_ENDPOINT);
+    pdc_enc_u(&g_enc, 1);
+    pdc_enc_map(&g_enc, 0);
+    pdc_enc_map(&g_enc, 0);
+    pdc_enc_s(&g_enc, "");
+    pdc_enc_s(&g_enc, SAMPLE_IPC);
+    pdc_enc_array(&g_enc, 5);
+    pdc_enc_s(&g_enc, "node-2");
+    pdc_enc_s(&g_enc, SAMPLE_ENDPOINT);
+    pdc_enc_u(&g_enc, 1);
+    pdc_enc_map(&g_enc, 0);
+    pdc_enc_map(&g_enc, 0);
+    s_refused("NODES_REPLY field 0[1]: expected a tuple of 7, got 5 items");
 
     pdc_enc_begin(&g_enc, PDC_MSG_TASK_RESULTS, 0);
     pdc_enc_s(&g_enc, SAMPLE_NODE);
@@ -582,7 +800,7 @@ Test(refused, map_with_non_string_key) {
 
     pdc_enc_begin(&g_enc, PDC_MSG_NODES_REPLY, 0);
     pdc_enc_array(&g_enc, 1);
-    pdc_enc_array(&g_enc, 5);
+    pdc_enc_array(&g_enc, 7);
     pdc_enc_s(&g_enc, SAMPLE_NODE);
     pdc_enc_s(&g_enc, SAMPLE_ENDPOINT);
     pdc_enc_u(&g_enc, 1);
@@ -590,6 +808,8 @@ Test(refused, map_with_non_string_key) {
     pdc_enc_map(&g_enc, 2);
     pdc_enc_s(&g_enc, "CPU"), pdc_enc_f(&g_enc, 2.0);
     pdc_enc_b(&g_enc, "GPU", 3), pdc_enc_f(&g_enc, 1.0);
+    pdc_enc_s(&g_enc, "tier=cloud");
+    pdc_enc_s(&g_enc, SAMPLE_IPC);
     s_refused("NODES_REPLY field 0[0].4{1}: expected string, got binary");
 }
 
@@ -599,7 +819,20 @@ Test(refused, map_with_non_number_value) {
     pdc_enc_s(&g_enc, SAMPLE_ENDPOINT);
     pdc_enc_map(&g_enc, 1);
     pdc_enc_s(&g_enc, "CPU"), pdc_enc_s(&g_enc, "8");
+    pdc_enc_s(&g_enc, "tier=edge");
+    pdc_enc_s(&g_enc, SAMPLE_IPC);
     s_refused("NODE_REGISTER field 2{0}: expected number, got string");
+
+    /* Labels are one string, not a map. */
+    pdc_enc_begin(&g_enc, PDC_MSG_NODE_REGISTER, 0);
+    pdc_enc_s(&g_enc, SAMPLE_NODE);
+    pdc_enc_s(&g_enc, SAMPLE_ENDPOINT);
+    pdc_enc_map(&g_enc, 1);
+    pdc_enc_s(&g_enc, "CPU"), pdc_enc_u(&g_enc, 8);
+    pdc_enc_map(&g_enc, 1);
+    pdc_enc_s(&g_enc, "tier"), pdc_enc_u(&g_enc, 1);
+    pdc_enc_s(&g_enc, SAMPLE_IPC);
+    s_refused("NODE_REGISTER field 3: expected string, got map");
 }
 
 Test(refused, trailing_bytes) {
@@ -811,6 +1044,7 @@ Test(hostile, extension_types_are_refused) {
         pdc_enc_raw(&g_enc, exts[i], lens[i]);
         pdc_enc_u(&g_enc, 0);
         pdc_enc_map(&g_enc, 0);
+        s_lease_request_tail();
         s_refused("LEASE_REQUEST field 0: expected number, got extension");
     }
     /* fixext 16 where the request id belongs. */
@@ -892,6 +1126,7 @@ Test(hostile, float32_and_integers_are_numbers) {
     pdc_enc_raw(&g_enc, "\xca\x40\x20\x00\x00", 5); /* 2.5f */
     pdc_enc_u(&g_enc, 0);
     pdc_enc_map(&g_enc, 0);
+    s_lease_request_tail();
     s_decode(&m, PDC_MSG_LEASE_REQUEST, 1);
     cr_assert_eq(pdc_f_f(&m.fields[0]), 2.5);
     pdc_msg_free(&m);
@@ -900,6 +1135,7 @@ Test(hostile, float32_and_integers_are_numbers) {
     pdc_enc_i(&g_enc, -4);
     pdc_enc_u(&g_enc, 0);
     pdc_enc_map(&g_enc, 0);
+    s_lease_request_tail();
     s_decode(&m, PDC_MSG_LEASE_REQUEST, 1);
     cr_assert_eq(pdc_f_f(&m.fields[0]), -4.0);
     pdc_msg_free(&m);
@@ -908,6 +1144,7 @@ Test(hostile, float32_and_integers_are_numbers) {
     pdc_enc_u(&g_enc, 3);
     pdc_enc_u(&g_enc, 0);
     pdc_enc_map(&g_enc, 0);
+    s_lease_request_tail();
     s_decode(&m, PDC_MSG_LEASE_REQUEST, 1);
     cr_assert_eq(pdc_f_f(&m.fields[0]), 3.0);
     pdc_msg_free(&m);
@@ -975,12 +1212,33 @@ Test(encoder, names_and_schemas_of_every_type) {
     cr_assert_str_eq(pdc_msg_name(PDC_MSG_ERROR), "ERROR");
     cr_assert_str_eq(pdc_msg_schema(PDC_MSG_ERROR), "is");
     cr_assert_str_eq(pdc_msg_name(PDC_MSG_LEASE_REQUEST), "LEASE_REQUEST");
-    cr_assert_str_eq(pdc_msg_schema(PDC_MSG_LEASE_REQUEST), "fu{}");
+    cr_assert_str_eq(pdc_msg_schema(PDC_MSG_LEASE_REQUEST), "fu{}usss");
     cr_assert_str_eq(pdc_msg_schema(PDC_MSG_PING), "");
     cr_assert_str_eq(pdc_msg_schema(PDC_MSG_PUSH_TASKS), "*(dss*(uv))");
     cr_assert_str_eq(pdc_msg_schema(PDC_MSG_TASK_RESULTS), "s*(diuvssu)");
     cr_assert_str_eq(pdc_msg_name(PDC_MSG_NODES_REPLY), "NODES_REPLY");
-    cr_assert_str_eq(pdc_msg_schema(PDC_MSG_NODES_REPLY), "*(ssu{}{})");
+    cr_assert_str_eq(pdc_msg_schema(PDC_MSG_NODES_REPLY), "*(ssu{}{}ss)");
+
+    /* The messages the multi-node extension changed or added. */
+    static const struct {
+        unsigned type;
+        const char *name, *schema;
+    } ext[] = {
+        {PDC_MSG_REGISTER, "REGISTER", "uudsss"},
+        {PDC_MSG_LEASE_GRANT, "LEASE_GRANT", "dsss"},
+        {PDC_MSG_NODE_REGISTER, "NODE_REGISTER", "ss{}ss"},
+        {PDC_MSG_LEASE_REDIRECT, "LEASE_REDIRECT", "ss"},
+        {PDC_MSG_OBJECT_PULL, "OBJECT_PULL", "ds"},
+        {PDC_MSG_OBJECT_READY, "OBJECT_READY", "d"},
+        {PDC_MSG_OBJECT_FETCH, "OBJECT_FETCH", "duu"},
+        {PDC_MSG_OBJECT_CHUNK, "OBJECT_CHUNK", "duuu"},
+        {PDC_MSG_OBJECT_FREE, "OBJECT_FREE", "u*d"},
+    };
+    for (size_t i = 0; i < sizeof ext / sizeof *ext; i++) {
+        cr_assert_str_eq(pdc_msg_name(ext[i].type), ext[i].name);
+        cr_assert_str_eq(pdc_msg_schema(ext[i].type), ext[i].schema, "%s",
+                         ext[i].name);
+    }
 
     cr_assert_null(pdc_msg_name(PDC_MSG_COUNT_));
     cr_assert_null(pdc_msg_schema(PDC_MSG_COUNT_));
@@ -1025,34 +1283,63 @@ Test(check, one_token_schemas) {
 }
 
 Test(check, every_token_of_a_schema_is_checked) {
-    /* A message's fields, without the header: "uuds" is four items. */
+    /* A message's fields, without the header: REGISTER's "uudsss" is six
+       items. */
     g_enc.buf.size = 0;
     pdc_enc_u(&g_enc, 1);
     pdc_enc_u(&g_enc, 2);
     pdc_enc_id(&g_enc, SAMPLE_ID_A);
     pdc_enc_s(&g_enc, SAMPLE_IPC);
-    cr_assert_eq(pdc_proto_check(g_enc.buf.data, g_enc.buf.size, "uuds", g_err,
-                                 sizeof g_err),
+    pdc_enc_s(&g_enc, SAMPLE_ENDPOINT);
+    pdc_enc_s(&g_enc, SAMPLE_NODE);
+    cr_assert_eq(pdc_proto_check(g_enc.buf.data, g_enc.buf.size, "uudsss",
+                                 g_err, sizeof g_err),
                  0, "%s", g_err);
 
-    /* One item is not four. */
+    /* One item is not six. */
     g_enc.buf.size = 0;
     pdc_enc_u(&g_enc, 1);
-    cr_assert_eq(pdc_proto_check(g_enc.buf.data, g_enc.buf.size, "uuds", g_err,
-                                 sizeof g_err),
+    cr_assert_eq(pdc_proto_check(g_enc.buf.data, g_enc.buf.size, "uudsss",
+                                 g_err, sizeof g_err),
                  -1);
     cr_assert_str_eq(g_err, "field 1: truncated or invalid msgpack");
 
-    /* The third item is checked against the third token. */
+    /* Nor are four (the old REGISTER): the fifth is missing. */
+    g_enc.buf.size = 0;
+    pdc_enc_u(&g_enc, 1);
+    pdc_enc_u(&g_enc, 2);
+    pdc_enc_id(&g_enc, SAMPLE_ID_A);
+    pdc_enc_s(&g_enc, SAMPLE_IPC);
+    cr_assert_eq(pdc_proto_check(g_enc.buf.data, g_enc.buf.size, "uudsss",
+                                 g_err, sizeof g_err),
+                 -1);
+    cr_assert_str_eq(g_err, "field 4: truncated or invalid msgpack");
+
+    /* The third item is checked against the third token, the last
+       against the last. */
     g_enc.buf.size = 0;
     pdc_enc_u(&g_enc, 1);
     pdc_enc_u(&g_enc, 2);
     pdc_enc_s(&g_enc, "not an id");
     pdc_enc_s(&g_enc, SAMPLE_IPC);
-    cr_assert_eq(pdc_proto_check(g_enc.buf.data, g_enc.buf.size, "uuds", g_err,
-                                 sizeof g_err),
+    pdc_enc_s(&g_enc, SAMPLE_ENDPOINT);
+    pdc_enc_s(&g_enc, SAMPLE_NODE);
+    cr_assert_eq(pdc_proto_check(g_enc.buf.data, g_enc.buf.size, "uudsss",
+                                 g_err, sizeof g_err),
                  -1);
     cr_assert_str_eq(g_err, "field 2: expected 16-byte id, got string");
+
+    g_enc.buf.size = 0;
+    pdc_enc_u(&g_enc, 1);
+    pdc_enc_u(&g_enc, 2);
+    pdc_enc_id(&g_enc, SAMPLE_ID_A);
+    pdc_enc_s(&g_enc, SAMPLE_IPC);
+    pdc_enc_s(&g_enc, SAMPLE_ENDPOINT);
+    pdc_enc_u(&g_enc, 3);
+    cr_assert_eq(pdc_proto_check(g_enc.buf.data, g_enc.buf.size, "uudsss",
+                                 g_err, sizeof g_err),
+                 -1);
+    cr_assert_str_eq(g_err, "field 5: expected string, got unsigned integer");
 
     /* The empty schema is no items. */
     cr_assert_eq(pdc_proto_check("", 0, "", g_err, sizeof g_err), 0, "%s",

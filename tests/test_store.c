@@ -18,6 +18,7 @@
 #include <lmdb.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,6 +97,13 @@ static void s_fill(void *buf, size_t size, uint64_t seed) {
         p[i] = (uint8_t) (seed * 31 + i * 7 + (i >> 12));
 }
 
+/* The bytes [from, from + len) of what s_fill writes: one piece of it. */
+static void s_fill_part(void *buf, size_t from, size_t len, uint64_t seed) {
+    uint8_t *p = buf;
+    for (size_t i = from; i < from + len; i++)
+        p[i - from] = (uint8_t) (seed * 31 + i * 7 + (i >> 12));
+}
+
 static int s_check(const void *buf, size_t size, uint64_t seed) {
     const uint8_t *p = buf;
     for (size_t i = 0; i < size; i++)
@@ -114,6 +122,12 @@ static int s_put(pdc_store_t *st, uint64_t n, size_t size, pdc_type type) {
     int rc = pdc_store_put(st, id, type, buf, size, g_err, sizeof(g_err));
     free(buf);
     return rc;
+}
+
+static pdc_store_usage_t s_usage(pdc_store_t *st) {
+    pdc_store_usage_t u;
+    cr_assert_eq(pdc_store_usage(st, &u), PDC_OK);
+    return u;
 }
 
 /* Get object n and check its bytes, size and type. */
@@ -380,6 +394,33 @@ Test(store, reserve_beyond_free_filesystem_space_is_estorefull) {
     cr_assert(strstr(g_err, "filesystem") != NULL, "err: %s", g_err);
     s_fake_writers(2, 0, 0, 0);
     cr_assert_eq(s_put(st, 15, MIB, PDC_T_BYTES), PDC_OK, "%s", g_err);
+}
+
+Test(store, reserve_whose_new_pages_do_not_fit_the_filesystem_is_estorefull) {
+    struct statvfs vfs;
+    cr_assert_eq(statvfs("/dev/shm", &vfs), 0);
+    uint64_t avail = (uint64_t) vfs.f_bavail * vfs.f_frsize;
+    pdc_store_t *st = s_create(256 * MIB, 2);
+    /* others leave 4 MiB of slack + 32 MiB: the check before the put
+       passes, the one of the 64 MiB of fresh pages placed does not */
+    s_fake_writers(2, 0, avail - 36 * MIB, getpid());
+    uint8_t id[PDC_ID_SIZE];
+    s_id(id, 18);
+    void *dst;
+    pdc_store_reservation_t *res;
+    cr_assert_eq(pdc_store_reserve(st, id, PDC_T_BYTES, 64 * MIB, &dst, &res,
+                                   g_err, sizeof(g_err)),
+                 PDC_ESTOREFULL);
+    cr_assert(strstr(g_err, "new memory") != NULL, "err: %s", g_err);
+    cr_assert_eq(pdc_store_create_unsealed(st, id, PDC_T_BYTES, 64 * MIB, &dst,
+                                           g_err, sizeof(g_err)),
+                 PDC_ESTOREFULL);
+    cr_assert(strstr(g_err, "new memory") != NULL, "err: %s", g_err);
+    cr_assert_eq(s_usage(st).used, 0);
+    s_fake_writers(2, 0, 0, 0);
+    cr_assert_eq(pdc_store_create_unsealed(st, id, PDC_T_BYTES, 64 * MIB, &dst,
+                                           g_err, sizeof(g_err)),
+                 PDC_OK, "%s", g_err);
 }
 
 Test(store, reservations_in_flight_elsewhere_count_against_capacity) {
@@ -683,4 +724,339 @@ Test(store, second_write_while_holding_a_reservation_is_refused) {
     memset(dst, 2, 10);
     cr_assert_eq(pdc_store_commit(st, &res), PDC_OK);
     cr_assert_eq(s_put(st, 81, 10, PDC_T_BYTES), PDC_OK, "%s", g_err);
+}
+
+/* ------------------------------------------------------------------------
+   Receiving in pieces (create_unsealed, seal, abort)
+   ------------------------------------------------------------------------ */
+
+/* Write object n's bytes into data as they would arrive from another
+   node: in pieces of chunk bytes, each copied from a buffer of its own. */
+static void s_receive(void *data, size_t size, size_t chunk, uint64_t n) {
+    uint8_t *piece = malloc(chunk);
+    cr_assert_not_null(piece);
+    for (size_t off = 0; off < size; off += chunk) {
+        size_t len = size - off < chunk ? size - off : chunk;
+        s_fill_part(piece, off, len, n);
+        memcpy((uint8_t *) data + off, piece, len);
+    }
+    free(piece);
+}
+
+Test(store, object_received_in_1mib_chunks_is_invisible_until_sealed) {
+    size_t size = 20 * MIB;
+    pdc_store_t *st = s_create(64 * MIB, 0);
+    uint8_t id[PDC_ID_SIZE];
+    s_id(id, 200);
+    void *data = NULL;
+    cr_assert_eq(pdc_store_create_unsealed(st, id, PDC_T_BYTES, size, &data,
+                                           g_err, sizeof(g_err)),
+                 PDC_OK, "%s", g_err);
+    cr_assert_not_null(data);
+    cr_assert_eq((uintptr_t) data % 64, 0);
+    s_receive(data, size / 2, MIB, 200); /* half of it has arrived */
+    const void *got = (void *) 1;
+    pdc_store_pin_t *pin = (void *) 1;
+    cr_assert_eq(pdc_store_get(st, id, &got, NULL, NULL, &pin), PDC_ENOTFOUND);
+    cr_assert_null(pin);
+    cr_assert_eq(pdc_store_contains(st, id), 0);
+    s_receive(data, size, MIB, 200);
+    cr_assert_eq(pdc_store_contains(st, id), 0, "visible before seal");
+
+    cr_assert_eq(pdc_store_seal(st, id), PDC_OK);
+    cr_assert_eq(pdc_store_contains(st, id), 1);
+    cr_assert(s_get_ok(st, 200, size, PDC_T_BYTES));
+    cr_assert_eq(pdc_store_get(st, id, &got, NULL, NULL, &pin), PDC_OK);
+    cr_assert_eq(got, data, "sealed in place: get returns the written bytes");
+    pdc_store_unpin(st, &pin);
+}
+
+Test(store, abort_unsealed_gives_the_space_back) {
+    pdc_store_t *st = s_create(64 * MIB, 2);
+    cr_assert_eq(s_put(st, 210, 1000, PDC_T_STR), PDC_OK, "%s", g_err);
+    pdc_store_usage_t before = s_usage(st);
+    uint8_t id[PDC_ID_SIZE];
+    s_id(id, 211);
+    void *data;
+    cr_assert_eq(pdc_store_create_unsealed(st, id, PDC_T_BYTES, 5 * MIB, &data,
+                                           g_err, sizeof(g_err)),
+                 PDC_OK, "%s", g_err);
+    pdc_store_usage_t during = s_usage(st);
+    cr_assert_eq(during.used, before.used + 5 * MIB + 64,
+                 "counted from create");
+    cr_assert_eq(during.objects, before.objects + 1);
+    s_receive(data, 2 * MIB, MIB, 211); /* the transfer fails part way */
+
+    cr_assert_eq(pdc_store_abort_unsealed(st, id), PDC_OK);
+    pdc_store_usage_t after = s_usage(st);
+    cr_assert_eq(after.used, before.used);
+    cr_assert_eq(after.objects, before.objects);
+    cr_assert_eq(pdc_store_contains(st, id), 0);
+    cr_assert_eq(pdc_store_seal(st, id), PDC_ENOTFOUND,
+                 "aborted: nothing left");
+    cr_assert_eq(s_put(st, 211, 5 * MIB, PDC_T_BYTES), PDC_OK, "%s", g_err);
+}
+
+Test(store, unsealed_object_that_does_not_fit_is_estorefull) {
+    pdc_store_t *st = s_create(MIB, 1);
+    cr_assert_eq(s_put(st, 220, 600 * KIB, PDC_T_BYTES), PDC_OK, "%s", g_err);
+    uint8_t id[PDC_ID_SIZE];
+    s_id(id, 221);
+    void *data = (void *) 1;
+    cr_assert_eq(pdc_store_create_unsealed(st, id, PDC_T_BYTES, 600 * KIB,
+                                           &data, g_err, sizeof(g_err)),
+                 PDC_ESTOREFULL);
+    cr_assert_null(data);
+    cr_assert(strstr(g_err, "full") != NULL, "err: %s", g_err);
+    cr_assert(strstr(g_err, "used") != NULL, "err: %s", g_err);
+    cr_assert(strstr(g_err, "requested") != NULL, "err: %s", g_err);
+    cr_assert_eq(pdc_store_create_unsealed(st, id, PDC_T_BYTES, SIZE_MAX - 10,
+                                           &data, g_err, sizeof(g_err)),
+                 PDC_ESTOREFULL);
+    cr_assert(strstr(g_err, "capacity") != NULL, "err: %s", g_err);
+    cr_assert_eq(s_usage(st).used, 600 * KIB + 64, "nothing reserved");
+    cr_assert_eq(pdc_store_seal(st, id), PDC_ENOTFOUND);
+}
+
+/* Thread of put_to_the_same_shard_completes_while_an_object_is_unsealed. */
+static int g_put_rc = 1;
+static atomic_int g_put_done;
+
+static void *s_put_elsewhere(void *arg) {
+    uint64_t n = (uint64_t) (uintptr_t) arg;
+    uint8_t id[PDC_ID_SIZE];
+    s_id(id, n);
+    static uint8_t buf[64 * 1024];
+    s_fill(buf, sizeof(buf), n);
+    g_put_rc =
+        pdc_store_put(g_store, id, PDC_T_BYTES, buf, sizeof(buf), NULL, 0);
+    atomic_store(&g_put_done, 1);
+    return NULL;
+}
+
+Test(store, put_to_the_same_shard_completes_while_an_object_is_unsealed) {
+    pdc_store_t *st = s_create(64 * MIB, 4);
+    uint8_t id[PDC_ID_SIZE], other[PDC_ID_SIZE];
+    s_id(id, 230);
+    uint64_t n = 231;
+    for (s_id(other, n);
+         pdc_store_shard_of(st, other) != pdc_store_shard_of(st, id);
+         s_id(other, ++n))
+        ;
+    void *data;
+    cr_assert_eq(pdc_store_create_unsealed(st, id, PDC_T_BYTES, 20 * MIB, &data,
+                                           g_err, sizeof(g_err)),
+                 PDC_OK, "%s", g_err);
+    s_receive(data, MIB, MIB, 230); /* the first piece has arrived */
+
+    pthread_t th;
+    cr_assert_eq(
+        pthread_create(&th, NULL, s_put_elsewhere, (void *) (uintptr_t) n), 0);
+    for (int ms = 0; ms < 10000 && !atomic_load(&g_put_done); ms++)
+        usleep(1000);
+    cr_assert(atomic_load(&g_put_done),
+              "a put to the shard waited on the unsealed object: the write "
+              "lock is held");
+    pthread_join(th, NULL);
+    cr_assert_eq(g_put_rc, PDC_OK);
+    cr_assert(s_get_ok(st, n, 64 * KIB, PDC_T_BYTES));
+
+    s_receive(data, 20 * MIB, MIB, 230);
+    cr_assert_eq(pdc_store_seal(st, id), PDC_OK);
+    cr_assert(s_get_ok(st, 230, 20 * MIB, PDC_T_BYTES));
+}
+
+Test(store, small_unsealed_object_is_staged_until_sealed) {
+    pdc_store_t *st = s_create(64 * MIB, 1); /* one shard: one leaf page */
+    uint8_t id[PDC_ID_SIZE];
+    s_id(id, 240);
+    void *data;
+    cr_assert_eq(pdc_store_create_unsealed(st, id, PDC_T_STR, 100, &data, g_err,
+                                           sizeof(g_err)),
+                 PDC_OK, "%s", g_err);
+    cr_assert_eq(s_usage(st).used, 100 + 64);
+    s_receive(data, 100, 30, 240);
+    /* puts into the same leaf page move the placeholder around */
+    for (uint64_t n = 241; n < 260; n++)
+        cr_assert_eq(s_put(st, n, 100, PDC_T_STR), PDC_OK, "%s", g_err);
+    cr_assert_eq(pdc_store_contains(st, id), 0);
+
+    cr_assert_eq(pdc_store_seal(st, id), PDC_OK);
+    cr_assert(s_get_ok(st, 240, 100, PDC_T_STR));
+    cr_assert_eq(s_usage(st).used, 20 * (100 + 64), "seal adds no space");
+    for (uint64_t n = 241; n < 260; n++)
+        cr_assert(s_get_ok(st, n, 100, PDC_T_STR));
+}
+
+Test(store, unsealed_objects_either_side_of_the_staging_cut_round_trip) {
+    /* staged up to 4 LMDB pages of value (16320 bytes of data with 4 KiB
+       pages), in place above; LMDB's own cut is near half a page */
+    size_t sizes[] = {0,    1,     100,   1900,  2100,  4096,
+                      8000, 16320, 16321, 20000, 65536, 70001};
+    size_t count = sizeof(sizes) / sizeof(sizes[0]);
+    pdc_store_t *st = s_create(64 * MIB, 1);
+    void *data[sizeof(sizes) / sizeof(sizes[0])];
+    for (size_t i = 0; i < count; i++) {
+        uint8_t id[PDC_ID_SIZE];
+        s_id(id, 300 + i);
+        cr_assert_eq(pdc_store_create_unsealed(st, id, PDC_T_BYTES, sizes[i],
+                                               &data[i], g_err, sizeof(g_err)),
+                     PDC_OK, "size %zu: %s", sizes[i], g_err);
+        cr_assert_eq((uintptr_t) data[i] % 64, 0, "size %zu", sizes[i]);
+    }
+    for (size_t i = 0; i < count; i++) {
+        s_receive(data[i], sizes[i], 1000, 300 + i);
+        cr_assert_eq(s_put(st, 400 + i, 500, PDC_T_STR), PDC_OK, "%s", g_err);
+    }
+    for (size_t i = 0; i < count; i++) {
+        uint8_t id[PDC_ID_SIZE];
+        s_id(id, 300 + i);
+        cr_assert_eq(pdc_store_seal(st, id), PDC_OK, "size %zu", sizes[i]);
+        cr_assert(s_get_ok(st, 300 + i, sizes[i], PDC_T_BYTES), "size %zu",
+                  sizes[i]);
+    }
+}
+
+Test(store, second_create_of_the_same_id_is_refused) {
+    pdc_store_t *st = s_create(64 * MIB, 0);
+    uint8_t id[PDC_ID_SIZE];
+    s_id(id, 250);
+    void *data, *again = (void *) 1;
+    cr_assert_eq(pdc_store_create_unsealed(st, id, PDC_T_BYTES, 2 * MIB, &data,
+                                           g_err, sizeof(g_err)),
+                 PDC_OK, "%s", g_err);
+    cr_assert_eq(pdc_store_create_unsealed(st, id, PDC_T_BYTES, 2 * MIB, &again,
+                                           g_err, sizeof(g_err)),
+                 PDC_EINVAL);
+    cr_assert_null(again);
+    cr_assert(strstr(g_err, "exists") != NULL, "err: %s", g_err);
+    cr_assert(strstr(g_err, "unsealed") != NULL, "err: %s", g_err);
+    cr_assert_eq(s_put(st, 250, 10, PDC_T_BYTES), PDC_EINVAL, "nor a put");
+    cr_assert_eq(s_usage(st).used, 2 * MIB + 64, "counted once");
+
+    s_receive(data, 2 * MIB, MIB, 250);
+    cr_assert_eq(pdc_store_seal(st, id), PDC_OK);
+    cr_assert_eq(pdc_store_seal(st, id), PDC_ENOTFOUND, "sealed once");
+    cr_assert_eq(pdc_store_create_unsealed(st, id, PDC_T_BYTES, 10, &again,
+                                           g_err, sizeof(g_err)),
+                 PDC_EINVAL);
+    cr_assert(s_get_ok(st, 250, 2 * MIB, PDC_T_BYTES), "the first is kept");
+}
+
+Test(store, delete_of_an_unsealed_object_gives_the_space_back) {
+    pdc_store_t *st = s_create(64 * MIB, 1);
+    uint8_t big[PDC_ID_SIZE], small[PDC_ID_SIZE];
+    s_id(big, 260);
+    s_id(small, 261);
+    void *d1, *d2;
+    cr_assert_eq(pdc_store_create_unsealed(st, big, PDC_T_BYTES, 3 * MIB, &d1,
+                                           g_err, sizeof(g_err)),
+                 PDC_OK, "%s", g_err);
+    cr_assert_eq(pdc_store_create_unsealed(st, small, PDC_T_BYTES, 10, &d2,
+                                           g_err, sizeof(g_err)),
+                 PDC_OK, "%s", g_err);
+    cr_assert_eq(pdc_store_delete(st, big), PDC_OK);
+    cr_assert_eq(pdc_store_delete(st, small), PDC_OK);
+    pdc_store_usage_t u = s_usage(st);
+    cr_assert_eq(u.used, 0);
+    cr_assert_eq(u.objects, 0);
+    cr_assert_eq(pdc_store_seal(st, big), PDC_ENOTFOUND);
+    cr_assert_eq(pdc_store_abort_unsealed(st, small), PDC_ENOTFOUND);
+}
+
+/* Thread of seal_from_another_thread_makes_the_object_visible. */
+static void *s_receive_and_seal(void *data) {
+    uint8_t id[PDC_ID_SIZE];
+    s_id(id, 270);
+    s_receive(data, 4 * MIB, MIB, 270);
+    return (void *) (intptr_t) pdc_store_seal(g_store, id);
+}
+
+Test(store, seal_from_another_thread_makes_the_object_visible) {
+    pdc_store_t *st = s_create(64 * MIB, 0);
+    uint8_t id[PDC_ID_SIZE];
+    s_id(id, 270);
+    void *data;
+    cr_assert_eq(pdc_store_create_unsealed(st, id, PDC_T_F64, 4 * MIB, &data,
+                                           g_err, sizeof(g_err)),
+                 PDC_OK, "%s", g_err);
+    pthread_t th;
+    void *rc;
+    cr_assert_eq(pthread_create(&th, NULL, s_receive_and_seal, data), 0);
+    pthread_join(th, &rc);
+    cr_assert_eq((intptr_t) rc, PDC_OK);
+    cr_assert(s_get_ok(st, 270, 4 * MIB, PDC_T_F64));
+}
+
+/* Child of another_process_sees_an_unsealed_object_only_after_seal: exit 0
+   when object 280 (of size bytes) is visible iff sealed. */
+static int s_child_sees(int sealed, size_t size) {
+    char err[512];
+    pdc_store_t *st = pdc_store_open(g_dir, err, sizeof(err));
+    if (!st)
+        return 10;
+    uint8_t id[PDC_ID_SIZE];
+    s_id(id, 280);
+    int ok = sealed ? pdc_store_contains(st, id) == 1 &&
+                          s_get_ok(st, 280, size, PDC_T_BYTES)
+                    : pdc_store_contains(st, id) == 0 &&
+                          !s_get_ok(st, 280, size, PDC_T_BYTES);
+    pdc_store_destroy(&st);
+    return ok ? 0 : 11;
+}
+
+Test(store, another_process_sees_an_unsealed_object_only_after_seal) {
+    pdc_store_t *st = s_create(64 * MIB, 2);
+    uint8_t id[PDC_ID_SIZE];
+    s_id(id, 280);
+    void *data;
+    cr_assert_eq(pdc_store_create_unsealed(st, id, PDC_T_BYTES, 3 * MIB, &data,
+                                           g_err, sizeof(g_err)),
+                 PDC_OK, "%s", g_err);
+    s_receive(data, 3 * MIB, MIB, 280);
+    for (int sealed = 0; sealed < 2; sealed++) {
+        if (sealed)
+            cr_assert_eq(pdc_store_seal(st, id), PDC_OK);
+        pid_t pid = fork();
+        cr_assert_geq(pid, 0);
+        if (pid == 0)
+            _exit(s_child_sees(sealed, 3 * MIB));
+        int status;
+        cr_assert_eq(waitpid(pid, &status, 0), pid);
+        cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                  "sealed %d: child status %d", sealed, status);
+    }
+}
+
+Test(store, closing_the_store_gives_up_unsealed_objects) {
+    pdc_store_t *st = s_create(64 * MIB, 2);
+    uint8_t id[PDC_ID_SIZE];
+    s_id(id, 290);
+    void *data;
+    cr_assert_eq(pdc_store_create_unsealed(st, id, PDC_T_BYTES, 2 * MIB, &data,
+                                           g_err, sizeof(g_err)),
+                 PDC_OK, "%s", g_err);
+    pdc_store_destroy(&g_store);
+    g_store = pdc_store_open(g_dir, g_err, sizeof(g_err));
+    cr_assert_not_null(g_store, "%s", g_err);
+    cr_assert_eq(s_usage(g_store).used, 0);
+    cr_assert_eq(pdc_store_contains(g_store, id), 0);
+}
+
+Test(store, bad_arguments_to_unsealed_calls_are_refused) {
+    pdc_store_t *st = s_create(MIB, 1);
+    uint8_t id[PDC_ID_SIZE] = {0};
+    void *data;
+    cr_assert_eq(
+        pdc_store_create_unsealed(NULL, id, PDC_T_BYTES, 1, &data, NULL, 0),
+        PDC_EINVAL);
+    cr_assert_eq(pdc_store_create_unsealed(st, id, PDC_T_BYTES, 1, NULL, g_err,
+                                           sizeof(g_err)),
+                 PDC_EINVAL);
+    cr_assert(strstr(g_err, "NULL") != NULL, "err: %s", g_err);
+    cr_assert_eq(pdc_store_seal(NULL, id), PDC_EINVAL);
+    cr_assert_eq(pdc_store_seal(st, NULL), PDC_EINVAL);
+    cr_assert_eq(pdc_store_abort_unsealed(st, NULL), PDC_EINVAL);
+    cr_assert_eq(pdc_store_seal(st, id), PDC_ENOTFOUND, "never created");
+    cr_assert_eq(pdc_store_abort_unsealed(st, id), PDC_ENOTFOUND);
 }

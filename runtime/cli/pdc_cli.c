@@ -32,6 +32,8 @@
 #include "pdc_wire.h"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <czmq.h>
 #include <dirent.h>
 #include <errno.h>
@@ -51,10 +53,12 @@ static void s_usage(FILE *out) {
             "Usage: pdc COMMAND [options]\n"
             "Start, inspect and stop pdc nodes on this host.\n\n"
             "  pdc start --head [--port PORT] [--node-ip-address IP] [--num-cpus N]\n"
-            "            [--resources GPU=1,edge=1] [--insecure]\n"
+            "            [--resources GPU=1,edge=1] [--labels tier=cloud,zone=a] [--insecure]\n"
             "      start a head (listening on tcp://IP:PORT, default 127.0.0.1:%d) and a node\n"
-            "  pdc start --address tcp://HOST:PORT [--num-cpus N] [--resources ...]\n"
-            "      start a node that joins the head at that address\n"
+            "  pdc start --address tcp://HOST:PORT [--node-ip-address IP] [--num-cpus N]\n"
+            "            [--resources ...] [--labels ...] [--insecure]\n"
+            "      start a node that joins the head at that address; it listens for other\n"
+            "      nodes on IP (default: the address this host reaches the head from)\n"
             "  pdc status [-v] [--address tcp://HOST:PORT]\n"
             "      nodes alive and dead with their resources; -v adds each local node's\n"
             "      workers and object store, and every setting with its value\n"
@@ -62,7 +66,9 @@ static void s_usage(FILE *out) {
             "      stop every node started with pdc start on this host\n\n"
             "Options of start:\n"
             "  --set NAME=VALUE     any setting (see pdc status -v), passed to the daemons\n"
-            "  --insecure           allow a head on a non-loopback address without CURVE\n"
+            "  --insecure           allow listening on a non-loopback address without CURVE\n"
+            "Environment: PDC_NUM_CPUS, PDC_RESOURCES, PDC_LABELS, PDC_NODE_IP_ADDRESS give the\n"
+            "defaults of --num-cpus, --resources, --labels and --node-ip-address.\n"
             "Programs join a started cluster with pdc_init(\"tcp://HOST:PORT\") or PDC_ADDRESS.\n",
             DEFAULT_PORT);
 }
@@ -88,6 +94,7 @@ typedef struct {
     int alive;
     double cpu_total, cpu_available;
     char others[256]; /* the other resources: NAME free/total, ... */
+    char labels[256];
 } node_info_t;
 
 /* The head's node table; returns the count, or -1 if it did not answer. */
@@ -116,6 +123,7 @@ static int s_nodes(const char *head, node_info_t *nodes, int max, int64_t timeou
                         *(k == 3 ? &node->cpu_total : &node->cpu_available) =
                                 pdc_f_f(&f[k].via.map.ptr[r].val);
                     }
+                pdc_f_cstr(&f[5], node->labels, sizeof node->labels);
                 pdc_resources_t total, free_now;
                 pdc_resources_decode(&f[3], &total);
                 pdc_resources_decode(&f[4], &free_now);
@@ -232,6 +240,28 @@ static void s_stop_session(const char *dir, void *arg) {
 
 /* ---- Commands ------------------------------------------------------------ */
 
+/* The address this host uses to reach the head at tcp://HOST:PORT (a UDP
+   socket's local address after connect; nothing is sent), or NULL. */
+static const char *s_route_ip(const char *address, char *out, size_t len) {
+    char host[256];
+    if (strncmp(address, "tcp://", 6)) return NULL;
+    snprintf(host, sizeof host, "%s", address + 6);
+    char *colon = strrchr(host, ':');
+    if (!colon) return NULL;
+    *colon = '\0';
+    struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons((uint16_t) atoi(colon + 1))};
+    if (inet_pton(AF_INET, host, &to.sin_addr) != 1) return NULL;
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in me;
+    socklen_t mlen = sizeof me;
+    const char *ip = NULL;
+    if (fd >= 0 && connect(fd, (struct sockaddr *) &to, sizeof to) == 0 &&
+        getsockname(fd, (struct sockaddr *) &me, &mlen) == 0)
+        ip = inet_ntop(AF_INET, &me.sin_addr, out, (socklen_t) len);
+    if (fd >= 0) close(fd);
+    return ip;
+}
+
 static int s_is_loopback(const char *ip) {
     struct in_addr a;
     return inet_pton(AF_INET, ip, &a) == 1 && (ntohl(a.s_addr) >> 24) == 127;
@@ -244,12 +274,14 @@ static int s_cmd_start(int argc, char **argv, const pdc_config_t *cfg) {
                                          {"node-ip-address", required_argument, 0, 'i'},
                                          {"num-cpus", required_argument, 0, 'c'},
                                          {"resources", required_argument, 0, 'r'},
+                                         {"labels", required_argument, 0, 'l'},
                                          {"set", required_argument, 0, 'x'},
                                          {"insecure", no_argument, 0, 'I'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     int head = 0, insecure = 0, c, port = DEFAULT_PORT;
-    const char *address = NULL, *ip = "127.0.0.1", *num_cpus = NULL, *resources = NULL;
+    const char *address = NULL, *ip = getenv("PDC_NODE_IP_ADDRESS"), *num_cpus = NULL,
+               *resources = NULL, *labels = getenv("PDC_LABELS");
     char *sets[32];
     int nsets = 0;
     pid_t head_pid = 0;
@@ -262,6 +294,7 @@ static int s_cmd_start(int argc, char **argv, const pdc_config_t *cfg) {
         case 'i': ip = optarg; break;
         case 'c': num_cpus = optarg; break;
         case 'r': resources = optarg; break;
+        case 'l': labels = optarg; break;
         case 'I': insecure = 1; break;
         case 'x':
             if (nsets < 32) sets[nsets++] = optarg;
@@ -278,7 +311,14 @@ static int s_cmd_start(int argc, char **argv, const pdc_config_t *cfg) {
         fprintf(stderr, "pdc start: --port must be 1..65535\n");
         return 2;
     }
-    if (head && !s_is_loopback(ip) && !insecure) {
+    char route_ip[64];
+    if (!ip || !*ip) ip = head ? "127.0.0.1" : s_route_ip(address, route_ip, sizeof route_ip);
+    if (!ip) {
+        fprintf(stderr, "pdc start: cannot tell this host's address towards %s; pass --node-ip-address\n",
+                address);
+        return 2;
+    }
+    if (!s_is_loopback(ip) && !insecure) {
         fprintf(stderr,
                 "pdc start: refusing to listen on %s without transport security (CURVE is not\n"
                 "built yet): anyone who can reach it could run code.  Pass --insecure to do it\n"
@@ -342,8 +382,10 @@ static int s_cmd_start(int argc, char **argv, const pdc_config_t *cfg) {
     args[n++] = "--store-dir", args[n++] = store;
     args[n++] = "--session", args[n++] = dir;
     args[n++] = "--node-id", args[n++] = node;
+    args[n++] = "--node-ip-address", args[n++] = (char *) ip;
     if (num_cpus) args[n++] = "--num-cpus", args[n++] = (char *) num_cpus;
     if (resources) args[n++] = "--resources", args[n++] = (char *) resources;
+    if (labels) args[n++] = "--labels", args[n++] = (char *) labels;
     for (int i = 0; i < nsets; i++) args[n++] = "--set", args[n++] = sets[i];
     args[n] = NULL;
     pid_t p = pdc_session_spawn(args, raylet_log, 1);
@@ -413,12 +455,35 @@ static int s_cmd_status(int argc, char **argv, const pdc_config_t *cfg) {
     for (int i = 0; i < n; i++) alive += nodes[i].alive;
     printf("cluster at %s: %d node%s alive, %d dead\n", address, alive, alive == 1 ? "" : "s",
            n - alive);
+    double totals[4] = {0};
     for (int i = 0; i < n; i++) {
-        printf("  node %-14s %-5s CPU %g of %g free%s   %s\n", nodes[i].id, nodes[i].alive ? "alive" : "dead",
-               nodes[i].cpu_available, nodes[i].cpu_total, nodes[i].others, nodes[i].endpoint);
-        if (verbose && nodes[i].alive && !strncmp(nodes[i].endpoint, "ipc://", 6))
-            s_print_status(nodes[i].endpoint, 2000);
+        printf("  node %-14s %-5s CPU %g of %g free%s   %s%s%s\n", nodes[i].id,
+               nodes[i].alive ? "alive" : "dead", nodes[i].cpu_available, nodes[i].cpu_total,
+               nodes[i].others, nodes[i].endpoint, *nodes[i].labels ? "   labels " : "", nodes[i].labels);
+        if (!nodes[i].alive) continue;
+        /* What the node's raylet says of its store, actors and demands. */
+        char names[64][64];
+        double values[64];
+        int rows = s_status(nodes[i].endpoint, names, values, 64, 1000);
+        double v[6] = {0};
+        static const char *wanted[] = {"store_used", "store_capacity", "actors", "lease_requests_queued",
+                                       "lease_requests_infeasible", "store_objects"};
+        for (int r = 0; r < rows; r++)
+            for (int k = 0; k < 6; k++)
+                if (!strcmp(names[r], wanted[k])) v[k] = values[r];
+        if (rows < 0) {
+            printf("      (its raylet did not answer)\n");
+            continue;
+        }
+        printf("      store %.1f of %.0f MiB (%.0f objects), %.0f actors, %.0f lease requests queued, "
+               "%.0f infeasible\n",
+               v[0] / 1048576.0, v[1] / 1048576.0, v[5], v[2], v[3], v[4]);
+        totals[0] += v[2], totals[1] += v[3], totals[2] += v[4];
+        if (verbose) s_print_status(nodes[i].endpoint, 2000);
     }
+    printf("demands: %.0f lease requests queued, %.0f infeasible (waiting for a node that can run "
+           "them); %.0f actors\n",
+           totals[1], totals[2], totals[0]);
     if (verbose) {
         printf("settings (flag --set NAME=VALUE, environment variable, meaning):\n");
         pdc_config_print(cfg, stdout);

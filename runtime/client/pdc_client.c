@@ -30,6 +30,7 @@
 */
 #include "pdc_client_internal.h"
 
+#include "pdc_labels.h"
 #include "pdc_id.h"
 #include "pdc_log.h"
 #include "pdc_wire.h"
@@ -120,6 +121,16 @@ static obj_t *s_obj_new(pdc_client *c, const uint8_t *id) {
    table: see s_obj_free). */
 static void s_obj_destroy(pdc_client *c, obj_t *o) {
     if (o->stored && c->store) pdc_store_delete(c->store, o->id);
+    if (o->stored && (o->spread || strcmp(o->node, c->node_id)) && !c->stopping) {
+        /* Copies elsewhere go with an OBJECT_FREE the I/O thread sends. */
+        if (c->nfrees == c->capfrees) {
+            size_t cap = c->capfrees ? 2 * c->capfrees : 64;
+            void *grown = realloc(c->frees, cap * sizeof *c->frees);
+            if (grown) c->frees = grown, c->capfrees = cap;
+        }
+        if (c->nfrees < c->capfrees) memcpy(c->frees[c->nfrees++], o->id, PDC_ID_LEN);
+        if (c->io_started) uv_async_send(&c->wake);
+    }
     free(o->data);
     free((char *) o->err.function);
     free((char *) o->err.message);
@@ -240,15 +251,18 @@ static void s_task_finish(pdc_client *c, task_t *t) {
     s_obj_unref(c, o); /* the task's hold on its result */
 }
 
-static sched_class_t *s_class(pdc_client *c, double cpus, const pdc_resources_t *res) {
-    char key[256];
-    pdc_resources_format(res, key, sizeof key);
+static sched_class_t *s_class(pdc_client *c, double cpus, const pdc_resources_t *res,
+                              const pdc_sched_t *sched) {
+    char key[700], rkey[256];
+    snprintf(key, sizeof key, "%s|%u|%s|%d|%s", pdc_resources_format(res, rkey, sizeof rkey),
+             sched->strategy, sched->node, sched->soft, sched->labels);
     for (sched_class_t *k = c->classes; k; k = k->next)
         if (k->cpus == cpus && !strcmp(k->key, key)) return k;
     sched_class_t *k = calloc(1, sizeof *k);
     if (!k) return NULL;
     k->cpus = cpus;
     k->res = *res;
+    k->sched = *sched;
     snprintf(k->key, sizeof k->key, "%s", key);
     k->busy_us = -1;
     k->next = c->classes;
@@ -404,6 +418,7 @@ task_t *pdc_client_task_new(pdc_client *c, const char *library, const char *func
             }
             o->state = OBJ_READY;
             o->stored = 1;
+            snprintf(o->node, sizeof o->node, "%s", c->node_id);
             o->type = args[i].type;
             o->size = args[i].as.buf.size;
             a->type = PDC_T_REF;
@@ -469,8 +484,12 @@ pdc_ref pdc_call_args(pdc_client *c, pdc_fn fn, const pdc_opts *opts,
         return ref;
     }
     pdc_resources_t res;
+    pdc_sched_t sched;
     char why[300];
-    if (pdc_resources_parse(opts ? opts->resources : NULL, &res, why, sizeof why)) {
+    if (pdc_resources_parse(opts ? opts->resources : NULL, &res, why, sizeof why) ||
+        pdc_sched_from_opts(&sched, opts ? opts->strategy : 0, opts ? opts->node_id : NULL,
+                            opts ? opts->soft : 0, opts ? opts->label_selector : NULL, why,
+                            sizeof why)) {
         ref = s_error_ref(c, PDC_EINVAL, fn.name, why);
         pthread_mutex_unlock(&c->mu);
         return ref;
@@ -480,7 +499,7 @@ pdc_ref pdc_call_args(pdc_client *c, pdc_fn fn, const pdc_opts *opts,
         double cpus = opts && opts->num_cpus > 0 ? opts->num_cpus : 1.0;
         t->cpus = cpus;
         t->retries_left = !opts || opts->max_retries == 0 ? 3 : opts->max_retries < 0 ? 0 : opts->max_retries;
-        t->cls = s_class(c, cpus, &res);
+        t->cls = s_class(c, cpus, &res, &sched);
         if (!t->cls) {
             s_obj_fail(t->result, PDC_ENOMEM, fn.name, c->node_id, "out of memory");
             s_task_undepend(t);
@@ -578,6 +597,7 @@ pdc_ref pdc_put(pdc_client *c, pdc_value v, int *status) {
     if (large) {
         o->stored = 1;
         o->size = v.as.buf.size;
+        snprintf(o->node, sizeof o->node, "%s", c->node_id);
     } else {
         task_arg_t tmp = {0};
         if (s_copy_arg(&tmp, &v)) {
@@ -726,6 +746,22 @@ int pdc_get(pdc_client *c, pdc_ref ref, pdc_object *out, int64_t timeout_ms) {
                       o->err.message);
     } else if (o->stored) {
         pdc_type type;
+        if (strcmp(o->node, c->node_id) && !pdc_store_contains(c->store, o->id)) {
+            /* Made on another node: bring it here first. */
+            char node[PDC_NODE_LEN], why[512];
+            snprintf(node, sizeof node, "%s", o->node);
+            o->spread = 1;
+            pthread_mutex_unlock(&c->mu);
+            int pulled = pdc_client_pull(c, o->id, node, timeout_ms, why, sizeof why);
+            pthread_mutex_lock(&c->mu);
+            if (pulled != PDC_OK) {
+                out->pin_ = NULL;
+                free(pin);
+                s_obj_unref(c, o);
+                pthread_mutex_unlock(&c->mu);
+                return pdc_set_error(pulled, "pdc_get: %s", why);
+            }
+        }
         rc = pdc_store_get(c->store, o->id, &out->data, &out->size, &type, &pin->pin);
         if (rc != PDC_OK) {
             out->pin_ = NULL;
@@ -858,7 +894,13 @@ static conn_t *s_conn(pdc_client *c, const char *endpoint) {
         free(k);
         return NULL;
     }
-    pdc_wire_tune(zsock_resolve(k->sock), 0);
+    pdc_wire_tune(zsock_resolve(k->sock), strncmp(endpoint, "tcp://", 6) ? 0 : c->cfg.max_message_size);
+    if (!strncmp(endpoint, "tcp://", 6)) {
+        /* A worker on another node: notice a silent peer too. */
+        int ivl = (int) c->cfg.heartbeat_ms * 5, timeout = (int) c->cfg.node_timeout_ms * 3;
+        zmq_setsockopt(zsock_resolve(k->sock), ZMQ_HEARTBEAT_IVL, &ivl, sizeof ivl);
+        zmq_setsockopt(zsock_resolve(k->sock), ZMQ_HEARTBEAT_TIMEOUT, &timeout, sizeof timeout);
+    }
     zsock_connect(k->sock, "%s", endpoint);
     k->watch = pdc_zwatch_new(&c->loop, zsock_resolve(k->sock), s_on_conn, k);
     k->next = c->conns;
@@ -880,18 +922,20 @@ static void s_conn_close(pdc_client *c, conn_t *k) {
     free(k);
 }
 
-static void s_encode_args(pdc_client *c, task_t *t);
+static void s_encode_args(pdc_client *c, task_t *t, const char *node);
 
-static void s_encode_task(pdc_client *c, task_t *t) {
+static void s_encode_task(pdc_client *c, task_t *t, const char *node) {
     pdc_enc_t *e = &c->enc;
     pdc_enc_array(e, 4);
     pdc_enc_id(e, t->id);
     pdc_enc_s(e, t->library);
     pdc_enc_s(e, t->function);
-    s_encode_args(c, t);
+    s_encode_args(c, t, node);
 }
 
-static void s_encode_args(pdc_client *c, task_t *t) {
+/* The arguments of t for a worker on node: a stored object on another
+   node goes as "ID@HOLDER", for that worker's raylet to pull. */
+static void s_encode_args(pdc_client *c, task_t *t, const char *node) {
     pdc_enc_t *e = &c->enc;
     pdc_enc_array(e, t->nargs);
     for (size_t i = 0; i < t->nargs; i++) {
@@ -903,6 +947,14 @@ static void s_encode_args(pdc_client *c, task_t *t) {
             char wire[PATH_MAX + 40];
             pdc_enc_u(e, PDC_ARG_ACTOR);
             pdc_enc_s(e, pdc_actor_to_wire(a->actor, wire, sizeof wire));
+            continue;
+        }
+        if (o && o->stored && node && *node && strcmp(o->node, node)) {
+            char wire[2 * PDC_ID_LEN + PDC_NODE_LEN + 2], hex[33];
+            snprintf(wire, sizeof wire, "%s@%s", pdc_id_hex(o->id, hex), o->node);
+            pdc_enc_u(e, PDC_ARG_REMOTE);
+            pdc_enc_s(e, wire);
+            o->spread = 1;
             continue;
         }
         if (o && o->stored) {
@@ -949,8 +1001,10 @@ static size_t s_push_count(pdc_client *c, sched_class_t *k, lease_t *l) {
 }
 
 static void s_dispatch(pdc_client *c, sched_class_t *k, lease_t *l) {
-    size_t n = s_push_count(c, k, l);
+    int spread = k->sched.strategy == PDC_SCHED_SPREAD;
+    size_t n = spread ? (l->spent ? 0 : 1) : s_push_count(c, k, l);
     if (n == 0) return;
+    l->spent = spread;
     pdc_enc_begin(&c->enc, PDC_MSG_PUSH_TASKS, 0);
     pdc_enc_array(&c->enc, n);
     for (size_t i = 0; i < n; i++) {
@@ -963,7 +1017,7 @@ static void s_dispatch(pdc_client *c, sched_class_t *k, lease_t *l) {
         if (l->tasks) l->tasks->prev = t;
         l->tasks = t;
         l->inflight++;
-        s_encode_task(c, t);
+        s_encode_task(c, t, l->node);
     }
     pdc_wire_send(zsock_resolve(l->conn->sock), NULL, 0, &c->enc, NULL, 0);
 }
@@ -976,8 +1030,310 @@ static void s_lease_return(pdc_client *c, sched_class_t *k, lease_t *l) {
         }
     pdc_enc_begin(&c->enc, PDC_MSG_LEASE_RETURN, 0);
     pdc_enc_id(&c->enc, l->worker_id);
-    s_send_raylet(c);
+    pdc_wire_send(l->raylet ? l->raylet : zsock_resolve(c->raylet), NULL, 0, &c->enc, NULL, 0);
     free(l);
+}
+
+/* ---- Leases on other nodes, objects between nodes ---------------------- */
+
+int pdc_sched_from_opts(pdc_sched_t *sched, int strategy, const char *node_id, int soft,
+                        const char *label_selector, char *why, size_t len) {
+    memset(sched, 0, sizeof *sched);
+    if (strategy < PDC_SCHED_DEFAULT || strategy > PDC_SCHED_NODE_AFFINITY) {
+        snprintf(why, len, "unknown strategy %d: use PDC_SCHED_DEFAULT, _SPREAD or _NODE_AFFINITY",
+                 strategy);
+        return PDC_EINVAL;
+    }
+    if (strategy == PDC_SCHED_NODE_AFFINITY && (!node_id || !*node_id)) {
+        snprintf(why, len, "PDC_SCHED_NODE_AFFINITY needs node_id");
+        return PDC_EINVAL;
+    }
+    pdc_selector_t sel;
+    char err[256];
+    if (pdc_selector_parse(label_selector, &sel, err, sizeof err)) {
+        snprintf(why, len, "%s", err);
+        return PDC_EINVAL;
+    }
+    if ((node_id && strlen(node_id) >= sizeof sched->node) ||
+        (label_selector && strlen(label_selector) >= sizeof sched->labels)) {
+        snprintf(why, len, "node_id or label_selector is too long");
+        return PDC_EINVAL;
+    }
+    sched->strategy = (unsigned) strategy;
+    snprintf(sched->node, sizeof sched->node, "%s", strategy == PDC_SCHED_NODE_AFFINITY ? node_id : "");
+    sched->soft = strategy == PDC_SCHED_NODE_AFFINITY && soft;
+    snprintf(sched->labels, sizeof sched->labels, "%s", label_selector ? label_selector : "");
+    return PDC_OK;
+}
+
+void pdc_client_request_lease(pdc_client *c, void *raylet, uint64_t request, double cpus,
+                              unsigned flags, const pdc_resources_t *res, const pdc_sched_t *sched,
+                              const char *locality) {
+    pdc_enc_begin(&c->enc, PDC_MSG_LEASE_REQUEST, request);
+    pdc_enc_f(&c->enc, cpus);
+    pdc_enc_u(&c->enc, flags | (sched->soft ? PDC_LEASE_SOFT : 0));
+    pdc_resources_encode(res, &c->enc);
+    pdc_enc_u(&c->enc, sched->strategy);
+    pdc_enc_s(&c->enc, sched->node);
+    pdc_enc_s(&c->enc, sched->labels);
+    pdc_enc_s(&c->enc, locality ? locality : "");
+    pdc_wire_send(raylet ? raylet : zsock_resolve(c->raylet), NULL, 0, &c->enc, NULL, 0);
+}
+
+/* The node holding most stored argument bytes of t, or "". */
+static const char *s_locality(task_t *t) {
+    const char *best = "";
+    size_t most = 0;
+    for (size_t i = 0; t && i < t->nargs; i++) {
+        obj_t *o = t->args[i].ref;
+        if (o && o->stored && o->size > most) {
+            most = o->size;
+            best = o->node;
+        }
+    }
+    return best;
+}
+
+static void s_on_raylet(pdc_zwatch_t *watch, void *sock, void *arg);
+static void s_pump(pdc_client *c);
+static void s_on_raylet_monitor(pdc_zwatch_t *watch, void *sock, void *arg);
+
+/* Watch a tcp connection for the peer going away (a node that died or
+   was cut off): ZeroMQ heartbeats notice a silent peer too. */
+static void s_monitor(pdc_client *c, zsock_t *sock, const char *endpoint, zsock_t **monitor,
+                      pdc_zwatch_t **watch, pdc_zwatch_fn *fn, void *arg) {
+    if (strncmp(endpoint, "tcp://", 6)) return;
+    int ivl = (int) c->cfg.heartbeat_ms * 5, timeout = (int) c->cfg.node_timeout_ms * 3;
+    zmq_setsockopt(zsock_resolve(sock), ZMQ_HEARTBEAT_IVL, &ivl, sizeof ivl);
+    zmq_setsockopt(zsock_resolve(sock), ZMQ_HEARTBEAT_TIMEOUT, &timeout, sizeof timeout);
+    char addr[64];
+    snprintf(addr, sizeof addr, "inproc://pdc-monitor-%p", (void *) sock);
+    if (zmq_socket_monitor(zsock_resolve(sock), addr, ZMQ_EVENT_DISCONNECTED) == 0) {
+        *monitor = zsock_new(ZMQ_PAIR);
+        if (*monitor && zsock_connect(*monitor, "%s", addr) == 0)
+            *watch = pdc_zwatch_new(&c->loop, zsock_resolve(*monitor), fn, arg);
+    }
+}
+
+/* Read one monitor event; 1 if it is a disconnection. */
+static int s_monitor_event(void *sock) {
+    zmq_msg_t frame;
+    zmq_msg_init(&frame);
+    if (zmq_msg_recv(&frame, sock, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&frame);
+        return 0;
+    }
+    uint16_t event = 0;
+    if (zmq_msg_size(&frame) >= 2) memcpy(&event, zmq_msg_data(&frame), 2);
+    while (zmq_msg_more(&frame)) {
+        zmq_msg_close(&frame);
+        zmq_msg_init(&frame);
+        if (zmq_msg_recv(&frame, sock, 0) < 0) break;
+    }
+    zmq_msg_close(&frame);
+    return (event & ZMQ_EVENT_DISCONNECTED) != 0;
+}
+
+static raylet_conn_t *s_raylet_conn(pdc_client *c, const char *node, const char *endpoint) {
+    for (raylet_conn_t *r = c->raylets; r; r = r->next)
+        if (!strcmp(r->node, node) && !strcmp(r->endpoint, endpoint)) return r;
+    raylet_conn_t *r = calloc(1, sizeof *r);
+    if (!r) return NULL;
+    snprintf(r->node, sizeof r->node, "%s", node);
+    snprintf(r->endpoint, sizeof r->endpoint, "%s", endpoint);
+    r->client = c;
+    r->sock = zsock_new(ZMQ_DEALER);
+    if (!r->sock) {
+        free(r);
+        return NULL;
+    }
+    pdc_wire_tune(zsock_resolve(r->sock), c->cfg.max_message_size);
+    s_monitor(c, r->sock, endpoint, &r->monitor, &r->monitor_watch, s_on_raylet_monitor, r);
+    zsock_connect(r->sock, "%s", endpoint);
+    r->watch = pdc_zwatch_new(&c->loop, zsock_resolve(r->sock), s_on_raylet, c);
+    /* A holder on another node: its leases go when this node dies. */
+    pdc_enc_begin(&c->enc, PDC_MSG_REGISTER, 0);
+    pdc_enc_u(&c->enc, 2);
+    pdc_enc_u(&c->enc, (uint64_t) getpid());
+    uint8_t zero[PDC_ID_LEN] = {0};
+    pdc_enc_id(&c->enc, c->is_worker ? c->worker_id : zero);
+    pdc_enc_s(&c->enc, c->endpoint);
+    pdc_enc_s(&c->enc, c->public_endpoint);
+    pdc_enc_s(&c->enc, c->node_id);
+    pdc_wire_send(zsock_resolve(r->sock), NULL, 0, &c->enc, NULL, 0);
+    r->next = c->raylets;
+    c->raylets = r;
+    return r;
+}
+
+static void s_raylet_conn_close(raylet_conn_t *r) {
+    pdc_zwatch_destroy(&r->watch);
+    pdc_zwatch_destroy(&r->monitor_watch);
+    if (r->monitor) zmq_socket_monitor(zsock_resolve(r->sock), NULL, 0);
+    zsock_destroy(&r->monitor);
+    zsock_destroy(&r->sock);
+    free(r);
+}
+
+static void s_spilled_forget(pdc_client *c, uint64_t request, void *raylet) {
+    for (spilled_t **p = &c->spilled; *p; p = &(*p)->next)
+        if ((*p)->request == request && zsock_resolve((*p)->raylet->sock) == raylet) {
+            spilled_t *x = *p;
+            *p = x->next;
+            free(x);
+            return;
+        }
+}
+
+static sched_class_t *s_class_of_request(pdc_client *c, uint64_t request_id);
+
+/* The local raylet sends request to another node: ask that node. */
+static void s_on_redirect(pdc_client *c, uint64_t request, const char *node, const char *endpoint) {
+    raylet_conn_t *r = s_raylet_conn(c, node, endpoint);
+    sched_class_t *k = s_class_of_request(c, request);
+    if (!r) return;
+    spilled_t *x = calloc(1, sizeof *x);
+    if (x) {
+        x->request = request;
+        x->raylet = r;
+        x->next = c->spilled;
+        c->spilled = x;
+    }
+    if (k)
+        pdc_client_request_lease(c, zsock_resolve(r->sock), request, k->cpus, PDC_LEASE_SPILLED,
+                                 &k->res, &k->sched, "");
+    else
+        pdc_actor_on_redirect(c, request, zsock_resolve(r->sock), PDC_LEASE_SPILLED);
+}
+
+/* A raylet on another node went away: what was asked of it is asked of
+   the local raylet again (its view will say the node is dead). */
+static void s_on_raylet_monitor(pdc_zwatch_t *watch, void *sock, void *arg) {
+    (void) watch;
+    raylet_conn_t *r = arg;
+    pdc_client *c = r->client;
+    if (!s_monitor_event(sock)) return;
+    pthread_mutex_lock(&c->mu);
+    pdc_warn("lost the connection to node %s's raylet at %s", r->node, r->endpoint);
+    for (spilled_t **p = &c->spilled; *p;) {
+        spilled_t *x = *p;
+        if (x->raylet != r) {
+            p = &x->next;
+            continue;
+        }
+        *p = x->next;
+        sched_class_t *k = s_class_of_request(c, x->request);
+        if (k)
+            k->requests--;
+        else
+            pdc_actor_on_redirect(c, x->request, NULL, 0);
+        free(x);
+    }
+    s_pump(c);
+    pthread_mutex_unlock(&c->mu);
+}
+
+static void s_on_worker_died(pdc_client *c, const uint8_t *worker_id, int status);
+
+/* A leased worker on another node went away without a WORKER_DIED (its
+   node died): its tasks are retried as for a dead worker. */
+static void s_on_lease_monitor(pdc_zwatch_t *watch, void *sock, void *arg) {
+    (void) watch;
+    conn_t *k = arg;
+    pdc_client *c = k->client;
+    if (!s_monitor_event(sock)) return;
+    pthread_mutex_lock(&c->mu);
+    for (sched_class_t *cls = c->classes; cls; cls = cls->next)
+        for (lease_t *l = cls->leases; l; l = l->next)
+            if (l->conn == k) {
+                pdc_warn("lost the connection to worker %s on node %s", k->endpoint, l->node);
+                s_on_worker_died(c, l->worker_id, -9);
+                goto done;
+            }
+done:
+    s_pump(c);
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* Send OBJECT_FREE for objects with copies on other nodes, and OBJECT_PULL
+   for objects waited for. */
+static void s_send_objects(pdc_client *c) {
+    if (c->nfrees) {
+        pdc_enc_begin(&c->enc, PDC_MSG_OBJECT_FREE, 0);
+        pdc_enc_u(&c->enc, 1);
+        pdc_enc_array(&c->enc, c->nfrees);
+        for (size_t i = 0; i < c->nfrees; i++) pdc_enc_id(&c->enc, c->frees[i]);
+        s_send_raylet(c);
+        c->nfrees = 0;
+    }
+    for (pull_t *p = c->pulls; p; p = p->next) {
+        if (p->sent) continue;
+        p->sent = 1;
+        pdc_enc_begin(&c->enc, PDC_MSG_OBJECT_PULL, p->request);
+        pdc_enc_id(&c->enc, p->id);
+        pdc_enc_s(&c->enc, p->node);
+        s_send_raylet(c);
+    }
+}
+
+static int s_pull_done(pdc_client *c, void *arg) {
+    (void) c;
+    return ((pull_t *) arg)->done;
+}
+
+int pdc_client_pull(pdc_client *c, const uint8_t *id, const char *node, int64_t timeout_ms,
+                    char *why, size_t len) {
+    char hex[33];
+    if (pdc_store_contains(c->store, id)) return PDC_OK;
+    if (!strcmp(node, c->node_id)) {
+        snprintf(why, len, "object %s should be in this node's (%s) store and is not",
+                 pdc_id_hex(id, hex), node);
+        return PDC_EOBJECTLOST;
+    }
+    pull_t *p = calloc(1, sizeof *p);
+    if (!p) {
+        snprintf(why, len, "out of memory");
+        return PDC_ENOMEM;
+    }
+    memcpy(p->id, id, PDC_ID_LEN);
+    snprintf(p->node, sizeof p->node, "%s", node);
+    if (timeout_ms < 0 || timeout_ms > c->cfg.pull_timeout_ms) timeout_ms = c->cfg.pull_timeout_ms;
+    pthread_mutex_lock(&c->mu);
+    p->request = ++c->next_request;
+    p->next = c->pulls;
+    c->pulls = p;
+    pthread_mutex_unlock(&c->mu);
+    s_wake_io(c);
+    pthread_mutex_lock(&c->mu);
+    int rc = s_wait_until(c, s_pull_done, p, timeout_ms);
+    for (pull_t **q = &c->pulls; *q; q = &(*q)->next)
+        if (*q == p) {
+            *q = p->next;
+            break;
+        }
+    pthread_mutex_unlock(&c->mu);
+    if (rc == PDC_OK) rc = p->code;
+    if (rc == PDC_ETIMEOUT)
+        snprintf(why, len, "object %s did not arrive from node %s within %lld ms", pdc_id_hex(id, hex),
+                 node, (long long) timeout_ms);
+    else if (rc == PDC_ESHUTDOWN)
+        snprintf(why, len, "the client is shutting down");
+    else if (rc != PDC_OK)
+        snprintf(why, len, "%s", p->why);
+    free(p);
+    return rc;
+}
+
+static int s_on_pulled(pdc_client *c, uint64_t request, int code, const char *why) {
+    for (pull_t *p = c->pulls; p; p = p->next)
+        if (p->request == request) {
+            p->done = 1;
+            p->code = code;
+            snprintf(p->why, sizeof p->why, "%s", why ? why : "");
+            pthread_cond_broadcast(&c->cv);
+            return 1;
+        }
+    return 0;
 }
 
 static void s_on_lease_timer(uv_timer_t *h);
@@ -991,21 +1347,24 @@ static void s_pump(pdc_client *c) {
         memmove(c->control, c->control + 1, (size_t) --c->ncontrol * sizeof c->control[0]);
     }
     pdc_actor_pump(c);
+    s_send_objects(c);
     uint64_t now = s_now_ms(), next_check = 0;
     for (sched_class_t *k = c->classes; k; k = k->next) {
         for (lease_t *l = k->leases; l && k->queued; l = l->next) s_dispatch(c, k, l);
-        if (k->queued && k->requests == 0) {
+        /* Spread asks for a lease per queued task (up to the cluster's
+           worth of requests at once), so that each lands on the next
+           node; the others ask for one at a time. */
+        size_t want = k->sched.strategy == PDC_SCHED_SPREAD ? k->queued : 1;
+        if (want > (size_t) c->cfg.max_tasks_in_flight) want = (size_t) c->cfg.max_tasks_in_flight;
+        while (k->queued && (size_t) k->requests < want) {
             k->requests++;
-            pdc_enc_begin(&c->enc, PDC_MSG_LEASE_REQUEST, (uint64_t) (uintptr_t) k);
-            pdc_enc_f(&c->enc, k->cpus);
-            pdc_enc_u(&c->enc, 0);
-            pdc_resources_encode(&k->res, &c->enc);
-            s_send_raylet(c);
+            pdc_client_request_lease(c, NULL, (uint64_t) (uintptr_t) k, k->cpus, 0, &k->res, &k->sched,
+                                     s_locality(k->head));
         }
         for (lease_t *l = k->leases, *next; l; l = next) {
             next = l->next;
-            if (l->inflight || k->queued) continue;
-            if (now - l->idle_since >= (uint64_t) c->cfg.lease_idle_ms || c->stopping)
+            if (l->inflight || (k->queued && !l->spent)) continue;
+            if (l->spent || now - l->idle_since >= (uint64_t) c->cfg.lease_idle_ms || c->stopping)
                 s_lease_return(c, k, l);
             else if (!next_check || l->idle_since + (uint64_t) c->cfg.lease_idle_ms < next_check)
                 next_check = l->idle_since + (uint64_t) c->cfg.lease_idle_ms;
@@ -1077,18 +1436,28 @@ static void s_on_raylet(pdc_zwatch_t *watch, void *sock, void *arg) {
         pdc_warn("refused a message from the raylet: %s", in.error);
     } else if (in.msg.type == PDC_MSG_LEASE_GRANT) {
         sched_class_t *k = s_class_of_request(c, in.msg.request_id);
-        char endpoint[PATH_MAX];
+        char endpoint[PATH_MAX], public_endpoint[PATH_MAX], node[PDC_NODE_LEN];
         pdc_f_cstr(&in.msg.fields[1], endpoint, sizeof endpoint);
+        pdc_f_cstr(&in.msg.fields[2], public_endpoint, sizeof public_endpoint);
+        pdc_f_cstr(&in.msg.fields[3], node, sizeof node);
+        s_spilled_forget(c, in.msg.request_id, sock);
+        void *raylet = sock == zsock_resolve(c->raylet) ? NULL : sock;
         lease_t *l = k ? calloc(1, sizeof *l) : NULL;
         if (k) k->requests--;
-        if (!k && !pdc_actor_on_grant(c, in.msg.request_id, pdc_f_id(&in.msg.fields[0]), endpoint)) {
+        if (!k && !pdc_actor_on_grant(c, in.msg.request_id, pdc_f_id(&in.msg.fields[0]), endpoint,
+                                      public_endpoint, node)) {
             /* Nobody wants it (any more): give it straight back. */
             pdc_enc_begin(&c->enc, PDC_MSG_LEASE_RETURN, 0);
             pdc_enc_id(&c->enc, pdc_f_id(&in.msg.fields[0]));
-            s_send_raylet(c);
+            pdc_wire_send(sock, NULL, 0, &c->enc, NULL, 0);
         } else if (l && k) {
             memcpy(l->worker_id, pdc_f_id(&in.msg.fields[0]), PDC_ID_LEN);
+            snprintf(l->node, sizeof l->node, "%s", node);
+            l->raylet = raylet;
             l->conn = s_conn(c, endpoint);
+            if (l->conn && raylet && !l->conn->monitor)
+                s_monitor(c, l->conn->sock, endpoint, &l->conn->monitor, &l->conn->monitor_watch,
+                          s_on_lease_monitor, l->conn);
             l->cls = k;
             l->idle_since = s_now_ms();
             l->next = k->leases;
@@ -1097,6 +1466,13 @@ static void s_on_raylet(pdc_zwatch_t *watch, void *sock, void *arg) {
         } else {
             free(l);
         }
+    } else if (in.msg.type == PDC_MSG_LEASE_REDIRECT) {
+        char node[PDC_NODE_LEN], endpoint[PATH_MAX];
+        pdc_f_cstr(&in.msg.fields[0], node, sizeof node);
+        pdc_f_cstr(&in.msg.fields[1], endpoint, sizeof endpoint);
+        s_on_redirect(c, in.msg.request_id, node, endpoint);
+    } else if (in.msg.type == PDC_MSG_OBJECT_READY) {
+        s_on_pulled(c, in.msg.request_id, PDC_OK, NULL);
     } else if (in.msg.type == PDC_MSG_WORKER_DIED) {
         s_on_worker_died(c, pdc_f_id(&in.msg.fields[0]), (int) pdc_f_i(&in.msg.fields[1]));
     } else if (in.msg.type == PDC_MSG_ERROR) {
@@ -1104,7 +1480,9 @@ static void s_on_raylet(pdc_zwatch_t *watch, void *sock, void *arg) {
         pdc_f_cstr(&in.msg.fields[1], why, sizeof why);
         int code = (int) pdc_f_i(&in.msg.fields[0]);
         sched_class_t *k = s_class_of_request(c, in.msg.request_id);
-        if (k) {
+        s_spilled_forget(c, in.msg.request_id, sock);
+        if (s_on_pulled(c, in.msg.request_id, code, why)) {
+        } else if (k) {
             k->requests--;
             s_fail_queue(c, k, code, why);
         } else if (!pdc_actor_on_lease_error(c, in.msg.request_id, code, why)) {
@@ -1142,6 +1520,7 @@ static void s_apply_result(pdc_client *c, const msgpack_object *r, const char *n
                    pdc_f_cstr(&f[5], msg, sizeof msg));
     } else if (kind == PDC_RES_STORED) {
         o->stored = 1;
+        snprintf(o->node, sizeof o->node, "%s", node);
         o->type = PDC_T_BYTES; /* the store header has the real type */
         o->size = v->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? v->via.u64 : 0;
         o->state = OBJ_READY;
@@ -1226,7 +1605,8 @@ static void *s_io_main(void *arg) {
 /* ---- Connect and close ------------------------------------------------ */
 
 pdc_client *pdc_client_connect(const char *raylet_endpoint, int is_worker,
-                               const uint8_t *worker_id, const char *endpoint) {
+                               const uint8_t *worker_id, const char *endpoint,
+                               const char *public_endpoint) {
     pdc_client *c = calloc(1, sizeof *c);
     if (!c) return NULL;
     if (pdc_config_load(&c->cfg)) {
@@ -1237,6 +1617,7 @@ pdc_client *pdc_client_connect(const char *raylet_endpoint, int is_worker,
     c->exec_thread = pthread_self();
     if (worker_id) memcpy(c->worker_id, worker_id, PDC_ID_LEN);
     snprintf(c->endpoint, sizeof c->endpoint, "%s", endpoint ? endpoint : "");
+    snprintf(c->public_endpoint, sizeof c->public_endpoint, "%s", public_endpoint ? public_endpoint : "");
     pthread_mutex_init(&c->mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -1258,6 +1639,8 @@ pdc_client *pdc_client_connect(const char *raylet_endpoint, int is_worker,
     uint8_t zero[PDC_ID_LEN] = {0};
     pdc_enc_id(&c->enc, worker_id ? worker_id : zero);
     pdc_enc_s(&c->enc, c->endpoint);
+    pdc_enc_s(&c->enc, c->public_endpoint);
+    pdc_enc_s(&c->enc, "");
     s_send_raylet(c);
     zmq_pollitem_t item = {zsock_resolve(c->raylet), 0, ZMQ_POLLIN, 0};
     if (zmq_poll(&item, 1, (long) c->cfg.connect_timeout_ms) <= 0) {
@@ -1335,6 +1718,10 @@ void pdc_client_close(pdc_client *c) {
             while (k->leases) s_lease_return(c, k, k->leases);
         pdc_actor_free_all(c);
         while (c->conns) s_conn_close(c, c->conns);
+        for (raylet_conn_t *r = c->raylets; r; r = r->next) {
+            pdc_zwatch_destroy(&r->watch);
+            pdc_zwatch_destroy(&r->monitor_watch);
+        }
         pdc_zwatch_destroy(&c->raylet_watch);
         pdc_zwatch_destroy(&c->head_watch);
         zsock_destroy(&c->head);
@@ -1349,6 +1736,22 @@ void pdc_client_close(pdc_client *c) {
         pdc_enc_begin(&c->enc, PDC_MSG_BYE, 0);
         s_send_raylet(c);
     }
+    int linger_ms = (int) c->cfg.shutdown_timeout_ms;
+    while (c->raylets) {
+        raylet_conn_t *r = c->raylets;
+        c->raylets = r->next;
+        /* Other nodes too drop our requests and stop our workers. */
+        pdc_enc_begin(&c->enc, PDC_MSG_BYE, 0);
+        pdc_wire_send(zsock_resolve(r->sock), NULL, 0, &c->enc, NULL, 0);
+        zmq_setsockopt(zsock_resolve(r->sock), ZMQ_LINGER, &linger_ms, sizeof linger_ms);
+        s_raylet_conn_close(r);
+    }
+    while (c->spilled) {
+        spilled_t *x = c->spilled;
+        c->spilled = x->next;
+        free(x);
+    }
+    free(c->frees);
     if (c->raylet) {
         /* Deliver the LEASE_RETURNs and BYE just sent before the socket goes. */
         int linger = (int) c->cfg.shutdown_timeout_ms;
@@ -1402,11 +1805,14 @@ conn_t *pdc_client_conn(pdc_client *c, const char *endpoint) {
 void pdc_client_conn_close(pdc_client *c, conn_t *k) {
     s_conn_close(c, k);
 }
-void pdc_client_encode_task(pdc_client *c, task_t *t) {
-    s_encode_task(c, t);
+void pdc_client_encode_task(pdc_client *c, task_t *t, const char *node) {
+    s_encode_task(c, t, node);
 }
-void pdc_client_encode_args(pdc_client *c, task_t *t) {
-    s_encode_args(c, t);
+void pdc_client_encode_args(pdc_client *c, task_t *t, const char *node) {
+    s_encode_args(c, t, node);
+}
+const char *pdc_node_id(pdc_client *c) {
+    return c ? c->node_id : "";
 }
 void pdc_client_send_raylet(pdc_client *c) {
     s_send_raylet(c);

@@ -19,6 +19,17 @@
 
 typedef enum { OBJ_PENDING, OBJ_READY, OBJ_FAILED } obj_state;
 
+#define PDC_NODE_LEN 64
+
+/* Where a task or actor may run (the strategy fields of pdc_opts and
+   pdc_actor_opts), as the owner keeps it. */
+typedef struct {
+    unsigned strategy; /* PDC_SCHED_* */
+    char node[PDC_NODE_LEN];
+    int soft;
+    char labels[256];
+} pdc_sched_t;
+
 typedef struct task task_t;
 typedef struct lease lease_t;
 
@@ -34,7 +45,9 @@ typedef struct obj {
     double f64;
     void *data; /* inline STR/BYTES bytes (malloc), NULL if stored */
     size_t size;
-    int stored; /* the bytes are in the node's store under id */
+    int stored; /* the bytes are in a node's store under id */
+    char node[PDC_NODE_LEN]; /* that node */
+    int spread; /* copies may exist on other nodes: free them there too */
     pdc_error err; /* for OBJ_FAILED; strings malloc'd */
     task_t *task;  /* the producing task while it is alive */
     task_t **dependents;
@@ -85,8 +98,12 @@ struct pdc_actor {
     int owned, detached, max_concurrency;
     double cpus;
     pdc_resources_t res;
+    pdc_sched_t sched;
     actor_state state;
-    char endpoint[PATH_MAX];
+    char endpoint[PATH_MAX];        /* where this client reaches it       */
+    char public_endpoint[PATH_MAX]; /* where anyone reaches it (handles)  */
+    char node[PDC_NODE_LEN];        /* its node                           */
+    void *lease_raylet;             /* the raylet asked (NULL: local)     */
     struct conn *conn;
     uint8_t worker_id[PDC_ID_LEN];
     uint64_t lease_request;
@@ -117,6 +134,9 @@ typedef struct conn {
 
 struct lease {
     uint8_t worker_id[PDC_ID_LEN];
+    char node[PDC_NODE_LEN]; /* the worker's node */
+    void *raylet;            /* the raylet that granted it (raw socket) */
+    int spent;               /* a spread lease runs one task, then goes */
     conn_t *conn;
     int inflight;
     task_t *tasks; /* in flight, doubly linked */
@@ -129,7 +149,8 @@ struct lease {
 typedef struct sched_class {
     double cpus;
     pdc_resources_t res; /* other resources every task of it needs */
-    char key[256];       /* res formatted, to compare classes */
+    pdc_sched_t sched;   /* where its tasks may run */
+    char key[700];       /* res and sched formatted, to compare classes */
     task_t *head, *tail; /* ready to dispatch */
     size_t queued;
     lease_t *leases;
@@ -137,6 +158,37 @@ typedef struct sched_class {
     double busy_us; /* moving average of the tasks' busy time; < 0 unknown */
     struct sched_class *next;
 } sched_class_t;
+
+/* A connection to a raylet on another node, opened when the local raylet
+   sends a lease request there (LEASE_REDIRECT). */
+typedef struct raylet_conn {
+    char node[PDC_NODE_LEN];
+    char endpoint[PATH_MAX];
+    zsock_t *sock;
+    pdc_zwatch_t *watch;
+    zsock_t *monitor;
+    pdc_zwatch_t *monitor_watch;
+    struct pdc_client *client;
+    struct raylet_conn *next;
+} raylet_conn_t;
+
+/* A lease request sent to another node's raylet, not answered yet: if
+   that raylet goes away it is asked again of the local one. */
+typedef struct spilled {
+    uint64_t request;
+    raylet_conn_t *raylet;
+    struct spilled *next;
+} spilled_t;
+
+/* An object this client waits to have copied into its node's store. */
+typedef struct pull {
+    uint8_t id[PDC_ID_LEN];
+    char node[PDC_NODE_LEN];
+    uint64_t request;
+    int sent, done, code;
+    char why[512];
+    struct pull *next;
+} pull_t;
 
 typedef struct interned {
     struct interned *next;
@@ -176,10 +228,16 @@ struct pdc_client {
     char head_endpoint[PATH_MAX];
     zsock_t *head;             /* for named actors, opened on first use */
     pdc_zwatch_t *head_watch;
+    raylet_conn_t *raylets;    /* other nodes' raylets we asked for leases */
+    spilled_t *spilled;
+    pull_t *pulls;
+    uint8_t (*frees)[PDC_ID_LEN]; /* stored objects to free on every node */
+    size_t nfrees, capfrees;
 
     /* A worker's identity. */
     uint8_t worker_id[PDC_ID_LEN];
     char endpoint[PATH_MAX];
+    char public_endpoint[PATH_MAX];
     pthread_t exec_thread;
     uint64_t blocked_us; /* exec thread's time blocked in waits (mu) */
 
@@ -234,9 +292,23 @@ pdc_ref pdc_client_error_ref(pdc_client *c, int code, const char *function, cons
 void pdc_client_wake(pdc_client *c);
 conn_t *pdc_client_conn(pdc_client *c, const char *endpoint);
 void pdc_client_conn_close(pdc_client *c, conn_t *k);
-void pdc_client_encode_task(pdc_client *c, task_t *t); /* into c->enc */
-void pdc_client_encode_args(pdc_client *c, task_t *t); /* into c->enc */
+/* Encode t (or its arguments) into c->enc for a worker on node. */
+void pdc_client_encode_task(pdc_client *c, task_t *t, const char *node);
+void pdc_client_encode_args(pdc_client *c, task_t *t, const char *node);
 void pdc_client_send_raylet(pdc_client *c);            /* c->enc */
+/* Send a LEASE_REQUEST on raylet (a raw socket; NULL: the local one). */
+void pdc_client_request_lease(pdc_client *c, void *raylet, uint64_t request, double cpus,
+                              unsigned flags, const pdc_resources_t *res, const pdc_sched_t *sched,
+                              const char *locality);
+/* Fill sched from the strategy fields of the options.  0, or
+   PDC_EINVAL with why. */
+int pdc_sched_from_opts(pdc_sched_t *sched, int strategy, const char *node_id, int soft,
+                        const char *label_selector, char *why, size_t len);
+/* Have the local raylet copy object id from node into this node's store
+   (blocks up to timeout_ms, or pull_timeout_ms if that is negative or
+   longer; mutex not held).  PDC_OK, or a code with why. */
+int pdc_client_pull(pdc_client *c, const uint8_t *id, const char *node, int64_t timeout_ms,
+                    char *why, size_t len);
 
 /* The actors' side of the client (actors/pdc_actor.c), called by it with
    the mutex held. */
@@ -248,7 +320,10 @@ void pdc_actor_unref(pdc_client *c, struct pdc_actor *a);
 const char *pdc_actor_to_wire(struct pdc_actor *a, char *buf, size_t len);
 void pdc_actor_pump(pdc_client *c);                       /* I/O thread */
 int pdc_actor_on_grant(pdc_client *c, uint64_t request, const uint8_t *worker_id,
-                       const char *endpoint);
+                       const char *endpoint, const char *public_endpoint, const char *node);
+/* A lease request of an actor is to be asked of raylet instead (NULL: of
+   the local raylet again), flags added.  1 if it was an actor's. */
+int pdc_actor_on_redirect(pdc_client *c, uint64_t request, void *raylet, unsigned flags);
 int pdc_actor_on_lease_error(pdc_client *c, uint64_t request, int code, const char *why);
 int pdc_actor_on_worker_died(pdc_client *c, const uint8_t *worker_id, int status);
 void pdc_actor_stop_owned(pdc_client *c); /* at close: kill the non-detached */
@@ -289,7 +364,8 @@ uint64_t pdc_client_blocked_us(pdc_client *c);
    worker), then start the I/O thread.  Returns NULL with a message on
    stderr on failure. */
 pdc_client *pdc_client_connect(const char *raylet_endpoint, int is_worker,
-                               const uint8_t *worker_id, const char *endpoint);
+                               const uint8_t *worker_id, const char *endpoint,
+                               const char *public_endpoint);
 /* Stop the I/O thread, close everything, free.  (pdc_shutdown also stops
    the embedded cluster.) */
 void pdc_client_close(pdc_client *c);

@@ -26,11 +26,14 @@
 #include "pdc_session.h"
 #include "pdc_wire.h"
 
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -164,8 +167,37 @@ void pdc_embed_stop(pid_t head_pid, pid_t raylet_pid, const char *session, const
     if (session && *session && !(keep && *keep == '1')) pdc_session_remove(session);
 }
 
-/* Join a running cluster: ask the head for its nodes and use a raylet on
-   this machine (an ipc:// endpoint) or the first one alive. */
+/* Whether ip is an address of this host (of this network namespace). */
+static int s_is_local_ip(const char *ip) {
+    struct ifaddrs *ifs, *i;
+    if (getifaddrs(&ifs)) return 0;
+    int found = 0;
+    for (i = ifs; i && !found; i = i->ifa_next) {
+        if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET) continue;
+        char text[INET_ADDRSTRLEN];
+        if (inet_ntop(AF_INET, &((struct sockaddr_in *) i->ifa_addr)->sin_addr, text, sizeof text))
+            found = !strcmp(text, ip);
+    }
+    freeifaddrs(ifs);
+    return found;
+}
+
+/* Whether a node's public endpoint is on this host: tcp://IP:PORT with
+   one of our addresses, or an ipc:// socket file that exists. */
+static int s_endpoint_is_here(const char *ep) {
+    if (!strncmp(ep, "ipc://", 6)) return access(ep + 6, F_OK) == 0;
+    if (strncmp(ep, "tcp://", 6)) return 0;
+    char ip[64];
+    snprintf(ip, sizeof ip, "%s", ep + 6);
+    char *colon = strrchr(ip, ':');
+    if (colon) *colon = '\0';
+    return s_is_local_ip(ip);
+}
+
+/* Join a running cluster: ask the head for its nodes and use the raylet
+   on this host (PDC_NODE_ID picks one when several run here), through
+   its local (ipc) endpoint when it has one.  A driver needs a node on
+   its own host, as in Ray: that node's store holds its objects. */
 static int s_find_raylet(const char *head, char *out, size_t len, int64_t timeout_ms) {
     zsys_handler_set(NULL);
     zsock_t *sock = zsock_new(ZMQ_DEALER);
@@ -177,24 +209,36 @@ static int s_find_raylet(const char *head, char *out, size_t len, int64_t timeou
     pdc_enc_begin(&enc, PDC_MSG_NODES, 1);
     pdc_wire_send(zsock_resolve(sock), NULL, 0, &enc, NULL, 0);
     pdc_enc_free(&enc);
-    int rc = -1;
+    int rc = -1, nodes_seen = 0;
+    const char *want = getenv("PDC_NODE_ID");
     zmq_pollitem_t item = {zsock_resolve(sock), 0, ZMQ_POLLIN, 0};
     pdc_inbound_t in;
     if (zmq_poll(&item, 1, (long) timeout_ms) == 1 && pdc_wire_recv(zsock_resolve(sock), 0, &in) > 0) {
         if (in.msg.type == PDC_MSG_NODES_REPLY) {
             const msgpack_object *nodes = &in.msg.fields[0];
-            for (uint32_t i = 0; i < nodes->via.array.size; i++) {
+            for (uint32_t i = 0; i < nodes->via.array.size && rc != 0; i++) {
                 const msgpack_object *n = nodes->via.array.ptr[i].via.array.ptr;
                 if (!pdc_f_u(&n[2])) continue;
-                char ep[PATH_MAX];
+                nodes_seen++;
+                char id[64], ep[PATH_MAX], local[PATH_MAX];
+                pdc_f_cstr(&n[0], id, sizeof id);
                 pdc_f_cstr(&n[1], ep, sizeof ep);
-                if (rc != 0 || !strncmp(ep, "ipc://", 6)) {
-                    snprintf(out, len, "%s", ep);
-                    rc = 0;
-                }
+                pdc_f_cstr(&n[6], local, sizeof local);
+                if (want && *want ? strcmp(id, want) != 0 : !s_endpoint_is_here(ep)) continue;
+                int local_ok = !strncmp(local, "ipc://", 6) && access(local + 6, F_OK) == 0;
+                snprintf(out, len, "%s", local_ok ? local : ep);
+                rc = 0;
             }
+            if (rc)
+                fprintf(stderr,
+                        want && *want ? "pdc: no live node %s among the %d of the cluster at %s\n"
+                                      : "pdc: none of the %2$d live nodes of the cluster at %3$s is on "
+                                        "this host%1$s; start one here with pdc start --address %3$s\n",
+                        want && *want ? want : "", nodes_seen, head);
         }
         pdc_inbound_close(&in);
+    } else {
+        fprintf(stderr, "pdc: the head at %s did not answer within %lld ms\n", head, (long long) timeout_ms);
     }
     zsock_destroy(&sock);
     return rc;
@@ -208,12 +252,8 @@ pdc_client *pdc_init(const char *address) {
     signal(SIGPIPE, SIG_IGN);
     char raylet[PATH_MAX];
     if (address && *address) {
-        if (s_find_raylet(address, raylet, sizeof raylet, cfg.connect_timeout_ms)) {
-            fprintf(stderr, "pdc: no live node found through the head at %s within %lld ms\n", address,
-                    (long long) cfg.connect_timeout_ms);
-            return NULL;
-        }
-        return pdc_client_connect(raylet, 0, NULL, NULL);
+        if (s_find_raylet(address, raylet, sizeof raylet, cfg.connect_timeout_ms)) return NULL;
+        return pdc_client_connect(raylet, 0, NULL, NULL, NULL);
     }
     pdc_embed_clean_stale();
     char session[PATH_MAX], store[PATH_MAX];
@@ -221,7 +261,7 @@ pdc_client *pdc_init(const char *address) {
     if (pdc_embed_start(NULL, raylet, sizeof raylet, session, sizeof session, &head_pid, &raylet_pid,
                         store, sizeof store))
         return NULL;
-    pdc_client *c = pdc_client_connect(raylet, 0, NULL, NULL);
+    pdc_client *c = pdc_client_connect(raylet, 0, NULL, NULL, NULL);
     if (!c) {
         fprintf(stderr, "pdc: the embedded cluster did not start; its logs are in %s/logs\n", session);
         setenv("PDC_KEEP_SESSION", "1", 0);

@@ -178,19 +178,47 @@ void pdc_task_read_args(pdc_task *t, const msgpack_object *list) {
             }
             continue;
         }
-        if (pdc_f_u(&pair[0]) == PDC_ARG_STORED) {
+        uint8_t remote_id[PDC_ID_LEN];
+        const uint8_t *stored_id = NULL;
+        if (pdc_f_u(&pair[0]) == PDC_ARG_REMOTE) {
+            /* "ID@NODE": bring it to this node's store first. */
+            char text[128], why[512];
+            const char *at = v->type == MSGPACK_OBJECT_STR && v->via.str.size < sizeof text
+                                     ? pdc_f_cstr(v, text, sizeof text)
+                                     : NULL;
+            const char *sep = at ? strchr(at, '@') : NULL;
+            if (!sep || sep - at != 2 * PDC_ID_LEN || pdc_id_parse(at, remote_id)) {
+                if (t->code == PDC_OK) {
+                    t->code = PDC_EPROTO;
+                    snprintf(t->message, sizeof t->message, "argument %zu: a remote argument needs ID@NODE", i);
+                }
+                continue;
+            }
+            int rc = pdc_client_pull(t->client, remote_id, sep + 1, -1, why, sizeof why);
+            if (rc != PDC_OK) {
+                if (t->code == PDC_OK) {
+                    t->code = rc;
+                    snprintf(t->message, sizeof t->message, "argument %zu: %s", i, why);
+                }
+                continue;
+            }
+            stored_id = remote_id;
+        } else if (pdc_f_u(&pair[0]) == PDC_ARG_STORED) {
             if (v->type != MSGPACK_OBJECT_BIN || v->via.bin.size != PDC_ID_LEN) {
                 t->code = PDC_EPROTO;
                 snprintf(t->message, sizeof t->message, "argument %zu: a stored argument needs a 16-byte id", i);
                 continue;
             }
-            int rc = pdc_store_get(t->client->store, (const uint8_t *) v->via.bin.ptr, &a->data,
+            stored_id = (const uint8_t *) v->via.bin.ptr;
+        }
+        if (stored_id) {
+            int rc = pdc_store_get(t->client->store, stored_id, &a->data,
                                    &a->size, &a->type, &a->pin);
             if (rc != PDC_OK && t->code == PDC_OK) {
                 char hex[33];
                 t->code = PDC_EOBJECTLOST;
                 snprintf(t->message, sizeof t->message, "argument %zu: object %s is not in the store of node %s",
-                         i, pdc_id_hex((const uint8_t *) v->via.bin.ptr, hex), t->client->node_id);
+                         i, pdc_id_hex(stored_id, hex), t->client->node_id);
             }
             continue;
         }

@@ -44,7 +44,9 @@ typedef struct {
 
 typedef struct node {
     char id[64];
-    char endpoint[PATH_MAX];
+    char endpoint[PATH_MAX];       /* from other hosts                  */
+    char local_endpoint[PATH_MAX]; /* from the node's own host          */
+    char labels[1024];
     int alive;
     uint64_t last_seen;
     resource_t res[MAX_RESOURCES];
@@ -115,6 +117,8 @@ static void s_on_node_register(head_t *self, pdc_inbound_t *in) {
     pdc_f_cstr(&f[1], n->endpoint, sizeof n->endpoint);
     n->nres = 0;
     s_read_resources(n, &f[2], 0);
+    pdc_f_cstr(&f[3], n->labels, sizeof n->labels);
+    pdc_f_cstr(&f[4], n->local_endpoint, sizeof n->local_endpoint);
     n->alive = 1;
     n->last_seen = uv_now(self->loop);
     pdc_info("node %s registered at %s", n->id, n->endpoint);
@@ -123,7 +127,8 @@ static void s_on_node_register(head_t *self, pdc_inbound_t *in) {
     pdc_wire_reply(zsock_resolve(self->router), in, &self->enc);
 }
 
-static void s_on_heartbeat(head_t *self, pdc_inbound_t *in) {
+/* 1 if the node is known and alive (answer with the view), else 0. */
+static int s_on_heartbeat(head_t *self, pdc_inbound_t *in) {
     char id[64];
     pdc_f_cstr(&in->msg.fields[0], id, sizeof id);
     node_t *n = s_node(self, id);
@@ -132,10 +137,11 @@ static void s_on_heartbeat(head_t *self, pdc_inbound_t *in) {
         snprintf(why, sizeof why, "node %s is not registered", id);
         pdc_wire_reply_error(zsock_resolve(self->router), in, &self->enc,
                              PDC_ENOTFOUND, why);
-        return;
+        return 0;
     }
     n->last_seen = uv_now(self->loop);
     s_read_resources(n, &in->msg.fields[1], 1);
+    return 1;
 }
 
 static void s_enc_resources(head_t *self, node_t *n, int available) {
@@ -146,18 +152,22 @@ static void s_enc_resources(head_t *self, node_t *n, int available) {
     }
 }
 
-static void s_on_nodes(head_t *self, pdc_inbound_t *in) {
+/* NODES_REPLY: the node table.  Raylets get it after every heartbeat as
+   their cluster view; pdc status and joining drivers ask with NODES. */
+static void s_reply_nodes(head_t *self, pdc_inbound_t *in) {
     size_t count = 0;
     for (node_t *n = self->nodes; n; n = n->next) count++;
     pdc_enc_begin(&self->enc, PDC_MSG_NODES_REPLY, in->msg.request_id);
     pdc_enc_array(&self->enc, count);
     for (node_t *n = self->nodes; n; n = n->next) {
-        pdc_enc_array(&self->enc, 5);
+        pdc_enc_array(&self->enc, 7);
         pdc_enc_s(&self->enc, n->id);
         pdc_enc_s(&self->enc, n->endpoint);
         pdc_enc_u(&self->enc, (uint64_t) n->alive);
         s_enc_resources(self, n, 0);
         s_enc_resources(self, n, 1);
+        pdc_enc_s(&self->enc, n->labels);
+        pdc_enc_s(&self->enc, n->local_endpoint);
     }
     pdc_wire_reply(zsock_resolve(self->router), in, &self->enc);
 }
@@ -240,8 +250,10 @@ static void s_on_router(pdc_zwatch_t *watch, void *sock, void *arg) {
     if (!pdc_wire_serve(sock, &in, &self->enc, &self->bad_messages)) return;
     switch (in.msg.type) {
     case PDC_MSG_NODE_REGISTER: s_on_node_register(self, &in); break;
-    case PDC_MSG_HEARTBEAT: s_on_heartbeat(self, &in); break;
-    case PDC_MSG_NODES: s_on_nodes(self, &in); break;
+    case PDC_MSG_HEARTBEAT:
+        if (s_on_heartbeat(self, &in)) s_reply_nodes(self, &in);
+        break;
+    case PDC_MSG_NODES: s_reply_nodes(self, &in); break;
     case PDC_MSG_STATUS: s_on_status(self, &in); break;
     case PDC_MSG_ACTOR_NAME_REGISTER:
     case PDC_MSG_ACTOR_NAME_DROP:

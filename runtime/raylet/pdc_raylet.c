@@ -30,7 +30,11 @@
 #include "pdc_log.h"
 #include "pdc_loop.h"
 #include "pdc_resources.h"
+#include "pdc_gpu.h"
+#include "pdc_labels.h"
 #include "pdc_store.h"
+#include "pdc_transfer.h"
+#include "pdc_view.h"
 #include "pdc_wire.h"
 
 #include <errno.h>
@@ -55,7 +59,8 @@ typedef struct worker {
     uv_process_t proc;
     int pid;
     worker_state state;
-    char endpoint[PATH_MAX];
+    char endpoint[PATH_MAX];        /* ipc, for owners on this node     */
+    char public_endpoint[PATH_MAX]; /* tcp, for owners on other nodes   */
     uint8_t rid[RID_MAX]; /* its DEALER on our ROUTER, once registered */
     size_t rid_len;
     uint8_t owner[RID_MAX]; /* the lease holder */
@@ -75,13 +80,20 @@ typedef struct lease_request {
     double cpus;
     pdc_resources_t res;
     unsigned flags;
+    pdc_lease_shape_t shape;
+    int remote;         /* the holder is on another node: give it tcp    */
+    uint64_t deadline;  /* while infeasible: when it fails               */
     struct lease_request *next;
 } lease_request_t;
 
+/* A registered lease holder that is not one of our workers: a driver on
+   this node (pid set: its death is seen by pid), or a driver or worker
+   on another node (node set: its leases go when that node dies). */
 typedef struct driver {
     uint8_t rid[RID_MAX];
     size_t rid_len;
     int pid;
+    char node[PDC_NODE_ID_MAX];
     struct driver *next;
 } driver_t;
 
@@ -89,7 +101,15 @@ typedef struct {
     pdc_config_t cfg;
     uv_loop_t *loop;
     char node_id[64];
-    char endpoint[PATH_MAX];
+    char endpoint[PATH_MAX];        /* ipc, for this node's clients       */
+    char public_endpoint[PATH_MAX]; /* tcp, for other nodes ("" if none)  */
+    char node_ip[64];
+    int port;
+    pdc_labels_t labels;
+    char labels_text[1024];
+    pdc_view_t view;
+    lease_request_t *infeasible; /* waiting for a node that can run them */
+    pdc_transfers_t *transfers;
     char head[PATH_MAX];
     char session[PATH_MAX];
     char store_dir[PATH_MAX];
@@ -107,7 +127,7 @@ typedef struct {
     uv_timer_t heartbeat, housekeeping;
     pdc_daemon_signals_t signals;
     int stopping;
-    uint64_t bad_messages, leases_granted, workers_started;
+    uint64_t bad_messages, leases_granted, workers_started, spilled;
 } raylet_t;
 
 /* ---- Workers ---------------------------------------------------------- */
@@ -150,15 +170,17 @@ static void s_release_holder(raylet_t *self, const uint8_t *rid, size_t len) {
         if (w->state == W_LEASED && w->owner_len == len &&
             !(w->lease_flags & PDC_LEASE_DETACHED) && !memcmp(w->owner, rid, len))
             uv_process_kill(&w->proc, SIGKILL);
-    for (lease_request_t **q = &self->queue; *q;) {
-        lease_request_t *r = *q;
-        if (r->owner_len == len && !memcmp(r->owner, rid, len)) {
-            *q = r->next;
-            free(r);
-        } else {
-            q = &r->next;
+    lease_request_t **lists[] = {&self->queue, &self->infeasible};
+    for (int i = 0; i < 2; i++)
+        for (lease_request_t **q = lists[i]; *q;) {
+            lease_request_t *r = *q;
+            if (r->owner_len == len && !memcmp(r->owner, rid, len)) {
+                *q = r->next;
+                free(r);
+            } else {
+                q = &r->next;
+            }
         }
-    }
     self->queue_tail = &self->queue;
     while (*self->queue_tail) self->queue_tail = &(*self->queue_tail)->next;
 }
@@ -207,7 +229,7 @@ static worker_t *s_spawn_worker(raylet_t *self) {
     int fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     char *args[] = {self->worker_bin, "--raylet", self->endpoint,
                     "--worker-id", w->idhex, "--session", self->session,
-                    NULL};
+                    *self->node_ip ? "--node-ip" : NULL, self->node_ip, NULL};
     uv_stdio_container_t stdio[3] = {{UV_IGNORE}, {UV_IGNORE}, {UV_IGNORE}};
     if (fd >= 0) {
         stdio[1].flags = stdio[2].flags = UV_INHERIT_FD;
@@ -251,7 +273,9 @@ static void s_grant(raylet_t *self, lease_request_t *req, worker_t *w) {
     self->leases_granted++;
     pdc_enc_begin(&self->enc, PDC_MSG_LEASE_GRANT, req->request_id);
     pdc_enc_id(&self->enc, w->id);
-    pdc_enc_s(&self->enc, w->endpoint);
+    pdc_enc_s(&self->enc, req->remote && *w->public_endpoint ? w->public_endpoint : w->endpoint);
+    pdc_enc_s(&self->enc, *w->public_endpoint ? w->public_endpoint : w->endpoint);
+    pdc_enc_s(&self->enc, self->node_id);
     pdc_wire_send(zsock_resolve(self->router), req->owner, req->owner_len,
                   &self->enc, NULL, 0);
 }
@@ -307,6 +331,7 @@ static void s_on_register(raylet_t *self, pdc_inbound_t *in) {
         memcpy(w->rid, rid, rid_len);
         w->rid_len = rid_len;
         pdc_f_cstr(&f[3], w->endpoint, sizeof w->endpoint);
+        pdc_f_cstr(&f[4], w->public_endpoint, sizeof w->public_endpoint);
         w->state = W_IDLE;
         w->idle_since = uv_now(self->loop);
         s_reply_registered(self, in);
@@ -318,6 +343,10 @@ static void s_on_register(raylet_t *self, pdc_inbound_t *in) {
         memcpy(d->rid, rid, rid_len);
         d->rid_len = rid_len;
         d->pid = (int) pdc_f_u(&f[1]);
+        if (pdc_f_u(&f[0]) == 2) {
+            pdc_f_cstr(&f[5], d->node, sizeof d->node);
+            if (!*d->node) snprintf(d->node, sizeof d->node, "?");
+        }
         d->next = self->drivers;
         self->drivers = d;
     }
@@ -334,35 +363,89 @@ static int s_registered(raylet_t *self, pdc_inbound_t *in) {
     return s_worker_by_rid(self, rid, len) != NULL;
 }
 
+/* This node's own entry of the view, kept current. */
+static pdc_view_node_t *s_self_entry(raylet_t *self) {
+    pdc_view_node_t *me = pdc_view_upsert(&self->view, self->node_id);
+    if (!me) return NULL;
+    snprintf(me->endpoint, sizeof me->endpoint, "%s", *self->public_endpoint ? self->public_endpoint : self->endpoint);
+    snprintf(me->local_endpoint, sizeof me->local_endpoint, "%s", self->endpoint);
+    me->alive = 1;
+    me->cpu_total = self->cpus_total;
+    me->cpu_available = self->cpus_available;
+    me->total = self->res_total;
+    me->available = self->res_available;
+    me->labels = self->labels;
+    return me;
+}
+
+static int s_holder_is_remote(raylet_t *self, const void *rid, size_t len) {
+    for (driver_t *d = self->drivers; d; d = d->next)
+        if (d->rid_len == len && !memcmp(d->rid, rid, len)) return d->node[0] != '\0';
+    return 0;
+}
+
+/* Answer a request that could not be granted here. */
+static void s_lease_refuse(raylet_t *self, lease_request_t *req, int code, const char *why) {
+    pdc_enc_begin(&self->enc, PDC_MSG_ERROR, req->request_id);
+    pdc_enc_i(&self->enc, code);
+    pdc_enc_s(&self->enc, why);
+    pdc_wire_send(zsock_resolve(self->router), req->owner, req->owner_len, &self->enc, NULL, 0);
+}
+
+/* Whether nodes can join this cluster: an embedded one (started for one
+   driver, head on ipc) can never grow, so waiting for a node is useless. */
+static int s_cluster_can_grow(raylet_t *self) {
+    return *self->public_endpoint && self->owner_pid <= 0;
+}
+
+/* Place req: queue it here, send its holder to another node, park it
+   until a node can run it, or refuse it.  Takes req. */
+static void s_place(raylet_t *self, lease_request_t *req) {
+    s_self_entry(self);
+    pdc_view_node_t *target;
+    char why[512];
+    pdc_place_t p = pdc_view_place(&self->view, self->node_id, (int) self->cfg.spillback_threshold_pct,
+                                   &req->shape, &target, why, sizeof why);
+    if (p == PDC_PLACE_WAIT && !s_cluster_can_grow(self)) p = PDC_PLACE_FAIL;
+    switch (p) {
+    case PDC_PLACE_LOCAL:
+        req->next = NULL;
+        *self->queue_tail = req;
+        self->queue_tail = &req->next;
+        return;
+    case PDC_PLACE_REMOTE:
+        self->spilled++;
+        pdc_enc_begin(&self->enc, PDC_MSG_LEASE_REDIRECT, req->request_id);
+        pdc_enc_s(&self->enc, target->id);
+        pdc_enc_s(&self->enc, target->endpoint);
+        pdc_wire_send(zsock_resolve(self->router), req->owner, req->owner_len, &self->enc, NULL, 0);
+        free(req);
+        return;
+    case PDC_PLACE_WAIT:
+        if (!req->deadline) {
+            pdc_warn("a lease request waits: %s (fails in %lld ms unless such a node joins)", why,
+                     (long long) self->cfg.infeasible_timeout_ms);
+            req->deadline = uv_now(self->loop) + (uint64_t) self->cfg.infeasible_timeout_ms;
+        }
+        req->next = self->infeasible;
+        self->infeasible = req;
+        return;
+    case PDC_PLACE_FAIL: {
+        char full[700];
+        snprintf(full, sizeof full, "infeasible: %s", why);
+        pdc_warn("%s", full);
+        s_lease_refuse(self, req, PDC_EINFEASIBLE, full);
+        free(req);
+        return;
+    }
+    }
+}
+
 static void s_on_lease_request(raylet_t *self, pdc_inbound_t *in) {
     if (!s_registered(self, in)) {
         self->bad_messages++;
         pdc_wire_reply_error(zsock_resolve(self->router), in, &self->enc, PDC_EINVAL,
                              "LEASE_REQUEST before REGISTER: register first");
-        return;
-    }
-    double cpus = pdc_f_f(&in->msg.fields[0]);
-    unsigned flags = (unsigned) pdc_f_u(&in->msg.fields[1]);
-    /* Tasks take at least one slot; an actor may hold none (as in Ray). */
-    if (cpus < 0 || (cpus == 0 && !(flags & PDC_LEASE_ACTOR))) cpus = 1;
-    pdc_resources_t res;
-    pdc_resources_decode(&in->msg.fields[2], &res);
-    const char *missing = pdc_resources_short(&self->res_total, &res);
-    if (cpus > self->cpus_total + 1e-9 || missing) {
-        char why[300];
-        if (missing)
-            snprintf(why, sizeof why,
-                     "infeasible: the request needs %g %s and node %s has %g %s in all", 
-                     pdc_resources_get(&res, missing), missing, self->node_id,
-                     pdc_resources_get(&self->res_total, missing), missing);
-        else
-            snprintf(why, sizeof why,
-                     "infeasible: the task needs %.2f CPU and node %s has %.2f "
-                     "in all",
-                     cpus, self->node_id, self->cpus_total);
-        pdc_warn("%s", why);
-        pdc_wire_reply_error(zsock_resolve(self->router), in, &self->enc,
-                             PDC_EINFEASIBLE, why);
         return;
     }
     lease_request_t *req = calloc(1, sizeof *req);
@@ -371,15 +454,82 @@ static void s_on_lease_request(raylet_t *self, pdc_inbound_t *in) {
         free(req);
         return;
     }
+    char err[400];
+    if (pdc_lease_shape_read(in->msg.fields, &req->shape, err, sizeof err)) {
+        free(req);
+        pdc_wire_reply_error(zsock_resolve(self->router), in, &self->enc, PDC_EINVAL, err);
+        return;
+    }
+    /* Tasks take at least one slot; an actor may hold none (as in Ray). */
+    if (req->shape.cpus < 0 || (req->shape.cpus == 0 && !(req->shape.flags & PDC_LEASE_ACTOR)))
+        req->shape.cpus = 1;
     memcpy(req->owner, zmq_msg_data(&in->frames[0]), rid_len);
     req->owner_len = rid_len;
     req->request_id = in->msg.request_id;
-    req->cpus = cpus;
-    req->res = res;
-    req->flags = flags;
-    *self->queue_tail = req;
-    self->queue_tail = &req->next;
+    req->cpus = req->shape.cpus;
+    req->res = req->shape.res;
+    req->flags = req->shape.flags;
+    req->remote = s_holder_is_remote(self, req->owner, rid_len);
+    s_place(self, req);
     s_try_grant(self);
+}
+
+/* A new view: requests parked as infeasible are placed again (or fail at
+   their deadline), and queued requests this node has no room for go to
+   a node that has room now (as Ray's raylets spill queued work back). */
+static void s_replace_pending(raylet_t *self) {
+    uint64_t now = uv_now(self->loop);
+    lease_request_t *parked = self->infeasible;
+    self->infeasible = NULL;
+    while (parked) {
+        lease_request_t *r = parked;
+        parked = r->next;
+        if (now >= r->deadline) {
+            char why[700], reason[512] = "no live node can run it";
+            pdc_view_node_t *target;
+            s_self_entry(self);
+            pdc_view_place(&self->view, self->node_id, 100, &r->shape, &target, reason, sizeof reason);
+            snprintf(why, sizeof why, "infeasible after waiting %lld ms: %s",
+                     (long long) self->cfg.infeasible_timeout_ms, reason);
+            pdc_warn("%s", why);
+            s_lease_refuse(self, r, PDC_EINFEASIBLE, why);
+            free(r);
+            continue;
+        }
+        s_place(self, r);
+    }
+    s_self_entry(self);
+    lease_request_t **q = &self->queue;
+    while (*q) {
+        lease_request_t *r = *q;
+        int movable = !(r->flags & PDC_LEASE_SPILLED) && r->shape.strategy == PDC_SCHED_DEFAULT;
+        int room_here = self->cpus_available + 1e-9 >= r->cpus &&
+                        !pdc_resources_short(&self->res_available, &r->res);
+        pdc_view_node_t *target = NULL;
+        if (movable && !room_here) {
+            for (int i = 0; i < self->view.n; i++) {
+                pdc_view_node_t *n = &self->view.nodes[i];
+                if (strcmp(n->id, self->node_id) && pdc_view_feasible(n, &r->shape, NULL, 0) &&
+                    n->cpu_available + 1e-9 >= r->cpus && !pdc_resources_short(&n->available, &r->res))
+                    target = n;
+            }
+        }
+        if (!target) {
+            q = &r->next;
+            continue;
+        }
+        *q = r->next;
+        target->cpu_available -= r->cpus;
+        pdc_resources_add(&target->available, &r->res, -1);
+        self->spilled++;
+        pdc_enc_begin(&self->enc, PDC_MSG_LEASE_REDIRECT, r->request_id);
+        pdc_enc_s(&self->enc, target->id);
+        pdc_enc_s(&self->enc, target->endpoint);
+        pdc_wire_send(zsock_resolve(self->router), r->owner, r->owner_len, &self->enc, NULL, 0);
+        free(r);
+    }
+    self->queue_tail = &self->queue;
+    while (*self->queue_tail) self->queue_tail = &(*self->queue_tail)->next;
 }
 
 static void s_on_lease_return(raylet_t *self, pdc_inbound_t *in) {
@@ -423,11 +573,25 @@ static void s_on_bye(raylet_t *self, pdc_inbound_t *in) {
         }
 }
 
+static int s_count_actors(raylet_t *self) {
+    int n = 0;
+    for (worker_t *w = self->workers; w; w = w->next)
+        n += w->state == W_LEASED && (w->lease_flags & PDC_LEASE_ACTOR);
+    return n;
+}
+
+static int s_list_len(const lease_request_t *r) {
+    int n = 0;
+    for (; r; r = r->next) n++;
+    return n;
+}
+
 static void s_reply_status(raylet_t *self, pdc_inbound_t *in) {
     pdc_store_usage_t use = {0};
     if (self->store) pdc_store_usage(self->store, &use);
-    int queued = 0;
-    for (lease_request_t *r = self->queue; r; r = r->next) queued++;
+    int queued = s_list_len(self->queue);
+    pdc_transfer_stats_t tstats;
+    pdc_transfers_stats(self->transfers, &tstats);
     struct {
         const char *name;
         double value;
@@ -446,6 +610,14 @@ static void s_reply_status(raylet_t *self, pdc_inbound_t *in) {
         {"store_capacity", (double) use.capacity},
         {"store_objects", (double) use.objects},
         {"bad_messages", (double) self->bad_messages},
+        {"lease_requests_infeasible", (double) s_list_len(self->infeasible)},
+        {"actors", (double) s_count_actors(self)},
+        {"leases_spilled", (double) self->spilled},
+        {"nodes_in_view", (double) self->view.n},
+        {"transfers_active", (double) tstats.active},
+        {"transfer_bytes_in", (double) tstats.bytes_in},
+        {"transfer_bytes_out", (double) tstats.bytes_out},
+        {"transfers_failed", (double) tstats.failed},
     };
     size_t n = sizeof rows / sizeof rows[0];
     pdc_enc_begin(&self->enc, PDC_MSG_STATUS_REPLY, in->msg.request_id);
@@ -481,6 +653,9 @@ static void s_on_router(pdc_zwatch_t *watch, void *sock, void *arg) {
     case PDC_MSG_BYE: s_on_bye(self, &in); break;
     case PDC_MSG_UNBLOCKED: s_on_blocked(self, &in, 0); break;
     case PDC_MSG_STATUS: s_reply_status(self, &in); break;
+    case PDC_MSG_OBJECT_PULL: pdc_transfers_pull(self->transfers, &in, &self->view); break;
+    case PDC_MSG_OBJECT_FETCH: pdc_transfers_serve(self->transfers, &in); break;
+    case PDC_MSG_OBJECT_FREE: pdc_transfers_free(self->transfers, &in, &self->view); break;
     default: pdc_wire_refuse(sock, &in, &self->enc, "the raylet", &self->bad_messages);
     }
     pdc_inbound_close(&in);
@@ -503,10 +678,34 @@ static void s_register_with_head(raylet_t *self) {
     if (!self->head_sock) return;
     pdc_enc_begin(&self->enc, PDC_MSG_NODE_REGISTER, 0);
     pdc_enc_s(&self->enc, self->node_id);
-    pdc_enc_s(&self->enc, self->endpoint);
+    pdc_enc_s(&self->enc, *self->public_endpoint ? self->public_endpoint : self->endpoint);
     s_enc_resources(self, self->cpus_total, &self->res_total);
+    pdc_enc_s(&self->enc, self->labels_text);
+    pdc_enc_s(&self->enc, self->endpoint);
     pdc_wire_send(zsock_resolve(self->head_sock), NULL, 0, &self->enc, NULL,
                   0);
+}
+
+/* The head's answer to a heartbeat: the cluster view.  Holders on nodes
+   now dead lose their leases; parked and queued requests are placed
+   again; transfers from dead nodes fail. */
+static void s_on_view(raylet_t *self, const msgpack_object *list) {
+    pdc_view_update(&self->view, list);
+    for (driver_t **p = &self->drivers; *p;) {
+        driver_t *d = *p;
+        pdc_view_node_t *n = *d->node ? pdc_view_find(&self->view, d->node) : NULL;
+        if (!n || n->alive) {
+            p = &d->next;
+            continue;
+        }
+        pdc_info("node %s is dead; releasing the leases of its holder", d->node);
+        s_release_holder(self, d->rid, d->rid_len);
+        *p = d->next;
+        free(d);
+    }
+    s_replace_pending(self);
+    s_try_grant(self);
+    pdc_transfers_check(self->transfers, &self->view, uv_now(self->loop));
 }
 
 static void s_on_head(pdc_zwatch_t *watch, void *sock, void *arg) {
@@ -517,6 +716,8 @@ static void s_on_head(pdc_zwatch_t *watch, void *sock, void *arg) {
     if (rc == 0) return;
     if (rc < 0)
         pdc_warn("refused a message from the head: %s", in.error);
+    else if (in.msg.type == PDC_MSG_NODES_REPLY)
+        s_on_view(self, &in.msg.fields[0]);
     else if (in.msg.type == PDC_MSG_ERROR) {
         char why[256];
         pdc_warn("head: %s; registering again",
@@ -561,7 +762,7 @@ static void s_on_housekeeping(uv_timer_t *t) {
     }
     for (driver_t **p = &self->drivers; *p;) {
         driver_t *d = *p;
-        if (!(kill(d->pid, 0) && errno == ESRCH)) {
+        if (*d->node || !(kill(d->pid, 0) && errno == ESRCH)) {
             p = &d->next;
             continue;
         }
@@ -571,6 +772,8 @@ static void s_on_housekeeping(uv_timer_t *t) {
         free(d);
     }
     if (self->store) pdc_store_check_readers(self->store);
+    if (self->infeasible) s_replace_pending(self);
+    pdc_transfers_check(self->transfers, &self->view, uv_now(self->loop));
     /* Keep the pool topped up; stop idle workers beyond the limit. */
     int idle = s_count(self, W_IDLE), starting = s_count(self, W_STARTING);
     int keep = (int) (self->cpus_total + 0.5) + (int) self->cfg.worker_idle_max;
@@ -597,7 +800,13 @@ static void s_usage(FILE *out) {
             "  --session DIR        session directory (logs/ inside it)\n"
             "  --node-id ID         this node's id (default: random)\n"
             "  --num-cpus N         CPU slots (default: PDC_NUM_CPUS or the cores)\n"
-            "  --resources R        other resources, e.g. GPU=1,edge=1 (default: PDC_RESOURCES)\n"
+            "  --resources R        other resources, e.g. GPU=1,edge=1 (default: PDC_RESOURCES;\n"
+            "                       GPU is detected through CUDA when not given)\n"
+            "  --labels L           node labels, e.g. tier=edge,zone=a (default: PDC_LABELS)\n"
+            "  --node-ip-address IP also listen on tcp://IP:PORT for other nodes, and let\n"
+            "                       workers listen on IP (default: this node is reachable\n"
+            "                       on its own host only)\n"
+            "  --port PORT          the tcp port with --node-ip-address (default: any free)\n"
             "  --worker-bin PATH    the pdc-worker binary (default: beside this one)\n"
             "  --owner-pid PID      stop when this process is gone (embedded clusters)\n"
             "  --set NAME=VALUE     any setting of --print-config\n"
@@ -647,6 +856,9 @@ int pdc_raylet_main(int argc, char **argv) {
         {"node-id", required_argument, 0, 'n'},
         {"num-cpus", required_argument, 0, 'c'},
         {"resources", required_argument, 0, 'r'},
+        {"labels", required_argument, 0, 'l'},
+        {"node-ip-address", required_argument, 0, 'i'},
+        {"port", required_argument, 0, 'P'},
         {"worker-bin", required_argument, 0, 'w'},
         {"owner-pid", required_argument, 0, 'o'},
         {"set", required_argument, 0, 'x'},
@@ -655,6 +867,7 @@ int pdc_raylet_main(int argc, char **argv) {
         {0, 0, 0, 0}};
     double num_cpus = 0;
     const char *resources = getenv("PDC_RESOURCES");
+    const char *labels = getenv("PDC_LABELS");
     int c, print_config = 0;
     char err[512];
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -666,6 +879,9 @@ int pdc_raylet_main(int argc, char **argv) {
         case 'n': snprintf(self->node_id, sizeof self->node_id, "%s", optarg); break;
         case 'c': num_cpus = atof(optarg); break;
         case 'r': resources = optarg; break;
+        case 'l': labels = optarg; break;
+        case 'i': snprintf(self->node_ip, sizeof self->node_ip, "%s", optarg); break;
+        case 'P': self->port = atoi(optarg); break;
         case 'w': snprintf(self->worker_bin, sizeof self->worker_bin, "%s", optarg); break;
         case 'o': self->owner_pid = atoi(optarg); break;
         case 'x':
@@ -700,8 +916,24 @@ int pdc_raylet_main(int argc, char **argv) {
         fprintf(stderr, "pdc-raylet: %s\n", err);
         return 2;
     }
+    if (pdc_resources_get(&self->res_total, "GPU") <= 0 && !strstr(resources ? resources : "", "GPU")) {
+        char why[256];
+        int gpus = pdc_gpu_count(why, sizeof why);
+        if (gpus > 0) {
+            pdc_resources_t gpu = {.n = 1, .name = {"GPU"}, .amount = {(double) gpus}};
+            pdc_resources_add(&self->res_total, &gpu, 1);
+        } else {
+            pdc_info("no GPU resource: %s", why);
+        }
+    }
+    if (pdc_labels_parse(labels, &self->labels, err, sizeof err)) {
+        fprintf(stderr, "pdc-raylet: --labels: %s\n", err);
+        return 2;
+    }
+    pdc_labels_format(&self->labels, self->labels_text, sizeof self->labels_text);
     self->res_available = self->res_total;
     self->queue_tail = &self->queue;
+    pdc_view_init(&self->view);
 
     char logs[PATH_MAX + 8];
     snprintf(logs, sizeof logs, "%s/logs", self->session);
@@ -722,16 +954,33 @@ int pdc_raylet_main(int argc, char **argv) {
     zsys_handler_set(NULL);
     self->router = zsock_new(ZMQ_ROUTER);
     pdc_wire_tune(zsock_resolve(self->router),
-                  strncmp(self->endpoint, "tcp://", 6) ? 0 : self->cfg.max_message_size);
+                  strncmp(self->endpoint, "tcp://", 6) && !*self->node_ip ? 0 : self->cfg.max_message_size);
     if (zsock_bind(self->router, "%s", self->endpoint) < 0) {
         pdc_error("cannot bind %s: %s", self->endpoint, zmq_strerror(errno));
         pdc_store_destroy(&self->store);
         pdc_store_remove_dir(self->store_dir);
         return 1;
     }
+    if (*self->node_ip) {
+        /* Other nodes reach this raylet on tcp, on the same ROUTER. */
+        int port = self->port > 0 ? zsock_bind(self->router, "tcp://%s:%d", self->node_ip, self->port)
+                                  : zsock_bind(self->router, "tcp://%s:*", self->node_ip);
+        if (port == 0) port = self->port;
+        if (port < 0) {
+            pdc_error("cannot listen on %s port %d: %s", self->node_ip, self->port, zmq_strerror(errno));
+            zsock_destroy(&self->router);
+            pdc_daemon_unlink_endpoint(self->endpoint);
+            pdc_store_destroy(&self->store);
+            pdc_store_remove_dir(self->store_dir);
+            return 1;
+        }
+        snprintf(self->public_endpoint, sizeof self->public_endpoint, "tcp://%s:%d", self->node_ip, port);
+    }
     self->loop = uv_default_loop();
     self->loop->data = self;
     pdc_enc_init(&self->enc);
+    self->transfers = pdc_transfers_new(self->loop, self->store, &self->cfg,
+                                        zsock_resolve(self->router), self->node_id);
     self->router_watch = pdc_zwatch_new(self->loop, zsock_resolve(self->router),
                                         s_on_router, self);
     if (*self->head) {
@@ -755,9 +1004,10 @@ int pdc_raylet_main(int argc, char **argv) {
     int prestart = self->cfg.worker_prestart >= 0 ? (int) self->cfg.worker_prestart
                                                   : (int) (num_cpus + 0.5);
     for (int i = 0; i < prestart; i++) s_spawn_worker(self);
-    pdc_info("node %s serving on %s with %.2f CPU, store %s (%zu MiB)",
-             self->node_id, self->endpoint, num_cpus, self->store_dir,
-             scfg.capacity >> 20);
+    pdc_info("node %s serving on %s%s%s with %.2f CPU, store %s (%zu MiB), labels '%s'",
+             self->node_id, self->endpoint, *self->public_endpoint ? " and " : "",
+             self->public_endpoint, num_cpus, self->store_dir, scfg.capacity >> 20,
+             self->labels_text);
 
     uv_run(self->loop, UV_RUN_DEFAULT);
 
@@ -776,6 +1026,7 @@ int pdc_raylet_main(int argc, char **argv) {
     while (self->workers) uv_run(self->loop, UV_RUN_ONCE);
 
     /* Sockets and store go before the signal handlers (see pdc_daemon.h). */
+    pdc_transfers_destroy(&self->transfers);
     zsock_destroy(&self->router);
     zsock_destroy(&self->head_sock);
     pdc_daemon_unlink_endpoint(self->endpoint);
@@ -786,11 +1037,14 @@ int pdc_raylet_main(int argc, char **argv) {
     pdc_daemon_signals_close(&self->signals);
     uv_run(self->loop, UV_RUN_DEFAULT);
     uv_loop_close(self->loop);
-    while (self->queue) {
-        lease_request_t *r = self->queue;
-        self->queue = r->next;
-        free(r);
-    }
+    lease_request_t *lists[] = {self->queue, self->infeasible};
+    for (int i = 0; i < 2; i++)
+        while (lists[i]) {
+            lease_request_t *r = lists[i];
+            lists[i] = r->next;
+            free(r);
+        }
+    pdc_view_free(&self->view);
     while (self->drivers) {
         driver_t *d = self->drivers;
         self->drivers = d->next;

@@ -173,32 +173,29 @@ static void s_usage(FILE *out) {
             "  --raylet EP        the raylet's endpoint\n"
             "  --worker-id HEX    the 32-digit id the raylet gave this worker\n"
             "  --session DIR      the session directory (the worker's socket goes there)\n"
+            "  --node-ip IP       also listen on tcp://IP:* for owners on other nodes\n"
             "  -h, --help         this text\n");
 }
 
 static int s_parse_id(const char *hex, uint8_t id[PDC_ID_LEN]) {
-    if (strlen(hex) != 2 * PDC_ID_LEN) return -1;
-    for (int i = 0; i < PDC_ID_LEN; i++) {
-        unsigned v;
-        if (sscanf(hex + 2 * i, "%2x", &v) != 1) return -1;
-        id[i] = (uint8_t) v;
-    }
-    return 0;
+    return strlen(hex) == 2 * PDC_ID_LEN ? pdc_id_parse(hex, id) : -1;
 }
 
 int pdc_worker_main(int argc, char **argv) {
     static const struct option opts[] = {{"raylet", required_argument, 0, 'r'},
                                          {"worker-id", required_argument, 0, 'w'},
                                          {"session", required_argument, 0, 's'},
+                                         {"node-ip", required_argument, 0, 'i'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
-    const char *raylet = NULL, *idhex = NULL, *session = NULL;
+    const char *raylet = NULL, *idhex = NULL, *session = NULL, *node_ip = NULL;
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'r': raylet = optarg; break;
         case 'w': idhex = optarg; break;
         case 's': session = optarg; break;
+        case 'i': node_ip = optarg; break;
         case 'h': s_usage(stdout); return 0;
         default: s_usage(stderr); return 2;
         }
@@ -228,7 +225,7 @@ int pdc_worker_main(int argc, char **argv) {
     zsock_t *router = zsock_new(ZMQ_ROUTER);
     if (!router) return 1;
     self.router = zsock_resolve(router);
-    pdc_wire_tune(self.router, 0);
+    pdc_wire_tune(self.router, node_ip ? cfg.max_message_size : 0);
     char endpoint[PATH_MAX];
     snprintf(endpoint, sizeof endpoint, "ipc://%s/w-%.16s.sock", session, idhex + 16);
     if (zsock_bind(router, "%s", endpoint) < 0) {
@@ -236,7 +233,19 @@ int pdc_worker_main(int argc, char **argv) {
         zsock_destroy(&router);
         return 1;
     }
-    self.client = pdc_client_connect(raylet, 1, id, endpoint);
+    /* Owners on other nodes reach this worker on tcp, same ROUTER. */
+    char public_endpoint[PATH_MAX] = "";
+    if (node_ip && *node_ip) {
+        int port = zsock_bind(router, "tcp://%s:*", node_ip);
+        if (port < 0) {
+            pdc_error("cannot listen on %s: %s", node_ip, zmq_strerror(errno));
+            zsock_destroy(&router);
+            unlink(endpoint + 6);
+            return 1;
+        }
+        snprintf(public_endpoint, sizeof public_endpoint, "tcp://%s:%d", node_ip, port);
+    }
+    self.client = pdc_client_connect(raylet, 1, id, endpoint, public_endpoint);
     if (!self.client) {
         zsock_destroy(&router);
         unlink(endpoint + 6);

@@ -134,6 +134,8 @@ static inline void sample_encode(pdc_enc_t *e, unsigned type, uint64_t reqid) {
         pdc_enc_u(e, SAMPLE_PID);
         pdc_enc_id(e, SAMPLE_ID_A);
         pdc_enc_s(e, SAMPLE_IPC);
+        pdc_enc_s(e, SAMPLE_ENDPOINT);
+        pdc_enc_s(e, "");
         break;
     case PDC_MSG_REGISTERED:
         pdc_enc_s(e, SAMPLE_NODE);
@@ -146,6 +148,10 @@ static inline void sample_encode(pdc_enc_t *e, unsigned type, uint64_t reqid) {
         pdc_enc_f(e, SAMPLE_CPUS);
         pdc_enc_u(e, PDC_LEASE_ACTOR);
         pdc_enc_map(e, 1), pdc_enc_s(e, "GPU"), pdc_enc_f(e, 0.5);
+        pdc_enc_u(e, 2);
+        pdc_enc_s(e, SAMPLE_NODE);
+        pdc_enc_s(e, "tier=edge");
+        pdc_enc_s(e, "");
         break;
     case PDC_MSG_ACTOR_CREATE:
         pdc_enc_id(e, SAMPLE_ID_A);
@@ -183,7 +189,37 @@ static inline void sample_encode(pdc_enc_t *e, unsigned type, uint64_t reqid) {
         break;
     case PDC_MSG_LEASE_GRANT:
         pdc_enc_id(e, SAMPLE_ID_B);
+        pdc_enc_s(e, SAMPLE_IPC);
         pdc_enc_s(e, SAMPLE_ENDPOINT);
+        pdc_enc_s(e, SAMPLE_NODE);
+        break;
+    case PDC_MSG_LEASE_REDIRECT:
+        pdc_enc_s(e, SAMPLE_NODE);
+        pdc_enc_s(e, SAMPLE_ENDPOINT);
+        break;
+    case PDC_MSG_OBJECT_PULL:
+        pdc_enc_id(e, SAMPLE_ID_A);
+        pdc_enc_s(e, SAMPLE_NODE);
+        break;
+    case PDC_MSG_OBJECT_READY:
+        pdc_enc_id(e, SAMPLE_ID_A);
+        break;
+    case PDC_MSG_OBJECT_FETCH:
+        pdc_enc_id(e, SAMPLE_ID_A);
+        pdc_enc_u(e, SAMPLE_STORED_SIZE);
+        pdc_enc_u(e, SAMPLE_STORED_SIZE);
+        break;
+    case PDC_MSG_OBJECT_CHUNK:
+        pdc_enc_id(e, SAMPLE_ID_A);
+        pdc_enc_u(e, 4);
+        pdc_enc_u(e, 2 * SAMPLE_STORED_SIZE);
+        pdc_enc_u(e, SAMPLE_STORED_SIZE);
+        break;
+    case PDC_MSG_OBJECT_FREE:
+        pdc_enc_u(e, 1);
+        pdc_enc_array(e, 2);
+        pdc_enc_id(e, SAMPLE_ID_A);
+        pdc_enc_id(e, SAMPLE_ID_B);
         break;
     case PDC_MSG_LEASE_RETURN:
         pdc_enc_id(e, SAMPLE_ID_B);
@@ -209,6 +245,8 @@ static inline void sample_encode(pdc_enc_t *e, unsigned type, uint64_t reqid) {
         pdc_enc_s(e, "CPU"), pdc_enc_u(e, 8);
         pdc_enc_s(e, "GPU"), pdc_enc_i(e, 1);
         pdc_enc_s(e, "memory"), pdc_enc_f(e, 1.5e9);
+        pdc_enc_s(e, "tier=edge,zone=a");
+        pdc_enc_s(e, SAMPLE_IPC);
         break;
     case PDC_MSG_NODE_REGISTERED:
         pdc_enc_u(e, SAMPLE_HEARTBEAT_MS);
@@ -220,18 +258,22 @@ static inline void sample_encode(pdc_enc_t *e, unsigned type, uint64_t reqid) {
         break;
     case PDC_MSG_NODES_REPLY:
         pdc_enc_array(e, 2);
-        pdc_enc_array(e, 5);
+        pdc_enc_array(e, 7);
         pdc_enc_s(e, SAMPLE_NODE);
         pdc_enc_s(e, SAMPLE_ENDPOINT);
         pdc_enc_u(e, 1);
         pdc_enc_map(e, 1), pdc_enc_s(e, "CPU"), pdc_enc_u(e, 8);
         pdc_enc_map(e, 1), pdc_enc_s(e, "CPU"), pdc_enc_f(e, 6.0);
-        pdc_enc_array(e, 5);
+        pdc_enc_s(e, "tier=cloud");
+        pdc_enc_s(e, SAMPLE_IPC);
+        pdc_enc_array(e, 7);
         pdc_enc_s(e, "node-2");
         pdc_enc_s(e, "tcp://10.0.0.3:5555");
         pdc_enc_u(e, 0);
         pdc_enc_map(e, 0);
         pdc_enc_map(e, 0);
+        pdc_enc_s(e, "");
+        pdc_enc_s(e, "");
         break;
     case PDC_MSG_PING:
     case PDC_MSG_PONG:

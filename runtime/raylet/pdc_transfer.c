@@ -1,0 +1,425 @@
+/*  pdc_transfer: object transfers between raylets (see pdc_transfer.h). */
+#include "pdc_transfer.h"
+
+#include "pdc_id.h"
+#include "pdc_log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RID_MAX 256
+
+typedef struct peer {
+    char node[PDC_NODE_ID_MAX];
+    char endpoint[PATH_MAX];
+    zsock_t *sock;
+    pdc_zwatch_t *watch;
+    struct pdc_transfers *owner;
+    struct peer *next;
+} peer_t;
+
+typedef struct waiter {
+    uint8_t rid[RID_MAX];
+    size_t rid_len;
+    uint64_t request;
+    struct waiter *next;
+} waiter_t;
+
+typedef struct transfer {
+    uint8_t id[PDC_ID_LEN];
+    char node[PDC_NODE_ID_MAX];
+    uint64_t seq; /* request id of its fetches */
+    peer_t *peer;
+    int sized;    /* the first chunk arrived: size and data are known */
+    void *data;
+    size_t size, asked, received;
+    int inflight;
+    uint64_t last_progress;
+    waiter_t *waiters;
+    struct transfer *next;
+} transfer_t;
+
+struct pdc_transfers {
+    uv_loop_t *loop;
+    pdc_store_t *store;
+    const pdc_config_t *cfg;
+    void *router;
+    char self_node[PDC_NODE_ID_MAX];
+    peer_t *peers;
+    transfer_t *transfers;
+    uint64_t next_seq;
+    pdc_enc_t enc;
+    pdc_transfer_stats_t stats;
+};
+
+static void s_on_peer(pdc_zwatch_t *watch, void *sock, void *arg);
+
+pdc_transfers_t *pdc_transfers_new(uv_loop_t *loop, pdc_store_t *store, const pdc_config_t *cfg,
+                                   void *router, const char *self_node) {
+    pdc_transfers_t *self = calloc(1, sizeof *self);
+    if (!self) return NULL;
+    self->loop = loop;
+    self->store = store;
+    self->cfg = cfg;
+    self->router = router;
+    snprintf(self->self_node, sizeof self->self_node, "%s", self_node);
+    pdc_enc_init(&self->enc);
+    return self;
+}
+
+static void s_peer_destroy(peer_t *p) {
+    pdc_zwatch_destroy(&p->watch);
+    zsock_destroy(&p->sock);
+    free(p);
+}
+
+static void s_transfer_free(transfer_t *t) {
+    while (t->waiters) {
+        waiter_t *w = t->waiters;
+        t->waiters = w->next;
+        free(w);
+    }
+    free(t);
+}
+
+void pdc_transfers_destroy(pdc_transfers_t **self_p) {
+    pdc_transfers_t *self = *self_p;
+    if (!self) return;
+    *self_p = NULL;
+    while (self->transfers) {
+        transfer_t *t = self->transfers;
+        self->transfers = t->next;
+        if (t->sized) pdc_store_abort_unsealed(self->store, t->id);
+        s_transfer_free(t);
+    }
+    while (self->peers) {
+        peer_t *p = self->peers;
+        self->peers = p->next;
+        s_peer_destroy(p);
+    }
+    pdc_enc_free(&self->enc);
+    free(self);
+}
+
+/* The DEALER to node's raylet, made on first use; NULL if the view has no
+   live node of that id. */
+static peer_t *s_peer(pdc_transfers_t *self, pdc_view_t *view, const char *node) {
+    pdc_view_node_t *n = pdc_view_find(view, node);
+    if (!n || !n->alive || !*n->endpoint) return NULL;
+    for (peer_t **pp = &self->peers; *pp; pp = &(*pp)->next) {
+        peer_t *p = *pp;
+        if (strcmp(p->node, node)) continue;
+        if (!strcmp(p->endpoint, n->endpoint)) return p;
+        /* The node came back at another address. */
+        *pp = p->next;
+        for (transfer_t *t = self->transfers; t; t = t->next)
+            if (t->peer == p) t->peer = NULL;
+        s_peer_destroy(p);
+        break;
+    }
+    peer_t *p = calloc(1, sizeof *p);
+    if (!p) return NULL;
+    snprintf(p->node, sizeof p->node, "%s", node);
+    snprintf(p->endpoint, sizeof p->endpoint, "%s", n->endpoint);
+    p->owner = self;
+    p->sock = zsock_new(ZMQ_DEALER);
+    if (!p->sock) {
+        free(p);
+        return NULL;
+    }
+    pdc_wire_tune(zsock_resolve(p->sock), self->cfg->max_message_size);
+    zsock_connect(p->sock, "%s", p->endpoint);
+    p->watch = pdc_zwatch_new(self->loop, zsock_resolve(p->sock), s_on_peer, p);
+    p->next = self->peers;
+    self->peers = p;
+    return p;
+}
+
+/* ---- The pulling side -------------------------------------------------- */
+
+static void s_reply_ready(pdc_transfers_t *self, const void *rid, size_t len, uint64_t request,
+                          const uint8_t *id) {
+    pdc_enc_begin(&self->enc, PDC_MSG_OBJECT_READY, request);
+    pdc_enc_id(&self->enc, id);
+    pdc_wire_send(self->router, rid, len, &self->enc, NULL, 0);
+}
+
+static void s_reply_error(pdc_transfers_t *self, const void *rid, size_t len, uint64_t request,
+                          int code, const char *why) {
+    pdc_enc_begin(&self->enc, PDC_MSG_ERROR, request);
+    pdc_enc_i(&self->enc, code);
+    pdc_enc_s(&self->enc, why);
+    pdc_wire_send(self->router, rid, len, &self->enc, NULL, 0);
+}
+
+static void s_unlink(pdc_transfers_t *self, transfer_t *t) {
+    for (transfer_t **p = &self->transfers; *p; p = &(*p)->next)
+        if (*p == t) {
+            *p = t->next;
+            return;
+        }
+}
+
+/* End t: answer its waiters (code PDC_OK: ready) and free it. */
+static void s_finish(pdc_transfers_t *self, transfer_t *t, int code, const char *why) {
+    char hex[33];
+    s_unlink(self, t);
+    if (code == PDC_OK) {
+        self->stats.done++;
+        pdc_debug("pulled object %s (%zu bytes) from node %s", pdc_id_hex(t->id, hex), t->size, t->node);
+    } else {
+        self->stats.failed++;
+        if (t->sized) pdc_store_abort_unsealed(self->store, t->id);
+        pdc_warn("pulling object %s from node %s failed: %s", pdc_id_hex(t->id, hex), t->node, why);
+    }
+    for (waiter_t *w = t->waiters; w; w = w->next) {
+        if (code == PDC_OK)
+            s_reply_ready(self, w->rid, w->rid_len, w->request, t->id);
+        else
+            s_reply_error(self, w->rid, w->rid_len, w->request, code, why);
+    }
+    self->stats.active--;
+    s_transfer_free(t);
+}
+
+/* Ask for chunks until the window is full or everything is asked for. */
+static void s_ask(pdc_transfers_t *self, transfer_t *t) {
+    size_t chunk = (size_t) self->cfg->transfer_chunk_size;
+    if (chunk == 0) chunk = (size_t) 4 << 20;
+    int window = self->cfg->transfer_window > 0 ? (int) self->cfg->transfer_window : 1;
+    while (t->peer && t->inflight < window && (!t->sized ? t->inflight == 0 : t->asked < t->size)) {
+        size_t len = t->sized && t->size - t->asked < chunk ? t->size - t->asked : chunk;
+        pdc_enc_begin(&self->enc, PDC_MSG_OBJECT_FETCH, t->seq);
+        pdc_enc_id(&self->enc, t->id);
+        pdc_enc_u(&self->enc, t->asked);
+        pdc_enc_u(&self->enc, len);
+        pdc_wire_send(zsock_resolve(t->peer->sock), NULL, 0, &self->enc, NULL, 0);
+        t->inflight++;
+        if (!t->sized) break; /* the size comes with the first answer */
+        t->asked += len;
+    }
+}
+
+void pdc_transfers_pull(pdc_transfers_t *self, pdc_inbound_t *in, pdc_view_t *view) {
+    const uint8_t *id = pdc_f_id(&in->msg.fields[0]);
+    char node[PDC_NODE_ID_MAX], hex[33], why[512];
+    pdc_f_cstr(&in->msg.fields[1], node, sizeof node);
+    const void *rid = zmq_msg_data(&in->frames[0]);
+    size_t rid_len = zmq_msg_size(&in->frames[0]);
+    uint64_t request = in->msg.request_id;
+    if (rid_len > RID_MAX) return;
+    if (pdc_store_contains(self->store, id)) {
+        s_reply_ready(self, rid, rid_len, request, id);
+        return;
+    }
+    transfer_t *t;
+    for (t = self->transfers; t && !pdc_id_eq(t->id, id); t = t->next) {}
+    if (!t) {
+        peer_t *peer = strcmp(node, self->self_node) ? s_peer(self, view, node) : NULL;
+        if (!peer) {
+            pdc_view_node_t *n = pdc_view_find(view, node);
+            if (!strcmp(node, self->self_node))
+                snprintf(why, sizeof why, "object %s should be in this node's (%s) store and is not",
+                         pdc_id_hex(id, hex), node);
+            else
+                snprintf(why, sizeof why, "object %s is on node %s, which is %s", pdc_id_hex(id, hex),
+                         node, n ? "dead" : "not in the cluster");
+            s_reply_error(self, rid, rid_len, request, PDC_EOBJECTLOST, why);
+            return;
+        }
+        t = calloc(1, sizeof *t);
+        if (!t) {
+            s_reply_error(self, rid, rid_len, request, PDC_ENOMEM, "out of memory for a transfer");
+            return;
+        }
+        memcpy(t->id, id, PDC_ID_LEN);
+        snprintf(t->node, sizeof t->node, "%s", node);
+        t->peer = peer;
+        t->seq = ++self->next_seq;
+        t->last_progress = uv_now(self->loop);
+        t->next = self->transfers;
+        self->transfers = t;
+        self->stats.active++;
+        s_ask(self, t);
+    }
+    waiter_t *w = calloc(1, sizeof *w);
+    if (!w) return;
+    memcpy(w->rid, rid, rid_len);
+    w->rid_len = rid_len;
+    w->request = request;
+    w->next = t->waiters;
+    t->waiters = w;
+}
+
+static transfer_t *s_by_seq(pdc_transfers_t *self, uint64_t seq) {
+    for (transfer_t *t = self->transfers; t; t = t->next)
+        if (t->seq == seq) return t;
+    return NULL;
+}
+
+static void s_on_chunk(pdc_transfers_t *self, transfer_t *t, pdc_inbound_t *in) {
+    const msgpack_object *f = in->msg.fields;
+    pdc_type type = (pdc_type) pdc_f_u(&f[1]);
+    size_t size = (size_t) pdc_f_u(&f[2]), offset = (size_t) pdc_f_u(&f[3]);
+    zmq_msg_t *payload = pdc_inbound_payload(in, 0);
+    size_t len = payload ? zmq_msg_size(payload) : 0;
+    char why[700], err[512];
+    t->inflight--;
+    if (!t->sized) {
+        int rc = pdc_store_create_unsealed(self->store, t->id, type, size, &t->data, err, sizeof err);
+        if (rc == PDC_EINVAL && pdc_store_contains(self->store, t->id)) {
+            s_finish(self, t, PDC_OK, NULL); /* it arrived another way */
+            return;
+        }
+        if (rc != PDC_OK) {
+            snprintf(why, sizeof why, "no room for the %zu-byte object from node %s: %s", size, t->node,
+                     err);
+            s_finish(self, t, rc, why);
+            return;
+        }
+        t->sized = 1;
+        t->size = size;
+        t->asked = len;
+    }
+    if (size != t->size || offset > t->size || len > t->size - offset) {
+        snprintf(why, sizeof why, "node %s sent a chunk at %zu of %zu bytes for a %zu-byte object",
+                 t->node, offset, len, t->size);
+        s_finish(self, t, PDC_EPROTO, why);
+        return;
+    }
+    if (len) memcpy((char *) t->data + offset, zmq_msg_data(payload), len);
+    t->received += len;
+    self->stats.bytes_in += len;
+    t->last_progress = uv_now(self->loop);
+    if (t->received >= t->size) {
+        int rc = pdc_store_seal(self->store, t->id);
+        t->sized = rc == PDC_OK ? 0 : t->sized; /* sealed: nothing to abort */
+        s_finish(self, t, rc, rc == PDC_OK ? NULL : "the store could not seal the object");
+        return;
+    }
+    s_ask(self, t);
+}
+
+static void s_on_peer(pdc_zwatch_t *watch, void *sock, void *arg) {
+    (void) watch;
+    peer_t *p = arg;
+    pdc_transfers_t *self = p->owner;
+    pdc_inbound_t in;
+    int rc = pdc_wire_recv(sock, 0, &in);
+    if (rc == 0) return;
+    if (rc < 0) {
+        pdc_warn("refused a message from node %s: %s", p->node, in.error);
+    } else {
+        transfer_t *t = s_by_seq(self, in.msg.request_id);
+        if (t && in.msg.type == PDC_MSG_OBJECT_CHUNK && pdc_id_eq(pdc_f_id(&in.msg.fields[0]), t->id)) {
+            s_on_chunk(self, t, &in);
+        } else if (t && in.msg.type == PDC_MSG_ERROR) {
+            char why[512], full[700];
+            pdc_f_cstr(&in.msg.fields[1], why, sizeof why);
+            snprintf(full, sizeof full, "node %s: %s", p->node, why);
+            s_finish(self, t, (int) pdc_f_i(&in.msg.fields[0]), full);
+        }
+    }
+    pdc_inbound_close(&in);
+}
+
+/* ---- The serving side -------------------------------------------------- */
+
+typedef struct {
+    pdc_store_t *store;
+    pdc_store_pin_t *pin;
+} served_pin_t;
+
+/* ZeroMQ is done with a chunk's bytes (on its I/O thread). */
+static void s_release_pin(void *data, void *hint) {
+    (void) data;
+    served_pin_t *sp = hint;
+    pdc_store_unpin(sp->store, &sp->pin);
+    free(sp);
+}
+
+void pdc_transfers_serve(pdc_transfers_t *self, pdc_inbound_t *in) {
+    const uint8_t *id = pdc_f_id(&in->msg.fields[0]);
+    size_t offset = (size_t) pdc_f_u(&in->msg.fields[1]), len = (size_t) pdc_f_u(&in->msg.fields[2]);
+    const void *data;
+    size_t size;
+    pdc_type type;
+    served_pin_t *sp = calloc(1, sizeof *sp);
+    char why[256], hex[33];
+    if (!sp) return;
+    sp->store = self->store;
+    if (pdc_store_get(self->store, id, &data, &size, &type, &sp->pin) != PDC_OK) {
+        free(sp);
+        snprintf(why, sizeof why, "object %s is not in node %s's store", pdc_id_hex(id, hex),
+                 self->self_node);
+        pdc_wire_reply_error(self->router, in, &self->enc, PDC_EOBJECTLOST, why);
+        return;
+    }
+    if (offset > size) {
+        pdc_store_unpin(self->store, &sp->pin);
+        free(sp);
+        snprintf(why, sizeof why, "offset %zu is past the end of object %s (%zu bytes)", offset,
+                 pdc_id_hex(id, hex), size);
+        pdc_wire_reply_error(self->router, in, &self->enc, PDC_EINVAL, why);
+        return;
+    }
+    if (len > size - offset) len = size - offset;
+    pdc_enc_begin(&self->enc, PDC_MSG_OBJECT_CHUNK, in->msg.request_id);
+    pdc_enc_id(&self->enc, id);
+    pdc_enc_u(&self->enc, (uint64_t) type);
+    pdc_enc_u(&self->enc, size);
+    pdc_enc_u(&self->enc, offset);
+    zmq_msg_t body;
+    zmq_send(self->router, zmq_msg_data(&in->frames[0]), zmq_msg_size(&in->frames[0]), ZMQ_SNDMORE);
+    zmq_send(self->router, self->enc.buf.data, self->enc.buf.size, ZMQ_SNDMORE);
+    if (len == 0 || zmq_msg_init_data(&body, (char *) data + offset, len, s_release_pin, sp)) {
+        zmq_send(self->router, "", 0, 0);
+        pdc_store_unpin(self->store, &sp->pin);
+        free(sp);
+        return;
+    }
+    if (zmq_msg_send(&body, self->router, 0) < 0) zmq_msg_close(&body);
+    self->stats.bytes_out += len;
+}
+
+/* ---- Freeing ------------------------------------------------------------ */
+
+void pdc_transfers_free(pdc_transfers_t *self, pdc_inbound_t *in, pdc_view_t *view) {
+    const msgpack_object *ids = &in->msg.fields[1];
+    for (uint32_t i = 0; i < ids->via.array.size; i++)
+        pdc_store_delete(self->store, pdc_f_id(&ids->via.array.ptr[i]));
+    if (!pdc_f_u(&in->msg.fields[0])) return;
+    pdc_enc_begin(&self->enc, PDC_MSG_OBJECT_FREE, 0);
+    pdc_enc_u(&self->enc, 0);
+    pdc_enc_array(&self->enc, ids->via.array.size);
+    for (uint32_t i = 0; i < ids->via.array.size; i++)
+        pdc_enc_id(&self->enc, pdc_f_id(&ids->via.array.ptr[i]));
+    for (int i = 0; i < view->n; i++) {
+        if (!view->nodes[i].alive || !strcmp(view->nodes[i].id, self->self_node)) continue;
+        peer_t *p = s_peer(self, view, view->nodes[i].id);
+        if (p) pdc_wire_send(zsock_resolve(p->sock), NULL, 0, &self->enc, NULL, 0);
+    }
+}
+
+void pdc_transfers_check(pdc_transfers_t *self, pdc_view_t *view, uint64_t now_ms) {
+    if (!self) return;
+    for (transfer_t *t = self->transfers, *next; t; t = next) {
+        next = t->next;
+        pdc_view_node_t *n = pdc_view_find(view, t->node);
+        char why[256];
+        if (!t->peer || (n && !n->alive)) {
+            snprintf(why, sizeof why, "node %s died during the transfer", t->node);
+            s_finish(self, t, PDC_EOBJECTLOST, why);
+        } else if (now_ms - t->last_progress > (uint64_t) self->cfg->transfer_timeout_ms) {
+            snprintf(why, sizeof why, "no data from node %s for %lld ms", t->node,
+                     (long long) self->cfg->transfer_timeout_ms);
+            s_finish(self, t, PDC_EOBJECTLOST, why);
+        }
+    }
+}
+
+void pdc_transfers_stats(pdc_transfers_t *self, pdc_transfer_stats_t *out) {
+    memset(out, 0, sizeof *out);
+    if (self) *out = self->stats;
+}

@@ -1,0 +1,343 @@
+/*  cluster_check: the multi-node checks of the netns cluster test.
+
+    A driver run by tests/netns/test_cluster.sh on one test host against
+    a cluster whose other nodes are on other hosts (network namespaces),
+    so that every task, object and actor call it checks crosses real TCP.
+    The script tells it which node is which:
+
+        cluster_check --lib LIB --nodes A,B,C,D --gpu-node B --edge-nodes C,D
+                      --dead-node X  [--only NAME,...]
+
+    Each check prints "ok: ..." or "FAIL: ...", and the last line is
+    "cluster: N passed, M failed".  The checks:
+
+      gpu       tasks and an actor asking for GPU=1 run on the GPU node only
+      edge      tasks and an actor with label selector tier=edge run on
+                edge-labelled nodes only
+      spread    400 tasks with PDC_SCHED_SPREAD: every node runs 100 ± 15
+      affinity  hard affinity to a dead node fails with PDC_EINFEASIBLE
+                naming it; soft affinity to it runs elsewhere; hard
+                affinity to a live node runs there
+      object    a 100 MiB object made on one node is read by a task on
+                another and by this driver: the checksums match
+      actors    actors on the other nodes answer 10 000 ordered calls
+                from this driver, in order
+
+    Every wait has a timeout (T_TIMEOUT_MS).
+*/
+#include <pdc.h>
+
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define T_TIMEOUT_MS   60000
+#define MAX_NODES      16
+#define SPREAD_TASKS   400
+#define SPREAD_SLACK   0.15
+#define OBJECT_BYTES   ((int64_t) 100 << 20)
+#define ORDERED_CALLS  10000
+
+typedef struct {
+    char id[MAX_NODES][64];
+    int n;
+} node_list_t;
+
+static pdc_client *g_c;
+static const char *g_lib;
+static node_list_t g_nodes, g_edge;
+static char g_gpu[64], g_dead[64];
+static int g_passed, g_failed;
+
+static void s_result(int ok, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    printf("%s: ", ok ? "ok" : "FAIL");
+    vprintf(fmt, ap);
+    printf("\n");
+    fflush(stdout);
+    va_end(ap);
+    ok ? g_passed++ : g_failed++;
+}
+
+static void s_parse_list(const char *text, node_list_t *out) {
+    out->n = 0;
+    char copy[1024];
+    snprintf(copy, sizeof copy, "%s", text);
+    for (char *save = NULL, *tok = strtok_r(copy, ",", &save); tok && out->n < MAX_NODES;
+         tok = strtok_r(NULL, ",", &save))
+        snprintf(out->id[out->n++], sizeof out->id[0], "%s", tok);
+}
+
+static int s_in(const node_list_t *l, const char *id) {
+    for (int i = 0; i < l->n; i++)
+        if (!strcmp(l->id[i], id)) return i;
+    return -1;
+}
+
+/* The string result of r into out; 0 or -1 with the error printed. */
+static int s_get_str(pdc_ref r, char *out, size_t len) {
+    pdc_object o;
+    int rc = pdc_get(g_c, r, &o, T_TIMEOUT_MS);
+    if (rc == PDC_OK && o.type == PDC_T_STR)
+        snprintf(out, len, "%.*s", (int) o.size, (const char *) o.data);
+    else
+        snprintf(out, len, "<%s: %s>", pdc_status_name(rc), pdc_last_error(g_c));
+    pdc_object_release(g_c, &o);
+    pdc_ref_release(g_c, r);
+    return rc == PDC_OK ? 0 : -1;
+}
+
+/* Run n node() tasks with opts; check every one ran on a node of allowed. */
+static int s_tasks_only_on(const pdc_opts *opts, int n, const node_list_t *allowed, char *bad,
+                           size_t len) {
+    pdc_fn node = pdc_function(g_c, g_lib, "sleep_node");
+    pdc_ref refs[64];
+    for (int i = 0; i < n; i++) refs[i] = pdc_call_opts(g_c, node, opts, PDC_I64(5));
+    int ok = 1;
+    for (int i = 0; i < n; i++) {
+        char id[256];
+        if (s_get_str(refs[i], id, sizeof id) || s_in(allowed, id) < 0) {
+            if (ok) snprintf(bad, len, "task %d ran on %s", i, id);
+            ok = 0;
+        }
+    }
+    return ok;
+}
+
+/* An actor made with opts: the node it runs on, into out. */
+static int s_actor_node(const pdc_actor_opts *opts, char *out, size_t len) {
+    pdc_actor *a = pdc_actor_create(g_c, g_lib, "Counter", opts, PDC_I64(0));
+    if (!a) {
+        snprintf(out, len, "<create: %s>", pdc_last_error(g_c));
+        return -1;
+    }
+    int rc = s_get_str(pdc_actor_call(g_c, a, "actor_node"), out, len);
+    pdc_actor_kill(g_c, a);
+    pdc_actor_release(g_c, a);
+    return rc;
+}
+
+static void s_check_gpu(void) {
+    node_list_t only = {.n = 1};
+    snprintf(only.id[0], sizeof only.id[0], "%s", g_gpu);
+    pdc_opts opts = {.resources = "GPU=1"};
+    char bad[300] = "", where[256];
+    int ok = s_tasks_only_on(&opts, 40, &only, bad, sizeof bad);
+    s_result(ok, "40 GPU=1 tasks ran on the GPU node %s only%s%s", g_gpu, ok ? "" : ": ", bad);
+    pdc_actor_opts aopts = {.resources = "GPU=1"};
+    ok = s_actor_node(&aopts, where, sizeof where) == 0 && !strcmp(where, g_gpu);
+    s_result(ok, "a GPU=1 actor was placed on the GPU node (it runs on %s)", where);
+}
+
+static void s_check_edge(void) {
+    pdc_opts opts = {.label_selector = "tier=edge"};
+    char bad[300] = "", where[256];
+    int ok = s_tasks_only_on(&opts, 40, &g_edge, bad, sizeof bad);
+    s_result(ok, "40 tier=edge tasks ran on edge nodes only%s%s", ok ? "" : ": ", bad);
+    pdc_actor_opts aopts = {.label_selector = "tier=edge"};
+    ok = s_actor_node(&aopts, where, sizeof where) == 0 && s_in(&g_edge, where) >= 0;
+    s_result(ok, "a tier=edge actor was placed on an edge node (it runs on %s)", where);
+    pdc_opts none = {.label_selector = "tier=moon"};
+    pdc_ref r = pdc_call_opts(g_c, pdc_function(g_c, g_lib, "node"), &none);
+    pdc_object o;
+    int rc = pdc_get(g_c, r, &o, T_TIMEOUT_MS);
+    ok = rc == PDC_EINFEASIBLE && o.type == PDC_T_ERROR && strstr(o.error.message, "tier=moon");
+    s_result(ok, "a selector no node matches fails with PDC_EINFEASIBLE naming it (%s: %s)",
+             pdc_status_name(rc), o.type == PDC_T_ERROR ? o.error.message : "no error");
+    pdc_object_release(g_c, &o);
+    pdc_ref_release(g_c, r);
+}
+
+static void s_check_spread(void) {
+    pdc_opts opts = {.strategy = PDC_SCHED_SPREAD};
+    pdc_fn node = pdc_function(g_c, g_lib, "sleep_node");
+    static pdc_ref refs[SPREAD_TASKS];
+    int count[MAX_NODES] = {0}, lost = 0;
+    for (int i = 0; i < SPREAD_TASKS; i++) refs[i] = pdc_call_opts(g_c, node, &opts, PDC_I64(2));
+    for (int i = 0; i < SPREAD_TASKS; i++) {
+        char id[256];
+        int k = s_get_str(refs[i], id, sizeof id) ? -1 : s_in(&g_nodes, id);
+        if (k < 0)
+            lost++;
+        else
+            count[k]++;
+    }
+    double even = (double) SPREAD_TASKS / g_nodes.n;
+    int ok = lost == 0;
+    char text[512];
+    size_t at = 0;
+    for (int k = 0; k < g_nodes.n; k++) {
+        ok = ok && count[k] >= even * (1 - SPREAD_SLACK) && count[k] <= even * (1 + SPREAD_SLACK);
+        at += (size_t) snprintf(text + at, sizeof text - at, "%s%s=%d", k ? ", " : "", g_nodes.id[k],
+                                count[k]);
+    }
+    s_result(ok, "%d spread tasks, %.0f ± %.0f%% per node expected: %s (%d failed)", SPREAD_TASKS, even,
+             SPREAD_SLACK * 100, text, lost);
+}
+
+static void s_check_affinity(void) {
+    pdc_fn node = pdc_function(g_c, g_lib, "node");
+    pdc_opts hard = {.strategy = PDC_SCHED_NODE_AFFINITY, .node_id = g_dead};
+    pdc_ref r = pdc_call_opts(g_c, node, &hard);
+    pdc_object o;
+    int rc = pdc_get(g_c, r, &o, T_TIMEOUT_MS);
+    int ok = rc == PDC_EINFEASIBLE && o.type == PDC_T_ERROR && strstr(o.error.message, g_dead);
+    s_result(ok, "hard affinity to the dead node %s fails with PDC_EINFEASIBLE naming it (%s: %s)", g_dead,
+             pdc_status_name(rc), o.type == PDC_T_ERROR ? o.error.message : "no error");
+    pdc_object_release(g_c, &o);
+    pdc_ref_release(g_c, r);
+
+    pdc_opts soft = {.strategy = PDC_SCHED_NODE_AFFINITY, .node_id = g_dead, .soft = 1};
+    char where[256];
+    ok = s_get_str(pdc_call_opts(g_c, node, &soft), where, sizeof where) == 0 &&
+         s_in(&g_nodes, where) >= 0 && strcmp(where, g_dead);
+    s_result(ok, "soft affinity to the dead node falls back to a live node (%s)", where);
+
+    int all = 1;
+    for (int k = 0; k < g_nodes.n; k++) {
+        pdc_opts on = {.strategy = PDC_SCHED_NODE_AFFINITY, .node_id = g_nodes.id[k]};
+        if (s_get_str(pdc_call_opts(g_c, node, &on), where, sizeof where) || strcmp(where, g_nodes.id[k]))
+            all = 0;
+    }
+    s_result(all, "hard affinity to each live node runs there");
+}
+
+static int64_t s_fnv1a(const void *data, size_t size) {
+    const unsigned char *p = data;
+    uint64_t h = 14695981039346656037ULL;
+    for (size_t i = 0; i < size; i++) h = (h ^ p[i]) * 1099511628211ULL;
+    return (int64_t) h;
+}
+
+static void s_check_object(void) {
+    const char *maker = g_nodes.id[g_nodes.n - 1], *reader = g_nodes.id[g_nodes.n - 2];
+    unsigned char *expected = malloc((size_t) OBJECT_BYTES);
+    if (!expected) {
+        s_result(0, "out of memory for the 100 MiB check");
+        return;
+    }
+    for (int64_t i = 0; i < OBJECT_BYTES; i++) expected[i] = (unsigned char) ((i * 31 + 7) & 0xff);
+    int64_t want = s_fnv1a(expected, (size_t) OBJECT_BYTES);
+    free(expected);
+
+    pdc_opts on_maker = {.strategy = PDC_SCHED_NODE_AFFINITY, .node_id = maker};
+    pdc_opts on_reader = {.strategy = PDC_SCHED_NODE_AFFINITY, .node_id = reader};
+    pdc_ref big = pdc_call_opts(g_c, pdc_function(g_c, g_lib, "make_bytes"), &on_maker,
+                                PDC_I64(OBJECT_BYTES), PDC_I64(7));
+    pdc_ref sum = pdc_call_opts(g_c, pdc_function(g_c, g_lib, "checksum"), &on_reader, PDC_REF(big));
+    int64_t got = 0;
+    int rc = pdc_get_i64(g_c, sum, &got, T_TIMEOUT_MS);
+    s_result(rc == PDC_OK && got == want,
+             "a 100 MiB object made on %s and read by a task on %s: checksum %016llx, expected %016llx (%s)",
+             maker, reader, (unsigned long long) got, (unsigned long long) want,
+             rc == PDC_OK ? "ok" : pdc_last_error(g_c));
+    pdc_object o;
+    rc = pdc_get(g_c, big, &o, T_TIMEOUT_MS);
+    int ok = rc == PDC_OK && o.size == (size_t) OBJECT_BYTES && s_fnv1a(o.data, o.size) == want;
+    s_result(ok, "the driver on %s reads the same 100 MiB object (%s)", pdc_node_id(g_c),
+             rc == PDC_OK ? "checksum matches" : pdc_last_error(g_c));
+    pdc_object_release(g_c, &o);
+    pdc_ref_release(g_c, sum);
+    pdc_ref_release(g_c, big);
+}
+
+static void s_check_actors(void) {
+    enum { ACTORS = 3 };
+    pdc_actor *a[ACTORS] = {0};
+    char where[ACTORS][256];
+    int placed = 1;
+    for (int i = 0; i < ACTORS; i++) {
+        /* On the nodes that are not the driver's, in turn. */
+        node_list_t others = {0};
+        for (int k = 0; k < g_nodes.n; k++)
+            if (strcmp(g_nodes.id[k], pdc_node_id(g_c)))
+                snprintf(others.id[others.n++], sizeof others.id[0], "%s", g_nodes.id[k]);
+        const char *target = others.n ? others.id[i % others.n] : NULL;
+        pdc_actor_opts opts = {.strategy = PDC_SCHED_NODE_AFFINITY, .node_id = target};
+        a[i] = target ? pdc_actor_create(g_c, g_lib, "Counter", &opts, PDC_I64(0)) : NULL;
+        if (!a[i] || s_get_str(pdc_actor_call(g_c, a[i], "actor_node"), where[i], sizeof where[i]) ||
+            !strcmp(where[i], pdc_node_id(g_c)))
+            placed = 0;
+    }
+    s_result(placed, "%d actors placed on nodes other than the driver's %s: %s, %s, %s", ACTORS,
+             pdc_node_id(g_c), where[0], where[1], where[2]);
+    static pdc_ref refs[ORDERED_CALLS];
+    for (int i = 0; i < ORDERED_CALLS && placed; i++)
+        refs[i] = pdc_actor_call(g_c, a[i % ACTORS], "check_order", PDC_I64(0), PDC_I64(i / ACTORS + 1));
+    int in_order = placed;
+    for (int i = 0; i < ORDERED_CALLS && placed; i++) {
+        int64_t v = -1;
+        if (pdc_get_i64(g_c, refs[i], &v, T_TIMEOUT_MS) != PDC_OK || v != i / ACTORS + 1) {
+            if (in_order) printf("    call %d: %lld (%s)\n", i, (long long) v, pdc_last_error(g_c));
+            in_order = 0;
+        }
+        pdc_ref_release(g_c, refs[i]);
+    }
+    s_result(in_order, "%d calls from this driver to the remote actors ran in submission order",
+             ORDERED_CALLS);
+    for (int i = 0; i < ACTORS; i++)
+        if (a[i]) {
+            pdc_actor_kill(g_c, a[i]);
+            pdc_actor_release(g_c, a[i]);
+        }
+}
+
+static void s_usage(FILE *out) {
+    fprintf(out, "usage: cluster_check --lib LIB --nodes A,B,... --gpu-node ID --edge-nodes ID,...\n"
+                 "                     --dead-node ID [--only gpu,edge,spread,affinity,object,actors]\n"
+                 "Runs the multi-node checks against the cluster of PDC_ADDRESS (see the source).\n");
+}
+
+int main(int argc, char **argv) {
+    static const struct option opts[] = {{"lib", required_argument, 0, 'l'},
+                                         {"nodes", required_argument, 0, 'n'},
+                                         {"gpu-node", required_argument, 0, 'g'},
+                                         {"edge-nodes", required_argument, 0, 'e'},
+                                         {"dead-node", required_argument, 0, 'd'},
+                                         {"only", required_argument, 0, 'o'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    const char *only = "gpu,edge,spread,affinity,object,actors";
+    int c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'l': g_lib = optarg; break;
+        case 'n': s_parse_list(optarg, &g_nodes); break;
+        case 'g': snprintf(g_gpu, sizeof g_gpu, "%s", optarg); break;
+        case 'e': s_parse_list(optarg, &g_edge); break;
+        case 'd': snprintf(g_dead, sizeof g_dead, "%s", optarg); break;
+        case 'o': only = optarg; break;
+        case 'h': s_usage(stdout); return 0;
+        default: s_usage(stderr); return 2;
+        }
+    }
+    if (!g_lib || g_nodes.n < 2) {
+        s_usage(stderr);
+        return 2;
+    }
+    g_c = pdc_init(NULL);
+    if (!g_c) {
+        printf("FAIL: cannot join the cluster at %s\ncluster: 0 passed, 1 failed\n", getenv("PDC_ADDRESS"));
+        return 1;
+    }
+    struct {
+        const char *name;
+        void (*fn)(void);
+    } checks[] = {{"gpu", s_check_gpu},           {"edge", s_check_edge},
+                  {"spread", s_check_spread},     {"affinity", s_check_affinity},
+                  {"object", s_check_object},     {"actors", s_check_actors}};
+    for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++) {
+        char pattern[64];
+        snprintf(pattern, sizeof pattern, ",%s,", checks[i].name);
+        char list[512];
+        snprintf(list, sizeof list, ",%s,", only);
+        if (strstr(list, pattern)) checks[i].fn();
+    }
+    pdc_shutdown(&g_c);
+    printf("cluster: %d passed, %d failed\n", g_passed, g_failed);
+    return g_failed ? 1 : 0;
+}
