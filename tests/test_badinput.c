@@ -618,6 +618,43 @@ Test(badinput, heartbeat_of_an_unknown_node_is_refused) {
     s_close(s);
 }
 
+Test(badinput, object_fetch_of_an_object_not_in_the_store_is_refused) {
+    void *s = s_connect("raylet.sock");
+    pdc_enc_t e;
+    pdc_enc_init(&e);
+    pdc_enc_begin(&e, PDC_MSG_OBJECT_FETCH, 4);
+    uint8_t id[16] = {0xfe, 0xed};
+    pdc_enc_id(&e, id);
+    pdc_enc_u(&e, 0);
+    pdc_enc_u(&e, 4096);
+    s_send_enc(s, &e);
+    pdc_enc_free(&e);
+    char why[512];
+    cr_assert_eq(s_expect_error(s, why, sizeof why), PDC_EOBJECTLOST, "%s",
+                 why);
+    cr_assert(strstr(why, "not in node"), "%s", why);
+    s_assert_serving();
+    s_close(s);
+}
+
+Test(badinput, object_pull_from_a_node_not_in_the_cluster_is_refused) {
+    void *s = s_connect("raylet.sock");
+    pdc_enc_t e;
+    pdc_enc_init(&e);
+    pdc_enc_begin(&e, PDC_MSG_OBJECT_PULL, 4);
+    uint8_t id[16] = {0xfe, 0xed, 0x01};
+    pdc_enc_id(&e, id);
+    pdc_enc_s(&e, "no-such-node");
+    s_send_enc(s, &e);
+    pdc_enc_free(&e);
+    char why[512];
+    cr_assert_eq(s_expect_error(s, why, sizeof why), PDC_EOBJECTLOST, "%s",
+                 why);
+    cr_assert(strstr(why, "no-such-node"), "%s", why);
+    s_assert_serving();
+    s_close(s);
+}
+
 /* ---- Workers ---------------------------------------------------------- */
 
 /* Encode PUSH_TASKS with one task: add(a, b) under id. */

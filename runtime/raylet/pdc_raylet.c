@@ -653,9 +653,22 @@ static void s_on_router(pdc_zwatch_t *watch, void *sock, void *arg) {
     case PDC_MSG_BYE: s_on_bye(self, &in); break;
     case PDC_MSG_UNBLOCKED: s_on_blocked(self, &in, 0); break;
     case PDC_MSG_STATUS: s_reply_status(self, &in); break;
-    case PDC_MSG_OBJECT_PULL: pdc_transfers_pull(self->transfers, &in, &self->view); break;
+    case PDC_MSG_OBJECT_PULL:
+    case PDC_MSG_OBJECT_FREE:
+        /* Pulls and cluster-wide frees come from this node's clients;
+           other raylets send frees without the forward flag. */
+        if ((in.msg.type == PDC_MSG_OBJECT_PULL || pdc_f_u(&in.msg.fields[0])) && !s_registered(self, &in)) {
+            self->bad_messages++;
+            pdc_wire_reply_error(sock, &in, &self->enc, PDC_EINVAL,
+                                 in.msg.type == PDC_MSG_OBJECT_PULL ? "OBJECT_PULL before REGISTER: register first"
+                                                                    : "OBJECT_FREE with forwarding before REGISTER");
+        } else if (in.msg.type == PDC_MSG_OBJECT_PULL) {
+            pdc_transfers_pull(self->transfers, &in, &self->view);
+        } else {
+            pdc_transfers_free(self->transfers, &in, &self->view);
+        }
+        break;
     case PDC_MSG_OBJECT_FETCH: pdc_transfers_serve(self->transfers, &in); break;
-    case PDC_MSG_OBJECT_FREE: pdc_transfers_free(self->transfers, &in, &self->view); break;
     default: pdc_wire_refuse(sock, &in, &self->enc, "the raylet", &self->bad_messages);
     }
     pdc_inbound_close(&in);

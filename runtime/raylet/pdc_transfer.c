@@ -387,8 +387,16 @@ void pdc_transfers_serve(pdc_transfers_t *self, pdc_inbound_t *in) {
 
 void pdc_transfers_free(pdc_transfers_t *self, pdc_inbound_t *in, pdc_view_t *view) {
     const msgpack_object *ids = &in->msg.fields[1];
-    for (uint32_t i = 0; i < ids->via.array.size; i++)
-        pdc_store_delete(self->store, pdc_f_id(&ids->via.array.ptr[i]));
+    for (uint32_t i = 0; i < ids->via.array.size; i++) {
+        const uint8_t *id = pdc_f_id(&ids->via.array.ptr[i]);
+        /* A transfer of it ends first: its bytes must not land in freed pages. */
+        for (transfer_t *t = self->transfers; t; t = t->next)
+            if (pdc_id_eq(t->id, id)) {
+                s_finish(self, t, PDC_EOBJECTLOST, "the object was freed by its owner");
+                break;
+            }
+        pdc_store_delete(self->store, id);
+    }
     if (!pdc_f_u(&in->msg.fields[0])) return;
     pdc_enc_begin(&self->enc, PDC_MSG_OBJECT_FREE, 0);
     pdc_enc_u(&self->enc, 0);

@@ -1,15 +1,29 @@
 #!/usr/bin/env bash
-# A pdc cluster on four test hosts (network namespaces, tests/netns/hosts.sh):
-# a head on host 0 at 10.213.0.1 and nodes on hosts 1-3 join it over TCP;
-# pdc status sees four nodes alive; a driver on host 2 runs the pi example
-# against the cluster; a node killed with SIGKILL is declared dead by the
-# head within a few heartbeats.  Everything is stopped and removed at the
-# end, also when a check fails.  Skips (exit 77) without root or netns.
+# A pdc cluster on five test hosts (network namespaces, tests/netns/hosts.sh),
+# every message between nodes on real TCP:
+#
+#   host 0  10.213.0.1  the head and a node          (1 CPU)
+#   host 1  10.213.0.2  a node with GPU=1            (1 CPU)
+#   host 2  10.213.0.3  a node labelled tier=edge    (1 CPU)
+#   host 3  10.213.0.4  a node labelled tier=edge    (1 CPU)
+#   host 4  10.213.0.5  a node that is killed with SIGKILL
+#
+# Checks: the nodes register over TCP and pdc status sees them; a killed
+# node is declared dead; a driver on host 1 runs cluster_check (GPU and
+# edge placement, spread of 400 tasks, hard and soft affinity to the dead
+# node, a 100 MiB object made on one node and read on another, 10 000
+# ordered calls to actors on other hosts); the blocked matmul example
+# spread over the four nodes gives the same C, bit for bit, as on an
+# embedded single-node cluster, and moved objects between nodes.
+# Everything is stopped and removed at the end, also when a check fails.
+# Skips (exit 77) without root or netns.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 hosts=$here/hosts.sh
 pdc=${PDC_BIN_DIR:?run through meson test}/pdc
 examples=${PDC_EXAMPLES_DIR:?run through meson test}
+tests=${PDC_TESTS_DIR:?run through meson test}
+lib=${PDC_TEST_LIB:?run through meson test}
 head=10.213.0.1:6380
 
 if [ "$(id -u)" != 0 ] || ! ip netns add "pdc-probe-$$" 2>/dev/null; then
@@ -19,6 +33,8 @@ fi
 ip netns del "pdc-probe-$$"
 
 export PDC_SESSION_ROOT=/tmp/pdc-test/netns-$$
+# Requests no node can run fail after 2 s here, not 30 s.
+export PDC_INFEASIBLE_TIMEOUT_MS=2000
 mkdir -p "$PDC_SESSION_ROOT"
 cleanup() {
     "$pdc" stop >/dev/null 2>&1 || true
@@ -26,36 +42,65 @@ cleanup() {
     rm -rf "$PDC_SESSION_ROOT"
 }
 trap cleanup EXIT
+passed=0
+failed=0
+ok() {
+    echo "ok: $*"
+    passed=$((passed + 1))
+}
 fail() {
     echo "FAIL: $*"
+    failed=$((failed + 1))
+    echo "netns: $passed passed, $failed failed"
     exit 1
 }
 
-"$hosts" up 4
-"$hosts" run 0 "$pdc" start --head --node-ip-address 10.213.0.1 --port 6380 --insecure \
-    || fail "the head did not start"
-declare -a dirs
-for i in 1 2 3; do
-    out=$("$hosts" run "$i" "$pdc" start --address "tcp://$head" --num-cpus 1) || fail "node $i: $out"
-    dirs[$i]=$(sed -n 's/.*logs in \(.*\)\/logs$/\1/p' <<<"$out")
-done
+"$hosts" up 5
+declare -a ids dirs
+start_node() { # host, pdc start options...
+    local host=$1 out
+    shift
+    out=$("$hosts" run "$host" "$pdc" start "$@" --insecure) || fail "host $host: $out"
+    ids[$host]=$(sed -n 's/.*(node \([0-9a-f]*\),.*/\1/p' <<<"$out")
+    dirs[$host]=$(sed -n 's/.*logs in \(.*\)\/logs$/\1/p' <<<"$out")
+}
+start_node 0 --head --node-ip-address 10.213.0.1 --port 6380 --num-cpus 1
+start_node 1 --address "tcp://$head" --num-cpus 1 --resources GPU=1
+start_node 2 --address "tcp://$head" --num-cpus 1 --labels tier=edge
+start_node 3 --address "tcp://$head" --num-cpus 1 --labels tier=edge,zone=b
+start_node 4 --address "tcp://$head" --num-cpus 1
 
 status=$("$hosts" run 1 "$pdc" status --address "tcp://$head")
-grep -q "4 nodes alive, 0 dead" <<<"$status" || fail "status: $status"
-echo "ok: 4 nodes registered over TCP"
+grep -q "5 nodes alive, 0 dead" <<<"$status" || fail "status: $status"
+grep -q "tcp://10.213.0.4:.*labels tier=edge,zone=b" <<<"$status" || fail "status shows no labels: $status"
+ok "5 nodes registered over TCP, each on its own host address, with their labels"
 
-out=$("$hosts" run 2 env PDC_ADDRESS="tcp://$head" "$examples/pdc-example-pi" --tasks 8) \
-    || fail "pi on host 2: $out"
-echo "ok: a driver on host 2 ran pi: $out"
-
-victim=$(cat "${dirs[3]}/raylet.pid")
+victim=$(cat "${dirs[4]}/raylet.pid")
 kill -9 "$victim"
 start=$(date +%s%N)
 for _ in $(seq 1 60); do
     status=$("$hosts" run 1 "$pdc" status --address "tcp://$head")
-    grep -q "3 nodes alive, 1 dead" <<<"$status" && break
+    grep -q "4 nodes alive, 1 dead" <<<"$status" && break
     sleep 0.1
 done
-grep -q "3 nodes alive, 1 dead" <<<"$status" || fail "the killed node is not dead after 6 s: $status"
-echo "ok: the killed node was declared dead after $(( ($(date +%s%N) - start) / 1000000 )) ms"
-echo "netns: 3 passed, 0 failed"
+grep -q "4 nodes alive, 1 dead" <<<"$status" || fail "the killed node is not dead after 6 s: $status"
+ok "the killed node was declared dead after $(( ($(date +%s%N) - start) / 1000000 )) ms"
+
+nodes="${ids[0]},${ids[1]},${ids[2]},${ids[3]}"
+out=$("$hosts" run 1 env PDC_ADDRESS="tcp://$head" timeout 600 "$tests/pdc-cluster-check" --lib "$lib" \
+    --nodes "$nodes" --gpu-node "${ids[1]}" --edge-nodes "${ids[2]},${ids[3]}" --dead-node "${ids[4]}") \
+    || { echo "$out"; fail "cluster_check on host 1"; }
+echo "$out"
+ok "cluster_check ran on host 1 with no failure"
+
+single=$(timeout 300 "$examples/pdc-example-matmul" --n 512 --block 128) || fail "matmul on one node: $single"
+multi=$("$hosts" run 2 env PDC_ADDRESS="tcp://$head" timeout 300 "$examples/pdc-example-matmul" --n 512 \
+    --block 128 --spread) || fail "matmul on 4 nodes: $multi"
+sum1=$(sed -n 's/^checksum of C = //p' <<<"$single")
+sum4=$(sed -n 's/^checksum of C = //p' <<<"$multi")
+[ -n "$sum1" ] && [ "$sum1" = "$sum4" ] || fail "matmul: one node gave '$sum1', four nodes '$sum4'"
+moved=$("$hosts" run 2 "$pdc" status -v --address "tcp://$head" | awk '$1 == "transfer_bytes_in" && $2 > 0 {n++} END {print n + 0}')
+[ "$moved" -ge 2 ] || fail "matmul --spread moved objects into only $moved nodes"
+ok "blocked matmul spread over 4 nodes (objects pulled into $moved of them) equals the single-node C ($sum4)"
+
+echo "netns: $passed passed, $failed failed"
