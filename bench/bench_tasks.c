@@ -1,10 +1,13 @@
 /*  bench_tasks: the remote functions of the microbenchmark, as in Ray's
     ray_perf.py: a no-op returning b"ok", a task that puts 100 small
     objects, and a "client" task that submits n no-ops and gets them all
-    (Ray uses client actors for the multi-client metric). */
+    (Ray uses client actors for the multi-client metric); and for the
+    cluster benchmark 10 ms sleeps and large objects made where they run. */
 #include <pdc.h>
 
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 #define BENCH_TIMEOUT_MS 600000
 
@@ -156,4 +159,23 @@ PDC_FUNCTION(round_robin_calls) {
     }
     free(refs);
     return failed ? pdc_fail(t, "a call failed: %s", pdc_last_error(c)) : pdc_return_i64(t, n);
+}
+
+/* sleep_ms(ms): sleeps, returns ms (the 10 ms tasks of the scaling
+   benchmark).  fill_bytes(n): n bytes made on the node that runs it (the
+   objects of the transfer benchmark). */
+PDC_FUNCTION(sleep_ms) {
+    int64_t ms = pdc_arg_i64(t, 0);
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
+    nanosleep(&ts, NULL);
+    return pdc_return_i64(t, ms);
+}
+
+PDC_FUNCTION(fill_bytes) {
+    int64_t n = pdc_arg_i64(t, 0);
+    if (n < 0) return pdc_fail(t, "fill_bytes: negative size");
+    unsigned char *p = pdc_return_alloc(t, (size_t) n);
+    if (!p) return 1;
+    memset(p, 0x5a, (size_t) n);
+    return 0;
 }

@@ -637,10 +637,45 @@ Test(badinput, object_fetch_of_an_object_not_in_the_store_is_refused) {
     s_close(s);
 }
 
+/* OBJECT_PULL from id to node, on s. */
+static void s_send_pull(void *s, const char *node) {
+    pdc_enc_t e;
+    pdc_enc_init(&e);
+    pdc_enc_begin(&e, PDC_MSG_OBJECT_PULL, 4);
+    uint8_t id[16] = {0xfe, 0xed, 0x01};
+    pdc_enc_id(&e, id);
+    pdc_enc_s(&e, node);
+    s_send_enc(s, &e);
+    pdc_enc_free(&e);
+}
+
+Test(badinput, object_pull_before_register_is_refused) {
+    void *s = s_connect("raylet.sock");
+    s_send_pull(s, "no-such-node");
+    char why[512];
+    cr_assert_eq(s_expect_error(s, why, sizeof why), PDC_EINVAL, "%s", why);
+    cr_assert(strstr(why, "register first"), "%s", why);
+    s_assert_serving();
+    s_close(s);
+}
+
 Test(badinput, object_pull_from_a_node_not_in_the_cluster_is_refused) {
     void *s = s_connect("raylet.sock");
     pdc_enc_t e;
     pdc_enc_init(&e);
+    pdc_enc_begin(&e, PDC_MSG_REGISTER, 5); /* as a driver */
+    pdc_enc_u(&e, 0);
+    pdc_enc_u(&e, (uint64_t) getpid());
+    uint8_t zero[16] = {0};
+    pdc_enc_id(&e, zero);
+    pdc_enc_s(&e, "");
+    pdc_enc_s(&e, "");
+    pdc_enc_s(&e, "");
+    s_send_enc(s, &e);
+    reply_t r;
+    s_recv(s, &r);
+    cr_assert_eq(r.msg.type, PDC_MSG_REGISTERED, "got %s", pdc_msg_name(r.msg.type));
+    s_reply_free(&r);
     pdc_enc_begin(&e, PDC_MSG_OBJECT_PULL, 4);
     uint8_t id[16] = {0xfe, 0xed, 0x01};
     pdc_enc_id(&e, id);
