@@ -102,6 +102,7 @@ static int s_transfer(pdc_client *c, const char *lib, const char *from, int64_t 
         pdc_object_release(c, &o);
         pdc_ref_release(c, big);
         double gbs = (double) bytes / t / 1e9;
+        printf("transfer_round_%d_gbs %.3f GB/s\n", r, gbs);
         if (r == 0) {
             printf("transfer_cold_gbs %.3f GB/s\n", gbs);
         } else {

@@ -30,6 +30,9 @@
       "how long an owner keeps an idle worker lease before returning it")     \
     X(max_tasks_in_flight, "PDC_MAX_TASKS_IN_FLIGHT", 64,                     \
       "tasks an owner pushes to one leased worker before results return")     \
+    X(max_pending_lease_requests, "PDC_MAX_PENDING_LEASE_REQUESTS", 10,      \
+      "lease requests an owner has out at once for long tasks of one shape "  \
+      "(short tasks share one lease request at a time)")                      \
     X(spread_min_us, "PDC_SPREAD_MIN_US", 1000,                               \
       "tasks busy longer than this (moving average) are spread one per "     \
       "worker; shorter ones are pushed in batches")                           \

@@ -1351,11 +1351,19 @@ static void s_pump(pdc_client *c) {
     uint64_t now = s_now_ms(), next_check = 0;
     for (sched_class_t *k = c->classes; k; k = k->next) {
         for (lease_t *l = k->leases; l && k->queued; l = l->next) s_dispatch(c, k, l);
-        /* Spread asks for a lease per queued task (up to the cluster's
-           worth of requests at once), so that each lands on the next
-           node; the others ask for one at a time. */
-        size_t want = k->sched.strategy == PDC_SCHED_SPREAD ? k->queued : 1;
-        if (want > (size_t) c->cfg.max_tasks_in_flight) want = (size_t) c->cfg.max_tasks_in_flight;
+        /* Spread asks for a lease per queued task, so that each lands on
+           the next node; long tasks (two to a worker, see s_push_count)
+           ask for the leases they can use, several at once, so that a
+           cluster fills quickly; short ones share one request at a time
+           and travel in batches. */
+        int long_tasks = k->busy_us < 0 || k->busy_us >= (double) c->cfg.spread_min_us;
+        size_t want = k->sched.strategy == PDC_SCHED_SPREAD ? k->queued
+                      : long_tasks                          ? (k->queued + 1) / 2
+                                                            : 1;
+        size_t cap = k->sched.strategy == PDC_SCHED_SPREAD ? (size_t) c->cfg.max_tasks_in_flight
+                                                           : (size_t) c->cfg.max_pending_lease_requests;
+        if (want > cap) want = cap;
+        if (want < 1) want = 1;
         while (k->queued && (size_t) k->requests < want) {
             k->requests++;
             pdc_client_request_lease(c, NULL, (uint64_t) (uintptr_t) k, k->cpus, 0, &k->res, &k->sched,

@@ -164,7 +164,11 @@ static pdc_place_t s_place(pdc_view_t *v, const char *self, int threshold_pct,
         pdc_view_node_t *n = pdc_view_find(v, s->affinity);
         char reason[300];
         if (n && pdc_view_feasible(n, s, reason, sizeof reason)) return s_to(n, self, target);
-        if (!n) snprintf(reason, sizeof reason, "no node %s in the cluster", s->affinity);
+        if (!n && !(s->flags & PDC_LEASE_SOFT)) {
+            /* Not in this view yet (it may be joining): wait for it. */
+            snprintf(why, len, "node affinity to %s: no such node in the cluster", s->affinity);
+            return PDC_PLACE_WAIT;
+        }
         if (!(s->flags & PDC_LEASE_SOFT)) {
             snprintf(why, len, "node affinity to %s cannot be met: %s", s->affinity, reason);
             return PDC_PLACE_FAIL;

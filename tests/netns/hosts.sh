@@ -15,6 +15,11 @@ BRIDGE=pdc-br0
 NET=10.213.0
 
 down() {
+    # The host-side ends of the veth pairs first: a deleted namespace
+    # takes its pair away only later, asynchronously.
+    for link in $(ip -o link show 2>/dev/null | sed -n 's/^[0-9]*: \(pdc-v[0-9]*\)@.*/\1/p'); do
+        ip link del "$link" 2>/dev/null || true
+    done
     for ns in $(ip netns list 2>/dev/null | awk '/^pdc-h[0-9]+/ {print $1}'); do
         ip netns del "$ns" 2>/dev/null || true
     done
