@@ -244,18 +244,8 @@ static conn_t *s_actor_conn(pdc_client *c, pdc_actor *a) {
     return k;
 }
 
-static void s_on_head(pdc_zwatch_t *watch, void *sock, void *arg);
-
 static int s_send_head(pdc_client *c) {
-    if (!c->head) {
-        if (!*c->head_endpoint) return -1;
-        c->head = zsock_new(ZMQ_DEALER);
-        if (!c->head) return -1;
-        pdc_wire_tune(zsock_resolve(c->head), c->cfg.max_message_size);
-        zsock_connect(c->head, "%s", c->head_endpoint);
-        c->head_watch = pdc_zwatch_new(&c->loop, zsock_resolve(c->head), s_on_head, c);
-    }
-    return pdc_wire_send(zsock_resolve(c->head), NULL, 0, &c->enc, NULL, 0);
+    return pdc_client_send_head(c, &c->enc, NULL, 0);
 }
 
 static void s_name_message(pdc_client *c, pdc_actor *a, pdc_msg_type type, const char *endpoint) {
@@ -267,7 +257,7 @@ static void s_name_message(pdc_client *c, pdc_actor *a, pdc_msg_type type, const
     s_send_head(c);
 }
 
-static void s_on_head(pdc_zwatch_t *watch, void *sock, void *arg) {
+void pdc_actor_on_head(pdc_zwatch_t *watch, void *sock, void *arg) {
     (void) watch;
     pdc_client *c = arg;
     pdc_inbound_t in;
@@ -279,6 +269,9 @@ static void s_on_head(pdc_zwatch_t *watch, void *sock, void *arg) {
         if (x->owned && x->lease_request == in.msg.request_id) a = x;
     if (rc < 0) {
         pdc_warn("refused a message from the head: %s", in.error);
+    } else if (!a && in.msg.type == PDC_MSG_ERROR) {
+        char why[512];
+        pdc_warn("the head: %s", pdc_f_cstr(&in.msg.fields[1], why, sizeof why));
     } else if (a && a->state == A_NAMING) {
         if (in.msg.type == PDC_MSG_ACTOR_INFO && pdc_id_eq(pdc_f_id(&in.msg.fields[0]), a->id)) {
             a->state = A_PLACING;
@@ -346,7 +339,7 @@ void pdc_actor_pump(pdc_client *c) {
             a->create = NULL;
             pdc_enc_begin(&c->enc, PDC_MSG_ACTOR_CREATE, 0);
             pdc_enc_id(&c->enc, a->id);
-            pdc_enc_s(&c->enc, a->library);
+            pdc_enc_s(&c->enc, pdc_client_library_for(c, a->library, a->node));
             pdc_enc_s(&c->enc, a->cls);
             pdc_client_encode_args(c, t, a->node);
             pdc_enc_u(&c->enc, (uint64_t) (a->max_concurrency > 0 ? a->max_concurrency : 1));

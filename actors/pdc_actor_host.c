@@ -158,10 +158,9 @@ static void s_create(pdc_actor_host_t *self, pdc_inbound_t *in) {
     snprintf(function, sizeof function, "%s:%s", self->library, cls);
     pdc_task t = {.client = self->client, .function = function, .rtype = PDC_T_NIL};
     memcpy(t.id, self->id, PDC_ID_LEN);
-    void *lib = dlopen(self->library, RTLD_NOW | RTLD_LOCAL);
+    void *lib = pdc_client_dlopen(self->client, self->library, t.message, sizeof t.message);
     if (!lib) {
         t.code = PDC_ENOFUNC;
-        snprintf(t.message, sizeof t.message, "cannot load library '%s': %s", self->library, dlerror());
     } else if (!(self->cls = dlsym(lib, cls)) || !self->cls->name || strcmp(self->cls->name, cls)) {
         self->cls = NULL;
         t.code = PDC_ENOFUNC;

@@ -8,10 +8,24 @@
                         process) opens the shards the same way
         inflight        one 64-byte slot per shard, mmap'd by every process:
                         the bytes the shard's current writer has reserved
-                        but not committed (see s_check_room)
+                        but not committed, and the id it reserves (see
+                        s_check_room and s_elsewhere)
         shard-<i>/      one LMDB environment (data.mdb, lock.mdb) per shard
 
-    An object lives in the shard XXH64(id) % shards under its 16-byte id.
+    An object lives under its 16-byte id in shard XXH64(id) % shards if it
+    has less than PDC_STORE_LARGE_OBJECT bytes of data, else in shard 0
+    (S_LARGE_SHARD), whatever its id: warm pages.  tmpfs gives a page of
+    data.mdb its memory at the first touch, and on a VM that fault costs
+    about 10 us (the hypervisor backs the page), so filling pages LMDB has
+    never used runs at about 0.4 GB/s; pages a deleted object freed stay
+    backed, LMDB reuses them for the next put, and writing them runs at
+    memory speed.  Large objects come and go (task results, objects
+    received from other nodes) with ids nobody chose; kept in one shard,
+    each reuses what the last ones freed (s_touch makes the pages of a
+    large delete reusable at once), where spread by hash every shard
+    would fault in its own set.  So a lookup by id tries the hashed shard
+    and then shard 0 (s_find, s_delete), and a reserve refuses an id
+    present in either (s_elsewhere checks the one it does not write).
     Its value is a 64-byte header area plus the data:
 
         [header: magic, type, offset, size, state][pad][data ... size][pad]
@@ -105,10 +119,15 @@
 /* The key of a shard's used-bytes counter; ids are PDC_ID_SIZE long. */
 #define S_COUNTER_KEY    "\0"
 #define S_COUNTER_KEYLEN 1
+/* The shard of every object of at least PDC_STORE_LARGE_OBJECT bytes. */
+#define S_LARGE_SHARD 0u
 
 /* Version 2: the value header grew a state field (objects being
-   received); a build that knows only version 1 would show those. */
-#define S_CONF_VERSION  2
+   received); a build that knows only version 1 would show those.
+   Version 3: large objects live in shard 0 whatever their id, and the
+   inflight slot carries the id being reserved; a build that knows only
+   version 2 would not find them, nor see the ids. */
+#define S_CONF_VERSION  3
 #define S_CONF_NAME     "store.conf"
 #define S_CONF_TMP_NAME "store.conf.tmp"
 #define S_INFLIGHT_NAME "inflight"
@@ -135,13 +154,17 @@ typedef struct {
 #define S_STATE_SEALED   0u /* an ordinary object: visible               */
 #define S_STATE_UNSEALED 1u /* being received: invisible until sealed    */
 
-/* One shard's slot in the shared inflight file. */
+/* One shard's slot in the shared inflight file.  bytes is 0 when the
+   shard has no reservation in flight; then id means nothing. */
 typedef struct {
     _Atomic uint64_t bytes; /* header area + data being reserved       */
     _Atomic uint64_t fresh; /* filesystem bytes the reservation takes  */
     _Atomic int64_t pid;    /* the writer, to ignore a dead one's slot */
-    char pad_[40];
+    _Atomic uint64_t id[2]; /* the id reserved (PDC_ID_SIZE bytes)     */
+    char pad_[24];
 } s_slot_t;
+_Static_assert(sizeof(s_slot_t) == 64, "an inflight slot is 64 bytes");
+_Static_assert(PDC_ID_SIZE == 2 * sizeof(uint64_t), "an id is 16 bytes");
 
 struct pdc_store_pin {
     MDB_txn *txn;
@@ -286,8 +309,20 @@ static unsigned s_shard_of(pdc_store_t *self, const uint8_t *id) {
     return (unsigned) (XXH64(id, PDC_ID_SIZE, 0) % self->nshards);
 }
 
+/* The shard an object of id with size bytes of data is written to. */
+static unsigned s_shard_for(pdc_store_t *self, const uint8_t *id,
+                            size_t size) {
+    return size >= PDC_STORE_LARGE_OBJECT ? S_LARGE_SHARD
+                                          : s_shard_of(self, id);
+}
+
 unsigned pdc_store_shard_of(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE]) {
     return s_shard_of(self, id);
+}
+
+unsigned pdc_store_shard_for(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE],
+                             size_t size) {
+    return s_shard_for(self, id, size);
 }
 
 static int s_alive(int64_t pid) {
@@ -412,7 +447,8 @@ static void s_unsealed_free(s_unsealed_t *u) {
     }
 }
 
-static int s_delete(pdc_store_t *self, const uint8_t *id, int unsealed_only);
+static int s_delete_in(pdc_store_t *self, unsigned shard, const uint8_t *id,
+                       int unsealed_only);
 
 /* ------------------------------------------------------------------------
    Read transactions (pins), pooled per shard
@@ -836,7 +872,7 @@ void pdc_store_destroy(pdc_store_t **self_p) {
         s_unsealed_t *u = self->unsealed;
         self->unsealed = u->next;
         if (owner)
-            s_delete(self, u->id, 1);
+            s_delete_in(self, u->shard, u->id, 1);
         s_unsealed_free(u);
     }
     for (unsigned i = 0; i < self->nshards; i++) {
@@ -962,10 +998,16 @@ int pdc_store_remove_dir(const char *dir) {
    written in between, and inside the slack.
    ------------------------------------------------------------------------ */
 
-static void s_slot_set(pdc_store_t *self, unsigned shard, uint64_t bytes,
-                       uint64_t fresh) {
+/* Publish shard's reservation: id first, bytes last (bytes != 0 says
+   the slot is in use, see s_elsewhere). */
+static void s_slot_set(pdc_store_t *self, unsigned shard, const uint8_t *id,
+                       uint64_t bytes, uint64_t fresh) {
     s_slot_t *slot = &self->inflight[shard];
+    uint64_t w[2];
+    memcpy(w, id, PDC_ID_SIZE);
     atomic_store(&slot->pid, (int64_t) self->pid);
+    atomic_store(&slot->id[0], w[0]);
+    atomic_store(&slot->id[1], w[1]);
     atomic_store(&slot->bytes, bytes);
     atomic_store(&slot->fresh, fresh);
 }
@@ -1136,13 +1178,60 @@ static int s_touch(pdc_store_t *self, unsigned shard) {
    Put
    ------------------------------------------------------------------------ */
 
+/* What a reserve found of its id (s_reserve, s_elsewhere). */
+enum {
+    S_FOUND_NONE,     /* absent: go ahead                              */
+    S_FOUND_SEALED,   /* committed (or unreadable: taken all the same) */
+    S_FOUND_UNSEALED, /* committed, being received                     */
+    S_FOUND_WRITING   /* being reserved by the shard's writer          */
+};
+
+/* Whether id is in shard `other`, the other shard an object of this id
+   could live in (its hashed shard and the large shard): committed, or
+   being reserved by that shard's writer (its inflight slot).  The
+   caller has published its own reservation in its slot; this reads the
+   other slot (both sequentially consistent atomics) and only then begins
+   a read transaction of the other shard.  So of two writers racing with
+   one id in the two shards at least one sees the other (as in
+   s_check_room), and a writer that has committed and cleared its slot
+   meanwhile is seen by the read transaction.  A slot of a dead writer is
+   ignored.  MDB_SUCCESS with *found, or an LMDB error. */
+static int s_elsewhere(pdc_store_t *self, unsigned other, const uint8_t *id,
+                       int *found) {
+    s_slot_t *slot = &self->inflight[other];
+    uint64_t w[2];
+    memcpy(w, id, PDC_ID_SIZE);
+    *found = S_FOUND_NONE;
+    if (atomic_load(&slot->bytes) && atomic_load(&slot->id[0]) == w[0] &&
+        atomic_load(&slot->id[1]) == w[1] && s_alive(atomic_load(&slot->pid))) {
+        *found = S_FOUND_WRITING;
+        return MDB_SUCCESS;
+    }
+    pdc_store_pin_t *pin;
+    int rc = s_pin_acquire(self, other, &pin);
+    if (rc)
+        return rc;
+    MDB_val key = {PDC_ID_SIZE, (void *) id}, val;
+    s_header_t hdr;
+    rc = mdb_get(pin->txn, self->shards[other].dbi, &key, &val);
+    if (rc == MDB_SUCCESS)
+        *found = s_header_read(&val, &hdr) == 0 &&
+                         hdr.state == S_STATE_UNSEALED
+                     ? S_FOUND_UNSEALED
+                     : S_FOUND_SEALED;
+    s_pin_release(self, pin);
+    return rc == MDB_NOTFOUND ? MDB_SUCCESS : rc;
+}
+
 /*  Reserve runs the whole write under the shard's LMDB write lock, which
     it takes here and pdc_store_commit or pdc_store_abort gives back:
 
-    1. begin the write transaction (wait for the shard's other writer);
-    2. refuse an id that exists (PDC_EINVAL);
-    3. publish the reservation in the inflight slot and check capacity
-       and filesystem slack (s_check_room; PDC_ESTOREFULL);
+    1. begin the write transaction on the object's shard (s_shard_for:
+       shard 0 for a large object; wait for the shard's other writer);
+    2. refuse an id that exists in that shard (PDC_EINVAL);
+    3. publish the reservation (bytes and id) in the inflight slot; refuse
+       an id that is in the other shard it could be in (s_elsewhere); check
+       capacity and filesystem slack (s_check_room; PDC_ESTOREFULL);
     4. add the value's bytes to the shard's counter, then mdb_put with
        MDB_RESERVE: LMDB places the value and returns its address, the
        data is not copied.  The counter goes first so that nothing in the
@@ -1166,6 +1255,10 @@ static int s_touch(pdc_store_t *self, unsigned shard) {
     the same shard again (reserve, put, delete) would wait on itself for
     ever; that is refused with PDC_EINVAL, but as any two ids may share a
     shard, a thread should finish one reservation before it writes again.
+    "The same shard" is the one written: for a reserve its s_shard_for
+    (every large object shares shard 0), for a delete the shard the
+    object is in.  The check of the other shard in step 3 takes no lock
+    (a read transaction), so it never waits on a reservation.
 
     One object is at most 4 GiB - 65 bytes (LMDB keeps value sizes in 32
     bits); a larger one is PDC_EINVAL.  LMDB 0.9.24 (Debian 12) leaks
@@ -1196,13 +1289,17 @@ static int s_reserve(pdc_store_t *self, const uint8_t *id, pdc_type type,
         return PDC_EINVAL;
     }
     uint64_t need = size + S_HDR_AREA;
-    unsigned shard = s_shard_of(self, id);
+    /* shard: where the object goes; other: the other shard an object of
+       this id could be in (the same when there is none) */
+    unsigned shard = s_shard_for(self, id, size);
+    unsigned other =
+        shard == S_LARGE_SHARD ? s_shard_of(self, id) : S_LARGE_SHARD;
     s_shard_t *sh = &self->shards[shard];
     if (s_holds(sh->env)) {
         s_err(err, errlen,
-              "object store: this thread holds an open reservation on the "
-              "shard of object %s: commit or abort it first",
-              s_hex(id, hex));
+              "object store: this thread holds an open reservation on "
+              "shard %u, where object %s goes: commit or abort it first",
+              shard, s_hex(id, hex));
         return PDC_EINVAL;
     }
     pdc_store_reservation_t *r = malloc(sizeof(*r));
@@ -1220,26 +1317,44 @@ static int s_reserve(pdc_store_t *self, const uint8_t *id, pdc_type type,
             free(r);
             return s_status(rc);
         }
+        /* the id in this shard (under the write lock), then, published
+           in the slot, in the other shard it could be in */
+        unsigned where = shard;
+        int found = S_FOUND_NONE;
         rc = mdb_get(txn, sh->dbi, &key, &val);
-        if (rc != MDB_NOTFOUND) {
-            s_header_t old; /* read before the abort: val is the txn's  */
-            int unsealed = rc == MDB_SUCCESS &&
-                           s_header_read(&val, &old) == 0 &&
-                           old.state == S_STATE_UNSEALED;
+        if (rc == MDB_SUCCESS) {
+            s_header_t old;
+            found = s_header_read(&val, &old) == 0 &&
+                            old.state == S_STATE_UNSEALED
+                        ? S_FOUND_UNSEALED
+                        : S_FOUND_SEALED;
+        } else if (rc == MDB_NOTFOUND)
+            rc = MDB_SUCCESS;
+        uint64_t used = 0, fresh_others = 0, fresh = 0;
+        if (rc == MDB_SUCCESS && found == S_FOUND_NONE) {
+            s_slot_set(self, shard, id, need, need);
+            if (other != shard) {
+                where = other;
+                rc = s_elsewhere(self, other, id, &found);
+            }
+        }
+        if (rc != MDB_SUCCESS || found != S_FOUND_NONE) {
+            s_slot_clear(self, shard);
             mdb_txn_abort(txn);
             free(r);
             if (rc == MDB_SUCCESS) {
                 s_err(err, errlen, "object store: object %s exists already%s",
                       s_hex(id, hex),
-                      unsealed ? " (unsealed: being received)" : "");
+                      found == S_FOUND_UNSEALED ? " (unsealed: being received)"
+                      : found == S_FOUND_WRITING
+                          ? " (being reserved by another writer)"
+                          : "");
                 return PDC_EINVAL;
             }
             s_err(err, errlen, "object store %s: shard %u: %s", self->dir,
-                  shard, mdb_strerror(rc));
+                  where, mdb_strerror(rc));
             return s_status(rc);
         }
-        uint64_t used = 0, fresh_others = 0, fresh = 0;
-        s_slot_set(self, shard, need, need);
         rc = s_counter_get(txn, sh->dbi, &used);
         if (rc) {
             s_err(err, errlen, "object store %s: shard %u: counter: %s",
@@ -1295,7 +1410,7 @@ static int s_reserve(pdc_store_t *self, const uint8_t *id, pdc_type type,
             free(r);
             return rc;
         }
-        s_slot_set(self, shard, need, fresh);
+        s_slot_set(self, shard, id, need, fresh);
 
         s_header_t hdr = {.magic = S_MAGIC,
                           .type = (uint16_t) type,
@@ -1387,6 +1502,33 @@ int pdc_store_put(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE],
    Get, contains, delete
    ------------------------------------------------------------------------ */
 
+/* Find id's value, sealed or not: in its hashed shard, then, if not
+   there, in the large shard.  MDB_SUCCESS: *pin is a read transaction of
+   the shard that holds it, *val and *hdr describe the value; else no pin
+   is held. */
+static int s_find(pdc_store_t *self, const uint8_t *id, pdc_store_pin_t **pin_p,
+                  MDB_val *val, s_header_t *hdr) {
+    unsigned shard = s_shard_of(self, id);
+    MDB_val key = {PDC_ID_SIZE, (void *) id};
+    for (;;) {
+        pdc_store_pin_t *pin;
+        int rc = s_pin_acquire(self, shard, &pin);
+        if (rc)
+            return rc;
+        rc = mdb_get(pin->txn, self->shards[shard].dbi, &key, val);
+        if (rc == MDB_SUCCESS && s_header_read(val, hdr) != 0)
+            rc = MDB_CORRUPTED;
+        if (rc == MDB_SUCCESS) {
+            *pin_p = pin;
+            return MDB_SUCCESS;
+        }
+        s_pin_release(self, pin);
+        if (rc != MDB_NOTFOUND || shard == S_LARGE_SHARD)
+            return rc;
+        shard = S_LARGE_SHARD; /* a large object: see the top of the file */
+    }
+}
+
 int pdc_store_get(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE],
                   const void **data, size_t *size, pdc_type *type,
                   pdc_store_pin_t **pin_p) {
@@ -1394,20 +1536,15 @@ int pdc_store_get(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE],
         *pin_p = NULL;
     if (!self || !id || !data || !pin_p)
         return PDC_EINVAL;
-    unsigned shard = s_shard_of(self, id);
-    pdc_store_pin_t *pin;
-    int rc = s_pin_acquire(self, shard, &pin);
-    if (rc)
-        return s_status(rc);
-    MDB_val key = {PDC_ID_SIZE, (void *) id}, val;
+    pdc_store_pin_t *pin = NULL;
+    MDB_val val;
     s_header_t hdr;
-    rc = mdb_get(pin->txn, self->shards[shard].dbi, &key, &val);
-    if (rc == MDB_SUCCESS && s_header_read(&val, &hdr) != 0)
-        rc = MDB_CORRUPTED;
+    int rc = s_find(self, id, &pin, &val, &hdr);
     if (rc == MDB_SUCCESS && hdr.state != S_STATE_SEALED)
         rc = MDB_NOTFOUND; /* still being received                  */
     if (rc) {
-        s_pin_release(self, pin);
+        if (pin)
+            s_pin_release(self, pin);
         return s_status(rc);
     }
     *data = (const char *) val.mv_data + hdr.offset;
@@ -1429,31 +1566,49 @@ void pdc_store_unpin(pdc_store_t *self, pdc_store_pin_t **pin_p) {
 int pdc_store_contains(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE]) {
     if (!self || !id)
         return PDC_EINVAL;
-    unsigned shard = s_shard_of(self, id);
     pdc_store_pin_t *pin;
-    int rc = s_pin_acquire(self, shard, &pin);
-    if (rc)
-        return s_status(rc);
-    MDB_val key = {PDC_ID_SIZE, (void *) id}, val;
+    MDB_val val;
     s_header_t hdr;
-    rc = mdb_get(pin->txn, self->shards[shard].dbi, &key, &val);
-    if (rc == MDB_SUCCESS && s_header_read(&val, &hdr) != 0)
-        rc = MDB_CORRUPTED;
-    if (rc == MDB_SUCCESS && hdr.state != S_STATE_SEALED)
-        rc = MDB_NOTFOUND; /* still being received                  */
-    s_pin_release(self, pin);
+    int rc = s_find(self, id, &pin, &val, &hdr);
+    if (rc == MDB_SUCCESS) {
+        if (hdr.state != S_STATE_SEALED)
+            rc = MDB_NOTFOUND; /* still being received              */
+        s_pin_release(self, pin);
+    }
     if (rc == MDB_NOTFOUND)
         return 0;
     return rc == MDB_SUCCESS ? 1 : s_status(rc);
 }
 
-/* Delete id, sealed or not; unsealed_only: only an object still being
-   received (a sealed one is PDC_ENOTFOUND). */
-static int s_delete(pdc_store_t *self, const uint8_t *id, int unsealed_only) {
-    unsigned shard = s_shard_of(self, id);
+/* 1 if shard holds id (in any state), else 0; *rc_p is MDB_SUCCESS or
+   the LMDB error that kept it from telling (and then it is 0). */
+static int s_present(pdc_store_t *self, unsigned shard, const uint8_t *id,
+                     int *rc_p) {
+    pdc_store_pin_t *pin;
+    int rc = s_pin_acquire(self, shard, &pin);
+    if (rc == MDB_SUCCESS) {
+        MDB_val key = {PDC_ID_SIZE, (void *) id}, val;
+        rc = mdb_get(pin->txn, self->shards[shard].dbi, &key, &val);
+        s_pin_release(self, pin);
+    }
+    *rc_p = rc == MDB_NOTFOUND ? MDB_SUCCESS : rc;
+    return rc == MDB_SUCCESS;
+}
+
+/* Delete id from shard, sealed or not; unsealed_only: only an object
+   still being received (a sealed one is PDC_ENOTFOUND).  When the calling
+   thread holds shard's write lock (a reservation), a delete of an object
+   there would wait on itself: PDC_EINVAL; one of an id that is not there
+   writes nothing: PDC_ENOTFOUND. */
+static int s_delete_in(pdc_store_t *self, unsigned shard, const uint8_t *id,
+                       int unsealed_only) {
     s_shard_t *sh = &self->shards[shard];
-    if (s_holds(sh->env))
-        return PDC_EINVAL; /* would wait on our own reservation         */
+    if (s_holds(sh->env)) {
+        int prc;
+        if (s_present(self, shard, id, &prc))
+            return PDC_EINVAL; /* would wait on our own reservation     */
+        return prc ? s_status(prc) : PDC_ENOTFOUND;
+    }
     MDB_txn *txn;
     int rc = mdb_txn_begin(sh->env, NULL, 0, &txn);
     if (rc)
@@ -1488,6 +1643,21 @@ static int s_delete(pdc_store_t *self, const uint8_t *id, int unsealed_only) {
     if (rc == MDB_SUCCESS && len >= PDC_STORE_TOUCH_MIN)
         s_touch(self, shard);
     return s_status(rc);
+}
+
+/* Delete id wherever it is: its hashed shard, then the large shard.  The
+   large shard is first looked at with a read transaction: its write lock
+   is the one every large reserve holds while its bytes are written, so a
+   delete of an id that is not there does not wait for that. */
+static int s_delete(pdc_store_t *self, const uint8_t *id, int unsealed_only) {
+    unsigned shard = s_shard_of(self, id);
+    int rc = s_delete_in(self, shard, id, unsealed_only);
+    if (rc != PDC_ENOTFOUND || shard == S_LARGE_SHARD)
+        return rc;
+    int lrc;
+    if (!s_present(self, S_LARGE_SHARD, id, &lrc))
+        return lrc ? s_status(lrc) : PDC_ENOTFOUND;
+    return s_delete_in(self, S_LARGE_SHARD, id, unsealed_only);
 }
 
 int pdc_store_delete(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE]) {
@@ -1574,7 +1744,7 @@ int pdc_store_create_unsealed(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE],
         s_err(err, errlen, "object store: create_unsealed: a NULL argument");
         return PDC_EINVAL;
     }
-    unsigned shard = s_shard_of(self, id);
+    unsigned shard = s_shard_for(self, id, size); /* as s_reserve's     */
     int staged =
         size <= S_STAGE_MAX_PAGES * self->shards[shard].psize - S_HDR_AREA;
     s_unsealed_t *u = calloc(1, sizeof(*u));
@@ -1702,7 +1872,7 @@ int pdc_store_abort_unsealed(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE]) {
     s_unsealed_t *u = s_unsealed_take(self, id);
     if (!u)
         return PDC_ENOTFOUND;
-    int rc = s_delete(self, id, 1);
+    int rc = s_delete_in(self, u->shard, id, 1);
     if (rc != PDC_OK && rc != PDC_ENOTFOUND) {
         s_unsealed_add(self, u); /* still open: abort again             */
         return rc;

@@ -6,16 +6,33 @@
     reads and writes objects directly, with no message to the raylet.
 
     The store is sharded into several LMDB environments (shard-0 ...
-    shard-K-1), chosen by a hash of the object id, because LMDB allows one
-    writer per environment: K shards give K concurrent writers.  Every
-    environment is opened with MDB_WRITEMAP | MDB_NOSYNC | MDB_NOTLS |
-    MDB_NOMETASYNC, so a write goes straight into shared memory and a read
-    transaction is not tied to a thread.
+    shard-K-1) because LMDB allows one writer per environment: K shards
+    give K concurrent writers.  Every environment is opened with
+    MDB_WRITEMAP | MDB_NOSYNC | MDB_NOTLS | MDB_NOMETASYNC, so a write goes
+    straight into shared memory and a read transaction is not tied to a
+    thread.
+
+    Where an object lives: one smaller than PDC_STORE_LARGE_OBJECT bytes
+    of data in the shard a hash of its id chooses (pdc_store_shard_of); a
+    large one in shard 0, the large shard, whatever its id
+    (pdc_store_shard_for says which).  The reason is warm pages.  The
+    first touch of a tmpfs page LMDB has never used costs a page fault
+    (on a VM about 10 us per 4 KiB page: a large write into fresh pages
+    runs at about 0.4 GB/s), while pages an earlier object freed are
+    reused by LMDB and written at memory speed.  With every large object
+    in one shard, a large object finds the pages that the large objects
+    deleted before it left, whichever id it has (a task result, an object
+    received from another node); spread by hash, each shard would have to
+    fault in its own large objects' worth of pages.  The price: large
+    objects have one writer at a time on the node.  A lookup by id (get,
+    contains, delete, the duplicate-id check of reserve and create) looks
+    in the id's hashed shard and then, if the object is not there, in
+    shard 0; seal and abort use the shard create chose.
 
     Put writes the bytes once: pdc_store_reserve opens a write transaction
-    on the object's shard, reserves space with MDB_RESERVE and returns where
-    to write; pdc_store_commit commits.  Between the two, the shard's write
-    lock is held: fill the buffer and commit promptly.
+    on the object's shard, reserves space with MDB_RESERVE and returns
+    where to write; pdc_store_commit commits.  Between the two, the shard's
+    write lock is held: fill the buffer and commit promptly.
 
     An object received from another node arrives in pieces, at the
     network's pace, so it does not hold the write lock:
@@ -49,8 +66,11 @@
     the thread that reserved (from another thread commit returns
     PDC_EINVAL and leaves *res set), and finish it before that thread
     writes to the store again (a second write on the same shard would
-    deadlock, so it is refused with PDC_EINVAL).  One object is at most
-    4 GiB - 65 bytes (LMDB keeps value sizes in 32 bits).  Never use a
+    deadlock, so it is refused with PDC_EINVAL; the shard is the one
+    written: shard 0 for any large object, and for a delete the shard
+    that holds the object, so a delete of an absent id is PDC_ENOTFOUND).
+    One object is at most 4 GiB - 65 bytes (LMDB keeps value sizes in 32
+    bits).  Never use a
     store across fork: the child opens its own.
 */
 #ifndef PDC_STORE_H_INCLUDED
@@ -59,6 +79,13 @@
 #include "pdc.h"
 #include <stddef.h>
 #include <stdint.h>
+
+/* Objects with at least this many bytes of data are large: they live in
+   shard 0, whatever their id, to reuse the warm pages of the large
+   objects deleted before them (see above).  At 16 MiB the fresh pages
+   of one object cost about 40 ms of faults (10 us a page), while smaller
+   objects keep the shards' concurrent writers. */
+#define PDC_STORE_LARGE_OBJECT ((size_t) 16 << 20)
 
 typedef struct pdc_store pdc_store_t;
 typedef struct pdc_store_pin pdc_store_pin_t;
@@ -88,8 +115,11 @@ int pdc_store_remove_dir(const char *dir);
 /* Reserve size bytes for object id of type type.  On success returns
    PDC_OK, *data points to where the bytes go and *res holds the open
    transaction.  PDC_ESTOREFULL: err says how full the store is (used,
-   capacity, the request).  An id that exists already (also one still
-   being received, unsealed): PDC_EINVAL. */
+   capacity, the request).  An id that exists already, in either shard it
+   could be in (also one still being received, unsealed, or being
+   reserved by another writer): PDC_EINVAL.  The object goes to
+   pdc_store_shard_for(self, id, size): shard 0 when size is at least
+   PDC_STORE_LARGE_OBJECT. */
 int pdc_store_reserve(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE],
                       pdc_type type, size_t size, void **data,
                       pdc_store_reservation_t **res, char *err,
@@ -116,8 +146,12 @@ int pdc_store_put(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE],
    pdc_store_destroy for the objects still unsealed.  Any thread may write
    to *data, seal or abort.
 
+   A large object (size >= PDC_STORE_LARGE_OBJECT) is created in shard 0,
+   as by reserve.
+
    Create: PDC_EINVAL for an id that exists (sealed or not) and, as for
-   reserve, when the calling thread holds a reservation on the id's shard.
+   reserve, when the calling thread holds a reservation on the shard the
+   object goes to (pdc_store_shard_for).
    Create takes the write lock for one short step; the only part of it that
    grows with size is giving the object's new pages their memory (about
    0.1 ms per MiB), so that a write into *data can never fault for want of
@@ -160,7 +194,9 @@ void pdc_store_unpin(pdc_store_t *self, pdc_store_pin_t **pin);
 /* Whether id is stored (no pin kept). */
 int pdc_store_contains(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE]);
 
-/* Delete id, sealed or still being received.  PDC_OK, or PDC_ENOTFOUND. */
+/* Delete id, sealed or still being received.  PDC_OK, or PDC_ENOTFOUND;
+   PDC_EINVAL when the object is in a shard the calling thread holds a
+   reservation on. */
 int pdc_store_delete(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE]);
 
 /* Usage: bytes of object data held, capacity, number of objects (all
@@ -177,9 +213,12 @@ int pdc_store_check_readers(pdc_store_t *self);
 
 const char *pdc_store_dir(pdc_store_t *self);
 
-/* The shard an id lives in (0 .. shards-1).  A writer that chooses its
-   ids can keep large objects in one shard, so that a large put reuses
-   the warm pages a deleted large object left there. */
+/* The shard of a small object of id (0 .. shards-1): its hashed shard.
+   Objects of at least PDC_STORE_LARGE_OBJECT bytes are in shard 0
+   whatever this says; pdc_store_shard_for tells the shard an object of
+   id and size is written to. */
 unsigned pdc_store_shard_of(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE]);
+unsigned pdc_store_shard_for(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE],
+                             size_t size);
 
 #endif

@@ -62,7 +62,9 @@
     X(transfer_timeout_ms, "PDC_TRANSFER_TIMEOUT_MS", 10000,                  \
       "a transfer that makes no progress for this long fails")                \
     X(pull_timeout_ms, "PDC_PULL_TIMEOUT_MS", 120000,                         \
-      "longest a client waits for its raylet to bring an object over")
+      "longest a client waits for its raylet to bring an object over")       \
+    X(max_code_bytes, "PDC_MAX_CODE_BYTES", 256LL * 1024 * 1024,              \
+      "bytes of code packages (uploaded libraries) the head keeps in all")
 
 typedef struct {
 #define PDC_X_FIELD(field, env, def, help) int64_t field;

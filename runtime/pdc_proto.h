@@ -116,6 +116,12 @@
     - OBJECT_FETCH (raylet -> raylet): object id, offset, length.  Reply
       OBJECT_CHUNK: id, type, total size, offset, then the bytes as a
       payload frame; or ERROR if the object is not there.
+    - CODE_PUT (owner -> head): hash, file name, then the library's bytes
+      as a payload frame.  Reply CODE_STORED (hash) or ERROR.
+    - CODE_GET: hash.  From a worker to its raylet: reply CODE_PATH (hash,
+      path of the package in the node's cache).  From a raylet to the
+      head: reply CODE (hash, then the bytes as a payload frame).  ERROR
+      if there is no such package.
     - OBJECT_FREE: forward flag, object ids.  The raylet deletes them
       from its store; with the flag set (from an owner) it also sends
       them on to every other live node.  No reply.
@@ -157,7 +163,12 @@
     X(OBJECT_READY, "d")                                                  \
     X(OBJECT_FETCH, "duu")                                                \
     X(OBJECT_CHUNK, "duuu")                                               \
-    X(OBJECT_FREE, "u*d")
+    X(OBJECT_FREE, "u*d")                                                 \
+    X(CODE_PUT, "ss")                                                     \
+    X(CODE_STORED, "s")                                                   \
+    X(CODE_GET, "s")                                                      \
+    X(CODE, "s")                                                          \
+    X(CODE_PATH, "ss")
 
 typedef enum {
 #define PDC_X_ENUM(name, schema) PDC_MSG_##name,

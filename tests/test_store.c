@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define KIB         ((size_t) 1 << 10)
@@ -366,7 +367,8 @@ typedef struct {
     uint64_t bytes;
     uint64_t fresh;
     int64_t pid;
-    char pad[40];
+    uint64_t id[2];
+    char pad[24];
 } test_slot_t;
 
 static void s_fake_writers(unsigned shards, uint64_t bytes, uint64_t fresh,
@@ -376,7 +378,7 @@ static void s_fake_writers(unsigned shards, uint64_t bytes, uint64_t fresh,
     FILE *f = fopen(path, "r+");
     cr_assert_not_null(f);
     for (unsigned i = 0; i < shards; i++) {
-        test_slot_t slot = {bytes, fresh, pid, {0}};
+        test_slot_t slot = {bytes, fresh, pid, {0, 0}, {0}};
         cr_assert_eq(fwrite(&slot, sizeof(slot), 1, f), 1);
     }
     fclose(f);
@@ -708,9 +710,11 @@ Test(store, commit_from_another_thread_is_refused) {
 
 Test(store, second_write_while_holding_a_reservation_is_refused) {
     pdc_store_t *st = s_create(MIB, 1); /* one shard: every id shares it */
-    uint8_t a[PDC_ID_SIZE], b[PDC_ID_SIZE];
+    uint8_t a[PDC_ID_SIZE], b[PDC_ID_SIZE], c[PDC_ID_SIZE];
     s_id(a, 80);
     s_id(b, 81);
+    s_id(c, 82);
+    cr_assert_eq(s_put(st, 82, 10, PDC_T_BYTES), PDC_OK, "%s", g_err);
     void *dst, *dst2;
     pdc_store_reservation_t *res, *res2;
     cr_assert_eq(pdc_store_reserve(st, a, PDC_T_BYTES, 10, &dst, &res, g_err,
@@ -720,7 +724,9 @@ Test(store, second_write_while_holding_a_reservation_is_refused) {
                                    sizeof(g_err)),
                  PDC_EINVAL, "would wait on itself");
     cr_assert(strstr(g_err, "commit or abort") != NULL, "err: %s", g_err);
-    cr_assert_eq(pdc_store_delete(st, b), PDC_EINVAL);
+    cr_assert_eq(pdc_store_delete(st, c), PDC_EINVAL);
+    cr_assert_eq(pdc_store_delete(st, b), PDC_ENOTFOUND,
+                 "nothing to delete: no write, no refusal");
     memset(dst, 2, 10);
     cr_assert_eq(pdc_store_commit(st, &res), PDC_OK);
     cr_assert_eq(s_put(st, 81, 10, PDC_T_BYTES), PDC_OK, "%s", g_err);
@@ -838,9 +844,9 @@ Test(store, put_to_the_same_shard_completes_while_an_object_is_unsealed) {
     pdc_store_t *st = s_create(64 * MIB, 4);
     uint8_t id[PDC_ID_SIZE], other[PDC_ID_SIZE];
     s_id(id, 230);
-    uint64_t n = 231;
-    for (s_id(other, n);
-         pdc_store_shard_of(st, other) != pdc_store_shard_of(st, id);
+    uint64_t n = 231; /* a small object of the shard id is written to */
+    for (s_id(other, n); pdc_store_shard_of(st, other) !=
+                         pdc_store_shard_for(st, id, 20 * MIB);
          s_id(other, ++n))
         ;
     void *data;
@@ -1059,4 +1065,341 @@ Test(store, bad_arguments_to_unsealed_calls_are_refused) {
     cr_assert_eq(pdc_store_abort_unsealed(st, NULL), PDC_EINVAL);
     cr_assert_eq(pdc_store_seal(st, id), PDC_ENOTFOUND, "never created");
     cr_assert_eq(pdc_store_abort_unsealed(st, id), PDC_ENOTFOUND);
+}
+
+/* ------------------------------------------------------------------------
+   Large objects: in shard 0 whatever their id
+   ------------------------------------------------------------------------ */
+
+#define LARGE PDC_STORE_LARGE_OBJECT
+
+/* The first n >= from whose id hashes to shard want. */
+static uint64_t s_n_in(pdc_store_t *st, uint64_t from, unsigned want) {
+    uint8_t id[PDC_ID_SIZE];
+    for (uint64_t n = from;; n++) {
+        s_id(id, n);
+        if (pdc_store_shard_of(st, id) == want)
+            return n;
+    }
+}
+
+/* The first n >= from whose id hashes to neither shard 0 nor avoid. */
+static uint64_t s_n_off_0(pdc_store_t *st, uint64_t from, unsigned avoid) {
+    uint8_t id[PDC_ID_SIZE];
+    for (uint64_t n = from;; n++) {
+        s_id(id, n);
+        unsigned sh = pdc_store_shard_of(st, id);
+        if (sh != 0 && sh != avoid)
+            return n;
+    }
+}
+
+/* Shard i of the (closed) store in g_dir, read with LMDB itself: its
+   objects, its used-bytes counter, and whether it holds object n (if n
+   is not 0). */
+typedef struct {
+    size_t objects;
+    uint64_t used;
+    int has;
+} test_shard_t;
+
+static test_shard_t s_shard_look(unsigned i, uint64_t n) {
+    char path[512];
+    snprintf(path, sizeof(path), "%s/shard-%u", g_dir, i);
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    MDB_stat ms;
+    MDB_val key = {1, "\0"}, val;
+    test_shard_t t = {0, 0, 0};
+    cr_assert_eq(mdb_env_create(&env), 0);
+    cr_assert_eq(mdb_env_open(env, path, MDB_RDONLY, 0600), 0, "%s", path);
+    cr_assert_eq(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+    cr_assert_eq(mdb_dbi_open(txn, NULL, 0, &dbi), 0);
+    cr_assert_eq(mdb_stat(txn, dbi, &ms), 0);
+    cr_assert_eq(mdb_get(txn, dbi, &key, &val), 0, "the counter");
+    cr_assert_eq(val.mv_size, sizeof(t.used));
+    memcpy(&t.used, val.mv_data, sizeof(t.used));
+    t.objects = ms.ms_entries - 1;
+    if (n) {
+        uint8_t id[PDC_ID_SIZE];
+        s_id(id, n);
+        key = (MDB_val){PDC_ID_SIZE, id};
+        t.has = mdb_get(txn, dbi, &key, &val) == 0;
+    }
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
+    return t;
+}
+
+/* Memory the store's shards hold in /dev/shm (allocated tmpfs pages of
+   their data.mdb). */
+static uint64_t s_shard_memory(unsigned shards) {
+    uint64_t total = 0;
+    for (unsigned i = 0; i < shards; i++) {
+        char path[512];
+        struct stat sb;
+        snprintf(path, sizeof(path), "%s/shard-%u/data.mdb", g_dir, i);
+        cr_assert_eq(stat(path, &sb), 0, "%s", path);
+        total += (uint64_t) sb.st_blocks * 512;
+    }
+    return total;
+}
+
+Test(store, objects_below_the_large_size_keep_their_hashed_shard) {
+    pdc_store_t *st = s_create(64 * MIB, 4);
+    uint64_t n = s_n_off_0(st, 500, 0);
+    uint8_t id[PDC_ID_SIZE];
+    s_id(id, n);
+    unsigned h = pdc_store_shard_of(st, id);
+    cr_assert_eq(pdc_store_shard_for(st, id, 0), h);
+    cr_assert_eq(pdc_store_shard_for(st, id, LARGE - 1), h);
+    cr_assert_eq(pdc_store_shard_for(st, id, LARGE), 0);
+    cr_assert_eq(pdc_store_shard_for(st, id, 4 * GIB), 0);
+    cr_assert_eq(s_put(st, n, LARGE - 1, PDC_T_BYTES), PDC_OK, "%s", g_err);
+    cr_assert(s_get_ok(st, n, LARGE - 1, PDC_T_BYTES));
+    pdc_store_destroy(&g_store);
+
+    test_shard_t sh = s_shard_look(h, n), s0 = s_shard_look(0, n);
+    cr_assert(sh.has, "in its hashed shard %u", h);
+    cr_assert_eq(sh.used, LARGE - 1 + 64);
+    cr_assert(!s0.has);
+    cr_assert_eq(s0.used, 0);
+}
+
+Test(store, large_object_whose_id_hashes_elsewhere_is_found_by_get_contains_and_delete) {
+    pdc_store_t *st = s_create(64 * MIB, 4);
+    uint64_t n = s_n_off_0(st, 500, 0);
+    uint8_t id[PDC_ID_SIZE];
+    s_id(id, n);
+    cr_assert_eq(s_put(st, n, LARGE, PDC_T_BYTES), PDC_OK, "%s", g_err);
+    cr_assert(s_get_ok(st, n, LARGE, PDC_T_BYTES));
+    cr_assert_eq(pdc_store_contains(st, id), 1);
+    cr_assert_eq(s_usage(st).objects, 1);
+    cr_assert_eq(pdc_store_delete(st, id), PDC_OK);
+    cr_assert_eq(pdc_store_contains(st, id), 0);
+    cr_assert(!s_get_ok(st, n, LARGE, PDC_T_BYTES));
+    cr_assert_eq(pdc_store_delete(st, id), PDC_ENOTFOUND);
+    pdc_store_usage_t u = s_usage(st);
+    cr_assert_eq(u.used, 0);
+    cr_assert_eq(u.objects, 0);
+}
+
+Test(store, large_object_is_accounted_in_shard_0) {
+    pdc_store_t *st = s_create(64 * MIB, 4);
+    uint64_t big = s_n_off_0(st, 500, 0), small = big + 1;
+    uint8_t id[PDC_ID_SIZE];
+    s_id(id, big);
+    unsigned h = pdc_store_shard_of(st, id);
+    small = s_n_in(st, small, h); /* a small object in big's hashed shard */
+    cr_assert_eq(s_put(st, big, LARGE + 5, PDC_T_BYTES), PDC_OK, "%s", g_err);
+    cr_assert_eq(s_put(st, small, 1000, PDC_T_BYTES), PDC_OK, "%s", g_err);
+    cr_assert_eq(s_usage(st).used, LARGE + 5 + 1000 + 2 * 64);
+    pdc_store_destroy(&g_store);
+
+    test_shard_t s0 = s_shard_look(0, big), sh = s_shard_look(h, big);
+    cr_assert(s0.has, "the large object is in shard 0");
+    cr_assert_eq(s0.objects, 1);
+    cr_assert_eq(s0.used, LARGE + 5 + 64, "and counted there");
+    cr_assert(!sh.has, "not in its hashed shard %u", h);
+    cr_assert_eq(sh.objects, 1, "which holds the small one only");
+    cr_assert_eq(sh.used, 1000 + 64);
+}
+
+Test(store, large_put_after_deleting_a_large_object_reuses_its_pages) {
+    pdc_store_t *st = s_create(64 * MIB, 4);
+    uint64_t a = s_n_off_0(st, 500, 0);
+    uint8_t ida[PDC_ID_SIZE], idb[PDC_ID_SIZE];
+    s_id(ida, a);
+    uint64_t b = s_n_off_0(st, a + 1, pdc_store_shard_of(st, ida));
+    s_id(idb, b); /* hashes to a third shard: neither 0 nor a's */
+    cr_assert_eq(s_put(st, a, 2 * LARGE, PDC_T_BYTES), PDC_OK, "%s", g_err);
+    uint64_t after_a = s_shard_memory(4);
+    cr_assert_eq(pdc_store_delete(st, ida), PDC_OK);
+    cr_assert_eq(s_put(st, b, 2 * LARGE, PDC_T_BYTES), PDC_OK, "%s", g_err);
+    uint64_t after_b = s_shard_memory(4);
+    cr_assert_lt(after_b, after_a + MIB,
+                 "the second large object took %llu KiB of new memory: it "
+                 "did not reuse the first one's pages",
+                 (unsigned long long) (after_b - after_a) / 1024);
+    cr_assert(s_get_ok(st, b, 2 * LARGE, PDC_T_BYTES));
+}
+
+Test(store, duplicate_id_of_a_large_object_is_refused) {
+    pdc_store_t *st = s_create(128 * MIB, 4);
+    uint64_t n = s_n_off_0(st, 500, 0);
+    uint8_t id[PDC_ID_SIZE];
+    s_id(id, n);
+    void *data = (void *) 1;
+    cr_assert_eq(s_put(st, n, LARGE, PDC_T_BYTES), PDC_OK, "%s", g_err);
+    cr_assert_eq(s_put(st, n, LARGE, PDC_T_BYTES), PDC_EINVAL);
+    cr_assert(strstr(g_err, "exists") != NULL, "err: %s", g_err);
+    cr_assert_eq(s_put(st, n, 100, PDC_T_BYTES), PDC_EINVAL,
+                 "a small one would go to the hashed shard");
+    cr_assert(strstr(g_err, "exists") != NULL, "err: %s", g_err);
+    cr_assert_eq(pdc_store_create_unsealed(st, id, PDC_T_BYTES, 100, &data,
+                                           g_err, sizeof(g_err)),
+                 PDC_EINVAL);
+    cr_assert_null(data);
+    cr_assert_eq(s_usage(st).objects, 1);
+    cr_assert(s_get_ok(st, n, LARGE, PDC_T_BYTES), "the first is kept");
+
+    /* and the other way round: a small object first */
+    uint64_t m = s_n_off_0(st, n + 1, 0);
+    cr_assert_eq(s_put(st, m, 100, PDC_T_BYTES), PDC_OK, "%s", g_err);
+    cr_assert_eq(s_put(st, m, LARGE, PDC_T_BYTES), PDC_EINVAL);
+    cr_assert(strstr(g_err, "exists") != NULL, "err: %s", g_err);
+    cr_assert_eq(s_usage(st).used, LARGE + 100 + 2 * 64, "each counted once");
+}
+
+Test(store, id_being_reserved_in_the_other_shard_is_refused) {
+    pdc_store_t *st = s_create(64 * MIB, 4);
+    uint64_t n = s_n_off_0(st, 500, 0);
+    uint8_t id[PDC_ID_SIZE];
+    s_id(id, n);
+    void *dst, *dst2;
+    pdc_store_reservation_t *res, *res2;
+    /* large in shard 0 being written: a small one of the id is refused */
+    cr_assert_eq(pdc_store_reserve(st, id, PDC_T_BYTES, LARGE, &dst, &res,
+                                   g_err, sizeof(g_err)),
+                 PDC_OK, "%s", g_err);
+    cr_assert_eq(pdc_store_reserve(st, id, PDC_T_BYTES, 10, &dst2, &res2,
+                                   g_err, sizeof(g_err)),
+                 PDC_EINVAL);
+    cr_assert(strstr(g_err, "being reserved") != NULL, "err: %s", g_err);
+    pdc_store_abort(st, &res);
+    /* small in the hashed shard being written: a large one is refused */
+    cr_assert_eq(pdc_store_reserve(st, id, PDC_T_BYTES, 10, &dst, &res, g_err,
+                                   sizeof(g_err)),
+                 PDC_OK, "%s", g_err);
+    cr_assert_eq(pdc_store_reserve(st, id, PDC_T_BYTES, LARGE, &dst2, &res2,
+                                   g_err, sizeof(g_err)),
+                 PDC_EINVAL);
+    cr_assert(strstr(g_err, "being reserved") != NULL, "err: %s", g_err);
+    memset(dst, 3, 10);
+    cr_assert_eq(pdc_store_commit(st, &res), PDC_OK);
+    cr_assert_eq(s_usage(st).used, 10 + 64);
+}
+
+Test(store, holding_a_large_reservation_refuses_writes_to_shard_0_only) {
+    pdc_store_t *st = s_create(128 * MIB, 4);
+    uint64_t big = s_n_off_0(st, 500, 0), old = s_n_off_0(st, big + 1, 0);
+    uint8_t id[PDC_ID_SIZE], idold[PDC_ID_SIZE], idz[PDC_ID_SIZE],
+        idh[PDC_ID_SIZE];
+    s_id(id, big);
+    s_id(idold, old);
+    uint64_t h = s_n_in(st, old + 1, pdc_store_shard_of(st, id));
+    uint64_t z = s_n_in(st, old + 1, 0);
+    s_id(idh, h);
+    s_id(idz, z);
+    cr_assert_eq(s_put(st, old, LARGE, PDC_T_BYTES), PDC_OK, "%s", g_err);
+    void *dst, *dst2;
+    pdc_store_reservation_t *res, *res2 = NULL;
+    cr_assert_eq(pdc_store_reserve(st, id, PDC_T_BYTES, LARGE, &dst, &res,
+                                   g_err, sizeof(g_err)),
+                 PDC_OK, "%s", g_err);
+    /* the large reservation holds shard 0, not the id's hashed shard */
+    cr_assert_eq(s_put(st, h, 100, PDC_T_BYTES), PDC_OK, "%s", g_err);
+    cr_assert_eq(s_put(st, z, 100, PDC_T_BYTES), PDC_EINVAL, "shard 0");
+    cr_assert(strstr(g_err, "commit or abort") != NULL, "err: %s", g_err);
+    cr_assert_eq(pdc_store_reserve(st, idz, PDC_T_BYTES, LARGE, &dst2, &res2,
+                                   g_err, sizeof(g_err)),
+                 PDC_EINVAL, "another large one: shard 0 too");
+    cr_assert_null(res2);
+    cr_assert_eq(pdc_store_delete(st, idold), PDC_EINVAL,
+                 "a large object is deleted from shard 0");
+    uint8_t idabsent[PDC_ID_SIZE];
+    s_id(idabsent, s_n_off_0(st, 900, 0));
+    cr_assert_eq(pdc_store_delete(st, idabsent), PDC_ENOTFOUND,
+                 "shard 0 is looked at without its write lock");
+    cr_assert_eq(pdc_store_delete(st, idh), PDC_OK, "its own shard is free");
+    memset(dst, 4, 64);
+    cr_assert_eq(pdc_store_commit(st, &res), PDC_OK);
+    cr_assert_eq(pdc_store_delete(st, idold), PDC_OK);
+    cr_assert_eq(s_put(st, z, 100, PDC_T_BYTES), PDC_OK, "%s", g_err);
+}
+
+Test(store, unsealed_large_object_is_created_in_shard_0) {
+    pdc_store_t *st = s_create(64 * MIB, 4);
+    uint64_t a = s_n_off_0(st, 500, 0), b = s_n_off_0(st, a + 1, 0);
+    uint8_t ida[PDC_ID_SIZE], idb[PDC_ID_SIZE];
+    s_id(ida, a);
+    s_id(idb, b);
+    void *da, *db;
+    cr_assert_eq(pdc_store_create_unsealed(st, ida, PDC_T_BYTES, LARGE, &da,
+                                           g_err, sizeof(g_err)),
+                 PDC_OK, "%s", g_err);
+    cr_assert_eq(pdc_store_create_unsealed(st, ida, PDC_T_BYTES, 10, &db,
+                                           g_err, sizeof(g_err)),
+                 PDC_EINVAL, "a duplicate, small");
+    cr_assert(strstr(g_err, "unsealed") != NULL, "err: %s", g_err);
+    s_receive(da, LARGE, MIB, a);
+    cr_assert_eq(pdc_store_contains(st, ida), 0, "visible before seal");
+    cr_assert_eq(pdc_store_seal(st, ida), PDC_OK);
+    cr_assert(s_get_ok(st, a, LARGE, PDC_T_BYTES));
+    /* abort and delete of an unsealed large object find it in shard 0 */
+    cr_assert_eq(pdc_store_create_unsealed(st, idb, PDC_T_BYTES, LARGE, &db,
+                                           g_err, sizeof(g_err)),
+                 PDC_OK, "%s", g_err);
+    cr_assert_eq(pdc_store_abort_unsealed(st, idb), PDC_OK);
+    cr_assert_eq(pdc_store_create_unsealed(st, idb, PDC_T_BYTES, LARGE, &db,
+                                           g_err, sizeof(g_err)),
+                 PDC_OK, "%s", g_err);
+    cr_assert_eq(pdc_store_delete(st, idb), PDC_OK);
+    cr_assert_eq(s_usage(st).used, LARGE + 64);
+    unsigned h = pdc_store_shard_of(st, ida);
+    pdc_store_destroy(&g_store);
+
+    test_shard_t s0 = s_shard_look(0, a), sh = s_shard_look(h, a);
+    cr_assert(s0.has, "the received object is in shard 0");
+    cr_assert_eq(s0.objects, 1);
+    cr_assert_eq(s0.used, LARGE + 64);
+    cr_assert(!sh.has, "not in its hashed shard %u", h);
+    cr_assert_eq(sh.used, 0);
+}
+
+/* Thread of delete_of_an_absent_id_does_not_wait_for_a_large_reservation:
+   holds a large reservation until told to commit (or for 5 s). */
+static atomic_int g_reserved, g_go_on;
+
+static void *s_hold_large(void *arg) {
+    uint8_t id[PDC_ID_SIZE];
+    s_id(id, (uint64_t) (uintptr_t) arg);
+    void *dst;
+    pdc_store_reservation_t *res;
+    if (pdc_store_reserve(g_store, id, PDC_T_BYTES, LARGE, &dst, &res, NULL,
+                          0) != PDC_OK)
+        return (void *) 1;
+    atomic_store(&g_reserved, 1);
+    for (int ms = 0; ms < 5000 && !atomic_load(&g_go_on); ms++)
+        usleep(1000);
+    memset(dst, 5, 64);
+    return (void *) (intptr_t) pdc_store_commit(g_store, &res);
+}
+
+Test(store, delete_of_an_absent_id_does_not_wait_for_a_large_reservation) {
+    pdc_store_t *st = s_create(64 * MIB, 4);
+    uint64_t big = s_n_off_0(st, 500, 0), absent = s_n_off_0(st, big + 1, 0);
+    uint8_t id[PDC_ID_SIZE];
+    s_id(id, absent);
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, s_hold_large,
+                                (void *) (uintptr_t) big),
+                 0);
+    for (int ms = 0; ms < 5000 && !atomic_load(&g_reserved); ms++)
+        usleep(1000);
+    cr_assert(atomic_load(&g_reserved));
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int rc = pdc_store_delete(st, id);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    atomic_store(&g_go_on, 1);
+    void *trc;
+    pthread_join(th, &trc);
+    double secs = (double) (t1.tv_sec - t0.tv_sec) +
+               (double) (t1.tv_nsec - t0.tv_nsec) / 1e9;
+    cr_assert_eq(rc, PDC_ENOTFOUND);
+    cr_assert_lt(secs, 2.0, "the delete waited %.1f s for shard 0's writer",
+                 secs);
+    cr_assert_eq((intptr_t) trc, PDC_OK);
 }

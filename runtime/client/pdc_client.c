@@ -31,10 +31,12 @@
 #include "pdc_client_internal.h"
 
 #include "pdc_labels.h"
+#include "pdc_code.h"
 #include "pdc_id.h"
 #include "pdc_log.h"
 #include "pdc_wire.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -546,12 +548,6 @@ int pdc_cancel(pdc_client *c, pdc_ref ref) {
 
 /* ---- Put -------------------------------------------------------------- */
 
-/* Puts of at least this size go to shard 0 of the store (see
-   pdc_store_shard_of): a large put then finds the faulted-in pages of the
-   large object deleted before it, instead of fresh pages in a shard it
-   never used, each costing a page fault. */
-#define PDC_LARGE_PUT ((size_t) 16 << 20)
-
 pdc_ref pdc_put(pdc_client *c, pdc_value v, int *status) {
     pdc_ref ref;
     pdc_id_new(ref.id);
@@ -562,10 +558,6 @@ pdc_ref pdc_put(pdc_client *c, pdc_value v, int *status) {
     }
     int large = (v.type == PDC_T_STR || v.type == PDC_T_BYTES) &&
                 v.as.buf.size > c->inline_max;
-    for (int tries = 0; large && v.as.buf.size >= PDC_LARGE_PUT && tries < 64 &&
-                        pdc_store_shard_of(c->store, ref.id) != 0;
-         tries++)
-        pdc_id_new(ref.id);
     if (v.type == PDC_T_REF || v.type == PDC_T_ERROR ||
         ((v.type == PDC_T_STR || v.type == PDC_T_BYTES) && v.as.buf.size && !v.as.buf.data)) {
         pthread_mutex_lock(&c->mu);
@@ -928,7 +920,7 @@ static void s_encode_task(pdc_client *c, task_t *t, const char *node) {
     pdc_enc_t *e = &c->enc;
     pdc_enc_array(e, 4);
     pdc_enc_id(e, t->id);
-    pdc_enc_s(e, t->library);
+    pdc_enc_s(e, node && *node ? pdc_client_library_for(c, t->library, node) : t->library);
     pdc_enc_s(e, t->function);
     s_encode_args(c, t, node);
 }
@@ -1269,9 +1261,14 @@ static void s_send_objects(pdc_client *c) {
     for (pull_t *p = c->pulls; p; p = p->next) {
         if (p->sent) continue;
         p->sent = 1;
-        pdc_enc_begin(&c->enc, PDC_MSG_OBJECT_PULL, p->request);
-        pdc_enc_id(&c->enc, p->id);
-        pdc_enc_s(&c->enc, p->node);
+        if (*p->hash) {
+            pdc_enc_begin(&c->enc, PDC_MSG_CODE_GET, p->request);
+            pdc_enc_s(&c->enc, p->hash);
+        } else {
+            pdc_enc_begin(&c->enc, PDC_MSG_OBJECT_PULL, p->request);
+            pdc_enc_id(&c->enc, p->id);
+            pdc_enc_s(&c->enc, p->node);
+        }
         s_send_raylet(c);
     }
 }
@@ -1324,12 +1321,106 @@ int pdc_client_pull(pdc_client *c, const uint8_t *id, const char *node, int64_t 
     return rc;
 }
 
+int pdc_client_send_head(pdc_client *c, const pdc_enc_t *enc, const void *payload, size_t size) {
+    if (!c->head) {
+        if (!*c->head_endpoint) return -1;
+        c->head = zsock_new(ZMQ_DEALER);
+        if (!c->head) return -1;
+        pdc_wire_tune(zsock_resolve(c->head), c->cfg.max_message_size);
+        zsock_connect(c->head, "%s", c->head_endpoint);
+        c->head_watch = pdc_zwatch_new(&c->loop, zsock_resolve(c->head), pdc_actor_on_head, c);
+    }
+    return pdc_wire_send(zsock_resolve(c->head), NULL, 0, enc, payload, size);
+}
+
+const char *pdc_client_library_for(pdc_client *c, const char *library, const char *node) {
+    char hash[PDC_CODE_HASH_LEN + 1];
+    if (!node || !*node || !strcmp(node, c->node_id) || pdc_code_parse(library, hash, NULL))
+        return library;
+    code_upload_t *u;
+    for (u = c->uploads; u && u->library != library; u = u->next) {}
+    if (!u) {
+        u = calloc(1, sizeof *u);
+        if (!u) return library;
+        u->library = library;
+        u->next = c->uploads;
+        c->uploads = u;
+        void *bytes;
+        size_t size;
+        char why[512], ref[PATH_MAX + 80];
+        if (pdc_code_read(library, (size_t) c->cfg.max_message_size / 2, &bytes, &size, why, sizeof why)) {
+            pdc_warn("%s; workers on other nodes will try the path itself", why);
+            return library;
+        }
+        pdc_code_hash(bytes, size, hash);
+        /* Its own encoder: the caller is in the middle of a message. */
+        const char *slash = strrchr(library, '/');
+        pdc_enc_t put;
+        pdc_enc_init(&put);
+        pdc_enc_begin(&put, PDC_MSG_CODE_PUT, 0);
+        pdc_enc_s(&put, hash);
+        pdc_enc_s(&put, slash ? slash + 1 : library);
+        int sent = pdc_client_send_head(c, &put, bytes, size);
+        pdc_enc_free(&put);
+        if (sent == 0) {
+            pdc_code_ref(hash, library, ref, sizeof ref);
+            u->ref = strdup(ref);
+        } else {
+            pdc_warn("cannot upload %s: this client has no head", library);
+        }
+        free(bytes);
+    }
+    return u->ref ? u->ref : library;
+}
+
+void *pdc_client_dlopen(pdc_client *c, const char *library, char *why, size_t len) {
+    char hash[PDC_CODE_HASH_LEN + 1];
+    const char *path = library;
+    if (!pdc_code_parse(library, hash, &path)) {
+        void *h = dlopen(library, RTLD_NOW | RTLD_LOCAL);
+        if (!h) snprintf(why, len, "cannot load library '%s': %s", library, dlerror());
+        return h;
+    }
+    pull_t *p = calloc(1, sizeof *p);
+    if (!p) {
+        snprintf(why, len, "out of memory");
+        return NULL;
+    }
+    snprintf(p->hash, sizeof p->hash, "%s", hash);
+    pthread_mutex_lock(&c->mu);
+    p->request = ++c->next_request;
+    p->next = c->pulls;
+    c->pulls = p;
+    pthread_mutex_unlock(&c->mu);
+    s_wake_io(c);
+    pthread_mutex_lock(&c->mu);
+    int rc = s_wait_until(c, s_pull_done, p, c->cfg.pull_timeout_ms);
+    for (pull_t **q = &c->pulls; *q; q = &(*q)->next)
+        if (*q == p) {
+            *q = p->next;
+            break;
+        }
+    pthread_mutex_unlock(&c->mu);
+    if (rc == PDC_OK) rc = p->code;
+    void *h = NULL;
+    if (rc == PDC_OK) {
+        h = dlopen(p->path, RTLD_NOW | RTLD_LOCAL);
+        if (!h) snprintf(why, len, "cannot load library '%s' (code package %s): %s", path, p->path, dlerror());
+    } else {
+        snprintf(why, len, "cannot load library '%s': %s", path,
+                 rc == PDC_ETIMEOUT ? "the raylet did not bring its code package in time" : p->why);
+    }
+    free(p);
+    return h;
+}
+
 static int s_on_pulled(pdc_client *c, uint64_t request, int code, const char *why) {
     for (pull_t *p = c->pulls; p; p = p->next)
         if (p->request == request) {
             p->done = 1;
             p->code = code;
-            snprintf(p->why, sizeof p->why, "%s", why ? why : "");
+            snprintf(code == PDC_OK ? p->path : p->why, code == PDC_OK ? sizeof p->path : sizeof p->why, "%s",
+                     why ? why : "");
             pthread_cond_broadcast(&c->cv);
             return 1;
         }
@@ -1481,6 +1572,9 @@ static void s_on_raylet(pdc_zwatch_t *watch, void *sock, void *arg) {
         s_on_redirect(c, in.msg.request_id, node, endpoint);
     } else if (in.msg.type == PDC_MSG_OBJECT_READY) {
         s_on_pulled(c, in.msg.request_id, PDC_OK, NULL);
+    } else if (in.msg.type == PDC_MSG_CODE_PATH) {
+        char path[PATH_MAX];
+        s_on_pulled(c, in.msg.request_id, PDC_OK, pdc_f_cstr(&in.msg.fields[1], path, sizeof path));
     } else if (in.msg.type == PDC_MSG_WORKER_DIED) {
         s_on_worker_died(c, pdc_f_id(&in.msg.fields[0]), (int) pdc_f_i(&in.msg.fields[1]));
     } else if (in.msg.type == PDC_MSG_ERROR) {
@@ -1760,6 +1854,12 @@ void pdc_client_close(pdc_client *c) {
         free(x);
     }
     free(c->frees);
+    while (c->uploads) {
+        code_upload_t *u = c->uploads;
+        c->uploads = u->next;
+        free(u->ref);
+        free(u);
+    }
     if (c->raylet) {
         /* Deliver the LEASE_RETURNs and BYE just sent before the socket goes. */
         int linger = (int) c->cfg.shutdown_timeout_ms;

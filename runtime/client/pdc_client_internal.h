@@ -180,15 +180,26 @@ typedef struct spilled {
     struct spilled *next;
 } spilled_t;
 
-/* An object this client waits to have copied into its node's store. */
+/* A request to the local raylet a thread waits on: an object to copy
+   into this node's store (OBJECT_PULL), or a code package to find
+   (CODE_GET, hash set; the answer's path goes to path). */
 typedef struct pull {
     uint8_t id[PDC_ID_LEN];
     char node[PDC_NODE_LEN];
+    char hash[72];
+    char path[PATH_MAX];
     uint64_t request;
     int sent, done, code;
     char why[512];
     struct pull *next;
 } pull_t;
+
+/* A library this client has uploaded to the head as a code package. */
+typedef struct code_upload {
+    const char *library; /* interned */
+    char *ref;           /* "pdc-code:HASH:PATH", or NULL if it failed */
+    struct code_upload *next;
+} code_upload_t;
 
 typedef struct interned {
     struct interned *next;
@@ -231,6 +242,7 @@ struct pdc_client {
     raylet_conn_t *raylets;    /* other nodes' raylets we asked for leases */
     spilled_t *spilled;
     pull_t *pulls;
+    code_upload_t *uploads;
     uint8_t (*frees)[PDC_ID_LEN]; /* stored objects to free on every node */
     size_t nfrees, capfrees;
 
@@ -304,6 +316,16 @@ void pdc_client_request_lease(pdc_client *c, void *raylet, uint64_t request, dou
    PDC_EINVAL with why. */
 int pdc_sched_from_opts(pdc_sched_t *sched, int strategy, const char *node_id, int soft,
                         const char *label_selector, char *why, size_t len);
+/* The library name to send to a worker on node: the path for this node,
+   a code package reference for another (uploaded to the head on first
+   use).  Mutex held, I/O thread. */
+const char *pdc_client_library_for(pdc_client *c, const char *library, const char *node);
+/* Load a library named by a path or a code package reference (fetched
+   through the raylet); NULL with why.  Mutex not held. */
+void *pdc_client_dlopen(pdc_client *c, const char *library, char *why, size_t len);
+/* Send enc's message (and a payload) to the head, opening the socket on
+   first use.  -1 if there is no head. */
+int pdc_client_send_head(pdc_client *c, const pdc_enc_t *enc, const void *payload, size_t size);
 /* Have the local raylet copy object id from node into this node's store
    (blocks up to timeout_ms, or pull_timeout_ms if that is negative or
    longer; mutex not held).  PDC_OK, or a code with why. */
@@ -327,6 +349,8 @@ int pdc_actor_on_redirect(pdc_client *c, uint64_t request, void *raylet, unsigne
 int pdc_actor_on_lease_error(pdc_client *c, uint64_t request, int code, const char *why);
 int pdc_actor_on_worker_died(pdc_client *c, const uint8_t *worker_id, int status);
 void pdc_actor_stop_owned(pdc_client *c); /* at close: kill the non-detached */
+/* Messages from the head (named actors; upload errors). */
+void pdc_actor_on_head(pdc_zwatch_t *watch, void *sock, void *arg);
 void pdc_actor_free_all(pdc_client *c);   /* after the I/O thread ended      */
 
 /* Worker side (pdc_task.c): fill t->args from a spec's argument list

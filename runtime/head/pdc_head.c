@@ -21,6 +21,7 @@
 #include "pdc_head.h"
 
 #include "pdc.h"
+#include "pdc_code.h"
 #include "pdc_config.h"
 #include "pdc_daemon.h"
 #include "pdc_log.h"
@@ -61,10 +62,21 @@ typedef struct actor_name {
     struct actor_name *next;
 } actor_name_t;
 
+/* A code package: a library uploaded by an owner (see pdc_code.h). */
+typedef struct code_pkg {
+    char hash[PDC_CODE_HASH_LEN + 1];
+    char name[256];
+    void *bytes;
+    size_t size;
+    struct code_pkg *next;
+} code_pkg_t;
+
 typedef struct {
     pdc_config_t cfg;
     uv_loop_t *loop;
     actor_name_t *names;
+    code_pkg_t *code;
+    size_t code_bytes;
     char endpoint[PATH_MAX];
     int owner_pid;
     zsock_t *router;
@@ -243,6 +255,81 @@ static void s_on_actor_name(head_t *self, pdc_inbound_t *in) {
     s_reply_actor(self, in, a);
 }
 
+static code_pkg_t *s_code(head_t *self, const char *hash) {
+    for (code_pkg_t *p = self->code; p; p = p->next)
+        if (!strcmp(p->hash, hash)) return p;
+    return NULL;
+}
+
+/* CODE_PUT: keep the package if its bytes match its hash.  CODE_GET:
+   send it. */
+static void s_on_code(head_t *self, pdc_inbound_t *in) {
+    void *sock = zsock_resolve(self->router);
+    size_t hlen;
+    const char *h = pdc_f_str(&in->msg.fields[0], &hlen);
+    char hash[PDC_CODE_HASH_LEN + 1], why[400];
+    if (!pdc_code_hash_valid(h, hlen)) {
+        self->bad_messages++;
+        pdc_wire_reply_error(sock, in, &self->enc, PDC_EINVAL, "a code hash is 64 lowercase hex digits");
+        return;
+    }
+    memcpy(hash, h, PDC_CODE_HASH_LEN);
+    hash[PDC_CODE_HASH_LEN] = '\0';
+    code_pkg_t *p = s_code(self, hash);
+    if (in->msg.type == PDC_MSG_CODE_GET) {
+        if (!p) {
+            snprintf(why, sizeof why, "no code package %s at the head", hash);
+            pdc_wire_reply_error(sock, in, &self->enc, PDC_ENOTFOUND, why);
+            return;
+        }
+        pdc_enc_begin(&self->enc, PDC_MSG_CODE, in->msg.request_id);
+        pdc_enc_s(&self->enc, hash);
+        pdc_wire_send(sock, zmq_msg_data(&in->frames[0]), zmq_msg_size(&in->frames[0]), &self->enc,
+                      p->bytes, p->size);
+        return;
+    }
+    zmq_msg_t *body = pdc_inbound_payload(in, 0);
+    if (!p) {
+        char got[PDC_CODE_HASH_LEN + 1];
+        size_t size = body ? zmq_msg_size(body) : 0;
+        if (!body) {
+            pdc_wire_reply_error(sock, in, &self->enc, PDC_EINVAL, "CODE_PUT without the library's bytes");
+            return;
+        }
+        pdc_code_hash(zmq_msg_data(body), size, got);
+        if (strcmp(got, hash)) {
+            snprintf(why, sizeof why, "CODE_PUT: the bytes hash to %s, not %s", got, hash);
+            pdc_wire_reply_error(sock, in, &self->enc, PDC_EINVAL, why);
+            return;
+        }
+        if (self->code_bytes + size > (size_t) self->cfg.max_code_bytes) {
+            snprintf(why, sizeof why, "the head holds %zu bytes of code; %zu more would pass max_code_bytes (%lld)",
+                     self->code_bytes, size, (long long) self->cfg.max_code_bytes);
+            pdc_wire_reply_error(sock, in, &self->enc, PDC_ESTOREFULL, why);
+            return;
+        }
+        p = calloc(1, sizeof *p);
+        void *bytes = p ? malloc(size ? size : 1) : NULL;
+        if (!bytes) {
+            free(p);
+            pdc_wire_reply_error(sock, in, &self->enc, PDC_ENOMEM, "out of memory for the code package");
+            return;
+        }
+        memcpy(bytes, zmq_msg_data(body), size);
+        snprintf(p->hash, sizeof p->hash, "%s", hash);
+        pdc_f_cstr(&in->msg.fields[1], p->name, sizeof p->name);
+        p->bytes = bytes;
+        p->size = size;
+        p->next = self->code;
+        self->code = p;
+        self->code_bytes += size;
+        pdc_info("code package %s (%s, %zu bytes) uploaded", hash, p->name, size);
+    }
+    pdc_enc_begin(&self->enc, PDC_MSG_CODE_STORED, in->msg.request_id);
+    pdc_enc_s(&self->enc, hash);
+    pdc_wire_reply(sock, in, &self->enc);
+}
+
 static void s_on_router(pdc_zwatch_t *watch, void *sock, void *arg) {
     (void) watch;
     head_t *self = arg;
@@ -258,6 +345,8 @@ static void s_on_router(pdc_zwatch_t *watch, void *sock, void *arg) {
     case PDC_MSG_ACTOR_NAME_REGISTER:
     case PDC_MSG_ACTOR_NAME_DROP:
     case PDC_MSG_ACTOR_LOOKUP: s_on_actor_name(self, &in); break;
+    case PDC_MSG_CODE_PUT:
+    case PDC_MSG_CODE_GET: s_on_code(self, &in); break;
     default: pdc_wire_refuse(sock, &in, &self->enc, "the head", &self->bad_messages);
     }
     pdc_inbound_close(&in);
@@ -361,6 +450,12 @@ int pdc_head_main(int argc, char **argv) {
     pdc_daemon_signals_close(&self->signals);
     uv_run(self->loop, UV_RUN_DEFAULT);
     uv_loop_close(self->loop);
+    while (self->code) {
+        code_pkg_t *p = self->code;
+        self->code = p->next;
+        free(p->bytes);
+        free(p);
+    }
     while (self->names) {
         actor_name_t *a = self->names;
         self->names = a->next;

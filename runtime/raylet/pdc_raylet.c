@@ -24,6 +24,7 @@
 */
 #include "pdc_raylet.h"
 
+#include "pdc_code_cache.h"
 #include "pdc_config.h"
 #include "pdc_daemon.h"
 #include "pdc_id.h"
@@ -110,6 +111,7 @@ typedef struct {
     pdc_view_t view;
     lease_request_t *infeasible; /* waiting for a node that can run them */
     pdc_transfers_t *transfers;
+    pdc_code_cache_t *code;
     char head[PATH_MAX];
     char session[PATH_MAX];
     char store_dir[PATH_MAX];
@@ -669,6 +671,15 @@ static void s_on_router(pdc_zwatch_t *watch, void *sock, void *arg) {
         }
         break;
     case PDC_MSG_OBJECT_FETCH: pdc_transfers_serve(self->transfers, &in); break;
+    case PDC_MSG_CODE_GET:
+        if (!s_registered(self, &in)) {
+            self->bad_messages++;
+            pdc_wire_reply_error(sock, &in, &self->enc, PDC_EINVAL, "CODE_GET before REGISTER: register first");
+        } else {
+            pdc_code_cache_get(self->code, &in, self->head_sock ? zsock_resolve(self->head_sock) : NULL,
+                               uv_now(self->loop));
+        }
+        break;
     default: pdc_wire_refuse(sock, &in, &self->enc, "the raylet", &self->bad_messages);
     }
     pdc_inbound_close(&in);
@@ -729,6 +740,8 @@ static void s_on_head(pdc_zwatch_t *watch, void *sock, void *arg) {
     if (rc == 0) return;
     if (rc < 0)
         pdc_warn("refused a message from the head: %s", in.error);
+    else if (in.msg.request_id && pdc_code_cache_on_head(self->code, &in, sock, uv_now(self->loop)))
+        ; /* a code package, or the head's answer that it has none yet */
     else if (in.msg.type == PDC_MSG_NODES_REPLY)
         s_on_view(self, &in.msg.fields[0]);
     else if (in.msg.type == PDC_MSG_ERROR) {
@@ -787,6 +800,8 @@ static void s_on_housekeeping(uv_timer_t *t) {
     if (self->store) pdc_store_check_readers(self->store);
     if (self->infeasible) s_replace_pending(self);
     pdc_transfers_check(self->transfers, &self->view, uv_now(self->loop));
+    pdc_code_cache_check(self->code, self->head_sock ? zsock_resolve(self->head_sock) : NULL,
+                         uv_now(self->loop));
     /* Keep the pool topped up; stop idle workers beyond the limit. */
     int idle = s_count(self, W_IDLE), starting = s_count(self, W_STARTING);
     int keep = (int) (self->cpus_total + 0.5) + (int) self->cfg.worker_idle_max;
@@ -994,6 +1009,9 @@ int pdc_raylet_main(int argc, char **argv) {
     pdc_enc_init(&self->enc);
     self->transfers = pdc_transfers_new(self->loop, self->store, &self->cfg,
                                         zsock_resolve(self->router), self->node_id);
+    char code_dir[PATH_MAX + 8];
+    snprintf(code_dir, sizeof code_dir, "%s/code", self->session);
+    self->code = pdc_code_cache_new(zsock_resolve(self->router), code_dir, self->cfg.transfer_timeout_ms);
     self->router_watch = pdc_zwatch_new(self->loop, zsock_resolve(self->router),
                                         s_on_router, self);
     if (*self->head) {
@@ -1040,6 +1058,7 @@ int pdc_raylet_main(int argc, char **argv) {
 
     /* Sockets and store go before the signal handlers (see pdc_daemon.h). */
     pdc_transfers_destroy(&self->transfers);
+    pdc_code_cache_destroy(&self->code);
     zsock_destroy(&self->router);
     zsock_destroy(&self->head_sock);
     pdc_daemon_unlink_endpoint(self->endpoint);

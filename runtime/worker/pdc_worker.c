@@ -65,10 +65,9 @@ static loaded_fn_t *s_lookup(worker_t *self, const char *library, const char *na
     f->library = strdup(library);
     f->name = strdup(name);
     f->self = pdc_function(self->client, library, name);
-    void *handle = dlopen(library, RTLD_NOW | RTLD_LOCAL);
     char why[1024];
+    void *handle = pdc_client_dlopen(self->client, library, why, sizeof why);
     if (!handle) {
-        snprintf(why, sizeof why, "cannot load library '%s': %s", library, dlerror());
         f->error = strdup(why);
     } else {
         dlerror();

@@ -43,6 +43,7 @@ static const uint8_t SAMPLE_ID_C[16] = {0xc0, 0, 0, 0, 0, 0, 0, 0,
 #define SAMPLE_HEARTBEAT_MS 1000u
 #define SAMPLE_STORED_SIZE  1048576u
 #define SAMPLE_FAIL_CODE    (-5)
+#define SAMPLE_CODE_HASH    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 #define SAMPLE_BIG_U        0xfedcba9876543210ull
 
 /* The three TASK_RESULTS entries, one per result kind. */
@@ -220,6 +221,19 @@ static inline void sample_encode(pdc_enc_t *e, unsigned type, uint64_t reqid) {
         pdc_enc_array(e, 2);
         pdc_enc_id(e, SAMPLE_ID_A);
         pdc_enc_id(e, SAMPLE_ID_B);
+        break;
+    case PDC_MSG_CODE_PUT:
+        pdc_enc_s(e, SAMPLE_CODE_HASH);
+        pdc_enc_s(e, SAMPLE_LIB);
+        break;
+    case PDC_MSG_CODE_STORED:
+    case PDC_MSG_CODE_GET:
+    case PDC_MSG_CODE:
+        pdc_enc_s(e, SAMPLE_CODE_HASH);
+        break;
+    case PDC_MSG_CODE_PATH:
+        pdc_enc_s(e, SAMPLE_CODE_HASH);
+        pdc_enc_s(e, SAMPLE_SESSION_DIR "/code/" SAMPLE_CODE_HASH ".so");
         break;
     case PDC_MSG_LEASE_RETURN:
         pdc_enc_id(e, SAMPLE_ID_B);

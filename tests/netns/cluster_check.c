@@ -22,6 +22,9 @@
                 another and by this driver: the checksums match
       actors    actors on the other nodes answer 10 000 ordered calls
                 from this driver, in order
+      code      a library that exists only on this driver's host until
+                it is deleted runs on two other nodes: its code travels
+                through the head as a package, not a shared file system
 
     Every wait has a timeout (T_TIMEOUT_MS).
 */
@@ -33,6 +36,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <limits.h>
 
 #define T_TIMEOUT_MS   60000
 #define MAX_NODES      16
@@ -286,6 +291,32 @@ static void s_check_actors(void) {
         }
 }
 
+static void s_check_code(void) {
+    char copy[128], cmd[PATH_MAX + 300];
+    snprintf(copy, sizeof copy, "/tmp/pdc-code-check-%d.so", (int) getpid());
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s'", g_lib, copy);
+    node_list_t others = {0};
+    for (int k = 0; k < g_nodes.n; k++)
+        if (strcmp(g_nodes.id[k], pdc_node_id(g_c)))
+            snprintf(others.id[others.n++], sizeof others.id[0], "%s", g_nodes.id[k]);
+    if (others.n < 2 || system(cmd) != 0) {
+        s_result(0, "code: needs two other nodes and a copy of the library (%s)", cmd);
+        return;
+    }
+    pdc_fn node = pdc_function(g_c, copy, "node");
+    char where[2][256];
+    pdc_opts first = {.strategy = PDC_SCHED_NODE_AFFINITY, .node_id = others.id[0]};
+    int ok = s_get_str(pdc_call_opts(g_c, node, &first), where[0], sizeof where[0]) == 0 &&
+             !strcmp(where[0], others.id[0]);
+    unlink(copy);
+    pdc_opts second = {.strategy = PDC_SCHED_NODE_AFFINITY, .node_id = others.id[1]};
+    ok = ok && s_get_str(pdc_call_opts(g_c, node, &second), where[1], sizeof where[1]) == 0 &&
+         !strcmp(where[1], others.id[1]);
+    s_result(ok, "a library deleted from its path after its first remote use still runs on %s and then %s "
+                 "(%s, %s): code packages, no shared files",
+             others.id[0], others.id[1], where[0], where[1]);
+}
+
 static void s_usage(FILE *out) {
     fprintf(out, "usage: cluster_check --lib LIB --nodes A,B,... --gpu-node ID --edge-nodes ID,...\n"
                  "                     --dead-node ID [--only gpu,edge,spread,affinity,object,actors]\n"
@@ -301,7 +332,7 @@ int main(int argc, char **argv) {
                                          {"only", required_argument, 0, 'o'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
-    const char *only = "gpu,edge,spread,affinity,object,actors";
+    const char *only = "gpu,edge,spread,affinity,object,actors,code";
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
@@ -329,7 +360,8 @@ int main(int argc, char **argv) {
         void (*fn)(void);
     } checks[] = {{"gpu", s_check_gpu},           {"edge", s_check_edge},
                   {"spread", s_check_spread},     {"affinity", s_check_affinity},
-                  {"object", s_check_object},     {"actors", s_check_actors}};
+                  {"object", s_check_object},     {"actors", s_check_actors},
+                  {"code", s_check_code}};
     for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++) {
         char pattern[64];
         snprintf(pattern, sizeof pattern, ",%s,", checks[i].name);
