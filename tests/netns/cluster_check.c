@@ -22,6 +22,8 @@
                 another and by this driver: the checksums match
       actors    actors on the other nodes answer 10 000 ordered calls
                 from this driver, in order
+      full      a 100 MiB argument pulled to the --small-node, whose store
+                is smaller, fails with PDC_ESTOREFULL saying so
       code      a library that exists only on this driver's host until
                 it is deleted runs on two other nodes: its code travels
                 through the head as a package, not a shared file system
@@ -54,7 +56,7 @@ typedef struct {
 static pdc_client *g_c;
 static const char *g_lib;
 static node_list_t g_nodes, g_edge;
-static char g_gpu[64], g_dead[64];
+static char g_gpu[64], g_dead[64], g_small[64];
 static int g_passed, g_failed;
 
 static void s_result(int ok, const char *fmt, ...) {
@@ -291,6 +293,27 @@ static void s_check_actors(void) {
         }
 }
 
+static void s_check_full(void) {
+    if (!*g_small) {
+        s_result(0, "full: no --small-node given");
+        return;
+    }
+    const char *maker = g_nodes.id[g_nodes.n - 1];
+    pdc_opts on_maker = {.strategy = PDC_SCHED_NODE_AFFINITY, .node_id = maker};
+    pdc_opts on_small = {.strategy = PDC_SCHED_NODE_AFFINITY, .node_id = g_small, .max_retries = -1};
+    pdc_ref big = pdc_call_opts(g_c, pdc_function(g_c, g_lib, "make_bytes"), &on_maker,
+                                PDC_I64(OBJECT_BYTES), PDC_I64(3));
+    pdc_ref sum = pdc_call_opts(g_c, pdc_function(g_c, g_lib, "checksum"), &on_small, PDC_REF(big));
+    pdc_object o;
+    int rc = pdc_get(g_c, sum, &o, T_TIMEOUT_MS);
+    int ok = rc == PDC_ESTOREFULL && o.type == PDC_T_ERROR && strstr(o.error.message, "no room");
+    s_result(ok, "a 100 MiB argument for a node whose store is smaller is refused (%s: %s)", pdc_status_name(rc),
+             o.type == PDC_T_ERROR ? o.error.message : "no error");
+    pdc_object_release(g_c, &o);
+    pdc_ref_release(g_c, sum);
+    pdc_ref_release(g_c, big);
+}
+
 static void s_check_code(void) {
     char copy[128], cmd[PATH_MAX + 300];
     snprintf(copy, sizeof copy, "/tmp/pdc-code-check-%d.so", (int) getpid());
@@ -319,7 +342,8 @@ static void s_check_code(void) {
 
 static void s_usage(FILE *out) {
     fprintf(out, "usage: cluster_check --lib LIB --nodes A,B,... --gpu-node ID --edge-nodes ID,...\n"
-                 "                     --dead-node ID [--only gpu,edge,spread,affinity,object,actors]\n"
+                 "                     --dead-node ID --small-node ID\n"
+                 "                     [--only gpu,edge,spread,affinity,object,actors,code,full]\n"
                  "Runs the multi-node checks against the cluster of PDC_ADDRESS (see the source).\n");
 }
 
@@ -329,10 +353,11 @@ int main(int argc, char **argv) {
                                          {"gpu-node", required_argument, 0, 'g'},
                                          {"edge-nodes", required_argument, 0, 'e'},
                                          {"dead-node", required_argument, 0, 'd'},
+                                         {"small-node", required_argument, 0, 's'},
                                          {"only", required_argument, 0, 'o'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
-    const char *only = "gpu,edge,spread,affinity,object,actors,code";
+    const char *only = "gpu,edge,spread,affinity,object,actors,code,full";
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
@@ -341,6 +366,7 @@ int main(int argc, char **argv) {
         case 'g': snprintf(g_gpu, sizeof g_gpu, "%s", optarg); break;
         case 'e': s_parse_list(optarg, &g_edge); break;
         case 'd': snprintf(g_dead, sizeof g_dead, "%s", optarg); break;
+        case 's': snprintf(g_small, sizeof g_small, "%s", optarg); break;
         case 'o': only = optarg; break;
         case 'h': s_usage(stdout); return 0;
         default: s_usage(stderr); return 2;
@@ -361,7 +387,7 @@ int main(int argc, char **argv) {
     } checks[] = {{"gpu", s_check_gpu},           {"edge", s_check_edge},
                   {"spread", s_check_spread},     {"affinity", s_check_affinity},
                   {"object", s_check_object},     {"actors", s_check_actors},
-                  {"code", s_check_code}};
+                  {"code", s_check_code},         {"full", s_check_full}};
     for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++) {
         char pattern[64];
         snprintf(pattern, sizeof pattern, ",%s,", checks[i].name);

@@ -7,12 +7,15 @@
 #   host 2  10.213.0.3  a node labelled tier=edge    (1 CPU)
 #   host 3  10.213.0.4  a node labelled tier=edge    (1 CPU)
 #   host 4  10.213.0.5  a node that is killed with SIGKILL
+#   host 5  10.213.0.6  a node whose object store holds only 64 MiB
 #
 # Checks: the nodes register over TCP and pdc status sees them; a killed
 # node is declared dead; a driver on host 1 runs cluster_check (GPU and
 # edge placement, spread of 400 tasks, hard and soft affinity to the dead
-# node, a 100 MiB object made on one node and read on another, 10 000
-# ordered calls to actors on other hosts); the blocked matmul example
+# node, a 100 MiB object made on one node and read on another, the same
+# refused by the small store, 10 000 ordered calls to actors on other
+# hosts, a library that reaches nodes as a code package); the blocked
+# matmul example
 # spread over the four nodes gives the same C, bit for bit, as on an
 # embedded single-node cluster, and moved objects between nodes.
 # Everything is stopped and removed at the end, also when a check fails.
@@ -55,7 +58,7 @@ fail() {
     exit 1
 }
 
-"$hosts" up 5
+"$hosts" up 6
 declare -a ids dirs
 start_node() { # host, pdc start options...
     local host=$1 out
@@ -69,30 +72,38 @@ start_node 1 --address "tcp://$head" --num-cpus 1 --resources GPU=1
 start_node 2 --address "tcp://$head" --num-cpus 1 --labels tier=edge
 start_node 3 --address "tcp://$head" --num-cpus 1 --labels tier=edge,zone=b
 start_node 4 --address "tcp://$head" --num-cpus 1
+start_node 5 --address "tcp://$head" --num-cpus 1 --set object_store_memory=67108864
 
 status=$("$hosts" run 1 "$pdc" status --address "tcp://$head")
-grep -q "5 nodes alive, 0 dead" <<<"$status" || fail "status: $status"
+grep -q "6 nodes alive, 0 dead" <<<"$status" || fail "status: $status"
 grep -q "tcp://10.213.0.4:.*labels tier=edge,zone=b" <<<"$status" || fail "status shows no labels: $status"
-ok "5 nodes registered over TCP, each on its own host address, with their labels"
+ok "6 nodes registered over TCP, each on its own host address, with their labels"
 
 victim=$(cat "${dirs[4]}/raylet.pid")
 kill -9 "$victim"
 start=$(date +%s%N)
 for _ in $(seq 1 60); do
     status=$("$hosts" run 1 "$pdc" status --address "tcp://$head")
-    grep -q "4 nodes alive, 1 dead" <<<"$status" && break
+    grep -q "5 nodes alive, 1 dead" <<<"$status" && break
     sleep 0.1
 done
-grep -q "4 nodes alive, 1 dead" <<<"$status" || fail "the killed node is not dead after 6 s: $status"
+grep -q "5 nodes alive, 1 dead" <<<"$status" || fail "the killed node is not dead after 6 s: $status"
 ok "the killed node was declared dead after $(( ($(date +%s%N) - start) / 1000000 )) ms"
 
-nodes="${ids[0]},${ids[1]},${ids[2]},${ids[3]}"
+nodes="${ids[5]},${ids[0]},${ids[1]},${ids[2]},${ids[3]}"
 out=$("$hosts" run 1 env PDC_ADDRESS="tcp://$head" timeout 600 "$tests/pdc-cluster-check" --lib "$lib" \
-    --nodes "$nodes" --gpu-node "${ids[1]}" --edge-nodes "${ids[2]},${ids[3]}" --dead-node "${ids[4]}") \
+    --nodes "$nodes" --gpu-node "${ids[1]}" --edge-nodes "${ids[2]},${ids[3]}" --dead-node "${ids[4]}" \
+    --small-node "${ids[5]}") \
     || { echo "$out"; fail "cluster_check on host 1"; }
 echo "$out"
 ok "cluster_check ran on host 1 with no failure"
 
+# The matmul runs on exactly four nodes: the small-store node stops first.
+kill "$(cat "${dirs[5]}/raylet.pid")"
+for _ in $(seq 1 60); do
+    "$hosts" run 1 "$pdc" status --address "tcp://$head" | grep -q "4 nodes alive, 2 dead" && break
+    sleep 0.1
+done
 single=$(timeout 300 "$examples/pdc-example-matmul" --n 512 --block 128) || fail "matmul on one node: $single"
 multi=$("$hosts" run 2 env PDC_ADDRESS="tcp://$head" timeout 300 "$examples/pdc-example-matmul" --n 512 \
     --block 128 --spread) || fail "matmul on 4 nodes: $multi"
@@ -101,6 +112,7 @@ sum4=$(sed -n 's/^checksum of C = //p' <<<"$multi")
 [ -n "$sum1" ] && [ "$sum1" = "$sum4" ] || fail "matmul: one node gave '$sum1', four nodes '$sum4'"
 moved=$("$hosts" run 2 "$pdc" status -v --address "tcp://$head" | awk '$1 == "transfer_bytes_in" && $2 > 0 {n++} END {print n + 0}')
 [ "$moved" -ge 2 ] || fail "matmul --spread moved objects into only $moved nodes"
+[ "$moved" -le 4 ] || fail "matmul --spread ran on $moved nodes, not 4"
 ok "blocked matmul spread over 4 nodes (objects pulled into $moved of them) equals the single-node C ($sum4)"
 
 echo "netns: $passed passed, $failed failed"
