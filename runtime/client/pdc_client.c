@@ -1278,6 +1278,27 @@ static int s_pull_done(pdc_client *c, void *arg) {
     return ((pull_t *) arg)->done;
 }
 
+/* Have the I/O thread send p to the raylet, wait for the answer (mutex
+   not held on entry or return).  PDC_OK, a timeout, or the answer's
+   error code (p->why). */
+static int s_raylet_request(pdc_client *c, pull_t *p, int64_t timeout_ms) {
+    pthread_mutex_lock(&c->mu);
+    p->request = ++c->next_request;
+    p->next = c->pulls;
+    c->pulls = p;
+    pthread_mutex_unlock(&c->mu);
+    s_wake_io(c);
+    pthread_mutex_lock(&c->mu);
+    int rc = s_wait_until(c, s_pull_done, p, timeout_ms);
+    for (pull_t **q = &c->pulls; *q; q = &(*q)->next)
+        if (*q == p) {
+            *q = p->next;
+            break;
+        }
+    pthread_mutex_unlock(&c->mu);
+    return rc == PDC_OK ? p->code : rc;
+}
+
 int pdc_client_pull(pdc_client *c, const uint8_t *id, const char *node, int64_t timeout_ms,
                     char *why, size_t len) {
     char hex[33];
@@ -1295,21 +1316,7 @@ int pdc_client_pull(pdc_client *c, const uint8_t *id, const char *node, int64_t 
     memcpy(p->id, id, PDC_ID_LEN);
     snprintf(p->node, sizeof p->node, "%s", node);
     if (timeout_ms < 0 || timeout_ms > c->cfg.pull_timeout_ms) timeout_ms = c->cfg.pull_timeout_ms;
-    pthread_mutex_lock(&c->mu);
-    p->request = ++c->next_request;
-    p->next = c->pulls;
-    c->pulls = p;
-    pthread_mutex_unlock(&c->mu);
-    s_wake_io(c);
-    pthread_mutex_lock(&c->mu);
-    int rc = s_wait_until(c, s_pull_done, p, timeout_ms);
-    for (pull_t **q = &c->pulls; *q; q = &(*q)->next)
-        if (*q == p) {
-            *q = p->next;
-            break;
-        }
-    pthread_mutex_unlock(&c->mu);
-    if (rc == PDC_OK) rc = p->code;
+    int rc = s_raylet_request(c, p, timeout_ms);
     if (rc == PDC_ETIMEOUT)
         snprintf(why, len, "object %s did not arrive from node %s within %lld ms", pdc_id_hex(id, hex),
                  node, (long long) timeout_ms);
@@ -1387,21 +1394,7 @@ void *pdc_client_dlopen(pdc_client *c, const char *library, char *why, size_t le
         return NULL;
     }
     snprintf(p->hash, sizeof p->hash, "%s", hash);
-    pthread_mutex_lock(&c->mu);
-    p->request = ++c->next_request;
-    p->next = c->pulls;
-    c->pulls = p;
-    pthread_mutex_unlock(&c->mu);
-    s_wake_io(c);
-    pthread_mutex_lock(&c->mu);
-    int rc = s_wait_until(c, s_pull_done, p, c->cfg.pull_timeout_ms);
-    for (pull_t **q = &c->pulls; *q; q = &(*q)->next)
-        if (*q == p) {
-            *q = p->next;
-            break;
-        }
-    pthread_mutex_unlock(&c->mu);
-    if (rc == PDC_OK) rc = p->code;
+    int rc = s_raylet_request(c, p, c->cfg.pull_timeout_ms);
     void *h = NULL;
     if (rc == PDC_OK) {
         h = dlopen(p->path, RTLD_NOW | RTLD_LOCAL);

@@ -91,7 +91,7 @@ grep -q "5 nodes alive, 1 dead" <<<"$status" || fail "the killed node is not dea
 ok "the killed node was declared dead after $(( ($(date +%s%N) - start) / 1000000 )) ms"
 
 nodes="${ids[5]},${ids[0]},${ids[1]},${ids[2]},${ids[3]}"
-out=$("$hosts" run 1 env PDC_ADDRESS="tcp://$head" timeout 600 "$tests/pdc-cluster-check" --lib "$lib" \
+out=$("$hosts" run 1 env PDC_ADDRESS="tcp://$head" timeout 200 "$tests/pdc-cluster-check" --lib "$lib" \
     --nodes "$nodes" --gpu-node "${ids[1]}" --edge-nodes "${ids[2]},${ids[3]}" --dead-node "${ids[4]}" \
     --small-node "${ids[5]}") \
     || { echo "$out"; fail "cluster_check on host 1"; }
@@ -104,8 +104,8 @@ for _ in $(seq 1 60); do
     "$hosts" run 1 "$pdc" status --address "tcp://$head" | grep -q "4 nodes alive, 2 dead" && break
     sleep 0.1
 done
-single=$(timeout 300 "$examples/pdc-example-matmul" --n 512 --block 128) || fail "matmul on one node: $single"
-multi=$("$hosts" run 2 env PDC_ADDRESS="tcp://$head" timeout 300 "$examples/pdc-example-matmul" --n 512 \
+single=$(timeout 60 "$examples/pdc-example-matmul" --n 512 --block 128) || fail "matmul on one node: $single"
+multi=$("$hosts" run 2 env PDC_ADDRESS="tcp://$head" timeout 60 "$examples/pdc-example-matmul" --n 512 \
     --block 128 --spread) || fail "matmul on 4 nodes: $multi"
 sum1=$(sed -n 's/^checksum of C = //p' <<<"$single")
 sum4=$(sed -n 's/^checksum of C = //p' <<<"$multi")
