@@ -66,11 +66,12 @@ Test(cli, start_status_join_and_stop) {
     snprintf(args, sizeof args, "start --head --port %d --num-cpus 2", g_port);
     cr_assert_eq(s_pdc(out, sizeof out, args), 0, "%s", out);
     cr_assert(strstr(out, "started a head"), "%s", out);
-    snprintf(args, sizeof args, "start --address tcp://127.0.0.1:%d --num-cpus 1", g_port);
+    snprintf(args, sizeof args, "start --address tcp://127.0.0.1:%d --num-cpus 1 --labels tier=edge", g_port);
     cr_assert_eq(s_pdc(out, sizeof out, args), 0, "%s", out);
 
     cr_assert_eq(s_pdc(out, sizeof out, "status"), 0, "%s", out);
     cr_assert(strstr(out, "2 nodes alive, 0 dead"), "%s", out);
+    cr_assert(strstr(out, "labels tier=edge") && strstr(out, "0 infeasible"), "%s", out);
     cr_assert_eq(s_pdc(out, sizeof out, "status -v"), 0, "%s", out);
     cr_assert(strstr(out, "store_capacity") && strstr(out, "PDC_INLINE_MAX"), "%s", out);
 
@@ -83,6 +84,12 @@ Test(cli, start_status_join_and_stop) {
     pdc_ref r = pdc_call(c, add, PDC_I64(40), PDC_I64(2));
     cr_assert_eq(pdc_get_i64(c, r, &v, 30000), PDC_OK, "%s", pdc_last_error(c));
     cr_assert_eq(v, 42);
+    pdc_ref_release(c, r);
+    /* The edge work goes to the second node, over tcp. */
+    pdc_opts edge = {.label_selector = "tier=edge"};
+    r = pdc_call_opts(c, add, &edge, PDC_I64(1), PDC_I64(2));
+    cr_assert_eq(pdc_get_i64(c, r, &v, 30000), PDC_OK, "%s", pdc_last_error(c));
+    cr_assert_eq(v, 3);
     pdc_ref_release(c, r);
     pdc_shutdown(&c);
 
