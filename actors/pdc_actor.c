@@ -349,7 +349,7 @@ void pdc_actor_pump(pdc_client *c) {
         }
         if (a->owned && a->name[0] && !a->name_registered && a->ready &&
             a->ready->state == OBJ_READY) {
-            s_name_message(c, a, PDC_MSG_ACTOR_NAME_REGISTER, a->endpoint);
+            s_name_message(c, a, PDC_MSG_ACTOR_NAME_REGISTER, *a->public_endpoint ? a->public_endpoint : a->endpoint);
             a->name_registered = 1;
         }
         size_t ready = 0;

@@ -33,6 +33,9 @@
     X(max_pending_lease_requests, "PDC_MAX_PENDING_LEASE_REQUESTS", 10,      \
       "lease requests an owner has out at once for long tasks of one shape "  \
       "(short tasks share one lease request at a time)")                      \
+    X(keepalive_ms, "PDC_KEEPALIVE_MS", 500,                                  \
+      "how often an owner tells raylets on other nodes it is alive; one "     \
+      "silent for node_timeout_ms x 3 loses its leases there")                \
     X(spread_min_us, "PDC_SPREAD_MIN_US", 1000,                               \
       "tasks busy longer than this (moving average) are spread one per "     \
       "worker; shorter ones are pushed in batches")                           \

@@ -62,6 +62,8 @@
     - LEASE_RETURN: worker id.  No reply.
     - BLOCKED / UNBLOCKED: the sending worker waits in pdc_get and gives
       its CPU back / takes it again.  No reply.
+    - KEEPALIVE: a lease holder on another node is alive (sent every
+      keepalive_ms to each raylet it holds leases at).  No reply.
     - BYE: the sending client is closing: its queued lease requests are
       dropped and the workers still leased to it (busy with its tasks)
       are stopped.  No reply.
@@ -144,6 +146,7 @@
     X(UNBLOCKED, "")                                                      \
     X(WORKER_DIED, "di")                                                  \
     X(BYE, "")                                                            \
+    X(KEEPALIVE, "")                                                      \
     X(PUSH_TASKS, "*" PDC_TASK_SCHEMA)                                    \
     X(TASK_RESULTS, "s*" PDC_RESULT_SCHEMA)                               \
     X(NODE_REGISTER, "ss{}ss")                                              \

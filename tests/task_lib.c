@@ -541,3 +541,23 @@ PDC_FUNCTION(make_actors) {
     }
     return pdc_return_bytes(t, pids, sizeof pids);
 }
+
+/* incr_named(name, k): looks the actor up by name (in the default
+   namespace) and calls incr(k) on it; returns the total. */
+PDC_FUNCTION(incr_named) {
+    size_t n;
+    const char *name = pdc_arg_str(t, 0, &n);
+    int64_t k = pdc_arg_i64(t, 1), v = 0;
+    if (!name) return 1;
+    char copy[256];
+    snprintf(copy, sizeof copy, "%.*s", (int) n, name);
+    pdc_client *c = pdc_task_client(t);
+    pdc_actor *a = pdc_actor_get_named(c, copy, NULL, 30000);
+    if (!a) return pdc_fail(t, "no actor named %s: %s", copy, pdc_last_error(c));
+    pdc_ref r = pdc_actor_call(c, a, "incr", PDC_I64(k));
+    int rc = pdc_get_i64(c, r, &v, 30000);
+    pdc_ref_release(c, r);
+    pdc_actor_release(c, a);
+    if (rc != PDC_OK) return pdc_fail(t, "incr on %s: %s", copy, pdc_last_error(c));
+    return pdc_return_i64(t, v);
+}

@@ -1684,6 +1684,17 @@ static void s_on_wake(uv_async_t *h) {
     if (stop) uv_stop(&c->loop);
 }
 
+/* Raylets on other nodes cannot see this process die; they hear from it
+   every keepalive_ms instead. */
+static void s_on_keepalive(uv_timer_t *h) {
+    pdc_client *c = h->data;
+    pthread_mutex_lock(&c->mu);
+    pdc_enc_begin(&c->enc, PDC_MSG_KEEPALIVE, 0);
+    for (raylet_conn_t *r = c->raylets; r; r = r->next)
+        pdc_wire_send(zsock_resolve(r->sock), NULL, 0, &c->enc, NULL, 0);
+    pthread_mutex_unlock(&c->mu);
+}
+
 static void s_on_lease_timer(uv_timer_t *h) {
     pdc_client *c = h->data;
     pthread_mutex_lock(&c->mu);
@@ -1771,6 +1782,10 @@ pdc_client *pdc_client_connect(const char *raylet_endpoint, int is_worker,
     c->wake.data = c;
     uv_timer_init(&c->loop, &c->lease_timer);
     c->lease_timer.data = c;
+    uv_timer_init(&c->loop, &c->keepalive);
+    c->keepalive.data = c;
+    uv_timer_start(&c->keepalive, s_on_keepalive, (uint64_t) c->cfg.keepalive_ms,
+                   (uint64_t) c->cfg.keepalive_ms);
     c->raylet_watch = pdc_zwatch_new(&c->loop, zsock_resolve(c->raylet), s_on_raylet, c);
     if (pthread_create(&c->io_thread, NULL, s_io_main, c)) goto fail;
     c->io_started = 1;
@@ -1822,6 +1837,7 @@ void pdc_client_close(pdc_client *c) {
         zsock_destroy(&c->head);
         uv_close((uv_handle_t *) &c->wake, NULL);
         uv_close((uv_handle_t *) &c->lease_timer, NULL);
+        uv_close((uv_handle_t *) &c->keepalive, NULL);
         uv_run(&c->loop, UV_RUN_DEFAULT);
         uv_loop_close(&c->loop);
     }

@@ -227,6 +227,7 @@ struct pdc_client {
     uv_loop_t loop;
     uv_async_t wake;
     uv_timer_t lease_timer;
+    uv_timer_t keepalive;   /* KEEPALIVE to other nodes' raylets */
     int stopping;
     zsock_t *raylet;
     pdc_zwatch_t *raylet_watch;

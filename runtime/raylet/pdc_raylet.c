@@ -95,6 +95,7 @@ typedef struct driver {
     size_t rid_len;
     int pid;
     char node[PDC_NODE_ID_MAX];
+    uint64_t last_seen; /* ms; a holder on another node sends KEEPALIVE */
     struct driver *next;
 } driver_t;
 
@@ -348,6 +349,7 @@ static void s_on_register(raylet_t *self, pdc_inbound_t *in) {
         if (pdc_f_u(&f[0]) == 2) {
             pdc_f_cstr(&f[5], d->node, sizeof d->node);
             if (!*d->node) snprintf(d->node, sizeof d->node, "?");
+            d->last_seen = uv_now(self->loop);
         }
         d->next = self->drivers;
         self->drivers = d;
@@ -588,6 +590,13 @@ static int s_list_len(const lease_request_t *r) {
     return n;
 }
 
+static void s_on_keepalive(raylet_t *self, pdc_inbound_t *in) {
+    const void *rid = zmq_msg_data(&in->frames[0]);
+    size_t len = zmq_msg_size(&in->frames[0]);
+    for (driver_t *d = self->drivers; d; d = d->next)
+        if (d->rid_len == len && !memcmp(d->rid, rid, len)) d->last_seen = uv_now(self->loop);
+}
+
 static void s_reply_status(raylet_t *self, pdc_inbound_t *in) {
     pdc_store_usage_t use = {0};
     if (self->store) pdc_store_usage(self->store, &use);
@@ -653,6 +662,7 @@ static void s_on_router(pdc_zwatch_t *watch, void *sock, void *arg) {
     case PDC_MSG_LEASE_RETURN: s_on_lease_return(self, &in); break;
     case PDC_MSG_BLOCKED: s_on_blocked(self, &in, 1); break;
     case PDC_MSG_BYE: s_on_bye(self, &in); break;
+    case PDC_MSG_KEEPALIVE: s_on_keepalive(self, &in); break;
     case PDC_MSG_UNBLOCKED: s_on_blocked(self, &in, 0); break;
     case PDC_MSG_STATUS: s_reply_status(self, &in); break;
     case PDC_MSG_OBJECT_PULL:
@@ -788,11 +798,18 @@ static void s_on_housekeeping(uv_timer_t *t) {
     }
     for (driver_t **p = &self->drivers; *p;) {
         driver_t *d = *p;
-        if (*d->node || !(kill(d->pid, 0) && errno == ESRCH)) {
+        uint64_t silence = *d->node ? uv_now(self->loop) - d->last_seen : 0;
+        int gone = *d->node ? silence > 3 * (uint64_t) self->cfg.node_timeout_ms
+                            : kill(d->pid, 0) && errno == ESRCH;
+        if (!gone) {
             p = &d->next;
             continue;
         }
-        pdc_info("driver %d is gone; releasing its leases", d->pid);
+        if (*d->node)
+            pdc_info("the lease holder on node %s has been silent for %llu ms; releasing its leases", d->node,
+                     (unsigned long long) silence);
+        else
+            pdc_info("driver %d is gone; releasing its leases", d->pid);
         s_release_holder(self, d->rid, d->rid_len);
         *p = d->next;
         free(d);

@@ -24,6 +24,9 @@
                 from this driver, in order
       full      a 100 MiB argument pulled to the --small-node, whose store
                 is smaller, fails with PDC_ESTOREFULL saying so
+      hold      (only when asked for) an actor on the last node of
+                --nodes, then "holding" and a sleep of 120 s, for the
+                script to kill this driver and watch the actor go
       code      a library that exists only on this driver's host until
                 it is deleted runs on two other nodes: its code travels
                 through the head as a package, not a shared file system
@@ -286,6 +289,31 @@ static void s_check_actors(void) {
     }
     s_result(in_order, "%d calls from this driver to the remote actors ran in submission order",
              ORDERED_CALLS);
+
+    /* A named actor on one node, found by name from a task on another. */
+    node_list_t others = {0};
+    for (int k = 0; k < g_nodes.n; k++)
+        if (strcmp(g_nodes.id[k], pdc_node_id(g_c)))
+            snprintf(others.id[others.n++], sizeof others.id[0], "%s", g_nodes.id[k]);
+    pdc_actor_opts named = {.name = "cluster-check-counter", .strategy = PDC_SCHED_NODE_AFFINITY,
+                            .node_id = others.id[0]};
+    pdc_actor *n = pdc_actor_create(g_c, g_lib, "Counter", &named, PDC_I64(100));
+    pdc_opts elsewhere = {.strategy = PDC_SCHED_NODE_AFFINITY, .node_id = others.id[others.n - 1]};
+    int64_t v = 0;
+    int rc = n ? pdc_actor_ready(g_c, n, T_TIMEOUT_MS) : PDC_EINVAL;
+    if (rc == PDC_OK) {
+        pdc_ref r = pdc_call_opts(g_c, pdc_function(g_c, g_lib, "incr_named"), &elsewhere,
+                                  PDC_STR("cluster-check-counter"), PDC_I64(5));
+        rc = pdc_get_i64(g_c, r, &v, T_TIMEOUT_MS);
+        pdc_ref_release(g_c, r);
+    }
+    s_result(rc == PDC_OK && v == 105, "a task on %s found the named actor on %s by name and called it (%lld%s%s)",
+             others.id[others.n - 1], others.id[0], (long long) v, rc == PDC_OK ? "" : ": ",
+             rc == PDC_OK ? "" : pdc_last_error(g_c));
+    if (n) {
+        pdc_actor_kill(g_c, n);
+        pdc_actor_release(g_c, n);
+    }
     for (int i = 0; i < ACTORS; i++)
         if (a[i]) {
             pdc_actor_kill(g_c, a[i]);
@@ -340,6 +368,16 @@ static void s_check_code(void) {
              others.id[0], others.id[1], where[0], where[1]);
 }
 
+static void s_hold(void) {
+    pdc_actor_opts opts = {.strategy = PDC_SCHED_NODE_AFFINITY, .node_id = g_nodes.id[g_nodes.n - 1]};
+    pdc_actor *a = pdc_actor_create(g_c, g_lib, "Counter", &opts, PDC_I64(0));
+    int rc = a ? pdc_actor_ready(g_c, a, T_TIMEOUT_MS) : PDC_EINVAL;
+    s_result(rc == PDC_OK, "an actor placed on %s (%s)", g_nodes.id[g_nodes.n - 1], pdc_status_name(rc));
+    printf("holding\n");
+    fflush(stdout);
+    sleep(120);
+}
+
 static void s_usage(FILE *out) {
     fprintf(out, "usage: cluster_check --lib LIB --nodes A,B,... --gpu-node ID --edge-nodes ID,...\n"
                  "                     --dead-node ID --small-node ID\n"
@@ -387,7 +425,8 @@ int main(int argc, char **argv) {
     } checks[] = {{"gpu", s_check_gpu},           {"edge", s_check_edge},
                   {"spread", s_check_spread},     {"affinity", s_check_affinity},
                   {"object", s_check_object},     {"actors", s_check_actors},
-                  {"code", s_check_code},         {"full", s_check_full}};
+                  {"code", s_check_code},         {"full", s_check_full},
+                  {"hold", s_hold}};
     for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++) {
         char pattern[64];
         snprintf(pattern, sizeof pattern, ",%s,", checks[i].name);

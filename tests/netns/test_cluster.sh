@@ -98,6 +98,24 @@ out=$("$hosts" run 1 env PDC_ADDRESS="tcp://$head" timeout 200 "$tests/pdc-clust
 echo "$out"
 ok "cluster_check ran on host 1 with no failure"
 
+# A driver killed with SIGKILL on a live host: the node holding its actor
+# stops hearing its keepalives and stops the actor.
+holder_out=$PDC_SESSION_ROOT/hold.out
+"$hosts" run 2 env PDC_ADDRESS="tcp://$head" timeout 150 "$tests/pdc-cluster-check" --lib "$lib" \
+    --nodes "${ids[3]},${ids[0]}" --only hold >"$holder_out" 2>&1 &
+holder=$!
+for _ in $(seq 1 100); do grep -q holding "$holder_out" && break; sleep 0.1; done
+grep -q "^ok: an actor placed" "$holder_out" || fail "the holding driver: $(cat "$holder_out")"
+actors_on_0() { "$hosts" run 1 "$pdc" status --address "tcp://$head" | awk -v id="${ids[0]}" '
+    $1 == "node" && $2 == id {mine = 1; next} mine && /store/ {sub(/.*objects\), /, ""); print $1; exit}'; }
+[ "$(actors_on_0)" = 1 ] || fail "node 0 shows $(actors_on_0) actors while the driver holds one"
+pkill -9 -f "pdc-cluster-check.*--only hold" || true
+wait "$holder" 2>/dev/null || true
+start=$(date +%s%N)
+for _ in $(seq 1 100); do [ "$(actors_on_0)" = 0 ] && break; sleep 0.1; done
+[ "$(actors_on_0)" = 0 ] || fail "node 0 still runs the actor of a driver killed 10 s ago"
+ok "the actor of a driver killed with SIGKILL on another host stopped after $(( ($(date +%s%N) - start) / 1000000 )) ms"
+
 # The matmul runs on exactly four nodes: the small-store node stops first.
 kill "$(cat "${dirs[5]}/raylet.pid")"
 for _ in $(seq 1 60); do
