@@ -203,21 +203,7 @@ static void s_on_monitor(pdc_zwatch_t *watch, void *sock, void *arg) {
     (void) watch;
     conn_t *k = arg;
     pdc_client *c = k->client;
-    zmq_msg_t frame;
-    zmq_msg_init(&frame);
-    if (zmq_msg_recv(&frame, sock, ZMQ_DONTWAIT) < 0) {
-        zmq_msg_close(&frame);
-        return;
-    }
-    uint16_t event = 0;
-    if (zmq_msg_size(&frame) >= 2) memcpy(&event, zmq_msg_data(&frame), 2);
-    while (zmq_msg_more(&frame)) { /* the endpoint frame */
-        zmq_msg_close(&frame);
-        zmq_msg_init(&frame);
-        if (zmq_msg_recv(&frame, sock, 0) < 0) break;
-    }
-    zmq_msg_close(&frame);
-    if (!(event & (ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_CONNECT_RETRIED))) return;
+    if (!pdc_remote_monitor_event(sock)) return;
     pthread_mutex_lock(&c->mu);
     char why[PATH_MAX + 64];
     snprintf(why, sizeof why, "lost the connection to the actor's worker at %s", k->endpoint);

@@ -354,6 +354,30 @@ void pdc_actor_stop_owned(pdc_client *c); /* at close: kill the non-detached */
 void pdc_actor_on_head(pdc_zwatch_t *watch, void *sock, void *arg);
 void pdc_actor_free_all(pdc_client *c);   /* after the I/O thread ended      */
 
+/* The client core's internals that pdc_remote.c uses (mutex held). */
+void pdc_client_pump(pdc_client *c);
+sched_class_t *pdc_client_class_of_request(pdc_client *c, uint64_t request_id);
+void pdc_client_on_worker_died(pdc_client *c, const uint8_t *worker_id, int status);
+void pdc_client_on_raylet(pdc_zwatch_t *watch, void *sock, void *arg); /* a raylet's socket */
+int pdc_client_wait_until(pdc_client *c, int (*pred)(pdc_client *, void *), void *arg,
+                          int64_t timeout_ms);
+
+/* The owner's side of other nodes (pdc_remote.c). */
+const char *pdc_remote_locality(task_t *t); /* node with most argument bytes, or "" */
+/* Watch a tcp connection for the peer going away (heartbeats, monitor). */
+void pdc_remote_monitor(pdc_client *c, zsock_t *sock, const char *endpoint, zsock_t **monitor,
+                        pdc_zwatch_t **watch, pdc_zwatch_fn *fn, void *arg);
+void pdc_remote_on_lease_monitor(pdc_zwatch_t *watch, void *sock, void *arg); /* arg: conn_t */
+int pdc_remote_monitor_event(void *sock); /* 1: the peer went away */
+void pdc_remote_spilled_forget(pdc_client *c, uint64_t request, void *raylet);
+void pdc_remote_on_redirect(pdc_client *c, uint64_t request, const char *node, const char *endpoint);
+void pdc_remote_send(pdc_client *c); /* frees and pulls waiting to go out */
+/* The raylet answered a pull or code request: 1 if it was one. */
+int pdc_remote_on_answer(pdc_client *c, uint64_t request, int code, const char *why);
+void pdc_remote_on_keepalive(uv_timer_t *h);
+void pdc_remote_unwatch(pdc_client *c);
+void pdc_remote_close(pdc_client *c);
+
 /* Worker side (pdc_task.c): fill t->args from a spec's argument list
    (t->client set); encode t's outcome as one TASK_RESULTS entry; release
    what the arguments and result hold. */
