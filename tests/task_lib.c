@@ -220,6 +220,14 @@ PDC_FUNCTION(sleep_node) {
     return pdc_return_str(t, pdc_node_id(pdc_task_client(t)));
 }
 
+/* node_of_arg(x): the node running the task, after reading argument 0
+   (so that it is resolved there). */
+PDC_FUNCTION(node_of_arg) {
+    size_t n;
+    pdc_arg_bytes(t, 0, &n);
+    return pdc_return_str(t, pdc_node_id(pdc_task_client(t)));
+}
+
 /* pid(): the worker's process id.  sleep_pid(ms): the same after ms. */
 PDC_FUNCTION(pid) {
     return pdc_return_i64(t, (int64_t) getpid());

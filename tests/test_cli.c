@@ -85,6 +85,17 @@ Test(cli, start_status_join_and_stop) {
     cr_assert_eq(pdc_get_i64(c, r, &v, 30000), PDC_OK, "%s", pdc_last_error(c));
     cr_assert_eq(v, 42);
     pdc_ref_release(c, r);
+    /* Work no node can run waits, and pdc status says so. */
+    pdc_opts moon = {.label_selector = "tier=moon"};
+    pdc_ref waiting = pdc_call_opts(c, add, &moon, PDC_I64(1), PDC_I64(1));
+    int shown = 0;
+    for (int i = 0; i < 50 && !shown; i++) {
+        usleep(100000);
+        s_pdc(out, sizeof out, "status");
+        shown = strstr(out, "1 infeasible (waiting") != NULL;
+    }
+    cr_assert(shown, "the waiting request is not in pdc status: %s", out);
+    pdc_ref_release(c, waiting);
     /* The edge work goes to the second node, over tcp. */
     pdc_opts edge = {.label_selector = "tier=edge"};
     r = pdc_call_opts(c, add, &edge, PDC_I64(1), PDC_I64(2));

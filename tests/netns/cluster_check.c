@@ -19,7 +19,9 @@
                 naming it; soft affinity to it runs elsewhere; hard
                 affinity to a live node runs there
       object    a 100 MiB object made on one node is read by a task on
-                another and by this driver: the checksums match
+                another and by this driver: the checksums match; a
+                default-strategy task whose argument is a 20 MiB object
+                on another node runs where the object is
       actors    actors on the other nodes answer 10 000 ordered calls
                 from this driver, in order
       full      a 100 MiB argument pulled to the --small-node, whose store
@@ -253,6 +255,21 @@ static void s_check_object(void) {
     pdc_object_release(g_c, &o);
     pdc_ref_release(g_c, sum);
     pdc_ref_release(g_c, big);
+
+    /* Locality: the default strategy sends a task to its argument. */
+    pdc_ref mid = pdc_call_opts(g_c, pdc_function(g_c, g_lib, "make_bytes"), &on_maker, PDC_I64(20 << 20),
+                                PDC_I64(1));
+    uint8_t done = 0;
+    pdc_wait(g_c, &mid, 1, 1, T_TIMEOUT_MS, &done);
+    /* The lease that made it goes back and the next view shows room there
+       (lease_idle_ms, then a heartbeat). */
+    usleep(300 * 1000);
+    char where[256] = "";
+    pdc_ref r = pdc_call(g_c, pdc_function(g_c, g_lib, "node_of_arg"), PDC_REF(mid));
+    s_get_str(r, where, sizeof where);
+    s_result(!strcmp(where, maker), "a default-strategy task with a 20 MiB argument on %s ran there (%s)",
+             maker, where);
+    pdc_ref_release(g_c, mid);
 }
 
 static void s_check_actors(void) {
