@@ -332,6 +332,11 @@ int pdc_client_send_head(pdc_client *c, const pdc_enc_t *enc, const void *payloa
    longer; mutex not held).  PDC_OK, or a code with why. */
 int pdc_client_pull(pdc_client *c, const uint8_t *id, const char *node, int64_t timeout_ms,
                     char *why, size_t len);
+/* The same in two steps, so that several pulls run at once: start one
+   (never NULL but for lack of memory), then wait for it (frees it). */
+typedef struct pull pdc_pull_t;
+pdc_pull_t *pdc_client_pull_start(pdc_client *c, const uint8_t *id, const char *node);
+int pdc_client_pull_wait(pdc_client *c, pdc_pull_t *p, int64_t timeout_ms, char *why, size_t len);
 
 /* The actors' side of the client (actors/pdc_actor.c), called by it with
    the mutex held. */

@@ -281,16 +281,19 @@ static int s_pull_done(pdc_client *c, void *arg) {
     return ((pull_t *) arg)->done;
 }
 
-/* Have the I/O thread send p to the raylet, wait for the answer (mutex
-   not held on entry or return).  PDC_OK, a timeout, or the answer's
-   error code (p->why). */
-static int s_raylet_request(pdc_client *c, pull_t *p, int64_t timeout_ms) {
+/* Queue p for the I/O thread to send to the raylet (mutex not held). */
+static void s_raylet_request_start(pdc_client *c, pull_t *p) {
     pthread_mutex_lock(&c->mu);
     p->request = ++c->next_request;
     p->next = c->pulls;
     c->pulls = p;
     pthread_mutex_unlock(&c->mu);
     pdc_client_wake(c);
+}
+
+/* Wait for the answer to p and take it off the list (mutex not held).
+   PDC_OK, a timeout, or the answer's error code (p->why). */
+static int s_raylet_request_wait(pdc_client *c, pull_t *p, int64_t timeout_ms) {
     pthread_mutex_lock(&c->mu);
     int rc = pdc_client_wait_until(c, s_pull_done, p, timeout_ms);
     for (pull_t **q = &c->pulls; *q; q = &(*q)->next)
@@ -302,33 +305,49 @@ static int s_raylet_request(pdc_client *c, pull_t *p, int64_t timeout_ms) {
     return rc == PDC_OK ? p->code : rc;
 }
 
-int pdc_client_pull(pdc_client *c, const uint8_t *id, const char *node, int64_t timeout_ms,
-                    char *why, size_t len) {
-    char hex[33];
-    if (pdc_store_contains(c->store, id)) return PDC_OK;
-    if (!strcmp(node, c->node_id)) {
-        snprintf(why, len, "object %s should be in this node's (%s) store and is not",
-                 pdc_id_hex(id, hex), node);
-        return PDC_EOBJECTLOST;
-    }
+pdc_pull_t *pdc_client_pull_start(pdc_client *c, const uint8_t *id, const char *node) {
     pull_t *p = calloc(1, sizeof *p);
+    if (!p) return NULL;
+    memcpy(p->id, id, PDC_ID_LEN);
+    snprintf(p->node, sizeof p->node, "%s", node);
+    if (pdc_store_contains(c->store, id)) {
+        p->done = 1; /* here already: nothing to ask */
+        return p;
+    }
+    if (!strcmp(node, c->node_id)) {
+        char hex[33];
+        p->done = 1;
+        p->code = PDC_EOBJECTLOST;
+        snprintf(p->why, sizeof p->why, "object %s should be in this node's (%s) store and is not",
+                 pdc_id_hex(id, hex), node);
+        return p;
+    }
+    s_raylet_request_start(c, p);
+    return p;
+}
+
+int pdc_client_pull_wait(pdc_client *c, pdc_pull_t *p, int64_t timeout_ms, char *why, size_t len) {
     if (!p) {
         snprintf(why, len, "out of memory");
         return PDC_ENOMEM;
     }
-    memcpy(p->id, id, PDC_ID_LEN);
-    snprintf(p->node, sizeof p->node, "%s", node);
     if (timeout_ms < 0 || timeout_ms > c->cfg.pull_timeout_ms) timeout_ms = c->cfg.pull_timeout_ms;
-    int rc = s_raylet_request(c, p, timeout_ms);
+    int rc = p->request ? s_raylet_request_wait(c, p, timeout_ms) : p->code;
+    char hex[33];
     if (rc == PDC_ETIMEOUT)
-        snprintf(why, len, "object %s did not arrive from node %s within %lld ms", pdc_id_hex(id, hex),
-                 node, (long long) timeout_ms);
+        snprintf(why, len, "object %s did not arrive from node %s within %lld ms", pdc_id_hex(p->id, hex),
+                 p->node, (long long) timeout_ms);
     else if (rc == PDC_ESHUTDOWN)
         snprintf(why, len, "the client is shutting down");
     else if (rc != PDC_OK)
         snprintf(why, len, "%s", p->why);
     free(p);
     return rc;
+}
+
+int pdc_client_pull(pdc_client *c, const uint8_t *id, const char *node, int64_t timeout_ms,
+                    char *why, size_t len) {
+    return pdc_client_pull_wait(c, pdc_client_pull_start(c, id, node), timeout_ms, why, len);
 }
 
 int pdc_client_send_head(pdc_client *c, const pdc_enc_t *enc, const void *payload, size_t size) {
@@ -397,7 +416,8 @@ void *pdc_client_dlopen(pdc_client *c, const char *library, char *why, size_t le
         return NULL;
     }
     snprintf(p->hash, sizeof p->hash, "%s", hash);
-    int rc = s_raylet_request(c, p, c->cfg.pull_timeout_ms);
+    s_raylet_request_start(c, p);
+    int rc = s_raylet_request_wait(c, p, c->cfg.pull_timeout_ms);
     void *h = NULL;
     if (rc == PDC_OK) {
         h = dlopen(p->path, RTLD_NOW | RTLD_LOCAL);

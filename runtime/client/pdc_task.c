@@ -155,14 +155,39 @@ pdc_fn pdc_task_self(pdc_task *t) {
 
 /* ---- The worker side: reading a spec, encoding the outcome ---------- */
 
-/* Fill t->args from the spec's argument list (validated by the schema). */
+/* An argument "ID@NODE" (a stored object on another node) into id and
+   node; 0, or -1 if it is not one. */
+static int s_parse_remote(const msgpack_object *v, uint8_t id[PDC_ID_LEN], char *node, size_t len) {
+    char text[2 * PDC_ID_LEN + 80];
+    if (v->type != MSGPACK_OBJECT_STR || v->via.str.size >= sizeof text) return -1;
+    pdc_f_cstr(v, text, sizeof text);
+    const char *sep = strchr(text, '@');
+    if (!sep || sep - text != 2 * PDC_ID_LEN || pdc_id_parse(text, id)) return -1;
+    snprintf(node, len, "%s", sep + 1);
+    return 0;
+}
+
+/* Fill t->args from the spec's argument list (validated by the schema).
+   Arguments stored on other nodes are pulled all at once, before any is
+   waited for. */
 void pdc_task_read_args(pdc_task *t, const msgpack_object *list) {
     t->nargs = list->via.array.size;
     t->args = calloc(t->nargs ? t->nargs : 1, sizeof *t->args);
-    if (!t->args) {
+    pdc_pull_t **pulls = calloc(t->nargs ? t->nargs : 1, sizeof *pulls);
+    if (!t->args || !pulls) {
+        free(t->args);
+        free(pulls);
+        t->args = NULL;
         t->nargs = 0;
         pdc_fail(t, "out of memory for arguments");
         return;
+    }
+    for (size_t i = 0; i < t->nargs; i++) {
+        const msgpack_object *pair = list->via.array.ptr[i].via.array.ptr;
+        uint8_t id[PDC_ID_LEN];
+        char node[128];
+        if (pdc_f_u(&pair[0]) == PDC_ARG_REMOTE && !s_parse_remote(&pair[1], id, node, sizeof node))
+            pulls[i] = pdc_client_pull_start(t->client, id, node);
     }
     for (size_t i = 0; i < t->nargs; i++) {
         const msgpack_object *pair = list->via.array.ptr[i].via.array.ptr;
@@ -181,20 +206,17 @@ void pdc_task_read_args(pdc_task *t, const msgpack_object *list) {
         uint8_t remote_id[PDC_ID_LEN];
         const uint8_t *stored_id = NULL;
         if (pdc_f_u(&pair[0]) == PDC_ARG_REMOTE) {
-            /* "ID@NODE": bring it to this node's store first. */
-            char text[128], why[512];
-            const char *at = v->type == MSGPACK_OBJECT_STR && v->via.str.size < sizeof text
-                                     ? pdc_f_cstr(v, text, sizeof text)
-                                     : NULL;
-            const char *sep = at ? strchr(at, '@') : NULL;
-            if (!sep || sep - at != 2 * PDC_ID_LEN || pdc_id_parse(at, remote_id)) {
+            /* "ID@NODE": brought to this node's store (started above). */
+            char node[128], why[512];
+            if (s_parse_remote(v, remote_id, node, sizeof node)) {
                 if (t->code == PDC_OK) {
                     t->code = PDC_EPROTO;
                     snprintf(t->message, sizeof t->message, "argument %zu: a remote argument needs ID@NODE", i);
                 }
                 continue;
             }
-            int rc = pdc_client_pull(t->client, remote_id, sep + 1, -1, why, sizeof why);
+            int rc = pdc_client_pull_wait(t->client, pulls[i], -1, why, sizeof why);
+            pulls[i] = NULL;
             if (rc != PDC_OK) {
                 if (t->code == PDC_OK) {
                     t->code = rc;
@@ -246,6 +268,7 @@ void pdc_task_read_args(pdc_task *t, const msgpack_object *list) {
         default: a->type = PDC_T_NIL; break;
         }
     }
+    free(pulls); /* every one started was waited for above */
 }
 
 /* Encode t's outcome as one result tuple into e (emptied first); a

@@ -256,6 +256,31 @@ static void s_check_object(void) {
     pdc_ref_release(g_c, sum);
     pdc_ref_release(g_c, big);
 
+    /* One task, two 20 MiB arguments from two other nodes, pulled at once. */
+    if (g_nodes.n >= 3) {
+        const char *second = g_nodes.id[g_nodes.n - 3];
+        pdc_opts on_second = {.strategy = PDC_SCHED_NODE_AFFINITY, .node_id = second};
+        pdc_fn make = pdc_function(g_c, g_lib, "make_bytes");
+        pdc_ref a = pdc_call_opts(g_c, make, &on_maker, PDC_I64(20 << 20), PDC_I64(1));
+        pdc_ref b = pdc_call_opts(g_c, make, &on_second, PDC_I64(20 << 20), PDC_I64(2));
+        char got[512] = "", want_text[512];
+        int64_t sums[2];
+        unsigned char *buf = malloc((size_t) 20 << 20);
+        for (int k = 0; k < 2 && buf; k++) {
+            for (int64_t i = 0; i < (20 << 20); i++) buf[i] = (unsigned char) ((i * 31 + k + 1) & 0xff);
+            sums[k] = s_fnv1a(buf, (size_t) 20 << 20);
+        }
+        free(buf);
+        snprintf(want_text, sizeof want_text, "b:%d:%lld b:%d:%lld", 20 << 20, (long long) sums[0], 20 << 20,
+                 (long long) sums[1]);
+        s_get_str(pdc_call_opts(g_c, pdc_function(g_c, g_lib, "describe"), &on_reader, PDC_REF(a), PDC_REF(b)),
+                  got, sizeof got);
+        s_result(!strcmp(got, want_text), "a task on %s read 20 MiB arguments from %s and %s (%s)", reader, maker,
+                 second, got);
+        pdc_ref_release(g_c, a);
+        pdc_ref_release(g_c, b);
+    }
+
     /* Locality: the default strategy sends a task to its argument. */
     pdc_ref mid = pdc_call_opts(g_c, pdc_function(g_c, g_lib, "make_bytes"), &on_maker, PDC_I64(20 << 20),
                                 PDC_I64(1));
