@@ -169,14 +169,20 @@ typedef struct raylet_conn {
     zsock_t *monitor;
     pdc_zwatch_t *monitor_watch;
     struct pdc_client *client;
+    int connected;       /* the monitor saw the connection up            */
+    int down;            /* it dropped (or never came up): node dead     */
+    uint64_t created_ms;
     struct raylet_conn *next;
 } raylet_conn_t;
 
-/* A lease request sent to another node's raylet, not answered yet: if
-   that raylet goes away it is asked again of the local one. */
+/* A lease request sent to another node's raylet, not answered yet (raylet
+   set), or one to ask the local raylet again at due (raylet NULL): the
+   other node went away, and the local raylet's view may still send the
+   request there until the head declares that node dead. */
 typedef struct spilled {
     uint64_t request;
     raylet_conn_t *raylet;
+    uint64_t due; /* ms, for a deferred one */
     struct spilled *next;
 } spilled_t;
 

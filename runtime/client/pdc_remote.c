@@ -106,16 +106,15 @@ void pdc_remote_monitor(pdc_client *c, zsock_t *sock, const char *endpoint, zsoc
     zmq_setsockopt(zsock_resolve(sock), ZMQ_HEARTBEAT_TIMEOUT, &timeout, sizeof timeout);
     char addr[64];
     snprintf(addr, sizeof addr, "inproc://pdc-monitor-%p", (void *) sock);
-    if (zmq_socket_monitor(zsock_resolve(sock), addr, ZMQ_EVENT_DISCONNECTED) == 0) {
+    if (zmq_socket_monitor(zsock_resolve(sock), addr, ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_CONNECTED) == 0) {
         *monitor = zsock_new(ZMQ_PAIR);
         if (*monitor && zsock_connect(*monitor, "%s", addr) == 0)
             *watch = pdc_zwatch_new(&c->loop, zsock_resolve(*monitor), fn, arg);
     }
 }
 
-/* Read one socket-monitor event; 1 if it is a disconnection (or, for
-   actor connections, a failed reconnection). */
-int pdc_remote_monitor_event(void *sock) {
+/* Read one socket-monitor event: its ZMQ_EVENT_* bits (0 if none). */
+static unsigned s_monitor_read(void *sock) {
     zmq_msg_t frame;
     zmq_msg_init(&frame);
     if (zmq_msg_recv(&frame, sock, ZMQ_DONTWAIT) < 0) {
@@ -130,7 +129,13 @@ int pdc_remote_monitor_event(void *sock) {
         if (zmq_msg_recv(&frame, sock, 0) < 0) break;
     }
     zmq_msg_close(&frame);
-    return (event & (ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_CONNECT_RETRIED)) != 0;
+    return event;
+}
+
+/* Read one socket-monitor event; 1 if it is a disconnection (or, for
+   actor connections, a failed reconnection). */
+int pdc_remote_monitor_event(void *sock) {
+    return (s_monitor_read(sock) & (ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_CONNECT_RETRIED)) != 0;
 }
 
 static raylet_conn_t *s_raylet_conn(pdc_client *c, const char *node, const char *endpoint) {
@@ -141,6 +146,7 @@ static raylet_conn_t *s_raylet_conn(pdc_client *c, const char *node, const char 
     snprintf(r->node, sizeof r->node, "%s", node);
     snprintf(r->endpoint, sizeof r->endpoint, "%s", endpoint);
     r->client = c;
+    r->created_ms = uv_now(&c->loop);
     r->sock = zsock_new(ZMQ_DEALER);
     if (!r->sock) {
         free(r);
@@ -176,7 +182,7 @@ static void s_raylet_conn_close(raylet_conn_t *r) {
 
 void pdc_remote_spilled_forget(pdc_client *c, uint64_t request, void *raylet) {
     for (spilled_t **p = &c->spilled; *p; p = &(*p)->next)
-        if ((*p)->request == request && zsock_resolve((*p)->raylet->sock) == raylet) {
+        if ((*p)->request == request && (*p)->raylet && zsock_resolve((*p)->raylet->sock) == raylet) {
             spilled_t *x = *p;
             *p = x->next;
             free(x);
@@ -188,14 +194,17 @@ void pdc_remote_spilled_forget(pdc_client *c, uint64_t request, void *raylet) {
 void pdc_remote_on_redirect(pdc_client *c, uint64_t request, const char *node, const char *endpoint) {
     raylet_conn_t *r = s_raylet_conn(c, node, endpoint);
     sched_class_t *k = pdc_client_class_of_request(c, request);
-    if (!r) return;
     spilled_t *x = calloc(1, sizeof *x);
-    if (x) {
-        x->request = request;
-        x->raylet = r;
-        x->next = c->spilled;
-        c->spilled = x;
+    if (!x) return;
+    x->request = request;
+    x->next = c->spilled;
+    c->spilled = x;
+    if (!r || r->down) {
+        /* That node went away: ask here again once the view may know. */
+        x->due = uv_now(&c->loop) + 2 * (uint64_t) c->cfg.heartbeat_ms;
+        return;
     }
+    x->raylet = r;
     if (k)
         pdc_client_request_lease(c, zsock_resolve(r->sock), request, k->cpus, PDC_LEASE_SPILLED,
                                  &k->res, &k->sched, "");
@@ -203,31 +212,54 @@ void pdc_remote_on_redirect(pdc_client *c, uint64_t request, const char *node, c
         pdc_actor_on_redirect(c, request, zsock_resolve(r->sock), PDC_LEASE_SPILLED);
 }
 
-/* A raylet on another node went away: what was asked of it is asked of
-   the local raylet again (its view will say the node is dead). */
+/* A raylet on another node went away (or never answered the connection):
+   what was asked of it is asked of the local raylet again, a little later,
+   when its view may say the node is dead.  Mutex held. */
+static void s_raylet_lost(pdc_client *c, raylet_conn_t *r, const char *why) {
+    if (r->down) return;
+    r->down = 1;
+    pdc_warn("node %s's raylet at %s: %s", r->node, r->endpoint, why);
+    uint64_t due = uv_now(&c->loop) + 2 * (uint64_t) c->cfg.heartbeat_ms;
+    for (spilled_t *x = c->spilled; x; x = x->next)
+        if (x->raylet == r) {
+            x->raylet = NULL;
+            x->due = due;
+        }
+}
+
 static void s_on_raylet_monitor(pdc_zwatch_t *watch, void *sock, void *arg) {
     (void) watch;
     raylet_conn_t *r = arg;
     pdc_client *c = r->client;
-    if (!pdc_remote_monitor_event(sock)) return;
+    unsigned event = s_monitor_read(sock);
     pthread_mutex_lock(&c->mu);
-    pdc_warn("lost the connection to node %s's raylet at %s", r->node, r->endpoint);
+    if (event & ZMQ_EVENT_CONNECTED) r->connected = 1;
+    if (event & ZMQ_EVENT_DISCONNECTED) s_raylet_lost(c, r, "lost the connection");
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* Every keepalive: connections that never came up count as lost, and
+   deferred lease requests whose time has come go to the local raylet. */
+static void s_retry_deferred(pdc_client *c) {
+    uint64_t now = uv_now(&c->loop);
+    for (raylet_conn_t *r = c->raylets; r; r = r->next)
+        if (!r->connected && !r->down && now - r->created_ms > 2 * (uint64_t) c->cfg.node_timeout_ms)
+            s_raylet_lost(c, r, "no connection came up");
     for (spilled_t **p = &c->spilled; *p;) {
         spilled_t *x = *p;
-        if (x->raylet != r) {
+        if (x->raylet || x->due > now) {
             p = &x->next;
             continue;
         }
         *p = x->next;
         sched_class_t *k = pdc_client_class_of_request(c, x->request);
         if (k)
-            k->requests--;
+            pdc_client_request_lease(c, NULL, x->request, k->cpus, 0, &k->res, &k->sched, "");
         else
             pdc_actor_on_redirect(c, x->request, NULL, 0);
         free(x);
     }
     pdc_client_pump(c);
-    pthread_mutex_unlock(&c->mu);
 }
 
 /* A leased worker on another node went away without a WORKER_DIED (its
@@ -450,7 +482,8 @@ void pdc_remote_on_keepalive(uv_timer_t *h) {
     pthread_mutex_lock(&c->mu);
     pdc_enc_begin(&c->enc, PDC_MSG_KEEPALIVE, 0);
     for (raylet_conn_t *r = c->raylets; r; r = r->next)
-        pdc_wire_send(zsock_resolve(r->sock), NULL, 0, &c->enc, NULL, 0);
+        if (!r->down) pdc_wire_send(zsock_resolve(r->sock), NULL, 0, &c->enc, NULL, 0);
+    s_retry_deferred(c);
     pthread_mutex_unlock(&c->mu);
 }
 

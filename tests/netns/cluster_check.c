@@ -29,6 +29,9 @@
       hold      (only when asked for) an actor on the last node of
                 --nodes, then "holding" and a sleep of 120 s, for the
                 script to kill this driver and watch the actor go
+      survive   (only when asked for) 60 spread tasks of 300 ms; after
+                "submitted" the script kills a node; every task still
+                ends with its result (retried on the others)
       code      a library that exists only on this driver's host until
                 it is deleted runs on two other nodes: its code travels
                 through the head as a package, not a shared file system
@@ -420,6 +423,25 @@ static void s_hold(void) {
     sleep(120);
 }
 
+static void s_survive(void) {
+    enum { N = 60 };
+    pdc_opts opts = {.strategy = PDC_SCHED_SPREAD};
+    pdc_fn fn = pdc_function(g_c, g_lib, "sleep_node");
+    pdc_ref refs[N];
+    for (int i = 0; i < N; i++) refs[i] = pdc_call_opts(g_c, fn, &opts, PDC_I64(300));
+    printf("submitted\n");
+    fflush(stdout);
+    int ok = 0;
+    for (int i = 0; i < N; i++) {
+        char where[256];
+        if (s_get_str(refs[i], where, sizeof where) == 0 && s_in(&g_nodes, where) >= 0)
+            ok++;
+        else
+            printf("    task %d: %s\n", i, where);
+    }
+    s_result(ok == N, "%d of %d spread tasks ended with their result while a node was killed", ok, N);
+}
+
 static void s_usage(FILE *out) {
     fprintf(out, "usage: cluster_check --lib LIB --nodes A,B,... --gpu-node ID --edge-nodes ID,...\n"
                  "                     --dead-node ID --small-node ID\n"
@@ -468,7 +490,7 @@ int main(int argc, char **argv) {
                   {"spread", s_check_spread},     {"affinity", s_check_affinity},
                   {"object", s_check_object},     {"actors", s_check_actors},
                   {"code", s_check_code},         {"full", s_check_full},
-                  {"hold", s_hold}};
+                  {"hold", s_hold},               {"survive", s_survive}};
     for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++) {
         char pattern[64];
         snprintf(pattern, sizeof pattern, ",%s,", checks[i].name);

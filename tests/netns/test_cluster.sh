@@ -133,4 +133,16 @@ moved=$("$hosts" run 2 "$pdc" status -v --address "tcp://$head" | awk '$1 == "tr
 [ "$moved" -le 4 ] || fail "matmul --spread ran on $moved nodes, not 4"
 ok "blocked matmul spread over 4 nodes (objects pulled into $moved of them) equals the single-node C ($sum4)"
 
+# A node killed while spread tasks run on it: they are retried on the
+# others and every one ends with its result.
+survivor_out=$PDC_SESSION_ROOT/survive.out
+"$hosts" run 1 env PDC_ADDRESS="tcp://$head" timeout 120 "$tests/pdc-cluster-check" --lib "$lib" \
+    --nodes "${ids[0]},${ids[1]},${ids[2]},${ids[3]}" --only survive >"$survivor_out" 2>&1 &
+survivor=$!
+for _ in $(seq 1 100); do grep -q submitted "$survivor_out" && break; sleep 0.1; done
+sleep 0.5
+kill -9 "$(cat "${dirs[3]}/raylet.pid")"
+wait "$survivor" || { cat "$survivor_out"; fail "tasks were lost when a node died"; }
+ok "$(sed -n 's/^ok: //p' "$survivor_out")"
+
 echo "netns: $passed passed, $failed failed"
