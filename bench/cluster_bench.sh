@@ -53,14 +53,14 @@ done
 
 cluster_up 2
 node1=$("$hosts" run 0 "$pdc" status --address "tcp://$head" | awk '/tcp:\/\/10.213.0.2:/ {print $2}')
-xfer=$("$hosts" run 0 env PDC_ADDRESS="tcp://$head" "$bench" transfer --from "$node1" --mib 256 --rounds 5)
+xfer=$("$hosts" run 0 env PDC_ADDRESS="tcp://$head" "$bench" transfer --from "$node1" --mib 256 --rounds 9)
 echo "== transfer"$'\n'"$xfer" >&2
 cluster_down
 "$hosts" up 2
-"$hosts" run 0 "$stream" recv --bind tcp://10.213.0.1:7100 --mib 256 --rounds 5 >"$PDC_SESSION_ROOT/stream.out" &
+"$hosts" run 0 "$stream" recv --bind tcp://10.213.0.1:7100 --mib 256 --rounds 9 >"$PDC_SESSION_ROOT/stream.out" &
 recv=$!
 sleep 0.3
-"$hosts" run 1 "$stream" send --connect tcp://10.213.0.1:7100 --mib 256 --rounds 5
+"$hosts" run 1 "$stream" send --connect tcp://10.213.0.1:7100 --mib 256 --rounds 9
 wait "$recv"
 plain=$(field zmq_stream_gbs "$(cat "$PDC_SESSION_ROOT/stream.out")")
 echo "== plain zmq stream: $plain GB/s" >&2
@@ -74,6 +74,6 @@ warm=$(field transfer_warm_gbs "$xfer")
 echo "| 256 MiB between two hosts | GB/s |"
 echo "|---|---:|"
 echo "| pdc pull, first (fresh store pages) | $(field transfer_cold_gbs "$xfer") |"
-echo "| pdc pull, warm (mean of 4) | $warm |"
+echo "| pdc pull, warm (mean of 8) | $warm |"
 echo "| plain ZeroMQ stream, same chunks and window | $plain |"
 echo "| pdc / plain | $(awk -v a="$warm" -v b="$plain" 'BEGIN {printf "%.0f%%", 100 * a / b}') |"
