@@ -4,6 +4,7 @@
 #include "pdc.h"
 #include "pdc_code.h"
 #include "pdc_log.h"
+#include "pdc_waiters.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,22 +15,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define RID_MAX 256
-
-typedef struct waiter {
-    uint8_t rid[RID_MAX];
-    size_t rid_len;
-    uint64_t request;
-    struct waiter *next;
-} waiter_t;
-
 typedef struct fetch {
     char hash[PDC_CODE_HASH_LEN + 1];
     uint64_t seq;      /* request id towards the head */
     uint64_t started;  /* ms */
     int asked;         /* a CODE_GET to the head is out */
     char last_error[400];
-    waiter_t *waiters;
+    pdc_waiter_t *waiters;
     struct fetch *next;
 } fetch_t;
 
@@ -55,11 +47,7 @@ pdc_code_cache_t *pdc_code_cache_new(void *router, const char *dir, int64_t time
 }
 
 static void s_fetch_free(fetch_t *f) {
-    while (f->waiters) {
-        waiter_t *w = f->waiters;
-        f->waiters = w->next;
-        free(w);
-    }
+    pdc_waiters_free(&f->waiters);
     free(f);
 }
 
@@ -110,7 +98,7 @@ void pdc_code_cache_get(pdc_code_cache_t *self, pdc_inbound_t *in, void *head, u
     const char *h = pdc_f_str(&in->msg.fields[0], &hlen);
     const void *rid = zmq_msg_data(&in->frames[0]);
     size_t rid_len = zmq_msg_size(&in->frames[0]);
-    if (rid_len > RID_MAX) return;
+    if (rid_len > PDC_WAITER_RID_MAX) return;
     if (!pdc_code_hash_valid(h, hlen)) {
         s_reply_error(self, rid, rid_len, in->msg.request_id, PDC_EINVAL,
                       "a code hash is 64 lowercase hex digits");
@@ -141,13 +129,7 @@ void pdc_code_cache_get(pdc_code_cache_t *self, pdc_inbound_t *in, void *head, u
         self->fetches = f;
         s_ask_head(self, f, head);
     }
-    waiter_t *w = calloc(1, sizeof *w);
-    if (!w) return;
-    memcpy(w->rid, rid, rid_len);
-    w->rid_len = rid_len;
-    w->request = in->msg.request_id;
-    w->next = f->waiters;
-    f->waiters = w;
+    pdc_waiters_add(&f->waiters, rid, rid_len, in->msg.request_id);
 }
 
 static void s_finish(pdc_code_cache_t *self, fetch_t *f, int code, const char *why) {
@@ -156,7 +138,7 @@ static void s_finish(pdc_code_cache_t *self, fetch_t *f, int code, const char *w
             *p = f->next;
             break;
         }
-    for (waiter_t *w = f->waiters; w; w = w->next) {
+    for (pdc_waiter_t *w = f->waiters; w; w = w->next) {
         if (code == PDC_OK)
             s_reply_path(self, w->rid, w->rid_len, w->request, f->hash);
         else

@@ -3,12 +3,11 @@
 
 #include "pdc_id.h"
 #include "pdc_log.h"
+#include "pdc_waiters.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define RID_MAX 256
 
 typedef struct peer {
     char node[PDC_NODE_ID_MAX];
@@ -18,13 +17,6 @@ typedef struct peer {
     struct pdc_transfers *owner;
     struct peer *next;
 } peer_t;
-
-typedef struct waiter {
-    uint8_t rid[RID_MAX];
-    size_t rid_len;
-    uint64_t request;
-    struct waiter *next;
-} waiter_t;
 
 typedef struct transfer {
     uint8_t id[PDC_ID_LEN];
@@ -36,7 +28,7 @@ typedef struct transfer {
     size_t size, asked, received;
     int inflight;
     uint64_t last_progress;
-    waiter_t *waiters;
+    pdc_waiter_t *waiters;
     struct transfer *next;
 } transfer_t;
 
@@ -75,11 +67,7 @@ static void s_peer_destroy(peer_t *p) {
 }
 
 static void s_transfer_free(transfer_t *t) {
-    while (t->waiters) {
-        waiter_t *w = t->waiters;
-        t->waiters = w->next;
-        free(w);
-    }
+    pdc_waiters_free(&t->waiters);
     free(t);
 }
 
@@ -173,7 +161,7 @@ static void s_finish(pdc_transfers_t *self, transfer_t *t, int code, const char 
         if (t->sized) pdc_store_abort_unsealed(self->store, t->id);
         pdc_warn("pulling object %s from node %s failed: %s", pdc_id_hex(t->id, hex), t->node, why);
     }
-    for (waiter_t *w = t->waiters; w; w = w->next) {
+    for (pdc_waiter_t *w = t->waiters; w; w = w->next) {
         if (code == PDC_OK)
             s_reply_ready(self, w->rid, w->rid_len, w->request, t->id);
         else
@@ -208,7 +196,7 @@ void pdc_transfers_pull(pdc_transfers_t *self, pdc_inbound_t *in, pdc_view_t *vi
     const void *rid = zmq_msg_data(&in->frames[0]);
     size_t rid_len = zmq_msg_size(&in->frames[0]);
     uint64_t request = in->msg.request_id;
-    if (rid_len > RID_MAX) return;
+    if (rid_len > PDC_WAITER_RID_MAX) return;
     if (pdc_store_contains(self->store, id)) {
         s_reply_ready(self, rid, rid_len, request, id);
         return;
@@ -243,13 +231,7 @@ void pdc_transfers_pull(pdc_transfers_t *self, pdc_inbound_t *in, pdc_view_t *vi
         self->stats.active++;
         s_ask(self, t);
     }
-    waiter_t *w = calloc(1, sizeof *w);
-    if (!w) return;
-    memcpy(w->rid, rid, rid_len);
-    w->rid_len = rid_len;
-    w->request = request;
-    w->next = t->waiters;
-    t->waiters = w;
+    pdc_waiters_add(&t->waiters, rid, rid_len, request);
 }
 
 static transfer_t *s_by_seq(pdc_transfers_t *self, uint64_t seq) {
