@@ -1142,7 +1142,9 @@ static void s_on_raylet(pdc_zwatch_t *watch, void *sock, void *arg) {
         pdc_remote_spilled_forget(c, in.msg.request_id, sock);
         void *raylet = sock == zsock_resolve(c->raylet) ? NULL : sock;
         lease_t *l = k ? calloc(1, sizeof *l) : NULL;
-        if (k) k->requests--;
+        /* (A request asked again after a dropped connection may be
+           granted twice; the spare lease is used or returned.) */
+        if (k && k->requests > 0) k->requests--;
         if (!k && !pdc_actor_on_grant(c, in.msg.request_id, pdc_f_id(&in.msg.fields[0]), endpoint,
                                       public_endpoint, node)) {
             /* Nobody wants it (any more): give it straight back. */
@@ -1184,8 +1186,9 @@ static void s_on_raylet(pdc_zwatch_t *watch, void *sock, void *arg) {
         sched_class_t *k = s_class_of_request(c, in.msg.request_id);
         pdc_remote_spilled_forget(c, in.msg.request_id, sock);
         if (pdc_remote_on_answer(c, in.msg.request_id, code, why)) {
+            /* a pull or a code package: its waiting thread reports it */
         } else if (k) {
-            k->requests--;
+            if (k->requests > 0) k->requests--;
             s_fail_queue(c, k, code, why);
         } else if (!pdc_actor_on_lease_error(c, in.msg.request_id, code, why)) {
             pdc_warn("raylet: %s", why);

@@ -233,7 +233,11 @@ static void s_on_raylet_monitor(pdc_zwatch_t *watch, void *sock, void *arg) {
     pdc_client *c = r->client;
     unsigned event = s_monitor_read(sock);
     pthread_mutex_lock(&c->mu);
-    if (event & ZMQ_EVENT_CONNECTED) r->connected = 1;
+    if (event & ZMQ_EVENT_CONNECTED) {
+        /* Up (again: a glitch, not a death, if it had dropped). */
+        r->connected = 1;
+        r->down = 0;
+    }
     if (event & ZMQ_EVENT_DISCONNECTED) s_raylet_lost(c, r, "lost the connection");
     pthread_mutex_unlock(&c->mu);
 }
