@@ -323,6 +323,8 @@ void pdc_actor_pump(pdc_client *c) {
             task_t *t = a->create;
             if (t->state != T_QUEUED) continue; /* its arguments are not ready */
             a->create = NULL;
+            pdc_client_encode_worker_lease(c, a->gpu_ids); /* its GPUs, before it is built */
+            pdc_wire_send(sock, NULL, 0, &c->enc, NULL, 0);
             pdc_enc_begin(&c->enc, PDC_MSG_ACTOR_CREATE, 0);
             pdc_enc_id(&c->enc, a->id);
             pdc_enc_s(&c->enc, pdc_client_library_for(c, a->library, a->node));
@@ -363,13 +365,15 @@ static pdc_actor *s_by_request(pdc_client *c, uint64_t request) {
 }
 
 int pdc_actor_on_grant(pdc_client *c, uint64_t request, const uint8_t *worker_id,
-                       const char *endpoint, const char *public_endpoint, const char *node) {
+                       const char *endpoint, const char *public_endpoint, const char *node,
+                       const char *gpu_ids) {
     pdc_actor *a = s_by_request(c, request);
     if (!a || a->state != A_PLACING) return 0; /* dead meanwhile: returned */
     memcpy(a->worker_id, worker_id, PDC_ID_LEN);
     snprintf(a->endpoint, sizeof a->endpoint, "%s", endpoint);
     snprintf(a->public_endpoint, sizeof a->public_endpoint, "%s", public_endpoint);
     snprintf(a->node, sizeof a->node, "%s", node);
+    snprintf(a->gpu_ids, sizeof a->gpu_ids, "%s", gpu_ids);
     a->state = A_PLACED;
     return 1;
 }

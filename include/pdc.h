@@ -202,8 +202,12 @@ typedef struct {
     double num_cpus;  /* CPU slots the task needs; 0 means the default 1    */
     const char *resources; /* other resources it needs, "GPU=1,edge=0.5";
                          a node declares them with --resources or
-                         PDC_RESOURCES.  Asking for more than any node has
-                         fails with PDC_EINFEASIBLE naming the resource */
+                         PDC_RESOURCES (GPUs are also detected).  Asking
+                         for more than any node has fails with
+                         PDC_EINFEASIBLE naming the resource.  A task or
+                         actor given GPUs sees them in
+                         CUDA_VISIBLE_DEVICES (whole devices for whole
+                         amounts, a shared one for a fraction) */
     int max_retries;  /* retries after a worker death: 0 means the default
                          3, a negative value means never retry             */
     const char *name; /* a name for logs; NULL uses the function name      */

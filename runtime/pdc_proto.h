@@ -56,7 +56,7 @@
       dies; PDC_LEASE_SOFT: affinity may fall back to other nodes;
       PDC_LEASE_SPILLED: another raylet chose this node, do not send it
       on.  Reply LEASE_GRANT (worker id, endpoint for the requester,
-      public endpoint, node id), LEASE_REDIRECT (node id, raylet
+      public endpoint, node id, the GPU devices granted: "0,1" or ""), LEASE_REDIRECT (node id, raylet
       endpoint: ask that raylet instead, with PDC_LEASE_SPILLED) or
       ERROR.
     - LEASE_RETURN: worker id.  No reply.
@@ -71,6 +71,10 @@
       a status (exit code, or minus the signal number).
 
     Owner <-> leased worker, direct:
+    - WORKER_LEASE: the GPU devices of the lease whose tasks follow on
+      this connection (LEASE_GRANT's last field), sent before the first
+      push or the actor's creation: the worker sets CUDA_VISIBLE_DEVICES
+      to them (unsets it for "").  No reply.
     - PUSH_TASKS: task specs (task id, library, function, arguments).  An
       argument is (kind, value): kind 0 an inline value, kind 1 a stored
       object whose value is its 16-byte id.
@@ -140,7 +144,7 @@
     X(REGISTER, "uudsss")                                                   \
     X(REGISTERED, "ssuss")                                                \
     X(LEASE_REQUEST, "fu{}usss")                                              \
-    X(LEASE_GRANT, "dsss")                                                  \
+    X(LEASE_GRANT, "dssss")                                                  \
     X(LEASE_RETURN, "d")                                                  \
     X(BLOCKED, "")                                                        \
     X(UNBLOCKED, "")                                                      \
@@ -171,7 +175,8 @@
     X(CODE_STORED, "s")                                                   \
     X(CODE_GET, "s")                                                      \
     X(CODE, "s")                                                          \
-    X(CODE_PATH, "ss")
+    X(CODE_PATH, "ss")                                                    \
+    X(WORKER_LEASE, "s")
 
 typedef enum {
 #define PDC_X_ENUM(name, schema) PDC_MSG_##name,

@@ -486,6 +486,13 @@ static PDC_METHOD(check_order) {
     return pdc_return_i64(t, seq);
 }
 
+/* actor_gpus(): CUDA_VISIBLE_DEVICES in the actor's worker. */
+static PDC_METHOD(actor_gpus) {
+    (void) state;
+    const char *v = getenv("CUDA_VISIBLE_DEVICES");
+    return pdc_return_str(t, v ? v : "(unset)");
+}
+
 /* actor_node(): the id of the node hosting the actor. */
 static PDC_METHOD(actor_node) {
     (void) state;
@@ -511,7 +518,7 @@ static PDC_METHOD(call_other) {
 PDC_ACTOR_CLASS(Counter, counter_new, counter_free, PDC_METHOD_ENTRY(incr), PDC_METHOD_ENTRY(get),
                 PDC_METHOD_ENTRY(fail), PDC_METHOD_ENTRY(actor_pid), PDC_METHOD_ENTRY(slow),
                 PDC_METHOD_ENTRY(check_order), PDC_METHOD_ENTRY(call_other),
-                PDC_METHOD_ENTRY(actor_node));
+                PDC_METHOD_ENTRY(actor_node), PDC_METHOD_ENTRY(actor_gpus));
 
 /* use_actor(handle, k, n): a task that calls incr(k) n times on the actor
    it was handed and returns the last total. */
@@ -568,4 +575,12 @@ PDC_FUNCTION(incr_named) {
     pdc_actor_release(c, a);
     if (rc != PDC_OK) return pdc_fail(t, "incr on %s: %s", copy, pdc_last_error(c));
     return pdc_return_i64(t, v);
+}
+
+/* cuda_visible(ms): CUDA_VISIBLE_DEVICES as the task sees it after
+   sleeping ms ("(unset)" if it is not set). */
+PDC_FUNCTION(cuda_visible) {
+    s_sleep_ms(pdc_arg_i64(t, 0));
+    const char *v = getenv("CUDA_VISIBLE_DEVICES");
+    return pdc_return_str(t, v ? v : "(unset)");
 }

@@ -215,11 +215,12 @@ Test(roundtrip, lease_request_grant_return) {
 
     sample_encode(&g_enc, PDC_MSG_LEASE_GRANT, 3);
     s_decode(&m, PDC_MSG_LEASE_GRANT, 3);
-    cr_assert_eq(m.nfields, 4);
+    cr_assert_eq(m.nfields, 5);
     s_assert_id(&m.fields[0], SAMPLE_ID_B);
     s_assert_str(&m.fields[1], SAMPLE_IPC);
     s_assert_str(&m.fields[2], SAMPLE_ENDPOINT);
     s_assert_str(&m.fields[3], SAMPLE_NODE);
+    s_assert_str(&m.fields[4], "0,1");
     pdc_msg_free(&m);
 
     sample_encode(&g_enc, PDC_MSG_LEASE_RETURN, 3);
@@ -523,6 +524,7 @@ Test(refused, wrong_field_type) {
     pdc_enc_s(&g_enc, SAMPLE_IPC);
     pdc_enc_u(&g_enc, 5555);
     pdc_enc_s(&g_enc, SAMPLE_NODE);
+    pdc_enc_s(&g_enc, "");
     s_refused("LEASE_GRANT field 2: expected string, got unsigned integer");
 
     pdc_enc_begin(&g_enc, PDC_MSG_OBJECT_FETCH, 0);
@@ -1225,7 +1227,8 @@ Test(encoder, names_and_schemas_of_every_type) {
         const char *name, *schema;
     } ext[] = {
         {PDC_MSG_REGISTER, "REGISTER", "uudsss"},
-        {PDC_MSG_LEASE_GRANT, "LEASE_GRANT", "dsss"},
+        {PDC_MSG_LEASE_GRANT, "LEASE_GRANT", "dssss"},
+        {PDC_MSG_WORKER_LEASE, "WORKER_LEASE", "s"},
         {PDC_MSG_NODE_REGISTER, "NODE_REGISTER", "ss{}ss"},
         {PDC_MSG_LEASE_REDIRECT, "LEASE_REDIRECT", "ss"},
         {PDC_MSG_OBJECT_PULL, "OBJECT_PULL", "ds"},

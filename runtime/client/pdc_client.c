@@ -997,6 +997,12 @@ static void s_dispatch(pdc_client *c, sched_class_t *k, lease_t *l) {
     int spread = k->sched.strategy == PDC_SCHED_SPREAD;
     size_t n = spread ? (l->spent ? 0 : 1) : s_push_count(c, k, l);
     if (n == 0) return;
+    if (!l->told) {
+        /* The worker learns the lease's GPUs before its first task. */
+        pdc_client_encode_worker_lease(c, l->gpu_ids);
+        pdc_wire_send(zsock_resolve(l->conn->sock), NULL, 0, &c->enc, NULL, 0);
+        l->told = 1;
+    }
     l->spent = spread;
     pdc_enc_begin(&c->enc, PDC_MSG_PUSH_TASKS, 0);
     pdc_enc_array(&c->enc, n);
@@ -1135,10 +1141,11 @@ static void s_on_raylet(pdc_zwatch_t *watch, void *sock, void *arg) {
         pdc_warn("refused a message from the raylet: %s", in.error);
     } else if (in.msg.type == PDC_MSG_LEASE_GRANT) {
         sched_class_t *k = s_class_of_request(c, in.msg.request_id);
-        char endpoint[PATH_MAX], public_endpoint[PATH_MAX], node[PDC_NODE_LEN];
+        char endpoint[PATH_MAX], public_endpoint[PATH_MAX], node[PDC_NODE_LEN], gpu_ids[256];
         pdc_f_cstr(&in.msg.fields[1], endpoint, sizeof endpoint);
         pdc_f_cstr(&in.msg.fields[2], public_endpoint, sizeof public_endpoint);
         pdc_f_cstr(&in.msg.fields[3], node, sizeof node);
+        pdc_f_cstr(&in.msg.fields[4], gpu_ids, sizeof gpu_ids);
         pdc_remote_spilled_forget(c, in.msg.request_id, sock);
         void *raylet = sock == zsock_resolve(c->raylet) ? NULL : sock;
         lease_t *l = k ? calloc(1, sizeof *l) : NULL;
@@ -1146,7 +1153,7 @@ static void s_on_raylet(pdc_zwatch_t *watch, void *sock, void *arg) {
            granted twice; the spare lease is used or returned.) */
         if (k && k->requests > 0) k->requests--;
         if (!k && !pdc_actor_on_grant(c, in.msg.request_id, pdc_f_id(&in.msg.fields[0]), endpoint,
-                                      public_endpoint, node)) {
+                                      public_endpoint, node, gpu_ids)) {
             /* Nobody wants it (any more): give it straight back. */
             pdc_enc_begin(&c->enc, PDC_MSG_LEASE_RETURN, 0);
             pdc_enc_id(&c->enc, pdc_f_id(&in.msg.fields[0]));
@@ -1154,6 +1161,7 @@ static void s_on_raylet(pdc_zwatch_t *watch, void *sock, void *arg) {
         } else if (l && k) {
             memcpy(l->worker_id, pdc_f_id(&in.msg.fields[0]), PDC_ID_LEN);
             snprintf(l->node, sizeof l->node, "%s", node);
+            snprintf(l->gpu_ids, sizeof l->gpu_ids, "%s", gpu_ids);
             l->raylet = raylet;
             l->conn = s_conn(c, endpoint);
             if (l->conn && raylet && !l->conn->monitor)
@@ -1518,6 +1526,10 @@ void pdc_client_encode_task(pdc_client *c, task_t *t, const char *node) {
 }
 void pdc_client_encode_args(pdc_client *c, task_t *t, const char *node) {
     s_encode_args(c, t, node);
+}
+void pdc_client_encode_worker_lease(pdc_client *c, const char *gpu_ids) {
+    pdc_enc_begin(&c->enc, PDC_MSG_WORKER_LEASE, 0);
+    pdc_enc_s(&c->enc, gpu_ids);
 }
 const char *pdc_node_id(pdc_client *c) {
     return c ? c->node_id : "";

@@ -103,6 +103,7 @@ struct pdc_actor {
     char endpoint[PATH_MAX];        /* where this client reaches it       */
     char public_endpoint[PATH_MAX]; /* where anyone reaches it (handles)  */
     char node[PDC_NODE_LEN];        /* its node                           */
+    char gpu_ids[256];              /* its GPU devices (WORKER_LEASE)     */
     void *lease_raylet;             /* the raylet asked (NULL: local)     */
     struct conn *conn;
     uint8_t worker_id[PDC_ID_LEN];
@@ -137,6 +138,8 @@ struct lease {
     char node[PDC_NODE_LEN]; /* the worker's node */
     void *raylet;            /* the raylet that granted it (raw socket) */
     int spent;               /* a spread lease runs one task, then goes */
+    char gpu_ids[256];       /* its GPU devices, told to the worker     */
+    int told;                /* WORKER_LEASE sent                       */
     conn_t *conn;
     int inflight;
     task_t *tasks; /* in flight, doubly linked */
@@ -354,7 +357,10 @@ void pdc_actor_unref(pdc_client *c, struct pdc_actor *a);
 const char *pdc_actor_to_wire(struct pdc_actor *a, char *buf, size_t len);
 void pdc_actor_pump(pdc_client *c);                       /* I/O thread */
 int pdc_actor_on_grant(pdc_client *c, uint64_t request, const uint8_t *worker_id,
-                       const char *endpoint, const char *public_endpoint, const char *node);
+                       const char *endpoint, const char *public_endpoint, const char *node,
+                       const char *gpu_ids);
+/* Encode WORKER_LEASE (the lease's GPU devices) into c->enc. */
+void pdc_client_encode_worker_lease(pdc_client *c, const char *gpu_ids);
 /* A lease request of an actor is to be asked of raylet instead (NULL: of
    the local raylet again), flags added.  1 if it was an actor's. */
 int pdc_actor_on_redirect(pdc_client *c, uint64_t request, void *raylet, unsigned flags);

@@ -51,6 +51,7 @@
 #include <unistd.h>
 
 #define RID_MAX 256
+#define MAX_GPUS 64
 
 typedef enum { W_STARTING, W_IDLE, W_LEASED } worker_state;
 
@@ -68,6 +69,8 @@ typedef struct worker {
     size_t owner_len;
     double cpus; /* slots held by the lease */
     pdc_resources_t res; /* other resources held by the lease */
+    double gpu_share[MAX_GPUS]; /* of each GPU device, held by the lease */
+    char gpu_ids[4 * MAX_GPUS]; /* "0,1": its CUDA_VISIBLE_DEVICES */
     int blocked;
     unsigned lease_flags; /* PDC_LEASE_ACTOR, PDC_LEASE_DETACHED */
     uint64_t idle_since;
@@ -120,6 +123,9 @@ typedef struct {
     int owner_pid;
     double cpus_total, cpus_available;
     pdc_resources_t res_total, res_available; /* besides CPU */
+    int gpus;                   /* GPU devices: the whole part of GPU   */
+    double gpu_free[MAX_GPUS];  /* what is left of each (1 = all of it) */
+    char gpu_name[MAX_GPUS][16]; /* its CUDA_VISIBLE_DEVICES entry      */
     zsock_t *router, *head_sock;
     pdc_zwatch_t *router_watch, *head_watch;
     pdc_store_t *store;
@@ -136,6 +142,7 @@ typedef struct {
 /* ---- Workers ---------------------------------------------------------- */
 
 static void s_try_grant(raylet_t *self);
+static void s_gpus_give_back(raylet_t *self, worker_t *w);
 
 static int s_count(raylet_t *self, worker_state state) {
     int n = 0;
@@ -204,6 +211,7 @@ static void s_on_worker_exit(uv_process_t *proc, int64_t status, int sig) {
     if (w->state == W_LEASED) {
         if (!w->blocked) self->cpus_available += w->cpus;
         pdc_resources_add(&self->res_available, &w->res, 1);
+        s_gpus_give_back(self, w);
         pdc_enc_begin(&self->enc, PDC_MSG_WORKER_DIED, 0);
         pdc_enc_id(&self->enc, w->id);
         pdc_enc_i(&self->enc, code);
@@ -263,6 +271,45 @@ static worker_t *s_spawn_worker(raylet_t *self) {
 
 /* ---- Leases ----------------------------------------------------------- */
 
+/* GPU devices for a lease of amount GPUs, as Ray gives them: whole devices
+   for the whole part, and a share of one device (the fullest that fits)
+   for a fraction.  The resource count was checked already; device d is
+   entry d of the raylet's own CUDA_VISIBLE_DEVICES when it has one, else
+   d. */
+static void s_gpus_take(raylet_t *self, worker_t *w, double amount) {
+    memset(w->gpu_share, 0, sizeof w->gpu_share);
+    w->gpu_ids[0] = '\0';
+    int whole = (int) (amount + 1e-9);
+    double part = amount - whole;
+    size_t at = 0;
+    for (int d = 0; d < self->gpus && whole > 0; d++)
+        if (self->gpu_free[d] > 1 - 1e-9) {
+            w->gpu_share[d] = 1;
+            self->gpu_free[d] = 0;
+            whole--;
+        }
+    if (part > 1e-9) {
+        int best = -1;
+        for (int d = 0; d < self->gpus; d++)
+            if (self->gpu_free[d] + 1e-9 >= part && (best < 0 || self->gpu_free[d] < self->gpu_free[best]))
+                best = d;
+        if (best >= 0) {
+            w->gpu_share[best] += part;
+            self->gpu_free[best] -= part;
+        }
+    }
+    for (int d = 0; d < self->gpus; d++)
+        if (w->gpu_share[d] > 0)
+            at += (size_t) snprintf(w->gpu_ids + at, sizeof w->gpu_ids - at, "%s%s", at ? "," : "",
+                                    self->gpu_name[d]);
+}
+
+static void s_gpus_give_back(raylet_t *self, worker_t *w) {
+    for (int d = 0; d < self->gpus; d++) self->gpu_free[d] += w->gpu_share[d];
+    memset(w->gpu_share, 0, sizeof w->gpu_share);
+    w->gpu_ids[0] = '\0';
+}
+
 static void s_grant(raylet_t *self, lease_request_t *req, worker_t *w) {
     w->state = W_LEASED;
     memcpy(w->owner, req->owner, req->owner_len);
@@ -273,12 +320,14 @@ static void s_grant(raylet_t *self, lease_request_t *req, worker_t *w) {
     w->lease_flags = req->flags;
     self->cpus_available -= req->cpus;
     pdc_resources_add(&self->res_available, &req->res, -1);
+    s_gpus_take(self, w, pdc_resources_get(&req->res, "GPU"));
     self->leases_granted++;
     pdc_enc_begin(&self->enc, PDC_MSG_LEASE_GRANT, req->request_id);
     pdc_enc_id(&self->enc, w->id);
     pdc_enc_s(&self->enc, req->remote && *w->public_endpoint ? w->public_endpoint : w->endpoint);
     pdc_enc_s(&self->enc, *w->public_endpoint ? w->public_endpoint : w->endpoint);
     pdc_enc_s(&self->enc, self->node_id);
+    pdc_enc_s(&self->enc, w->gpu_ids);
     pdc_wire_send(zsock_resolve(self->router), req->owner, req->owner_len,
                   &self->enc, NULL, 0);
 }
@@ -548,6 +597,7 @@ static void s_on_lease_return(raylet_t *self, pdc_inbound_t *in) {
     if (!w->blocked) self->cpus_available += w->cpus;
     pdc_resources_add(&self->res_available, &w->res, 1);
     memset(&w->res, 0, sizeof w->res);
+    s_gpus_give_back(self, w);
     w->state = W_IDLE;
     w->blocked = 0;
     w->idle_since = uv_now(self->loop);
@@ -976,6 +1026,17 @@ int pdc_raylet_main(int argc, char **argv) {
         return 2;
     }
     pdc_labels_format(&self->labels, self->labels_text, sizeof self->labels_text);
+    double gpus = pdc_resources_get(&self->res_total, "GPU");
+    self->gpus = gpus >= MAX_GPUS ? MAX_GPUS : (int) gpus;
+    if (gpus > 0 && self->gpus == 0) self->gpus = 1; /* GPU=0.5: one device, in part */
+    char visible[1024];
+    snprintf(visible, sizeof visible, "%s", getenv("CUDA_VISIBLE_DEVICES") ? getenv("CUDA_VISIBLE_DEVICES") : "");
+    char *save = NULL, *tok = strtok_r(visible, ",", &save);
+    for (int d = 0; d < self->gpus; d++, tok = tok ? strtok_r(NULL, ",", &save) : NULL) {
+        self->gpu_free[d] = d < (int) gpus ? 1 : gpus - (int) gpus;
+        snprintf(self->gpu_name[d], sizeof self->gpu_name[d], "%s", tok && *tok ? tok : "");
+        if (!*self->gpu_name[d]) snprintf(self->gpu_name[d], sizeof self->gpu_name[d], "%d", d);
+    }
     self->res_available = self->res_total;
     self->queue_tail = &self->queue;
     pdc_view_init(&self->view);

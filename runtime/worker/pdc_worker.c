@@ -14,7 +14,11 @@
     waited result_flush_us, so no-op tasks travel in bulk and long tasks
     report at once.  Functions are found with dlopen/dlsym and cached;
     a library or symbol that cannot be loaded fails that task with
-    PDC_ENOFUNC and the dlerror text, and the worker keeps serving.
+    PDC_ENOFUNC and the dlerror text, and the worker keeps serving.  A
+    library named by a code package reference is loaded from the node's
+    cache (pdc_client_dlopen).  Before a lease's first task the owner
+    sends WORKER_LEASE with the lease's GPUs, which become
+    CUDA_VISIBLE_DEVICES.
 */
 #include "pdc_client_internal.h"
 
@@ -52,6 +56,7 @@ typedef struct {
     pdc_result_batch_t results;
     pdc_actor_host_t *actor;   /* once this worker hosts an actor       */
     int64_t flush_us;
+    const char *cuda_visible; /* CUDA_VISIBLE_DEVICES as started (leases without GPUs) */
     volatile sig_atomic_t stop;
 } worker_t;
 
@@ -127,7 +132,17 @@ static void s_on_message(worker_t *self) {
     if (!pdc_wire_serve(self->router, &in, e, NULL)) return;
     const void *rid = zmq_msg_data(&in.frames[0]);
     size_t rid_len = zmq_msg_size(&in.frames[0]);
-    if (in.msg.type == PDC_MSG_PUSH_TASKS) {
+    if (in.msg.type == PDC_MSG_WORKER_LEASE) {
+        /* A new lease: the GPUs its tasks (or its actor) may use. */
+        char ids[256];
+        pdc_f_cstr(&in.msg.fields[0], ids, sizeof ids);
+        if (*ids)
+            setenv("CUDA_VISIBLE_DEVICES", ids, 1);
+        else if (self->cuda_visible)
+            setenv("CUDA_VISIBLE_DEVICES", self->cuda_visible, 1);
+        else
+            unsetenv("CUDA_VISIBLE_DEVICES");
+    } else if (in.msg.type == PDC_MSG_PUSH_TASKS) {
         const msgpack_object *list = &in.msg.fields[0];
         for (uint32_t i = 0; i < list->via.array.size; i++) {
             s_run_task(self, &list->via.array.ptr[i]);
@@ -219,6 +234,7 @@ int pdc_worker_main(int argc, char **argv) {
     pdc_config_t cfg;
     if (pdc_config_load(&cfg)) return 2;
     self.flush_us = cfg.result_flush_us;
+    if (getenv("CUDA_VISIBLE_DEVICES")) self.cuda_visible = strdup(getenv("CUDA_VISIBLE_DEVICES"));
 
     zsys_handler_set(NULL);
     zsock_t *router = zsock_new(ZMQ_ROUTER);
@@ -274,6 +290,7 @@ int pdc_worker_main(int argc, char **argv) {
     unlink(endpoint + 6);
     pdc_enc_free(&self.out);
     pdc_result_batch_free(&self.results);
+    free((char *) self.cuda_visible);
     while (self.fns) {
         loaded_fn_t *f = self.fns;
         self.fns = f->next;

@@ -193,6 +193,10 @@ static inline void sample_encode(pdc_enc_t *e, unsigned type, uint64_t reqid) {
         pdc_enc_s(e, SAMPLE_IPC);
         pdc_enc_s(e, SAMPLE_ENDPOINT);
         pdc_enc_s(e, SAMPLE_NODE);
+        pdc_enc_s(e, "0,1");
+        break;
+    case PDC_MSG_WORKER_LEASE:
+        pdc_enc_s(e, "1");
         break;
     case PDC_MSG_LEASE_REDIRECT:
         pdc_enc_s(e, SAMPLE_NODE);
