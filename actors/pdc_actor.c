@@ -216,16 +216,9 @@ static conn_t *s_actor_conn(pdc_client *c, pdc_actor *a) {
     if (a->conn) return a->conn;
     conn_t *k = pdc_client_conn(c, a->endpoint);
     if (!k) return NULL;
-    if (!k->monitor) {
-        char addr[64];
-        snprintf(addr, sizeof addr, "inproc://pdc-monitor-%p", (void *) k);
-        if (zmq_socket_monitor(zsock_resolve(k->sock), addr,
-                               ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_CONNECT_RETRIED) == 0) {
-            k->monitor = zsock_new(ZMQ_PAIR);
-            if (k->monitor && zsock_connect(k->monitor, "%s", addr) == 0)
-                k->monitor_watch = pdc_zwatch_new(&c->loop, zsock_resolve(k->monitor), s_on_monitor, k);
-        }
-    }
+    if (!k->monitor)
+        pdc_remote_monitor(c, k->sock, ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_CONNECT_RETRIED, &k->monitor,
+                           &k->monitor_watch, s_on_monitor, k);
     a->conn = k;
     return k;
 }
@@ -274,6 +267,12 @@ void pdc_actor_on_head(pdc_zwatch_t *watch, void *sock, void *arg) {
     pdc_inbound_close(&in);
 }
 
+/* Ask raylet (NULL: the local one) for a's worker, under a's request id. */
+static void s_request_lease(pdc_client *c, pdc_actor *a, void *raylet, unsigned flags) {
+    flags |= PDC_LEASE_ACTOR | (a->detached ? PDC_LEASE_DETACHED : 0);
+    pdc_client_request_lease(c, raylet, a->lease_request, a->cpus, flags, &a->res, &a->sched, "");
+}
+
 /* Send what actors have waiting: name claims, lease requests, creations,
    calls, kills.  Mutex held, on the I/O thread. */
 void pdc_actor_pump(pdc_client *c) {
@@ -288,10 +287,7 @@ void pdc_actor_pump(pdc_client *c) {
         }
         if (a->owned && a->state == A_PLACING && !a->lease_request) {
             a->lease_request = ++c->next_request | ACTOR_REQUEST_BIT;
-            a->lease_raylet = NULL;
-            pdc_client_request_lease(c, NULL, a->lease_request, a->cpus,
-                                     PDC_LEASE_ACTOR | (a->detached ? PDC_LEASE_DETACHED : 0), &a->res,
-                                     &a->sched, "");
+            s_request_lease(c, a, NULL, 0);
         }
         if (a->kill_pending && a->conn) {
             pdc_enc_begin(&c->enc, PDC_MSG_ACTOR_KILL, 0);
@@ -381,14 +377,10 @@ int pdc_actor_on_grant(pdc_client *c, uint64_t request, const uint8_t *worker_id
 int pdc_actor_on_redirect(pdc_client *c, uint64_t request, void *raylet, unsigned flags) {
     pdc_actor *a = s_by_request(c, request);
     if (!a || a->state != A_PLACING) return a != NULL;
-    a->lease_raylet = raylet;
-    if (!raylet) {
+    if (raylet)
+        s_request_lease(c, a, raylet, flags);
+    else
         a->lease_request = 0; /* the pump asks the local raylet again */
-        return 1;
-    }
-    pdc_client_request_lease(c, raylet, request, a->cpus,
-                             flags | PDC_LEASE_ACTOR | (a->detached ? PDC_LEASE_DETACHED : 0), &a->res,
-                             &a->sched, "");
     return 1;
 }
 

@@ -74,18 +74,40 @@ int pdc_wire_send(void *sock, const void *rid, size_t rid_len,
     return 0;
 }
 
+int pdc_wire_send_zero_copy(void *sock, const void *rid, size_t rid_len, const pdc_enc_t *enc,
+                            void *data, size_t len, zmq_free_fn *free_fn, void *hint) {
+    zmq_msg_t body;
+    if (zmq_msg_init_data(&body, data, len, free_fn, hint)) {
+        free_fn(data, hint);
+        return -1;
+    }
+    if ((rid && zmq_send(sock, rid, rid_len, ZMQ_SNDMORE) < 0) ||
+        zmq_send(sock, enc->buf.data, enc->buf.size, ZMQ_SNDMORE) < 0 || zmq_msg_send(&body, sock, 0) < 0) {
+        zmq_msg_close(&body); /* calls free_fn */
+        return -1;
+    }
+    return 0;
+}
+
 int pdc_wire_reply(void *sock, pdc_inbound_t *in, const pdc_enc_t *enc) {
     if (!in->routed || in->nframes < 1) return -1;
     return pdc_wire_send(sock, zmq_msg_data(&in->frames[0]),
                          zmq_msg_size(&in->frames[0]), enc, NULL, 0);
 }
 
-int pdc_wire_reply_error(void *sock, pdc_inbound_t *in, pdc_enc_t *enc,
-                         int code, const char *message) {
-    pdc_enc_begin(enc, PDC_MSG_ERROR, in->decoded ? in->msg.request_id : 0);
+int pdc_wire_send_error(void *sock, const void *rid, size_t rid_len, pdc_enc_t *enc,
+                        uint64_t request, int code, const char *message) {
+    pdc_enc_begin(enc, PDC_MSG_ERROR, request);
     pdc_enc_i(enc, code);
     pdc_enc_s(enc, message);
-    return pdc_wire_reply(sock, in, enc);
+    return pdc_wire_send(sock, rid, rid_len, enc, NULL, 0);
+}
+
+int pdc_wire_reply_error(void *sock, pdc_inbound_t *in, pdc_enc_t *enc,
+                         int code, const char *message) {
+    if (!in->routed || in->nframes < 1) return -1;
+    return pdc_wire_send_error(sock, zmq_msg_data(&in->frames[0]), zmq_msg_size(&in->frames[0]), enc,
+                               in->decoded ? in->msg.request_id : 0, code, message);
 }
 
 int pdc_wire_serve(void *sock, pdc_inbound_t *in, pdc_enc_t *enc, uint64_t *bad) {

@@ -41,8 +41,17 @@ zmq_msg_t *pdc_inbound_payload(pdc_inbound_t *in, int i);
 int pdc_wire_send(void *sock, const void *rid, size_t rid_len,
                   const pdc_enc_t *enc, const void *payload,
                   size_t payload_len);
+/* The same with payload bytes ZeroMQ sends without copying them: it calls
+   free_fn(data, hint), on its own I/O thread, once they are sent or
+   dropped (also when this fails).  0 or -1 (errno). */
+int pdc_wire_send_zero_copy(void *sock, const void *rid, size_t rid_len, const pdc_enc_t *enc,
+                            void *data, size_t len, zmq_free_fn *free_fn, void *hint);
 /* Reply on a ROUTER to whoever sent in. */
 int pdc_wire_reply(void *sock, pdc_inbound_t *in, const pdc_enc_t *enc);
+/* Send ERROR(code, message) for request to rid on a ROUTER (an answer
+   that comes later than the request it answers). */
+int pdc_wire_send_error(void *sock, const void *rid, size_t rid_len, pdc_enc_t *enc,
+                        uint64_t request, int code, const char *message);
 /* Reply with ERROR(code, message) to in's sender. */
 int pdc_wire_reply_error(void *sock, pdc_inbound_t *in, pdc_enc_t *enc,
                          int code, const char *message);

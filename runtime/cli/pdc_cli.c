@@ -173,15 +173,6 @@ static double s_status_value(const char *endpoint, const char *row, int64_t time
     return -1;
 }
 
-/* Print a daemon's STATUS rows, indented. */
-static void s_print_status(const char *endpoint, int64_t timeout_ms) {
-    char names[64][64];
-    double values[64];
-    int n = s_status(endpoint, names, values, 64, timeout_ms);
-    if (n < 0) printf("      (no answer from %s)\n", endpoint);
-    for (int i = 0; i < n; i++) printf("      %-22s %.0f\n", names[i], values[i]);
-}
-
 /* ---- Sessions started by pdc start ------------------------------------- */
 
 typedef void (*session_fn)(const char *dir, void *arg);
@@ -455,7 +446,7 @@ static int s_cmd_status(int argc, char **argv, const pdc_config_t *cfg) {
     for (int i = 0; i < n; i++) alive += nodes[i].alive;
     printf("cluster at %s: %d node%s alive, %d dead\n", address, alive, alive == 1 ? "" : "s",
            n - alive);
-    double totals[4] = {0};
+    double totals[3] = {0}; /* actors, queued, infeasible */
     for (int i = 0; i < n; i++) {
         printf("  node %-14s %-5s CPU %g of %g free%s   %s%s%s\n", nodes[i].id,
                nodes[i].alive ? "alive" : "dead", nodes[i].cpu_available, nodes[i].cpu_total,
@@ -479,7 +470,7 @@ static int s_cmd_status(int argc, char **argv, const pdc_config_t *cfg) {
                "%.0f infeasible\n",
                v[0] / 1048576.0, v[1] / 1048576.0, v[5], v[2], v[3], v[4]);
         totals[0] += v[2], totals[1] += v[3], totals[2] += v[4];
-        if (verbose) s_print_status(nodes[i].endpoint, 2000);
+        for (int r = 0; verbose && r < rows; r++) printf("      %-22s %.0f\n", names[r], values[r]);
     }
     printf("demands: %.0f lease requests queued, %.0f infeasible (waiting for a node that can run "
            "them); %.0f actors\n",

@@ -887,13 +887,7 @@ static conn_t *s_conn(pdc_client *c, const char *endpoint) {
         free(k);
         return NULL;
     }
-    pdc_wire_tune(zsock_resolve(k->sock), strncmp(endpoint, "tcp://", 6) ? 0 : c->cfg.max_message_size);
-    if (!strncmp(endpoint, "tcp://", 6)) {
-        /* A worker on another node: notice a silent peer too. */
-        int ivl = (int) c->cfg.heartbeat_ms * 5, timeout = (int) c->cfg.node_timeout_ms * 3;
-        zmq_setsockopt(zsock_resolve(k->sock), ZMQ_HEARTBEAT_IVL, &ivl, sizeof ivl);
-        zmq_setsockopt(zsock_resolve(k->sock), ZMQ_HEARTBEAT_TIMEOUT, &timeout, sizeof timeout);
-    }
+    pdc_remote_tune(c, k->sock, endpoint);
     zsock_connect(k->sock, "%s", endpoint);
     k->watch = pdc_zwatch_new(&c->loop, zsock_resolve(k->sock), s_on_conn, k);
     k->next = c->conns;
@@ -1165,8 +1159,8 @@ static void s_on_raylet(pdc_zwatch_t *watch, void *sock, void *arg) {
             l->raylet = raylet;
             l->conn = s_conn(c, endpoint);
             if (l->conn && raylet && !l->conn->monitor)
-                pdc_remote_monitor(c, l->conn->sock, endpoint, &l->conn->monitor, &l->conn->monitor_watch,
-                          pdc_remote_on_lease_monitor, l->conn);
+                pdc_remote_monitor(c, l->conn->sock, ZMQ_EVENT_DISCONNECTED, &l->conn->monitor,
+                                   &l->conn->monitor_watch, pdc_remote_on_lease_monitor, l->conn);
             l->cls = k;
             l->idle_since = s_now_ms();
             l->next = k->leases;

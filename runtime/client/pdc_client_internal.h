@@ -104,7 +104,6 @@ struct pdc_actor {
     char public_endpoint[PATH_MAX]; /* where anyone reaches it (handles)  */
     char node[PDC_NODE_LEN];        /* its node                           */
     char gpu_ids[256];              /* its GPU devices (WORKER_LEASE)     */
-    void *lease_raylet;             /* the raylet asked (NULL: local)     */
     struct conn *conn;
     uint8_t worker_id[PDC_ID_LEN];
     uint64_t lease_request;
@@ -381,8 +380,11 @@ int pdc_client_wait_until(pdc_client *c, int (*pred)(pdc_client *, void *), void
 
 /* The owner's side of other nodes (pdc_remote.c). */
 const char *pdc_remote_locality(task_t *t); /* node with most argument bytes, or "" */
-/* Watch a tcp connection for the peer going away (heartbeats, monitor). */
-void pdc_remote_monitor(pdc_client *c, zsock_t *sock, const char *endpoint, zsock_t **monitor,
+/* Socket options for a connection to endpoint (before connecting): the
+   largest message, and for tcp heartbeats, so a silent peer is seen. */
+void pdc_remote_tune(pdc_client *c, zsock_t *sock, const char *endpoint);
+/* Watch sock's connection events (ZMQ_EVENT_* bits) with fn(arg). */
+void pdc_remote_monitor(pdc_client *c, zsock_t *sock, unsigned events, zsock_t **monitor,
                         pdc_zwatch_t **watch, pdc_zwatch_fn *fn, void *arg);
 void pdc_remote_on_lease_monitor(pdc_zwatch_t *watch, void *sock, void *arg); /* arg: conn_t */
 int pdc_remote_monitor_event(void *sock); /* 1: the peer went away */

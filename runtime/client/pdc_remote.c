@@ -96,17 +96,22 @@ const char *pdc_remote_locality(task_t *t) {
 
 static void s_on_raylet_monitor(pdc_zwatch_t *watch, void *sock, void *arg);
 
-/* Watch a tcp connection for the peer going away (a node that died or
-   was cut off): ZeroMQ heartbeats notice a silent peer too. */
-void pdc_remote_monitor(pdc_client *c, zsock_t *sock, const char *endpoint, zsock_t **monitor,
-                      pdc_zwatch_t **watch, pdc_zwatch_fn *fn, void *arg) {
-    if (strncmp(endpoint, "tcp://", 6)) return;
+void pdc_remote_tune(pdc_client *c, zsock_t *sock, const char *endpoint) {
+    int tcp = !strncmp(endpoint, "tcp://", 6);
+    pdc_wire_tune(zsock_resolve(sock), tcp ? c->cfg.max_message_size : 0);
+    if (!tcp) return;
+    /* A peer on another host that goes silent (its node died or was cut
+       off) closes the connection, which the socket monitor reports. */
     int ivl = (int) c->cfg.heartbeat_ms * 5, timeout = (int) c->cfg.node_timeout_ms * 3;
     zmq_setsockopt(zsock_resolve(sock), ZMQ_HEARTBEAT_IVL, &ivl, sizeof ivl);
     zmq_setsockopt(zsock_resolve(sock), ZMQ_HEARTBEAT_TIMEOUT, &timeout, sizeof timeout);
+}
+
+void pdc_remote_monitor(pdc_client *c, zsock_t *sock, unsigned events, zsock_t **monitor,
+                        pdc_zwatch_t **watch, pdc_zwatch_fn *fn, void *arg) {
     char addr[64];
     snprintf(addr, sizeof addr, "inproc://pdc-monitor-%p", (void *) sock);
-    if (zmq_socket_monitor(zsock_resolve(sock), addr, ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_CONNECTED) == 0) {
+    if (zmq_socket_monitor(zsock_resolve(sock), addr, (int) events) == 0) {
         *monitor = zsock_new(ZMQ_PAIR);
         if (*monitor && zsock_connect(*monitor, "%s", addr) == 0)
             *watch = pdc_zwatch_new(&c->loop, zsock_resolve(*monitor), fn, arg);
@@ -152,8 +157,9 @@ static raylet_conn_t *s_raylet_conn(pdc_client *c, const char *node, const char 
         free(r);
         return NULL;
     }
-    pdc_wire_tune(zsock_resolve(r->sock), c->cfg.max_message_size);
-    pdc_remote_monitor(c, r->sock, endpoint, &r->monitor, &r->monitor_watch, s_on_raylet_monitor, r);
+    pdc_remote_tune(c, r->sock, endpoint);
+    pdc_remote_monitor(c, r->sock, ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_CONNECTED, &r->monitor,
+                       &r->monitor_watch, s_on_raylet_monitor, r);
     zsock_connect(r->sock, "%s", endpoint);
     r->watch = pdc_zwatch_new(&c->loop, zsock_resolve(r->sock), pdc_client_on_raylet, c);
     /* A holder on another node: its leases go when this node dies. */

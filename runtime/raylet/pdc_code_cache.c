@@ -78,14 +78,6 @@ static void s_reply_path(pdc_code_cache_t *self, const void *rid, size_t rid_len
     pdc_wire_send(self->router, rid, rid_len, &self->enc, NULL, 0);
 }
 
-static void s_reply_error(pdc_code_cache_t *self, const void *rid, size_t rid_len, uint64_t request,
-                          int code, const char *why) {
-    pdc_enc_begin(&self->enc, PDC_MSG_ERROR, request);
-    pdc_enc_i(&self->enc, code);
-    pdc_enc_s(&self->enc, why);
-    pdc_wire_send(self->router, rid, rid_len, &self->enc, NULL, 0);
-}
-
 static void s_ask_head(pdc_code_cache_t *self, fetch_t *f, void *head) {
     pdc_enc_begin(&self->enc, PDC_MSG_CODE_GET, f->seq);
     pdc_enc_s(&self->enc, f->hash);
@@ -100,7 +92,7 @@ void pdc_code_cache_get(pdc_code_cache_t *self, pdc_inbound_t *in, void *head, u
     size_t rid_len = zmq_msg_size(&in->frames[0]);
     if (rid_len > PDC_WAITER_RID_MAX) return;
     if (!pdc_code_hash_valid(h, hlen)) {
-        s_reply_error(self, rid, rid_len, in->msg.request_id, PDC_EINVAL,
+        pdc_wire_send_error(self->router, rid, rid_len, &self->enc, in->msg.request_id, PDC_EINVAL,
                       "a code hash is 64 lowercase hex digits");
         return;
     }
@@ -113,7 +105,7 @@ void pdc_code_cache_get(pdc_code_cache_t *self, pdc_inbound_t *in, void *head, u
         return;
     }
     if (!head) {
-        s_reply_error(self, rid, rid_len, in->msg.request_id, PDC_ENOTFOUND,
+        pdc_wire_send_error(self->router, rid, rid_len, &self->enc, in->msg.request_id, PDC_ENOTFOUND,
                       "this node has no head to fetch code packages from");
         return;
     }
@@ -142,7 +134,7 @@ static void s_finish(pdc_code_cache_t *self, fetch_t *f, int code, const char *w
         if (code == PDC_OK)
             s_reply_path(self, w->rid, w->rid_len, w->request, f->hash);
         else
-            s_reply_error(self, w->rid, w->rid_len, w->request, code, why);
+            pdc_wire_send_error(self->router, w->rid, w->rid_len, &self->enc, w->request, code, why);
     }
     s_fetch_free(f);
 }

@@ -81,10 +81,7 @@ typedef struct lease_request {
     uint8_t owner[RID_MAX];
     size_t owner_len;
     uint64_t request_id;
-    double cpus;
-    pdc_resources_t res;
-    unsigned flags;
-    pdc_lease_shape_t shape;
+    pdc_lease_shape_t shape; /* what it asks for, and where it may run */
     int remote;         /* the holder is on another node: give it tcp    */
     uint64_t deadline;  /* while infeasible: when it fails               */
     struct lease_request *next;
@@ -314,13 +311,13 @@ static void s_grant(raylet_t *self, lease_request_t *req, worker_t *w) {
     w->state = W_LEASED;
     memcpy(w->owner, req->owner, req->owner_len);
     w->owner_len = req->owner_len;
-    w->cpus = req->cpus;
-    w->res = req->res;
+    w->cpus = req->shape.cpus;
+    w->res = req->shape.res;
     w->blocked = 0;
-    w->lease_flags = req->flags;
-    self->cpus_available -= req->cpus;
-    pdc_resources_add(&self->res_available, &req->res, -1);
-    s_gpus_take(self, w, pdc_resources_get(&req->res, "GPU"));
+    w->lease_flags = req->shape.flags;
+    self->cpus_available -= req->shape.cpus;
+    pdc_resources_add(&self->res_available, &req->shape.res, -1);
+    s_gpus_take(self, w, pdc_resources_get(&req->shape.res, "GPU"));
     self->leases_granted++;
     pdc_enc_begin(&self->enc, PDC_MSG_LEASE_GRANT, req->request_id);
     pdc_enc_id(&self->enc, w->id);
@@ -338,8 +335,8 @@ static void s_try_grant(raylet_t *self) {
     int starting = s_count(self, W_STARTING);
     while (self->queue) {
         lease_request_t *req = self->queue;
-        if (self->cpus_available + 1e-9 < req->cpus) break;
-        if (pdc_resources_short(&self->res_available, &req->res)) break;
+        if (self->cpus_available + 1e-9 < req->shape.cpus) break;
+        if (pdc_resources_short(&self->res_available, &req->shape.res)) break;
         worker_t *idle = NULL;
         for (worker_t *w = self->workers; w; w = w->next)
             if (w->state == W_IDLE) idle = w;
@@ -408,12 +405,16 @@ static void s_on_register(raylet_t *self, pdc_inbound_t *in) {
 
 /* Whether the sender registered (as a driver or a worker): only they may
    hold leases, because only their death is noticed and cleaned up. */
+static driver_t *s_driver_by_rid(raylet_t *self, const void *rid, size_t len) {
+    for (driver_t *d = self->drivers; d; d = d->next)
+        if (d->rid_len == len && !memcmp(d->rid, rid, len)) return d;
+    return NULL;
+}
+
 static int s_registered(raylet_t *self, pdc_inbound_t *in) {
     const void *rid = zmq_msg_data(&in->frames[0]);
     size_t len = zmq_msg_size(&in->frames[0]);
-    for (driver_t *d = self->drivers; d; d = d->next)
-        if (d->rid_len == len && !memcmp(d->rid, rid, len)) return 1;
-    return s_worker_by_rid(self, rid, len) != NULL;
+    return s_driver_by_rid(self, rid, len) || s_worker_by_rid(self, rid, len);
 }
 
 /* This node's own entry of the view, kept current. */
@@ -431,18 +432,10 @@ static pdc_view_node_t *s_self_entry(raylet_t *self) {
     return me;
 }
 
-static int s_holder_is_remote(raylet_t *self, const void *rid, size_t len) {
-    for (driver_t *d = self->drivers; d; d = d->next)
-        if (d->rid_len == len && !memcmp(d->rid, rid, len)) return d->node[0] != '\0';
-    return 0;
-}
-
 /* Answer a request that could not be granted here. */
 static void s_lease_refuse(raylet_t *self, lease_request_t *req, int code, const char *why) {
-    pdc_enc_begin(&self->enc, PDC_MSG_ERROR, req->request_id);
-    pdc_enc_i(&self->enc, code);
-    pdc_enc_s(&self->enc, why);
-    pdc_wire_send(zsock_resolve(self->router), req->owner, req->owner_len, &self->enc, NULL, 0);
+    pdc_wire_send_error(zsock_resolve(self->router), req->owner, req->owner_len, &self->enc, req->request_id,
+                        code, why);
 }
 
 /* Whether nodes can join this cluster: an embedded one (started for one
@@ -451,8 +444,19 @@ static int s_cluster_can_grow(raylet_t *self) {
     return *self->public_endpoint && self->owner_pid <= 0;
 }
 
+/* Send req's holder to ask target instead (LEASE_REDIRECT).  Takes req. */
+static void s_redirect(raylet_t *self, lease_request_t *req, const pdc_view_node_t *target) {
+    self->spilled++;
+    pdc_enc_begin(&self->enc, PDC_MSG_LEASE_REDIRECT, req->request_id);
+    pdc_enc_s(&self->enc, target->id);
+    pdc_enc_s(&self->enc, target->endpoint);
+    pdc_wire_send(zsock_resolve(self->router), req->owner, req->owner_len, &self->enc, NULL, 0);
+    free(req);
+}
+
 /* Place req: queue it here, send its holder to another node, park it
-   until a node can run it, or refuse it.  Takes req. */
+   until a node can run it (infeasible_timeout_ms from the first time),
+   or refuse it.  Takes req. */
 static void s_place(raylet_t *self, lease_request_t *req) {
     s_self_entry(self);
     pdc_view_node_t *target;
@@ -466,19 +470,20 @@ static void s_place(raylet_t *self, lease_request_t *req) {
         *self->queue_tail = req;
         self->queue_tail = &req->next;
         return;
-    case PDC_PLACE_REMOTE:
-        self->spilled++;
-        pdc_enc_begin(&self->enc, PDC_MSG_LEASE_REDIRECT, req->request_id);
-        pdc_enc_s(&self->enc, target->id);
-        pdc_enc_s(&self->enc, target->endpoint);
-        pdc_wire_send(zsock_resolve(self->router), req->owner, req->owner_len, &self->enc, NULL, 0);
-        free(req);
-        return;
+    case PDC_PLACE_REMOTE: s_redirect(self, req, target); return;
     case PDC_PLACE_WAIT:
         if (!req->deadline) {
             pdc_warn("a lease request waits: %s (fails in %lld ms unless such a node joins)", why,
                      (long long) self->cfg.infeasible_timeout_ms);
             req->deadline = uv_now(self->loop) + (uint64_t) self->cfg.infeasible_timeout_ms;
+        } else if (uv_now(self->loop) >= req->deadline) {
+            char full[700];
+            snprintf(full, sizeof full, "infeasible after waiting %lld ms: %s",
+                     (long long) self->cfg.infeasible_timeout_ms, why);
+            pdc_warn("%s", full);
+            s_lease_refuse(self, req, PDC_EINFEASIBLE, full);
+            free(req);
+            return;
         }
         req->next = self->infeasible;
         self->infeasible = req;
@@ -519,67 +524,47 @@ static void s_on_lease_request(raylet_t *self, pdc_inbound_t *in) {
     memcpy(req->owner, zmq_msg_data(&in->frames[0]), rid_len);
     req->owner_len = rid_len;
     req->request_id = in->msg.request_id;
-    req->cpus = req->shape.cpus;
-    req->res = req->shape.res;
-    req->flags = req->shape.flags;
-    req->remote = s_holder_is_remote(self, req->owner, rid_len);
+    driver_t *holder = s_driver_by_rid(self, req->owner, rid_len);
+    req->remote = holder && holder->node[0];
     s_place(self, req);
     s_try_grant(self);
 }
 
-/* A new view: requests parked as infeasible are placed again (or fail at
-   their deadline), and queued requests this node has no room for go to
-   a node that has room now (as Ray's raylets spill queued work back). */
-static void s_replace_pending(raylet_t *self) {
-    uint64_t now = uv_now(self->loop);
+/* Requests parked as infeasible are placed again (they fail once their
+   deadline has passed). */
+static void s_place_parked(raylet_t *self) {
     lease_request_t *parked = self->infeasible;
     self->infeasible = NULL;
     while (parked) {
         lease_request_t *r = parked;
         parked = r->next;
-        if (now >= r->deadline) {
-            char why[700], reason[512] = "no live node can run it";
-            pdc_view_node_t *target;
-            s_self_entry(self);
-            pdc_view_place(&self->view, self->node_id, 100, &r->shape, &target, reason, sizeof reason);
-            snprintf(why, sizeof why, "infeasible after waiting %lld ms: %s",
-                     (long long) self->cfg.infeasible_timeout_ms, reason);
-            pdc_warn("%s", why);
-            s_lease_refuse(self, r, PDC_EINFEASIBLE, why);
-            free(r);
-            continue;
-        }
         s_place(self, r);
     }
-    s_self_entry(self);
-    lease_request_t **q = &self->queue;
-    while (*q) {
+}
+
+/* Queued requests this node has no room for go to a node that has room
+   now (as Ray's raylets spill queued work back), if they may go
+   anywhere: default strategy, not already sent here by another raylet. */
+static void s_spill_queued(raylet_t *self) {
+    pdc_view_node_t *me = s_self_entry(self);
+    for (lease_request_t **q = &self->queue; *q;) {
         lease_request_t *r = *q;
-        int movable = !(r->flags & PDC_LEASE_SPILLED) && r->shape.strategy == PDC_SCHED_DEFAULT;
-        int room_here = self->cpus_available + 1e-9 >= r->cpus &&
-                        !pdc_resources_short(&self->res_available, &r->res);
         pdc_view_node_t *target = NULL;
-        if (movable && !room_here) {
+        if (me && !(r->shape.flags & PDC_LEASE_SPILLED) && r->shape.strategy == PDC_SCHED_DEFAULT &&
+            !pdc_view_has_room(me, &r->shape))
             for (int i = 0; i < self->view.n; i++) {
                 pdc_view_node_t *n = &self->view.nodes[i];
-                if (strcmp(n->id, self->node_id) && pdc_view_feasible(n, &r->shape, NULL, 0) &&
-                    n->cpu_available + 1e-9 >= r->cpus && !pdc_resources_short(&n->available, &r->res))
+                if (n != me && pdc_view_feasible(n, &r->shape, NULL, 0) && pdc_view_has_room(n, &r->shape))
                     target = n;
             }
-        }
         if (!target) {
             q = &r->next;
             continue;
         }
         *q = r->next;
-        target->cpu_available -= r->cpus;
-        pdc_resources_add(&target->available, &r->res, -1);
-        self->spilled++;
-        pdc_enc_begin(&self->enc, PDC_MSG_LEASE_REDIRECT, r->request_id);
-        pdc_enc_s(&self->enc, target->id);
-        pdc_enc_s(&self->enc, target->endpoint);
-        pdc_wire_send(zsock_resolve(self->router), r->owner, r->owner_len, &self->enc, NULL, 0);
-        free(r);
+        target->cpu_available -= r->shape.cpus; /* until the next view */
+        pdc_resources_add(&target->available, &r->shape.res, -1);
+        s_redirect(self, r, target);
     }
     self->queue_tail = &self->queue;
     while (*self->queue_tail) self->queue_tail = &(*self->queue_tail)->next;
@@ -641,10 +626,8 @@ static int s_list_len(const lease_request_t *r) {
 }
 
 static void s_on_keepalive(raylet_t *self, pdc_inbound_t *in) {
-    const void *rid = zmq_msg_data(&in->frames[0]);
-    size_t len = zmq_msg_size(&in->frames[0]);
-    for (driver_t *d = self->drivers; d; d = d->next)
-        if (d->rid_len == len && !memcmp(d->rid, rid, len)) d->last_seen = uv_now(self->loop);
+    driver_t *d = s_driver_by_rid(self, zmq_msg_data(&in->frames[0]), zmq_msg_size(&in->frames[0]));
+    if (d) d->last_seen = uv_now(self->loop);
 }
 
 static void s_reply_status(raylet_t *self, pdc_inbound_t *in) {
@@ -772,7 +755,7 @@ static void s_register_with_head(raylet_t *self) {
 
 /* The head's answer to a heartbeat: the cluster view.  Holders on nodes
    now dead lose their leases; parked and queued requests are placed
-   again; transfers from dead nodes fail. */
+   again (transfers from dead nodes fail at the next housekeeping). */
 static void s_on_view(raylet_t *self, const msgpack_object *list) {
     pdc_view_update(&self->view, list);
     for (driver_t **p = &self->drivers; *p;) {
@@ -787,9 +770,9 @@ static void s_on_view(raylet_t *self, const msgpack_object *list) {
         *p = d->next;
         free(d);
     }
-    s_replace_pending(self);
+    s_place_parked(self);
+    s_spill_queued(self);
     s_try_grant(self);
-    pdc_transfers_check(self->transfers, &self->view, uv_now(self->loop));
 }
 
 static void s_on_head(pdc_zwatch_t *watch, void *sock, void *arg) {
@@ -865,7 +848,7 @@ static void s_on_housekeeping(uv_timer_t *t) {
         free(d);
     }
     if (self->store) pdc_store_check_readers(self->store);
-    if (self->infeasible) s_replace_pending(self);
+    if (self->infeasible) s_place_parked(self);
     pdc_transfers_check(self->transfers, &self->view, uv_now(self->loop));
     pdc_code_cache_check(self->code, self->head_sock ? zsock_resolve(self->head_sock) : NULL,
                          uv_now(self->loop));

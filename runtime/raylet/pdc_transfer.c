@@ -133,14 +133,6 @@ static void s_reply_ready(pdc_transfers_t *self, const void *rid, size_t len, ui
     pdc_wire_send(self->router, rid, len, &self->enc, NULL, 0);
 }
 
-static void s_reply_error(pdc_transfers_t *self, const void *rid, size_t len, uint64_t request,
-                          int code, const char *why) {
-    pdc_enc_begin(&self->enc, PDC_MSG_ERROR, request);
-    pdc_enc_i(&self->enc, code);
-    pdc_enc_s(&self->enc, why);
-    pdc_wire_send(self->router, rid, len, &self->enc, NULL, 0);
-}
-
 static void s_unlink(pdc_transfers_t *self, transfer_t *t) {
     for (transfer_t **p = &self->transfers; *p; p = &(*p)->next)
         if (*p == t) {
@@ -165,7 +157,7 @@ static void s_finish(pdc_transfers_t *self, transfer_t *t, int code, const char 
         if (code == PDC_OK)
             s_reply_ready(self, w->rid, w->rid_len, w->request, t->id);
         else
-            s_reply_error(self, w->rid, w->rid_len, w->request, code, why);
+            pdc_wire_send_error(self->router, w->rid, w->rid_len, &self->enc, w->request, code, why);
     }
     self->stats.active--;
     s_transfer_free(t);
@@ -213,12 +205,12 @@ void pdc_transfers_pull(pdc_transfers_t *self, pdc_inbound_t *in, pdc_view_t *vi
             else
                 snprintf(why, sizeof why, "object %s is on node %s, which is %s", pdc_id_hex(id, hex),
                          node, n ? "dead" : "not in the cluster");
-            s_reply_error(self, rid, rid_len, request, PDC_EOBJECTLOST, why);
+            pdc_wire_send_error(self->router, rid, rid_len, &self->enc, request, PDC_EOBJECTLOST, why);
             return;
         }
         t = calloc(1, sizeof *t);
         if (!t) {
-            s_reply_error(self, rid, rid_len, request, PDC_ENOMEM, "out of memory for a transfer");
+            pdc_wire_send_error(self->router, rid, rid_len, &self->enc, request, PDC_ENOMEM, "out of memory for a transfer");
             return;
         }
         memcpy(t->id, id, PDC_ID_LEN);
@@ -352,17 +344,14 @@ void pdc_transfers_serve(pdc_transfers_t *self, pdc_inbound_t *in) {
     pdc_enc_u(&self->enc, (uint64_t) type);
     pdc_enc_u(&self->enc, size);
     pdc_enc_u(&self->enc, offset);
-    zmq_msg_t body;
-    zmq_send(self->router, zmq_msg_data(&in->frames[0]), zmq_msg_size(&in->frames[0]), ZMQ_SNDMORE);
-    zmq_send(self->router, self->enc.buf.data, self->enc.buf.size, ZMQ_SNDMORE);
-    if (len == 0 || zmq_msg_init_data(&body, (char *) data + offset, len, s_release_pin, sp)) {
-        zmq_send(self->router, "", 0, 0);
-        pdc_store_unpin(self->store, &sp->pin);
-        free(sp);
+    if (len == 0) { /* an empty object: no bytes to send */
+        pdc_wire_reply(self->router, in, &self->enc);
+        s_release_pin(NULL, sp);
         return;
     }
-    if (zmq_msg_send(&body, self->router, 0) < 0) zmq_msg_close(&body);
-    self->stats.bytes_out += len;
+    if (pdc_wire_send_zero_copy(self->router, zmq_msg_data(&in->frames[0]), zmq_msg_size(&in->frames[0]),
+                                &self->enc, (char *) data + offset, len, s_release_pin, sp) == 0)
+        self->stats.bytes_out += len;
 }
 
 /* ---- Freeing ------------------------------------------------------------ */

@@ -69,7 +69,6 @@ void pdc_view_update(pdc_view_t *v, const msgpack_object *list) {
         pdc_f_cstr(&f[6], n->local_endpoint, sizeof n->local_endpoint);
     }
     qsort(v->nodes, (size_t) v->n, sizeof *v->nodes, s_by_id);
-    v->updates++;
 }
 
 int pdc_lease_shape_read(const msgpack_object *f, pdc_lease_shape_t *s, char *err,
@@ -80,7 +79,8 @@ int pdc_lease_shape_read(const msgpack_object *f, pdc_lease_shape_t *s, char *er
     pdc_resources_decode(&f[2], &s->res);
     s->strategy = (unsigned) pdc_f_u(&f[3]);
     pdc_f_cstr(&f[4], s->affinity, sizeof s->affinity);
-    pdc_f_cstr(&f[5], s->selector_text, sizeof s->selector_text);
+    char selector[256];
+    pdc_f_cstr(&f[5], selector, sizeof selector);
     pdc_f_cstr(&f[6], s->locality, sizeof s->locality);
     if (s->strategy > PDC_SCHED_NODE_AFFINITY) {
         snprintf(err, errlen, "unknown scheduling strategy %u", s->strategy);
@@ -91,8 +91,8 @@ int pdc_lease_shape_read(const msgpack_object *f, pdc_lease_shape_t *s, char *er
         return -1;
     }
     char why[256];
-    if (pdc_selector_parse(s->selector_text, &s->selector, why, sizeof why)) {
-        snprintf(err, errlen, "bad label selector '%s': %s", s->selector_text, why);
+    if (pdc_selector_parse(selector, &s->selector, why, sizeof why)) {
+        snprintf(err, errlen, "bad label selector '%s': %s", selector, why);
         return -1;
     }
     return 0;
@@ -124,7 +124,7 @@ int pdc_view_feasible(const pdc_view_node_t *n, const pdc_lease_shape_t *s, char
     return 1;
 }
 
-static int s_has_room(const pdc_view_node_t *n, const pdc_lease_shape_t *s) {
+int pdc_view_has_room(const pdc_view_node_t *n, const pdc_lease_shape_t *s) {
     return n->cpu_available + 1e-9 >= s->cpus && !pdc_resources_short(&n->available, &s->res);
 }
 
@@ -140,7 +140,7 @@ static pdc_view_node_t *s_least_used(pdc_view_t *v, const char *self, const pdc_
     pdc_view_node_t *best = NULL;
     for (int i = 0; i < v->n; i++) {
         pdc_view_node_t *n = &v->nodes[i];
-        if (!pdc_view_feasible(n, s, NULL, 0) || (room && !s_has_room(n, s))) continue;
+        if (!pdc_view_feasible(n, s, NULL, 0) || (room && !pdc_view_has_room(n, s))) continue;
         double u = s_utilisation(n), bu = best ? s_utilisation(best) : 2.0;
         if (!best || u < bu - 1e-9 || (u < bu + 1e-9 && !strcmp(n->id, self))) best = n;
     }
@@ -194,9 +194,9 @@ static pdc_place_t s_place(pdc_view_t *v, const char *self, int threshold_pct,
     }
     if (*s->locality) {
         pdc_view_node_t *n = pdc_view_find(v, s->locality);
-        if (n && pdc_view_feasible(n, s, NULL, 0) && s_has_room(n, s)) return s_to(n, self, target);
+        if (n && pdc_view_feasible(n, s, NULL, 0) && pdc_view_has_room(n, s)) return s_to(n, self, target);
     }
-    if (me && pdc_view_feasible(me, s, NULL, 0) && s_has_room(me, s) &&
+    if (me && pdc_view_feasible(me, s, NULL, 0) && pdc_view_has_room(me, s) &&
         s_utilisation(me) * 100.0 < (double) threshold_pct - 1e-9)
         return s_to(me, self, target);
     pdc_view_node_t *best = s_least_used(v, self, s, 1);

@@ -50,7 +50,6 @@ typedef struct {
     pdc_view_node_t *nodes;
     int n, cap;
     unsigned spread_cursor;
-    uint64_t updates; /* views received */
 } pdc_view_t;
 
 /* What a lease request asks for. */
@@ -61,7 +60,6 @@ typedef struct {
     unsigned strategy; /* PDC_SCHED_* */
     char affinity[PDC_NODE_ID_MAX];
     pdc_selector_t selector;
-    char selector_text[256];
     char locality[PDC_NODE_ID_MAX];
 } pdc_lease_shape_t;
 
@@ -84,6 +82,10 @@ int pdc_lease_shape_read(const msgpack_object *fields, pdc_lease_shape_t *shape,
    not, why (into why, if given). */
 int pdc_view_feasible(const pdc_view_node_t *n, const pdc_lease_shape_t *s, char *why,
                       size_t len);
+
+/* Whether node n has the free CPU and resources for shape now (as far as
+   the view knows). */
+int pdc_view_has_room(const pdc_view_node_t *n, const pdc_lease_shape_t *s);
 
 /* Decide where shape goes.  self is this raylet's node id;
    threshold_pct the spillback threshold.  For PDC_PLACE_REMOTE *target

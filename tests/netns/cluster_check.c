@@ -93,6 +93,15 @@ static int s_in(const node_list_t *l, const char *id) {
     return -1;
 }
 
+/* The nodes of --nodes other than this driver's. */
+static node_list_t s_other_nodes(void) {
+    node_list_t others = {0};
+    for (int k = 0; k < g_nodes.n; k++)
+        if (strcmp(g_nodes.id[k], pdc_node_id(g_c)))
+            snprintf(others.id[others.n++], sizeof others.id[0], "%s", g_nodes.id[k]);
+    return others;
+}
+
 /* The string result of r into out; 0 or -1 with the error printed. */
 static int s_get_str(pdc_ref r, char *out, size_t len) {
     pdc_object o;
@@ -307,10 +316,7 @@ static void s_check_actors(void) {
     int placed = 1;
     for (int i = 0; i < ACTORS; i++) {
         /* On the nodes that are not the driver's, in turn. */
-        node_list_t others = {0};
-        for (int k = 0; k < g_nodes.n; k++)
-            if (strcmp(g_nodes.id[k], pdc_node_id(g_c)))
-                snprintf(others.id[others.n++], sizeof others.id[0], "%s", g_nodes.id[k]);
+        node_list_t others = s_other_nodes();
         const char *target = others.n ? others.id[i % others.n] : NULL;
         pdc_actor_opts opts = {.strategy = PDC_SCHED_NODE_AFFINITY, .node_id = target};
         a[i] = target ? pdc_actor_create(g_c, g_lib, "Counter", &opts, PDC_I64(0)) : NULL;
@@ -336,10 +342,7 @@ static void s_check_actors(void) {
              ORDERED_CALLS);
 
     /* A named actor on one node, found by name from a task on another. */
-    node_list_t others = {0};
-    for (int k = 0; k < g_nodes.n; k++)
-        if (strcmp(g_nodes.id[k], pdc_node_id(g_c)))
-            snprintf(others.id[others.n++], sizeof others.id[0], "%s", g_nodes.id[k]);
+    node_list_t others = s_other_nodes();
     pdc_actor_opts named = {.name = "cluster-check-counter", .strategy = PDC_SCHED_NODE_AFFINITY,
                             .node_id = others.id[0]};
     pdc_actor *n = pdc_actor_create(g_c, g_lib, "Counter", &named, PDC_I64(100));
@@ -391,10 +394,7 @@ static void s_check_code(void) {
     char copy[128], cmd[PATH_MAX + 300];
     snprintf(copy, sizeof copy, "/tmp/pdc-code-check-%d.so", (int) getpid());
     snprintf(cmd, sizeof cmd, "cp '%s' '%s'", g_lib, copy);
-    node_list_t others = {0};
-    for (int k = 0; k < g_nodes.n; k++)
-        if (strcmp(g_nodes.id[k], pdc_node_id(g_c)))
-            snprintf(others.id[others.n++], sizeof others.id[0], "%s", g_nodes.id[k]);
+    node_list_t others = s_other_nodes();
     if (others.n < 2 || system(cmd) != 0) {
         s_result(0, "code: needs two other nodes and a copy of the library (%s)", cmd);
         return;

@@ -58,6 +58,29 @@ fail() {
     exit 1
 }
 
+# Run a check every 0.1 s until it holds, at most $1 times.
+retry() {
+    local tries=$1 try
+    shift
+    for ((try = 0; try < tries; try++)); do
+        "$@" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+cluster_status() { "$hosts" run 1 "$pdc" status --address "tcp://$head"; }
+status_says() { cluster_status | grep -q "$1"; }
+# A cluster_check mode in the background on host $1, its output in $2,
+# started once the output says $3; its pid in $bg.
+background_check() {
+    local host=$1 out=$2 ready=$3
+    shift 3
+    "$hosts" run "$host" env PDC_ADDRESS="tcp://$head" timeout 150 "$tests/pdc-cluster-check" --lib "$lib" \
+        "$@" >"$out" 2>&1 &
+    bg=$!
+    retry 100 grep -q "$ready" "$out"
+}
+
 "$hosts" up 6
 declare -a ids dirs
 start_node() { # host, pdc start options...
@@ -74,7 +97,7 @@ start_node 3 --address "tcp://$head" --num-cpus 1 --labels tier=edge,zone=b
 start_node 4 --address "tcp://$head" --num-cpus 1
 start_node 5 --address "tcp://$head" --num-cpus 1 --set object_store_memory=67108864
 
-status=$("$hosts" run 1 "$pdc" status --address "tcp://$head")
+status=$(cluster_status)
 grep -q "6 nodes alive, 0 dead" <<<"$status" || fail "status: $status"
 grep -q "tcp://10.213.0.4:.*labels tier=edge,zone=b" <<<"$status" || fail "status shows no labels: $status"
 ok "6 nodes registered over TCP, each on its own host address, with their labels"
@@ -82,12 +105,7 @@ ok "6 nodes registered over TCP, each on its own host address, with their labels
 victim=$(cat "${dirs[4]}/raylet.pid")
 kill -9 "$victim"
 start=$(date +%s%N)
-for _ in $(seq 1 60); do
-    status=$("$hosts" run 1 "$pdc" status --address "tcp://$head")
-    grep -q "5 nodes alive, 1 dead" <<<"$status" && break
-    sleep 0.1
-done
-grep -q "5 nodes alive, 1 dead" <<<"$status" || fail "the killed node is not dead after 6 s: $status"
+retry 60 status_says "5 nodes alive, 1 dead" || fail "the killed node is not dead after 6 s: $(cluster_status)"
 ok "the killed node was declared dead after $(( ($(date +%s%N) - start) / 1000000 )) ms"
 
 nodes="${ids[5]},${ids[0]},${ids[1]},${ids[2]},${ids[3]}"
@@ -101,27 +119,21 @@ ok "cluster_check ran on host 1 with no failure"
 # A driver killed with SIGKILL on a live host: the node holding its actor
 # stops hearing its keepalives and stops the actor.
 holder_out=$PDC_SESSION_ROOT/hold.out
-"$hosts" run 2 env PDC_ADDRESS="tcp://$head" timeout 150 "$tests/pdc-cluster-check" --lib "$lib" \
-    --nodes "${ids[3]},${ids[0]}" --only hold >"$holder_out" 2>&1 &
-holder=$!
-for _ in $(seq 1 100); do grep -q holding "$holder_out" && break; sleep 0.1; done
+background_check 2 "$holder_out" holding --nodes "${ids[3]},${ids[0]}" --only hold
 grep -q "^ok: an actor placed" "$holder_out" || fail "the holding driver: $(cat "$holder_out")"
-actors_on_0() { "$hosts" run 1 "$pdc" status --address "tcp://$head" | awk -v id="${ids[0]}" '
+actors_on_0() { cluster_status | awk -v id="${ids[0]}" '
     $1 == "node" && $2 == id {mine = 1; next} mine && /store/ {sub(/.*objects\), /, ""); print $1; exit}'; }
+no_actor_on_0() { [ "$(actors_on_0)" = 0 ]; }
 [ "$(actors_on_0)" = 1 ] || fail "node 0 shows $(actors_on_0) actors while the driver holds one"
 pkill -9 -f "pdc-cluster-check.*--only hold" || true
-wait "$holder" 2>/dev/null || true
+wait "$bg" 2>/dev/null || true
 start=$(date +%s%N)
-for _ in $(seq 1 100); do [ "$(actors_on_0)" = 0 ] && break; sleep 0.1; done
-[ "$(actors_on_0)" = 0 ] || fail "node 0 still runs the actor of a driver killed 10 s ago"
+retry 100 no_actor_on_0 || fail "node 0 still runs the actor of a driver killed 10 s ago"
 ok "the actor of a driver killed with SIGKILL on another host stopped after $(( ($(date +%s%N) - start) / 1000000 )) ms"
 
 # The matmul runs on exactly four nodes: the small-store node stops first.
 kill "$(cat "${dirs[5]}/raylet.pid")"
-for _ in $(seq 1 60); do
-    "$hosts" run 1 "$pdc" status --address "tcp://$head" | grep -q "4 nodes alive, 2 dead" && break
-    sleep 0.1
-done
+retry 60 status_says "4 nodes alive, 2 dead" || fail "the small-store node did not stop: $(cluster_status)"
 single=$(timeout 60 "$examples/pdc-example-matmul" --n 512 --block 128) || fail "matmul on one node: $single"
 multi=$("$hosts" run 2 env PDC_ADDRESS="tcp://$head" timeout 60 "$examples/pdc-example-matmul" --n 512 \
     --block 128 --spread) || fail "matmul on 4 nodes: $multi"
@@ -136,13 +148,11 @@ ok "blocked matmul spread over 4 nodes (objects pulled into $moved of them) equa
 # A node killed while spread tasks run on it: they are retried on the
 # others and every one ends with its result.
 survivor_out=$PDC_SESSION_ROOT/survive.out
-"$hosts" run 1 env PDC_ADDRESS="tcp://$head" timeout 120 "$tests/pdc-cluster-check" --lib "$lib" \
-    --nodes "${ids[0]},${ids[1]},${ids[2]},${ids[3]}" --only survive >"$survivor_out" 2>&1 &
-survivor=$!
-for _ in $(seq 1 100); do grep -q submitted "$survivor_out" && break; sleep 0.1; done
+background_check 1 "$survivor_out" submitted --nodes "${ids[0]},${ids[1]},${ids[2]},${ids[3]}" --only survive \
+    || fail "the surviving driver: $(cat "$survivor_out")"
 sleep 0.5
 kill -9 "$(cat "${dirs[3]}/raylet.pid")"
-wait "$survivor" || { cat "$survivor_out"; fail "tasks were lost when a node died"; }
+wait "$bg" || { cat "$survivor_out"; fail "tasks were lost when a node died"; }
 ok "$(sed -n 's/^ok: //p' "$survivor_out")"
 
 echo "netns: $passed passed, $failed failed"
