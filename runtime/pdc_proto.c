@@ -17,12 +17,12 @@
 #include <string.h>
 
 static const char *s_names[] = {
-#define PDC_X_NAME(name, schema) #name,
+#define PDC_X_NAME(name) #name,
     PDC_MESSAGES(PDC_X_NAME)
 #undef PDC_X_NAME
 };
 static const char *s_schemas[] = {
-#define PDC_X_SCHEMA(name, schema) schema,
+#define PDC_X_SCHEMA(name) PDC_SCHEMA_OF(name),
     PDC_MESSAGES(PDC_X_SCHEMA)
 #undef PDC_X_SCHEMA
 };

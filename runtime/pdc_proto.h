@@ -7,8 +7,9 @@
 
         [protocol version, message type, request id, field, field, ...]
 
-    whose fields are declared below, once, as a schema string per type.
-    The schema language is small:
+    whose fields are declared below, once, by name and schema token, per
+    type; a type's schema is its tokens in order.  The schema language is
+    small:
 
         u  unsigned integer        i  signed integer     f  number
         s  string                  b  binary             d  16-byte id
@@ -37,7 +38,7 @@
 /* Largest nesting of arrays a message may have (any schema fits in it). */
 #define PDC_PROTO_MAX_DEPTH 8
 
-/*  The messages.  X(NAME, schema, what it is)
+/*  The messages and what their fields mean.
 
     Raylet <-> its local clients (drivers and workers), over ipc:
     - REGISTER: kind (0 driver, 1 worker, 2 a lease holder on another
@@ -132,58 +133,259 @@
       from its store; with the flag set (from an owner) it also sends
       them on to every other live node.  No reply.
 */
-#define PDC_TASK_SCHEMA "(dss*(uv))"
-#define PDC_RESULT_SCHEMA "(diuvssu)"
+/*  The fields, by name.  Each message NAME declares its fields in order
+    as a list PDC_NAME_FIELDS(F) of F(NAME_FIELD, token), the token in the
+    schema language above.  The list is the only declaration: it gives
+    each field an index, PDC_NAME_FIELD, to read it by
 
-#define PDC_MESSAGES(X)                                                   \
-    X(ERROR, "is")                                                        \
-    X(PING, "")                                                           \
-    X(PONG, "")                                                           \
-    X(STATUS, "")                                                         \
-    X(STATUS_REPLY, "*(sf)")                                              \
-    X(REGISTER, "uudsss")                                                   \
-    X(REGISTERED, "ssuss")                                                \
-    X(LEASE_REQUEST, "fu{}usss")                                              \
-    X(LEASE_GRANT, "dssss")                                                  \
-    X(LEASE_RETURN, "d")                                                  \
-    X(BLOCKED, "")                                                        \
-    X(UNBLOCKED, "")                                                      \
-    X(WORKER_DIED, "di")                                                  \
-    X(BYE, "")                                                            \
-    X(KEEPALIVE, "")                                                      \
-    X(PUSH_TASKS, "*" PDC_TASK_SCHEMA)                                    \
-    X(TASK_RESULTS, "s*" PDC_RESULT_SCHEMA)                               \
-    X(NODE_REGISTER, "ss{}ss")                                              \
-    X(NODE_REGISTERED, "u")                                               \
-    X(HEARTBEAT, "s{}")                                                   \
-    X(NODES, "")                                                          \
-    X(NODES_REPLY, "*(ssu{}{}ss)")                                          \
-    X(ACTOR_CREATE, "dss*(uv)u")                                          \
-    X(ACTOR_CALLS, "d*" PDC_TASK_SCHEMA)                                  \
-    X(ACTOR_KILL, "d")                                                    \
-    X(ACTOR_NAME_REGISTER, "ssds")                                        \
-    X(ACTOR_NAME_DROP, "ssd")                                             \
-    X(ACTOR_LOOKUP, "ss")                                                 \
-    X(ACTOR_INFO, "ds")                                                   \
-    X(LEASE_REDIRECT, "ss")                                               \
-    X(OBJECT_PULL, "ds")                                                  \
-    X(OBJECT_READY, "d")                                                  \
-    X(OBJECT_FETCH, "duu")                                                \
-    X(OBJECT_CHUNK, "duuu")                                               \
-    X(OBJECT_FREE, "u*d")                                                 \
-    X(CODE_PUT, "ss")                                                     \
-    X(CODE_STORED, "s")                                                   \
-    X(CODE_GET, "s")                                                      \
-    X(CODE, "s")                                                          \
-    X(CODE_PATH, "ss")                                                    \
-    X(WORKER_LEASE, "s")
+        pdc_f_cstr(&in.msg.fields[PDC_LEASE_GRANT_NODE], node, sizeof node)
+
+    with PDC_NAME_NFIELDS after the last, and the message its schema (the
+    tokens in order), so names and schema cannot disagree.  A token is
+    one schema item: tests/test_codec.c checks that every list's count
+    equals its schema's.  The tuples inside messages are declared the
+    same way, PDC_TUPLE_FIELDS(F), and their schema PDC_TUPLE_SCHEMA is
+    "(" the tokens ")"; index an element with pdc_f_at(tuple, PDC_ARG_KIND).
+
+    Tuples:
+    - ARG: an argument of a task, call or constructor (kind PDC_ARG_*,
+      value).
+    - TASK: a task spec in PUSH_TASKS, or a call spec in ACTOR_CALLS.
+    - RESULT: one task's result in TASK_RESULTS (kind PDC_RES_*).
+    - NODE_ROW: one node of the cluster view in NODES_REPLY.
+    - STAT: one (name, number) pair of STATUS_REPLY.
+*/
+#define PDC_F_TOKEN_(name, token) token
+#define PDC_F_INDEX_(name, token) PDC_##name,
+
+#define PDC_ARG_FIELDS(F)                                                    \
+    F(ARG_KIND, "u")                                                         \
+    F(ARG_VALUE, "v")
+#define PDC_ARG_SCHEMA "(" PDC_ARG_FIELDS(PDC_F_TOKEN_) ")"
+
+#define PDC_TASK_FIELDS(F)                                                   \
+    F(TASK_ID, "d")                                                          \
+    F(TASK_LIBRARY, "s")                                                     \
+    F(TASK_FUNCTION, "s")                                                    \
+    F(TASK_ARGS, "*" PDC_ARG_SCHEMA)
+#define PDC_TASK_SCHEMA "(" PDC_TASK_FIELDS(PDC_F_TOKEN_) ")"
+
+#define PDC_RESULT_FIELDS(F)                                                 \
+    F(RESULT_TASK_ID, "d")                                                   \
+    F(RESULT_STATUS, "i")                                                    \
+    F(RESULT_KIND, "u")                                                      \
+    F(RESULT_VALUE, "v")                                                     \
+    F(RESULT_FUNCTION, "s")                                                  \
+    F(RESULT_MESSAGE, "s")                                                   \
+    F(RESULT_BUSY_US, "u")
+#define PDC_RESULT_SCHEMA "(" PDC_RESULT_FIELDS(PDC_F_TOKEN_) ")"
+
+#define PDC_NODE_ROW_FIELDS(F)                                               \
+    F(NODE_ROW_ID, "s")                                                      \
+    F(NODE_ROW_ENDPOINT, "s")                                                \
+    F(NODE_ROW_ALIVE, "u")                                                   \
+    F(NODE_ROW_TOTAL, "{}")                                                  \
+    F(NODE_ROW_AVAILABLE, "{}")                                              \
+    F(NODE_ROW_LABELS, "s")                                                  \
+    F(NODE_ROW_LOCAL_ENDPOINT, "s")
+#define PDC_NODE_ROW_SCHEMA "(" PDC_NODE_ROW_FIELDS(PDC_F_TOKEN_) ")"
+
+#define PDC_STAT_FIELDS(F)                                                   \
+    F(STAT_NAME, "s")                                                        \
+    F(STAT_VALUE, "f")
+#define PDC_STAT_SCHEMA "(" PDC_STAT_FIELDS(PDC_F_TOKEN_) ")"
+
+/* Any daemon */
+#define PDC_ERROR_FIELDS(F)                                                  \
+    F(ERROR_CODE, "i")                                                       \
+    F(ERROR_MESSAGE, "s")
+#define PDC_PING_FIELDS(F)
+#define PDC_PONG_FIELDS(F)
+#define PDC_STATUS_FIELDS(F)
+#define PDC_STATUS_REPLY_FIELDS(F) F(STATUS_REPLY_STATS, "*" PDC_STAT_SCHEMA)
+
+/* Raylet <-> its local clients */
+#define PDC_REGISTER_FIELDS(F)                                               \
+    F(REGISTER_KIND, "u")                                                    \
+    F(REGISTER_PID, "u")                                                     \
+    F(REGISTER_CLIENT_ID, "d")                                               \
+    F(REGISTER_ENDPOINT, "s")                                                \
+    F(REGISTER_PUBLIC_ENDPOINT, "s")                                         \
+    F(REGISTER_NODE, "s")
+#define PDC_REGISTERED_FIELDS(F)                                             \
+    F(REGISTERED_NODE, "s")                                                  \
+    F(REGISTERED_STORE_DIR, "s")                                             \
+    F(REGISTERED_INLINE_MAX, "u")                                            \
+    F(REGISTERED_SESSION_DIR, "s")                                           \
+    F(REGISTERED_HEAD_ENDPOINT, "s")
+#define PDC_LEASE_REQUEST_FIELDS(F)                                          \
+    F(LEASE_REQUEST_CPUS, "f")                                               \
+    F(LEASE_REQUEST_FLAGS, "u")                                              \
+    F(LEASE_REQUEST_RESOURCES, "{}")                                         \
+    F(LEASE_REQUEST_STRATEGY, "u")                                           \
+    F(LEASE_REQUEST_AFFINITY_NODE, "s")                                      \
+    F(LEASE_REQUEST_LABEL_SELECTOR, "s")                                     \
+    F(LEASE_REQUEST_ARG_NODE, "s")
+#define PDC_LEASE_GRANT_FIELDS(F)                                            \
+    F(LEASE_GRANT_WORKER_ID, "d")                                            \
+    F(LEASE_GRANT_ENDPOINT, "s")                                             \
+    F(LEASE_GRANT_PUBLIC_ENDPOINT, "s")                                      \
+    F(LEASE_GRANT_NODE, "s")                                                 \
+    F(LEASE_GRANT_GPU_IDS, "s")
+#define PDC_LEASE_REDIRECT_FIELDS(F)                                         \
+    F(LEASE_REDIRECT_NODE, "s")                                              \
+    F(LEASE_REDIRECT_ENDPOINT, "s")
+#define PDC_LEASE_RETURN_FIELDS(F) F(LEASE_RETURN_WORKER_ID, "d")
+#define PDC_BLOCKED_FIELDS(F)
+#define PDC_UNBLOCKED_FIELDS(F)
+#define PDC_KEEPALIVE_FIELDS(F)
+#define PDC_BYE_FIELDS(F)
+#define PDC_WORKER_DIED_FIELDS(F)                                            \
+    F(WORKER_DIED_WORKER_ID, "d")                                            \
+    F(WORKER_DIED_STATUS, "i")
+
+/* Owner <-> leased worker */
+#define PDC_WORKER_LEASE_FIELDS(F) F(WORKER_LEASE_GPU_IDS, "s")
+#define PDC_PUSH_TASKS_FIELDS(F) F(PUSH_TASKS_TASKS, "*" PDC_TASK_SCHEMA)
+#define PDC_TASK_RESULTS_FIELDS(F)                                           \
+    F(TASK_RESULTS_NODE, "s")                                                \
+    F(TASK_RESULTS_RESULTS, "*" PDC_RESULT_SCHEMA)
+
+/* Caller <-> an actor's worker */
+#define PDC_ACTOR_CREATE_FIELDS(F)                                           \
+    F(ACTOR_CREATE_ACTOR_ID, "d")                                            \
+    F(ACTOR_CREATE_LIBRARY, "s")                                             \
+    F(ACTOR_CREATE_CLASS, "s")                                               \
+    F(ACTOR_CREATE_ARGS, "*" PDC_ARG_SCHEMA)                                 \
+    F(ACTOR_CREATE_MAX_CONCURRENCY, "u")
+#define PDC_ACTOR_CALLS_FIELDS(F)                                            \
+    F(ACTOR_CALLS_ACTOR_ID, "d")                                             \
+    F(ACTOR_CALLS_CALLS, "*" PDC_TASK_SCHEMA)
+#define PDC_ACTOR_KILL_FIELDS(F) F(ACTOR_KILL_ACTOR_ID, "d")
+
+/* Named actors, at the head */
+#define PDC_ACTOR_NAME_REGISTER_FIELDS(F)                                    \
+    F(ACTOR_NAME_REGISTER_NAMESPACE, "s")                                    \
+    F(ACTOR_NAME_REGISTER_NAME, "s")                                         \
+    F(ACTOR_NAME_REGISTER_ACTOR_ID, "d")                                     \
+    F(ACTOR_NAME_REGISTER_ENDPOINT, "s")
+#define PDC_ACTOR_NAME_DROP_FIELDS(F)                                        \
+    F(ACTOR_NAME_DROP_NAMESPACE, "s")                                        \
+    F(ACTOR_NAME_DROP_NAME, "s")                                             \
+    F(ACTOR_NAME_DROP_ACTOR_ID, "d")
+#define PDC_ACTOR_LOOKUP_FIELDS(F)                                           \
+    F(ACTOR_LOOKUP_NAMESPACE, "s")                                           \
+    F(ACTOR_LOOKUP_NAME, "s")
+#define PDC_ACTOR_INFO_FIELDS(F)                                             \
+    F(ACTOR_INFO_ACTOR_ID, "d")                                              \
+    F(ACTOR_INFO_ENDPOINT, "s")
+
+/* Raylet <-> head */
+#define PDC_NODE_REGISTER_FIELDS(F)                                          \
+    F(NODE_REGISTER_NODE, "s")                                               \
+    F(NODE_REGISTER_ENDPOINT, "s")                                           \
+    F(NODE_REGISTER_RESOURCES, "{}")                                         \
+    F(NODE_REGISTER_LABELS, "s")                                             \
+    F(NODE_REGISTER_LOCAL_ENDPOINT, "s")
+#define PDC_NODE_REGISTERED_FIELDS(F) F(NODE_REGISTERED_HEARTBEAT_MS, "u")
+#define PDC_HEARTBEAT_FIELDS(F)                                              \
+    F(HEARTBEAT_NODE, "s")                                                   \
+    F(HEARTBEAT_AVAILABLE, "{}")
+#define PDC_NODES_FIELDS(F)
+#define PDC_NODES_REPLY_FIELDS(F) F(NODES_REPLY_NODES, "*" PDC_NODE_ROW_SCHEMA)
+
+/* Objects and code between nodes */
+#define PDC_OBJECT_PULL_FIELDS(F)                                            \
+    F(OBJECT_PULL_OBJECT_ID, "d")                                            \
+    F(OBJECT_PULL_NODE, "s")
+#define PDC_OBJECT_READY_FIELDS(F) F(OBJECT_READY_OBJECT_ID, "d")
+#define PDC_OBJECT_FETCH_FIELDS(F)                                           \
+    F(OBJECT_FETCH_OBJECT_ID, "d")                                           \
+    F(OBJECT_FETCH_OFFSET, "u")                                              \
+    F(OBJECT_FETCH_LENGTH, "u")
+#define PDC_OBJECT_CHUNK_FIELDS(F)                                           \
+    F(OBJECT_CHUNK_OBJECT_ID, "d")                                           \
+    F(OBJECT_CHUNK_TYPE, "u")                                                \
+    F(OBJECT_CHUNK_TOTAL_SIZE, "u")                                          \
+    F(OBJECT_CHUNK_OFFSET, "u")
+#define PDC_OBJECT_FREE_FIELDS(F)                                            \
+    F(OBJECT_FREE_FORWARD, "u")                                              \
+    F(OBJECT_FREE_OBJECT_IDS, "*d")
+#define PDC_CODE_PUT_FIELDS(F)                                               \
+    F(CODE_PUT_HASH, "s")                                                    \
+    F(CODE_PUT_FILE_NAME, "s")
+#define PDC_CODE_STORED_FIELDS(F) F(CODE_STORED_HASH, "s")
+#define PDC_CODE_GET_FIELDS(F) F(CODE_GET_HASH, "s")
+#define PDC_CODE_FIELDS(F) F(CODE_HASH, "s")
+#define PDC_CODE_PATH_FIELDS(F)                                              \
+    F(CODE_PATH_HASH, "s")                                                   \
+    F(CODE_PATH_PATH, "s")
+
+/* The messages, in wire order (a message's type is its place here: add
+   new ones at the end).  X(NAME); its fields are PDC_NAME_FIELDS. */
+#define PDC_MESSAGES(X)                                                      \
+    X(ERROR)                                                                 \
+    X(PING)                                                                  \
+    X(PONG)                                                                  \
+    X(STATUS)                                                                \
+    X(STATUS_REPLY)                                                          \
+    X(REGISTER)                                                              \
+    X(REGISTERED)                                                            \
+    X(LEASE_REQUEST)                                                         \
+    X(LEASE_GRANT)                                                           \
+    X(LEASE_RETURN)                                                          \
+    X(BLOCKED)                                                               \
+    X(UNBLOCKED)                                                             \
+    X(WORKER_DIED)                                                           \
+    X(BYE)                                                                   \
+    X(KEEPALIVE)                                                             \
+    X(PUSH_TASKS)                                                            \
+    X(TASK_RESULTS)                                                          \
+    X(NODE_REGISTER)                                                         \
+    X(NODE_REGISTERED)                                                       \
+    X(HEARTBEAT)                                                             \
+    X(NODES)                                                                 \
+    X(NODES_REPLY)                                                           \
+    X(ACTOR_CREATE)                                                          \
+    X(ACTOR_CALLS)                                                           \
+    X(ACTOR_KILL)                                                            \
+    X(ACTOR_NAME_REGISTER)                                                   \
+    X(ACTOR_NAME_DROP)                                                       \
+    X(ACTOR_LOOKUP)                                                          \
+    X(ACTOR_INFO)                                                            \
+    X(LEASE_REDIRECT)                                                        \
+    X(OBJECT_PULL)                                                           \
+    X(OBJECT_READY)                                                          \
+    X(OBJECT_FETCH)                                                          \
+    X(OBJECT_CHUNK)                                                          \
+    X(OBJECT_FREE)                                                           \
+    X(CODE_PUT)                                                              \
+    X(CODE_STORED)                                                           \
+    X(CODE_GET)                                                              \
+    X(CODE)                                                                  \
+    X(CODE_PATH)                                                             \
+    X(WORKER_LEASE)
+
+/* The schema string of message NAME (a string literal). */
+#define PDC_SCHEMA_OF(name) "" PDC_##name##_FIELDS(PDC_F_TOKEN_)
 
 typedef enum {
-#define PDC_X_ENUM(name, schema) PDC_MSG_##name,
+#define PDC_X_ENUM(name) PDC_MSG_##name,
     PDC_MESSAGES(PDC_X_ENUM)
 #undef PDC_X_ENUM
     PDC_MSG_COUNT_
 } pdc_msg_type;
+
+/* The field indexes: PDC_LEASE_GRANT_NODE, ..., PDC_LEASE_GRANT_NFIELDS. */
+#define PDC_X_FIELD_ENUM(name)                                               \
+    enum { PDC_##name##_FIELDS(PDC_F_INDEX_) PDC_##name##_NFIELDS };
+PDC_MESSAGES(PDC_X_FIELD_ENUM)
+PDC_X_FIELD_ENUM(ARG)
+PDC_X_FIELD_ENUM(TASK)
+PDC_X_FIELD_ENUM(RESULT)
+PDC_X_FIELD_ENUM(NODE_ROW)
+PDC_X_FIELD_ENUM(STAT)
+#undef PDC_X_FIELD_ENUM
 
 /* Argument and result kinds inside PUSH_TASKS and TASK_RESULTS. */
 /* An actor handle argument (PDC_ARG_ACTOR) is the string "ID@ENDPOINT",

@@ -1250,6 +1250,82 @@ Test(encoder, names_and_schemas_of_every_type) {
     cr_assert_null(pdc_msg_schema(UINT_MAX));
 }
 
+/* Every field of every message and tuple is declared with exactly one
+   schema item, so a list's names count its schema's fields and
+   PDC_NAME_FIELD is the field's place (pdc_proto.h). */
+#define S_FIELD_ROW(name, token) {#name, token, PDC_##name},
+#define S_FIELDS_OF(msg) PDC_##msg##_FIELDS(S_FIELD_ROW)
+static const struct {
+    const char *name, *token;
+    unsigned index;
+} s_fields[] = {
+    PDC_MESSAGES(S_FIELDS_OF) PDC_ARG_FIELDS(S_FIELD_ROW)
+    PDC_TASK_FIELDS(S_FIELD_ROW) PDC_RESULT_FIELDS(S_FIELD_ROW)
+    PDC_NODE_ROW_FIELDS(S_FIELD_ROW) PDC_STAT_FIELDS(S_FIELD_ROW)
+};
+#undef S_FIELDS_OF
+#undef S_FIELD_ROW
+
+static size_t s_count_items(const char *schema, size_t len) {
+    size_t n = 0;
+    for (size_t i = 0; i < len; i += sample_token_len(schema + i)) n++;
+    return n;
+}
+
+Test(encoder, every_field_is_one_schema_item) {
+    for (size_t i = 0; i < sizeof s_fields / sizeof *s_fields; i++)
+        cr_assert_eq(sample_token_len(s_fields[i].token),
+                     strlen(s_fields[i].token),
+                     "%s is declared with \"%s\", more than one item",
+                     s_fields[i].name, s_fields[i].token);
+}
+
+Test(encoder, field_names_count_each_schema) {
+    static const struct {
+        const char *name, *schema;
+        size_t nfields;
+    } msgs[] = {
+#define S_MSG_ROW(name) {#name, PDC_SCHEMA_OF(name), PDC_##name##_NFIELDS},
+        PDC_MESSAGES(S_MSG_ROW)
+#undef S_MSG_ROW
+    };
+    cr_assert_eq(sizeof msgs / sizeof *msgs, PDC_MSG_COUNT_);
+    for (unsigned t = 0; t < PDC_MSG_COUNT_; t++) {
+        const char *schema = pdc_msg_schema(t);
+        cr_assert_str_eq(msgs[t].name, pdc_msg_name(t));
+        cr_assert_str_eq(msgs[t].schema, schema);
+        cr_assert_eq(s_count_items(schema, strlen(schema)), msgs[t].nfields,
+                     "%s: %zu names for schema \"%s\"", msgs[t].name,
+                     msgs[t].nfields, schema);
+    }
+    static const struct {
+        const char *name, *schema;
+        size_t nfields;
+    } tuples[] = {
+        {"ARG", PDC_ARG_SCHEMA, PDC_ARG_NFIELDS},
+        {"TASK", PDC_TASK_SCHEMA, PDC_TASK_NFIELDS},
+        {"RESULT", PDC_RESULT_SCHEMA, PDC_RESULT_NFIELDS},
+        {"NODE_ROW", PDC_NODE_ROW_SCHEMA, PDC_NODE_ROW_NFIELDS},
+        {"STAT", PDC_STAT_SCHEMA, PDC_STAT_NFIELDS},
+    };
+    for (size_t i = 0; i < sizeof tuples / sizeof *tuples; i++) {
+        const char *s = tuples[i].schema;
+        size_t len = strlen(s);
+        cr_assert(len >= 2 && s[0] == '(' && s[len - 1] == ')' &&
+                      sample_token_len(s) == len,
+                  "%s: \"%s\" is not one tuple", tuples[i].name, s);
+        cr_assert_eq(s_count_items(s + 1, len - 2), tuples[i].nfields,
+                     "%s: %zu names for \"%s\"", tuples[i].name,
+                     tuples[i].nfields, s);
+    }
+    /* A few by hand, as documented. */
+    cr_assert_eq(PDC_LEASE_GRANT_GPU_IDS, 4);
+    cr_assert_eq(PDC_LEASE_REQUEST_ARG_NODE, 6);
+    cr_assert_eq(PDC_RESULT_BUSY_US, 6);
+    cr_assert_eq(PDC_NODE_ROW_LOCAL_ENDPOINT, 6);
+    cr_assert_eq(PDC_PING_NFIELDS, 0);
+}
+
 /* ---- pdc_proto_check alone ---------------------------------------------- */
 
 Test(check, one_token_schemas) {
