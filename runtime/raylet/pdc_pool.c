@@ -1,0 +1,257 @@
+/*  pdc_pool: a raylet's worker processes (see the header).
+
+    The workers are a list, newest first; a node has tens of them, so
+    every lookup walks it.  The pool owns each worker_t from uv_spawn
+    until libuv has closed its process handle after the exit callback. */
+#include "pdc_pool.h"
+
+#include "pdc_log.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct pdc_worker {
+    uint8_t id[PDC_ID_LEN];
+    char idhex[2 * PDC_ID_LEN + 1];
+    uv_process_t proc;
+    int pid;
+    pdc_worker_state_t state;
+    char endpoint[PATH_MAX];        /* ipc, for owners on this node     */
+    char public_endpoint[PATH_MAX]; /* tcp, for owners on other nodes   */
+    pdc_rid_t rid;                  /* its client on our ROUTER         */
+    uint64_t idle_since;
+    pdc_pool_t *pool;
+    struct pdc_worker *next;
+};
+
+struct pdc_pool {
+    uv_loop_t *loop;
+    char worker_bin[PATH_MAX];
+    char raylet[PATH_MAX];
+    char session[PATH_MAX];
+    char node_ip[64];
+    int keep;
+    uint64_t idle_ms;
+    pdc_pool_exit_fn *on_exit;
+    void *arg;
+    pdc_worker_t *workers;
+    uint64_t started;
+    int stopping;
+};
+
+pdc_pool_t *pdc_pool_new(uv_loop_t *loop, const pdc_pool_config_t *cfg) {
+    pdc_pool_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->loop = loop;
+    snprintf(self->worker_bin, sizeof self->worker_bin, "%s", cfg->worker_bin);
+    snprintf(self->raylet, sizeof self->raylet, "%s", cfg->raylet);
+    snprintf(self->session, sizeof self->session, "%s", cfg->session);
+    snprintf(self->node_ip, sizeof self->node_ip, "%s",
+             cfg->node_ip ? cfg->node_ip : "");
+    self->keep = cfg->keep;
+    self->idle_ms = cfg->idle_ms;
+    self->on_exit = cfg->on_exit;
+    self->arg = cfg->arg;
+    return self;
+}
+
+void pdc_pool_destroy(pdc_pool_t **self_p) {
+    if (!self_p || !*self_p)
+        return;
+    free(*self_p);
+    *self_p = NULL;
+}
+
+static int s_count(pdc_pool_t *self, pdc_worker_state_t state) {
+    int n = 0;
+    for (pdc_worker_t *w = self->workers; w; w = w->next)
+        n += w->state == state;
+    return n;
+}
+
+static void s_unlink(pdc_pool_t *self, pdc_worker_t *gone) {
+    for (pdc_worker_t **p = &self->workers; *p; p = &(*p)->next)
+        if (*p == gone) {
+            *p = gone->next;
+            return;
+        }
+}
+
+static void s_on_closed(uv_handle_t *h) {
+    free(h->data);
+}
+
+static void s_on_exit(uv_process_t *proc, int64_t status, int sig) {
+    pdc_worker_t *w = proc->data;
+    pdc_pool_t *self = w->pool;
+    if (!self->stopping)
+        pdc_log(w->state == PDC_WORKER_LEASED ? PDC_LOG_WARN : PDC_LOG_INFO,
+                "worker %d exited (%s %d)%s", w->pid, sig ? "signal" : "status",
+                sig ? sig : (int) status,
+                w->state == PDC_WORKER_LEASED ? " while leased" : "");
+    if (!strncmp(w->endpoint, "ipc://", 6))
+        unlink(w->endpoint + 6);
+    s_unlink(self, w);
+    if (self->on_exit)
+        self->on_exit(self, w, sig ? -sig : (int) status, self->arg);
+    uv_close((uv_handle_t *) proc, s_on_closed);
+}
+
+pdc_worker_t *pdc_pool_spawn(pdc_pool_t *self) {
+    pdc_worker_t *w = calloc(1, sizeof *w);
+    if (!w)
+        return NULL;
+    w->pool = self;
+    pdc_id_new(w->id);
+    pdc_id_hex(w->id, w->idhex);
+    char logpath[PATH_MAX + 64];
+    snprintf(logpath, sizeof logpath, "%s/logs/worker-%s.log", self->session,
+             w->idhex + PDC_ID_LEN);
+    int fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    char *args[] = {self->worker_bin, "--raylet",
+                    self->raylet,     "--worker-id",
+                    w->idhex,         "--session",
+                    self->session,    *self->node_ip ? "--node-ip" : NULL,
+                    self->node_ip,    NULL};
+    uv_stdio_container_t stdio[3] = {{UV_IGNORE}, {UV_IGNORE}, {UV_IGNORE}};
+    if (fd >= 0) {
+        stdio[1].flags = stdio[2].flags = UV_INHERIT_FD;
+        stdio[1].data.fd = stdio[2].data.fd = fd;
+    }
+    uv_process_options_t opts = {.exit_cb = s_on_exit,
+                                 .file = self->worker_bin,
+                                 .args = args,
+                                 .stdio_count = 3,
+                                 .stdio = stdio};
+    w->proc.data = w;
+    int rc = uv_spawn(self->loop, &w->proc, &opts);
+    if (fd >= 0)
+        close(fd);
+    if (rc) {
+        pdc_error("cannot start worker %s: %s", self->worker_bin,
+                  uv_strerror(rc));
+        free(w);
+        return NULL;
+    }
+    w->pid = w->proc.pid;
+    w->state = PDC_WORKER_STARTING;
+    w->next = self->workers;
+    self->workers = w;
+    self->started++;
+    pdc_debug("started worker %d (%s)", w->pid, w->idhex);
+    return w;
+}
+
+void pdc_pool_want(pdc_pool_t *self, int n) {
+    for (int starting = s_count(self, PDC_WORKER_STARTING);
+         starting < n && pdc_pool_spawn(self); starting++) {
+    }
+}
+
+pdc_worker_t *pdc_pool_register(pdc_pool_t *self, const uint8_t *id,
+                                const void *rid, size_t rid_len,
+                                const char *endpoint,
+                                const char *public_endpoint) {
+    pdc_worker_t *w = pdc_pool_find(self, id);
+    if (!w || w->state != PDC_WORKER_STARTING ||
+        pdc_rid_set(&w->rid, rid, rid_len))
+        return NULL;
+    snprintf(w->endpoint, sizeof w->endpoint, "%s", endpoint);
+    snprintf(w->public_endpoint, sizeof w->public_endpoint, "%s",
+             public_endpoint);
+    w->state = PDC_WORKER_IDLE;
+    w->idle_since = uv_now(self->loop);
+    return w;
+}
+
+pdc_worker_t *pdc_pool_find(pdc_pool_t *self, const uint8_t *id) {
+    for (pdc_worker_t *w = self->workers; w; w = w->next)
+        if (pdc_id_eq(w->id, id))
+            return w;
+    return NULL;
+}
+
+pdc_worker_t *pdc_pool_find_rid(pdc_pool_t *self, const void *rid, size_t len) {
+    for (pdc_worker_t *w = self->workers; w; w = w->next)
+        if (pdc_rid_is(&w->rid, rid, len))
+            return w;
+    return NULL;
+}
+
+/* The idle worker that has waited longest in the list (the oldest). */
+pdc_worker_t *pdc_pool_take(pdc_pool_t *self) {
+    pdc_worker_t *idle = NULL;
+    for (pdc_worker_t *w = self->workers; w; w = w->next)
+        if (w->state == PDC_WORKER_IDLE)
+            idle = w;
+    if (idle)
+        idle->state = PDC_WORKER_LEASED;
+    return idle;
+}
+
+void pdc_pool_give_back(pdc_pool_t *self, pdc_worker_t *w) {
+    w->state = PDC_WORKER_IDLE;
+    w->idle_since = uv_now(self->loop);
+}
+
+pdc_worker_state_t pdc_worker_state(const pdc_worker_t *w) {
+    return w->state;
+}
+
+const uint8_t *pdc_worker_id(const pdc_worker_t *w) {
+    return w->id;
+}
+
+int pdc_worker_pid(const pdc_worker_t *w) {
+    return w->pid;
+}
+
+const char *pdc_worker_endpoint(const pdc_worker_t *w, int remote) {
+    return remote && *w->public_endpoint ? w->public_endpoint : w->endpoint;
+}
+
+const pdc_rid_t *pdc_worker_rid(const pdc_worker_t *w) {
+    return &w->rid;
+}
+
+void pdc_worker_kill(pdc_worker_t *w, int signum) {
+    uv_process_kill(&w->proc, signum);
+}
+
+void pdc_pool_check(pdc_pool_t *self, uint64_t now_ms) {
+    int idle = s_count(self, PDC_WORKER_IDLE);
+    for (pdc_worker_t *w = self->workers; w && idle > self->keep; w = w->next)
+        if (w->state == PDC_WORKER_IDLE &&
+            now_ms - w->idle_since > self->idle_ms) {
+            uv_process_kill(&w->proc, SIGTERM);
+            w->state =
+                PDC_WORKER_STARTING; /* no longer grantable; reaped on exit */
+            w->rid.len = 0;
+            idle--;
+        }
+}
+
+void pdc_pool_stop(pdc_pool_t *self, int signum) {
+    self->stopping = 1;
+    for (pdc_worker_t *w = self->workers; w; w = w->next)
+        uv_process_kill(&w->proc, signum);
+}
+
+int pdc_pool_size(pdc_pool_t *self) {
+    int n = 0;
+    for (pdc_worker_t *w = self->workers; w; w = w->next)
+        n++;
+    return n;
+}
+
+void pdc_pool_stats(pdc_pool_t *self, pdc_pool_stats_t *out) {
+    out->starting = s_count(self, PDC_WORKER_STARTING);
+    out->idle = s_count(self, PDC_WORKER_IDLE);
+    out->leased = s_count(self, PDC_WORKER_LEASED);
+    out->started = self->started;
+}
