@@ -87,7 +87,7 @@ static void s_ask_head(pdc_code_cache_t *self, fetch_t *f, void *head) {
 
 void pdc_code_cache_get(pdc_code_cache_t *self, pdc_inbound_t *in, void *head, uint64_t now_ms) {
     size_t hlen;
-    const char *h = pdc_f_str(&in->msg.fields[0], &hlen);
+    const char *h = pdc_f_str(&in->msg.fields[PDC_CODE_GET_HASH], &hlen);
     const void *rid = zmq_msg_data(&in->frames[0]);
     size_t rid_len = zmq_msg_size(&in->frames[0]);
     if (rid_len > PDC_WAITER_RID_MAX) return;
@@ -164,7 +164,7 @@ int pdc_code_cache_on_head(pdc_code_cache_t *self, pdc_inbound_t *in, void *head
     char why[500];
     if (in->msg.type == PDC_MSG_ERROR) {
         /* Not there yet, perhaps: pdc_code_cache_check asks again. */
-        pdc_f_cstr(&in->msg.fields[1], f->last_error, sizeof f->last_error);
+        pdc_f_cstr(&in->msg.fields[PDC_ERROR_MESSAGE], f->last_error, sizeof f->last_error);
         f->asked = 0;
         return 1;
     }

@@ -182,9 +182,9 @@ static void s_ask(pdc_transfers_t *self, transfer_t *t) {
 }
 
 void pdc_transfers_pull(pdc_transfers_t *self, pdc_inbound_t *in, pdc_view_t *view) {
-    const uint8_t *id = pdc_f_id(&in->msg.fields[0]);
+    const uint8_t *id = pdc_f_id(&in->msg.fields[PDC_OBJECT_PULL_OBJECT_ID]);
     char node[PDC_NODE_ID_MAX], hex[33], why[512];
-    pdc_f_cstr(&in->msg.fields[1], node, sizeof node);
+    pdc_f_cstr(&in->msg.fields[PDC_OBJECT_PULL_NODE], node, sizeof node);
     const void *rid = zmq_msg_data(&in->frames[0]);
     size_t rid_len = zmq_msg_size(&in->frames[0]);
     uint64_t request = in->msg.request_id;
@@ -234,8 +234,9 @@ static transfer_t *s_by_seq(pdc_transfers_t *self, uint64_t seq) {
 
 static void s_on_chunk(pdc_transfers_t *self, transfer_t *t, pdc_inbound_t *in) {
     const msgpack_object *f = in->msg.fields;
-    pdc_type type = (pdc_type) pdc_f_u(&f[1]);
-    size_t size = (size_t) pdc_f_u(&f[2]), offset = (size_t) pdc_f_u(&f[3]);
+    pdc_type type = (pdc_type) pdc_f_u(&f[PDC_OBJECT_CHUNK_TYPE]);
+    size_t size = (size_t) pdc_f_u(&f[PDC_OBJECT_CHUNK_TOTAL_SIZE]);
+    size_t offset = (size_t) pdc_f_u(&f[PDC_OBJECT_CHUNK_OFFSET]);
     zmq_msg_t *payload = pdc_inbound_payload(in, 0);
     size_t len = payload ? zmq_msg_size(payload) : 0;
     char why[700], err[512];
@@ -286,13 +287,13 @@ static void s_on_peer(pdc_zwatch_t *watch, void *sock, void *arg) {
         pdc_warn("refused a message from node %s: %s", p->node, in.error);
     } else {
         transfer_t *t = s_by_seq(self, in.msg.request_id);
-        if (t && in.msg.type == PDC_MSG_OBJECT_CHUNK && pdc_id_eq(pdc_f_id(&in.msg.fields[0]), t->id)) {
+        if (t && in.msg.type == PDC_MSG_OBJECT_CHUNK && pdc_id_eq(pdc_f_id(&in.msg.fields[PDC_OBJECT_CHUNK_OBJECT_ID]), t->id)) {
             s_on_chunk(self, t, &in);
         } else if (t && in.msg.type == PDC_MSG_ERROR) {
             char why[512], full[700];
-            pdc_f_cstr(&in.msg.fields[1], why, sizeof why);
+            pdc_f_cstr(&in.msg.fields[PDC_ERROR_MESSAGE], why, sizeof why);
             snprintf(full, sizeof full, "node %s: %s", p->node, why);
-            s_finish(self, t, (int) pdc_f_i(&in.msg.fields[0]), full);
+            s_finish(self, t, (int) pdc_f_i(&in.msg.fields[PDC_ERROR_CODE]), full);
         }
     }
     pdc_inbound_close(&in);
@@ -314,8 +315,9 @@ static void s_release_pin(void *data, void *hint) {
 }
 
 void pdc_transfers_serve(pdc_transfers_t *self, pdc_inbound_t *in) {
-    const uint8_t *id = pdc_f_id(&in->msg.fields[0]);
-    size_t offset = (size_t) pdc_f_u(&in->msg.fields[1]), len = (size_t) pdc_f_u(&in->msg.fields[2]);
+    const uint8_t *id = pdc_f_id(&in->msg.fields[PDC_OBJECT_FETCH_OBJECT_ID]);
+    size_t offset = (size_t) pdc_f_u(&in->msg.fields[PDC_OBJECT_FETCH_OFFSET]);
+    size_t len = (size_t) pdc_f_u(&in->msg.fields[PDC_OBJECT_FETCH_LENGTH]);
     const void *data;
     size_t size;
     pdc_type type;
@@ -357,7 +359,7 @@ void pdc_transfers_serve(pdc_transfers_t *self, pdc_inbound_t *in) {
 /* ---- Freeing ------------------------------------------------------------ */
 
 void pdc_transfers_free(pdc_transfers_t *self, pdc_inbound_t *in, pdc_view_t *view) {
-    const msgpack_object *ids = &in->msg.fields[1];
+    const msgpack_object *ids = &in->msg.fields[PDC_OBJECT_FREE_OBJECT_IDS];
     for (uint32_t i = 0; i < ids->via.array.size; i++) {
         const uint8_t *id = pdc_f_id(&ids->via.array.ptr[i]);
         /* A transfer of it ends first: its bytes must not land in freed pages. */
@@ -368,7 +370,7 @@ void pdc_transfers_free(pdc_transfers_t *self, pdc_inbound_t *in, pdc_view_t *vi
             }
         pdc_store_delete(self->store, id);
     }
-    if (!pdc_f_u(&in->msg.fields[0])) return;
+    if (!pdc_f_u(&in->msg.fields[PDC_OBJECT_FREE_FORWARD])) return;
     pdc_enc_begin(&self->enc, PDC_MSG_OBJECT_FREE, 0);
     pdc_enc_u(&self->enc, 0);
     pdc_enc_array(&self->enc, ids->via.array.size);

@@ -57,16 +57,16 @@ void pdc_view_update(pdc_view_t *v, const msgpack_object *list) {
     for (uint32_t i = 0; i < list->via.array.size; i++) {
         const msgpack_object *f = list->via.array.ptr[i].via.array.ptr;
         char id[PDC_NODE_ID_MAX], labels[1024], err[256];
-        pdc_f_cstr(&f[0], id, sizeof id);
+        pdc_f_cstr(&f[PDC_NODE_ROW_ID], id, sizeof id);
         pdc_view_node_t *n = pdc_view_upsert(v, id);
         if (!n) break;
-        pdc_f_cstr(&f[1], n->endpoint, sizeof n->endpoint);
-        n->alive = (int) pdc_f_u(&f[2]);
-        n->cpu_total = s_read_map(&f[3], &n->total);
-        n->cpu_available = s_read_map(&f[4], &n->available);
-        if (pdc_labels_parse(pdc_f_cstr(&f[5], labels, sizeof labels), &n->labels, err, sizeof err))
+        pdc_f_cstr(&f[PDC_NODE_ROW_ENDPOINT], n->endpoint, sizeof n->endpoint);
+        n->alive = (int) pdc_f_u(&f[PDC_NODE_ROW_ALIVE]);
+        n->cpu_total = s_read_map(&f[PDC_NODE_ROW_TOTAL], &n->total);
+        n->cpu_available = s_read_map(&f[PDC_NODE_ROW_AVAILABLE], &n->available);
+        if (pdc_labels_parse(pdc_f_cstr(&f[PDC_NODE_ROW_LABELS], labels, sizeof labels), &n->labels, err, sizeof err))
             memset(&n->labels, 0, sizeof n->labels);
-        pdc_f_cstr(&f[6], n->local_endpoint, sizeof n->local_endpoint);
+        pdc_f_cstr(&f[PDC_NODE_ROW_LOCAL_ENDPOINT], n->local_endpoint, sizeof n->local_endpoint);
     }
     qsort(v->nodes, (size_t) v->n, sizeof *v->nodes, s_by_id);
 }
@@ -74,14 +74,14 @@ void pdc_view_update(pdc_view_t *v, const msgpack_object *list) {
 int pdc_lease_shape_read(const msgpack_object *f, pdc_lease_shape_t *s, char *err,
                          size_t errlen) {
     memset(s, 0, sizeof *s);
-    s->cpus = pdc_f_f(&f[0]);
-    s->flags = (unsigned) pdc_f_u(&f[1]);
-    pdc_resources_decode(&f[2], &s->res);
-    s->strategy = (unsigned) pdc_f_u(&f[3]);
-    pdc_f_cstr(&f[4], s->affinity, sizeof s->affinity);
+    s->cpus = pdc_f_f(&f[PDC_LEASE_REQUEST_CPUS]);
+    s->flags = (unsigned) pdc_f_u(&f[PDC_LEASE_REQUEST_FLAGS]);
+    pdc_resources_decode(&f[PDC_LEASE_REQUEST_RESOURCES], &s->res);
+    s->strategy = (unsigned) pdc_f_u(&f[PDC_LEASE_REQUEST_STRATEGY]);
+    pdc_f_cstr(&f[PDC_LEASE_REQUEST_AFFINITY_NODE], s->affinity, sizeof s->affinity);
     char selector[256];
-    pdc_f_cstr(&f[5], selector, sizeof selector);
-    pdc_f_cstr(&f[6], s->locality, sizeof s->locality);
+    pdc_f_cstr(&f[PDC_LEASE_REQUEST_LABEL_SELECTOR], selector, sizeof selector);
+    pdc_f_cstr(&f[PDC_LEASE_REQUEST_ARG_NODE], s->locality, sizeof s->locality);
     if (s->strategy > PDC_SCHED_NODE_AFFINITY) {
         snprintf(err, errlen, "unknown scheduling strategy %u", s->strategy);
         return -1;
