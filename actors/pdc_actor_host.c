@@ -121,21 +121,20 @@ static void s_run(pdc_actor_host_t *self, pdc_task *t, const char *method) {
    method's name. */
 static void s_prepare(pdc_actor_host_t *self, pdc_task *t, const msgpack_object *spec, char *name,
                       size_t namelen, char *function, size_t fnlen) {
-    const msgpack_object *f = spec->via.array.ptr;
-    pdc_f_cstr(&f[2], name, namelen);
+    pdc_f_cstr(pdc_f_at(spec, PDC_TASK_FUNCTION), name, namelen);
     snprintf(function, fnlen, "%s:%s.%s", self->library, self->cls ? self->cls->name : "?", name);
     memset(t, 0, sizeof *t);
     t->client = self->client;
     t->function = function;
     t->rtype = PDC_T_NIL;
-    memcpy(t->id, pdc_f_id(&f[0]), PDC_ID_LEN);
+    memcpy(t->id, pdc_f_id(pdc_f_at(spec, PDC_TASK_ID)), PDC_ID_LEN);
     if (!self->created || !self->state) {
         t->code = PDC_EACTORDIED;
         snprintf(t->message, sizeof t->message, "%s",
                  self->created ? self->failed : "the actor was never created on this worker");
         return;
     }
-    pdc_task_read_args(t, &f[3]);
+    pdc_task_read_args(t, pdc_f_at(spec, PDC_TASK_ARGS));
 }
 
 static void *s_thread_main(void *arg);
@@ -150,10 +149,10 @@ static void s_create(pdc_actor_host_t *self, pdc_inbound_t *in) {
         return;
     }
     self->created = 1;
-    memcpy(self->id, pdc_f_id(&f[0]), PDC_ID_LEN);
+    memcpy(self->id, pdc_f_id(&f[PDC_ACTOR_CREATE_ACTOR_ID]), PDC_ID_LEN);
     char cls[256];
-    pdc_f_cstr(&f[1], self->library, sizeof self->library);
-    pdc_f_cstr(&f[2], cls, sizeof cls);
+    pdc_f_cstr(&f[PDC_ACTOR_CREATE_LIBRARY], self->library, sizeof self->library);
+    pdc_f_cstr(&f[PDC_ACTOR_CREATE_CLASS], cls, sizeof cls);
     char function[PATH_MAX + 300];
     snprintf(function, sizeof function, "%s:%s", self->library, cls);
     pdc_task t = {.client = self->client, .function = function, .rtype = PDC_T_NIL};
@@ -168,7 +167,7 @@ static void s_create(pdc_actor_host_t *self, pdc_inbound_t *in) {
                  "library '%s' has no actor class '%s' (declare it with PDC_ACTOR_CLASS)", self->library,
                  cls);
     } else {
-        pdc_task_read_args(&t, &f[3]);
+        pdc_task_read_args(&t, &f[PDC_ACTOR_CREATE_ARGS]);
         if (t.code == PDC_OK) s_run(self, &t, NULL);
     }
     if (t.code != PDC_OK) {
@@ -180,7 +179,7 @@ static void s_create(pdc_actor_host_t *self, pdc_inbound_t *in) {
     pdc_task_release(&t);
     pdc_result_batch_send(&self->results, self->router, rid, rid_len, self->client->node_id);
     /* The pool, for max_concurrency > 1. */
-    int n = (int) pdc_f_u(&f[4]);
+    int n = (int) pdc_f_u(&f[PDC_ACTOR_CREATE_MAX_CONCURRENCY]);
     if (n > 1 && self->state && pipe2(self->pipe, O_CLOEXEC | O_NONBLOCK) == 0) {
         self->threads = calloc((size_t) n, sizeof *self->threads);
         for (int i = 0; self->threads && i < n; i++) {
@@ -260,14 +259,14 @@ static void s_queue_calls(pdc_actor_host_t *self, pdc_inbound_t *in) {
     }
     held->rid_len = zmq_msg_size(&in->frames[0]);
     memcpy(held->rid, zmq_msg_data(&in->frames[0]), held->rid_len);
-    const msgpack_object *list = &held->msg.fields[1];
+    const msgpack_object *list = &held->msg.fields[PDC_ACTOR_CALLS_CALLS];
     held->pending = 1; /* ours, while queueing */
     pthread_mutex_lock(&self->mu);
-    for (uint32_t i = 0; i < list->via.array.size; i++) {
+    for (uint32_t i = 0; i < pdc_f_count(list); i++) {
         job_t *j = calloc(1, sizeof *j);
         if (!j) break;
         j->held = held;
-        j->spec = &list->via.array.ptr[i];
+        j->spec = pdc_f_at(list, i);
         held->pending++;
         *self->jobs_tail = j;
         self->jobs_tail = &j->next;
@@ -305,10 +304,15 @@ int pdc_actor_host_fd(pdc_actor_host_t *self) {
 
 /* ---- Messages ------------------------------------------------------------ */
 
+/* ACTOR_CALLS and ACTOR_KILL name their actor in the same place. */
+_Static_assert(PDC_SAME_FIELD(PDC_ACTOR_KILL_ACTOR_ID, PDC_ACTOR_CALLS_ACTOR_ID),
+               "the actor id of calls and kills is read in one place");
+
 int pdc_actor_host_handle(pdc_actor_host_t *self, pdc_inbound_t *in) {
     const msgpack_object *f = in->msg.fields;
     int killed = 0;
-    if (in->msg.type != PDC_MSG_ACTOR_CREATE && self->created && !pdc_id_eq(pdc_f_id(&f[0]), self->id)) {
+    if (in->msg.type != PDC_MSG_ACTOR_CREATE && self->created &&
+        !pdc_id_eq(pdc_f_id(&f[PDC_ACTOR_CALLS_ACTOR_ID]), self->id)) {
         pdc_wire_reply_error(self->router, in, &self->reply, PDC_ENOTFOUND,
                              "this worker hosts another actor");
     } else if (in->msg.type == PDC_MSG_ACTOR_CREATE) {
@@ -320,11 +324,11 @@ int pdc_actor_host_handle(pdc_actor_host_t *self, pdc_inbound_t *in) {
     } else {
         const void *rid = zmq_msg_data(&in->frames[0]);
         size_t rid_len = zmq_msg_size(&in->frames[0]);
-        const msgpack_object *list = &f[1];
-        for (uint32_t i = 0; i < list->via.array.size; i++) {
+        const msgpack_object *list = &f[PDC_ACTOR_CALLS_CALLS];
+        for (uint32_t i = 0; i < pdc_f_count(list); i++) {
             pdc_task t;
             char name[256], function[PATH_MAX + 600];
-            s_prepare(self, &t, &list->via.array.ptr[i], name, sizeof name, function, sizeof function);
+            s_prepare(self, &t, pdc_f_at(list, i), name, sizeof name, function, sizeof function);
             if (t.code == PDC_OK) s_run(self, &t, name);
             pdc_result_batch_add(&self->results, &t);
             pdc_task_release(&t);

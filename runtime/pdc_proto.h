@@ -387,6 +387,12 @@ PDC_X_FIELD_ENUM(NODE_ROW)
 PDC_X_FIELD_ENUM(STAT)
 #undef PDC_X_FIELD_ENUM
 
+/* True when fields a and b of two messages are in the same place, for
+   code that reads both messages with one index:
+   _Static_assert(PDC_SAME_FIELD(PDC_CODE_GET_HASH, PDC_CODE_PUT_HASH), ...)
+   (each message's indexes are their own enum; this compares them as int). */
+#define PDC_SAME_FIELD(a, b) ((int) (a) == (int) (b))
+
 /* Argument and result kinds inside PUSH_TASKS and TASK_RESULTS. */
 /* An actor handle argument (PDC_ARG_ACTOR) is the string "ID@ENDPOINT",
    ID in 32 hex digits. */

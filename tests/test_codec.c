@@ -111,7 +111,7 @@ static void s_assert_resource(const msgpack_object *o, uint32_t i,
 
 /* One task spec: [id, library, function, [args...]]; args follow. */
 static void s_task_head(const uint8_t *id, const char *fn, size_t nargs) {
-    pdc_enc_array(&g_enc, 4);
+    pdc_enc_array(&g_enc, PDC_TASK_NFIELDS);
     pdc_enc_id(&g_enc, id);
     pdc_enc_s(&g_enc, SAMPLE_LIB);
     pdc_enc_s(&g_enc, fn);
@@ -119,7 +119,7 @@ static void s_task_head(const uint8_t *id, const char *fn, size_t nargs) {
 }
 
 static void s_inline_arg(int64_t v) {
-    pdc_enc_array(&g_enc, 2);
+    pdc_enc_array(&g_enc, PDC_ARG_NFIELDS);
     pdc_enc_u(&g_enc, PDC_ARG_INLINE);
     pdc_enc_i(&g_enc, v);
 }
@@ -139,9 +139,9 @@ Test(roundtrip, error_carries_code_and_message) {
     pdc_msg_t m;
     sample_encode(&g_enc, PDC_MSG_ERROR, 7);
     s_decode(&m, PDC_MSG_ERROR, 7);
-    cr_assert_eq(m.nfields, 2);
-    cr_assert_eq(pdc_f_i(&m.fields[0]), SAMPLE_ERROR_CODE);
-    s_assert_str(&m.fields[1], SAMPLE_ERROR_TEXT);
+    cr_assert_eq(m.nfields, PDC_ERROR_NFIELDS);
+    cr_assert_eq(pdc_f_i(&m.fields[PDC_ERROR_CODE]), SAMPLE_ERROR_CODE);
+    s_assert_str(&m.fields[PDC_ERROR_MESSAGE], SAMPLE_ERROR_TEXT);
     pdc_msg_free(&m);
 }
 
@@ -164,13 +164,13 @@ Test(roundtrip, status_reply_pairs) {
     pdc_msg_t m;
     sample_encode(&g_enc, PDC_MSG_STATUS_REPLY, 1);
     s_decode(&m, PDC_MSG_STATUS_REPLY, 1);
-    cr_assert_eq(m.nfields, 1);
-    const msgpack_object *pairs = &m.fields[0];
+    cr_assert_eq(m.nfields, PDC_STATUS_REPLY_NFIELDS);
+    const msgpack_object *pairs = &m.fields[PDC_STATUS_REPLY_STATS];
     cr_assert_eq(pdc_f_count(pairs), 2);
-    s_assert_str(pdc_f_at(pdc_f_at(pairs, 0), 0), "tasks_run");
-    cr_assert_eq(pdc_f_f(pdc_f_at(pdc_f_at(pairs, 0), 1)), 12.0);
-    s_assert_str(pdc_f_at(pdc_f_at(pairs, 1), 0), "load");
-    cr_assert_eq(pdc_f_f(pdc_f_at(pdc_f_at(pairs, 1), 1)), 0.5);
+    s_assert_str(pdc_f_at(pdc_f_at(pairs, 0), PDC_STAT_NAME), "tasks_run");
+    cr_assert_eq(pdc_f_f(pdc_f_at(pdc_f_at(pairs, 0), PDC_STAT_VALUE)), 12.0);
+    s_assert_str(pdc_f_at(pdc_f_at(pairs, 1), PDC_STAT_NAME), "load");
+    cr_assert_eq(pdc_f_f(pdc_f_at(pdc_f_at(pairs, 1), PDC_STAT_VALUE)), 0.5);
     pdc_msg_free(&m);
 }
 
@@ -178,23 +178,23 @@ Test(roundtrip, register_and_registered) {
     pdc_msg_t m;
     sample_encode(&g_enc, PDC_MSG_REGISTER, 2);
     s_decode(&m, PDC_MSG_REGISTER, 2);
-    cr_assert_eq(m.nfields, 6);
-    cr_assert_eq(pdc_f_u(&m.fields[0]), 1);
-    cr_assert_eq(pdc_f_u(&m.fields[1]), SAMPLE_PID);
-    s_assert_id(&m.fields[2], SAMPLE_ID_A);
-    s_assert_str(&m.fields[3], SAMPLE_IPC);
-    s_assert_str(&m.fields[4], SAMPLE_ENDPOINT);
-    s_assert_str(&m.fields[5], "");
+    cr_assert_eq(m.nfields, PDC_REGISTER_NFIELDS);
+    cr_assert_eq(pdc_f_u(&m.fields[PDC_REGISTER_KIND]), 1);
+    cr_assert_eq(pdc_f_u(&m.fields[PDC_REGISTER_PID]), SAMPLE_PID);
+    s_assert_id(&m.fields[PDC_REGISTER_CLIENT_ID], SAMPLE_ID_A);
+    s_assert_str(&m.fields[PDC_REGISTER_ENDPOINT], SAMPLE_IPC);
+    s_assert_str(&m.fields[PDC_REGISTER_PUBLIC_ENDPOINT], SAMPLE_ENDPOINT);
+    s_assert_str(&m.fields[PDC_REGISTER_NODE], "");
     pdc_msg_free(&m);
 
     sample_encode(&g_enc, PDC_MSG_REGISTERED, 2);
     s_decode(&m, PDC_MSG_REGISTERED, 2);
-    cr_assert_eq(m.nfields, 5);
-    s_assert_str(&m.fields[0], SAMPLE_NODE);
-    s_assert_str(&m.fields[1], SAMPLE_STORE_DIR);
-    cr_assert_eq(pdc_f_u(&m.fields[2]), SAMPLE_INLINE_LIMIT);
-    s_assert_str(&m.fields[3], SAMPLE_SESSION_DIR);
-    s_assert_str(&m.fields[4], SAMPLE_IPC);
+    cr_assert_eq(m.nfields, PDC_REGISTERED_NFIELDS);
+    s_assert_str(&m.fields[PDC_REGISTERED_NODE], SAMPLE_NODE);
+    s_assert_str(&m.fields[PDC_REGISTERED_STORE_DIR], SAMPLE_STORE_DIR);
+    cr_assert_eq(pdc_f_u(&m.fields[PDC_REGISTERED_INLINE_MAX]), SAMPLE_INLINE_LIMIT);
+    s_assert_str(&m.fields[PDC_REGISTERED_SESSION_DIR], SAMPLE_SESSION_DIR);
+    s_assert_str(&m.fields[PDC_REGISTERED_HEAD_ENDPOINT], SAMPLE_IPC);
     pdc_msg_free(&m);
 }
 
@@ -202,31 +202,31 @@ Test(roundtrip, lease_request_grant_return) {
     pdc_msg_t m;
     sample_encode(&g_enc, PDC_MSG_LEASE_REQUEST, 3);
     s_decode(&m, PDC_MSG_LEASE_REQUEST, 3);
-    cr_assert_eq(m.nfields, 7);
-    cr_assert_eq(pdc_f_f(&m.fields[0]), SAMPLE_CPUS);
-    cr_assert_eq(pdc_f_u(&m.fields[1]), PDC_LEASE_ACTOR);
-    cr_assert_eq(pdc_f_count(&m.fields[2]), 1);
-    s_assert_resource(&m.fields[2], 0, "GPU", 0.5);
-    cr_assert_eq(pdc_f_u(&m.fields[3]), 2); /* node affinity */
-    s_assert_str(&m.fields[4], SAMPLE_NODE);
-    s_assert_str(&m.fields[5], "tier=edge");
-    s_assert_str(&m.fields[6], "");
+    cr_assert_eq(m.nfields, PDC_LEASE_REQUEST_NFIELDS);
+    cr_assert_eq(pdc_f_f(&m.fields[PDC_LEASE_REQUEST_CPUS]), SAMPLE_CPUS);
+    cr_assert_eq(pdc_f_u(&m.fields[PDC_LEASE_REQUEST_FLAGS]), PDC_LEASE_ACTOR);
+    cr_assert_eq(pdc_f_count(&m.fields[PDC_LEASE_REQUEST_RESOURCES]), 1);
+    s_assert_resource(&m.fields[PDC_LEASE_REQUEST_RESOURCES], 0, "GPU", 0.5);
+    cr_assert_eq(pdc_f_u(&m.fields[PDC_LEASE_REQUEST_STRATEGY]), 2); /* node affinity */
+    s_assert_str(&m.fields[PDC_LEASE_REQUEST_AFFINITY_NODE], SAMPLE_NODE);
+    s_assert_str(&m.fields[PDC_LEASE_REQUEST_LABEL_SELECTOR], "tier=edge");
+    s_assert_str(&m.fields[PDC_LEASE_REQUEST_ARG_NODE], "");
     pdc_msg_free(&m);
 
     sample_encode(&g_enc, PDC_MSG_LEASE_GRANT, 3);
     s_decode(&m, PDC_MSG_LEASE_GRANT, 3);
-    cr_assert_eq(m.nfields, 5);
-    s_assert_id(&m.fields[0], SAMPLE_ID_B);
-    s_assert_str(&m.fields[1], SAMPLE_IPC);
-    s_assert_str(&m.fields[2], SAMPLE_ENDPOINT);
-    s_assert_str(&m.fields[3], SAMPLE_NODE);
-    s_assert_str(&m.fields[4], "0,1");
+    cr_assert_eq(m.nfields, PDC_LEASE_GRANT_NFIELDS);
+    s_assert_id(&m.fields[PDC_LEASE_GRANT_WORKER_ID], SAMPLE_ID_B);
+    s_assert_str(&m.fields[PDC_LEASE_GRANT_ENDPOINT], SAMPLE_IPC);
+    s_assert_str(&m.fields[PDC_LEASE_GRANT_PUBLIC_ENDPOINT], SAMPLE_ENDPOINT);
+    s_assert_str(&m.fields[PDC_LEASE_GRANT_NODE], SAMPLE_NODE);
+    s_assert_str(&m.fields[PDC_LEASE_GRANT_GPU_IDS], "0,1");
     pdc_msg_free(&m);
 
     sample_encode(&g_enc, PDC_MSG_LEASE_RETURN, 3);
     s_decode(&m, PDC_MSG_LEASE_RETURN, 3);
-    cr_assert_eq(m.nfields, 1);
-    s_assert_id(&m.fields[0], SAMPLE_ID_B);
+    cr_assert_eq(m.nfields, PDC_LEASE_RETURN_NFIELDS);
+    s_assert_id(&m.fields[PDC_LEASE_RETURN_WORKER_ID], SAMPLE_ID_B);
     pdc_msg_free(&m);
 }
 
@@ -234,9 +234,9 @@ Test(roundtrip, worker_died_with_negative_status) {
     pdc_msg_t m;
     sample_encode(&g_enc, PDC_MSG_WORKER_DIED, 4);
     s_decode(&m, PDC_MSG_WORKER_DIED, 4);
-    cr_assert_eq(m.nfields, 2);
-    s_assert_id(&m.fields[0], SAMPLE_ID_A);
-    cr_assert_eq(pdc_f_i(&m.fields[1]), SAMPLE_DIED_STATUS);
+    cr_assert_eq(m.nfields, PDC_WORKER_DIED_NFIELDS);
+    s_assert_id(&m.fields[PDC_WORKER_DIED_WORKER_ID], SAMPLE_ID_A);
+    cr_assert_eq(pdc_f_i(&m.fields[PDC_WORKER_DIED_STATUS]), SAMPLE_DIED_STATUS);
     pdc_msg_free(&m);
 }
 
@@ -244,9 +244,9 @@ Test(roundtrip, lease_redirect_names_node_and_raylet) {
     pdc_msg_t m;
     sample_encode(&g_enc, PDC_MSG_LEASE_REDIRECT, 11);
     s_decode(&m, PDC_MSG_LEASE_REDIRECT, 11);
-    cr_assert_eq(m.nfields, 2);
-    s_assert_str(&m.fields[0], SAMPLE_NODE);
-    s_assert_str(&m.fields[1], SAMPLE_ENDPOINT);
+    cr_assert_eq(m.nfields, PDC_LEASE_REDIRECT_NFIELDS);
+    s_assert_str(&m.fields[PDC_LEASE_REDIRECT_NODE], SAMPLE_NODE);
+    s_assert_str(&m.fields[PDC_LEASE_REDIRECT_ENDPOINT], SAMPLE_ENDPOINT);
     pdc_msg_free(&m);
 }
 
@@ -254,15 +254,15 @@ Test(roundtrip, object_pull_and_ready) {
     pdc_msg_t m;
     sample_encode(&g_enc, PDC_MSG_OBJECT_PULL, 12);
     s_decode(&m, PDC_MSG_OBJECT_PULL, 12);
-    cr_assert_eq(m.nfields, 2);
-    s_assert_id(&m.fields[0], SAMPLE_ID_A);
-    s_assert_str(&m.fields[1], SAMPLE_NODE);
+    cr_assert_eq(m.nfields, PDC_OBJECT_PULL_NFIELDS);
+    s_assert_id(&m.fields[PDC_OBJECT_PULL_OBJECT_ID], SAMPLE_ID_A);
+    s_assert_str(&m.fields[PDC_OBJECT_PULL_NODE], SAMPLE_NODE);
     pdc_msg_free(&m);
 
     sample_encode(&g_enc, PDC_MSG_OBJECT_READY, 12);
     s_decode(&m, PDC_MSG_OBJECT_READY, 12);
-    cr_assert_eq(m.nfields, 1);
-    s_assert_id(&m.fields[0], SAMPLE_ID_A);
+    cr_assert_eq(m.nfields, PDC_OBJECT_READY_NFIELDS);
+    s_assert_id(&m.fields[PDC_OBJECT_READY_OBJECT_ID], SAMPLE_ID_A);
     pdc_msg_free(&m);
 }
 
@@ -270,19 +270,19 @@ Test(roundtrip, object_fetch_and_chunk) {
     pdc_msg_t m;
     sample_encode(&g_enc, PDC_MSG_OBJECT_FETCH, 13);
     s_decode(&m, PDC_MSG_OBJECT_FETCH, 13);
-    cr_assert_eq(m.nfields, 3);
-    s_assert_id(&m.fields[0], SAMPLE_ID_A);
-    cr_assert_eq(pdc_f_u(&m.fields[1]), SAMPLE_STORED_SIZE); /* offset */
-    cr_assert_eq(pdc_f_u(&m.fields[2]), SAMPLE_STORED_SIZE); /* length */
+    cr_assert_eq(m.nfields, PDC_OBJECT_FETCH_NFIELDS);
+    s_assert_id(&m.fields[PDC_OBJECT_FETCH_OBJECT_ID], SAMPLE_ID_A);
+    cr_assert_eq(pdc_f_u(&m.fields[PDC_OBJECT_FETCH_OFFSET]), SAMPLE_STORED_SIZE);
+    cr_assert_eq(pdc_f_u(&m.fields[PDC_OBJECT_FETCH_LENGTH]), SAMPLE_STORED_SIZE);
     pdc_msg_free(&m);
 
     sample_encode(&g_enc, PDC_MSG_OBJECT_CHUNK, 13);
     s_decode(&m, PDC_MSG_OBJECT_CHUNK, 13);
-    cr_assert_eq(m.nfields, 4);
-    s_assert_id(&m.fields[0], SAMPLE_ID_A);
-    cr_assert_eq(pdc_f_u(&m.fields[1]), 4);                      /* type */
-    cr_assert_eq(pdc_f_u(&m.fields[2]), 2 * SAMPLE_STORED_SIZE); /* total */
-    cr_assert_eq(pdc_f_u(&m.fields[3]), SAMPLE_STORED_SIZE);     /* offset */
+    cr_assert_eq(m.nfields, PDC_OBJECT_CHUNK_NFIELDS);
+    s_assert_id(&m.fields[PDC_OBJECT_CHUNK_OBJECT_ID], SAMPLE_ID_A);
+    cr_assert_eq(pdc_f_u(&m.fields[PDC_OBJECT_CHUNK_TYPE]), 4);
+    cr_assert_eq(pdc_f_u(&m.fields[PDC_OBJECT_CHUNK_TOTAL_SIZE]), 2 * SAMPLE_STORED_SIZE);
+    cr_assert_eq(pdc_f_u(&m.fields[PDC_OBJECT_CHUNK_OFFSET]), SAMPLE_STORED_SIZE);
     pdc_msg_free(&m);
 }
 
@@ -290,9 +290,9 @@ Test(roundtrip, object_free_with_forward_flag_and_ids) {
     pdc_msg_t m;
     sample_encode(&g_enc, PDC_MSG_OBJECT_FREE, 14);
     s_decode(&m, PDC_MSG_OBJECT_FREE, 14);
-    cr_assert_eq(m.nfields, 2);
-    cr_assert_eq(pdc_f_u(&m.fields[0]), 1);
-    const msgpack_object *ids = &m.fields[1];
+    cr_assert_eq(m.nfields, PDC_OBJECT_FREE_NFIELDS);
+    cr_assert_eq(pdc_f_u(&m.fields[PDC_OBJECT_FREE_FORWARD]), 1);
+    const msgpack_object *ids = &m.fields[PDC_OBJECT_FREE_OBJECT_IDS];
     cr_assert_eq(pdc_f_count(ids), 2);
     s_assert_id(pdc_f_at(ids, 0), SAMPLE_ID_A);
     s_assert_id(pdc_f_at(ids, 1), SAMPLE_ID_B);
@@ -303,8 +303,8 @@ Test(roundtrip, object_free_with_forward_flag_and_ids) {
     pdc_enc_u(&g_enc, 0);
     pdc_enc_array(&g_enc, 0);
     s_decode(&m, PDC_MSG_OBJECT_FREE, 14);
-    cr_assert_eq(pdc_f_u(&m.fields[0]), 0);
-    cr_assert_eq(pdc_f_count(&m.fields[1]), 0);
+    cr_assert_eq(pdc_f_u(&m.fields[PDC_OBJECT_FREE_FORWARD]), 0);
+    cr_assert_eq(pdc_f_count(&m.fields[PDC_OBJECT_FREE_OBJECT_IDS]), 0);
     pdc_msg_free(&m);
 }
 
@@ -312,29 +312,29 @@ Test(roundtrip, push_tasks_with_every_argument_kind) {
     pdc_msg_t m;
     sample_encode(&g_enc, PDC_MSG_PUSH_TASKS, 5);
     s_decode(&m, PDC_MSG_PUSH_TASKS, 5);
-    cr_assert_eq(m.nfields, 1);
-    const msgpack_object *tasks = &m.fields[0];
+    cr_assert_eq(m.nfields, PDC_PUSH_TASKS_NFIELDS);
+    const msgpack_object *tasks = &m.fields[PDC_PUSH_TASKS_TASKS];
     cr_assert_eq(pdc_f_count(tasks), 3);
 
     const msgpack_object *add = pdc_f_at(tasks, 0);
-    s_assert_id(pdc_f_at(add, 0), SAMPLE_ID_A);
-    s_assert_str(pdc_f_at(add, 1), SAMPLE_LIB);
-    s_assert_str(pdc_f_at(add, 2), "add");
-    const msgpack_object *args = pdc_f_at(add, 3);
+    s_assert_id(pdc_f_at(add, PDC_TASK_ID), SAMPLE_ID_A);
+    s_assert_str(pdc_f_at(add, PDC_TASK_LIBRARY), SAMPLE_LIB);
+    s_assert_str(pdc_f_at(add, PDC_TASK_FUNCTION), "add");
+    const msgpack_object *args = pdc_f_at(add, PDC_TASK_ARGS);
     cr_assert_eq(pdc_f_count(args), 2);
     for (uint32_t i = 0; i < 2; i++) {
-        cr_assert_eq(pdc_f_u(pdc_f_at(pdc_f_at(args, i), 0)), PDC_ARG_INLINE);
-        cr_assert_eq(pdc_f_i(pdc_f_at(pdc_f_at(args, i), 1)), i + 1);
+        cr_assert_eq(pdc_f_u(pdc_f_at(pdc_f_at(args, i), PDC_ARG_KIND)), PDC_ARG_INLINE);
+        cr_assert_eq(pdc_f_i(pdc_f_at(pdc_f_at(args, i), PDC_ARG_VALUE)), i + 1);
     }
 
     const msgpack_object *echo = pdc_f_at(tasks, 1);
-    s_assert_id(pdc_f_at(echo, 0), SAMPLE_ID_B);
-    s_assert_str(pdc_f_at(echo, 2), "echo");
-    args = pdc_f_at(echo, 3);
+    s_assert_id(pdc_f_at(echo, PDC_TASK_ID), SAMPLE_ID_B);
+    s_assert_str(pdc_f_at(echo, PDC_TASK_FUNCTION), "echo");
+    args = pdc_f_at(echo, PDC_TASK_ARGS);
     cr_assert_eq(pdc_f_count(args), 8);
     const msgpack_object *v[8];
     for (uint32_t i = 0; i < 8; i++)
-        v[i] = pdc_f_at(pdc_f_at(args, i), 1);
+        v[i] = pdc_f_at(pdc_f_at(args, i), PDC_ARG_VALUE);
     cr_assert_eq(v[0]->type, MSGPACK_OBJECT_NIL);
     cr_assert_eq(v[1]->type, MSGPACK_OBJECT_BOOLEAN);
     cr_assert(v[1]->via.boolean);
@@ -350,13 +350,13 @@ Test(roundtrip, push_tasks_with_every_argument_kind) {
     size_t n;
     const uint8_t *b = pdc_f_bin(v[6], &n);
     cr_assert(n == 3 && b[0] == 0x00 && b[1] == 0xc1 && b[2] == 0xff);
-    cr_assert_eq(pdc_f_u(pdc_f_at(pdc_f_at(args, 7), 0)), PDC_ARG_STORED);
+    cr_assert_eq(pdc_f_u(pdc_f_at(pdc_f_at(args, 7), PDC_ARG_KIND)), PDC_ARG_STORED);
     s_assert_id(v[7], SAMPLE_ID_A);
 
     const msgpack_object *noop = pdc_f_at(tasks, 2);
-    s_assert_id(pdc_f_at(noop, 0), SAMPLE_ID_C);
-    s_assert_str(pdc_f_at(noop, 2), "noop");
-    cr_assert_eq(pdc_f_count(pdc_f_at(noop, 3)), 0);
+    s_assert_id(pdc_f_at(noop, PDC_TASK_ID), SAMPLE_ID_C);
+    s_assert_str(pdc_f_at(noop, PDC_TASK_FUNCTION), "noop");
+    cr_assert_eq(pdc_f_count(pdc_f_at(noop, PDC_TASK_ARGS)), 0);
     pdc_msg_free(&m);
 }
 
@@ -364,29 +364,29 @@ Test(roundtrip, task_results_of_every_kind) {
     pdc_msg_t m;
     sample_encode(&g_enc, PDC_MSG_TASK_RESULTS, 6);
     s_decode(&m, PDC_MSG_TASK_RESULTS, 6);
-    cr_assert_eq(m.nfields, 2);
-    s_assert_str(&m.fields[0], SAMPLE_NODE);
-    const msgpack_object *rs = &m.fields[1];
+    cr_assert_eq(m.nfields, PDC_TASK_RESULTS_NFIELDS);
+    s_assert_str(&m.fields[PDC_TASK_RESULTS_NODE], SAMPLE_NODE);
+    const msgpack_object *rs = &m.fields[PDC_TASK_RESULTS_RESULTS];
     cr_assert_eq(pdc_f_count(rs), 3);
 
     const msgpack_object *r = pdc_f_at(rs, 0);
-    s_assert_id(pdc_f_at(r, 0), SAMPLE_ID_A);
-    cr_assert_eq(pdc_f_i(pdc_f_at(r, 1)), 0);
-    cr_assert_eq(pdc_f_u(pdc_f_at(r, 2)), PDC_RES_INLINE);
-    cr_assert_eq(pdc_f_i(pdc_f_at(r, 3)), 3);
+    s_assert_id(pdc_f_at(r, PDC_RESULT_TASK_ID), SAMPLE_ID_A);
+    cr_assert_eq(pdc_f_i(pdc_f_at(r, PDC_RESULT_STATUS)), 0);
+    cr_assert_eq(pdc_f_u(pdc_f_at(r, PDC_RESULT_KIND)), PDC_RES_INLINE);
+    cr_assert_eq(pdc_f_i(pdc_f_at(r, PDC_RESULT_VALUE)), 3);
 
     r = pdc_f_at(rs, 1);
-    s_assert_id(pdc_f_at(r, 0), SAMPLE_ID_B);
-    cr_assert_eq(pdc_f_u(pdc_f_at(r, 2)), PDC_RES_STORED);
-    cr_assert_eq(pdc_f_u(pdc_f_at(r, 3)), SAMPLE_STORED_SIZE);
+    s_assert_id(pdc_f_at(r, PDC_RESULT_TASK_ID), SAMPLE_ID_B);
+    cr_assert_eq(pdc_f_u(pdc_f_at(r, PDC_RESULT_KIND)), PDC_RES_STORED);
+    cr_assert_eq(pdc_f_u(pdc_f_at(r, PDC_RESULT_VALUE)), SAMPLE_STORED_SIZE);
 
     r = pdc_f_at(rs, 2);
-    s_assert_id(pdc_f_at(r, 0), SAMPLE_ID_C);
-    cr_assert_eq(pdc_f_i(pdc_f_at(r, 1)), SAMPLE_FAIL_CODE);
-    cr_assert_eq(pdc_f_u(pdc_f_at(r, 2)), PDC_RES_ERROR);
-    cr_assert_eq(pdc_f_at(r, 3)->type, MSGPACK_OBJECT_NIL);
-    s_assert_str(pdc_f_at(r, 4), SAMPLE_LIB ":fail");
-    s_assert_str(pdc_f_at(r, 5), "boom");
+    s_assert_id(pdc_f_at(r, PDC_RESULT_TASK_ID), SAMPLE_ID_C);
+    cr_assert_eq(pdc_f_i(pdc_f_at(r, PDC_RESULT_STATUS)), SAMPLE_FAIL_CODE);
+    cr_assert_eq(pdc_f_u(pdc_f_at(r, PDC_RESULT_KIND)), PDC_RES_ERROR);
+    cr_assert_eq(pdc_f_at(r, PDC_RESULT_VALUE)->type, MSGPACK_OBJECT_NIL);
+    s_assert_str(pdc_f_at(r, PDC_RESULT_FUNCTION), SAMPLE_LIB ":fail");
+    s_assert_str(pdc_f_at(r, PDC_RESULT_MESSAGE), "boom");
     pdc_msg_free(&m);
 }
 
@@ -394,29 +394,29 @@ Test(roundtrip, node_register_and_heartbeat_resources) {
     pdc_msg_t m;
     sample_encode(&g_enc, PDC_MSG_NODE_REGISTER, 8);
     s_decode(&m, PDC_MSG_NODE_REGISTER, 8);
-    cr_assert_eq(m.nfields, 5);
-    s_assert_str(&m.fields[0], SAMPLE_NODE);
-    s_assert_str(&m.fields[1], SAMPLE_ENDPOINT);
-    cr_assert_eq(pdc_f_count(&m.fields[2]), 3);
-    s_assert_resource(&m.fields[2], 0, "CPU", 8);
-    s_assert_resource(&m.fields[2], 1, "GPU", 1);
-    s_assert_resource(&m.fields[2], 2, "memory", 1.5e9);
-    s_assert_str(&m.fields[3], "tier=edge,zone=a");
-    s_assert_str(&m.fields[4], SAMPLE_IPC);
+    cr_assert_eq(m.nfields, PDC_NODE_REGISTER_NFIELDS);
+    s_assert_str(&m.fields[PDC_NODE_REGISTER_NODE], SAMPLE_NODE);
+    s_assert_str(&m.fields[PDC_NODE_REGISTER_ENDPOINT], SAMPLE_ENDPOINT);
+    cr_assert_eq(pdc_f_count(&m.fields[PDC_NODE_REGISTER_RESOURCES]), 3);
+    s_assert_resource(&m.fields[PDC_NODE_REGISTER_RESOURCES], 0, "CPU", 8);
+    s_assert_resource(&m.fields[PDC_NODE_REGISTER_RESOURCES], 1, "GPU", 1);
+    s_assert_resource(&m.fields[PDC_NODE_REGISTER_RESOURCES], 2, "memory", 1.5e9);
+    s_assert_str(&m.fields[PDC_NODE_REGISTER_LABELS], "tier=edge,zone=a");
+    s_assert_str(&m.fields[PDC_NODE_REGISTER_LOCAL_ENDPOINT], SAMPLE_IPC);
     pdc_msg_free(&m);
 
     sample_encode(&g_enc, PDC_MSG_NODE_REGISTERED, 8);
     s_decode(&m, PDC_MSG_NODE_REGISTERED, 8);
-    cr_assert_eq(m.nfields, 1);
-    cr_assert_eq(pdc_f_u(&m.fields[0]), SAMPLE_HEARTBEAT_MS);
+    cr_assert_eq(m.nfields, PDC_NODE_REGISTERED_NFIELDS);
+    cr_assert_eq(pdc_f_u(&m.fields[PDC_NODE_REGISTERED_HEARTBEAT_MS]), SAMPLE_HEARTBEAT_MS);
     pdc_msg_free(&m);
 
     sample_encode(&g_enc, PDC_MSG_HEARTBEAT, 9);
     s_decode(&m, PDC_MSG_HEARTBEAT, 9);
-    cr_assert_eq(m.nfields, 2);
-    s_assert_str(&m.fields[0], SAMPLE_NODE);
-    cr_assert_eq(pdc_f_count(&m.fields[1]), 1);
-    s_assert_resource(&m.fields[1], 0, "CPU", 6.0);
+    cr_assert_eq(m.nfields, PDC_HEARTBEAT_NFIELDS);
+    s_assert_str(&m.fields[PDC_HEARTBEAT_NODE], SAMPLE_NODE);
+    cr_assert_eq(pdc_f_count(&m.fields[PDC_HEARTBEAT_AVAILABLE]), 1);
+    s_assert_resource(&m.fields[PDC_HEARTBEAT_AVAILABLE], 0, "CPU", 6.0);
     pdc_msg_free(&m);
 }
 
@@ -424,26 +424,26 @@ Test(roundtrip, nodes_reply_with_empty_maps) {
     pdc_msg_t m;
     sample_encode(&g_enc, PDC_MSG_NODES_REPLY, 10);
     s_decode(&m, PDC_MSG_NODES_REPLY, 10);
-    cr_assert_eq(m.nfields, 1);
-    const msgpack_object *nodes = &m.fields[0];
+    cr_assert_eq(m.nfields, PDC_NODES_REPLY_NFIELDS);
+    const msgpack_object *nodes = &m.fields[PDC_NODES_REPLY_NODES];
     cr_assert_eq(pdc_f_count(nodes), 2);
     const msgpack_object *n0 = pdc_f_at(nodes, 0), *n1 = pdc_f_at(nodes, 1);
-    cr_assert_eq(pdc_f_count(n0), 7);
-    cr_assert_eq(pdc_f_count(n1), 7);
-    s_assert_str(pdc_f_at(n0, 0), SAMPLE_NODE);
-    s_assert_str(pdc_f_at(n0, 1), SAMPLE_ENDPOINT);
-    cr_assert_eq(pdc_f_u(pdc_f_at(n0, 2)), 1);
-    s_assert_resource(pdc_f_at(n0, 3), 0, "CPU", 8);
-    s_assert_resource(pdc_f_at(n0, 4), 0, "CPU", 6);
-    s_assert_str(pdc_f_at(n0, 5), "tier=cloud");
-    s_assert_str(pdc_f_at(n0, 6), SAMPLE_IPC);
-    s_assert_str(pdc_f_at(n1, 0), "node-2");
-    s_assert_str(pdc_f_at(n1, 1), "tcp://10.0.0.3:5555");
-    cr_assert_eq(pdc_f_u(pdc_f_at(n1, 2)), 0);
-    cr_assert_eq(pdc_f_count(pdc_f_at(n1, 3)), 0);
-    cr_assert_eq(pdc_f_count(pdc_f_at(n1, 4)), 0);
-    s_assert_str(pdc_f_at(n1, 5), "");
-    s_assert_str(pdc_f_at(n1, 6), "");
+    cr_assert_eq(pdc_f_count(n0), PDC_NODE_ROW_NFIELDS);
+    cr_assert_eq(pdc_f_count(n1), PDC_NODE_ROW_NFIELDS);
+    s_assert_str(pdc_f_at(n0, PDC_NODE_ROW_ID), SAMPLE_NODE);
+    s_assert_str(pdc_f_at(n0, PDC_NODE_ROW_ENDPOINT), SAMPLE_ENDPOINT);
+    cr_assert_eq(pdc_f_u(pdc_f_at(n0, PDC_NODE_ROW_ALIVE)), 1);
+    s_assert_resource(pdc_f_at(n0, PDC_NODE_ROW_TOTAL), 0, "CPU", 8);
+    s_assert_resource(pdc_f_at(n0, PDC_NODE_ROW_AVAILABLE), 0, "CPU", 6);
+    s_assert_str(pdc_f_at(n0, PDC_NODE_ROW_LABELS), "tier=cloud");
+    s_assert_str(pdc_f_at(n0, PDC_NODE_ROW_LOCAL_ENDPOINT), SAMPLE_IPC);
+    s_assert_str(pdc_f_at(n1, PDC_NODE_ROW_ID), "node-2");
+    s_assert_str(pdc_f_at(n1, PDC_NODE_ROW_ENDPOINT), "tcp://10.0.0.3:5555");
+    cr_assert_eq(pdc_f_u(pdc_f_at(n1, PDC_NODE_ROW_ALIVE)), 0);
+    cr_assert_eq(pdc_f_count(pdc_f_at(n1, PDC_NODE_ROW_TOTAL)), 0);
+    cr_assert_eq(pdc_f_count(pdc_f_at(n1, PDC_NODE_ROW_AVAILABLE)), 0);
+    s_assert_str(pdc_f_at(n1, PDC_NODE_ROW_LABELS), "");
+    s_assert_str(pdc_f_at(n1, PDC_NODE_ROW_LOCAL_ENDPOINT), "");
     pdc_msg_free(&m);
 }
 
@@ -462,8 +462,8 @@ Test(roundtrip, f_cstr_truncates_and_ends_with_nul) {
     char small[5], big[64];
     sample_encode(&g_enc, PDC_MSG_ERROR, 1);
     s_decode(&m, PDC_MSG_ERROR, 1);
-    cr_assert_str_eq(pdc_f_cstr(&m.fields[1], small, sizeof small), "no s");
-    cr_assert_str_eq(pdc_f_cstr(&m.fields[1], big, sizeof big),
+    cr_assert_str_eq(pdc_f_cstr(&m.fields[PDC_ERROR_MESSAGE], small, sizeof small), "no s");
+    cr_assert_str_eq(pdc_f_cstr(&m.fields[PDC_ERROR_MESSAGE], big, sizeof big),
                      SAMPLE_ERROR_TEXT);
     pdc_msg_free(&m);
 }
@@ -1082,8 +1082,8 @@ Test(hostile, signed_encoding_of_non_negative_is_unsigned) {
         pdc_enc_begin(&g_enc, PDC_MSG_NODE_REGISTERED, 9);
         pdc_enc_raw(&g_enc, as_int[i], lens[i]);
         s_decode(&m, PDC_MSG_NODE_REGISTERED, 9);
-        cr_assert_eq(m.fields[0].type, MSGPACK_OBJECT_POSITIVE_INTEGER);
-        cr_assert_eq(pdc_f_u(&m.fields[0]), 5);
+        cr_assert_eq(m.fields[PDC_NODE_REGISTERED_HEARTBEAT_MS].type, MSGPACK_OBJECT_POSITIVE_INTEGER);
+        cr_assert_eq(pdc_f_u(&m.fields[PDC_NODE_REGISTERED_HEARTBEAT_MS]), 5);
         pdc_msg_free(&m);
     }
     /* Version, type and request id as signed integers too. */
@@ -1118,7 +1118,7 @@ Test(hostile, signed_encoding_of_non_negative_is_unsigned) {
     pdc_enc_id(&g_enc, SAMPLE_ID_A);
     pdc_enc_raw(&g_enc, negative[3], 9);
     s_decode(&m, PDC_MSG_WORKER_DIED, 9);
-    cr_assert_eq(pdc_f_i(&m.fields[1]), INT64_MIN);
+    cr_assert_eq(pdc_f_i(&m.fields[PDC_WORKER_DIED_STATUS]), INT64_MIN);
     pdc_msg_free(&m);
 }
 
@@ -1130,7 +1130,7 @@ Test(hostile, float32_and_integers_are_numbers) {
     pdc_enc_map(&g_enc, 0);
     s_lease_request_tail();
     s_decode(&m, PDC_MSG_LEASE_REQUEST, 1);
-    cr_assert_eq(pdc_f_f(&m.fields[0]), 2.5);
+    cr_assert_eq(pdc_f_f(&m.fields[PDC_LEASE_REQUEST_CPUS]), 2.5);
     pdc_msg_free(&m);
 
     pdc_enc_begin(&g_enc, PDC_MSG_LEASE_REQUEST, 1);
@@ -1139,7 +1139,7 @@ Test(hostile, float32_and_integers_are_numbers) {
     pdc_enc_map(&g_enc, 0);
     s_lease_request_tail();
     s_decode(&m, PDC_MSG_LEASE_REQUEST, 1);
-    cr_assert_eq(pdc_f_f(&m.fields[0]), -4.0);
+    cr_assert_eq(pdc_f_f(&m.fields[PDC_LEASE_REQUEST_CPUS]), -4.0);
     pdc_msg_free(&m);
 
     pdc_enc_begin(&g_enc, PDC_MSG_LEASE_REQUEST, 1);
@@ -1148,7 +1148,7 @@ Test(hostile, float32_and_integers_are_numbers) {
     pdc_enc_map(&g_enc, 0);
     s_lease_request_tail();
     s_decode(&m, PDC_MSG_LEASE_REQUEST, 1);
-    cr_assert_eq(pdc_f_f(&m.fields[0]), 3.0);
+    cr_assert_eq(pdc_f_f(&m.fields[PDC_LEASE_REQUEST_CPUS]), 3.0);
     pdc_msg_free(&m);
 }
 
@@ -1175,7 +1175,7 @@ Test(encoder, raw_batching_equals_encoding_inline) {
 
     pdc_msg_t m;
     s_decode(&m, PDC_MSG_TASK_RESULTS, 3);
-    cr_assert_eq(pdc_f_count(&m.fields[1]), 3);
+    cr_assert_eq(pdc_f_count(&m.fields[PDC_TASK_RESULTS_RESULTS]), 3);
     pdc_msg_free(&m);
     pdc_enc_free(&batch);
     pdc_enc_free(&inline_);
@@ -1196,9 +1196,9 @@ Test(encoder, null_string_encodes_empty) {
     pdc_enc_i(&g_enc, 1);
     pdc_enc_s(&g_enc, NULL);
     s_decode(&m, PDC_MSG_ERROR, 1);
-    s_assert_str(&m.fields[1], "");
+    s_assert_str(&m.fields[PDC_ERROR_MESSAGE], "");
     char buf[8] = "junk";
-    cr_assert_str_eq(pdc_f_cstr(&m.fields[1], buf, sizeof buf), "");
+    cr_assert_str_eq(pdc_f_cstr(&m.fields[PDC_ERROR_MESSAGE], buf, sizeof buf), "");
     pdc_msg_free(&m);
 }
 

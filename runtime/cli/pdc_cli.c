@@ -97,6 +97,16 @@ typedef struct {
     char labels[256];
 } node_info_t;
 
+/* The CPU amount of a validated {} map (0 if it has none). */
+static double s_cpus(const msgpack_object *map) {
+    for (uint32_t r = 0; r < pdc_f_count(map); r++) {
+        char name[32];
+        pdc_f_cstr(&map->via.map.ptr[r].key, name, sizeof name);
+        if (!strcmp(name, "CPU")) return pdc_f_f(&map->via.map.ptr[r].val);
+    }
+    return 0;
+}
+
 /* The head's node table; returns the count, or -1 if it did not answer. */
 static int s_nodes(const char *head, node_info_t *nodes, int max, int64_t timeout_ms) {
     pdc_enc_t enc;
@@ -106,27 +116,21 @@ static int s_nodes(const char *head, node_info_t *nodes, int max, int64_t timeou
     int n = -1;
     if (s_request(head, &enc, &in, timeout_ms)) {
         if (in.msg.type == PDC_MSG_NODES_REPLY) {
-            const msgpack_object *list = &in.msg.fields[0];
+            const msgpack_object *list = &in.msg.fields[PDC_NODES_REPLY_NODES];
             n = 0;
-            for (uint32_t i = 0; i < list->via.array.size && n < max; i++, n++) {
-                const msgpack_object *f = list->via.array.ptr[i].via.array.ptr;
+            for (uint32_t i = 0; i < pdc_f_count(list) && n < max; i++, n++) {
+                const msgpack_object *row = pdc_f_at(list, i);
                 node_info_t *node = &nodes[n];
                 memset(node, 0, sizeof *node);
-                pdc_f_cstr(&f[0], node->id, sizeof node->id);
-                pdc_f_cstr(&f[1], node->endpoint, sizeof node->endpoint);
-                node->alive = (int) pdc_f_u(&f[2]);
-                for (int k = 3; k <= 4; k++)
-                    for (uint32_t r = 0; r < f[k].via.map.size; r++) {
-                        char name[32];
-                        pdc_f_cstr(&f[k].via.map.ptr[r].key, name, sizeof name);
-                        if (strcmp(name, "CPU")) continue;
-                        *(k == 3 ? &node->cpu_total : &node->cpu_available) =
-                                pdc_f_f(&f[k].via.map.ptr[r].val);
-                    }
-                pdc_f_cstr(&f[5], node->labels, sizeof node->labels);
+                pdc_f_cstr(pdc_f_at(row, PDC_NODE_ROW_ID), node->id, sizeof node->id);
+                pdc_f_cstr(pdc_f_at(row, PDC_NODE_ROW_ENDPOINT), node->endpoint, sizeof node->endpoint);
+                node->alive = (int) pdc_f_u(pdc_f_at(row, PDC_NODE_ROW_ALIVE));
+                node->cpu_total = s_cpus(pdc_f_at(row, PDC_NODE_ROW_TOTAL));
+                node->cpu_available = s_cpus(pdc_f_at(row, PDC_NODE_ROW_AVAILABLE));
+                pdc_f_cstr(pdc_f_at(row, PDC_NODE_ROW_LABELS), node->labels, sizeof node->labels);
                 pdc_resources_t total, free_now;
-                pdc_resources_decode(&f[3], &total);
-                pdc_resources_decode(&f[4], &free_now);
+                pdc_resources_decode(pdc_f_at(row, PDC_NODE_ROW_TOTAL), &total);
+                pdc_resources_decode(pdc_f_at(row, PDC_NODE_ROW_AVAILABLE), &free_now);
                 size_t at = 0;
                 for (int r = 0; r < total.n && at < sizeof node->others; r++)
                     at += (size_t) snprintf(node->others + at, sizeof node->others - at, "  %s %g of %g free",
@@ -150,11 +154,11 @@ static int s_status(const char *endpoint, char names[][64], double *values, int 
     int n = -1;
     if (s_request(endpoint, &enc, &in, timeout_ms)) {
         if (in.msg.type == PDC_MSG_STATUS_REPLY) {
-            const msgpack_object *rows = &in.msg.fields[0];
-            for (n = 0; n < (int) rows->via.array.size && n < max; n++) {
-                const msgpack_object *f = rows->via.array.ptr[n].via.array.ptr;
-                pdc_f_cstr(&f[0], names[n], 64);
-                values[n] = pdc_f_f(&f[1]);
+            const msgpack_object *rows = &in.msg.fields[PDC_STATUS_REPLY_STATS];
+            for (n = 0; n < (int) pdc_f_count(rows) && n < max; n++) {
+                const msgpack_object *row = pdc_f_at(rows, (uint32_t) n);
+                pdc_f_cstr(pdc_f_at(row, PDC_STAT_NAME), names[n], sizeof names[n]);
+                values[n] = pdc_f_f(pdc_f_at(row, PDC_STAT_VALUE));
             }
         }
         pdc_inbound_close(&in);

@@ -117,7 +117,7 @@ static void s_read_resources(node_t *n, const msgpack_object *map,
 static void s_on_node_register(head_t *self, pdc_inbound_t *in) {
     const msgpack_object *f = in->msg.fields;
     char id[64];
-    pdc_f_cstr(&f[0], id, sizeof id);
+    pdc_f_cstr(&f[PDC_NODE_REGISTER_NODE], id, sizeof id);
     node_t *n = s_node(self, id);
     if (!n) {
         n = calloc(1, sizeof *n);
@@ -126,11 +126,11 @@ static void s_on_node_register(head_t *self, pdc_inbound_t *in) {
         n->next = self->nodes;
         self->nodes = n;
     }
-    pdc_f_cstr(&f[1], n->endpoint, sizeof n->endpoint);
+    pdc_f_cstr(&f[PDC_NODE_REGISTER_ENDPOINT], n->endpoint, sizeof n->endpoint);
     n->nres = 0;
-    s_read_resources(n, &f[2], 0);
-    pdc_f_cstr(&f[3], n->labels, sizeof n->labels);
-    pdc_f_cstr(&f[4], n->local_endpoint, sizeof n->local_endpoint);
+    s_read_resources(n, &f[PDC_NODE_REGISTER_RESOURCES], 0);
+    pdc_f_cstr(&f[PDC_NODE_REGISTER_LABELS], n->labels, sizeof n->labels);
+    pdc_f_cstr(&f[PDC_NODE_REGISTER_LOCAL_ENDPOINT], n->local_endpoint, sizeof n->local_endpoint);
     n->alive = 1;
     n->last_seen = uv_now(self->loop);
     pdc_info("node %s registered at %s", n->id, n->endpoint);
@@ -142,7 +142,7 @@ static void s_on_node_register(head_t *self, pdc_inbound_t *in) {
 /* 1 if the node is known and alive (answer with the view), else 0. */
 static int s_on_heartbeat(head_t *self, pdc_inbound_t *in) {
     char id[64];
-    pdc_f_cstr(&in->msg.fields[0], id, sizeof id);
+    pdc_f_cstr(&in->msg.fields[PDC_HEARTBEAT_NODE], id, sizeof id);
     node_t *n = s_node(self, id);
     if (!n || !n->alive) {
         char why[128];
@@ -152,7 +152,7 @@ static int s_on_heartbeat(head_t *self, pdc_inbound_t *in) {
         return 0;
     }
     n->last_seen = uv_now(self->loop);
-    s_read_resources(n, &in->msg.fields[1], 1);
+    s_read_resources(n, &in->msg.fields[PDC_HEARTBEAT_AVAILABLE], 1);
     return 1;
 }
 
@@ -172,7 +172,7 @@ static void s_reply_nodes(head_t *self, pdc_inbound_t *in) {
     pdc_enc_begin(&self->enc, PDC_MSG_NODES_REPLY, in->msg.request_id);
     pdc_enc_array(&self->enc, count);
     for (node_t *n = self->nodes; n; n = n->next) {
-        pdc_enc_array(&self->enc, 7);
+        pdc_enc_array(&self->enc, PDC_NODE_ROW_NFIELDS);
         pdc_enc_s(&self->enc, n->id);
         pdc_enc_s(&self->enc, n->endpoint);
         pdc_enc_u(&self->enc, (uint64_t) n->alive);
@@ -188,11 +188,12 @@ static void s_on_status(head_t *self, pdc_inbound_t *in) {
     double alive = 0, dead = 0;
     for (node_t *n = self->nodes; n; n = n->next) *(n->alive ? &alive : &dead) += 1;
     pdc_enc_begin(&self->enc, PDC_MSG_STATUS_REPLY, in->msg.request_id);
-    pdc_enc_array(&self->enc, 4);
     const char *names[] = {"nodes_alive", "nodes_dead", "bad_messages", "pid"};
     double values[] = {alive, dead, (double) self->bad_messages, (double) getpid()};
-    for (int i = 0; i < 4; i++) {
-        pdc_enc_array(&self->enc, 2);
+    size_t count = sizeof names / sizeof *names;
+    pdc_enc_array(&self->enc, count);
+    for (size_t i = 0; i < count; i++) {
+        pdc_enc_array(&self->enc, PDC_STAT_NFIELDS);
         pdc_enc_s(&self->enc, names[i]);
         pdc_enc_f(&self->enc, values[i]);
     }
@@ -215,12 +216,23 @@ static void s_reply_actor(head_t *self, pdc_inbound_t *in, actor_name_t *a) {
     pdc_wire_reply(zsock_resolve(self->router), in, &self->enc);
 }
 
+/* ACTOR_NAME_REGISTER, ACTOR_NAME_DROP and ACTOR_LOOKUP: the three share
+   the places of their namespace, name and actor id. */
+_Static_assert(PDC_SAME_FIELD(PDC_ACTOR_NAME_DROP_NAMESPACE, PDC_ACTOR_NAME_REGISTER_NAMESPACE) &&
+                   PDC_SAME_FIELD(PDC_ACTOR_LOOKUP_NAMESPACE, PDC_ACTOR_NAME_REGISTER_NAMESPACE) &&
+                   PDC_SAME_FIELD(PDC_ACTOR_NAME_DROP_NAME, PDC_ACTOR_NAME_REGISTER_NAME) &&
+                   PDC_SAME_FIELD(PDC_ACTOR_LOOKUP_NAME, PDC_ACTOR_NAME_REGISTER_NAME) &&
+                   PDC_SAME_FIELD(PDC_ACTOR_NAME_DROP_ACTOR_ID, PDC_ACTOR_NAME_REGISTER_ACTOR_ID),
+               "the actor name messages read their common fields in one place");
+
 static void s_on_actor_name(head_t *self, pdc_inbound_t *in) {
     const msgpack_object *f = in->msg.fields;
-    actor_name_t **slot = s_name_slot(self, &f[0], &f[1]), *a = *slot;
+    actor_name_t **slot = s_name_slot(self, &f[PDC_ACTOR_NAME_REGISTER_NAMESPACE],
+                                      &f[PDC_ACTOR_NAME_REGISTER_NAME]),
+                 *a = *slot;
     char why[300], ns[64], name[128];
-    pdc_f_cstr(&f[0], ns, sizeof ns);
-    pdc_f_cstr(&f[1], name, sizeof name);
+    pdc_f_cstr(&f[PDC_ACTOR_NAME_REGISTER_NAMESPACE], ns, sizeof ns);
+    pdc_f_cstr(&f[PDC_ACTOR_NAME_REGISTER_NAME], name, sizeof name);
     if (in->msg.type == PDC_MSG_ACTOR_LOOKUP) {
         if (a) {
             s_reply_actor(self, in, a);
@@ -230,7 +242,7 @@ static void s_on_actor_name(head_t *self, pdc_inbound_t *in) {
         pdc_wire_reply_error(zsock_resolve(self->router), in, &self->enc, PDC_ENOTFOUND, why);
         return;
     }
-    const uint8_t *id = pdc_f_id(&f[2]);
+    const uint8_t *id = pdc_f_id(&f[PDC_ACTOR_NAME_REGISTER_ACTOR_ID]);
     if (in->msg.type == PDC_MSG_ACTOR_NAME_DROP) {
         if (a && !memcmp(a->id, id, 16)) {
             *slot = a->next;
@@ -251,7 +263,7 @@ static void s_on_actor_name(head_t *self, pdc_inbound_t *in) {
         memcpy(a->id, id, 16);
         *slot = a;
     }
-    pdc_f_cstr(&f[3], a->endpoint, sizeof a->endpoint);
+    pdc_f_cstr(&f[PDC_ACTOR_NAME_REGISTER_ENDPOINT], a->endpoint, sizeof a->endpoint);
     s_reply_actor(self, in, a);
 }
 
@@ -262,11 +274,13 @@ static code_pkg_t *s_code(head_t *self, const char *hash) {
 }
 
 /* CODE_PUT: keep the package if its bytes match its hash.  CODE_GET:
-   send it. */
+   send it.  Both carry the hash in the same place. */
+_Static_assert(PDC_SAME_FIELD(PDC_CODE_GET_HASH, PDC_CODE_PUT_HASH), "CODE_GET and CODE_PUT read the hash in one place");
+
 static void s_on_code(head_t *self, pdc_inbound_t *in) {
     void *sock = zsock_resolve(self->router);
     size_t hlen;
-    const char *h = pdc_f_str(&in->msg.fields[0], &hlen);
+    const char *h = pdc_f_str(&in->msg.fields[PDC_CODE_PUT_HASH], &hlen);
     char hash[PDC_CODE_HASH_LEN + 1], why[400];
     if (!pdc_code_hash_valid(h, hlen)) {
         self->bad_messages++;
@@ -317,7 +331,7 @@ static void s_on_code(head_t *self, pdc_inbound_t *in) {
         }
         memcpy(bytes, zmq_msg_data(body), size);
         snprintf(p->hash, sizeof p->hash, "%s", hash);
-        pdc_f_cstr(&in->msg.fields[1], p->name, sizeof p->name);
+        pdc_f_cstr(&in->msg.fields[PDC_CODE_PUT_FILE_NAME], p->name, sizeof p->name);
         p->bytes = bytes;
         p->size = size;
         p->next = self->code;

@@ -95,14 +95,13 @@ static void s_flush(worker_t *self, const void *rid, size_t rid_len) {
 }
 
 static void s_run_task(worker_t *self, const msgpack_object *spec) {
-    const msgpack_object *f = spec->via.array.ptr;
     char library[PATH_MAX], name[256], function[PATH_MAX + 260];
-    pdc_f_cstr(&f[1], library, sizeof library);
-    pdc_f_cstr(&f[2], name, sizeof name);
+    pdc_f_cstr(pdc_f_at(spec, PDC_TASK_LIBRARY), library, sizeof library);
+    pdc_f_cstr(pdc_f_at(spec, PDC_TASK_FUNCTION), name, sizeof name);
     snprintf(function, sizeof function, "%s:%s", library, name);
     pdc_task t = {.client = self->client, .function = function, .rtype = PDC_T_NIL};
-    memcpy(t.id, pdc_f_id(&f[0]), PDC_ID_LEN);
-    pdc_task_read_args(&t, &f[3]);
+    memcpy(t.id, pdc_f_id(pdc_f_at(spec, PDC_TASK_ID)), PDC_ID_LEN);
+    pdc_task_read_args(&t, pdc_f_at(spec, PDC_TASK_ARGS));
     if (t.code == PDC_OK) {
         loaded_fn_t *fn = s_lookup(self, library, name);
         if (fn) t.self = fn->self;
@@ -135,7 +134,7 @@ static void s_on_message(worker_t *self) {
     if (in.msg.type == PDC_MSG_WORKER_LEASE) {
         /* A new lease: the GPUs its tasks (or its actor) may use. */
         char ids[256];
-        pdc_f_cstr(&in.msg.fields[0], ids, sizeof ids);
+        pdc_f_cstr(&in.msg.fields[PDC_WORKER_LEASE_GPU_IDS], ids, sizeof ids);
         if (*ids)
             setenv("CUDA_VISIBLE_DEVICES", ids, 1);
         else if (self->cuda_visible)
@@ -143,9 +142,9 @@ static void s_on_message(worker_t *self) {
         else
             unsetenv("CUDA_VISIBLE_DEVICES");
     } else if (in.msg.type == PDC_MSG_PUSH_TASKS) {
-        const msgpack_object *list = &in.msg.fields[0];
-        for (uint32_t i = 0; i < list->via.array.size; i++) {
-            s_run_task(self, &list->via.array.ptr[i]);
+        const msgpack_object *list = &in.msg.fields[PDC_PUSH_TASKS_TASKS];
+        for (uint32_t i = 0; i < pdc_f_count(list); i++) {
+            s_run_task(self, pdc_f_at(list, i));
             if (pdc_result_batch_age_us(&self->results) >= (uint64_t) self->flush_us)
                 s_flush(self, rid, rid_len);
         }
