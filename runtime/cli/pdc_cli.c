@@ -291,9 +291,22 @@ static int s_cmd_start(int argc, char **argv, const pdc_config_t *cfg) {
         case 'r': resources = optarg; break;
         case 'l': labels = optarg; break;
         case 'I': insecure = 1; break;
-        case 'x':
-            if (nsets < 32) sets[nsets++] = optarg;
+        case 'x': {
+            /* Refuse a bad setting here, not in a daemon started in the
+               background. */
+            pdc_config_t check = *cfg;
+            char err[256];
+            if (pdc_config_set(&check, optarg, err, sizeof err)) {
+                fprintf(stderr, "pdc start: --set %s\n", err);
+                return 2;
+            }
+            if (nsets == (int) (sizeof sets / sizeof *sets)) {
+                fprintf(stderr, "pdc start: at most %d --set flags\n", nsets);
+                return 2;
+            }
+            sets[nsets++] = optarg;
             break;
+        }
         case 'h': s_usage(stdout); return 0;
         default: s_usage(stderr); return 2;
         }
@@ -480,7 +493,7 @@ static int s_cmd_status(int argc, char **argv, const pdc_config_t *cfg) {
            "them); %.0f actors\n",
            totals[1], totals[2], totals[0]);
     if (verbose) {
-        printf("settings (flag --set NAME=VALUE, environment variable, meaning):\n");
+        printf("settings:\n");
         pdc_config_print(cfg, stdout);
     }
     return 0;

@@ -402,7 +402,10 @@ static void s_usage(FILE *out) {
 int pdc_head_main(int argc, char **argv) {
     head_t *self = calloc(1, sizeof *self);
     if (!self) return 1;
-    if (pdc_config_load(&self->cfg)) return 2;
+    if (pdc_config_load(&self->cfg)) {
+        free(self);
+        return 2;
+    }
     pdc_log_init("pdc-head", PDC_LOG_INFO);
     static const struct option opts[] = {
         {"endpoint", required_argument, 0, 'e'},
