@@ -49,10 +49,10 @@
 
     Reservations hold the shard's LMDB write lock, a process-shared mutex
     owned by the thread that took it: commit and abort must run on the
-    thread that reserved (see pdc_store_reserve).  Pins are read
-    transactions, which MDB_NOTLS frees from any thread; finished read
-    transactions are reset and kept in a small per-shard pool so that a get
-    costs no malloc and no reader-table lock.
+    thread that reserved (see pdc_store_reserve).  Pins are counted on
+    shared read transactions, snapshots, of which a process keeps a few per
+    shard whatever the number of its pins: the essay above s_look_begin
+    says how.
 
     A pdc_store_t belongs to the process that opened it: after fork the
     child must not use it (not even destroy it; it only frees memory
@@ -61,9 +61,6 @@
     environment in one process breaks its file locks).
 */
 
-/* The comment of pdc_store_get in pdc_store.h has a slash-star inside it
-   ("*data" slash "*size"), which -Wcomment flags; drop this guard once the
-   header is reworded. */
 #include "pdc_store.h"
 
 #include <dirent.h>
@@ -85,6 +82,7 @@
 #include <sys/statvfs.h>
 #include <sys/sysmacros.h>
 #include <sys/types.h>
+#include <time.h>
 #include <unistd.h>
 #include <xxhash.h>
 
@@ -110,8 +108,14 @@
 /* LMDB stores a value's size in 32 bits: one object is at most this,
    header area included. */
 #define S_MAX_VALUE ((uint64_t) UINT32_MAX)
-/* Reset read transactions kept per shard for reuse by later gets. */
-#define S_PIN_POOL_MAX 8
+/* Reset snapshots (read transactions) a shard keeps for the next read
+   to renew, within PDC_STORE_SNAPSHOTS: a reset one still holds its
+   reader slot, a new one costs a malloc and the reader-table lock. */
+#define S_SNAPSHOT_SPARES 2
+/* Bytes of the reason pdc_store_last_error gives. */
+#define S_WHY_LEN 512
+#define S_NS_PER_MS 1000000ull
+#define S_NS_PER_S  1000000000ull
 /* An object being received whose value (header area + data) is at most
    this many LMDB pages is staged in memory until sealed; a larger one is
    written in place (see "Receiving in pieces"). */
@@ -166,10 +170,18 @@ typedef struct {
 _Static_assert(sizeof(s_slot_t) == 64, "an inflight slot is 64 bytes");
 _Static_assert(PDC_ID_SIZE == 2 * sizeof(uint64_t), "an id is 16 bytes");
 
+/* A snapshot: one LMDB read transaction of a shard, on which pins are
+   counted.  The pin handle pdc_store_get returns is the snapshot the pin
+   is counted on, so many pins share one handle.  Under the shard's
+   snap_lock. */
 struct pdc_store_pin {
     MDB_txn *txn;
     unsigned shard;
-    pdc_store_pin_t *next; /* in the shard's pool                     */
+    size_t pins;       /* pins counted here; > 0: in the pinned list  */
+    uint64_t behind_ns; /* pinned: when a read here first found it
+                           behind (a commit it does not show); 0: not
+                           yet.  Monotonic clock.                     */
+    pdc_store_pin_t *prev, *next; /* pinned list; next: spare list    */
 };
 
 struct pdc_store_reservation {
@@ -202,9 +214,13 @@ typedef struct {
     MDB_dbi dbi;
     size_t psize;  /* LMDB's page size in this environment          */
     uintptr_t map; /* where data.mdb is mapped here; 0: not known  */
-    pthread_mutex_t pool_lock;
-    pdc_store_pin_t *pool; /* reset read transactions              */
-    unsigned pooled;
+    /* snap_lock guards the lists and every use of their transactions */
+    pthread_mutex_t snap_lock;
+    pdc_store_pin_t *oldest, *newest; /* pinned snapshots, by age     */
+    unsigned pinned;                  /* how many                     */
+    pdc_store_pin_t *spare; /* reset snapshots, to renew            */
+    unsigned spares;
+    uint64_t look_ns; /* when the read under way found newest behind */
 } s_shard_t;
 
 struct pdc_store {
@@ -212,6 +228,8 @@ struct pdc_store {
     size_t capacity;
     unsigned nshards;
     unsigned max_readers;
+    unsigned snapshots; /* read txns kept a shard: PDC_STORE_SNAPSHOTS
+                           or max_readers, the lesser             */
     size_t mapsize;
     size_t page_size;
     pid_t pid;          /* the process that opened the store        */
@@ -451,80 +469,343 @@ static int s_delete_in(pdc_store_t *self, unsigned shard, const uint8_t *id,
                        int unsealed_only);
 
 /* ------------------------------------------------------------------------
-   Read transactions (pins), pooled per shard
+   Snapshots: read transactions that pins share
+
+   A pin must keep its object's bytes where they are until it is
+   released, even if the object is deleted meanwhile.  An LMDB read
+   transaction promises that: LMDB reuses a page only once every reader
+   is newer than the commit that freed it.  But one read transaction per
+   pin costs one reader slot per pin, and a shard has max_readers slots
+   (1024 by default) for all the node's processes together: a process
+   that held 4096 objects at once had taken them all, and the next get
+   failed.
+
+   The promise covers more than the transaction's own pages.  A read
+   transaction of commit b keeps from reuse every page that a commit
+   after b frees, hence every page that any later snapshot shows (such a
+   page is freed, if ever, by a commit after that snapshot, so after b).
+   So an object found in a fresh snapshot may have its pin counted on an
+   older snapshot that is still held, and costs no slot.  For each shard
+   a process keeps:
+
+   - its pinned snapshots, oldest first, each with the number of pins
+     counted on it (a pin handle is the snapshot it is counted on);
+   - a few spares: reset read transactions, kept to be renewed (a reset
+     transaction keeps its reader slot, so renewing it is cheap).
+
+   Every read of a shard (get, contains, and the store's own look-ups:
+   usage, the other shard of a reserve, seal) begins with s_look_begin.
+   It takes the shard's snap_lock and reads in the newest pinned snapshot
+   if that one is current (no commit since it began: its transaction id
+   is the last committed one, which mdb_env_info reads from the map),
+   else in a fresh snapshot (a spare renewed, or a new transaction).  So
+   a read sees what a new read transaction would see: a delete, or a put
+   committed just before it, included.  A get that finds its object in
+   the current newest pinned snapshot counts the pin there; one that
+   finds it in a fresh snapshot counts it on the newest pinned snapshot,
+   and the fresh snapshot goes back to the spares, while that one has
+   been behind for less than PDC_STORE_SNAPSHOT_SHARE_MS (since a read
+   first found a commit it does not show: until then it held back no
+   page); after that the fresh snapshot takes the pin and is the newest
+   pinned one from then on.  The bound is what keeps a long-held pin from
+   holding the pages of every later pin: once the newest pinned snapshot
+   has been behind that long, later pins start another, and the old one
+   goes when its own pins go.  Unpin
+   counts the pin off its snapshot, and the last one resets it (back to
+   the spares, or closed when the shard keeps enough).  A snapshot with
+   no pin is never left open, so an idle process holds back no pages.
+
+   Slots.  A shard keeps at most `snapshots` read transactions of this
+   process, pinned and spare (PDC_STORE_SNAPSHOTS, 8, or max_readers if
+   that is less), one of them left for a fresh read: a get whose pin
+   would make the pinned ones `snapshots` counts it on the newest pinned
+   one however old.  So however many objects a process pins, it takes at
+   most `snapshots` slots a shard, and max_readers (1024) has room for
+   128 such processes.  The pattern "put one, pin it, put the next, pin
+   it" finds each object only in a fresh snapshot (it was committed after
+   the newest pinned one began), counts each pin on the newest pinned
+   snapshot, and renews the same spare for every get: one pinned
+   snapshot a shard for each PDC_STORE_SNAPSHOT_SHARE_MS the loop runs
+   (one or two for 5000 objects, which take some tens of milliseconds),
+   never more than `snapshots` - 1, plus the spare; max_readers need not
+   grow.  What the sharing costs:
+   the pages freed after a pinned snapshot began stay unreusable until
+   every pin counted on it goes, not only the pins that saw those pages.
+   The bound and the cap keep that to pins taken within
+   PDC_STORE_SNAPSHOT_SHARE_MS of each other, or, for a process that
+   holds pins from `snapshots` - 1 moments at once, to pins counted on
+   the newest of them.  A current snapshot costs nothing: no page has
+   been freed since it began, so a pin counted there holds back what a
+   new transaction would.
+
+   Other processes' readers can still fill a shard's table.  Then
+   (MDB_READERS_FULL) the slots of dead processes are cleared once
+   (mdb_reader_check) and, if that frees none, the read fails with a
+   message that names the limit; it is never told as "not found".
+
+   Threads: snap_lock guards the lists and every use of their
+   transactions, the look-up included, as LMDB does not promise that two
+   threads may search one read transaction at once; a look-up is a short
+   B-tree search.  Unpin takes the same lock, from any thread (MDB_NOTLS
+   frees a read transaction from its thread).
    ------------------------------------------------------------------------ */
 
-static int s_pin_acquire(pdc_store_t *self, unsigned shard,
-                         pdc_store_pin_t **pin_p) {
-    s_shard_t *sh = &self->shards[shard];
-    pthread_mutex_lock(&sh->pool_lock);
-    pdc_store_pin_t *pin = sh->pool;
-    if (pin) {
-        sh->pool = pin->next;
-        sh->pooled--;
-    }
-    pthread_mutex_unlock(&sh->pool_lock);
+/* Why the last call of this thread that has no err argument failed. */
+static __thread char s_why[S_WHY_LEN];
 
-    if (pin) {
-        int rc = mdb_txn_renew(pin->txn);
+static void s_why_set(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+
+static void s_why_set(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(s_why, sizeof(s_why), fmt, ap);
+    va_end(ap);
+}
+
+const char *pdc_store_last_error(void) {
+    return s_why;
+}
+
+static uint64_t s_now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (uint64_t) ts.tv_sec * S_NS_PER_S + (uint64_t) ts.tv_nsec;
+}
+
+/* The id of the last transaction committed to env. */
+static size_t s_last_txnid(MDB_env *env) {
+    MDB_envinfo info;
+    return mdb_env_info(env, &info) == MDB_SUCCESS ? info.me_last_txnid : 0;
+}
+
+/* Why shard could not begin a read (LMDB error rc), into s_why. */
+static void s_why_read(pdc_store_t *self, unsigned shard, int rc) {
+    s_shard_t *sh = &self->shards[shard];
+    if (rc == MDB_READERS_FULL)
+        s_why_set("object store %s: shard %u has no free read slot: all %u "
+                  "(max_readers, per shard, for all the node's processes) "
+                  "are taken, %u of them by this process (%u pinned "
+                  "snapshots, %u spare); release pins, end the processes "
+                  "that hold them, or create the store with a larger "
+                  "max_readers",
+                  self->dir, shard, self->max_readers,
+                  sh->pinned + sh->spares, sh->pinned, sh->spares);
+    else
+        s_why_set("object store %s: shard %u: cannot begin a read: %s",
+                  self->dir, shard, mdb_strerror(rc));
+}
+
+static void s_pinned_add(s_shard_t *sh, pdc_store_pin_t *snap) {
+    snap->prev = sh->newest;
+    snap->next = NULL;
+    if (sh->newest)
+        sh->newest->next = snap;
+    else
+        sh->oldest = snap;
+    sh->newest = snap;
+    sh->pinned++;
+}
+
+static void s_pinned_remove(s_shard_t *sh, pdc_store_pin_t *snap) {
+    if (snap->prev)
+        snap->prev->next = snap->next;
+    else
+        sh->oldest = snap->next;
+    if (snap->next)
+        snap->next->prev = snap->prev;
+    else
+        sh->newest = snap->prev;
+    snap->prev = snap->next = NULL;
+    sh->pinned--;
+}
+
+/* A fresh snapshot of shard: a spare renewed, or a new read transaction
+   (clearing dead readers' slots once if the table is full).  Under
+   snap_lock.  MDB_SUCCESS, or an LMDB error that s_why explains. */
+static int s_snap_fresh(pdc_store_t *self, unsigned shard,
+                        pdc_store_pin_t **snap_p) {
+    s_shard_t *sh = &self->shards[shard];
+    pdc_store_pin_t *snap = sh->spare;
+    int rc;
+    if (snap) {
+        sh->spare = snap->next;
+        sh->spares--;
+        snap->next = NULL;
+        rc = mdb_txn_renew(snap->txn);
         if (rc == MDB_SUCCESS) {
-            pin->next = NULL;
-            *pin_p = pin;
+            *snap_p = snap;
             return MDB_SUCCESS;
         }
-        mdb_txn_abort(pin->txn); /* fall through to a new one          */
+        mdb_txn_abort(snap->txn); /* begin a new one instead          */
+        snap->txn = NULL;
     } else {
-        pin = malloc(sizeof(*pin));
-        if (!pin)
+        snap = calloc(1, sizeof(*snap));
+        if (!snap) {
+            s_why_set("object store %s: shard %u: out of memory for a "
+                      "snapshot",
+                      self->dir, shard);
             return ENOMEM;
+        }
+        snap->shard = shard;
     }
-    pin->shard = shard;
-    pin->next = NULL;
-    int rc = mdb_txn_begin(sh->env, NULL, MDB_RDONLY, &pin->txn);
+    rc = mdb_txn_begin(sh->env, NULL, MDB_RDONLY, &snap->txn);
+    if (rc == MDB_READERS_FULL) {
+        int dead = 0;
+        if (mdb_reader_check(sh->env, &dead) == MDB_SUCCESS && dead > 0)
+            rc = mdb_txn_begin(sh->env, NULL, MDB_RDONLY, &snap->txn);
+    }
     if (rc) {
-        free(pin);
+        s_why_read(self, shard, rc);
+        free(snap);
         return rc;
     }
-    *pin_p = pin;
+    *snap_p = snap;
     return MDB_SUCCESS;
 }
 
-static void s_pin_release(pdc_store_t *self, pdc_store_pin_t *pin) {
-    s_shard_t *sh = &self->shards[pin->shard];
-    mdb_txn_reset(pin->txn);
-    pthread_mutex_lock(&sh->pool_lock);
-    if (sh->pooled < S_PIN_POOL_MAX) {
-        pin->next = sh->pool;
-        sh->pool = pin;
-        sh->pooled++;
-        pin = NULL;
+/* Put back a snapshot that has no pin and is not in the pinned list:
+   reset (its pages may be reused), and kept as a spare while the shard
+   keeps fewer than S_SNAPSHOT_SPARES and has room within `snapshots`,
+   else closed (its slot freed).  Under snap_lock. */
+static void s_snap_release(pdc_store_t *self, s_shard_t *sh,
+                           pdc_store_pin_t *snap) {
+    mdb_txn_reset(snap->txn);
+    snap->pins = 0;
+    snap->prev = NULL;
+    if (sh->spares < S_SNAPSHOT_SPARES &&
+        sh->pinned + sh->spares < self->snapshots) {
+        snap->next = sh->spare;
+        sh->spare = snap;
+        sh->spares++;
+        return;
     }
-    pthread_mutex_unlock(&sh->pool_lock);
-    if (pin) {
-        mdb_txn_abort(pin->txn);
-        free(pin);
-    }
+    mdb_txn_abort(snap->txn);
+    free(snap);
 }
 
-/* A shard's committed used bytes (and objects, if wanted). */
+/* Begin a read of shard: take snap_lock and find a snapshot as current
+   as a new read transaction (see above).  MDB_SUCCESS: *look is it,
+   live, and the lock is held until s_look_end(look); else the lock is
+   not held and s_why says what failed. */
+static int s_look_begin(pdc_store_t *self, unsigned shard,
+                        pdc_store_pin_t **look) {
+    s_shard_t *sh = &self->shards[shard];
+    pthread_mutex_lock(&sh->snap_lock);
+    pdc_store_pin_t *newest = sh->newest;
+    if (newest) {
+        if (mdb_txn_id(newest->txn) == s_last_txnid(sh->env)) {
+            *look = newest;
+            return MDB_SUCCESS;
+        }
+        sh->look_ns = s_now_ns();
+        if (!newest->behind_ns)
+            newest->behind_ns = sh->look_ns;
+    }
+    int rc = s_snap_fresh(self, shard, look);
+    if (rc)
+        pthread_mutex_unlock(&sh->snap_lock);
+    return rc;
+}
+
+/* End the read that look began: a fresh snapshot that took no pin is
+   released; then the lock. */
+static void s_look_end(pdc_store_t *self, unsigned shard,
+                       pdc_store_pin_t *look) {
+    s_shard_t *sh = &self->shards[shard];
+    if (look->pins == 0)
+        s_snap_release(self, sh, look);
+    pthread_mutex_unlock(&sh->snap_lock);
+}
+
+/* Count a pin of an object that look (from s_look_begin, lock held)
+   shows, and return the snapshot it is counted on: look itself when it
+   is the newest pinned one; else (look is fresh, newer than every pinned
+   one) the newest pinned snapshot, while it has been behind for less
+   than PDC_STORE_SNAPSHOT_SHARE_MS or the shard has no room for one
+   more; else look, which becomes the newest pinned snapshot.  (A fresh
+   look with a newest pinned snapshot means s_look_begin found that one
+   behind, and set look_ns and its behind_ns.) */
+static pdc_store_pin_t *s_pin_count(pdc_store_t *self, s_shard_t *sh,
+                                    pdc_store_pin_t *look) {
+    pdc_store_pin_t *snap = look;
+    if (snap->pins == 0) {
+        pdc_store_pin_t *newest = sh->newest;
+        if (newest && (sh->look_ns - newest->behind_ns <
+                           PDC_STORE_SNAPSHOT_SHARE_MS * S_NS_PER_MS ||
+                       sh->pinned + 1 >= self->snapshots))
+            snap = newest;
+        else {
+            snap->behind_ns = 0;
+            s_pinned_add(sh, snap);
+        }
+    }
+    snap->pins++;
+    return snap;
+}
+
+/* Close every snapshot of shard, pinned or spare; owner: this process
+   opened them (in a forked child only the memory is freed). */
+static void s_snaps_close(s_shard_t *sh, int owner) {
+    while (sh->oldest) {
+        pdc_store_pin_t *snap = sh->oldest;
+        s_pinned_remove(sh, snap);
+        if (owner)
+            mdb_txn_abort(snap->txn);
+        free(snap);
+    }
+    while (sh->spare) {
+        pdc_store_pin_t *snap = sh->spare;
+        sh->spare = snap->next;
+        if (owner)
+            mdb_txn_abort(snap->txn);
+        free(snap);
+    }
+    sh->spares = 0;
+}
+
+/* Whether shard holds id, in any state: 1 with *rc_p MDB_SUCCESS, or 0
+   with *rc_p MDB_SUCCESS (absent) or the LMDB error that kept it from
+   telling (s_why says it). */
+static int s_present(pdc_store_t *self, unsigned shard, const uint8_t *id,
+                     int *rc_p) {
+    pdc_store_pin_t *look;
+    int rc = s_look_begin(self, shard, &look);
+    if (rc == MDB_SUCCESS) {
+        MDB_val key = {PDC_ID_SIZE, (void *) id}, val;
+        rc = mdb_get(look->txn, self->shards[shard].dbi, &key, &val);
+        if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND)
+            s_why_set("object store %s: shard %u: get: %s", self->dir, shard,
+                      mdb_strerror(rc));
+        s_look_end(self, shard, look);
+    }
+    *rc_p = rc == MDB_NOTFOUND ? MDB_SUCCESS : rc;
+    return rc == MDB_SUCCESS;
+}
+
+/* A shard's committed used bytes (and objects, if wanted).  An error is
+   explained in s_why. */
 static int s_shard_usage(pdc_store_t *self, unsigned shard, uint64_t *used,
                          size_t *objects) {
-    pdc_store_pin_t *pin;
-    int rc = s_pin_acquire(self, shard, &pin);
+    pdc_store_pin_t *look;
+    int rc = s_look_begin(self, shard, &look);
     if (rc)
         return rc;
     MDB_dbi dbi = self->shards[shard].dbi;
-    rc = s_counter_get(pin->txn, dbi, used);
+    rc = s_counter_get(look->txn, dbi, used);
     if (rc == MDB_SUCCESS && objects) {
         MDB_stat st;
-        rc = mdb_stat(pin->txn, dbi, &st);
+        rc = mdb_stat(look->txn, dbi, &st);
         if (rc == MDB_SUCCESS) {
             MDB_val key = {S_COUNTER_KEYLEN, (void *) S_COUNTER_KEY}, val;
-            size_t counters = mdb_get(pin->txn, dbi, &key, &val) == 0;
+            size_t counters = mdb_get(look->txn, dbi, &key, &val) == 0;
             *objects = st.ms_entries - counters;
         }
     }
-    s_pin_release(self, pin);
+    s_look_end(self, shard, look);
+    if (rc)
+        s_why_set("object store %s: cannot read the usage of shard %u: %s",
+                  self->dir, shard, mdb_strerror(rc));
     return rc;
 }
 
@@ -563,6 +844,8 @@ static pdc_store_t *s_store_new(const char *dir, size_t capacity,
     self->capacity = capacity;
     self->nshards = shards;
     self->max_readers = readers;
+    self->snapshots =
+        readers < PDC_STORE_SNAPSHOTS ? readers : PDC_STORE_SNAPSHOTS;
     long ps = sysconf(_SC_PAGESIZE);
     self->page_size = ps > 0 ? (size_t) ps : 4096;
     size_t map = capacity + capacity / S_MAP_MARGIN_DIVISOR +
@@ -571,7 +854,7 @@ static pdc_store_t *s_store_new(const char *dir, size_t capacity,
     self->pid = getpid();
     self->dirfd = -1;
     for (unsigned i = 0; i < shards; i++) {
-        pthread_mutex_init(&self->shards[i].pool_lock, NULL);
+        pthread_mutex_init(&self->shards[i].snap_lock, NULL);
     }
     pthread_mutex_init(&self->unsealed_lock, NULL);
     return self;
@@ -877,16 +1160,10 @@ void pdc_store_destroy(pdc_store_t **self_p) {
     }
     for (unsigned i = 0; i < self->nshards; i++) {
         s_shard_t *sh = &self->shards[i];
-        while (sh->pool) {
-            pdc_store_pin_t *pin = sh->pool;
-            sh->pool = pin->next;
-            if (owner)
-                mdb_txn_abort(pin->txn);
-            free(pin);
-        }
+        s_snaps_close(sh, owner);
         if (owner && i < self->opened)
             mdb_env_close(sh->env);
-        pthread_mutex_destroy(&sh->pool_lock);
+        pthread_mutex_destroy(&sh->snap_lock);
     }
     pthread_mutex_destroy(&self->unsealed_lock);
     if (self->inflight)
@@ -1059,8 +1336,7 @@ static int s_check_room(pdc_store_t *self, unsigned shard, uint64_t own_used,
             continue;
         int rc = s_shard_usage(self, j, &u, NULL);
         if (rc) {
-            s_err(err, errlen, "object store %s: cannot read shard %u: %s",
-                  self->dir, j, mdb_strerror(rc));
+            s_err(err, errlen, "%s", s_why);
             return s_status(rc);
         }
         others_used += u;
@@ -1195,7 +1471,8 @@ enum {
    one id in the two shards at least one sees the other (as in
    s_check_room), and a writer that has committed and cleared its slot
    meanwhile is seen by the read transaction.  A slot of a dead writer is
-   ignored.  MDB_SUCCESS with *found, or an LMDB error. */
+   ignored.  (s_look_begin reads as a new read transaction would.)
+   MDB_SUCCESS with *found, or an LMDB error that s_why explains. */
 static int s_elsewhere(pdc_store_t *self, unsigned other, const uint8_t *id,
                        int *found) {
     s_slot_t *slot = &self->inflight[other];
@@ -1207,19 +1484,22 @@ static int s_elsewhere(pdc_store_t *self, unsigned other, const uint8_t *id,
         *found = S_FOUND_WRITING;
         return MDB_SUCCESS;
     }
-    pdc_store_pin_t *pin;
-    int rc = s_pin_acquire(self, other, &pin);
+    pdc_store_pin_t *look;
+    int rc = s_look_begin(self, other, &look);
     if (rc)
         return rc;
     MDB_val key = {PDC_ID_SIZE, (void *) id}, val;
     s_header_t hdr;
-    rc = mdb_get(pin->txn, self->shards[other].dbi, &key, &val);
+    rc = mdb_get(look->txn, self->shards[other].dbi, &key, &val);
     if (rc == MDB_SUCCESS)
         *found = s_header_read(&val, &hdr) == 0 &&
                          hdr.state == S_STATE_UNSEALED
                      ? S_FOUND_UNSEALED
                      : S_FOUND_SEALED;
-    s_pin_release(self, pin);
+    s_look_end(self, other, look);
+    if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND)
+        s_why_set("object store %s: shard %u: get: %s", self->dir, other,
+                  mdb_strerror(rc));
     return rc == MDB_NOTFOUND ? MDB_SUCCESS : rc;
 }
 
@@ -1351,8 +1631,11 @@ static int s_reserve(pdc_store_t *self, const uint8_t *id, pdc_type type,
                           : "");
                 return PDC_EINVAL;
             }
-            s_err(err, errlen, "object store %s: shard %u: %s", self->dir,
-                  where, mdb_strerror(rc));
+            if (where == shard)
+                s_err(err, errlen, "object store %s: shard %u: %s",
+                      self->dir, where, mdb_strerror(rc));
+            else
+                s_err(err, errlen, "%s", s_why); /* s_elsewhere's      */
             return s_status(rc);
         }
         rc = s_counter_get(txn, sh->dbi, &used);
@@ -1503,26 +1786,35 @@ int pdc_store_put(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE],
    ------------------------------------------------------------------------ */
 
 /* Find id's value, sealed or not: in its hashed shard, then, if not
-   there, in the large shard.  MDB_SUCCESS: *pin is a read transaction of
-   the shard that holds it, *val and *hdr describe the value; else no pin
-   is held. */
+   there, in the large shard.  MDB_SUCCESS: *hdr describes the value and,
+   when pin_p is given and the value is sealed, a pin of it is counted on
+   *pin_p and *val is valid until it is released (without a pin, *val is
+   not to be used).  Else no pin is counted, and for an error other than
+   MDB_NOTFOUND s_why says what failed. */
 static int s_find(pdc_store_t *self, const uint8_t *id, pdc_store_pin_t **pin_p,
                   MDB_val *val, s_header_t *hdr) {
     unsigned shard = s_shard_of(self, id);
     MDB_val key = {PDC_ID_SIZE, (void *) id};
+    char hex[2 * PDC_ID_SIZE + 1];
     for (;;) {
-        pdc_store_pin_t *pin;
-        int rc = s_pin_acquire(self, shard, &pin);
+        s_shard_t *sh = &self->shards[shard];
+        pdc_store_pin_t *look;
+        int rc = s_look_begin(self, shard, &look);
         if (rc)
             return rc;
-        rc = mdb_get(pin->txn, self->shards[shard].dbi, &key, val);
+        rc = mdb_get(look->txn, sh->dbi, &key, val);
         if (rc == MDB_SUCCESS && s_header_read(val, hdr) != 0)
             rc = MDB_CORRUPTED;
-        if (rc == MDB_SUCCESS) {
-            *pin_p = pin;
-            return MDB_SUCCESS;
-        }
-        s_pin_release(self, pin);
+        if (rc == MDB_SUCCESS && pin_p && hdr->state == S_STATE_SEALED)
+            *pin_p = s_pin_count(self, sh, look);
+        s_look_end(self, shard, look);
+        if (rc == MDB_CORRUPTED)
+            s_why_set("object store %s: object %s in shard %u has a "
+                      "malformed header",
+                      self->dir, s_hex(id, hex), shard);
+        else if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND)
+            s_why_set("object store %s: shard %u: get of object %s: %s",
+                      self->dir, shard, s_hex(id, hex), mdb_strerror(rc));
         if (rc != MDB_NOTFOUND || shard == S_LARGE_SHARD)
             return rc;
         shard = S_LARGE_SHARD; /* a large object: see the top of the file */
@@ -1534,17 +1826,23 @@ int pdc_store_get(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE],
                   pdc_store_pin_t **pin_p) {
     if (pin_p)
         *pin_p = NULL;
-    if (!self || !id || !data || !pin_p)
+    if (!self || !id || !data || !pin_p) {
+        s_why_set("object store: get: a NULL argument");
         return PDC_EINVAL;
+    }
     pdc_store_pin_t *pin = NULL;
     MDB_val val;
     s_header_t hdr;
     int rc = s_find(self, id, &pin, &val, &hdr);
-    if (rc == MDB_SUCCESS && hdr.state != S_STATE_SEALED)
-        rc = MDB_NOTFOUND; /* still being received                  */
+    int unsealed = rc == MDB_SUCCESS && hdr.state != S_STATE_SEALED;
+    if (unsealed)
+        rc = MDB_NOTFOUND; /* still being received: no pin was counted  */
     if (rc) {
-        if (pin)
-            s_pin_release(self, pin);
+        char hex[2 * PDC_ID_SIZE + 1];
+        if (rc == MDB_NOTFOUND)
+            s_why_set("object store %s: no object %s%s", self->dir,
+                      s_hex(id, hex),
+                      unsealed ? " (being received, not yet sealed)" : "");
         return s_status(rc);
     }
     *data = (const char *) val.mv_data + hdr.offset;
@@ -1559,40 +1857,32 @@ int pdc_store_get(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE],
 void pdc_store_unpin(pdc_store_t *self, pdc_store_pin_t **pin_p) {
     if (!self || !pin_p || !*pin_p)
         return;
-    s_pin_release(self, *pin_p);
+    pdc_store_pin_t *snap = *pin_p;
     *pin_p = NULL;
+    if (snap->shard >= self->nshards)
+        return; /* not a pin of this store                              */
+    s_shard_t *sh = &self->shards[snap->shard];
+    pthread_mutex_lock(&sh->snap_lock);
+    if (snap->pins > 0 && --snap->pins == 0) {
+        s_pinned_remove(sh, snap);
+        s_snap_release(self, sh, snap);
+    }
+    pthread_mutex_unlock(&sh->snap_lock);
 }
 
 int pdc_store_contains(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE]) {
-    if (!self || !id)
+    if (!self || !id) {
+        s_why_set("object store: contains: a NULL argument");
         return PDC_EINVAL;
-    pdc_store_pin_t *pin;
+    }
     MDB_val val;
     s_header_t hdr;
-    int rc = s_find(self, id, &pin, &val, &hdr);
-    if (rc == MDB_SUCCESS) {
-        if (hdr.state != S_STATE_SEALED)
-            rc = MDB_NOTFOUND; /* still being received              */
-        s_pin_release(self, pin);
-    }
+    int rc = s_find(self, id, NULL, &val, &hdr);
+    if (rc == MDB_SUCCESS && hdr.state != S_STATE_SEALED)
+        rc = MDB_NOTFOUND; /* still being received                  */
     if (rc == MDB_NOTFOUND)
         return 0;
     return rc == MDB_SUCCESS ? 1 : s_status(rc);
-}
-
-/* 1 if shard holds id (in any state), else 0; *rc_p is MDB_SUCCESS or
-   the LMDB error that kept it from telling (and then it is 0). */
-static int s_present(pdc_store_t *self, unsigned shard, const uint8_t *id,
-                     int *rc_p) {
-    pdc_store_pin_t *pin;
-    int rc = s_pin_acquire(self, shard, &pin);
-    if (rc == MDB_SUCCESS) {
-        MDB_val key = {PDC_ID_SIZE, (void *) id}, val;
-        rc = mdb_get(pin->txn, self->shards[shard].dbi, &key, &val);
-        s_pin_release(self, pin);
-    }
-    *rc_p = rc == MDB_NOTFOUND ? MDB_SUCCESS : rc;
-    return rc == MDB_SUCCESS;
 }
 
 /* Delete id from shard, sealed or not; unsealed_only: only an object
@@ -1792,17 +2082,18 @@ int pdc_store_create_unsealed(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE],
     return PDC_OK;
 }
 
-/* Seal an object written in place: flip its state in the map.  The pin
-   keeps the pages from reuse meanwhile and shows the value is still the
-   one created (not deleted, by another process say). */
+/* Seal an object written in place: flip its state in the map.  The read
+   (a snapshot as current as a new read transaction, held under the
+   shard's snap_lock meanwhile) keeps the pages from reuse and shows the
+   value is still the one created (not deleted, by another process say). */
 static int s_seal_in_place(pdc_store_t *self, s_unsealed_t *u) {
-    pdc_store_pin_t *pin;
-    int rc = s_pin_acquire(self, u->shard, &pin);
+    pdc_store_pin_t *look;
+    int rc = s_look_begin(self, u->shard, &look);
     if (rc)
         return s_status(rc);
     MDB_val key = {PDC_ID_SIZE, u->id}, val;
     s_header_t hdr;
-    rc = mdb_get(pin->txn, self->shards[u->shard].dbi, &key, &val);
+    rc = mdb_get(look->txn, self->shards[u->shard].dbi, &key, &val);
     if (rc == MDB_SUCCESS && s_header_read(&val, &hdr) != 0)
         rc = MDB_CORRUPTED;
     if (rc == MDB_SUCCESS &&
@@ -1810,7 +2101,7 @@ static int s_seal_in_place(pdc_store_t *self, s_unsealed_t *u) {
         rc = MDB_NOTFOUND; /* deleted, maybe made again: not ours      */
     if (rc == MDB_SUCCESS)
         s_state_store(val.mv_data, S_STATE_SEALED);
-    s_pin_release(self, pin);
+    s_look_end(self, u->shard, look);
     return s_status(rc);
 }
 
@@ -1886,8 +2177,10 @@ int pdc_store_abort_unsealed(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE]) {
    ------------------------------------------------------------------------ */
 
 int pdc_store_usage(pdc_store_t *self, pdc_store_usage_t *usage) {
-    if (!self || !usage)
+    if (!self || !usage) {
+        s_why_set("object store: usage: a NULL argument");
         return PDC_EINVAL;
+    }
     pdc_store_usage_t u = {0, self->capacity, 0};
     for (unsigned i = 0; i < self->nshards; i++) {
         uint64_t used;

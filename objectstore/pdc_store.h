@@ -41,9 +41,20 @@
     object visible; pdc_store_abort_unsealed gives it up.  Until sealed the
     object is invisible in every process but holds its space.
 
-    Get is zero-copy: pdc_store_get opens a read transaction (a pin) and
-    returns a pointer into the map; the bytes stay valid until
-    pdc_store_unpin.  Pins block page reuse: keep them short.
+    Get is zero-copy: pdc_store_get returns a pointer into the map and a
+    pin; the bytes stay valid until pdc_store_unpin, even if the object is
+    deleted (or deleted and put again) meanwhile.  Pins share read
+    transactions (snapshots): while a read transaction is open LMDB reuses
+    no page that it or any later snapshot shows, so the pin of an object
+    found in a fresh snapshot may be counted on an older one still open.
+    A process keeps at most PDC_STORE_SNAPSHOTS snapshots a shard (read
+    slots out of max_readers) however many objects it pins: a hundred
+    thousand pins at once are fine.  Every get and contains still reads
+    as a new read transaction would: it sees every commit made before it.
+    Pins block page reuse: the pages freed after a snapshot began stay
+    unreusable until every pin counted on it goes, and pins taken within
+    PDC_STORE_SNAPSHOT_SHARE_MS of each other may share one.  Keep pins
+    short.
 
     Capacity is bounded.  Used bytes are accounted per shard in the shard
     itself (updated in the same transaction as the put or delete), and a
@@ -61,16 +72,17 @@
     than an LMDB page.
 
     Thread safety: a pdc_store_t may be used from several threads at once.
-    A pin may be released from any thread.  A reservation may not: LMDB's
-    write lock belongs to the thread that took it, so commit or abort on
-    the thread that reserved (from another thread commit returns
-    PDC_EINVAL and leaves *res set), and finish it before that thread
-    writes to the store again (a second write on the same shard would
-    deadlock, so it is refused with PDC_EINVAL; the shard is the one
-    written: shard 0 for any large object, and for a delete the shard
-    that holds the object, so a delete of an absent id is PDC_ENOTFOUND).
-    One object is at most 4 GiB - 65 bytes (LMDB keeps value sizes in 32
-    bits).  Never use a
+    A pin may be released from any thread.  Reads of a shard (get,
+    contains, unpin) take a per-shard lock for the look-up itself.  A
+    reservation may not be finished on another thread: LMDB's write lock
+    belongs to the thread that took it, so commit or abort on the thread
+    that reserved (from another thread commit returns PDC_EINVAL and
+    leaves *res set), and finish it before that thread writes to the
+    store again (a second write on the same shard would deadlock, so it
+    is refused with PDC_EINVAL; the shard is the one written: shard 0 for
+    any large object, and for a delete the shard that holds the object,
+    so a delete of an absent id is PDC_ENOTFOUND).  One object is at most
+    4 GiB - 65 bytes (LMDB keeps value sizes in 32 bits).  Never use a
     store across fork: the child opens its own.
 */
 #ifndef PDC_STORE_H_INCLUDED
@@ -87,6 +99,25 @@
    objects keep the shards' concurrent writers. */
 #define PDC_STORE_LARGE_OBJECT ((size_t) 16 << 20)
 
+/* Pins share snapshots.  A get that finds its object only in a fresh
+   snapshot (the object was committed after the newest snapshot that
+   holds pins began) counts its pin on that newest snapshot while it has
+   been behind (a read of this process first found a commit it does not
+   show) for less than this many milliseconds; after that the fresh
+   snapshot keeps the pin and is the newest from then on.  The bound
+   keeps one long-held pin from holding the pages of every later pin:
+   the pages freed while a snapshot is open stay unreusable until all the
+   pins counted on it go. */
+#define PDC_STORE_SNAPSHOT_SHARE_MS 100
+
+/* The most read transactions (snapshots, pinned or kept for reuse) one
+   process keeps open per shard, or max_readers if that is less: the read
+   slots its pins take, however many.  When all but one hold pins, new
+   pins are counted on the newest of them, however old.  max_readers (per
+   shard, shared by every process of the node) must allow this many for
+   each process that reads the store, plus a few for short reads. */
+#define PDC_STORE_SNAPSHOTS 8
+
 typedef struct pdc_store pdc_store_t;
 typedef struct pdc_store_pin pdc_store_pin_t;
 typedef struct pdc_store_reservation pdc_store_reservation_t;
@@ -94,7 +125,10 @@ typedef struct pdc_store_reservation pdc_store_reservation_t;
 typedef struct {
     size_t capacity;  /* bytes of object data the store may hold          */
     unsigned shards;  /* number of LMDB environments; 0 = default 4       */
-    unsigned max_readers; /* read slots per shard; 0 = default 1024        */
+    unsigned max_readers; /* read slots per shard, for all the node's
+                             processes together; 0 = default 1024.  A
+                             process takes at most PDC_STORE_SNAPSHOTS
+                             of them per shard, whatever its pins.      */
 } pdc_store_config_t;
 
 /* Create a new store in dir (which must not exist; it is created with
@@ -184,15 +218,38 @@ int pdc_store_create_unsealed(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE],
 int pdc_store_seal(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE]);
 int pdc_store_abort_unsealed(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE]);
 
-/* Look up id.  PDC_OK: *data, *size and *type describe the bytes, valid until
-   pdc_store_unpin(pin).  PDC_ENOTFOUND: no such object (no pin). */
+/* Look up id and pin it.  PDC_OK: the pointers data, size and type (size
+   and type may be NULL) are set to the object's bytes, their number and
+   pdc_type; the bytes stay valid, unchanged, until pdc_store_unpin(pin),
+   whatever happens to the object meanwhile (delete, a new put of the same
+   id).  The object is looked up as a new read transaction would: a put
+   or delete committed before the call is seen.
+   PDC_ENOTFOUND: no such object, or one not yet sealed (no pin); only
+   then.  PDC_ENOMEM: out of memory, or every read slot of the shard
+   (max_readers) taken by the node's processes; PDC_EPROTO: a malformed
+   object; PDC_EINVAL: a NULL argument.  On an error *pin is NULL and
+   pdc_store_last_error says what was wrong (for a full reader table:
+   max_readers, and how many snapshots this process holds).
+
+   A pin handle may be shared: two gets may return the same pointer, and
+   each needs its own pdc_store_unpin.  The caller must not unpin a pin
+   twice (a copy of the handle included), nor use the bytes after unpin,
+   nor destroy the store with pins held. */
 int pdc_store_get(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE],
                   const void **data, size_t *size, pdc_type *type,
                   pdc_store_pin_t **pin);
+/* Release a pin from get (any thread); nulls *pin; NULL is a no-op. */
 void pdc_store_unpin(pdc_store_t *self, pdc_store_pin_t **pin);
 
-/* Whether id is stored (no pin kept). */
+/* Whether id is stored and sealed: 1 or 0 (no pin kept), seen as by a new
+   read transaction; or a negative PDC_E* code, as for get, when it cannot
+   tell (pdc_store_last_error says why). */
 int pdc_store_contains(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE]);
+
+/* Why the calling thread's last failed get, contains or usage failed: a
+   message that names the object or the limit.  Valid until the thread's
+   next store call; meaningless after a success. */
+const char *pdc_store_last_error(void);
 
 /* Delete id, sealed or still being received.  PDC_OK, or PDC_ENOTFOUND;
    PDC_EINVAL when the object is in a shard the calling thread holds a

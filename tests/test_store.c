@@ -7,8 +7,6 @@
     across fork); the child reports through its exit status.
 */
 
-/* pdc_store.h's comment of pdc_store_get has a slash-star inside it;
-   see the same guard in pdc_store.c. */
 #include "pdc_store.h"
 
 #include <criterion/criterion.h>
@@ -1402,4 +1400,442 @@ Test(store, delete_of_an_absent_id_does_not_wait_for_a_large_reservation) {
     cr_assert_lt(secs, 2.0, "the delete waited %.1f s for shard 0's writer",
                  secs);
     cr_assert_eq((intptr_t) trc, PDC_OK);
+}
+
+/* ------------------------------------------------------------------------
+   Pins share snapshots
+
+   A pin is counted on one of a few read transactions per shard, not one
+   of its own: any number of pins take at most PDC_STORE_SNAPSHOTS of a
+   shard's max_readers slots, their bytes stay put until unpinned, and
+   every read still sees the latest commits.
+   ------------------------------------------------------------------------ */
+
+#define MANY_PINS        100000
+#define MANY_PINS_SIZE   48
+#define INTERLEAVED_PINS 5000
+
+/* How many different handles pins holds (the snapshots they are
+   counted on); pins is sorted on the way. */
+static int s_handle_cmp(const void *a, const void *b) {
+    uintptr_t x = (uintptr_t) *(pdc_store_pin_t *const *) a;
+    uintptr_t y = (uintptr_t) *(pdc_store_pin_t *const *) b;
+    return x < y ? -1 : x > y;
+}
+
+static size_t s_handles(pdc_store_pin_t **pins, size_t n) {
+    pdc_store_pin_t **copy = malloc(n * sizeof(*copy));
+    cr_assert_not_null(copy);
+    memcpy(copy, pins, n * sizeof(*copy));
+    qsort(copy, n, sizeof(*copy), s_handle_cmp);
+    size_t distinct = 0;
+    for (size_t i = 0; i < n; i++)
+        distinct += i == 0 || copy[i] != copy[i - 1];
+    free(copy);
+    return distinct;
+}
+
+/* Pin object n: *data, *pin; asserts success. */
+static void s_pin(pdc_store_t *st, uint64_t n, const void **data,
+                  pdc_store_pin_t **pin) {
+    uint8_t id[PDC_ID_SIZE];
+    s_id(id, n);
+    size_t size;
+    int rc = pdc_store_get(st, id, data, &size, NULL, pin);
+    cr_assert_eq(rc, PDC_OK, "pin of object %llu: %s (%s)",
+                 (unsigned long long) n, pdc_status_name(rc),
+                 pdc_store_last_error());
+    cr_assert_not_null(*pin);
+}
+
+static void s_delete_n(pdc_store_t *st, uint64_t n) {
+    uint8_t id[PDC_ID_SIZE];
+    s_id(id, n);
+    cr_assert_eq(pdc_store_delete(st, id), PDC_OK, "delete of %llu",
+                 (unsigned long long) n);
+}
+
+Test(store, hundred_thousand_objects_pinned_at_once_keep_their_bytes,
+     .timeout = 240) {
+    pdc_store_t *st = s_create(256 * MIB, 4);
+    pdc_store_usage_t before = s_usage(st);
+    for (uint64_t n = 0; n < MANY_PINS; n++)
+        cr_assert_eq(s_put(st, n, MANY_PINS_SIZE, PDC_T_BYTES), PDC_OK,
+                     "put %llu: %s", (unsigned long long) n, g_err);
+    pdc_store_pin_t **pins = calloc(MANY_PINS, sizeof(*pins));
+    const void **data = calloc(MANY_PINS, sizeof(*data));
+    cr_assert(pins && data);
+    for (uint64_t n = 0; n < MANY_PINS; n++)
+        s_pin(st, n, &data[n], &pins[n]);
+    size_t bad = 0;
+    for (uint64_t n = 0; n < MANY_PINS; n++)
+        bad += !s_check(data[n], MANY_PINS_SIZE, n);
+    cr_assert_eq(bad, 0, "%zu of %d pinned objects have wrong bytes", bad,
+                 MANY_PINS);
+    size_t handles = s_handles(pins, MANY_PINS);
+    cr_assert_leq(handles, 4 * PDC_STORE_SNAPSHOTS,
+                  "%zu snapshots for %d pins in 4 shards", handles, MANY_PINS);
+    for (uint64_t n = 0; n < MANY_PINS; n++) {
+        pdc_store_unpin(st, &pins[n]);
+        cr_assert_null(pins[n]);
+    }
+    for (uint64_t n = 0; n < MANY_PINS; n++)
+        s_delete_n(st, n);
+    pdc_store_usage_t after = s_usage(st);
+    cr_assert_eq(after.used, before.used);
+    cr_assert_eq(after.objects, before.objects);
+    free(pins);
+    free(data);
+}
+
+Test(store, pins_interleaved_with_puts_stay_within_the_snapshot_cap) {
+    pdc_store_t *st = s_create(64 * MIB, 4);
+    pdc_store_pin_t **pins = calloc(INTERLEAVED_PINS, sizeof(*pins));
+    const void **data = calloc(INTERLEAVED_PINS, sizeof(*data));
+    cr_assert(pins && data);
+    /* each object is committed after the snapshot the last pin is counted
+       on began: its get needs a fresh one */
+    for (uint64_t n = 0; n < INTERLEAVED_PINS; n++) {
+        cr_assert_eq(s_put(st, n, 100, PDC_T_BYTES), PDC_OK, "put %llu: %s",
+                     (unsigned long long) n, g_err);
+        s_pin(st, n, &data[n], &pins[n]);
+    }
+    for (uint64_t n = 0; n < INTERLEAVED_PINS; n++)
+        cr_assert(s_check(data[n], 100, n), "bytes of object %llu",
+                  (unsigned long long) n);
+    size_t handles = s_handles(pins, INTERLEAVED_PINS);
+    cr_assert_leq(handles, 4 * (PDC_STORE_SNAPSHOTS - 1),
+                  "%zu pinned snapshots for %d interleaved pins", handles,
+                  INTERLEAVED_PINS);
+    for (uint64_t n = 0; n < INTERLEAVED_PINS; n++)
+        pdc_store_unpin(st, &pins[n]);
+    free(pins);
+    free(data);
+}
+
+Test(store, store_with_two_read_slots_pins_a_thousand_interleaved_objects) {
+    pdc_store_config_t cfg = {
+        .capacity = 64 * MIB, .shards = 1, .max_readers = 2};
+    g_store = pdc_store_create(g_dir, &cfg, g_err, sizeof(g_err));
+    cr_assert_not_null(g_store, "%s", g_err);
+    enum { N = 1000 };
+    static pdc_store_pin_t *pins[N];
+    static const void *data[N];
+    for (uint64_t n = 0; n < N; n++) {
+        cr_assert_eq(s_put(g_store, n, 200, PDC_T_BYTES), PDC_OK, "%s", g_err);
+        s_pin(g_store, n, &data[n], &pins[n]);
+    }
+    for (uint64_t n = 0; n < N; n++) {
+        cr_assert(s_check(data[n], 200, n));
+        pdc_store_unpin(g_store, &pins[n]);
+    }
+}
+
+Test(store, pin_keeps_its_bytes_after_delete_and_a_new_put_of_the_id) {
+    pdc_store_t *st = s_create(64 * MIB, 1);
+    uint8_t id[PDC_ID_SIZE];
+    s_id(id, 1);
+    const void *old, *cur;
+    pdc_store_pin_t *old_pin, *cur_pin;
+    size_t size;
+    cr_assert_eq(s_put(st, 1, 3000, PDC_T_BYTES), PDC_OK, "%s", g_err);
+    s_pin(st, 1, &old, &old_pin);
+    cr_assert_eq(pdc_store_delete(st, id), PDC_OK);
+    /* the same id with other bytes (seed 2) and another size */
+    void *buf = malloc(5000);
+    cr_assert_not_null(buf);
+    s_fill(buf, 5000, 2);
+    cr_assert_eq(pdc_store_put(st, id, PDC_T_STR, buf, 5000, g_err,
+                               sizeof(g_err)),
+                 PDC_OK, "%s", g_err);
+    free(buf);
+    /* churn, reads included: freed pages would be reused now, were they
+       not pinned */
+    for (uint64_t n = 100; n < 400; n++) {
+        cr_assert_eq(s_put(st, n, 3000, PDC_T_BYTES), PDC_OK, "%s", g_err);
+        cr_assert(s_get_ok(st, n, 3000, PDC_T_BYTES));
+        s_delete_n(st, n);
+    }
+    pdc_type type;
+    cr_assert_eq(pdc_store_get(st, id, &cur, &size, &type, &cur_pin), PDC_OK);
+    cr_assert_eq(size, 5000, "a get sees the new put");
+    cr_assert_eq(type, PDC_T_STR);
+    cr_assert(s_check(cur, 5000, 2));
+    cr_assert(s_check(old, 3000, 1), "the old pin still shows the old bytes");
+    pdc_store_unpin(st, &old_pin);
+    pdc_store_unpin(st, &cur_pin);
+}
+
+/* Sharing is safe: a pin counted on an older snapshot than the one that
+   found its object still keeps the object's pages from reuse. */
+Test(store, pin_counted_on_an_older_snapshot_keeps_a_newer_objects_bytes) {
+    pdc_store_t *st = s_create(64 * MIB, 1);
+    const void *a_data, *b_data;
+    pdc_store_pin_t *a_pin, *b_pin;
+    cr_assert_eq(s_put(st, 1, 2000, PDC_T_BYTES), PDC_OK, "%s", g_err);
+    s_pin(st, 1, &a_data, &a_pin);
+    cr_assert_eq(s_put(st, 2, 2000, PDC_T_BYTES), PDC_OK, "%s", g_err);
+    cr_assert_eq(s_put(st, 3, 2 * MIB, PDC_T_BYTES), PDC_OK, "%s", g_err);
+    s_pin(st, 2, &b_data, &b_pin);
+    const void *c_data;
+    pdc_store_pin_t *c_pin;
+    s_pin(st, 3, &c_data, &c_pin);
+    cr_assert_eq(b_pin, a_pin, "objects 2 and 3, put after the pin of 1, "
+                               "are counted on 1's snapshot");
+    cr_assert_eq(c_pin, a_pin);
+    s_delete_n(st, 2);
+    s_delete_n(st, 3);
+    for (uint64_t n = 100; n < 300; n++) {
+        cr_assert_eq(s_put(st, n, 2000, PDC_T_BYTES), PDC_OK, "%s", g_err);
+        cr_assert(s_get_ok(st, n, 2000, PDC_T_BYTES));
+        s_delete_n(st, n);
+    }
+    cr_assert_eq(s_put(st, 400, 2 * MIB, PDC_T_BYTES), PDC_OK, "%s", g_err);
+    cr_assert(s_check(b_data, 2000, 2));
+    cr_assert(s_check(c_data, 2 * MIB, 3));
+    cr_assert(s_check(a_data, 2000, 1));
+    pdc_store_unpin(st, &c_pin);
+    pdc_store_unpin(st, &b_pin);
+    pdc_store_unpin(st, &a_pin);
+}
+
+Test(store, reads_see_commits_made_after_a_pin_was_taken) {
+    pdc_store_t *st = s_create(64 * MIB, 1);
+    uint8_t id1[PDC_ID_SIZE], id2[PDC_ID_SIZE];
+    s_id(id1, 1);
+    s_id(id2, 2);
+    const void *data;
+    pdc_store_pin_t *pin;
+    cr_assert_eq(s_put(st, 1, 500, PDC_T_BYTES), PDC_OK, "%s", g_err);
+    s_pin(st, 1, &data, &pin); /* its snapshot predates what follows    */
+    cr_assert_eq(pdc_store_contains(st, id2), 0);
+    cr_assert_eq(s_put(st, 2, 500, PDC_T_BYTES), PDC_OK, "%s", g_err);
+    cr_assert_eq(pdc_store_contains(st, id2), 1);
+    cr_assert(s_get_ok(st, 2, 500, PDC_T_BYTES));
+    cr_assert_eq(pdc_store_delete(st, id1), PDC_OK);
+    cr_assert_eq(pdc_store_contains(st, id1), 0, "deleted, though pinned");
+    const void *again;
+    pdc_store_pin_t *again_pin;
+    cr_assert_eq(pdc_store_get(st, id1, &again, NULL, NULL, &again_pin),
+                 PDC_ENOTFOUND);
+    cr_assert_null(again_pin);
+    cr_assert(strstr(pdc_store_last_error(), "no object"), "%s",
+              pdc_store_last_error());
+    cr_assert(s_check(data, 500, 1));
+    pdc_store_unpin(st, &pin);
+}
+
+Test(store, pins_share_a_snapshot_only_within_the_share_bound) {
+    pdc_store_t *st = s_create(64 * MIB, 1);
+    const void *data[3];
+    pdc_store_pin_t *pin[3];
+    cr_assert_eq(s_put(st, 0, 100, PDC_T_BYTES), PDC_OK, "%s", g_err);
+    s_pin(st, 0, &data[0], &pin[0]);
+    cr_assert_eq(s_put(st, 1, 100, PDC_T_BYTES), PDC_OK, "%s", g_err);
+    s_pin(st, 1, &data[1], &pin[1]);
+    cr_assert_eq(pin[1], pin[0], "within the bound: shared");
+    usleep(2 * PDC_STORE_SNAPSHOT_SHARE_MS * 1000);
+    cr_assert_eq(s_put(st, 2, 100, PDC_T_BYTES), PDC_OK, "%s", g_err);
+    s_pin(st, 2, &data[2], &pin[2]);
+    cr_assert_neq(pin[2], pin[0], "past the bound: a snapshot of its own");
+    for (int i = 0; i < 3; i++) {
+        cr_assert(s_check(data[i], 100, (uint64_t) i));
+        pdc_store_unpin(st, &pin[i]);
+    }
+}
+
+/* Thread of pins_released_from_another_thread_free_their_snapshots. */
+typedef struct {
+    pdc_store_pin_t **pins;
+    size_t n;
+} test_unpins_t;
+
+static void *s_unpin_all(void *arg) {
+    test_unpins_t *u = arg;
+    for (size_t i = 0; i < u->n; i++)
+        pdc_store_unpin(g_store, &u->pins[i]);
+    return NULL;
+}
+
+Test(store, pins_released_from_another_thread_free_their_snapshots) {
+    pdc_store_t *st = s_create(64 * MIB, 1);
+    enum { N = 1001 };
+    static pdc_store_pin_t *pins[N];
+    static const void *data[N];
+    /* a large object first, then small ones put and pinned in turn */
+    cr_assert_eq(s_put(st, 0, 2 * LARGE, PDC_T_BYTES), PDC_OK, "%s", g_err);
+    s_pin(st, 0, &data[0], &pins[0]);
+    for (uint64_t n = 1; n < N; n++) {
+        cr_assert_eq(s_put(st, n, 300, PDC_T_BYTES), PDC_OK, "%s", g_err);
+        s_pin(st, n, &data[n], &pins[n]);
+    }
+    test_unpins_t u = {pins, N};
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, s_unpin_all, &u), 0);
+    pthread_join(th, NULL);
+    for (size_t i = 0; i < N; i++)
+        cr_assert_null(pins[i]);
+    /* no snapshot is left to hold the large object's pages: the next
+       large put reuses them */
+    uint64_t mem = s_shard_memory(1);
+    s_delete_n(st, 0);
+    cr_assert_eq(s_put(st, N, 2 * LARGE, PDC_T_BYTES), PDC_OK, "%s", g_err);
+    uint64_t grew = s_shard_memory(1) - mem;
+    cr_assert_lt(grew, MIB,
+                 "the new large object took %llu KiB of new memory: a "
+                 "snapshot still held the old one's pages",
+                 (unsigned long long) grew / 1024);
+    cr_assert(s_get_ok(st, N, 2 * LARGE, PDC_T_BYTES));
+}
+
+/* Threads of gets_and_unpins_on_many_threads_while_objects_churn: pin
+   a few of the stable objects, check them, unpin them in another order. */
+#define CHURN_THREADS 4
+#define CHURN_ROUNDS  2000
+#define CHURN_STABLE  64
+#define CHURN_HELD    8
+
+static atomic_int g_churn_bad;
+
+static void *s_pin_check_unpin(void *arg) {
+    unsigned seed = (unsigned) (uintptr_t) arg;
+    pdc_store_pin_t *pins[CHURN_HELD];
+    const void *data[CHURN_HELD];
+    uint64_t which[CHURN_HELD];
+    for (int round = 0; round < CHURN_ROUNDS; round++) {
+        for (int i = 0; i < CHURN_HELD; i++) {
+            uint8_t id[PDC_ID_SIZE];
+            which[i] = (uint64_t) rand_r(&seed) % CHURN_STABLE;
+            s_id(id, which[i]);
+            if (pdc_store_get(g_store, id, &data[i], NULL, NULL, &pins[i]) !=
+                PDC_OK) {
+                atomic_fetch_add(&g_churn_bad, 1);
+                pins[i] = NULL;
+            }
+        }
+        for (int i = CHURN_HELD - 1; i >= 0; i--) {
+            if (pins[i] && !s_check(data[i], 1000, which[i]))
+                atomic_fetch_add(&g_churn_bad, 1);
+            pdc_store_unpin(g_store, &pins[i]);
+        }
+    }
+    return NULL;
+}
+
+Test(store, gets_and_unpins_on_many_threads_while_objects_churn,
+     .timeout = 120) {
+    pdc_store_t *st = s_create(64 * MIB, 2);
+    for (uint64_t n = 0; n < CHURN_STABLE; n++)
+        cr_assert_eq(s_put(st, n, 1000, PDC_T_BYTES), PDC_OK, "%s", g_err);
+    pthread_t th[CHURN_THREADS];
+    for (uintptr_t t = 0; t < CHURN_THREADS; t++)
+        cr_assert_eq(pthread_create(&th[t], NULL, s_pin_check_unpin,
+                                    (void *) (t + 1)),
+                     0);
+    /* meanwhile other objects come and go in the same shards */
+    for (uint64_t n = 1000; n < 1500; n++) {
+        cr_assert_eq(s_put(st, n, 1000, PDC_T_BYTES), PDC_OK, "%s", g_err);
+        s_delete_n(st, n);
+    }
+    for (int t = 0; t < CHURN_THREADS; t++)
+        pthread_join(th[t], NULL);
+    cr_assert_eq(atomic_load(&g_churn_bad), 0,
+                 "%d failed or wrong gets", atomic_load(&g_churn_bad));
+    pdc_store_usage_t u = s_usage(st);
+    cr_assert_eq(u.objects, CHURN_STABLE);
+}
+
+/* Child of full_reader_table_is_an_error_that_names_max_readers: takes
+   the store's only read slot with a pin, says so on ready, and holds it
+   until go closes (clean: release the pin) or dies holding it. */
+static int s_child_hold_slot(int ready, int go, int clean) {
+    char err[512];
+    pdc_store_t *st = pdc_store_open(g_dir, err, sizeof(err));
+    if (!st)
+        return 10;
+    uint8_t id[PDC_ID_SIZE];
+    s_id(id, 1);
+    const void *data;
+    pdc_store_pin_t *pin;
+    if (pdc_store_get(st, id, &data, NULL, NULL, &pin) != PDC_OK)
+        return 11;
+    char c = 1, buf;
+    if (write(ready, &c, 1) != 1)
+        return 12;
+    if (read(go, &buf, 1) < 0)
+        return 13;
+    if (!clean)
+        _exit(0); /* dies holding the slot                          */
+    pdc_store_unpin(st, &pin);
+    pdc_store_destroy(&st);
+    return 0;
+}
+
+static pid_t s_fork_slot_holder(int clean, int *go_w) {
+    int ready[2], go[2];
+    cr_assert_eq(pipe(ready), 0);
+    cr_assert_eq(pipe(go), 0);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        close(ready[0]);
+        close(go[1]);
+        _exit(s_child_hold_slot(ready[1], go[0], clean));
+    }
+    close(ready[1]);
+    close(go[0]);
+    char c;
+    cr_assert_eq(read(ready[0], &c, 1), 1, "the child took the slot");
+    close(ready[0]);
+    *go_w = go[1];
+    return pid;
+}
+
+static void s_reap(pid_t pid, int go_w) {
+    close(go_w);
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+              "child status %d", status);
+}
+
+Test(store, full_reader_table_is_an_error_that_names_max_readers) {
+    pdc_store_config_t cfg = {
+        .capacity = 64 * MIB, .shards = 1, .max_readers = 1};
+    g_store = pdc_store_create(g_dir, &cfg, g_err, sizeof(g_err));
+    cr_assert_not_null(g_store, "%s", g_err);
+    cr_assert_eq(s_put(g_store, 1, 100, PDC_T_BYTES), PDC_OK, "%s", g_err);
+    int go;
+    pid_t pid = s_fork_slot_holder(1, &go);
+
+    uint8_t id[PDC_ID_SIZE];
+    s_id(id, 1);
+    const void *data;
+    pdc_store_pin_t *pin = (void *) 1;
+    int rc = pdc_store_get(g_store, id, &data, NULL, NULL, &pin);
+    const char *why = pdc_store_last_error();
+    cr_assert_neq(rc, PDC_ENOTFOUND, "the object is there: not a not-found");
+    cr_assert_eq(rc, PDC_ENOMEM, "%s", pdc_status_name(rc));
+    cr_assert_null(pin);
+    cr_assert(strstr(why, "max_readers") && strstr(why, "all 1 "),
+              "the message names the limit: %s", why);
+    cr_assert(strstr(why, "shard 0"), "%s", why);
+    cr_assert_lt(pdc_store_contains(g_store, id), 0, "contains cannot tell");
+
+    s_reap(pid, go);
+    cr_assert(s_get_ok(g_store, 1, 100, PDC_T_BYTES),
+              "the slot is free again: %s", pdc_store_last_error());
+}
+
+Test(store, read_slot_of_a_dead_process_is_taken_back_when_the_table_is_full) {
+    pdc_store_config_t cfg = {
+        .capacity = 64 * MIB, .shards = 1, .max_readers = 1};
+    g_store = pdc_store_create(g_dir, &cfg, g_err, sizeof(g_err));
+    cr_assert_not_null(g_store, "%s", g_err);
+    cr_assert_eq(s_put(g_store, 1, 100, PDC_T_BYTES), PDC_OK, "%s", g_err);
+    int go;
+    pid_t pid = s_fork_slot_holder(0, &go);
+    s_reap(pid, go); /* it died holding the only slot               */
+    cr_assert(s_get_ok(g_store, 1, 100, PDC_T_BYTES), "%s",
+              pdc_store_last_error());
 }
