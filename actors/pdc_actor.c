@@ -23,23 +23,66 @@
     carries a ZeroMQ socket monitor, so any caller sees the worker go away
     (DISCONNECTED, or CONNECT_RETRIED for a handle that arrived too late)
     and fails what it had sent.
+
+    This layer sits above the owner core: calls and creations are tasks
+    of its graph whose hook (s_hook) is this file's, placement is a lease
+    request in its registry under one id per actor (the same id claims
+    the name at the head), and the core calls in only through
+    pdc_actor_owner.h.  It uses the core through pdc_owner.h.
 */
-#include "pdc_client_internal.h"
+#include "pdc_actor_owner.h"
+#include "pdc_owner.h"
 
 #include "pdc_id.h"
 #include "pdc_log.h"
 #include "pdc_wire.h"
 
+#include <czmq.h>
+#include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Actor lease request ids have the top bit set, so they never collide
-   with the scheduling-class pointers used for task leases. */
-#define ACTOR_REQUEST_BIT ((uint64_t) 1 << 63)
+typedef enum { A_NAMING, A_PLACING, A_PLACED, A_DEAD } actor_state;
+
+/* An actor as one client sees it: the creator's copy drives placement and
+   creation; other clients' copies (from pdc_actor_get_named or a handle
+   argument) only know where the actor is.  One struct per actor id per
+   client, shared by every handle to it there (refs). */
+struct pdc_actor {
+    uint8_t id[PDC_ID_LEN];
+    pdc_client *client;
+    int refs;
+    int owned, detached, max_concurrency;
+    double cpus;
+    pdc_resources_t res;
+    pdc_sched_t sched;
+    actor_state state;
+    char endpoint[PATH_MAX];        /* where this client reaches it       */
+    char public_endpoint[PATH_MAX]; /* where anyone reaches it (handles)  */
+    char node[PDC_NODE_LEN];        /* its node                           */
+    char gpu_ids[256];              /* its GPU devices (WORKER_LEASE)     */
+    conn_t *conn;
+    uint8_t worker_id[PDC_ID_LEN];
+    uint64_t request; /* its id in the registry (owned): name and lease */
+    int asked;        /* the name claim or lease request is out         */
+    const char *library, *cls; /* interned */
+    char ns[64], name[128];
+    int name_registered;
+    task_t *create;      /* the creator's creation task until sent */
+    obj_t *ready;        /* the creator's creation result          */
+    task_t *head, *tail; /* calls waiting to be pushed             */
+    size_t queued;
+    task_t *inflight;    /* calls and the creation, pushed, not answered */
+    int kill_pending;    /* ACTOR_KILL to send                      */
+    int dead_code;
+    char dead_why[256];
+    struct pdc_actor *next;
+};
 
 static pdc_actor *s_find(pdc_client *c, const uint8_t *id) {
-    for (pdc_actor *a = c->actors; a; a = a->next)
+    for (pdc_actor *a = *pdc_owner_actors(c); a; a = a->next)
         if (pdc_id_eq(a->id, id)) return a;
     return NULL;
 }
@@ -50,8 +93,12 @@ static pdc_actor *s_new(pdc_client *c, const uint8_t *id) {
     memcpy(a->id, id, PDC_ID_LEN);
     a->client = c;
     a->refs = 1;
-    a->next = c->actors;
-    c->actors = a;
+    /* At the tail: the pump then sends in creation order, so a name
+       dropped by a dead actor goes to the head before a new actor's
+       claim of the same name. */
+    pdc_actor **p = pdc_owner_actors(c);
+    while (*p) p = &(*p)->next;
+    *p = a;
     return a;
 }
 
@@ -68,13 +115,30 @@ static void s_list_remove(task_t **head, task_t *t) {
     t->prev = t->next = NULL;
 }
 
+static void s_queue_append(pdc_actor *a, task_t *t) {
+    t->next = NULL;
+    t->prev = a->tail;
+    if (a->tail) a->tail->next = t; else a->head = t;
+    a->tail = t;
+    a->queued++;
+    t->queued = 1;
+}
+
+static void s_queue_remove(pdc_actor *a, task_t *t) {
+    if (t->prev) t->prev->next = t->next; else a->head = t->next;
+    if (t->next) t->next->prev = t->prev; else a->tail = t->prev;
+    t->prev = t->next = NULL;
+    t->queued = 0;
+    a->queued--;
+}
+
 static void s_fail_task(pdc_client *c, pdc_actor *a, task_t *t, int code, const char *why) {
     char fn[1024];
+    int method = t->function && t->function != a->cls;
     snprintf(fn, sizeof fn, "%s:%s%s%s", a->library ? a->library : "?", a->cls ? a->cls : "actor",
-             t->function && t->function != a->cls ? "." : "",
-             t->function && t->function != a->cls ? t->function : "");
-    pdc_client_obj_fail(t->result, code, fn, c->node_id, why);
-    pdc_client_task_finish(c, t);
+             method ? "." : "", method ? t->function : "");
+    pdc_obj_fail(t->result, code, fn, a->node[0] ? a->node : pdc_node_id(c), why);
+    pdc_graph_finish(c, t);
 }
 
 /* The actor is dead: fail everything not answered.  Mutex held. */
@@ -83,90 +147,71 @@ static void s_die(pdc_client *c, pdc_actor *a, int code, const char *why) {
     a->state = A_DEAD;
     a->dead_code = code;
     snprintf(a->dead_why, sizeof a->dead_why, "%s", why);
-    if (a->create) {
-        task_t *t = a->create;
-        a->create = NULL;
-        s_fail_task(c, a, t, code, why);
-    }
-    while (a->head) {
-        task_t *t = a->head;
-        pdc_actor_dequeue(a, t);
-        s_fail_task(c, a, t, code, why);
-    }
-    while (a->inflight) {
-        task_t *t = a->inflight;
-        s_list_remove(&a->inflight, t);
-        s_fail_task(c, a, t, code, why);
-    }
-    pthread_cond_broadcast(&c->cv);
+    if (a->create) s_fail_task(c, a, a->create, code, why);
+    while (a->head) s_fail_task(c, a, a->head, code, why);
+    while (a->inflight) s_fail_task(c, a, a->inflight, code, why);
+    pdc_owner_broadcast(c);
 }
 
-/* ---- Called by the client core --------------------------------------- */
+/* ---- The hook of calls and creations (pdc_graph.h) ------------------- */
 
 /* Calls join their actor's queue when submitted, so they leave in
    submission order; the pump sends the longest prefix whose arguments
    are ready (T_QUEUED), and a call still waiting for an argument holds
    back the calls behind it. */
-static void s_queue_append(pdc_actor *a, task_t *t) {
-    t->next = NULL;
-    t->prev = a->tail;
-    if (a->tail) a->tail->next = t; else a->head = t;
-    a->tail = t;
-    a->queued++;
-    t->in_actor_queue = 1;
+static void s_task_ready(pdc_client *c, task_t *t) {
+    pdc_actor *a = t->hook_ctx;
+    t->state = T_QUEUED;
+    if (t != a->create && a->state == A_DEAD) s_fail_task(c, a, t, a->dead_code, a->dead_why);
 }
 
-void pdc_actor_enqueue(pdc_client *c, task_t *t) {
-    pdc_actor *a = t->actor;
-    t->state = T_QUEUED; /* its arguments are ready */
-    if (t == a->create) return; /* sent by the pump once placed */
-    if (a->state == A_DEAD) s_fail_task(c, a, t, a->dead_code, a->dead_why);
+static void s_task_done(pdc_client *c, task_t *t) {
+    pdc_actor *a = t->hook_ctx;
+    if (t->queued) s_queue_remove(a, t);
+    if (t->state == T_INFLIGHT) s_list_remove(&a->inflight, t);
+    if (t == a->create) a->create = NULL;
+    a->refs--; /* the task's hold on the handle */
+    if (t->result == a->ready && t->result->state == OBJ_FAILED) {
+        /* The constructor failed, or never ran (an argument failed). */
+        char why[600];
+        snprintf(why, sizeof why, "the actor could not be created: %s", a->ready->err.message);
+        s_die(c, a, a->ready->err.code, why);
+    }
 }
 
-void pdc_actor_dequeue(pdc_actor *a, task_t *t) {
-    if (!t->in_actor_queue) return;
-    if (t->prev) t->prev->next = t->next; else a->head = t->next;
-    if (t->next) t->next->prev = t->prev; else a->tail = t->prev;
-    t->prev = t->next = NULL;
-    t->in_actor_queue = 0;
-    a->queued--;
-}
+static const pdc_task_hook_t s_hook = {s_task_ready, s_task_done};
 
-void pdc_actor_call_answered(pdc_actor *a, task_t *t) {
-    s_list_remove(&a->inflight, t);
+/* ---- Called by the client core (pdc_actor_owner.h) -------------------- */
+
+int pdc_actor_arg_hold(pdc_client *c, pdc_actor *h, obj_t **wait_on, char *why, size_t len) {
+    *wait_on = NULL;
+    if (!h || h->client != c) {
+        snprintf(why, len, "not an actor handle of this client");
+        return PDC_EINVAL;
+    }
+    if (h->state == A_DEAD) {
+        snprintf(why, len, "the actor is dead: %s", h->dead_why);
+        return PDC_EACTORDIED;
+    }
+    h->refs++;
+    if (h->ready && h->ready->state != OBJ_READY) *wait_on = h->ready;
+    return PDC_OK;
 }
 
 /* Handles are counted, but an actor's struct lives until the client
    closes: death paths walk the actor list while failing calls whose
    release could otherwise free the actor under them.  One struct per
    actor ever seen is little. */
-void pdc_actor_unref(pdc_client *c, pdc_actor *a) {
+void pdc_actor_arg_release(pdc_client *c, pdc_actor *h) {
     (void) c;
-    a->refs--;
-}
-
-void pdc_actor_created(pdc_client *c, pdc_actor *a) {
-    if (a->ready->state == OBJ_FAILED) {
-        char why[600];
-        snprintf(why, sizeof why, "the actor could not be created: %s", a->ready->err.message);
-        int code = a->ready->err.code;
-        s_die(c, a, code, why);
-    }
+    h->refs--;
 }
 
 const char *pdc_actor_to_wire(pdc_actor *a, char *buf, size_t len) {
     char hex[33];
-    snprintf(buf, len, "%s@%s", pdc_id_hex(a->id, hex), *a->public_endpoint ? a->public_endpoint : a->endpoint);
+    snprintf(buf, len, "%s@%s", pdc_id_hex(a->id, hex),
+             *a->public_endpoint ? a->public_endpoint : a->endpoint);
     return buf;
-}
-
-static int s_parse_hex_id(const char *hex, uint8_t *id) {
-    for (int i = 0; i < PDC_ID_LEN; i++) {
-        unsigned v;
-        if (sscanf(hex + 2 * i, "%2x", &v) != 1) return -1;
-        id[i] = (uint8_t) v;
-    }
-    return 0;
 }
 
 /* A handle known only by id and endpoint (mutex held). */
@@ -180,7 +225,7 @@ static pdc_actor *s_remote_handle(pdc_client *c, const uint8_t *id, const char *
     if (!a) return NULL;
     snprintf(a->endpoint, sizeof a->endpoint, "%s", endpoint);
     a->state = A_PLACED;
-    a->library = pdc_client_intern(c, "actor");
+    a->library = pdc_owner_intern(c, "actor");
     return a;
 }
 
@@ -190,232 +235,228 @@ pdc_actor *pdc_actor_from_wire(pdc_client *c, const char *text, size_t len) {
     char copy[PATH_MAX + 40];
     memcpy(copy, text, len);
     copy[len] = '\0';
-    if (s_parse_hex_id(copy, id)) return NULL;
-    pthread_mutex_lock(&c->mu);
+    copy[32] = '\0';
+    if (pdc_id_parse(copy, id)) return NULL;
+    pdc_owner_lock(c);
     pdc_actor *a = s_remote_handle(c, id, copy + 33);
-    pthread_mutex_unlock(&c->mu);
+    pdc_owner_unlock(c);
     return a;
 }
 
 /* ---- The I/O thread ---------------------------------------------------- */
 
-static void s_on_monitor(pdc_zwatch_t *watch, void *sock, void *arg) {
-    (void) watch;
-    conn_t *k = arg;
-    pdc_client *c = k->client;
-    if (!pdc_remote_monitor_event(sock)) return;
-    pthread_mutex_lock(&c->mu);
-    char why[PATH_MAX + 64];
-    snprintf(why, sizeof why, "lost the connection to the actor's worker at %s", k->endpoint);
-    for (pdc_actor *a = c->actors; a; a = a->next)
+static void s_on_conn_lost(pdc_client *c, conn_t *k, const char *why) {
+    for (pdc_actor *a = *pdc_owner_actors(c); a; a = a->next)
         if (a->conn == k) s_die(c, a, PDC_EACTORDIED, why);
-    pthread_mutex_unlock(&c->mu);
 }
 
 static conn_t *s_actor_conn(pdc_client *c, pdc_actor *a) {
     if (a->conn) return a->conn;
-    conn_t *k = pdc_client_conn(c, a->endpoint);
-    if (!k) return NULL;
-    if (!k->monitor)
-        pdc_remote_monitor(c, k->sock, ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_CONNECT_RETRIED, &k->monitor,
-                           &k->monitor_watch, s_on_monitor, k);
+    char why[512];
+    conn_t *k = pdc_io_conn_open(c, a->endpoint, why, sizeof why);
+    if (!k) {
+        char msg[600];
+        snprintf(msg, sizeof msg, "cannot connect to the actor at %s: %s", a->endpoint, why);
+        s_die(c, a, PDC_ECONNECT, msg);
+        return NULL;
+    }
+    pdc_io_conn_watch(c, k, ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_CONNECT_RETRIED, s_on_conn_lost);
     a->conn = k;
     return k;
 }
 
-static int s_send_head(pdc_client *c) {
-    return pdc_client_send_head(c, &c->enc, NULL, 0);
-}
-
 static void s_name_message(pdc_client *c, pdc_actor *a, pdc_msg_type type, const char *endpoint) {
-    pdc_enc_begin(&c->enc, type, a->lease_request);
-    pdc_enc_s(&c->enc, a->ns);
-    pdc_enc_s(&c->enc, a->name);
-    pdc_enc_id(&c->enc, a->id);
-    if (type == PDC_MSG_ACTOR_NAME_REGISTER) pdc_enc_s(&c->enc, endpoint);
-    s_send_head(c);
-}
-
-void pdc_actor_on_head(pdc_zwatch_t *watch, void *sock, void *arg) {
-    (void) watch;
-    pdc_client *c = arg;
-    pdc_inbound_t in;
-    int rc = pdc_wire_recv(sock, 0, &in);
-    if (rc == 0) return;
-    pthread_mutex_lock(&c->mu);
-    pdc_actor *a = NULL;
-    for (pdc_actor *x = c->actors; rc > 0 && x; x = x->next)
-        if (x->owned && x->lease_request == in.msg.request_id) a = x;
-    if (rc < 0) {
-        pdc_warn("refused a message from the head: %s", in.error);
-    } else if (!a && in.msg.type == PDC_MSG_ERROR) {
-        char why[512];
-        pdc_warn("the head: %s", pdc_f_cstr(&in.msg.fields[1], why, sizeof why));
-    } else if (a && a->state == A_NAMING) {
-        if (in.msg.type == PDC_MSG_ACTOR_INFO && pdc_id_eq(pdc_f_id(&in.msg.fields[0]), a->id)) {
-            a->state = A_PLACING;
-            a->lease_request = 0;
-        } else if (in.msg.type == PDC_MSG_ERROR) {
-            char why[512];
-            pdc_f_cstr(&in.msg.fields[1], why, sizeof why);
-            a->name[0] = '\0'; /* not ours: do not drop it later */
-            s_die(c, a, (int) pdc_f_i(&in.msg.fields[0]), why);
-        }
-    }
-    pdc_actor_pump(c);
-    pthread_mutex_unlock(&c->mu);
-    pdc_inbound_close(&in);
+    pdc_enc_t *e = pdc_owner_enc(c);
+    pdc_enc_begin(e, type, a->request);
+    pdc_enc_s(e, a->ns);
+    pdc_enc_s(e, a->name);
+    pdc_enc_id(e, a->id);
+    if (type == PDC_MSG_ACTOR_NAME_REGISTER) pdc_enc_s(e, endpoint);
+    pdc_owner_send_head(c, e);
 }
 
 /* Ask raylet (NULL: the local one) for a's worker, under a's request id. */
 static void s_request_lease(pdc_client *c, pdc_actor *a, void *raylet, unsigned flags) {
     flags |= PDC_LEASE_ACTOR | (a->detached ? PDC_LEASE_DETACHED : 0);
-    pdc_client_request_lease(c, raylet, a->lease_request, a->cpus, flags, &a->res, &a->sched, "");
+    pdc_sched_request_lease(c, raylet, a->request, a->cpus, flags, &a->res, &a->sched, "");
+    a->asked = 1;
 }
 
-/* Send what actors have waiting: name claims, lease requests, creations,
-   calls, kills.  Mutex held, on the I/O thread. */
-void pdc_actor_pump(pdc_client *c) {
-    for (pdc_actor *a = c->actors; a; a = a->next) {
-        if (a->owned && a->state == A_NAMING && !a->lease_request) {
-            a->lease_request = ++c->next_request | ACTOR_REQUEST_BIT;
-            if (!*c->head_endpoint) {
-                s_die(c, a, PDC_ECONNECT, "named actors need a head, and this node has none");
-                continue;
-            }
-            s_name_message(c, a, PDC_MSG_ACTOR_NAME_REGISTER, "");
+/* Answers to a's request: from the head while it claims its name, from
+   a raylet while it is placed. */
+static void s_on_answer(pdc_client *c, void *ctx, uint64_t id, const pdc_msg_t *msg, void *sock) {
+    pdc_actor *a = ctx;
+    const msgpack_object *f = msg->fields;
+    if (a->state == A_NAMING) {
+        if (msg->type == PDC_MSG_ACTOR_INFO &&
+            pdc_id_eq(pdc_f_id(&f[PDC_ACTOR_INFO_ACTOR_ID]), a->id)) {
+            a->state = A_PLACING;
+            a->asked = 0;
+        } else if (msg->type == PDC_MSG_ERROR) {
+            char why[512];
+            pdc_f_cstr(&f[PDC_ERROR_MESSAGE], why, sizeof why);
+            a->name[0] = '\0'; /* not ours: do not drop it later */
+            s_die(c, a, (int) pdc_f_i(&f[PDC_ERROR_CODE]), why);
         }
-        if (a->owned && a->state == A_PLACING && !a->lease_request) {
-            a->lease_request = ++c->next_request | ACTOR_REQUEST_BIT;
-            s_request_lease(c, a, NULL, 0);
+        return;
+    }
+    if (msg->type == PDC_MSG_LEASE_REDIRECT) {
+        char node[PDC_NODE_LEN], endpoint[PATH_MAX];
+        pdc_f_cstr(&f[PDC_LEASE_REDIRECT_NODE], node, sizeof node);
+        pdc_f_cstr(&f[PDC_LEASE_REDIRECT_ENDPOINT], endpoint, sizeof endpoint);
+        if (a->state == A_PLACING) pdc_remote_on_redirect(c, id, node, endpoint);
+    } else if (msg->type == PDC_MSG_ERROR) {
+        char why[512];
+        pdc_f_cstr(&f[PDC_ERROR_MESSAGE], why, sizeof why);
+        s_die(c, a, (int) pdc_f_i(&f[PDC_ERROR_CODE]), why);
+    } else if (msg->type == PDC_MSG_LEASE_GRANT) {
+        if (a->state != A_PLACING) {
+            /* Dead meanwhile: give the worker back. */
+            pdc_enc_t *e = pdc_owner_enc(c);
+            pdc_enc_begin(e, PDC_MSG_LEASE_RETURN, 0);
+            pdc_enc_id(e, pdc_f_id(&f[PDC_LEASE_GRANT_WORKER_ID]));
+            pdc_wire_send(sock, NULL, 0, e, NULL, 0);
+            return;
         }
-        if (a->kill_pending && a->conn) {
-            pdc_enc_begin(&c->enc, PDC_MSG_ACTOR_KILL, 0);
-            pdc_enc_id(&c->enc, a->id);
-            pdc_wire_send(zsock_resolve(a->conn->sock), NULL, 0, &c->enc, NULL, 0);
-            a->kill_pending = 0;
-        }
-        if (a->state == A_DEAD) {
-            if (a->owned && a->name[0] && a->name_registered >= 0) {
-                s_name_message(c, a, PDC_MSG_ACTOR_NAME_DROP, NULL);
-                a->name_registered = -1;
-            }
-            if (a->conn && !a->kill_pending) {
-                /* Deliver what was sent (a kill) before the socket goes. */
-                int linger = 1000;
-                zmq_setsockopt(zsock_resolve(a->conn->sock), ZMQ_LINGER, &linger, sizeof linger);
-                conn_t *k = a->conn;
-                for (pdc_actor *x = c->actors; x; x = x->next)
-                    if (x->conn == k) x->conn = NULL;
-                pdc_client_conn_close(c, k);
-            }
-            continue;
-        }
-        if (a->state != A_PLACED) continue;
-        conn_t *k = s_actor_conn(c, a);
-        if (!k) continue;
-        void *sock = zsock_resolve(k->sock);
-        if (a->create) {
-            task_t *t = a->create;
-            if (t->state != T_QUEUED) continue; /* its arguments are not ready */
-            a->create = NULL;
-            pdc_client_encode_worker_lease(c, a->gpu_ids); /* its GPUs, before it is built */
-            pdc_wire_send(sock, NULL, 0, &c->enc, NULL, 0);
-            pdc_enc_begin(&c->enc, PDC_MSG_ACTOR_CREATE, 0);
-            pdc_enc_id(&c->enc, a->id);
-            pdc_enc_s(&c->enc, pdc_client_library_for(c, a->library, a->node));
-            pdc_enc_s(&c->enc, a->cls);
-            pdc_client_encode_args(c, t, a->node);
-            pdc_enc_u(&c->enc, (uint64_t) (a->max_concurrency > 0 ? a->max_concurrency : 1));
-            pdc_wire_send(sock, NULL, 0, &c->enc, NULL, 0);
-            t->state = T_INFLIGHT;
-            s_list_push(&a->inflight, t);
-        }
-        if (a->owned && a->name[0] && !a->name_registered && a->ready &&
-            a->ready->state == OBJ_READY) {
-            s_name_message(c, a, PDC_MSG_ACTOR_NAME_REGISTER, *a->public_endpoint ? a->public_endpoint : a->endpoint);
-            a->name_registered = 1;
-        }
-        size_t ready = 0;
-        for (task_t *t = a->head; t && t->state == T_QUEUED; t = t->next) ready++;
-        if (!ready) continue;
-        pdc_enc_begin(&c->enc, PDC_MSG_ACTOR_CALLS, 0);
-        pdc_enc_id(&c->enc, a->id);
-        pdc_enc_array(&c->enc, ready);
-        for (size_t i = 0; i < ready; i++) {
-            task_t *t = a->head;
-            pdc_actor_dequeue(a, t);
-            pdc_client_encode_task(c, t, a->node);
-            t->state = T_INFLIGHT;
-            s_list_push(&a->inflight, t);
-        }
-        pdc_wire_send(sock, NULL, 0, &c->enc, NULL, 0);
+        memcpy(a->worker_id, pdc_f_id(&f[PDC_LEASE_GRANT_WORKER_ID]), PDC_ID_LEN);
+        pdc_f_cstr(&f[PDC_LEASE_GRANT_ENDPOINT], a->endpoint, sizeof a->endpoint);
+        pdc_f_cstr(&f[PDC_LEASE_GRANT_PUBLIC_ENDPOINT], a->public_endpoint,
+                   sizeof a->public_endpoint);
+        pdc_f_cstr(&f[PDC_LEASE_GRANT_NODE], a->node, sizeof a->node);
+        pdc_f_cstr(&f[PDC_LEASE_GRANT_GPU_IDS], a->gpu_ids, sizeof a->gpu_ids);
+        a->state = A_PLACED;
     }
 }
 
-static pdc_actor *s_by_request(pdc_client *c, uint64_t request) {
-    if (!(request & ACTOR_REQUEST_BIT)) return NULL;
-    for (pdc_actor *a = c->actors; a; a = a->next)
-        if (a->owned && a->lease_request == request) return a;
-    return NULL;
-}
-
-int pdc_actor_on_grant(pdc_client *c, uint64_t request, const uint8_t *worker_id,
-                       const char *endpoint, const char *public_endpoint, const char *node,
-                       const char *gpu_ids) {
-    pdc_actor *a = s_by_request(c, request);
-    if (!a || a->state != A_PLACING) return 0; /* dead meanwhile: returned */
-    memcpy(a->worker_id, worker_id, PDC_ID_LEN);
-    snprintf(a->endpoint, sizeof a->endpoint, "%s", endpoint);
-    snprintf(a->public_endpoint, sizeof a->public_endpoint, "%s", public_endpoint);
-    snprintf(a->node, sizeof a->node, "%s", node);
-    snprintf(a->gpu_ids, sizeof a->gpu_ids, "%s", gpu_ids);
-    a->state = A_PLACED;
-    return 1;
-}
-
-int pdc_actor_on_redirect(pdc_client *c, uint64_t request, void *raylet, unsigned flags) {
-    pdc_actor *a = s_by_request(c, request);
-    if (!a || a->state != A_PLACING) return a != NULL;
+static void s_reask(pdc_client *c, void *ctx, uint64_t id, void *raylet, unsigned flags) {
+    (void) c;
+    (void) id;
+    pdc_actor *a = ctx;
+    if (a->state != A_PLACING) return;
     if (raylet)
         s_request_lease(c, a, raylet, flags);
     else
-        a->lease_request = 0; /* the pump asks the local raylet again */
-    return 1;
+        a->asked = 0; /* the pump asks the local raylet again */
 }
 
-int pdc_actor_on_lease_error(pdc_client *c, uint64_t request, int code, const char *why) {
-    pdc_actor *a = s_by_request(c, request);
-    if (!a) return 0;
-    s_die(c, a, code, why);
-    return 1;
+static const pdc_request_ops_t s_request_ops = {"an actor's placement", s_on_answer, s_reask};
+
+/* A dead actor: drop its name, close its connection once a kill went. */
+static void s_pump_dead(pdc_client *c, pdc_actor *a) {
+    if (a->owned && a->name[0] && a->name_registered >= 0) {
+        s_name_message(c, a, PDC_MSG_ACTOR_NAME_DROP, NULL);
+        a->name_registered = -1;
+    }
+    if (a->request) {
+        pdc_requests_drop(pdc_owner_requests(c), a->request);
+        a->request = 0;
+    }
+    if (a->conn && !a->kill_pending) {
+        conn_t *k = a->conn;
+        for (pdc_actor *x = *pdc_owner_actors(c); x; x = x->next)
+            if (x->conn == k) {
+                x->conn = NULL;
+                /* Deliver what was sent (a kill) before the socket goes. */
+                pdc_io_conn_release(c, k, (int) pdc_owner_config(c)->shutdown_timeout_ms);
+            }
+    }
 }
 
-int pdc_actor_on_worker_died(pdc_client *c, const uint8_t *worker_id, int status) {
-    for (pdc_actor *a = c->actors; a; a = a->next) {
+/* A placed actor: its creation, its name, its calls. */
+static void s_pump_placed(pdc_client *c, pdc_actor *a) {
+    pdc_enc_t *e = pdc_owner_enc(c);
+    conn_t *k = s_actor_conn(c, a);
+    if (!k) return;
+    void *sock = pdc_peer_sock(k->peer);
+    if (a->create) {
+        task_t *t = a->create;
+        if (t->state != T_QUEUED) return; /* its arguments are not ready */
+        a->create = NULL;
+        pdc_io_encode_worker_lease(c, a->gpu_ids); /* its GPUs, before it is built */
+        pdc_wire_send(sock, NULL, 0, e, NULL, 0);
+        pdc_enc_begin(e, PDC_MSG_ACTOR_CREATE, 0);
+        pdc_enc_id(e, a->id);
+        pdc_enc_s(e, pdc_owner_library_for(c, a->library, a->node));
+        pdc_enc_s(e, a->cls);
+        pdc_graph_encode_args(c, e, t, a->node);
+        pdc_enc_u(e, (uint64_t) (a->max_concurrency > 0 ? a->max_concurrency : 1));
+        pdc_wire_send(sock, NULL, 0, e, NULL, 0);
+        t->state = T_INFLIGHT;
+        s_list_push(&a->inflight, t);
+    }
+    if (a->owned && a->name[0] && !a->name_registered && a->ready &&
+        a->ready->state == OBJ_READY) {
+        s_name_message(c, a, PDC_MSG_ACTOR_NAME_REGISTER,
+                       *a->public_endpoint ? a->public_endpoint : a->endpoint);
+        a->name_registered = 1;
+    }
+    size_t ready = 0;
+    for (task_t *t = a->head; t && t->state == T_QUEUED; t = t->next) ready++;
+    if (!ready) return;
+    pdc_enc_begin(e, PDC_MSG_ACTOR_CALLS, 0);
+    pdc_enc_id(e, a->id);
+    pdc_enc_array(e, ready);
+    for (size_t i = 0; i < ready; i++) {
+        task_t *t = a->head;
+        s_queue_remove(a, t);
+        pdc_graph_encode(c, e, t, a->node);
+        t->state = T_INFLIGHT;
+        s_list_push(&a->inflight, t);
+    }
+    pdc_wire_send(sock, NULL, 0, e, NULL, 0);
+}
+
+void pdc_actors_pump(pdc_client *c) {
+    for (pdc_actor *a = *pdc_owner_actors(c); a; a = a->next) {
+        if (a->owned && a->state == A_NAMING && !a->asked) {
+            a->asked = 1;
+            if (!*pdc_owner_head_endpoint(c))
+                s_die(c, a, PDC_ECONNECT, "named actors need a head, and this node has none");
+            else
+                s_name_message(c, a, PDC_MSG_ACTOR_NAME_REGISTER, "");
+        }
+        if (a->owned && a->state == A_PLACING && !a->asked) s_request_lease(c, a, NULL, 0);
+        if (a->kill_pending && a->conn) {
+            pdc_enc_t *e = pdc_owner_enc(c);
+            pdc_enc_begin(e, PDC_MSG_ACTOR_KILL, 0);
+            pdc_enc_id(e, a->id);
+            pdc_wire_send(pdc_peer_sock(a->conn->peer), NULL, 0, e, NULL, 0);
+            a->kill_pending = 0;
+        }
+        if (a->state == A_DEAD)
+            s_pump_dead(c, a);
+        else if (a->state == A_PLACED)
+            s_pump_placed(c, a);
+    }
+}
+
+int pdc_actors_on_worker_died(pdc_client *c, const uint8_t *worker_id, int status) {
+    for (pdc_actor *a = *pdc_owner_actors(c); a; a = a->next) {
         if (!a->owned || !pdc_id_eq(a->worker_id, worker_id)) continue;
-        char why[128];
-        snprintf(why, sizeof why, "the actor's worker exited (%s %d)", status < 0 ? "signal" : "status",
-                 status < 0 ? -status : status);
+        char why[160];
+        snprintf(why, sizeof why, "the actor's worker on node %s exited (%s %d)", a->node,
+                 status < 0 ? "signal" : "status", status < 0 ? -status : status);
         s_die(c, a, PDC_EACTORDIED, why);
         return 1;
     }
     return 0;
 }
 
-void pdc_actor_stop_owned(pdc_client *c) {
-    for (pdc_actor *a = c->actors; a; a = a->next)
+void pdc_actors_stop(pdc_client *c) {
+    for (pdc_actor *a = *pdc_owner_actors(c); a; a = a->next)
         if (a->owned && !a->detached && a->state != A_DEAD) {
             a->kill_pending = a->state == A_PLACED;
             s_die(c, a, PDC_EACTORDIED, "the process that created the actor shut down");
         }
 }
 
-void pdc_actor_free_all(pdc_client *c) {
-    while (c->actors) {
-        pdc_actor *a = c->actors;
-        c->actors = a->next;
-        if (a->ready) pdc_client_obj_unref(c, a->ready);
+void pdc_actors_free(pdc_client *c) {
+    pdc_actor **list = pdc_owner_actors(c);
+    while (*list) {
+        pdc_actor *a = *list;
+        *list = a->next;
+        if (a->ready) pdc_obj_unref(c, a->ready);
+        if (a->conn) pdc_io_conn_release(c, a->conn, 0);
         free(a);
     }
 }
@@ -425,13 +466,12 @@ void pdc_actor_free_all(pdc_client *c) {
 pdc_actor *pdc_actor_create_args(pdc_client *c, const char *library, const char *cls,
                                  const pdc_actor_opts *opts, const pdc_value *args, size_t nargs) {
     if (!c || !library || !cls) {
-        pdc_set_error(PDC_EINVAL, "pdc_actor_create: client, library and class are required");
+        pdc_owner_set_error(PDC_EINVAL, "pdc_actor_create: client, library and class are required");
         return NULL;
     }
+    pdc_owner_clear_error();
     char path[PATH_MAX];
     if (library[0] != '/' && strchr(library, '/') && realpath(library, path)) library = path;
-    pthread_mutex_lock(&c->mu);
-    pdc_ref ref;
     pdc_resources_t res;
     pdc_sched_t sched;
     char why[300];
@@ -439,16 +479,19 @@ pdc_actor *pdc_actor_create_args(pdc_client *c, const char *library, const char 
         pdc_sched_from_opts(&sched, opts ? opts->strategy : 0, opts ? opts->node_id : NULL,
                             opts ? opts->soft : 0, opts ? opts->label_selector : NULL, why,
                             sizeof why)) {
-        pthread_mutex_unlock(&c->mu);
-        pdc_set_error(PDC_EINVAL, "pdc_actor_create: %s", why);
+        pdc_owner_set_error(PDC_EINVAL, "pdc_actor_create: %s", why);
         return NULL;
     }
-    const char *lib = pdc_client_intern(c, library), *name = pdc_client_intern(c, cls);
-    task_t *t = pdc_client_task_new(c, lib, name, args, nargs, &ref);
-    pdc_actor *a = s_new(c, ref.id);
-    if (!a) {
-        pthread_mutex_unlock(&c->mu);
-        pdc_set_error(PDC_ENOMEM, "pdc_actor_create: out of memory");
+    pdc_owner_lock(c);
+    const char *lib = pdc_owner_intern(c, library), *name = pdc_owner_intern(c, cls);
+    uint8_t id[PDC_ID_LEN];
+    pdc_id_new(id);
+    pdc_actor *a = s_new(c, id);
+    if (a) a->request = pdc_requests_add(pdc_owner_requests(c), &s_request_ops, a);
+    if (!a || !a->request) {
+        if (a) a->state = A_DEAD;
+        pdc_owner_unlock(c);
+        pdc_owner_set_error(PDC_ENOMEM, "pdc_actor_create: out of memory");
         return NULL;
     }
     a->owned = 1;
@@ -461,31 +504,34 @@ pdc_actor *pdc_actor_create_args(pdc_client *c, const char *library, const char 
     a->detached = opts && opts->detached;
     snprintf(a->ns, sizeof a->ns, "%s", opts && opts->ns ? opts->ns : "default");
     if (opts && opts->name) snprintf(a->name, sizeof a->name, "%s", opts->name);
-    /* The creation result: the caller's reference of task_new is the
-       actor's hold on it. */
-    a->ready = pdc_idmap_get(&c->objects, ref.id);
+    a->state = a->name[0] ? A_NAMING : A_PLACING;
+    pdc_ref ref;
+    a->refs++; /* the creation holds the handle, as calls do */
+    task_t *t = pdc_graph_task_new(c, lib, name, args, nargs, &s_hook, a, &ref);
+    /* The actor's id is its creation's; the caller's reference of the
+       creation result is the actor's hold on it. */
+    memcpy(a->id, ref.id, PDC_ID_LEN);
+    a->ready = pdc_obj_find(c, ref.id);
     if (!t) {
-        /* Failed at submission: the result already holds why. */
+        /* Failed at submission: the result holds why. */
         obj_t *o = a->ready;
+        if (a->state != A_DEAD) a->refs--;
         s_die(c, a, o ? o->err.code : PDC_ENOMEM, o ? o->err.message : "out of memory");
     } else {
-        t->actor = a;
-        a->refs++; /* the creation holds the handle, as calls do */
         a->create = t;
-        a->state = a->name[0] ? A_NAMING : A_PLACING;
-        pdc_client_task_submit(c, t);
+        pdc_graph_submit(c, t);
     }
-    pthread_mutex_unlock(&c->mu);
-    pdc_client_wake(c);
+    pdc_owner_unlock(c);
+    pdc_owner_wake(c);
     return a;
 }
 
 int pdc_actor_ready(pdc_client *c, pdc_actor *a, int64_t timeout_ms) {
-    if (!c || !a) return pdc_set_error(PDC_EINVAL, "pdc_actor_ready: no actor");
+    if (!c || !a) return pdc_owner_set_error(PDC_EINVAL, "pdc_actor_ready: no actor");
     if (!a->owned) {
-        pthread_mutex_lock(&c->mu);
-        int rc = a->state == A_DEAD ? pdc_set_error(a->dead_code, "%s", a->dead_why) : PDC_OK;
-        pthread_mutex_unlock(&c->mu);
+        pdc_owner_lock(c);
+        int rc = a->state == A_DEAD ? pdc_owner_set_error(a->dead_code, "%s", a->dead_why) : PDC_OK;
+        pdc_owner_unlock(c);
         return rc;
     }
     pdc_ref r;
@@ -494,9 +540,9 @@ int pdc_actor_ready(pdc_client *c, pdc_actor *a, int64_t timeout_ms) {
     int rc = pdc_get(c, r, &o, timeout_ms);
     pdc_object_release(c, &o);
     if (rc == PDC_OK) {
-        pthread_mutex_lock(&c->mu);
-        if (a->state == A_DEAD) rc = pdc_set_error(a->dead_code, "%s", a->dead_why);
-        pthread_mutex_unlock(&c->mu);
+        pdc_owner_lock(c);
+        if (a->state == A_DEAD) rc = pdc_owner_set_error(a->dead_code, "%s", a->dead_why);
+        pdc_owner_unlock(c);
     }
     return rc;
 }
@@ -506,122 +552,153 @@ pdc_ref pdc_actor_call_args(pdc_client *c, pdc_actor *a, const char *method, con
     pdc_ref ref;
     memset(&ref, 0, sizeof ref);
     if (!c || !a || !method) {
-        pdc_set_error(PDC_EINVAL, "pdc_actor_call: client, actor and method are required");
+        pdc_owner_set_error(PDC_EINVAL, "pdc_actor_call: client, actor and method are required");
         return ref;
     }
-    pthread_mutex_lock(&c->mu);
+    pdc_owner_clear_error();
+    pdc_owner_lock(c);
     if (a->state == A_DEAD) {
         char fn[512];
         snprintf(fn, sizeof fn, "%s.%s", a->cls ? a->cls : "actor", method);
-        ref = pdc_client_error_ref(c, a->dead_code, fn, a->dead_why);
-        pthread_mutex_unlock(&c->mu);
+        ref = pdc_obj_error_ref(c, a->dead_code, fn, a->dead_why);
+        pdc_owner_unlock(c);
         return ref;
     }
-    task_t *t = pdc_client_task_new(c, a->library, pdc_client_intern(c, method), args, nargs, &ref);
+    a->refs++; /* the call holds the handle */
+    task_t *t = pdc_graph_task_new(c, a->library, pdc_owner_intern(c, method), args, nargs,
+                                   &s_hook, a, &ref);
     if (t) {
-        t->actor = a;
-        a->refs++; /* the call holds the handle */
         s_queue_append(a, t);
-        pdc_client_task_submit(c, t);
+        pdc_graph_submit(c, t);
     }
-    pthread_mutex_unlock(&c->mu);
-    if (t) pdc_client_wake(c);
+    pdc_owner_unlock(c);
+    if (t) pdc_owner_wake(c);
     return ref;
 }
 
 int pdc_actor_kill(pdc_client *c, pdc_actor *a) {
-    if (!c || !a) return pdc_set_error(PDC_EINVAL, "pdc_actor_kill: no actor");
-    pthread_mutex_lock(&c->mu);
+    if (!c || !a) return pdc_owner_set_error(PDC_EINVAL, "pdc_actor_kill: no actor");
+    pdc_owner_lock(c);
     int rc = PDC_OK;
     if (a->state == A_DEAD) {
-        rc = pdc_set_error(PDC_EACTORDIED, "the actor is already dead: %s", a->dead_why);
+        rc = pdc_owner_set_error(PDC_EACTORDIED, "the actor is already dead: %s", a->dead_why);
     } else {
+        pdc_owner_clear_error();
         a->kill_pending = a->state == A_PLACED;
         s_die(c, a, PDC_EACTORDIED, "the actor was killed by pdc_actor_kill");
     }
-    pthread_mutex_unlock(&c->mu);
-    pdc_client_wake(c);
+    pdc_owner_unlock(c);
+    pdc_owner_wake(c);
     return rc;
 }
 
 void pdc_actor_release(pdc_client *c, pdc_actor *a) {
     if (!c || !a) return;
-    pthread_mutex_lock(&c->mu);
-    pdc_actor_unref(c, a);
-    pthread_mutex_unlock(&c->mu);
+    pdc_owner_lock(c);
+    a->refs--;
+    pdc_owner_unlock(c);
 }
 
 void pdc_actor_retain(pdc_client *c, pdc_actor *a) {
     if (!c || !a) return;
-    pthread_mutex_lock(&c->mu);
+    pdc_owner_lock(c);
     a->refs++;
-    pthread_mutex_unlock(&c->mu);
+    pdc_owner_unlock(c);
 }
 
 const char *pdc_actor_id(pdc_actor *a, char *buf) {
     return pdc_id_hex(a->id, buf);
 }
 
-/* Ask the head for a named actor, on a socket of this call's own (the
-   I/O thread owns the client's sockets).  Polls while the actor is still
-   being placed (endpoint ""). */
-pdc_actor *pdc_actor_get_named(pdc_client *c, const char *name, const char *ns, int64_t timeout_ms) {
-    if (!c || !name) {
-        pdc_set_error(PDC_EINVAL, "pdc_actor_get_named: a name is required");
-        return NULL;
-    }
-    if (!*c->head_endpoint) {
-        pdc_set_error(PDC_ECONNECT, "pdc_actor_get_named: this node has no head");
-        return NULL;
-    }
-    zsock_t *sock = zsock_new(ZMQ_DEALER);
-    if (!sock) return NULL;
-    pdc_wire_tune(zsock_resolve(sock), c->cfg.max_message_size);
-    zsock_connect(sock, "%s", c->head_endpoint);
+/* One ACTOR_LOOKUP on peer, answered within wait_ms.  1: found (*found
+   set), 0: ask again (no answer, or still being placed: why says which),
+   -1: an error from the head (code, why). */
+static int s_lookup_once(pdc_client *c, pdc_peer_t *peer, const char *name, const char *ns,
+                         long wait_ms, pdc_actor **found, int *code, char *why, size_t len) {
     pdc_enc_t enc;
     pdc_enc_init(&enc);
-    int64_t waited = 0, step = 20;
+    pdc_enc_begin(&enc, PDC_MSG_ACTOR_LOOKUP, 1);
+    pdc_enc_s(&enc, ns);
+    pdc_enc_s(&enc, name);
+    pdc_peer_send(peer, &enc, NULL, 0);
+    pdc_enc_free(&enc);
+    zmq_pollitem_t item = {pdc_peer_sock(peer), 0, ZMQ_POLLIN, 0};
+    if (zmq_poll(&item, 1, wait_ms) != 1) {
+        snprintf(why, len, "no answer from the head at %s", pdc_peer_endpoint(peer));
+        return 0;
+    }
+    pdc_inbound_t in;
+    int rc = pdc_wire_recv(pdc_peer_sock(peer), 0, &in);
+    int outcome = 0;
+    if (rc > 0 && in.msg.type == PDC_MSG_ACTOR_INFO) {
+        char endpoint[PATH_MAX];
+        pdc_f_cstr(&in.msg.fields[PDC_ACTOR_INFO_ENDPOINT], endpoint, sizeof endpoint);
+        if (*endpoint) {
+            pdc_owner_lock(c);
+            *found = s_remote_handle(c, pdc_f_id(&in.msg.fields[PDC_ACTOR_INFO_ACTOR_ID]), endpoint);
+            pdc_owner_unlock(c);
+            outcome = 1;
+        } else {
+            snprintf(why, len, "actor '%s' is still being placed", name);
+        }
+    } else if (rc > 0 && in.msg.type == PDC_MSG_ERROR) {
+        *code = (int) pdc_f_i(&in.msg.fields[PDC_ERROR_CODE]);
+        pdc_f_cstr(&in.msg.fields[PDC_ERROR_MESSAGE], why, len);
+        outcome = -1;
+    }
+    if (rc != 0) pdc_inbound_close(&in);
+    return outcome;
+}
+
+/* Ask the head for a named actor, on a socket of this call's own (the
+   I/O thread owns the client's sockets).  Asks again while the actor is
+   still being placed (endpoint ""), and while the head is silent: with
+   PDC_FOREVER a head that stops answering for a while (busy, restarted)
+   is waited for; each silent round opens a fresh socket, so unanswered
+   lookups do not pile up in a queue. */
+pdc_actor *pdc_actor_get_named(pdc_client *c, const char *name, const char *ns, int64_t timeout_ms) {
+    if (!c || !name) {
+        pdc_owner_set_error(PDC_EINVAL, "pdc_actor_get_named: a name is required");
+        return NULL;
+    }
+    pdc_owner_clear_error();
+    const char *head = pdc_owner_head_endpoint(c);
+    if (!*head) {
+        pdc_owner_set_error(PDC_ECONNECT, "pdc_actor_get_named: this node has no head");
+        return NULL;
+    }
+    const pdc_config_t *cfg = pdc_owner_config(c);
+    int64_t start = zclock_mono();
     pdc_actor *found = NULL;
     int code = PDC_ETIMEOUT;
-    char why[512] = "";
-    snprintf(why, sizeof why, "no answer from the head at %s", c->head_endpoint);
+    char why[512];
+    snprintf(why, sizeof why, "no answer from the head at %s", head);
+    pdc_peer_t *peer = NULL;
     for (;;) {
-        pdc_enc_begin(&enc, PDC_MSG_ACTOR_LOOKUP, 1);
-        pdc_enc_s(&enc, ns ? ns : "default");
-        pdc_enc_s(&enc, name);
-        pdc_wire_send(zsock_resolve(sock), NULL, 0, &enc, NULL, 0);
-        zmq_pollitem_t item = {zsock_resolve(sock), 0, ZMQ_POLLIN, 0};
-        long wait = timeout_ms < 0 ? 1000 : (long) (timeout_ms - waited);
-        if (wait < 1) wait = 1;
-        int64_t t0 = zclock_mono();
-        if (zmq_poll(&item, 1, wait) != 1) break;
-        waited += zclock_mono() - t0;
-        pdc_inbound_t in;
-        int rc = pdc_wire_recv(zsock_resolve(sock), 0, &in);
-        if (rc > 0 && in.msg.type == PDC_MSG_ACTOR_INFO) {
-            char endpoint[PATH_MAX];
-            pdc_f_cstr(&in.msg.fields[1], endpoint, sizeof endpoint);
-            if (*endpoint) {
-                pthread_mutex_lock(&c->mu);
-                found = s_remote_handle(c, pdc_f_id(&in.msg.fields[0]), endpoint);
-                pthread_mutex_unlock(&c->mu);
-                pdc_inbound_close(&in);
-                break;
-            }
-            snprintf(why, sizeof why, "actor '%s' is still being placed", name);
-        } else if (rc > 0 && in.msg.type == PDC_MSG_ERROR) {
-            code = (int) pdc_f_i(&in.msg.fields[0]);
-            pdc_f_cstr(&in.msg.fields[1], why, sizeof why);
-            pdc_inbound_close(&in);
+        if (!peer) peer = pdc_peer_new(NULL, cfg, head, NULL, NULL, why, sizeof why);
+        if (!peer) {
+            code = PDC_ECONNECT;
             break;
         }
-        if (rc != 0) pdc_inbound_close(&in);
+        int64_t waited = zclock_mono() - start;
         if (timeout_ms >= 0 && waited >= timeout_ms) break;
-        zclock_sleep((int) step);
-        waited += step;
+        long wait = (long) cfg->connect_timeout_ms;
+        if (timeout_ms >= 0 && timeout_ms - waited < wait) wait = (long) (timeout_ms - waited);
+        int outcome = s_lookup_once(c, peer, name, ns ? ns : "default", wait < 1 ? 1 : wait,
+                                    &found, &code, why, sizeof why);
+        if (outcome != 0) break;
+        if (!strncmp(why, "no answer", 9))
+            pdc_peer_destroy(&peer, 0);
+        else
+            zclock_sleep((int) cfg->heartbeat_ms / 5 + 1);
     }
-    pdc_enc_free(&enc);
-    zsock_destroy(&sock);
-    if (!found) pdc_set_error(code, "pdc_actor_get_named('%s'): %s", name, why);
+    pdc_peer_destroy(&peer, 0);
+    if (!found) {
+        if (code == PDC_ETIMEOUT && timeout_ms >= 0)
+            pdc_owner_set_error(code, "pdc_actor_get_named('%s'): %s (waited %lld ms)", name, why,
+                                (long long) timeout_ms);
+        else
+            pdc_owner_set_error(code, "pdc_actor_get_named('%s'): %s", name, why);
+    }
     return found;
 }

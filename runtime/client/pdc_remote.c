@@ -36,132 +36,81 @@
 #include <string.h>
 #include <unistd.h>
 
-int pdc_sched_from_opts(pdc_sched_t *sched, int strategy, const char *node_id, int soft,
-                        const char *label_selector, char *why, size_t len) {
-    memset(sched, 0, sizeof *sched);
-    if (strategy < PDC_SCHED_DEFAULT || strategy > PDC_SCHED_NODE_AFFINITY) {
-        snprintf(why, len, "unknown strategy %d: use PDC_SCHED_DEFAULT, _SPREAD or _NODE_AFFINITY",
-                 strategy);
-        return PDC_EINVAL;
-    }
-    if (strategy == PDC_SCHED_NODE_AFFINITY && (!node_id || !*node_id)) {
-        snprintf(why, len, "PDC_SCHED_NODE_AFFINITY needs node_id");
-        return PDC_EINVAL;
-    }
-    pdc_selector_t sel;
-    char err[256];
-    if (pdc_selector_parse(label_selector, &sel, err, sizeof err)) {
-        snprintf(why, len, "%s", err);
-        return PDC_EINVAL;
-    }
-    if ((node_id && strlen(node_id) >= sizeof sched->node) ||
-        (label_selector && strlen(label_selector) >= sizeof sched->labels)) {
-        snprintf(why, len, "node_id or label_selector is too long");
-        return PDC_EINVAL;
-    }
-    sched->strategy = (unsigned) strategy;
-    snprintf(sched->node, sizeof sched->node, "%s", strategy == PDC_SCHED_NODE_AFFINITY ? node_id : "");
-    sched->soft = strategy == PDC_SCHED_NODE_AFFINITY && soft;
-    snprintf(sched->labels, sizeof sched->labels, "%s", label_selector ? label_selector : "");
-    return PDC_OK;
-}
+/* A connection to a raylet on another node, opened when the local raylet
+   sends a lease request there (LEASE_REDIRECT). */
+typedef struct raylet_conn {
+    pdc_client *client;
+    char node[PDC_NODE_LEN];
+    pdc_peer_t *peer;
+    int down; /* it dropped (or never came up): node dead */
+    uint64_t created_ms;
+    struct raylet_conn *next;
+} raylet_conn_t;
 
-void pdc_client_request_lease(pdc_client *c, void *raylet, uint64_t request, double cpus,
-                              unsigned flags, const pdc_resources_t *res, const pdc_sched_t *sched,
-                              const char *locality) {
-    pdc_enc_begin(&c->enc, PDC_MSG_LEASE_REQUEST, request);
-    pdc_enc_f(&c->enc, cpus);
-    pdc_enc_u(&c->enc, flags | (sched->soft ? PDC_LEASE_SOFT : 0));
-    pdc_resources_encode(res, &c->enc);
-    pdc_enc_u(&c->enc, sched->strategy);
-    pdc_enc_s(&c->enc, sched->node);
-    pdc_enc_s(&c->enc, sched->labels);
-    pdc_enc_s(&c->enc, locality ? locality : "");
-    pdc_wire_send(raylet ? raylet : zsock_resolve(c->raylet), NULL, 0, &c->enc, NULL, 0);
-}
+/* A lease request sent to another node's raylet, not answered yet (raylet
+   set), or one to ask the local raylet again at due (raylet NULL): the
+   other node went away, and the local raylet's view may still send the
+   request there until the head declares that node dead. */
+typedef struct spilled {
+    uint64_t request;
+    raylet_conn_t *raylet;
+    uint64_t due; /* ms, for a deferred one */
+    struct spilled *next;
+} spilled_t;
 
-/* The node holding most stored argument bytes of t, or "". */
-const char *pdc_remote_locality(task_t *t) {
-    const char *best = "";
-    size_t most = 0;
-    for (size_t i = 0; t && i < t->nargs; i++) {
-        obj_t *o = t->args[i].ref;
-        if (o && o->stored && o->size > most) {
-            most = o->size;
-            best = o->node;
-        }
+/* A request to the local raylet a thread waits on: an object to copy
+   into this node's store (OBJECT_PULL), or a code package to find
+   (CODE_GET, hash set; the answer's path goes to path). */
+struct pull {
+    uint8_t id[PDC_ID_LEN];
+    char node[PDC_NODE_LEN];
+    char hash[72];
+    char path[PATH_MAX];
+    uint64_t request;
+    int sent, done, code;
+    char why[512];
+    struct pull *next;
+};
+typedef struct pull pull_t;
+
+/* A library this client has uploaded to the head as a code package. */
+typedef struct code_upload {
+    const char *library; /* interned */
+    char *ref;           /* "pdc-code:HASH:PATH", or NULL if it failed */
+    struct code_upload *next;
+} code_upload_t;
+
+static void s_raylet_lost(pdc_client *c, raylet_conn_t *r, const char *why);
+
+/* The monitor of a raylet connection (its peer's arg is the client, so
+   the connection is found by its peer). */
+static void s_on_raylet_event_c(pdc_peer_t *peer, unsigned events, void *arg) {
+    pdc_client *c = arg;
+    pthread_mutex_lock(&c->mu);
+    for (raylet_conn_t *r = c->raylets; r; r = r->next) {
+        if (r->peer != peer) continue;
+        if (events & ZMQ_EVENT_CONNECTED) r->down = 0; /* up (again: a glitch, not a death) */
+        if (events & ZMQ_EVENT_DISCONNECTED) s_raylet_lost(c, r, "lost the connection");
     }
-    return best;
-}
-
-static void s_on_raylet_monitor(pdc_zwatch_t *watch, void *sock, void *arg);
-
-void pdc_remote_tune(pdc_client *c, zsock_t *sock, const char *endpoint) {
-    int tcp = !strncmp(endpoint, "tcp://", 6);
-    pdc_wire_tune(zsock_resolve(sock), tcp ? c->cfg.max_message_size : 0);
-    if (!tcp) return;
-    /* A peer on another host that goes silent (its node died or was cut
-       off) closes the connection, which the socket monitor reports. */
-    int ivl = (int) c->cfg.heartbeat_ms * 5, timeout = (int) c->cfg.node_timeout_ms * 3;
-    zmq_setsockopt(zsock_resolve(sock), ZMQ_HEARTBEAT_IVL, &ivl, sizeof ivl);
-    zmq_setsockopt(zsock_resolve(sock), ZMQ_HEARTBEAT_TIMEOUT, &timeout, sizeof timeout);
-}
-
-void pdc_remote_monitor(pdc_client *c, zsock_t *sock, unsigned events, zsock_t **monitor,
-                        pdc_zwatch_t **watch, pdc_zwatch_fn *fn, void *arg) {
-    char addr[64];
-    snprintf(addr, sizeof addr, "inproc://pdc-monitor-%p", (void *) sock);
-    if (zmq_socket_monitor(zsock_resolve(sock), addr, (int) events) == 0) {
-        *monitor = zsock_new(ZMQ_PAIR);
-        if (*monitor && zsock_connect(*monitor, "%s", addr) == 0)
-            *watch = pdc_zwatch_new(&c->loop, zsock_resolve(*monitor), fn, arg);
-    }
-}
-
-/* Read one socket-monitor event: its ZMQ_EVENT_* bits (0 if none). */
-static unsigned s_monitor_read(void *sock) {
-    zmq_msg_t frame;
-    zmq_msg_init(&frame);
-    if (zmq_msg_recv(&frame, sock, ZMQ_DONTWAIT) < 0) {
-        zmq_msg_close(&frame);
-        return 0;
-    }
-    uint16_t event = 0;
-    if (zmq_msg_size(&frame) >= 2) memcpy(&event, zmq_msg_data(&frame), 2);
-    while (zmq_msg_more(&frame)) {
-        zmq_msg_close(&frame);
-        zmq_msg_init(&frame);
-        if (zmq_msg_recv(&frame, sock, 0) < 0) break;
-    }
-    zmq_msg_close(&frame);
-    return event;
-}
-
-/* Read one socket-monitor event; 1 if it is a disconnection (or, for
-   actor connections, a failed reconnection). */
-int pdc_remote_monitor_event(void *sock) {
-    return (s_monitor_read(sock) & (ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_CONNECT_RETRIED)) != 0;
+    pthread_mutex_unlock(&c->mu);
 }
 
 static raylet_conn_t *s_raylet_conn(pdc_client *c, const char *node, const char *endpoint) {
     for (raylet_conn_t *r = c->raylets; r; r = r->next)
-        if (!strcmp(r->node, node) && !strcmp(r->endpoint, endpoint)) return r;
+        if (!strcmp(r->node, node) && !strcmp(pdc_peer_endpoint(r->peer), endpoint)) return r;
     raylet_conn_t *r = calloc(1, sizeof *r);
     if (!r) return NULL;
+    char why[512];
     snprintf(r->node, sizeof r->node, "%s", node);
-    snprintf(r->endpoint, sizeof r->endpoint, "%s", endpoint);
     r->client = c;
     r->created_ms = uv_now(&c->loop);
-    r->sock = zsock_new(ZMQ_DEALER);
-    if (!r->sock) {
+    r->peer = pdc_peer_new(&c->loop, &c->cfg, endpoint, pdc_io_on_raylet, c, why, sizeof why);
+    if (!r->peer) {
+        pdc_warn("cannot reach node %s's raylet at %s: %s", node, endpoint, why);
         free(r);
         return NULL;
     }
-    pdc_remote_tune(c, r->sock, endpoint);
-    pdc_remote_monitor(c, r->sock, ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_CONNECTED, &r->monitor,
-                       &r->monitor_watch, s_on_raylet_monitor, r);
-    zsock_connect(r->sock, "%s", endpoint);
-    r->watch = pdc_zwatch_new(&c->loop, zsock_resolve(r->sock), pdc_client_on_raylet, c);
+    pdc_peer_monitor(r->peer, ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_CONNECTED, s_on_raylet_event_c);
     /* A holder on another node: its leases go when this node dies. */
     pdc_enc_begin(&c->enc, PDC_MSG_REGISTER, 0);
     pdc_enc_u(&c->enc, 2);
@@ -171,24 +120,16 @@ static raylet_conn_t *s_raylet_conn(pdc_client *c, const char *node, const char 
     pdc_enc_s(&c->enc, c->endpoint);
     pdc_enc_s(&c->enc, c->public_endpoint);
     pdc_enc_s(&c->enc, c->node_id);
-    pdc_wire_send(zsock_resolve(r->sock), NULL, 0, &c->enc, NULL, 0);
+    pdc_peer_send(r->peer, &c->enc, NULL, 0);
     r->next = c->raylets;
     c->raylets = r;
     return r;
 }
 
-static void s_raylet_conn_close(raylet_conn_t *r) {
-    pdc_zwatch_destroy(&r->watch);
-    pdc_zwatch_destroy(&r->monitor_watch);
-    if (r->monitor) zmq_socket_monitor(zsock_resolve(r->sock), NULL, 0);
-    zsock_destroy(&r->monitor);
-    zsock_destroy(&r->sock);
-    free(r);
-}
-
 void pdc_remote_spilled_forget(pdc_client *c, uint64_t request, void *raylet) {
     for (spilled_t **p = &c->spilled; *p; p = &(*p)->next)
-        if ((*p)->request == request && (*p)->raylet && zsock_resolve((*p)->raylet->sock) == raylet) {
+        if ((*p)->request == request && (*p)->raylet &&
+            pdc_peer_sock((*p)->raylet->peer) == raylet) {
             spilled_t *x = *p;
             *p = x->next;
             free(x);
@@ -197,9 +138,9 @@ void pdc_remote_spilled_forget(pdc_client *c, uint64_t request, void *raylet) {
 }
 
 /* The local raylet sends request to another node: ask that node. */
-void pdc_remote_on_redirect(pdc_client *c, uint64_t request, const char *node, const char *endpoint) {
+void pdc_remote_on_redirect(pdc_client *c, uint64_t request, const char *node,
+                            const char *endpoint) {
     raylet_conn_t *r = s_raylet_conn(c, node, endpoint);
-    sched_class_t *k = pdc_client_class_of_request(c, request);
     spilled_t *x = calloc(1, sizeof *x);
     if (!x) return;
     x->request = request;
@@ -211,11 +152,7 @@ void pdc_remote_on_redirect(pdc_client *c, uint64_t request, const char *node, c
         return;
     }
     x->raylet = r;
-    if (k)
-        pdc_client_request_lease(c, zsock_resolve(r->sock), request, k->cpus, PDC_LEASE_SPILLED,
-                                 &k->res, &k->sched, "");
-    else
-        pdc_actor_on_redirect(c, request, zsock_resolve(r->sock), PDC_LEASE_SPILLED);
+    pdc_requests_reask(c, &c->requests, request, pdc_peer_sock(r->peer), PDC_LEASE_SPILLED);
 }
 
 /* A raylet on another node went away (or never answered the connection):
@@ -224,7 +161,7 @@ void pdc_remote_on_redirect(pdc_client *c, uint64_t request, const char *node, c
 static void s_raylet_lost(pdc_client *c, raylet_conn_t *r, const char *why) {
     if (r->down) return;
     r->down = 1;
-    pdc_warn("node %s's raylet at %s: %s", r->node, r->endpoint, why);
+    pdc_warn("node %s's raylet at %s: %s", r->node, pdc_peer_endpoint(r->peer), why);
     uint64_t due = uv_now(&c->loop) + 2 * (uint64_t) c->cfg.heartbeat_ms;
     for (spilled_t *x = c->spilled; x; x = x->next)
         if (x->raylet == r) {
@@ -233,27 +170,13 @@ static void s_raylet_lost(pdc_client *c, raylet_conn_t *r, const char *why) {
         }
 }
 
-static void s_on_raylet_monitor(pdc_zwatch_t *watch, void *sock, void *arg) {
-    (void) watch;
-    raylet_conn_t *r = arg;
-    pdc_client *c = r->client;
-    unsigned event = s_monitor_read(sock);
-    pthread_mutex_lock(&c->mu);
-    if (event & ZMQ_EVENT_CONNECTED) {
-        /* Up (again: a glitch, not a death, if it had dropped). */
-        r->connected = 1;
-        r->down = 0;
-    }
-    if (event & ZMQ_EVENT_DISCONNECTED) s_raylet_lost(c, r, "lost the connection");
-    pthread_mutex_unlock(&c->mu);
-}
-
 /* Every keepalive: connections that never came up count as lost, and
    deferred lease requests whose time has come go to the local raylet. */
 static void s_retry_deferred(pdc_client *c) {
     uint64_t now = uv_now(&c->loop);
     for (raylet_conn_t *r = c->raylets; r; r = r->next)
-        if (!r->connected && !r->down && now - r->created_ms > 2 * (uint64_t) c->cfg.node_timeout_ms)
+        if (!pdc_peer_connected(r->peer) && !r->down &&
+            now - r->created_ms > 2 * (uint64_t) c->cfg.node_timeout_ms)
             s_raylet_lost(c, r, "no connection came up");
     for (spilled_t **p = &c->spilled; *p;) {
         spilled_t *x = *p;
@@ -262,46 +185,24 @@ static void s_retry_deferred(pdc_client *c) {
             continue;
         }
         *p = x->next;
-        sched_class_t *k = pdc_client_class_of_request(c, x->request);
-        if (k)
-            pdc_client_request_lease(c, NULL, x->request, k->cpus, 0, &k->res, &k->sched, "");
-        else
-            pdc_actor_on_redirect(c, x->request, NULL, 0);
+        pdc_requests_reask(c, &c->requests, x->request, NULL, 0);
         free(x);
     }
-    pdc_client_pump(c);
-}
-
-/* A leased worker on another node went away without a WORKER_DIED (its
-   node died): its tasks are retried as for a dead worker. */
-void pdc_remote_on_lease_monitor(pdc_zwatch_t *watch, void *sock, void *arg) {
-    (void) watch;
-    conn_t *k = arg;
-    pdc_client *c = k->client;
-    if (!pdc_remote_monitor_event(sock)) return;
-    pthread_mutex_lock(&c->mu);
-    for (sched_class_t *cls = c->classes; cls; cls = cls->next)
-        for (lease_t *l = cls->leases; l; l = l->next)
-            if (l->conn == k) {
-                pdc_warn("lost the connection to worker %s on node %s", k->endpoint, l->node);
-                pdc_client_on_worker_died(c, l->worker_id, -9);
-                goto done;
-            }
-done:
-    pdc_client_pump(c);
-    pthread_mutex_unlock(&c->mu);
+    pdc_io_pump(c);
 }
 
 /* Send OBJECT_FREE for objects with copies on other nodes, and OBJECT_PULL
    for objects waited for. */
 void pdc_remote_send(pdc_client *c) {
-    if (c->nfrees) {
+    size_t nfrees;
+    const uint8_t(*frees)[PDC_ID_LEN] = pdc_obj_frees(c, &nfrees);
+    if (nfrees) {
         pdc_enc_begin(&c->enc, PDC_MSG_OBJECT_FREE, 0);
         pdc_enc_u(&c->enc, 1);
-        pdc_enc_array(&c->enc, c->nfrees);
-        for (size_t i = 0; i < c->nfrees; i++) pdc_enc_id(&c->enc, c->frees[i]);
-        pdc_client_send_raylet(c);
-        c->nfrees = 0;
+        pdc_enc_array(&c->enc, nfrees);
+        for (size_t i = 0; i < nfrees; i++) pdc_enc_id(&c->enc, frees[i]);
+        pdc_io_send_raylet(c);
+        pdc_obj_frees_clear(c);
     }
     for (pull_t *p = c->pulls; p; p = p->next) {
         if (p->sent) continue;
@@ -314,7 +215,7 @@ void pdc_remote_send(pdc_client *c) {
             pdc_enc_id(&c->enc, p->id);
             pdc_enc_s(&c->enc, p->node);
         }
-        pdc_client_send_raylet(c);
+        pdc_io_send_raylet(c);
     }
 }
 
@@ -323,12 +224,40 @@ static int s_pull_done(pdc_client *c, void *arg) {
     return ((pull_t *) arg)->done;
 }
 
+/* The raylet answered a pull (OBJECT_READY) or a code request
+   (CODE_PATH), or refused it (ERROR). */
+static void s_pull_answer(pdc_client *c, void *ctx, uint64_t id, const pdc_msg_t *msg,
+                          void *sock) {
+    (void) id;
+    (void) sock;
+    pull_t *p = ctx;
+    const msgpack_object *f = msg->fields;
+    if (msg->type == PDC_MSG_ERROR) {
+        p->code = (int) pdc_f_i(&f[PDC_ERROR_CODE]);
+        pdc_f_cstr(&f[PDC_ERROR_MESSAGE], p->why, sizeof p->why);
+    } else if (msg->type == PDC_MSG_CODE_PATH) {
+        pdc_f_cstr(&f[PDC_CODE_PATH_PATH], p->path, sizeof p->path);
+    } else if (msg->type != PDC_MSG_OBJECT_READY) {
+        return;
+    }
+    p->done = 1;
+    pthread_cond_broadcast(&c->cv);
+}
+
+static const pdc_request_ops_t s_pull_ops = {"a pull", s_pull_answer, NULL};
+
 /* Queue p for the I/O thread to send to the raylet (mutex not held). */
 static void s_raylet_request_start(pdc_client *c, pull_t *p) {
     pthread_mutex_lock(&c->mu);
-    p->request = ++c->next_request;
-    p->next = c->pulls;
-    c->pulls = p;
+    p->request = pdc_requests_add(&c->requests, &s_pull_ops, p);
+    if (!p->request) {
+        p->done = 1;
+        p->code = PDC_ENOMEM;
+        snprintf(p->why, sizeof p->why, "out of memory");
+    } else {
+        p->next = c->pulls;
+        c->pulls = p;
+    }
     pthread_mutex_unlock(&c->mu);
     pdc_client_wake(c);
 }
@@ -338,6 +267,7 @@ static void s_raylet_request_start(pdc_client *c, pull_t *p) {
 static int s_raylet_request_wait(pdc_client *c, pull_t *p, int64_t timeout_ms) {
     pthread_mutex_lock(&c->mu);
     int rc = pdc_client_wait_until(c, s_pull_done, p, timeout_ms);
+    pdc_requests_drop(&c->requests, p->request);
     for (pull_t **q = &c->pulls; *q; q = &(*q)->next)
         if (*q == p) {
             *q = p->next;
@@ -394,14 +324,16 @@ int pdc_client_pull(pdc_client *c, const uint8_t *id, const char *node, int64_t 
 
 int pdc_client_send_head(pdc_client *c, const pdc_enc_t *enc, const void *payload, size_t size) {
     if (!c->head) {
+        char why[512];
         if (!*c->head_endpoint) return -1;
-        c->head = zsock_new(ZMQ_DEALER);
-        if (!c->head) return -1;
-        pdc_wire_tune(zsock_resolve(c->head), c->cfg.max_message_size);
-        zsock_connect(c->head, "%s", c->head_endpoint);
-        c->head_watch = pdc_zwatch_new(&c->loop, zsock_resolve(c->head), pdc_actor_on_head, c);
+        c->head = pdc_peer_new(&c->loop, &c->cfg, c->head_endpoint, pdc_io_on_raylet, c, why,
+                               sizeof why);
+        if (!c->head) {
+            pdc_warn("cannot reach the head at %s: %s", c->head_endpoint, why);
+            return -1;
+        }
     }
-    return pdc_wire_send(zsock_resolve(c->head), NULL, 0, enc, payload, size);
+    return pdc_peer_send(c->head, enc, payload, size);
 }
 
 const char *pdc_client_library_for(pdc_client *c, const char *library, const char *node) {
@@ -472,19 +404,6 @@ void *pdc_client_dlopen(pdc_client *c, const char *library, char *why, size_t le
     return h;
 }
 
-int pdc_remote_on_answer(pdc_client *c, uint64_t request, int code, const char *why) {
-    for (pull_t *p = c->pulls; p; p = p->next)
-        if (p->request == request) {
-            p->done = 1;
-            p->code = code;
-            snprintf(code == PDC_OK ? p->path : p->why, code == PDC_OK ? sizeof p->path : sizeof p->why, "%s",
-                     why ? why : "");
-            pthread_cond_broadcast(&c->cv);
-            return 1;
-        }
-    return 0;
-}
-
 /* Raylets on other nodes cannot see this process die; they hear from it
    every keepalive_ms instead. */
 void pdc_remote_on_keepalive(uv_timer_t *h) {
@@ -492,17 +411,15 @@ void pdc_remote_on_keepalive(uv_timer_t *h) {
     pthread_mutex_lock(&c->mu);
     pdc_enc_begin(&c->enc, PDC_MSG_KEEPALIVE, 0);
     for (raylet_conn_t *r = c->raylets; r; r = r->next)
-        if (!r->down) pdc_wire_send(zsock_resolve(r->sock), NULL, 0, &c->enc, NULL, 0);
+        if (!r->down) pdc_peer_send(r->peer, &c->enc, NULL, 0);
     s_retry_deferred(c);
     pthread_mutex_unlock(&c->mu);
 }
 
 /* Stop watching the remote raylets' sockets (before the loop closes). */
 void pdc_remote_unwatch(pdc_client *c) {
-    for (raylet_conn_t *r = c->raylets; r; r = r->next) {
-        pdc_zwatch_destroy(&r->watch);
-        pdc_zwatch_destroy(&r->monitor_watch);
-    }
+    for (raylet_conn_t *r = c->raylets; r; r = r->next) pdc_peer_unwatch(r->peer);
+    pdc_peer_unwatch(c->head);
 }
 
 /* At close, after the I/O thread: BYE to every remote raylet (they drop
@@ -513,17 +430,16 @@ void pdc_remote_close(pdc_client *c) {
         raylet_conn_t *r = c->raylets;
         c->raylets = r->next;
         pdc_enc_begin(&c->enc, PDC_MSG_BYE, 0);
-        pdc_wire_send(zsock_resolve(r->sock), NULL, 0, &c->enc, NULL, 0);
-        zmq_setsockopt(zsock_resolve(r->sock), ZMQ_LINGER, &linger_ms, sizeof linger_ms);
-        s_raylet_conn_close(r);
+        pdc_peer_send(r->peer, &c->enc, NULL, 0);
+        pdc_peer_destroy(&r->peer, linger_ms);
+        free(r);
     }
+    pdc_peer_destroy(&c->head, 0);
     while (c->spilled) {
         spilled_t *x = c->spilled;
         c->spilled = x->next;
         free(x);
     }
-    free(c->frees);
-    c->frees = NULL;
     while (c->uploads) {
         code_upload_t *u = c->uploads;
         c->uploads = u->next;

@@ -11,6 +11,8 @@
 */
 #include "pdc_client_internal.h"
 
+#include "pdc_actor_owner.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -330,11 +332,6 @@ void pdc_task_release(pdc_task *t) {
 
 /* ---- Result batches ------------------------------------------------- */
 
-uint64_t pdc_now_us(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
-}
 
 void pdc_result_batch_init(pdc_result_batch_t *b) {
     pdc_enc_init(&b->out);

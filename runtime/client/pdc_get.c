@@ -1,0 +1,408 @@
+/*  pdc_get: the API calls that read and write objects: put, get, wait,
+    release.
+
+    A get waits (with a timeout, on the client's condition variable) until
+    the object is final, then hands out its value: inline values point
+    into the owner's table, stored ones into the node's shared-memory
+    store, pinned until pdc_object_release (an object made on another node
+    is pulled into this node's store first).  Either way the object stays
+    alive while the value is held.  A worker that waits inside a task
+    gives its CPU back to the raylet meanwhile (BLOCKED / UNBLOCKED), so
+    recursive programs cannot deadlock the pool.
+
+    A put of a small value keeps it in the table; a large one goes once
+    into the store.  pdc_put_reserve reserves an unsealed object in the
+    store and hands out its bytes, so a producer writes a large value in
+    place; pdc_put_commit seals it.
+*/
+#include "pdc_client_internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* ---- Waiting ---------------------------------------------------------- */
+
+static void s_deadline(struct timespec *ts, int64_t timeout_ms) {
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    ts->tv_sec += timeout_ms / 1000;
+    ts->tv_nsec += (timeout_ms % 1000) * 1000000;
+    if (ts->tv_nsec >= 1000000000) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000;
+    }
+}
+
+static void s_control(pdc_client *c, int type) {
+    if (c->ncontrol < (int) (sizeof c->control / sizeof c->control[0]))
+        c->control[c->ncontrol++] = type;
+}
+
+static int s_in_task(pdc_client *c) {
+    return c->is_worker && pthread_equal(pthread_self(), c->exec_thread);
+}
+
+int pdc_client_wait_until(pdc_client *c, int (*pred)(pdc_client *, void *), void *arg,
+                          int64_t timeout_ms) {
+    if (pred(c, arg)) return PDC_OK;
+    if (timeout_ms == 0) return PDC_ETIMEOUT;
+    struct timespec deadline;
+    if (timeout_ms > 0) s_deadline(&deadline, timeout_ms);
+    int blocked = s_in_task(c);
+    uint64_t blocked_since = 0;
+    if (blocked) {
+        s_control(c, PDC_MSG_BLOCKED);
+        uv_async_send(&c->wake);
+        blocked_since = pdc_now_us();
+    }
+    int rc = PDC_OK;
+    while (!pred(c, arg)) {
+        if (c->stopping) {
+            rc = PDC_ESHUTDOWN;
+            break;
+        }
+        if (timeout_ms < 0) {
+            pthread_cond_wait(&c->cv, &c->mu);
+        } else if (pthread_cond_timedwait(&c->cv, &c->mu, &deadline) == ETIMEDOUT) {
+            rc = pred(c, arg) ? PDC_OK : PDC_ETIMEOUT;
+            break;
+        }
+    }
+    if (blocked) {
+        s_control(c, PDC_MSG_UNBLOCKED);
+        uv_async_send(&c->wake);
+        c->blocked_us += pdc_now_us() - blocked_since;
+    }
+    return rc;
+}
+
+uint64_t pdc_client_blocked_us(pdc_client *c) {
+    pthread_mutex_lock(&c->mu);
+    uint64_t us = c->blocked_us;
+    pthread_mutex_unlock(&c->mu);
+    return us;
+}
+
+/* ---- Put -------------------------------------------------------------- */
+
+static int s_bad_value(pdc_value v) {
+    return v.type == PDC_T_REF || v.type == PDC_T_ERROR || v.type == PDC_T_ACTOR ||
+           (unsigned) v.type > PDC_T_ACTOR ||
+           ((v.type == PDC_T_STR || v.type == PDC_T_BYTES) && v.as.buf.size && !v.as.buf.data);
+}
+
+/* Enter a put's object in the table (mutex held): stored in this node's
+   store, or the small value v copied.  PDC_OK or a code (ref then holds
+   the error). */
+static int s_put_entry(pdc_client *c, pdc_ref *ref, pdc_value v, int stored) {
+    obj_t *o = pdc_obj_new(c, ref->id);
+    if (!o) {
+        if (stored) pdc_store_delete(c->store, ref->id);
+        *ref = pdc_obj_error_ref(c, PDC_ENOMEM, "pdc_put", "out of memory");
+        return PDC_ENOMEM;
+    }
+    if (stored) {
+        pdc_obj_set_stored(o, v.type, v.as.buf.size, c->node_id);
+        return PDC_OK;
+    }
+    o->type = v.type;
+    o->state = OBJ_READY;
+    if (v.type == PDC_T_I64) o->i64 = v.as.i64;
+    if (v.type == PDC_T_F64) o->f64 = v.as.f64;
+    if (v.type == PDC_T_STR || v.type == PDC_T_BYTES) {
+        o->size = v.as.buf.size;
+        o->data = malloc(o->size ? o->size : 1);
+        if (!o->data) {
+            pdc_obj_fail(o, PDC_ENOMEM, "pdc_put", c->node_id, "out of memory");
+            return pdc_set_error(PDC_ENOMEM, "pdc_put: out of memory for %zu bytes", o->size);
+        }
+        if (o->size) memcpy(o->data, v.as.buf.data, o->size);
+    }
+    return PDC_OK;
+}
+
+pdc_ref pdc_put(pdc_client *c, pdc_value v, int *status) {
+    pdc_ref ref;
+    pdc_id_new(ref.id);
+    if (!c) {
+        pdc_set_error(PDC_EINVAL, "pdc_put: no client");
+        if (status) *status = PDC_EINVAL;
+        return ref;
+    }
+    pdc_clear_error();
+    int rc = PDC_OK;
+    char err[512] = "";
+    int large = (v.type == PDC_T_STR || v.type == PDC_T_BYTES) && v.as.buf.size > c->inline_max;
+    if (s_bad_value(v)) {
+        rc = PDC_EINVAL;
+        snprintf(err, sizeof err, "pdc_put: a value must be an int, float, string or bytes");
+    } else if (large) {
+        rc = pdc_store_put(c->store, ref.id, v.type, v.as.buf.data, v.as.buf.size, err,
+                           sizeof err);
+    }
+    pthread_mutex_lock(&c->mu);
+    if (rc != PDC_OK)
+        ref = pdc_obj_error_ref(c, rc, "pdc_put", err);
+    else
+        rc = s_put_entry(c, &ref, v, large);
+    pthread_mutex_unlock(&c->mu);
+    if (status) *status = rc;
+    return ref;
+}
+
+struct pdc_put_reservation {
+    pdc_ref ref;
+    int unsealed; /* the bytes are an unsealed object in the store */
+    void *data;   /* there, or malloc'd for a small value kept inline */
+    size_t size;
+};
+
+void *pdc_put_reserve(pdc_client *c, size_t size, void **reservation) {
+    if (!c || !reservation) {
+        pdc_set_error(PDC_EINVAL, "pdc_put_reserve: no client or reservation");
+        return NULL;
+    }
+    pdc_clear_error();
+    *reservation = NULL;
+    struct pdc_put_reservation *r = calloc(1, sizeof *r);
+    if (!r) {
+        pdc_set_error(PDC_ENOMEM, "pdc_put_reserve: out of memory");
+        return NULL;
+    }
+    pdc_id_new(r->ref.id);
+    r->size = size;
+    if (size > c->inline_max) {
+        /* In the store now: size and capacity are checked here, before a
+           byte is written, and the bytes are written once, in place. */
+        char err[512];
+        int rc = pdc_store_create_unsealed(c->store, r->ref.id, PDC_T_BYTES, size, &r->data, err,
+                                           sizeof err);
+        if (rc != PDC_OK) {
+            free(r);
+            pdc_set_error(rc, "pdc_put_reserve(%zu bytes): %s", size, err);
+            return NULL;
+        }
+        r->unsealed = 1;
+    } else {
+        r->data = malloc(size ? size : 1);
+        if (!r->data) {
+            free(r);
+            pdc_set_error(PDC_ENOMEM, "pdc_put_reserve: out of memory for %zu bytes", size);
+            return NULL;
+        }
+    }
+    *reservation = r;
+    return r->data;
+}
+
+pdc_ref pdc_put_commit(pdc_client *c, void **reservation, int *status) {
+    pdc_ref ref;
+    memset(&ref, 0, sizeof ref);
+    struct pdc_put_reservation *r = reservation ? *reservation : NULL;
+    if (!c || !r) {
+        pdc_set_error(PDC_EINVAL, "pdc_put_commit: no client or reservation");
+        if (status) *status = PDC_EINVAL;
+        return ref;
+    }
+    *reservation = NULL;
+    pdc_clear_error();
+    ref = r->ref;
+    int rc = PDC_OK;
+    char err[512] = "";
+    if (r->unsealed && (rc = pdc_store_seal(c->store, r->ref.id)) != PDC_OK) {
+        snprintf(err, sizeof err, "cannot seal the reserved object (%s)", pdc_status_name(rc));
+        pdc_store_abort_unsealed(c->store, r->ref.id);
+    }
+    pthread_mutex_lock(&c->mu);
+    if (rc != PDC_OK)
+        ref = pdc_obj_error_ref(c, rc, "pdc_put_commit", err);
+    else
+        rc = s_put_entry(c, &ref, PDC_BYTES(r->data, r->size), r->unsealed);
+    pthread_mutex_unlock(&c->mu);
+    if (!r->unsealed) free(r->data);
+    free(r);
+    if (status) *status = rc;
+    return ref;
+}
+
+/* ---- Get, wait, release ----------------------------------------------- */
+
+typedef struct {
+    obj_t *obj;
+    pdc_store_pin_t *pin;
+} obj_pin_t;
+
+static int s_obj_done(pdc_client *c, void *arg) {
+    (void) c;
+    return ((obj_t *) arg)->state != OBJ_PENDING;
+}
+
+/* Pin o's bytes in this node's store (pulling them from o's node first);
+   mutex held, released while pulling.  PDC_OK or a code with the error. */
+static int s_pin_stored(pdc_client *c, obj_t *o, pdc_object *out, obj_pin_t *pin,
+                        int64_t timeout_ms) {
+    if (strcmp(o->node, c->node_id) && !pdc_store_contains(c->store, o->id)) {
+        /* Made on another node: bring it here first. */
+        char node[PDC_NODE_LEN], why[512];
+        snprintf(node, sizeof node, "%s", o->node);
+        o->spread = 1;
+        pthread_mutex_unlock(&c->mu);
+        int pulled = pdc_client_pull(c, o->id, node, timeout_ms, why, sizeof why);
+        pthread_mutex_lock(&c->mu);
+        if (pulled != PDC_OK) return pdc_set_error(pulled, "pdc_get: %s", why);
+    }
+    pdc_type type;
+    char hex[33];
+    int rc = pdc_store_get(c->store, o->id, &out->data, &out->size, &type, &pin->pin);
+    if (rc == PDC_ENOTFOUND)
+        return pdc_set_error(PDC_EOBJECTLOST, "pdc_get: object %s is gone from the store",
+                             pdc_id_hex(o->id, hex));
+    if (rc != PDC_OK)
+        return pdc_set_error(rc, "pdc_get: the store cannot pin object %s (%s)",
+                             pdc_id_hex(o->id, hex), pdc_status_name(rc));
+    out->type = type;
+    return PDC_OK;
+}
+
+int pdc_get(pdc_client *c, pdc_ref ref, pdc_object *out, int64_t timeout_ms) {
+    if (!c || !out) return pdc_set_error(PDC_EINVAL, "pdc_get: no client or output");
+    memset(out, 0, sizeof *out);
+    pdc_clear_error();
+    pthread_mutex_lock(&c->mu);
+    obj_t *o = pdc_obj_find(c, ref.id);
+    if (!o) {
+        pthread_mutex_unlock(&c->mu);
+        char hex[33];
+        return pdc_set_error(PDC_ENOTFOUND, "pdc_get: unknown object %s (released?)",
+                             pdc_id_hex(ref.id, hex));
+    }
+    o->refs++; /* stays alive while we wait and while out is held */
+    int rc = pdc_client_wait_until(c, s_obj_done, o, timeout_ms);
+    obj_pin_t *pin = rc == PDC_OK ? calloc(1, sizeof *pin) : NULL;
+    if (rc != PDC_OK || !pin) {
+        pdc_obj_unref(c, o);
+        pthread_mutex_unlock(&c->mu);
+        if (rc == PDC_OK) return pdc_set_error(PDC_ENOMEM, "pdc_get: out of memory");
+        return pdc_set_error(rc, rc == PDC_ETIMEOUT ? "pdc_get: timed out after %lld ms"
+                                                    : "pdc_get: the client is shutting down",
+                             (long long) timeout_ms);
+    }
+    pin->obj = o;
+    out->type = o->type;
+    if (o->state == OBJ_FAILED) {
+        out->type = PDC_T_ERROR;
+        out->error = o->err;
+        rc = o->err.code;
+        pdc_set_error(rc, "%s failed on node %s: %s", o->err.function, o->err.node,
+                      o->err.message);
+    } else if (o->stored) {
+        rc = s_pin_stored(c, o, out, pin, timeout_ms);
+        if (rc != PDC_OK) {
+            free(pin);
+            pin = NULL;
+            pdc_obj_unref(c, o);
+            memset(out, 0, sizeof *out);
+        }
+    } else {
+        out->i64 = o->i64;
+        out->f64 = o->f64;
+        out->data = o->data;
+        out->size = o->size;
+    }
+    out->pin_ = pin;
+    pthread_mutex_unlock(&c->mu);
+    return rc;
+}
+
+void pdc_object_release(pdc_client *c, pdc_object *obj) {
+    if (!c || !obj || !obj->pin_) return;
+    obj_pin_t *pin = obj->pin_;
+    if (pin->pin) pdc_store_unpin(c->store, &pin->pin);
+    pthread_mutex_lock(&c->mu);
+    pdc_obj_unref(c, pin->obj);
+    pthread_mutex_unlock(&c->mu);
+    free(pin);
+    memset(obj, 0, sizeof *obj);
+}
+
+int pdc_get_i64(pdc_client *c, pdc_ref ref, int64_t *out, int64_t timeout_ms) {
+    pdc_object o;
+    int rc = pdc_get(c, ref, &o, timeout_ms);
+    if (rc == PDC_OK && o.type != PDC_T_I64)
+        rc = pdc_set_error(PDC_ETYPE, "pdc_get_i64: the object holds %s, not int",
+                           pdc_type_name(o.type));
+    else if (rc == PDC_OK && out)
+        *out = o.i64;
+    pdc_object_release(c, &o);
+    return rc;
+}
+
+int pdc_get_f64(pdc_client *c, pdc_ref ref, double *out, int64_t timeout_ms) {
+    pdc_object o;
+    int rc = pdc_get(c, ref, &o, timeout_ms);
+    if (rc == PDC_OK && o.type != PDC_T_F64)
+        rc = pdc_set_error(PDC_ETYPE, "pdc_get_f64: the object holds %s, not float",
+                           pdc_type_name(o.type));
+    else if (rc == PDC_OK && out)
+        *out = o.f64;
+    pdc_object_release(c, &o);
+    return rc;
+}
+
+typedef struct {
+    obj_t **objs;
+    size_t n, want;
+} wait_set_t;
+
+static int s_enough_ready(pdc_client *c, void *arg) {
+    (void) c;
+    wait_set_t *w = arg;
+    size_t ready = 0;
+    for (size_t i = 0; i < w->n; i++) ready += !w->objs[i] || w->objs[i]->state != OBJ_PENDING;
+    return ready >= w->want;
+}
+
+int pdc_wait(pdc_client *c, const pdc_ref *refs, size_t n, size_t num_ready, int64_t timeout_ms,
+             uint8_t *ready) {
+    if (!c || (n && (!refs || !ready)))
+        return pdc_set_error(PDC_EINVAL, "pdc_wait: bad arguments");
+    pdc_clear_error();
+    if (num_ready > n) num_ready = n;
+    obj_t **objs = calloc(n ? n : 1, sizeof *objs);
+    if (!objs) return pdc_set_error(PDC_ENOMEM, "pdc_wait: out of memory");
+    pthread_mutex_lock(&c->mu);
+    for (size_t i = 0; i < n; i++) {
+        objs[i] = pdc_obj_find(c, refs[i].id);
+        if (objs[i]) objs[i]->refs++;
+    }
+    wait_set_t set = {objs, n, num_ready};
+    int rc = pdc_client_wait_until(c, s_enough_ready, &set, timeout_ms);
+    int count = 0;
+    for (size_t i = 0; i < n; i++) {
+        ready[i] = !objs[i] || objs[i]->state != OBJ_PENDING;
+        count += ready[i];
+        if (objs[i]) pdc_obj_unref(c, objs[i]);
+    }
+    pthread_mutex_unlock(&c->mu);
+    free(objs);
+    if (rc == PDC_ESHUTDOWN) return pdc_set_error(rc, "pdc_wait: the client is shutting down");
+    return count;
+}
+
+void pdc_ref_retain(pdc_client *c, pdc_ref ref) {
+    if (!c) return;
+    pthread_mutex_lock(&c->mu);
+    obj_t *o = pdc_obj_find(c, ref.id);
+    if (o) o->refs++;
+    pthread_mutex_unlock(&c->mu);
+}
+
+void pdc_ref_release(pdc_client *c, pdc_ref ref) {
+    if (!c) return;
+    pthread_mutex_lock(&c->mu);
+    obj_t *o = pdc_obj_find(c, ref.id);
+    if (o) pdc_obj_unref(c, o);
+    pthread_mutex_unlock(&c->mu);
+}

@@ -1,0 +1,91 @@
+/*  pdc_graph: the owner's task graph.
+
+    A task the owner submitted lives here from its submission until its
+    result is final: its spec (function, arguments), the arguments it
+    still waits for, and the hook of the layer that sends it (its owner:
+    the scheduler for remote functions, the actor layer for actor calls
+    and creations).  The graph does not know how a task is sent.  It tells
+    the hook when every argument is ready (ready), and when the result is
+    final, ready or failed (done), just before the task is freed; the
+    hook takes the task out of whatever queue or list held it.
+
+    Reference arguments hold their objects.  A task whose argument failed
+    fails with that error without running; a task that waits for several
+    arguments and sees one fail stops waiting for the others at once.
+    Lineage (re-running a task whose result was lost) will keep specs
+    here after their tasks finish.
+
+    All functions run with the client's mutex held.
+*/
+#ifndef PDC_GRAPH_H_INCLUDED
+#define PDC_GRAPH_H_INCLUDED
+
+#include "pdc_objects.h"
+#include "pdc_proto.h"
+
+/* One argument of a task as the owner keeps it. */
+typedef struct {
+    pdc_type type; /* REF args become the value's type once resolved */
+    int64_t i64;
+    double f64;
+    void *data;
+    size_t size;
+    obj_t *ref;              /* for reference arguments (holds a ref) */
+    struct pdc_actor *actor; /* for actor handle arguments (holds one) */
+} task_arg_t;
+
+typedef enum { T_WAITING, T_QUEUED, T_INFLIGHT, T_DONE } task_state;
+
+/* The layer that sends a task: told when it may go, and when it ends. */
+typedef struct {
+    void (*ready)(pdc_client *c, task_t *t);
+    void (*done)(pdc_client *c, task_t *t);
+} pdc_task_hook_t;
+
+struct task {
+    uint8_t id[PDC_ID_LEN];
+    const char *library, *function; /* interned in the client */
+    size_t nargs;
+    task_arg_t *args;
+    int pending_deps;
+    int retries_left;
+    task_state state;
+    obj_t *result;
+    const pdc_task_hook_t *hook;
+    void *hook_ctx;       /* the actor of an actor call or creation */
+    struct sched_class *cls; /* for the scheduler's tasks */
+    struct lease *lease;     /* the lease running it, in flight */
+    int queued;              /* in its sender's queue (head..tail) */
+    task_t *next, *prev;     /* in a queue or an in-flight list */
+};
+
+/* A task with its arguments resolved as far as they can be now, or NULL
+   when it failed at once (*ref then holds the error, and it is the
+   thread's last error).  On success *ref is the result, which the caller
+   owns (one reference) besides the task's own.  The task is not ready
+   until pdc_graph_submit. */
+task_t *pdc_graph_task_new(pdc_client *c, const char *library, const char *function,
+                           const pdc_value *args, size_t nargs, const pdc_task_hook_t *hook,
+                           void *hook_ctx, pdc_ref *ref);
+/* Hand t to its hook once its arguments are ready (now, or when they
+   become ready). */
+void pdc_graph_submit(pdc_client *c, task_t *t);
+/* t's result is final (its object set by the caller): tell the hook,
+   wake dependents and waiters, free t. */
+void pdc_graph_finish(pdc_client *c, task_t *t);
+/* Fail t's result with code and why (on node, "" if it never ran), then
+   finish it. */
+void pdc_graph_fail(pdc_client *c, task_t *t, int code, const char *node, const char *why);
+/* At close: free t without telling anyone. */
+void pdc_graph_discard(task_t *t);
+
+/* "library:function" of t. */
+const char *pdc_graph_name(const task_t *t, char *buf, size_t len);
+/* Encode t as a task spec, or only its arguments, for a worker on node
+   ("" or NULL: this node). */
+void pdc_graph_encode(pdc_client *c, pdc_enc_t *e, task_t *t, const char *node);
+void pdc_graph_encode_args(pdc_client *c, pdc_enc_t *e, task_t *t, const char *node);
+/* The node holding most stored argument bytes of t, or "". */
+const char *pdc_graph_locality(const task_t *t);
+
+#endif

@@ -1,0 +1,109 @@
+/*  pdc_objects: the owner's object table (see the header). */
+#include "pdc_client_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+obj_t *pdc_obj_new(pdc_client *c, const uint8_t *id) {
+    obj_t *o = calloc(1, sizeof *o);
+    if (!o) return NULL;
+    memcpy(o->id, id, PDC_ID_LEN);
+    o->refs = 1;
+    if (pdc_idmap_put(&c->objects, id, o)) {
+        free(o);
+        return NULL;
+    }
+    return o;
+}
+
+obj_t *pdc_obj_find(pdc_client *c, const uint8_t *id) {
+    return pdc_idmap_get(&c->objects, id);
+}
+
+/* Free o and what it holds, and delete its store copy (not from the
+   table). */
+static void s_destroy(pdc_client *c, obj_t *o) {
+    if (o->stored && c->store) pdc_store_delete(c->store, o->id);
+    if (o->stored && (o->spread || strcmp(o->node, c->node_id)) && !c->stopping) {
+        /* Copies elsewhere go with an OBJECT_FREE the I/O thread sends. */
+        if (c->nfrees == c->capfrees) {
+            size_t cap = c->capfrees ? 2 * c->capfrees : 64;
+            void *grown = realloc(c->frees, cap * sizeof *c->frees);
+            if (grown) c->frees = grown, c->capfrees = cap;
+        }
+        if (c->nfrees < c->capfrees) memcpy(c->frees[c->nfrees++], o->id, PDC_ID_LEN);
+        pdc_client_wake(c);
+    }
+    free(o->data);
+    free((char *) o->err.function);
+    free((char *) o->err.message);
+    free((char *) o->err.node);
+    free(o->dependents);
+    free(o);
+}
+
+void pdc_obj_unref(pdc_client *c, obj_t *o) {
+    if (--o->refs > 0) return;
+    pdc_idmap_del(&c->objects, o->id);
+    s_destroy(c, o);
+}
+
+static char *s_strdup(const char *s) {
+    return strdup(s ? s : "");
+}
+
+void pdc_obj_fail(obj_t *o, int code, const char *function, const char *node,
+                  const char *message) {
+    free((char *) o->err.function);
+    free((char *) o->err.message);
+    free((char *) o->err.node);
+    o->state = OBJ_FAILED;
+    o->type = PDC_T_ERROR;
+    o->err.code = code;
+    o->err.function = s_strdup(function);
+    o->err.node = s_strdup(node);
+    o->err.message = s_strdup(message);
+}
+
+pdc_ref pdc_obj_error_ref(pdc_client *c, int code, const char *function, const char *message) {
+    pdc_ref ref;
+    pdc_id_new(ref.id);
+    obj_t *o = pdc_obj_new(c, ref.id);
+    if (o) pdc_obj_fail(o, code, function, c->node_id, message);
+    pdc_set_error(code, "%s", message);
+    return ref;
+}
+
+void pdc_obj_set_stored(obj_t *o, pdc_type type, size_t size, const char *node) {
+    o->state = OBJ_READY;
+    o->stored = 1;
+    o->type = type;
+    o->size = size;
+    snprintf(o->node, sizeof o->node, "%s", node);
+}
+
+const uint8_t (*pdc_obj_frees(pdc_client *c, size_t *n))[PDC_ID_LEN] {
+    *n = c->nfrees;
+    return (const uint8_t(*)[PDC_ID_LEN]) c->frees;
+}
+
+void pdc_obj_frees_clear(pdc_client *c) {
+    c->nfrees = 0;
+}
+
+/* At close: every object left, with the task still producing it (its
+   argument objects are freed by this same walk). */
+static void s_free_left(void *value, void *arg) {
+    obj_t *o = value;
+    if (o->task) pdc_graph_discard(o->task);
+    s_destroy(arg, o);
+}
+
+void pdc_obj_free_all(pdc_client *c) {
+    pdc_idmap_each(&c->objects, s_free_left, c);
+    pdc_idmap_free(&c->objects);
+    free(c->frees);
+    c->frees = NULL;
+    c->nfrees = c->capfrees = 0;
+}

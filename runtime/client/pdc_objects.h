@@ -1,0 +1,75 @@
+/*  pdc_objects: the owner's object table.
+
+    Every object this process owns (the results of its calls and its puts)
+    is an entry here, keyed by its 16-byte id: its state (pending, ready,
+    failed), its value (small values inline, in the owner's memory) or
+    where its bytes are (a node's store), the error of a failed one, the
+    task that will produce it while that task lives, and the tasks waiting
+    for it (dependents).
+
+    References.  refs counts user references, tasks that take the object
+    as an argument, the task that produces it, and values handed out by
+    pdc_get; at zero the entry is freed and its store copy deleted (on
+    other nodes too, through an OBJECT_FREE the I/O thread sends).
+
+    All functions here run with the client's mutex held.
+*/
+#ifndef PDC_OBJECTS_H_INCLUDED
+#define PDC_OBJECTS_H_INCLUDED
+
+#include "pdc.h"
+#include "pdc_id.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PDC_NODE_LEN 64
+
+typedef enum { OBJ_PENDING, OBJ_READY, OBJ_FAILED } obj_state;
+
+typedef struct task task_t;
+
+typedef struct obj {
+    uint8_t id[PDC_ID_LEN];
+    obj_state state;
+    int refs;
+    pdc_type type;
+    int64_t i64;
+    double f64;
+    void *data; /* inline STR/BYTES bytes (malloc), NULL if stored */
+    size_t size;
+    int stored;              /* the bytes are in a node's store under id */
+    char node[PDC_NODE_LEN]; /* that node */
+    int spread;   /* copies may exist on other nodes: free them there too */
+    pdc_error err; /* for OBJ_FAILED; strings malloc'd */
+    task_t *task;  /* the producing task while it is alive */
+    /* Tasks waiting for this object.  While they are told (walking), a
+       task that stops waiting leaves a NULL in its slot instead of
+       moving another entry into it, so that none is skipped. */
+    task_t **dependents;
+    int ndependents, capdependents;
+    int walking;
+} obj_t;
+
+/* A new entry with one reference; NULL when out of memory. */
+obj_t *pdc_obj_new(pdc_client *c, const uint8_t *id);
+obj_t *pdc_obj_find(pdc_client *c, const uint8_t *id);
+void pdc_obj_unref(pdc_client *c, obj_t *o);
+/* Mark o failed with an error (the strings are copied). */
+void pdc_obj_fail(obj_t *o, int code, const char *function, const char *node,
+                  const char *message);
+/* A reference to a new object that holds an error (also the thread's
+   last error). */
+pdc_ref pdc_obj_error_ref(pdc_client *c, int code, const char *function, const char *message);
+/* Make o a ready object stored in node's store. */
+void pdc_obj_set_stored(obj_t *o, pdc_type type, size_t size, const char *node);
+
+/* Ids of stored objects to free on other nodes (I/O thread: take them
+   all, then pdc_obj_frees_clear). */
+const uint8_t (*pdc_obj_frees(pdc_client *c, size_t *n))[PDC_ID_LEN];
+void pdc_obj_frees_clear(pdc_client *c);
+
+/* At close: free every entry left (and the tasks still producing them). */
+void pdc_obj_free_all(pdc_client *c);
+
+#endif
