@@ -90,7 +90,10 @@
    Settings
    ------------------------------------------------------------------------ */
 #define S_DEFAULT_SHARDS  4
-#define S_DEFAULT_READERS 1024
+/* Read slots per shard: every process of the node holds a few (a driver
+   with 2 000 actors is 2 000 worker processes on one node), and a slot
+   costs 64 bytes of the shard's lock file. */
+#define S_DEFAULT_READERS 16384
 #define S_MAX_SHARDS      1024
 /* Bytes of a value before and around the data: header + alignment pad. */
 #define S_HDR_AREA 64
@@ -476,7 +479,7 @@ static int s_delete_in(pdc_store_t *self, unsigned shard, const uint8_t *id,
    transaction promises that: LMDB reuses a page only once every reader
    is newer than the commit that freed it.  But one read transaction per
    pin costs one reader slot per pin, and a shard has max_readers slots
-   (1024 by default) for all the node's processes together: a process
+   (1024 by default then) for all the node's processes together: a process
    that held 4096 objects at once had taken them all, and the next get
    failed.
 
@@ -520,8 +523,8 @@ static int s_delete_in(pdc_store_t *self, unsigned shard, const uint8_t *id,
    that is less), one of them left for a fresh read: a get whose pin
    would make the pinned ones `snapshots` counts it on the newest pinned
    one however old.  So however many objects a process pins, it takes at
-   most `snapshots` slots a shard, and max_readers (1024) has room for
-   128 such processes.  The pattern "put one, pin it, put the next, pin
+   most `snapshots` slots a shard, and max_readers (16384 by default)
+   has room for 2048 such processes.  The pattern "put one, pin it, put the next, pin
    it" finds each object only in a fresh snapshot (it was committed after
    the newest pinned one began), counts each pin on the newest pinned
    snapshot, and renews the same spare for every get: one pinned

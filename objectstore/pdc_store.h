@@ -126,7 +126,7 @@ typedef struct {
     size_t capacity;  /* bytes of object data the store may hold          */
     unsigned shards;  /* number of LMDB environments; 0 = default 4       */
     unsigned max_readers; /* read slots per shard, for all the node's
-                             processes together; 0 = default 1024.  A
+                             processes together; 0 = default 16384.  A
                              process takes at most PDC_STORE_SNAPSHOTS
                              of them per shard, whatever its pins.      */
 } pdc_store_config_t;
