@@ -331,3 +331,104 @@ Test(actors, actor_dies_with_its_creator_unless_detached) {
     cr_assert_eq(pdc_actor_kill(g_c, kept), PDC_OK);
     pdc_actor_release(g_c, kept);
 }
+
+/* The old pump sent a new actor's name claim before the dead one's drop
+   (newest actor first), so the name was still taken in 5 runs of 6. */
+Test(actors, a_name_is_free_again_once_kill_returns) {
+    for (int round = 0; round < 6; round++) {
+        pdc_actor_opts opts = {.name = "reused-name"};
+        pdc_actor *a = s_counter(round, &opts);
+        cr_assert_eq(pdc_actor_ready(g_c, a, T_TIMEOUT_MS), PDC_OK, "round %d: %s", round,
+                     pdc_last_error(g_c));
+        cr_assert_eq(pdc_actor_kill(g_c, a), PDC_OK);
+        pdc_actor_release(g_c, a);
+    }
+}
+
+/* An actor whose constructor argument fails is never built: ready says
+   why, its queued calls fail within the wait, and later calls fail at
+   once with the cause.  (The old graph freed the creation task without telling the
+   actor, and the pump then read it after free.) */
+Test(actors, a_failed_constructor_argument_fails_the_actor_and_its_calls) {
+    pdc_fn f = pdc_function(g_c, g_lib, "fail_after_ms");
+    pdc_ref bad = pdc_call(g_c, f, PDC_I64(300), PDC_STR("no start value"));
+    pdc_actor *a = pdc_actor_create(g_c, g_lib, "Counter", NULL, PDC_REF(bad));
+    cr_assert(a);
+    pdc_ref calls[3];
+    for (int i = 0; i < 3; i++) calls[i] = pdc_actor_call(g_c, a, "incr", PDC_REF(bad));
+    int rc = pdc_actor_ready(g_c, a, T_TIMEOUT_MS);
+    cr_assert_neq(rc, PDC_OK);
+    cr_assert_neq(rc, PDC_ETIMEOUT, "ready must not wait out its timeout");
+    cr_assert(strstr(pdc_last_error(g_c), "no start value"), "%s", pdc_last_error(g_c));
+    for (int i = 0; i < 3; i++) {
+        int64_t v;
+        rc = pdc_get_i64(g_c, calls[i], &v, T_TIMEOUT_MS);
+        cr_assert(rc != PDC_OK && rc != PDC_ETIMEOUT, "call %d: %s", i, pdc_status_name(rc));
+        pdc_ref_release(g_c, calls[i]);
+    }
+    pdc_ref later = pdc_actor_call(g_c, a, "incr", PDC_I64(1));
+    int64_t v;
+    cr_assert_eq(pdc_get_i64(g_c, later, &v, 0), PDC_ETASK, "fails at once with the cause");
+    pdc_ref_release(g_c, later);
+    pdc_ref_release(g_c, bad);
+    pdc_actor_release(g_c, a);
+}
+
+/* The embedded cluster's head: the child of this process named pdc-head. */
+static pid_t s_head_pid(void) {
+    DIR *d = opendir("/proc");
+    pid_t found = -1;
+    struct dirent *e;
+    while (d && (e = readdir(d)) && found < 0) {
+        char path[300], comm[64] = "";
+        int ppid = 0;
+        snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f) continue;
+        if (fscanf(f, "%*d (%63[^)]) %*c %d", comm, &ppid) == 2 && ppid == getpid() &&
+            !strcmp(comm, "pdc-head"))
+            found = (pid_t) atoi(e->d_name);
+        fclose(f);
+    }
+    if (d) closedir(d);
+    return found;
+}
+
+typedef struct {
+    pdc_actor *found;
+    int done;
+} lookup_t;
+
+static void *s_lookup_forever(void *arg) {
+    lookup_t *l = arg;
+    l->found = pdc_actor_get_named(g_c, "patient", NULL, PDC_FOREVER);
+    __atomic_store_n(&l->done, 1, __ATOMIC_SEQ_CST);
+    return NULL;
+}
+
+/* The old lookup gave up with PDC_ETIMEOUT after one second of silence
+   from the head even with PDC_FOREVER. */
+Test(actors, get_named_forever_waits_through_a_silent_head) {
+    pdc_actor_opts opts = {.name = "patient"};
+    pdc_actor *a = s_counter(5, &opts);
+    cr_assert_eq(pdc_actor_ready(g_c, a, T_TIMEOUT_MS), PDC_OK);
+    pid_t head = s_head_pid();
+    cr_assert(head > 0, "no head pid in the session");
+    cr_assert_eq(kill(head, SIGSTOP), 0);
+    lookup_t l = {0};
+    pthread_t th;
+    pthread_create(&th, NULL, s_lookup_forever, &l);
+    usleep(2500 * 1000); /* silent for longer than the old one second */
+    int early = __atomic_load_n(&l.done, __ATOMIC_SEQ_CST);
+    kill(head, SIGCONT);
+    for (int i = 0; i < T_TIMEOUT_MS / 10 && !__atomic_load_n(&l.done, __ATOMIC_SEQ_CST); i++)
+        usleep(10 * 1000);
+    cr_assert(__atomic_load_n(&l.done, __ATOMIC_SEQ_CST), "the lookup never returned");
+    pthread_join(th, NULL);
+    cr_assert_not(early, "the lookup returned while the head was stopped: %s",
+                  pdc_last_error(g_c));
+    cr_assert(l.found, "not found after the head answered again");
+    cr_assert_eq(s_call_i64(l.found, "incr", 1), 6);
+    pdc_actor_release(g_c, l.found);
+    pdc_actor_release(g_c, a);
+}

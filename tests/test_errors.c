@@ -521,3 +521,54 @@ Test(small_store, call_argument_larger_than_the_store_is_estorefull) {
     pdc_ref_release(g_c, r);
     free(data);
 }
+
+/* ---- What the getters promise ------------------------------------------ */
+
+Test(errors, get_f64_of_an_int_is_a_type_error_naming_both) {
+    int rc;
+    pdc_ref r = pdc_put(g_c, PDC_I64(7), &rc);
+    cr_assert_eq(rc, PDC_OK);
+    double d = -1;
+    rc = pdc_get_f64(g_c, r, &d, WAIT_MS);
+    cr_assert_eq(rc, PDC_ETYPE, "pdc.h promises PDC_ETYPE, got %s", pdc_status_name(rc));
+    cr_assert(strstr(pdc_last_error(g_c), "int") && strstr(pdc_last_error(g_c), "float"),
+              "%s", pdc_last_error(g_c));
+    cr_assert_eq(d, -1, "the output is left alone");
+    pdc_ref_release(g_c, r);
+}
+
+Test(errors, a_success_clears_the_last_error) {
+    pdc_ref r = pdc_call(g_c, s_fn("fail_with_message"), PDC_STR("first this fails"));
+    error_text e;
+    s_expect_error(r, PDC_ETASK, &e);
+    cr_assert(strstr(pdc_last_error(g_c), "first this fails"));
+    r = pdc_call(g_c, s_fn("add"), PDC_I64(1), PDC_I64(2));
+    int64_t v;
+    cr_assert_eq(pdc_get_i64(g_c, r, &v, WAIT_MS), PDC_OK);
+    cr_assert_str_eq(pdc_last_error(g_c), "", "stale: %s", pdc_last_error(g_c));
+    pdc_ref_release(g_c, r);
+}
+
+/* A reservation is in the store: a size the store cannot hold is refused
+   at once, before a byte is written (the old one was a malloc that failed
+   only at commit). */
+Test(small_store, put_reserve_refuses_a_size_beyond_the_store_at_reserve) {
+    void *res = NULL;
+    void *p = pdc_put_reserve(g_c, (size_t) 200 << 20, &res);
+    cr_assert_null(p, "a 200 MiB reservation in a 64 MiB store");
+    cr_assert_null(res);
+    cr_assert(strstr(pdc_last_error(g_c), "pdc_put_reserve"), "%s", pdc_last_error(g_c));
+    p = pdc_put_reserve(g_c, (size_t) 1 << 20, &res);
+    cr_assert(p && res, "1 MiB fits: %s", pdc_last_error(g_c));
+    memset(p, 0x5a, (size_t) 1 << 20);
+    int rc;
+    pdc_ref r = pdc_put_commit(g_c, &res, &rc);
+    cr_assert_eq(rc, PDC_OK, "%s", pdc_last_error(g_c));
+    pdc_object o;
+    cr_assert_eq(pdc_get(g_c, r, &o, WAIT_MS), PDC_OK);
+    cr_assert_eq(o.size, (size_t) 1 << 20);
+    cr_assert_eq(((const unsigned char *) o.data)[12345], 0x5a);
+    pdc_object_release(g_c, &o);
+    pdc_ref_release(g_c, r);
+    s_assert_serving();
+}

@@ -8,6 +8,8 @@
     in task_lib.c. */
 #include "pdc_itest.h"
 
+#include "pdc_peer.h"
+
 #include <pthread.h>
 
 TestSuite(tasks, .init = itest_setup, .fini = itest_teardown);
@@ -360,4 +362,26 @@ Test(tasks, threads_share_one_client) {
         cr_assert_eq((intptr_t) bad, 0, "thread %d had %ld wrong results", i,
                      (long) (intptr_t) bad);
     }
+}
+
+/* A lease handed back closes its connection to the worker (the old client
+   kept every worker's socket it had ever used, one more per worker). */
+Test(tasks, returned_leases_leave_no_connection_behind) {
+    size_t before = pdc_peer_count();
+    pdc_opts spread = {.strategy = PDC_SCHED_SPREAD};
+    pdc_ref r[8];
+    for (int i = 0; i < 8; i++) r[i] = pdc_call_opts(g_c, fn("sleep_ms"), &spread, PDC_I64(20));
+    for (int i = 0; i < 8; i++) {
+        pdc_object o;
+        cr_assert_eq(pdc_get(g_c, r[i], &o, T_TIMEOUT_MS), PDC_OK, "%s", pdc_last_error(g_c));
+        pdc_object_release(g_c, &o);
+        pdc_ref_release(g_c, r[i]);
+    }
+    size_t after = pdc_peer_count();
+    for (int i = 0; i < 200 && after > before; i++) {
+        usleep(10 * 1000);
+        after = pdc_peer_count();
+    }
+    cr_assert_eq(after, before, "%zu sockets open after the leases went, %zu before", after,
+                 before);
 }
