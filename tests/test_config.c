@@ -293,6 +293,8 @@ Test(config, pdc_init_refuses_an_out_of_range_setting) {
     cr_assert(strstr(err, "PDC_MAX_TASKS_IN_FLIGHT=0 is out of range: max_tasks_in_flight "
                           "must be 1..100000"),
               "pdc_init said: %s", err);
+    cr_assert(strstr(pdc_last_error(NULL), "PDC_MAX_TASKS_IN_FLIGHT=0 is out of range"),
+              "pdc_last_error says: %s", pdc_last_error(NULL));
 }
 
 /* Run PDC_BIN_DIR/program with args (a shell word list), stderr into

@@ -16,6 +16,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 static pdc_client *s_bare(void) {
     pdc_client *c = calloc(1, sizeof *c);
@@ -289,4 +290,32 @@ Test(errors, every_status_and_type_has_a_name) {
     cr_assert_str_eq(pdc_status_name(PDC_EACTORDIED), "PDC_EACTORDIED");
     cr_assert_str_eq(pdc_type_name(PDC_T_ACTOR), "actor");
     cr_assert_str_eq(pdc_type_name(PDC_T_ERROR), "error");
+}
+
+/* Bug 3: a driver with ~340 actors aborted inside zsock_new at ZeroMQ's
+   1 023 sockets.  Peers stop at the limit with an error naming it; here
+   the limit is made small by lowering the descriptor limit first. */
+Test(peer, opening_past_the_socket_limit_is_an_error_naming_it) {
+    struct rlimit rl = {300, 300};
+    cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+    pdc_peer_raise_limits(0);
+    size_t limit = pdc_peer_limit();
+    cr_assert(limit > 0 && limit < 300, "limit %zu", limit);
+    pdc_config_t cfg;
+    pdc_config_load(&cfg);
+    pdc_peer_t *peers[400] = {0};
+    char why[512] = "";
+    int n = 0;
+    while (n < 400) {
+        char endpoint[64];
+        snprintf(endpoint, sizeof endpoint, "ipc:///tmp/pdc-test-no-such-peer-%d", n);
+        peers[n] = pdc_peer_new(NULL, &cfg, endpoint, NULL, NULL, why, sizeof why);
+        if (!peers[n]) break;
+        n++;
+    }
+    cr_assert(n > 0 && n < 400, "opened %d peers", n);
+    cr_assert((size_t) n <= limit);
+    cr_assert(strstr(why, "too many connections") && strstr(why, "ulimit -n"), "why: %s", why);
+    for (int i = 0; i < n; i++) pdc_peer_destroy(&peers[i], 0);
+    cr_assert_eq(pdc_peer_count(), 0);
 }

@@ -248,22 +248,36 @@ pdc_client *pdc_init(const char *address) {
     pdc_log_init("libpdc", PDC_LOG_WARN);
     if (!address || !*address) address = getenv("PDC_ADDRESS");
     pdc_config_t cfg;
-    if (pdc_config_load(&cfg)) return NULL;
+    char err[512];
+    if (pdc_config_read_env(&cfg, err, sizeof err)) {
+        fprintf(stderr, "pdc: %s\n", err);
+        pdc_set_error(PDC_EINVAL, "pdc_init: %s", err);
+        return NULL;
+    }
     signal(SIGPIPE, SIG_IGN);
     char raylet[PATH_MAX];
     if (address && *address) {
-        if (s_find_raylet(address, raylet, sizeof raylet, cfg.connect_timeout_ms)) return NULL;
-        return pdc_client_connect(raylet, 0, NULL, NULL, NULL);
+        if (s_find_raylet(address, raylet, sizeof raylet, cfg.connect_timeout_ms)) {
+            pdc_set_error(PDC_ECONNECT, "pdc_init: no raylet of the cluster at %s answered", address);
+            return NULL;
+        }
+        pdc_client *c = pdc_client_connect(raylet, 0, NULL, NULL, NULL);
+        if (!c) pdc_set_error(PDC_ECONNECT, "pdc_init: cannot join the raylet at %s", raylet);
+        return c;
     }
     pdc_embed_clean_stale();
     char session[PATH_MAX], store[PATH_MAX];
     pid_t head_pid = -1, raylet_pid = -1;
     if (pdc_embed_start(NULL, raylet, sizeof raylet, session, sizeof session, &head_pid, &raylet_pid,
-                        store, sizeof store))
+                        store, sizeof store)) {
+        pdc_set_error(PDC_ECONNECT, "pdc_init: the embedded cluster could not be started");
         return NULL;
+    }
     pdc_client *c = pdc_client_connect(raylet, 0, NULL, NULL, NULL);
     if (!c) {
         fprintf(stderr, "pdc: the embedded cluster did not start; its logs are in %s/logs\n", session);
+        pdc_set_error(PDC_ECONNECT, "pdc_init: the embedded cluster did not start; its logs are in %s/logs",
+                      session);
         setenv("PDC_KEEP_SESSION", "1", 0);
         pdc_embed_stop(head_pid, raylet_pid, session, store, cfg.shutdown_timeout_ms);
         return NULL;

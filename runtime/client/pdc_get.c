@@ -243,7 +243,9 @@ static int s_obj_done(pdc_client *c, void *arg) {
    mutex held, released while pulling.  PDC_OK or a code with the error. */
 static int s_pin_stored(pdc_client *c, obj_t *o, pdc_object *out, obj_pin_t *pin,
                         int64_t timeout_ms) {
-    if (strcmp(o->node, c->node_id) && !pdc_store_contains(c->store, o->id)) {
+    int here = pdc_store_contains(c->store, o->id);
+    if (here < 0) return pdc_set_error(here, "pdc_get: %s", pdc_store_last_error());
+    if (strcmp(o->node, c->node_id) && !here) {
         /* Made on another node: bring it here first. */
         char node[PDC_NODE_LEN], why[512];
         snprintf(node, sizeof node, "%s", o->node);
@@ -259,9 +261,7 @@ static int s_pin_stored(pdc_client *c, obj_t *o, pdc_object *out, obj_pin_t *pin
     if (rc == PDC_ENOTFOUND)
         return pdc_set_error(PDC_EOBJECTLOST, "pdc_get: object %s is gone from the store",
                              pdc_id_hex(o->id, hex));
-    if (rc != PDC_OK)
-        return pdc_set_error(rc, "pdc_get: the store cannot pin object %s (%s)",
-                             pdc_id_hex(o->id, hex), pdc_status_name(rc));
+    if (rc != PDC_OK) return pdc_set_error(rc, "pdc_get: %s", pdc_store_last_error());
     out->type = type;
     return PDC_OK;
 }

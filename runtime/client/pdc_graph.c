@@ -272,7 +272,7 @@ void pdc_graph_encode_args(pdc_client *c, pdc_enc_t *e, task_t *t, const char *n
         task_arg_t *a = &t->args[i];
         obj_t *o = a->ref;
         pdc_type type = o ? o->type : a->type;
-        pdc_enc_array(e, 2);
+        pdc_enc_array(e, PDC_ARG_NFIELDS);
         if (a->actor) {
             char wire[PATH_MAX + 40];
             pdc_enc_u(e, PDC_ARG_ACTOR);
@@ -306,7 +306,7 @@ void pdc_graph_encode_args(pdc_client *c, pdc_enc_t *e, task_t *t, const char *n
 }
 
 void pdc_graph_encode(pdc_client *c, pdc_enc_t *e, task_t *t, const char *node) {
-    pdc_enc_array(e, 4);
+    pdc_enc_array(e, PDC_TASK_NFIELDS);
     pdc_enc_id(e, t->id);
     pdc_enc_s(e, node && *node ? pdc_client_library_for(c, t->library, node) : t->library);
     pdc_enc_s(e, t->function);

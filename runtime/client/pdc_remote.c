@@ -282,7 +282,14 @@ pdc_pull_t *pdc_client_pull_start(pdc_client *c, const uint8_t *id, const char *
     if (!p) return NULL;
     memcpy(p->id, id, PDC_ID_LEN);
     snprintf(p->node, sizeof p->node, "%s", node);
-    if (pdc_store_contains(c->store, id)) {
+    int here = pdc_store_contains(c->store, id);
+    if (here < 0) {
+        p->done = 1;
+        p->code = here;
+        snprintf(p->why, sizeof p->why, "%s", pdc_store_last_error());
+        return p;
+    }
+    if (here) {
         p->done = 1; /* here already: nothing to ask */
         return p;
     }

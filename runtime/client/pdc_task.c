@@ -188,14 +188,14 @@ void pdc_task_read_args(pdc_task *t, const msgpack_object *list) {
         const msgpack_object *pair = list->via.array.ptr[i].via.array.ptr;
         uint8_t id[PDC_ID_LEN];
         char node[128];
-        if (pdc_f_u(&pair[0]) == PDC_ARG_REMOTE && !s_parse_remote(&pair[1], id, node, sizeof node))
+        if (pdc_f_u(&pair[PDC_ARG_KIND]) == PDC_ARG_REMOTE && !s_parse_remote(&pair[PDC_ARG_VALUE], id, node, sizeof node))
             pulls[i] = pdc_client_pull_start(t->client, id, node);
     }
     for (size_t i = 0; i < t->nargs; i++) {
         const msgpack_object *pair = list->via.array.ptr[i].via.array.ptr;
-        const msgpack_object *v = &pair[1];
+        const msgpack_object *v = &pair[PDC_ARG_VALUE];
         task_input_t *a = &t->args[i];
-        if (pdc_f_u(&pair[0]) == PDC_ARG_ACTOR) {
+        if (pdc_f_u(&pair[PDC_ARG_KIND]) == PDC_ARG_ACTOR) {
             a->type = PDC_T_ACTOR;
             if (v->type == MSGPACK_OBJECT_STR)
                 a->actor = pdc_actor_from_wire(t->client, v->via.str.ptr, v->via.str.size);
@@ -207,7 +207,7 @@ void pdc_task_read_args(pdc_task *t, const msgpack_object *list) {
         }
         uint8_t remote_id[PDC_ID_LEN];
         const uint8_t *stored_id = NULL;
-        if (pdc_f_u(&pair[0]) == PDC_ARG_REMOTE) {
+        if (pdc_f_u(&pair[PDC_ARG_KIND]) == PDC_ARG_REMOTE) {
             /* "ID@NODE": brought to this node's store (started above). */
             char node[128], why[512];
             if (s_parse_remote(v, remote_id, node, sizeof node)) {
@@ -227,7 +227,7 @@ void pdc_task_read_args(pdc_task *t, const msgpack_object *list) {
                 continue;
             }
             stored_id = remote_id;
-        } else if (pdc_f_u(&pair[0]) == PDC_ARG_STORED) {
+        } else if (pdc_f_u(&pair[PDC_ARG_KIND]) == PDC_ARG_STORED) {
             if (v->type != MSGPACK_OBJECT_BIN || v->via.bin.size != PDC_ID_LEN) {
                 t->code = PDC_EPROTO;
                 snprintf(t->message, sizeof t->message, "argument %zu: a stored argument needs a 16-byte id", i);
@@ -240,9 +240,14 @@ void pdc_task_read_args(pdc_task *t, const msgpack_object *list) {
                                    &a->size, &a->type, &a->pin);
             if (rc != PDC_OK && t->code == PDC_OK) {
                 char hex[33];
-                t->code = PDC_EOBJECTLOST;
-                snprintf(t->message, sizeof t->message, "argument %zu: object %s is not in the store of node %s",
-                         i, pdc_id_hex(stored_id, hex), t->client->node_id);
+                t->code = rc == PDC_ENOTFOUND ? PDC_EOBJECTLOST : rc;
+                if (rc == PDC_ENOTFOUND)
+                    snprintf(t->message, sizeof t->message,
+                             "argument %zu: object %s is not in the store of node %s", i,
+                             pdc_id_hex(stored_id, hex), t->client->node_id);
+                else
+                    snprintf(t->message, sizeof t->message, "argument %zu: object %s: %s", i,
+                             pdc_id_hex(stored_id, hex), pdc_store_last_error());
             }
             continue;
         }
@@ -289,7 +294,7 @@ void pdc_task_encode_result(pdc_task *t, pdc_enc_t *e) {
             t->rstored = 1;
         }
     }
-    pdc_enc_array(e, 7);
+    pdc_enc_array(e, PDC_RESULT_NFIELDS);
     pdc_enc_id(e, t->id);
     pdc_enc_i(e, t->code);
     if (t->code != PDC_OK) {
