@@ -29,12 +29,34 @@
     Remote functions are written with PDC_FUNCTION and compiled into a
     shared library; see "Writing remote functions" below.  Every call is
     thread-safe: many threads may submit and get through one client.
+
+    Building against an installed pdc (pkg-config finds it; point
+    PKG_CONFIG_PATH at PREFIX/lib/.../pkgconfig for a private prefix):
+
+        cc main.c -o main $(pkg-config --cflags --libs pdc)
+        cc -shared -fPIC tasks.c -o libtasks.so $(pkg-config --cflags --libs pdc)
+
+    The header is ISO C11 (gcc -std=c11 -pedantic-errors compiles it,
+    calls with no arguments included) and C++11: in C++ the value
+    constructors and calling macros are inline functions and templates
+    with the same names and arguments, and PDC_FUNCTION and
+    PDC_ACTOR_CLASS give C linkage, so that workers find them by name.
 */
 #ifndef PDC_H_INCLUDED
 #define PDC_H_INCLUDED
 
 #include <stddef.h>
 #include <stdint.h>
+
+/* PDC_EXPORT marks what libpdc exports: every function declared in this
+   header, and nothing else.  libpdc is built with hidden visibility, so a
+   function without it stays inside the library (tests/test_exports.sh
+   checks the two lists are the same). */
+#if defined(__GNUC__) || defined(__clang__)
+#define PDC_EXPORT __attribute__((visibility("default")))
+#else
+#define PDC_EXPORT
+#endif
 
 #ifdef __cplusplus
 extern "C" {
@@ -69,7 +91,7 @@ typedef enum {
 } pdc_status;
 
 /* A short, static name for a status code ("PDC_ETIMEOUT"). */
-const char *pdc_status_name(int status);
+PDC_EXPORT const char *pdc_status_name(int status);
 
 /* ------------------------------------------------------------------------
    Handles and values
@@ -118,6 +140,11 @@ typedef struct {
     } as;
 } pdc_value;
 
+/* The value constructors.  In C they are compound literals; in C++,
+   which has none, calls of inline functions (at the end of this file)
+   that build the same values.  PDC_STR(s) takes a NUL-ended string (NULL
+   is the empty string), PDC_STRN and PDC_BYTES a pointer and a size. */
+#ifndef __cplusplus
 #define PDC_I64(x) ((pdc_value){.type = PDC_T_I64, .as.i64 = (int64_t) (x)})
 #define PDC_F64(x) ((pdc_value){.type = PDC_T_F64, .as.f64 = (double) (x)})
 #define PDC_STR(s) \
@@ -129,7 +156,34 @@ typedef struct {
 #define PDC_REF(r) ((pdc_value){.type = PDC_T_REF, .as.ref = (r)})
 /* An actor handle as an argument (see Actors below). */
 #define PDC_ACTOR(h) ((pdc_value){.type = PDC_T_ACTOR, .as.actor = (h)})
-size_t pdc_strlen_(const char *s);
+#else
+#define PDC_I64(x)      pdc_cxx_i64_((int64_t) (x))
+#define PDC_F64(x)      pdc_cxx_f64_((double) (x))
+#define PDC_STR(s)      pdc_cxx_buf_(PDC_T_STR, (s), pdc_strlen_(s))
+#define PDC_STRN(s, n)  pdc_cxx_buf_(PDC_T_STR, (s), (size_t) (n))
+#define PDC_BYTES(p, n) pdc_cxx_buf_(PDC_T_BYTES, (p), (size_t) (n))
+#define PDC_REF(r)      pdc_cxx_ref_(r)
+#define PDC_ACTOR(h)    pdc_cxx_actor_(h)
+#endif
+/* strlen that takes NULL as "": what PDC_STR measures with. */
+PDC_EXPORT size_t pdc_strlen_(const char *s);
+
+/* How the calling macros below (pdc_call, pdc_call_opts,
+   pdc_actor_create, pdc_actor_call, PDC_ACTOR_CLASS) take any number of
+   arguments, none included, in ISO C: before C23 a macro's "..." must get
+   at least one argument, so the last named parameter is the first of the
+   "..." (pdc_call(c, fn) passes just fn there), PDC_FIRST_ picks it out
+   and PDC_AFTER_FIRST_ gives the rest.  Each is called with one more
+   argument (a ~ or an end marker) so that its own "..." is never empty.
+   In C++ the macros call templates instead (the end of this file). */
+#define PDC_FIRST_(first, ...)       first
+#define PDC_AFTER_FIRST_(first, ...) __VA_ARGS__
+/* The call's values as an array ended by a NIL marker, and their count
+   without the marker (sizeof does not evaluate the arguments again). */
+#define PDC_VALUES_(...) \
+    ((const pdc_value[]){PDC_AFTER_FIRST_(__VA_ARGS__, {.type = PDC_T_NIL})})
+#define PDC_NVALUES_(...) \
+    (sizeof(PDC_VALUES_(__VA_ARGS__)) / sizeof(pdc_value) - 1)
 
 /* What a failed task left in its results. */
 typedef struct {
@@ -161,14 +215,14 @@ typedef struct {
    address ("tcp://host:6380").  Returns NULL on failure; the reason is
    printed to stderr.  Settings come from PDC_* environment variables
    (docs/configuration.md). */
-pdc_client *pdc_init(const char *address);
+PDC_EXPORT pdc_client *pdc_init(const char *address);
 
 /* Stop: release every reference, stop the embedded cluster if this client
    started it, free the client and set *client_p to NULL.  Safe on NULL. */
-void pdc_shutdown(pdc_client **client_p);
+PDC_EXPORT void pdc_shutdown(pdc_client **client_p);
 
 /* The last error message of the calling thread on this client. */
-const char *pdc_last_error(pdc_client *client);
+PDC_EXPORT const char *pdc_last_error(pdc_client *client);
 
 /* ------------------------------------------------------------------------
    Remote functions and calls
@@ -178,8 +232,8 @@ const char *pdc_last_error(pdc_client *client);
    relative path is resolved against the current directory now, so that
    workers find the same file).  Nothing is loaded here: an unknown
    library or function surfaces as a PDC_ENOFUNC error of the call. */
-pdc_fn pdc_function(pdc_client *client, const char *library,
-                    const char *name);
+PDC_EXPORT pdc_fn pdc_function(pdc_client *client, const char *library,
+                               const char *name);
 
 /* Where a task or actor may run (pdc_opts.strategy, pdc_actor_opts).
 
@@ -221,7 +275,7 @@ typedef struct {
 
 /* The id of the node this client is on (a worker's: the node running the
    task).  Owned by the client. */
-const char *pdc_node_id(pdc_client *client);
+PDC_EXPORT const char *pdc_node_id(pdc_client *client);
 
 /* Submit a call; returns its result reference at once (never blocks on
    the task).  On a submission error (bad arguments, client shut down) the
@@ -231,27 +285,27 @@ const char *pdc_node_id(pdc_client *client);
    error without running.  The task holds its own reference to each
    argument: the caller may release its references as soon as this
    returns. */
-pdc_ref pdc_call_args(pdc_client *client, pdc_fn fn, const pdc_opts *opts,
-                      const pdc_value *args, size_t nargs);
+PDC_EXPORT pdc_ref pdc_call_args(pdc_client *client, pdc_fn fn, const pdc_opts *opts,
+                                 const pdc_value *args, size_t nargs);
 
-/* pdc_call(client, fn, args...): the variadic form with default options. */
-#define pdc_call(client, fn, ...)                                         \
-    pdc_call_args((client), (fn), NULL,                                   \
-                  &((const pdc_value[]){{.type = PDC_T_NIL}, __VA_ARGS__})[1],    \
-                  sizeof((const pdc_value[]){{.type = PDC_T_NIL}, __VA_ARGS__}) / \
-                          sizeof(pdc_value) -                             \
-                      1)
-/* pdc_call_opts(client, fn, &opts, args...): with options. */
-#define pdc_call_opts(client, fn, opts, ...)                              \
-    pdc_call_args((client), (fn), (opts),                                 \
-                  &((const pdc_value[]){{.type = PDC_T_NIL}, __VA_ARGS__})[1],    \
-                  sizeof((const pdc_value[]){{.type = PDC_T_NIL}, __VA_ARGS__}) / \
-                          sizeof(pdc_value) -                             \
-                      1)
+/* pdc_call(client, fn, args...): the variadic form with default options;
+   pdc_call(client, fn) calls with no arguments.
+   pdc_call_opts(client, fn, &opts, args...): the same with options. */
+#ifndef __cplusplus
+#define pdc_call(client, ...)                                             \
+    pdc_call_args((client), PDC_FIRST_(__VA_ARGS__, ~), NULL,             \
+                  PDC_VALUES_(__VA_ARGS__), PDC_NVALUES_(__VA_ARGS__))
+#define pdc_call_opts(client, fn, ...)                                    \
+    pdc_call_args((client), (fn), PDC_FIRST_(__VA_ARGS__, ~),             \
+                  PDC_VALUES_(__VA_ARGS__), PDC_NVALUES_(__VA_ARGS__))
+#else
+#define pdc_call(client, ...)          pdc_cxx_call_((client), __VA_ARGS__)
+#define pdc_call_opts(client, fn, ...) pdc_cxx_call_opts_((client), (fn), __VA_ARGS__)
+#endif
 
 /* Cancel a task that has not started; its result then holds
    PDC_ECANCELLED.  A running task is not interrupted (PDC_EINVAL). */
-int pdc_cancel(pdc_client *client, pdc_ref ref);
+PDC_EXPORT int pdc_cancel(pdc_client *client, pdc_ref ref);
 
 /* ------------------------------------------------------------------------
    Objects
@@ -262,13 +316,13 @@ int pdc_cancel(pdc_client *client, pdc_ref ref);
    are written once into the node's shared-memory store.  On failure
    (PDC_ESTOREFULL, ...) the reference holds the error and *status (if not
    NULL) says which. */
-pdc_ref pdc_put(pdc_client *client, pdc_value value, int *status);
+PDC_EXPORT pdc_ref pdc_put(pdc_client *client, pdc_value value, int *status);
 
 /* Reserve size bytes for a BYTES object and return where to write it;
    pdc_put_commit stores it and returns its reference (status as for
    pdc_put).  NULL on failure, with pdc_last_error set. */
-void *pdc_put_reserve(pdc_client *client, size_t size, void **reservation);
-pdc_ref pdc_put_commit(pdc_client *client, void **reservation, int *status);
+PDC_EXPORT void *pdc_put_reserve(pdc_client *client, size_t size, void **reservation);
+PDC_EXPORT pdc_ref pdc_put_commit(pdc_client *client, void **reservation, int *status);
 
 /* Wait up to timeout_ms (PDC_FOREVER: no limit) for the object and read
    it.  PDC_OK: out is filled, release it with pdc_object_release.  When
@@ -286,32 +340,32 @@ pdc_ref pdc_put_commit(pdc_client *client, void **reservation, int *status);
    raylet until the wait ends, so recursive tasks cannot deadlock the
    worker pool. */
 #define PDC_FOREVER ((int64_t) -1)
-int pdc_get(pdc_client *client, pdc_ref ref, pdc_object *out,
-            int64_t timeout_ms);
-void pdc_object_release(pdc_client *client, pdc_object *obj);
+PDC_EXPORT int pdc_get(pdc_client *client, pdc_ref ref, pdc_object *out,
+                       int64_t timeout_ms);
+PDC_EXPORT void pdc_object_release(pdc_client *client, pdc_object *obj);
 
 /* Typed shortcuts over pdc_get: copy the value out and release.  On a
    task error the code is returned and pdc_last_error holds the task's
    message; PDC_ETYPE if the object holds another type. */
-int pdc_get_i64(pdc_client *client, pdc_ref ref, int64_t *out,
-                int64_t timeout_ms);
-int pdc_get_f64(pdc_client *client, pdc_ref ref, double *out,
-                int64_t timeout_ms);
+PDC_EXPORT int pdc_get_i64(pdc_client *client, pdc_ref ref, int64_t *out,
+                           int64_t timeout_ms);
+PDC_EXPORT int pdc_get_f64(pdc_client *client, pdc_ref ref, double *out,
+                           int64_t timeout_ms);
 
 /* Wait until num_ready of the n references are ready (a value or an
    error) or the timeout runs out.  ready[i] is set to 1 for each ready
    reference (0 otherwise); returns how many are ready, or a negative
    status.  A reference this client does not know (released, or never
    its own) counts as ready: a get on it answers PDC_ENOTFOUND at once.  Like Ray's wait: with timeout 0 it only looks. */
-int pdc_wait(pdc_client *client, const pdc_ref *refs, size_t n,
-             size_t num_ready, int64_t timeout_ms, uint8_t *ready);
+PDC_EXPORT int pdc_wait(pdc_client *client, const pdc_ref *refs, size_t n,
+                        size_t num_ready, int64_t timeout_ms, uint8_t *ready);
 
 /* Reference counting (see the ownership rules at the top). */
-void pdc_ref_retain(pdc_client *client, pdc_ref ref);
-void pdc_ref_release(pdc_client *client, pdc_ref ref);
+PDC_EXPORT void pdc_ref_retain(pdc_client *client, pdc_ref ref);
+PDC_EXPORT void pdc_ref_release(pdc_client *client, pdc_ref ref);
 
 /* Format a reference as 32 hex digits into buf (at least 33 bytes). */
-const char *pdc_ref_hex(pdc_ref ref, char *buf);
+PDC_EXPORT const char *pdc_ref_hex(pdc_ref ref, char *buf);
 
 /* ------------------------------------------------------------------------
    Writing remote functions
@@ -340,30 +394,34 @@ const char *pdc_ref_hex(pdc_ref ref, char *buf);
    ------------------------------------------------------------------------ */
 typedef struct pdc_task pdc_task;
 
+#ifndef __cplusplus
 #define PDC_FUNCTION(name) int name(pdc_task *t)
+#else /* C linkage, so that workers find it by its name */
+#define PDC_FUNCTION(name) extern "C" int name(pdc_task *t)
+#endif
 typedef int (*pdc_function_ptr)(pdc_task *t);
 
-size_t pdc_arg_count(pdc_task *t);
-pdc_type pdc_arg_type(pdc_task *t, size_t i);
-int64_t pdc_arg_i64(pdc_task *t, size_t i);
-double pdc_arg_f64(pdc_task *t, size_t i);
-const char *pdc_arg_str(pdc_task *t, size_t i, size_t *len);
-const void *pdc_arg_bytes(pdc_task *t, size_t i, size_t *size);
+PDC_EXPORT size_t pdc_arg_count(pdc_task *t);
+PDC_EXPORT pdc_type pdc_arg_type(pdc_task *t, size_t i);
+PDC_EXPORT int64_t pdc_arg_i64(pdc_task *t, size_t i);
+PDC_EXPORT double pdc_arg_f64(pdc_task *t, size_t i);
+PDC_EXPORT const char *pdc_arg_str(pdc_task *t, size_t i, size_t *len);
+PDC_EXPORT const void *pdc_arg_bytes(pdc_task *t, size_t i, size_t *size);
 
-int pdc_return_i64(pdc_task *t, int64_t v);
-int pdc_return_f64(pdc_task *t, double v);
-int pdc_return_str(pdc_task *t, const char *s);
-int pdc_return_bytes(pdc_task *t, const void *data, size_t size);
+PDC_EXPORT int pdc_return_i64(pdc_task *t, int64_t v);
+PDC_EXPORT int pdc_return_f64(pdc_task *t, double v);
+PDC_EXPORT int pdc_return_str(pdc_task *t, const char *s);
+PDC_EXPORT int pdc_return_bytes(pdc_task *t, const void *data, size_t size);
 /* Reserve size bytes for the result and return where to write them:
    large results go straight into the object store.  NULL on failure
    (the task then fails with the reason). */
-void *pdc_return_alloc(pdc_task *t, size_t size);
+PDC_EXPORT void *pdc_return_alloc(pdc_task *t, size_t size);
 /* Fail the task with PDC_ETASK and a message. */
-int pdc_fail(pdc_task *t, const char *fmt, ...)
-        __attribute__((format(printf, 2, 3)));
+PDC_EXPORT int pdc_fail(pdc_task *t, const char *fmt, ...)
+                   __attribute__((format(printf, 2, 3)));
 
-pdc_client *pdc_task_client(pdc_task *t);
-pdc_fn pdc_task_self(pdc_task *t);
+PDC_EXPORT pdc_client *pdc_task_client(pdc_task *t);
+PDC_EXPORT pdc_fn pdc_task_self(pdc_task *t);
 
 /* ------------------------------------------------------------------------
    Actors
@@ -428,11 +486,22 @@ typedef struct {
     const pdc_method *methods; /* ended by {NULL, NULL} */
 } pdc_actor_class;
 
-/* Declares the class table `pdc_actor_class NAME`, exported under NAME. */
-#define PDC_ACTOR_CLASS(cls, ctor, dtor, ...)                              \
-    static const pdc_method cls##_pdc_methods_[] = {__VA_ARGS__,          \
-                                                    {NULL, NULL}};        \
-    const pdc_actor_class cls = {#cls, ctor, dtor, cls##_pdc_methods_}
+/* PDC_ACTOR_CLASS(NAME, ctor, dtor, PDC_METHOD_ENTRY(m)...) declares the
+   class table `pdc_actor_class NAME`, exported under NAME; a class may
+   have no methods.  (dtor is the first of the "...": see PDC_FIRST_.) */
+#ifndef __cplusplus
+#define PDC_ACTOR_CLASS(cls, ctor, ...)                                    \
+    static const pdc_method cls##_pdc_methods_[] = {                       \
+            PDC_AFTER_FIRST_(__VA_ARGS__, {NULL, NULL})};                  \
+    const pdc_actor_class cls = {#cls, ctor, PDC_FIRST_(__VA_ARGS__, ~),   \
+                                 cls##_pdc_methods_}
+#else /* a const object has internal linkage in C++ unless extern */
+#define PDC_ACTOR_CLASS(cls, ctor, ...)                                    \
+    static const pdc_method cls##_pdc_methods_[] = {                       \
+            PDC_AFTER_FIRST_(__VA_ARGS__, {NULL, NULL})};                  \
+    extern "C" const pdc_actor_class cls = {                               \
+            #cls, ctor, PDC_FIRST_(__VA_ARGS__, ~), cls##_pdc_methods_}
+#endif
 
 typedef struct {
     double num_cpus;     /* CPU slots held for the actor's life; default 0
@@ -448,53 +517,125 @@ typedef struct {
     const char *label_selector;
 } pdc_actor_opts;
 
-pdc_actor *pdc_actor_create_args(pdc_client *client, const char *library,
-                                 const char *cls, const pdc_actor_opts *opts,
-                                 const pdc_value *args, size_t nargs);
-#define pdc_actor_create(client, library, cls, opts, ...)                 \
-    pdc_actor_create_args(                                                \
-            (client), (library), (cls), (opts),                           \
-            &((const pdc_value[]){{.type = PDC_T_NIL}, __VA_ARGS__})[1],  \
-            sizeof((const pdc_value[]){{.type = PDC_T_NIL}, __VA_ARGS__}) / \
-                            sizeof(pdc_value) -                           \
-                    1)
+PDC_EXPORT pdc_actor *pdc_actor_create_args(pdc_client *client, const char *library,
+                                            const char *cls, const pdc_actor_opts *opts,
+                                            const pdc_value *args, size_t nargs);
+/* pdc_actor_create(client, library, cls, opts, args...): the variadic
+   form; pdc_actor_create(client, library, cls, opts) passes no
+   arguments to the constructor. */
+#ifndef __cplusplus
+#define pdc_actor_create(client, library, cls, ...)                       \
+    pdc_actor_create_args((client), (library), (cls),                     \
+                          PDC_FIRST_(__VA_ARGS__, ~),                     \
+                          PDC_VALUES_(__VA_ARGS__), PDC_NVALUES_(__VA_ARGS__))
+#else
+#define pdc_actor_create(client, library, cls, ...) \
+    pdc_cxx_actor_create_((client), (library), (cls), __VA_ARGS__)
+#endif
 
 /* Wait until the constructor ran: PDC_OK, a creation error code (with
    pdc_last_error set), or PDC_ETIMEOUT. */
-int pdc_actor_ready(pdc_client *client, pdc_actor *actor, int64_t timeout_ms);
+PDC_EXPORT int pdc_actor_ready(pdc_client *client, pdc_actor *actor, int64_t timeout_ms);
 
-pdc_ref pdc_actor_call_args(pdc_client *client, pdc_actor *actor,
-                            const char *method, const pdc_value *args,
-                            size_t nargs);
-#define pdc_actor_call(client, actor, method, ...)                         \
-    pdc_actor_call_args(                                                  \
-            (client), (actor), (method),                                  \
-            &((const pdc_value[]){{.type = PDC_T_NIL}, __VA_ARGS__})[1],  \
-            sizeof((const pdc_value[]){{.type = PDC_T_NIL}, __VA_ARGS__}) / \
-                            sizeof(pdc_value) -                           \
-                    1)
+PDC_EXPORT pdc_ref pdc_actor_call_args(pdc_client *client, pdc_actor *actor,
+                                       const char *method, const pdc_value *args,
+                                       size_t nargs);
+/* pdc_actor_call(client, actor, "method", args...): the variadic form;
+   pdc_actor_call(client, actor, "method") calls with no arguments. */
+#ifndef __cplusplus
+#define pdc_actor_call(client, actor, ...)                                \
+    pdc_actor_call_args((client), (actor), PDC_FIRST_(__VA_ARGS__, ~),    \
+                        PDC_VALUES_(__VA_ARGS__), PDC_NVALUES_(__VA_ARGS__))
+#else
+#define pdc_actor_call(client, actor, ...) \
+    pdc_cxx_actor_call_((client), (actor), __VA_ARGS__)
+#endif
 
 /* Stop the actor (see above).  PDC_OK, or PDC_EACTORDIED if it was dead. */
-int pdc_actor_kill(pdc_client *client, pdc_actor *actor);
+PDC_EXPORT int pdc_actor_kill(pdc_client *client, pdc_actor *actor);
 
 /* Find a named actor (ns NULL: "default"); waits up to timeout_ms for it
    to be placed.  NULL with pdc_last_error set if there is none. */
-pdc_actor *pdc_actor_get_named(pdc_client *client, const char *name,
-                               const char *ns, int64_t timeout_ms);
+PDC_EXPORT pdc_actor *pdc_actor_get_named(pdc_client *client, const char *name,
+                                          const char *ns, int64_t timeout_ms);
 
-void pdc_actor_release(pdc_client *client, pdc_actor *actor);
+PDC_EXPORT void pdc_actor_release(pdc_client *client, pdc_actor *actor);
 /* Take another reference to a handle, e.g. to keep one given as an
    argument (pdc_arg_actor) beyond the call that received it. */
-void pdc_actor_retain(pdc_client *client, pdc_actor *actor);
+PDC_EXPORT void pdc_actor_retain(pdc_client *client, pdc_actor *actor);
 
 /* The 32-hex-digit id of an actor, into buf (33 bytes). */
-const char *pdc_actor_id(pdc_actor *actor, char *buf);
+PDC_EXPORT const char *pdc_actor_id(pdc_actor *actor, char *buf);
 
 /* An actor handle passed as argument i, usable with pdc_task_client(t)
    until the task returns (do not release it). */
-pdc_actor *pdc_arg_actor(pdc_task *t, size_t i);
+PDC_EXPORT pdc_actor *pdc_arg_actor(pdc_task *t, size_t i);
 
 #ifdef __cplusplus
+}
+
+/* ------------------------------------------------------------------------
+   C++ (C++11 and later): what the C macros above build with compound
+   literals and designated initialisers, neither of which C++ has.  The
+   value constructors are inline functions; the calling macros call
+   variadic templates that gather their pdc_value arguments into an array
+   (one longer than needed, so that it is never empty) and call the same
+   *_args functions.
+   ------------------------------------------------------------------------ */
+inline pdc_value pdc_cxx_i64_(int64_t x) {
+    pdc_value v = pdc_value();
+    v.type = PDC_T_I64;
+    v.as.i64 = x;
+    return v;
+}
+inline pdc_value pdc_cxx_f64_(double x) {
+    pdc_value v = pdc_value();
+    v.type = PDC_T_F64;
+    v.as.f64 = x;
+    return v;
+}
+inline pdc_value pdc_cxx_buf_(pdc_type type, const void *data, size_t size) {
+    pdc_value v = pdc_value();
+    v.type = type;
+    v.as.buf.data = data;
+    v.as.buf.size = size;
+    return v;
+}
+inline pdc_value pdc_cxx_ref_(pdc_ref r) {
+    pdc_value v = pdc_value();
+    v.type = PDC_T_REF;
+    v.as.ref = r;
+    return v;
+}
+inline pdc_value pdc_cxx_actor_(pdc_actor *h) {
+    pdc_value v = pdc_value();
+    v.type = PDC_T_ACTOR;
+    v.as.actor = h;
+    return v;
+}
+
+template <typename... V>
+inline pdc_ref pdc_cxx_call_opts_(pdc_client *client, pdc_fn fn, const pdc_opts *opts,
+                                  const V &...args) {
+    const pdc_value values[] = {args..., pdc_value()};
+    return pdc_call_args(client, fn, opts, values, sizeof...(V));
+}
+template <typename... V>
+inline pdc_ref pdc_cxx_call_(pdc_client *client, pdc_fn fn, const V &...args) {
+    return pdc_cxx_call_opts_(client, fn, (const pdc_opts *) 0, args...);
+}
+template <typename... V>
+inline pdc_actor *pdc_cxx_actor_create_(pdc_client *client, const char *library,
+                                        const char *cls, const pdc_actor_opts *opts,
+                                        const V &...args) {
+    const pdc_value values[] = {args..., pdc_value()};
+    return pdc_actor_create_args(client, library, cls, opts, values, sizeof...(V));
+}
+template <typename... V>
+inline pdc_ref pdc_cxx_actor_call_(pdc_client *client, pdc_actor *actor,
+                                   const char *method, const V &...args) {
+    const pdc_value values[] = {args..., pdc_value()};
+    return pdc_actor_call_args(client, actor, method, values, sizeof...(V));
 }
 #endif
 #endif

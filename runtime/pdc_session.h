@@ -11,8 +11,11 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-/* The directory holding pdc-head, pdc-raylet and pdc-worker:
-   PDC_BIN_DIR, else beside libpdc.so, else ../bin from it. */
+/* The directory holding pdc-head, pdc-raylet and pdc-worker: PDC_BIN_DIR,
+   else the first that holds all three of: the directory of libpdc.so (or
+   of the program the runtime is linked into), that directory plus bindir
+   relative to libdir, the configured bindir (client/pdc_embed.c says
+   why).  0; or -1 with out naming every directory looked in. */
 int pdc_bin_dir(char *out, size_t len);
 
 /* Where sessions live: PDC_SESSION_ROOT, else /tmp/pdc. */

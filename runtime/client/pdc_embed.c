@@ -16,12 +16,19 @@
     driver is gone: it kills daemons still listed in its pid files and
     removes its store and directory.
 
-    The daemons are found in PDC_BIN_DIR, else beside libpdc.so (the
-    build tree), else in ../bin relative to it (an installed tree).
+    The daemons are found by pdc_bin_dir, in this order: PDC_BIN_DIR
+    when it is set (taken as it is); the directory of the file libpdc's
+    code was loaded from (libpdc.so in the build tree; the program itself
+    for the daemons and the pdc CLI, which link the runtime statically and
+    sit in bindir); that directory plus bindir relative to libdir, both
+    fixed at build time (an installed libpdc.so, also after its prefix was
+    moved or staged with DESTDIR); the configured bindir.  The first that
+    holds pdc-head, pdc-raylet and pdc-worker wins.
 */
 #include "pdc_client_internal.h"
 
 #include "pdc_id.h"
+#include "pdc_install_paths.h"
 #include "pdc_log.h"
 #include "pdc_session.h"
 #include "pdc_wire.h"
@@ -33,6 +40,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <ifaddrs.h>
+#include <link.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -44,30 +52,79 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Which loaded object holds an address: the one whose PT_LOAD segments
+   cover it (dladdr names the main program by argv[0], which may be
+   relative to a PATH entry, so the program is read from /proc/self/exe). */
+typedef struct {
+    uintptr_t addr;
+    const char *name; /* "" for the main program */
+} s_code_probe_t;
+
+static int s_code_probe(struct dl_phdr_info *info, size_t size, void *arg) {
+    (void) size;
+    s_code_probe_t *p = arg;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        uintptr_t start = (uintptr_t) info->dlpi_addr + ph->p_vaddr;
+        if (ph->p_type == PT_LOAD && p->addr >= start && p->addr < start + ph->p_memsz) {
+            p->name = info->dlpi_name ? info->dlpi_name : "";
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The directory of the file this code was loaded from, or -1. */
+static int s_code_dir(char *out) {
+    s_code_probe_t probe = {(uintptr_t) &s_code_dir, NULL};
+    if (!dl_iterate_phdr(s_code_probe, &probe) || !probe.name) return -1;
+    if (!realpath(*probe.name ? probe.name : "/proc/self/exe", out)) return -1;
+    char *slash = strrchr(out, '/');
+    if (!slash) return -1;
+    if (slash == out)
+        slash[1] = '\0'; /* a program in / */
+    else
+        *slash = '\0';
+    return 0;
+}
+
+static int s_holds_daemons(const char *dir) {
+    static const char *names[] = {"pdc-head", "pdc-raylet", "pdc-worker"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        char path[PATH_MAX + 16];
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        if (access(path, X_OK)) return 0;
+    }
+    return 1;
+}
+
 int pdc_bin_dir(char *out, size_t len) {
     const char *env = getenv("PDC_BIN_DIR");
-    char probe[PATH_MAX + 32];
     if (env && *env) {
         snprintf(out, len, "%s", env);
         return 0;
     }
-    Dl_info info;
-    if (!dladdr((void *) pdc_bin_dir, &info) || !info.dli_fname) return -1;
-    char lib[PATH_MAX];
-    if (!realpath(info.dli_fname, lib)) return -1;
-    char *slash = strrchr(lib, '/');
-    if (!slash) return -1;
-    *slash = '\0';
-    snprintf(probe, sizeof probe, "%s/pdc-raylet", lib);
-    if (access(probe, X_OK) == 0) {
-        snprintf(out, len, "%s", lib);
-        return 0;
+    enum { S_PLACES = 3 };
+    char places[S_PLACES][2 * PATH_MAX];
+    int n = 0;
+    char code[PATH_MAX];
+    if (s_code_dir(code) == 0) {
+        snprintf(places[n++], sizeof places[0], "%s", code);
+        if (*PDC_BINDIR_FROM_LIBDIR)
+            snprintf(places[n++], sizeof places[0], "%s/%s", code, PDC_BINDIR_FROM_LIBDIR);
     }
-    snprintf(probe, sizeof probe, "%s/../bin/pdc-raylet", lib);
-    if (access(probe, X_OK) == 0) {
-        snprintf(out, len, "%s/../bin", lib);
-        return 0;
+    snprintf(places[n++], sizeof places[0], "%s", PDC_INSTALL_BINDIR);
+    for (int i = 0; i < n; i++) {
+        char real[PATH_MAX];
+        if (s_holds_daemons(places[i]) && realpath(places[i], real)) {
+            snprintf(out, len, "%s", real);
+            return 0;
+        }
     }
+    /* None: out names every place looked in, for the caller's message. */
+    size_t used = (size_t) snprintf(out, len, "PDC_BIN_DIR is unset; looked in");
+    for (int i = 0; i < n && used < len; i++)
+        used += (size_t) snprintf(out + used, len - used, "%s %s", i ? "," : "", places[i]);
     return -1;
 }
 
@@ -101,7 +158,10 @@ int pdc_embed_start(pdc_client *unused, char *raylet_ep, size_t len, char *sessi
     (void) unused;
     char bin[PATH_MAX];
     if (pdc_bin_dir(bin, sizeof bin)) {
-        fprintf(stderr, "pdc: cannot find pdc-head and pdc-raylet; set PDC_BIN_DIR\n");
+        fprintf(stderr,
+                "pdc: cannot find pdc-head, pdc-raylet and pdc-worker (%s); set PDC_BIN_DIR to "
+                "the directory that holds them\n",
+                bin);
         return PDC_ECONNECT;
     }
     mkdir(pdc_session_root(), 0777);
