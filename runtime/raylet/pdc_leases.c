@@ -181,26 +181,39 @@ static void s_grant(pdc_leases_t *self, request_t *req, pdc_worker_t *w) {
                   NULL, 0);
 }
 
-/* Grant queued requests in order while slots and idle workers allow;
-   start workers where slots are free but no worker is idle. */
+/* Grant what the node can run now, in arrival order, passing over what
+   it cannot: a request waiting for a GPU (or any resource, or more CPU
+   than is free) does not hold back requests of another shape behind it,
+   as Ray's raylet schedules each shape on its own.  A request that fits
+   but finds no idle worker keeps its place: what it will take is set
+   aside for it, so later requests do not take it first, and the pool is
+   asked to start a worker for each such request. */
 void pdc_leases_grant(pdc_leases_t *self) {
-    while (self->queue) {
-        request_t *req = self->queue;
-        if (self->cpus_available + S_SLACK < req->shape.cpus)
-            break;
-        if (pdc_resources_short(&self->res_available, &req->shape.res))
-            break;
-        pdc_worker_t *w = pdc_pool_take(self->pool);
-        if (!w) {
-            pdc_pool_want(self->pool, s_list_len(self->queue));
-            break;
+    double cpus = self->cpus_available; /* not yet promised */
+    pdc_resources_t res = self->res_available;
+    int waiting = 0; /* fit, but no idle worker */
+    for (request_t **q = &self->queue; *q;) {
+        request_t *req = *q;
+        if (cpus + S_SLACK < req->shape.cpus ||
+            pdc_resources_short(&res, &req->shape.res)) {
+            q = &req->next;
+            continue;
         }
-        self->queue = req->next;
-        if (!self->queue)
-            self->queue_tail = &self->queue;
+        cpus -= req->shape.cpus;
+        pdc_resources_add(&res, &req->shape.res, -1);
+        pdc_worker_t *w = waiting ? NULL : pdc_pool_take(self->pool);
+        if (!w) {
+            waiting++;
+            q = &req->next;
+            continue;
+        }
+        *q = req->next;
         s_grant(self, req, w);
         free(req);
     }
+    s_queue_fix_tail(self);
+    if (waiting)
+        pdc_pool_want(self->pool, waiting);
 }
 
 /* ---- Placing ----------------------------------------------------------- */
@@ -338,6 +351,7 @@ void pdc_leases_on_view(pdc_leases_t *self) {
 void pdc_leases_check(pdc_leases_t *self) {
     if (self->infeasible)
         s_place_parked(self);
+    pdc_leases_grant(self); /* workers the pool could not start before */
 }
 
 /* ---- Messages ---------------------------------------------------------- */

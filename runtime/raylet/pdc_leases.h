@@ -9,7 +9,10 @@
       - here: it joins this node's queue, and is granted when the node
         has the slots, resources and an idle worker for it (LEASE_GRANT:
         the worker, its endpoints, the GPU devices it holds); when no
-        worker is idle the pool is asked to start some;
+        worker is idle the pool is asked to start some.  The queue is
+        served in arrival order, but a request that cannot be granted
+        now (a GPU task while the GPUs are held) does not hold back the
+        requests of other shapes behind it;
       - another node: its holder is sent there (LEASE_REDIRECT);
       - no node yet: it is parked and placed again on every view until
         infeasible_timeout_ms has passed, then refused (ERROR);
@@ -24,7 +27,10 @@
     worker that blocks in pdc_get says BLOCKED: its CPU slots go back to
     the node meanwhile, so that recursive programs cannot deadlock it;
     UNBLOCKED takes them again, even if that oversubscribes the node for
-    a while, as Ray does.
+    a while, as Ray does.  So BLOCKED is for waits on other tasks only: a
+    worker that said it while it waited for its own code package or an
+    argument's pull would run its task on a slot already lent to another
+    (see tests/test_leases.c).
 
     The table answers its requesters itself on the raylet's ROUTER. */
 #ifndef PDC_LEASES_H_INCLUDED
@@ -82,7 +88,8 @@ void pdc_leases_release_holder(pdc_leases_t *self, const pdc_rid_t *rid);
 void pdc_leases_grant(pdc_leases_t *self);
 /* A new view: place parked requests again, spill queued ones, grant. */
 void pdc_leases_on_view(pdc_leases_t *self);
-/* Housekeeping: parked requests past their deadline are refused. */
+/* Housekeeping: parked requests past their deadline are refused, and
+   queued ones that waited for the pool to start workers try again. */
 void pdc_leases_check(pdc_leases_t *self);
 
 /* The node's CPU slots and other resources, in all (available 0) or free

@@ -34,12 +34,14 @@ struct pdc_pool {
     char raylet[PATH_MAX];
     char session[PATH_MAX];
     char node_ip[64];
-    int keep;
+    int min, keep;
     uint64_t idle_ms;
     pdc_pool_exit_fn *on_exit;
     void *arg;
     pdc_worker_t *workers;
     uint64_t started;
+    uint64_t retry_ms;
+    uint64_t quiet_until; /* no new workers before (ms): one died starting */
     int stopping;
 };
 
@@ -54,7 +56,9 @@ pdc_pool_t *pdc_pool_new(uv_loop_t *loop, const pdc_pool_config_t *cfg) {
     snprintf(self->node_ip, sizeof self->node_ip, "%s",
              cfg->node_ip ? cfg->node_ip : "");
     self->keep = cfg->keep;
+    self->min = cfg->min < cfg->keep ? cfg->min : cfg->keep;
     self->idle_ms = cfg->idle_ms;
+    self->retry_ms = cfg->retry_ms;
     self->on_exit = cfg->on_exit;
     self->arg = cfg->arg;
     return self;
@@ -72,6 +76,18 @@ static int s_count(pdc_pool_t *self, pdc_worker_state_t state) {
     for (pdc_worker_t *w = self->workers; w; w = w->next)
         n += w->state == state;
     return n;
+}
+
+/* Start workers until the pool has its min (not counting those that
+   are stopping: they are on their way out). */
+static void s_top_up(pdc_pool_t *self) {
+    if (uv_now(self->loop) < self->quiet_until)
+        return;
+    int live = s_count(self, PDC_WORKER_STARTING) +
+               s_count(self, PDC_WORKER_IDLE) +
+               s_count(self, PDC_WORKER_LEASED);
+    for (; live < self->min && pdc_pool_spawn(self); live++) {
+    }
 }
 
 static void s_unlink(pdc_pool_t *self, pdc_worker_t *gone) {
@@ -94,11 +110,22 @@ static void s_on_exit(uv_process_t *proc, int64_t status, int sig) {
                 "worker %d exited (%s %d)%s", w->pid, sig ? "signal" : "status",
                 sig ? sig : (int) status,
                 w->state == PDC_WORKER_LEASED ? " while leased" : "");
+    if (w->state == PDC_WORKER_STARTING && !self->stopping) {
+        /* A worker that cannot start (a broken binary, a crash in its
+           set-up) would be replaced at once, again and again. */
+        self->quiet_until = uv_now(self->loop) + self->retry_ms;
+        pdc_warn("worker %d exited before it registered (see "
+                 "%s/logs/worker-%s.log); no new worker for %llu ms",
+                 w->pid, self->session, w->idhex + PDC_ID_LEN,
+                 (unsigned long long) self->retry_ms);
+    }
     if (!strncmp(w->endpoint, "ipc://", 6))
         unlink(w->endpoint + 6);
     s_unlink(self, w);
     if (self->on_exit)
         self->on_exit(self, w, sig ? -sig : (int) status, self->arg);
+    if (!self->stopping)
+        s_top_up(self);
     uv_close((uv_handle_t *) proc, s_on_closed);
 }
 
@@ -148,6 +175,8 @@ pdc_worker_t *pdc_pool_spawn(pdc_pool_t *self) {
 }
 
 void pdc_pool_want(pdc_pool_t *self, int n) {
+    if (uv_now(self->loop) < self->quiet_until)
+        return;
     for (int starting = s_count(self, PDC_WORKER_STARTING);
          starting < n && pdc_pool_spawn(self); starting++) {
     }
@@ -229,11 +258,11 @@ void pdc_pool_check(pdc_pool_t *self, uint64_t now_ms) {
         if (w->state == PDC_WORKER_IDLE &&
             now_ms - w->idle_since > self->idle_ms) {
             uv_process_kill(&w->proc, SIGTERM);
-            w->state =
-                PDC_WORKER_STARTING; /* no longer grantable; reaped on exit */
+            w->state = PDC_WORKER_STOPPING; /* reaped on exit */
             w->rid.len = 0;
             idle--;
         }
+    s_top_up(self);
 }
 
 void pdc_pool_stop(pdc_pool_t *self, int signum) {
@@ -253,5 +282,6 @@ void pdc_pool_stats(pdc_pool_t *self, pdc_pool_stats_t *out) {
     out->starting = s_count(self, PDC_WORKER_STARTING);
     out->idle = s_count(self, PDC_WORKER_IDLE);
     out->leased = s_count(self, PDC_WORKER_LEASED);
+    out->stopping = s_count(self, PDC_WORKER_STOPPING);
     out->started = self->started;
 }

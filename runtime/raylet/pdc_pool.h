@@ -7,7 +7,10 @@
       STARTING  spawned, not yet registered: it cannot take a lease;
       IDLE      registered (REGISTER kind 1 with its id): it can;
       LEASED    taken for a lease (pdc_pool_take), until it is given
-                back (pdc_pool_give_back) or exits.
+                back (pdc_pool_give_back) or exits;
+      STOPPING  idle too long, sent SIGTERM: it takes nothing more and
+                does not count as a worker on its way (a new one is
+                started for a request while it finishes exiting).
 
     The pool does not know what a lease is: the lease table (pdc_leases)
     takes idle workers, asks for more when it has requests and no idle
@@ -16,8 +19,16 @@
     but still readable, so that its lease can be ended and its holder
     told; the worker is freed after the callback returns.
 
-    pdc_pool_check, run from the raylet's housekeeping, stops idle
-    workers beyond keep that have been idle for longer than idle_ms.
+    The pool keeps at least min workers (STARTING, IDLE or LEASED): one
+    that exits (a crash, a kill, the end of an actor) is replaced, so a
+    node that lost a worker has as many idle ones as before once its
+    work is done.  pdc_pool_check, run from the raylet's housekeeping,
+    stops idle workers beyond keep (never fewer than min) that have been
+    idle for longer than idle_ms, and starts what a failed spawn left
+    missing.  A worker that dies before it registers says the workers
+    cannot start (a broken binary, a crash in set-up): the pool then
+    starts none, for requests or to keep its min, for retry_ms, so that
+    it does not start and lose one after another.
     pdc_pool_stop signals every worker when the raylet stops. */
 #ifndef PDC_POOL_H_INCLUDED
 #define PDC_POOL_H_INCLUDED
@@ -35,7 +46,8 @@ typedef struct pdc_worker pdc_worker_t;
 typedef enum {
     PDC_WORKER_STARTING,
     PDC_WORKER_IDLE,
-    PDC_WORKER_LEASED
+    PDC_WORKER_LEASED,
+    PDC_WORKER_STOPPING
 } pdc_worker_state_t;
 
 /* w exited with status (its exit code, or minus the signal that killed
@@ -48,14 +60,17 @@ typedef struct {
     const char *raylet;     /* the endpoint workers register at           */
     const char *session;    /* the session directory (logs/ inside)       */
     const char *node_ip;    /* where workers listen for other nodes, or "" */
+    int min;                /* workers always kept (at most keep)          */
     int keep;               /* idle workers kept however long idle         */
     uint64_t idle_ms;       /* how long one beyond keep may stay idle      */
+    uint64_t retry_ms;      /* no new worker for this long after one died
+                               before it registered                      */
     pdc_pool_exit_fn *on_exit;
     void *arg;
 } pdc_pool_config_t;
 
 typedef struct {
-    int starting, idle, leased;
+    int starting, idle, leased, stopping;
     uint64_t started; /* since the pool was made */
 } pdc_pool_stats_t;
 
@@ -66,7 +81,8 @@ void pdc_pool_destroy(pdc_pool_t **self_p);
 
 /* Start one worker: it, or NULL (logged). */
 pdc_worker_t *pdc_pool_spawn(pdc_pool_t *self);
-/* Have at least n workers STARTING (start what is missing). */
+/* Have at least n workers STARTING (start what is missing), unless a
+   worker died starting less than retry_ms ago. */
 void pdc_pool_want(pdc_pool_t *self, int n);
 
 /* A REGISTER from a worker: the STARTING worker with id becomes IDLE,

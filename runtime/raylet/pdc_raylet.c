@@ -56,6 +56,9 @@
 /* How many heartbeats an idle worker beyond the pool's keep may wait
    for a lease before it is stopped. */
 #define S_IDLE_HEARTBEATS 10
+/* How many heartbeats the pool waits after a worker died before it
+   registered, before it starts another. */
+#define S_RETRY_HEARTBEATS 10
 /* How many node timeouts a holder on another node may be silent. */
 #define S_HOLDER_SILENT_TIMEOUTS 3
 
@@ -215,10 +218,11 @@ static void s_reply_status(raylet_t *self, pdc_inbound_t *in) {
         const char *name;
         double value;
     } rows[] = {
-        {"workers", pool.idle + pool.leased + pool.starting},
+        {"workers", pool.idle + pool.leased + pool.starting + pool.stopping},
         {"workers_idle", pool.idle},
         {"workers_leased", pool.leased},
         {"workers_starting", pool.starting},
+        {"workers_stopping", pool.stopping},
         {"workers_started", (double) pool.started},
         {"cpus_total", cpus_total},
         {"cpus_available", cpus_available},
@@ -513,13 +517,18 @@ int pdc_raylet_main(int argc, char **argv) {
     snprintf(code_dir, sizeof code_dir, "%s/code", self->o.session);
     self->code = pdc_code_cache_new(zsock_resolve(self->router), code_dir,
                                     self->o.cfg.transfer_timeout_ms);
+    int prestart = self->o.cfg.worker_prestart >= 0
+                       ? (int) self->o.cfg.worker_prestart
+                       : (int) (self->o.cpus + 0.5);
     pdc_pool_config_t pcfg = {
         .worker_bin = self->o.worker_bin,
         .raylet = self->o.endpoint,
         .session = self->o.session,
         .node_ip = self->o.node_ip,
+        .min = prestart,
         .keep = (int) (self->o.cpus + 0.5) + (int) self->o.cfg.worker_idle_max,
         .idle_ms = S_IDLE_HEARTBEATS * (uint64_t) self->o.cfg.heartbeat_ms,
+        .retry_ms = S_RETRY_HEARTBEATS * (uint64_t) self->o.cfg.heartbeat_ms,
         .on_exit = s_on_worker_exit,
         .arg = self};
     self->pool = pdc_pool_new(self->loop, &pcfg);
@@ -566,9 +575,6 @@ int pdc_raylet_main(int argc, char **argv) {
     pdc_daemon_signals_start(self->loop, &self->signals, s_on_signal, self);
     signal(SIGPIPE, SIG_IGN);
 
-    int prestart = self->o.cfg.worker_prestart >= 0
-                       ? (int) self->o.cfg.worker_prestart
-                       : (int) (self->o.cpus + 0.5);
     for (int i = 0; i < prestart; i++)
         pdc_pool_spawn(self->pool);
     pdc_info("node %s serving on %s%s%s with %.2f CPU, store %s (%zu MiB), "
