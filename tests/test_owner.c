@@ -319,3 +319,49 @@ Test(peer, opening_past_the_socket_limit_is_an_error_naming_it) {
     for (int i = 0; i < n; i++) pdc_peer_destroy(&peers[i], 0);
     cr_assert_eq(pdc_peer_count(), 0);
 }
+
+/* The scheduler's policy: short tasks in batches shared among leases,
+   long ones two to a worker with a lease request per two tasks, spread
+   one task per lease and a request per task. */
+Test(sched, short_tasks_go_in_batches_shared_among_leases) {
+    pdc_config_t cfg;
+    pdc_config_load(&cfg);
+    cfg.max_tasks_in_flight = 64;
+    cfg.spread_min_us = 1000;
+    sched_class_t k = {.busy_us = 10, .queued = 100};
+    lease_t a = {0}, b = {0};
+    k.leases = &a;
+    cr_assert_eq(pdc_sched_push_count(&cfg, &k, &a), 64, "one lease: a full batch");
+    a.next = &b;
+    cr_assert_eq(pdc_sched_push_count(&cfg, &k, &a), 50, "two leases share the queue");
+    a.inflight = 60;
+    cr_assert_eq(pdc_sched_push_count(&cfg, &k, &a), 4, "up to max_tasks_in_flight");
+    cr_assert_eq(pdc_sched_requests_wanted(&cfg, &k), 1, "one request at a time");
+}
+
+Test(sched, long_tasks_go_two_to_a_worker_and_ask_for_more_leases) {
+    pdc_config_t cfg;
+    pdc_config_load(&cfg);
+    cfg.max_pending_lease_requests = 10;
+    sched_class_t k = {.busy_us = -1, .queued = 8}; /* not measured yet: long */
+    lease_t a = {0};
+    k.leases = &a;
+    cr_assert_eq(pdc_sched_push_count(&cfg, &k, &a), 2);
+    cr_assert_eq(pdc_sched_requests_wanted(&cfg, &k), 4);
+    k.queued = 100;
+    cr_assert_eq(pdc_sched_requests_wanted(&cfg, &k), 10, "capped");
+    k.queued = 0;
+    cr_assert_eq(pdc_sched_requests_wanted(&cfg, &k), 0, "nothing queued, nothing asked");
+}
+
+Test(sched, spread_runs_one_task_per_lease) {
+    pdc_config_t cfg;
+    pdc_config_load(&cfg);
+    sched_class_t k = {.busy_us = 10, .queued = 5, .sched = {.strategy = PDC_SCHED_SPREAD}};
+    lease_t a = {0};
+    k.leases = &a;
+    cr_assert_eq(pdc_sched_push_count(&cfg, &k, &a), 1);
+    a.spent = 1;
+    cr_assert_eq(pdc_sched_push_count(&cfg, &k, &a), 0, "a spent spread lease takes no more");
+    cr_assert_eq(pdc_sched_requests_wanted(&cfg, &k), 5, "a request per queued task");
+}

@@ -1,7 +1,7 @@
 /*  pdc_sched: the owner's scheduler for remote functions (see the header).
 
-    How many tasks go to a lease at once (s_push_count) and how many
-    leases a class asks for (pdc_sched_pump) depend on how long its tasks
+    How many tasks go to a lease at once (pdc_sched_push_count) and how
+    many leases a class asks for (pdc_sched_requests_wanted) depend on how long its tasks
     run.  Short tasks are pushed in batches of up to max_tasks_in_flight,
     the queue shared among the leases, with one lease request out at a
     time: per-task messages would cost more than the tasks.  Long tasks
@@ -142,13 +142,14 @@ static void s_lease_return(pdc_client *c, sched_class_t *k, lease_t *l) {
     s_lease_free(c, l);
 }
 
-static size_t s_push_count(pdc_client *c, sched_class_t *k, lease_t *l) {
-    size_t limit = (size_t) c->cfg.max_tasks_in_flight;
-    int long_tasks = k->busy_us < 0 || k->busy_us >= (double) c->cfg.spread_min_us;
+size_t pdc_sched_push_count(const pdc_config_t *cfg, const sched_class_t *k, const lease_t *l) {
+    if (k->sched.strategy == PDC_SCHED_SPREAD) return l->spent || !k->queued ? 0 : 1;
+    size_t limit = (size_t) cfg->max_tasks_in_flight;
+    int long_tasks = k->busy_us < 0 || k->busy_us >= (double) cfg->spread_min_us;
     if (long_tasks && limit > 2) limit = 2;
     if ((size_t) l->inflight >= limit) return 0;
     size_t nleases = 0;
-    for (lease_t *x = k->leases; x; x = x->next) nleases++;
+    for (const lease_t *x = k->leases; x; x = x->next) nleases++;
     size_t ways = nleases ? nleases : 1;
     size_t share = (k->queued + ways - 1) / ways;
     size_t room = limit - (size_t) l->inflight;
@@ -156,9 +157,20 @@ static size_t s_push_count(pdc_client *c, sched_class_t *k, lease_t *l) {
     return n < k->queued ? n : k->queued;
 }
 
+size_t pdc_sched_requests_wanted(const pdc_config_t *cfg, const sched_class_t *k) {
+    if (!k->queued) return 0;
+    int spread = k->sched.strategy == PDC_SCHED_SPREAD;
+    int long_tasks = k->busy_us < 0 || k->busy_us >= (double) cfg->spread_min_us;
+    size_t want = spread ? k->queued : long_tasks ? (k->queued + 1) / 2 : 1;
+    size_t cap = spread ? (size_t) cfg->max_tasks_in_flight
+                        : (size_t) cfg->max_pending_lease_requests;
+    if (want > cap) want = cap;
+    return want < 1 ? 1 : want;
+}
+
 static void s_dispatch(pdc_client *c, sched_class_t *k, lease_t *l) {
     int spread = k->sched.strategy == PDC_SCHED_SPREAD;
-    size_t n = spread ? (l->spent ? 0 : 1) : s_push_count(c, k, l);
+    size_t n = pdc_sched_push_count(&c->cfg, k, l);
     if (n == 0) return;
     void *sock = pdc_peer_sock(l->conn->peer);
     if (!l->told) {
@@ -283,13 +295,7 @@ uint64_t pdc_sched_pump(pdc_client *c, uint64_t now) {
     uint64_t next_check = 0, idle_ms = (uint64_t) c->cfg.lease_idle_ms;
     for (sched_class_t *k = c->classes; k; k = k->next) {
         for (lease_t *l = k->leases; l && k->queued; l = l->next) s_dispatch(c, k, l);
-        int spread = k->sched.strategy == PDC_SCHED_SPREAD;
-        int long_tasks = k->busy_us < 0 || k->busy_us >= (double) c->cfg.spread_min_us;
-        size_t want = spread ? k->queued : long_tasks ? (k->queued + 1) / 2 : 1;
-        size_t cap = spread ? (size_t) c->cfg.max_tasks_in_flight
-                            : (size_t) c->cfg.max_pending_lease_requests;
-        if (want > cap) want = cap;
-        if (want < 1) want = 1;
+        size_t want = pdc_sched_requests_wanted(&c->cfg, k);
         while (k->queued && (size_t) k->requests < want) {
             k->requests++;
             pdc_sched_request_lease(c, NULL, k->request, k->cpus, 0, &k->res, &k->sched,

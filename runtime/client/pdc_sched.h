@@ -18,6 +18,7 @@
 #ifndef PDC_SCHED_H_INCLUDED
 #define PDC_SCHED_H_INCLUDED
 
+#include "pdc_config.h"
 #include "pdc_graph.h"
 #include "pdc_resources.h"
 
@@ -73,6 +74,12 @@ int pdc_sched_from_opts(pdc_sched_t *sched, int strategy, const char *node_id, i
 void pdc_sched_request_lease(pdc_client *c, void *raylet, uint64_t request, double cpus,
                              unsigned flags, const pdc_resources_t *res, const pdc_sched_t *sched,
                              const char *locality);
+
+/* The policy, as pure functions of the settings and a class (unit-tested
+   without a cluster): how many queued tasks of k to push to lease l now,
+   and how many lease requests k wants out. */
+size_t pdc_sched_push_count(const pdc_config_t *cfg, const sched_class_t *k, const lease_t *l);
+size_t pdc_sched_requests_wanted(const pdc_config_t *cfg, const sched_class_t *k);
 
 /* Push, ask and return what can be; the time (ms, loop clock) of the next
    idle-lease check, or 0. */
