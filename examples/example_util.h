@@ -63,7 +63,8 @@ static inline int example_parse_i64(const char *name, const char *text,
     {NULL, 0, NULL, 0}
 /* clang-format on */
 
-/* A driver's s_usage: its whole usage, to `out`, for program `prog`. */
+/* A driver's usage function: its whole usage, to `out`, for program
+   `prog`. */
 typedef void example_usage_fn(FILE *out, const char *prog);
 
 /* Print the usage lines of EXAMPLE_OPTIONS; `library_file` is the

@@ -3,17 +3,18 @@
     What a client does beyond its own node's raylet, all on its I/O
     thread with the mutex held unless said otherwise:
 
-    - Lease requests.  pdc_client_request_lease encodes a request with its
-      placement (strategy, affinity, label selector, the node holding the
-      arguments).  When the local raylet answers LEASE_REDIRECT, the
-      request goes to that node's raylet on a connection opened for it
-      (a raylet_conn, registered there as a holder on another node) and is
-      remembered as spilled until granted or refused; if that connection
-      drops, the request is asked of the local raylet again.
+    - Lease requests.  When the local raylet answers a lease request
+      (pdc_sched_request_lease) with LEASE_REDIRECT, the request goes to
+      that node's raylet on a connection opened for it (a raylet_conn,
+      registered there as a holder on another node), asked again through
+      the request registry (pdc_requests_reask), and is remembered as
+      spilled until granted or refused; if that connection drops, it is
+      asked of the local raylet again.
     - Liveness.  Connections to tcp endpoints use ZeroMQ heartbeats and a
-      socket monitor: a leased worker whose node vanished counts as a dead
-      worker (its tasks are retried), and every keepalive_ms a KEEPALIVE
-      tells each remote raylet this holder lives.
+      socket monitor (pdc_peer): a leased worker whose node vanished counts
+      as a dead worker (pdc_sched_on_conn_lost: its tasks are retried), and
+      every keepalive_ms a KEEPALIVE tells each remote raylet this holder
+      lives.
     - Objects.  Frees of objects with copies elsewhere go out as one
       OBJECT_FREE; a thread that needs an object made on another node (or
       a code package) waits in pdc_client_pull (pdc_client_dlopen) while
