@@ -336,7 +336,9 @@ static int s_cmd_start(int argc, char **argv, const pdc_config_t *cfg) {
     }
     char bin[PATH_MAX];
     if (pdc_bin_dir(bin, sizeof bin)) {
-        fprintf(stderr, "pdc start: cannot find pdc-head and pdc-raylet; set PDC_BIN_DIR\n");
+        fprintf(stderr, "pdc start: cannot find pdc-head, pdc-raylet and pdc-worker (%s); set "
+                        "PDC_BIN_DIR\n",
+                bin);
         return 1;
     }
     char head_ep[PATH_MAX];

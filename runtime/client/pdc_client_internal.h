@@ -11,6 +11,7 @@
 #include "pdc_loop.h"
 #include "pdc_proto.h"
 #include "pdc_resources.h"
+#include "pdc_session.h" /* pdc_bin_dir */
 #include "pdc_store.h"
 
 #include "pdc_graph.h"
@@ -118,8 +119,14 @@ struct pdc_task {
 /* What the parts share (pdc_client.c, pdc_get.c), mutex held. */
 const char *pdc_client_intern(pdc_client *c, const char *text);
 void pdc_client_wake(pdc_client *c);
+/* Wait (mutex held) until pred(c, arg) or the timeout: PDC_OK,
+   PDC_ETIMEOUT or PDC_ESHUTDOWN.  With lend_cpu, a task's thread gives its
+   CPU slot back to the raylet meanwhile (BLOCKED, UNBLOCKED): only for
+   waits on other tasks (get, wait), which could otherwise deadlock the
+   pool.  A wait on the raylet itself (a pull, a code package) keeps the
+   slot: lending it there let a 1-CPU node start a second task. */
 int pdc_client_wait_until(pdc_client *c, int (*pred)(pdc_client *, void *), void *arg,
-                          int64_t timeout_ms);
+                          int64_t timeout_ms, int lend_cpu);
 const char *pdc_type_name(pdc_type t);
 uint64_t pdc_now_ms(void);
 uint64_t pdc_now_us(void);
@@ -206,8 +213,5 @@ void pdc_embed_clean_stale(void);
 
 /* Worker side: run one task message's tasks (pdc_task.c). */
 int pdc_worker_main(int argc, char **argv);
-
-/* The directory holding pdc-head, pdc-raylet and pdc-worker. */
-int pdc_bin_dir(char *out, size_t len);
 
 #endif

@@ -45,12 +45,12 @@ static int s_in_task(pdc_client *c) {
 }
 
 int pdc_client_wait_until(pdc_client *c, int (*pred)(pdc_client *, void *), void *arg,
-                          int64_t timeout_ms) {
+                          int64_t timeout_ms, int lend_cpu) {
     if (pred(c, arg)) return PDC_OK;
     if (timeout_ms == 0) return PDC_ETIMEOUT;
     struct timespec deadline;
     if (timeout_ms > 0) s_deadline(&deadline, timeout_ms);
-    int blocked = s_in_task(c);
+    int blocked = lend_cpu && s_in_task(c);
     uint64_t blocked_since = 0;
     if (blocked) {
         s_control(c, PDC_MSG_BLOCKED);
@@ -279,7 +279,7 @@ int pdc_get(pdc_client *c, pdc_ref ref, pdc_object *out, int64_t timeout_ms) {
                              pdc_id_hex(ref.id, hex));
     }
     o->refs++; /* stays alive while we wait and while out is held */
-    int rc = pdc_client_wait_until(c, s_obj_done, o, timeout_ms);
+    int rc = pdc_client_wait_until(c, s_obj_done, o, timeout_ms, 1);
     obj_pin_t *pin = rc == PDC_OK ? calloc(1, sizeof *pin) : NULL;
     if (rc != PDC_OK || !pin) {
         pdc_obj_unref(c, o);
@@ -378,7 +378,7 @@ int pdc_wait(pdc_client *c, const pdc_ref *refs, size_t n, size_t num_ready, int
         if (objs[i]) objs[i]->refs++;
     }
     wait_set_t set = {objs, n, num_ready};
-    int rc = pdc_client_wait_until(c, s_enough_ready, &set, timeout_ms);
+    int rc = pdc_client_wait_until(c, s_enough_ready, &set, timeout_ms, 1);
     int count = 0;
     for (size_t i = 0; i < n; i++) {
         ready[i] = !objs[i] || objs[i]->state != OBJ_PENDING;

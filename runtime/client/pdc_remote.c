@@ -267,7 +267,7 @@ static void s_raylet_request_start(pdc_client *c, pull_t *p) {
    PDC_OK, a timeout, or the answer's error code (p->why). */
 static int s_raylet_request_wait(pdc_client *c, pull_t *p, int64_t timeout_ms) {
     pthread_mutex_lock(&c->mu);
-    int rc = pdc_client_wait_until(c, s_pull_done, p, timeout_ms);
+    int rc = pdc_client_wait_until(c, s_pull_done, p, timeout_ms, 0);
     pdc_requests_drop(&c->requests, p->request);
     for (pull_t **q = &c->pulls; *q; q = &(*q)->next)
         if (*q == p) {

@@ -423,17 +423,19 @@ int pdc_head_main(int argc, char **argv) {
         case 'x':
             if (pdc_config_set(&self->cfg, optarg, err, sizeof err)) {
                 fprintf(stderr, "pdc-head: %s\n", err);
+                free(self);
                 return 2;
             }
             break;
-        case 'p': pdc_config_print(&self->cfg, stdout); return 0;
-        case 'h': s_usage(stdout); return 0;
-        default: s_usage(stderr); return 2;
+        case 'p': pdc_config_print(&self->cfg, stdout); free(self); return 0;
+        case 'h': s_usage(stdout); free(self); return 0;
+        default: s_usage(stderr); free(self); return 2;
         }
     }
     if (!*self->endpoint) {
         fprintf(stderr, "pdc-head: --endpoint is required\n");
         s_usage(stderr);
+        free(self);
         return 2;
     }
     zsys_handler_set(NULL);
