@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 packages=(build-essential pkg-config meson ninja-build
           libzmq3-dev libczmq-dev libmsgpack-dev liblmdb-dev libuv1-dev
           libcriterion-dev libopenblas-dev libxxhash-dev libsodium-dev
-          libjansson-dev iproute2 python3 python3-venv)
+          libjansson-dev iproute2 python3 python3-venv clang-format)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

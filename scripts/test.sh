@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Build pdc and run every test: once in a normal build, once with
-# AddressSanitizer + UndefinedBehaviorSanitizer.  Exits non-zero if any
-# test fails.  PDC_TEST_NO_ASAN=1 skips the sanitizer pass.
+# Build pdc and run every test: once in a normal build (warnings are
+# errors), once with AddressSanitizer + UndefinedBehaviorSanitizer, after
+# checking that clang-format would change nothing.  Exits non-zero if any
+# check or test fails.  PDC_TEST_NO_ASAN=1 skips the sanitizer pass.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,7 +19,13 @@ count() {
 }
 
 status=0
-scripts/setup.sh build
+# Habits: a compiler warning in the normal build fails it (-Dwerror=true),
+# and so does code clang-format would change (setup.sh installs it).
+scripts/setup.sh build -Dwerror=true
+if ! scripts/format.sh --check; then
+    echo "test: the code is not formatted as .clang-format says; run scripts/format.sh" >&2
+    status=1
+fi
 meson test -C build --print-errorlogs || status=1
 count build
 if [ "${PDC_TEST_NO_ASAN:-0}" != 1 ]; then

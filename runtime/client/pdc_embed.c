@@ -275,15 +275,15 @@ static int s_find_raylet(const char *head, char *out, size_t len, int64_t timeou
     pdc_inbound_t in;
     if (zmq_poll(&item, 1, (long) timeout_ms) == 1 && pdc_wire_recv(zsock_resolve(sock), 0, &in) > 0) {
         if (in.msg.type == PDC_MSG_NODES_REPLY) {
-            const msgpack_object *nodes = &in.msg.fields[0];
+            const msgpack_object *nodes = &in.msg.fields[PDC_NODES_REPLY_NODES];
             for (uint32_t i = 0; i < nodes->via.array.size && rc != 0; i++) {
                 const msgpack_object *n = nodes->via.array.ptr[i].via.array.ptr;
-                if (!pdc_f_u(&n[2])) continue;
+                if (!pdc_f_u(&n[PDC_NODE_ROW_ALIVE])) continue;
                 nodes_seen++;
                 char id[64], ep[PATH_MAX], local[PATH_MAX];
-                pdc_f_cstr(&n[0], id, sizeof id);
-                pdc_f_cstr(&n[1], ep, sizeof ep);
-                pdc_f_cstr(&n[6], local, sizeof local);
+                pdc_f_cstr(&n[PDC_NODE_ROW_ID], id, sizeof id);
+                pdc_f_cstr(&n[PDC_NODE_ROW_ENDPOINT], ep, sizeof ep);
+                pdc_f_cstr(&n[PDC_NODE_ROW_LOCAL_ENDPOINT], local, sizeof local);
                 if (want && *want ? strcmp(id, want) != 0 : !s_endpoint_is_here(ep)) continue;
                 int local_ok = !strncmp(local, "ipc://", 6) && access(local + 6, F_OK) == 0;
                 snprintf(out, len, "%s", local_ok ? local : ep);
