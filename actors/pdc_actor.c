@@ -65,8 +65,8 @@ struct pdc_actor {
     char gpu_ids[256];              /* its GPU devices (WORKER_LEASE)     */
     conn_t *conn;
     uint8_t worker_id[PDC_ID_LEN];
-    uint64_t request; /* its id in the registry (owned): name and lease */
-    int asked;        /* the name claim or lease request is out         */
+    uint64_t request;          /* its id in the registry (owned): name and lease */
+    int asked;                 /* the name claim or lease request is out         */
     const char *library, *cls; /* interned */
     char ns[64], name[128];
     int name_registered;
@@ -74,8 +74,8 @@ struct pdc_actor {
     obj_t *ready;        /* the creator's creation result          */
     task_t *head, *tail; /* calls waiting to be pushed             */
     size_t queued;
-    task_t *inflight;    /* calls and the creation, pushed, not answered */
-    int kill_pending;    /* ACTOR_KILL to send                      */
+    task_t *inflight; /* calls and the creation, pushed, not answered */
+    int kill_pending; /* ACTOR_KILL to send                      */
     int dead_code;
     char dead_why[256];
     struct pdc_actor *next;
@@ -83,13 +83,15 @@ struct pdc_actor {
 
 static pdc_actor *s_find(pdc_client *c, const uint8_t *id) {
     for (pdc_actor *a = *pdc_owner_actors(c); a; a = a->next)
-        if (pdc_id_eq(a->id, id)) return a;
+        if (pdc_id_eq(a->id, id))
+            return a;
     return NULL;
 }
 
 static pdc_actor *s_new(pdc_client *c, const uint8_t *id) {
     pdc_actor *a = calloc(1, sizeof *a);
-    if (!a) return NULL;
+    if (!a)
+        return NULL;
     memcpy(a->id, id, PDC_ID_LEN);
     a->client = c;
     a->refs = 1;
@@ -97,7 +99,8 @@ static pdc_actor *s_new(pdc_client *c, const uint8_t *id) {
        dropped by a dead actor goes to the head before a new actor's
        claim of the same name. */
     pdc_actor **p = pdc_owner_actors(c);
-    while (*p) p = &(*p)->next;
+    while (*p)
+        p = &(*p)->next;
     *p = a;
     return a;
 }
@@ -105,28 +108,42 @@ static pdc_actor *s_new(pdc_client *c, const uint8_t *id) {
 static void s_list_push(task_t **head, task_t *t) {
     t->prev = NULL;
     t->next = *head;
-    if (*head) (*head)->prev = t;
+    if (*head)
+        (*head)->prev = t;
     *head = t;
 }
 
 static void s_list_remove(task_t **head, task_t *t) {
-    if (t->prev) t->prev->next = t->next; else *head = t->next;
-    if (t->next) t->next->prev = t->prev;
+    if (t->prev)
+        t->prev->next = t->next;
+    else
+        *head = t->next;
+    if (t->next)
+        t->next->prev = t->prev;
     t->prev = t->next = NULL;
 }
 
 static void s_queue_append(pdc_actor *a, task_t *t) {
     t->next = NULL;
     t->prev = a->tail;
-    if (a->tail) a->tail->next = t; else a->head = t;
+    if (a->tail)
+        a->tail->next = t;
+    else
+        a->head = t;
     a->tail = t;
     a->queued++;
     t->queued = 1;
 }
 
 static void s_queue_remove(pdc_actor *a, task_t *t) {
-    if (t->prev) t->prev->next = t->next; else a->head = t->next;
-    if (t->next) t->next->prev = t->prev; else a->tail = t->prev;
+    if (t->prev)
+        t->prev->next = t->next;
+    else
+        a->head = t->next;
+    if (t->next)
+        t->next->prev = t->prev;
+    else
+        a->tail = t->prev;
     t->prev = t->next = NULL;
     t->queued = 0;
     a->queued--;
@@ -143,13 +160,17 @@ static void s_fail_task(pdc_client *c, pdc_actor *a, task_t *t, int code, const 
 
 /* The actor is dead: fail everything not answered.  Mutex held. */
 static void s_die(pdc_client *c, pdc_actor *a, int code, const char *why) {
-    if (a->state == A_DEAD) return;
+    if (a->state == A_DEAD)
+        return;
     a->state = A_DEAD;
     a->dead_code = code;
     snprintf(a->dead_why, sizeof a->dead_why, "%s", why);
-    if (a->create) s_fail_task(c, a, a->create, code, why);
-    while (a->head) s_fail_task(c, a, a->head, code, why);
-    while (a->inflight) s_fail_task(c, a, a->inflight, code, why);
+    if (a->create)
+        s_fail_task(c, a, a->create, code, why);
+    while (a->head)
+        s_fail_task(c, a, a->head, code, why);
+    while (a->inflight)
+        s_fail_task(c, a, a->inflight, code, why);
     pdc_owner_broadcast(c);
 }
 
@@ -162,14 +183,18 @@ static void s_die(pdc_client *c, pdc_actor *a, int code, const char *why) {
 static void s_task_ready(pdc_client *c, task_t *t) {
     pdc_actor *a = t->hook_ctx;
     t->state = T_QUEUED;
-    if (t != a->create && a->state == A_DEAD) s_fail_task(c, a, t, a->dead_code, a->dead_why);
+    if (t != a->create && a->state == A_DEAD)
+        s_fail_task(c, a, t, a->dead_code, a->dead_why);
 }
 
 static void s_task_done(pdc_client *c, task_t *t) {
     pdc_actor *a = t->hook_ctx;
-    if (t->queued) s_queue_remove(a, t);
-    if (t->state == T_INFLIGHT) s_list_remove(&a->inflight, t);
-    if (t == a->create) a->create = NULL;
+    if (t->queued)
+        s_queue_remove(a, t);
+    if (t->state == T_INFLIGHT)
+        s_list_remove(&a->inflight, t);
+    if (t == a->create)
+        a->create = NULL;
     a->refs--; /* the task's hold on the handle */
     if (t->result == a->ready && t->result->state == OBJ_FAILED) {
         /* The constructor failed, or never ran (an argument failed). */
@@ -194,7 +219,8 @@ int pdc_actor_arg_hold(pdc_client *c, pdc_actor *h, obj_t **wait_on, char *why, 
         return PDC_EACTORDIED;
     }
     h->refs++;
-    if (h->ready && h->ready->state != OBJ_READY) *wait_on = h->ready;
+    if (h->ready && h->ready->state != OBJ_READY)
+        *wait_on = h->ready;
     return PDC_OK;
 }
 
@@ -222,7 +248,8 @@ static pdc_actor *s_remote_handle(pdc_client *c, const uint8_t *id, const char *
         return a;
     }
     a = s_new(c, id);
-    if (!a) return NULL;
+    if (!a)
+        return NULL;
     snprintf(a->endpoint, sizeof a->endpoint, "%s", endpoint);
     a->state = A_PLACED;
     a->library = pdc_owner_intern(c, "actor");
@@ -230,13 +257,15 @@ static pdc_actor *s_remote_handle(pdc_client *c, const uint8_t *id, const char *
 }
 
 pdc_actor *pdc_actor_from_wire(pdc_client *c, const char *text, size_t len) {
-    if (len < 34 || len >= PATH_MAX + 34 || text[32] != '@') return NULL;
+    if (len < 34 || len >= PATH_MAX + 34 || text[32] != '@')
+        return NULL;
     uint8_t id[PDC_ID_LEN];
     char copy[PATH_MAX + 40];
     memcpy(copy, text, len);
     copy[len] = '\0';
     copy[32] = '\0';
-    if (pdc_id_parse(copy, id)) return NULL;
+    if (pdc_id_parse(copy, id))
+        return NULL;
     pdc_owner_lock(c);
     pdc_actor *a = s_remote_handle(c, id, copy + 33);
     pdc_owner_unlock(c);
@@ -247,11 +276,13 @@ pdc_actor *pdc_actor_from_wire(pdc_client *c, const char *text, size_t len) {
 
 static void s_on_conn_lost(pdc_client *c, conn_t *k, const char *why) {
     for (pdc_actor *a = *pdc_owner_actors(c); a; a = a->next)
-        if (a->conn == k) s_die(c, a, PDC_EACTORDIED, why);
+        if (a->conn == k)
+            s_die(c, a, PDC_EACTORDIED, why);
 }
 
 static conn_t *s_actor_conn(pdc_client *c, pdc_actor *a) {
-    if (a->conn) return a->conn;
+    if (a->conn)
+        return a->conn;
     char why[512];
     conn_t *k = pdc_io_conn_open(c, a->endpoint, why, sizeof why);
     if (!k) {
@@ -271,7 +302,8 @@ static void s_name_message(pdc_client *c, pdc_actor *a, pdc_msg_type type, const
     pdc_enc_s(e, a->ns);
     pdc_enc_s(e, a->name);
     pdc_enc_id(e, a->id);
-    if (type == PDC_MSG_ACTOR_NAME_REGISTER) pdc_enc_s(e, endpoint);
+    if (type == PDC_MSG_ACTOR_NAME_REGISTER)
+        pdc_enc_s(e, endpoint);
     pdc_owner_send_head(c, e);
 }
 
@@ -304,7 +336,8 @@ static void s_on_answer(pdc_client *c, void *ctx, uint64_t id, const pdc_msg_t *
         char node[PDC_NODE_LEN], endpoint[PATH_MAX];
         pdc_f_cstr(&f[PDC_LEASE_REDIRECT_NODE], node, sizeof node);
         pdc_f_cstr(&f[PDC_LEASE_REDIRECT_ENDPOINT], endpoint, sizeof endpoint);
-        if (a->state == A_PLACING) pdc_remote_on_redirect(c, id, node, endpoint);
+        if (a->state == A_PLACING)
+            pdc_remote_on_redirect(c, id, node, endpoint);
     } else if (msg->type == PDC_MSG_ERROR) {
         char why[512];
         pdc_f_cstr(&f[PDC_ERROR_MESSAGE], why, sizeof why);
@@ -332,7 +365,8 @@ static void s_reask(pdc_client *c, void *ctx, uint64_t id, void *raylet, unsigne
     (void) c;
     (void) id;
     pdc_actor *a = ctx;
-    if (a->state != A_PLACING) return;
+    if (a->state != A_PLACING)
+        return;
     if (raylet)
         s_request_lease(c, a, raylet, flags);
     else
@@ -366,11 +400,13 @@ static void s_pump_dead(pdc_client *c, pdc_actor *a) {
 static void s_pump_placed(pdc_client *c, pdc_actor *a) {
     pdc_enc_t *e = pdc_owner_enc(c);
     conn_t *k = s_actor_conn(c, a);
-    if (!k) return;
+    if (!k)
+        return;
     void *sock = pdc_peer_sock(k->peer);
     if (a->create) {
         task_t *t = a->create;
-        if (t->state != T_QUEUED) return; /* its arguments are not ready */
+        if (t->state != T_QUEUED)
+            return; /* its arguments are not ready */
         a->create = NULL;
         pdc_io_encode_worker_lease(c, a->gpu_ids); /* its GPUs, before it is built */
         pdc_wire_send(sock, NULL, 0, e, NULL, 0);
@@ -384,15 +420,16 @@ static void s_pump_placed(pdc_client *c, pdc_actor *a) {
         t->state = T_INFLIGHT;
         s_list_push(&a->inflight, t);
     }
-    if (a->owned && a->name[0] && !a->name_registered && a->ready &&
-        a->ready->state == OBJ_READY) {
+    if (a->owned && a->name[0] && !a->name_registered && a->ready && a->ready->state == OBJ_READY) {
         s_name_message(c, a, PDC_MSG_ACTOR_NAME_REGISTER,
                        *a->public_endpoint ? a->public_endpoint : a->endpoint);
         a->name_registered = 1;
     }
     size_t ready = 0;
-    for (task_t *t = a->head; t && t->state == T_QUEUED; t = t->next) ready++;
-    if (!ready) return;
+    for (task_t *t = a->head; t && t->state == T_QUEUED; t = t->next)
+        ready++;
+    if (!ready)
+        return;
     pdc_enc_begin(e, PDC_MSG_ACTOR_CALLS, 0);
     pdc_enc_id(e, a->id);
     pdc_enc_array(e, ready);
@@ -415,7 +452,8 @@ void pdc_actors_pump(pdc_client *c) {
             else
                 s_name_message(c, a, PDC_MSG_ACTOR_NAME_REGISTER, "");
         }
-        if (a->owned && a->state == A_PLACING && !a->asked) s_request_lease(c, a, NULL, 0);
+        if (a->owned && a->state == A_PLACING && !a->asked)
+            s_request_lease(c, a, NULL, 0);
         if (a->kill_pending && a->conn) {
             pdc_enc_t *e = pdc_owner_enc(c);
             pdc_enc_begin(e, PDC_MSG_ACTOR_KILL, 0);
@@ -432,7 +470,8 @@ void pdc_actors_pump(pdc_client *c) {
 
 int pdc_actors_on_worker_died(pdc_client *c, const uint8_t *worker_id, int status) {
     for (pdc_actor *a = *pdc_owner_actors(c); a; a = a->next) {
-        if (!a->owned || !pdc_id_eq(a->worker_id, worker_id)) continue;
+        if (!a->owned || !pdc_id_eq(a->worker_id, worker_id))
+            continue;
         char why[160];
         snprintf(why, sizeof why, "the actor's worker on node %s exited (%s %d)", a->node,
                  status < 0 ? "signal" : "status", status < 0 ? -status : status);
@@ -455,8 +494,10 @@ void pdc_actors_free(pdc_client *c) {
     while (*list) {
         pdc_actor *a = *list;
         *list = a->next;
-        if (a->ready) pdc_obj_unref(c, a->ready);
-        if (a->conn) pdc_io_conn_release(c, a->conn, 0);
+        if (a->ready)
+            pdc_obj_unref(c, a->ready);
+        if (a->conn)
+            pdc_io_conn_release(c, a->conn, 0);
         free(a);
     }
 }
@@ -471,7 +512,8 @@ pdc_actor *pdc_actor_create_args(pdc_client *c, const char *library, const char 
     }
     pdc_owner_clear_error();
     char path[PATH_MAX];
-    if (library[0] != '/' && strchr(library, '/') && realpath(library, path)) library = path;
+    if (library[0] != '/' && strchr(library, '/') && realpath(library, path))
+        library = path;
     pdc_resources_t res;
     pdc_sched_t sched;
     char why[300];
@@ -487,9 +529,11 @@ pdc_actor *pdc_actor_create_args(pdc_client *c, const char *library, const char 
     uint8_t id[PDC_ID_LEN];
     pdc_id_new(id);
     pdc_actor *a = s_new(c, id);
-    if (a) a->request = pdc_requests_add(pdc_owner_requests(c), &s_request_ops, a);
+    if (a)
+        a->request = pdc_requests_add(pdc_owner_requests(c), &s_request_ops, a);
     if (!a || !a->request) {
-        if (a) a->state = A_DEAD;
+        if (a)
+            a->state = A_DEAD;
         pdc_owner_unlock(c);
         pdc_owner_set_error(PDC_ENOMEM, "pdc_actor_create: out of memory");
         return NULL;
@@ -503,7 +547,8 @@ pdc_actor *pdc_actor_create_args(pdc_client *c, const char *library, const char 
     a->max_concurrency = opts && opts->max_concurrency > 0 ? opts->max_concurrency : 1;
     a->detached = opts && opts->detached;
     snprintf(a->ns, sizeof a->ns, "%s", opts && opts->ns ? opts->ns : "default");
-    if (opts && opts->name) snprintf(a->name, sizeof a->name, "%s", opts->name);
+    if (opts && opts->name)
+        snprintf(a->name, sizeof a->name, "%s", opts->name);
     a->state = a->name[0] ? A_NAMING : A_PLACING;
     pdc_ref ref;
     a->refs++; /* the creation holds the handle, as calls do */
@@ -515,7 +560,8 @@ pdc_actor *pdc_actor_create_args(pdc_client *c, const char *library, const char 
     if (!t) {
         /* Failed at submission: the result holds why. */
         obj_t *o = a->ready;
-        if (a->state != A_DEAD) a->refs--;
+        if (a->state != A_DEAD)
+            a->refs--;
         s_die(c, a, o ? o->err.code : PDC_ENOMEM, o ? o->err.message : "out of memory");
     } else {
         a->create = t;
@@ -527,7 +573,8 @@ pdc_actor *pdc_actor_create_args(pdc_client *c, const char *library, const char 
 }
 
 int pdc_actor_ready(pdc_client *c, pdc_actor *a, int64_t timeout_ms) {
-    if (!c || !a) return pdc_owner_set_error(PDC_EINVAL, "pdc_actor_ready: no actor");
+    if (!c || !a)
+        return pdc_owner_set_error(PDC_EINVAL, "pdc_actor_ready: no actor");
     if (!a->owned) {
         pdc_owner_lock(c);
         int rc = a->state == A_DEAD ? pdc_owner_set_error(a->dead_code, "%s", a->dead_why) : PDC_OK;
@@ -541,7 +588,8 @@ int pdc_actor_ready(pdc_client *c, pdc_actor *a, int64_t timeout_ms) {
     pdc_object_release(c, &o);
     if (rc == PDC_OK) {
         pdc_owner_lock(c);
-        if (a->state == A_DEAD) rc = pdc_owner_set_error(a->dead_code, "%s", a->dead_why);
+        if (a->state == A_DEAD)
+            rc = pdc_owner_set_error(a->dead_code, "%s", a->dead_why);
         pdc_owner_unlock(c);
     }
     return rc;
@@ -565,19 +613,21 @@ pdc_ref pdc_actor_call_args(pdc_client *c, pdc_actor *a, const char *method, con
         return ref;
     }
     a->refs++; /* the call holds the handle */
-    task_t *t = pdc_graph_task_new(c, a->library, pdc_owner_intern(c, method), args, nargs,
-                                   &s_hook, a, &ref);
+    task_t *t = pdc_graph_task_new(c, a->library, pdc_owner_intern(c, method), args, nargs, &s_hook,
+                                   a, &ref);
     if (t) {
         s_queue_append(a, t);
         pdc_graph_submit(c, t);
     }
     pdc_owner_unlock(c);
-    if (t) pdc_owner_wake(c);
+    if (t)
+        pdc_owner_wake(c);
     return ref;
 }
 
 int pdc_actor_kill(pdc_client *c, pdc_actor *a) {
-    if (!c || !a) return pdc_owner_set_error(PDC_EINVAL, "pdc_actor_kill: no actor");
+    if (!c || !a)
+        return pdc_owner_set_error(PDC_EINVAL, "pdc_actor_kill: no actor");
     pdc_owner_lock(c);
     int rc = PDC_OK;
     if (a->state == A_DEAD) {
@@ -593,14 +643,16 @@ int pdc_actor_kill(pdc_client *c, pdc_actor *a) {
 }
 
 void pdc_actor_release(pdc_client *c, pdc_actor *a) {
-    if (!c || !a) return;
+    if (!c || !a)
+        return;
     pdc_owner_lock(c);
     a->refs--;
     pdc_owner_unlock(c);
 }
 
 void pdc_actor_retain(pdc_client *c, pdc_actor *a) {
-    if (!c || !a) return;
+    if (!c || !a)
+        return;
     pdc_owner_lock(c);
     a->refs++;
     pdc_owner_unlock(c);
@@ -635,7 +687,8 @@ static int s_lookup_once(pdc_client *c, pdc_peer_t *peer, const char *name, cons
         pdc_f_cstr(&in.msg.fields[PDC_ACTOR_INFO_ENDPOINT], endpoint, sizeof endpoint);
         if (*endpoint) {
             pdc_owner_lock(c);
-            *found = s_remote_handle(c, pdc_f_id(&in.msg.fields[PDC_ACTOR_INFO_ACTOR_ID]), endpoint);
+            *found =
+                s_remote_handle(c, pdc_f_id(&in.msg.fields[PDC_ACTOR_INFO_ACTOR_ID]), endpoint);
             pdc_owner_unlock(c);
             outcome = 1;
         } else {
@@ -646,7 +699,8 @@ static int s_lookup_once(pdc_client *c, pdc_peer_t *peer, const char *name, cons
         pdc_f_cstr(&in.msg.fields[PDC_ERROR_MESSAGE], why, len);
         outcome = -1;
     }
-    if (rc != 0) pdc_inbound_close(&in);
+    if (rc != 0)
+        pdc_inbound_close(&in);
     return outcome;
 }
 
@@ -656,7 +710,8 @@ static int s_lookup_once(pdc_client *c, pdc_peer_t *peer, const char *name, cons
    PDC_FOREVER a head that stops answering for a while (busy, restarted)
    is waited for; each silent round opens a fresh socket, so unanswered
    lookups do not pile up in a queue. */
-pdc_actor *pdc_actor_get_named(pdc_client *c, const char *name, const char *ns, int64_t timeout_ms) {
+pdc_actor *pdc_actor_get_named(pdc_client *c, const char *name, const char *ns,
+                               int64_t timeout_ms) {
     if (!c || !name) {
         pdc_owner_set_error(PDC_EINVAL, "pdc_actor_get_named: a name is required");
         return NULL;
@@ -675,18 +730,22 @@ pdc_actor *pdc_actor_get_named(pdc_client *c, const char *name, const char *ns, 
     snprintf(why, sizeof why, "no answer from the head at %s", head);
     pdc_peer_t *peer = NULL;
     for (;;) {
-        if (!peer) peer = pdc_peer_new(NULL, cfg, head, NULL, NULL, why, sizeof why);
+        if (!peer)
+            peer = pdc_peer_new(NULL, cfg, head, NULL, NULL, why, sizeof why);
         if (!peer) {
             code = PDC_ECONNECT;
             break;
         }
         int64_t waited = zclock_mono() - start;
-        if (timeout_ms >= 0 && waited >= timeout_ms) break;
+        if (timeout_ms >= 0 && waited >= timeout_ms)
+            break;
         long wait = (long) cfg->connect_timeout_ms;
-        if (timeout_ms >= 0 && timeout_ms - waited < wait) wait = (long) (timeout_ms - waited);
-        int outcome = s_lookup_once(c, peer, name, ns ? ns : "default", wait < 1 ? 1 : wait,
-                                    &found, &code, why, sizeof why);
-        if (outcome != 0) break;
+        if (timeout_ms >= 0 && timeout_ms - waited < wait)
+            wait = (long) (timeout_ms - waited);
+        int outcome = s_lookup_once(c, peer, name, ns ? ns : "default", wait < 1 ? 1 : wait, &found,
+                                    &code, why, sizeof why);
+        if (outcome != 0)
+            break;
         if (!strncmp(why, "no answer", 9))
             pdc_peer_destroy(&peer, 0);
         else

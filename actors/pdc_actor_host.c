@@ -69,7 +69,8 @@ struct pdc_actor_host {
 
 pdc_actor_host_t *pdc_actor_host_new(pdc_client *client, void *router, int64_t flush_us) {
     pdc_actor_host_t *self = calloc(1, sizeof *self);
-    if (!self) return NULL;
+    if (!self)
+        return NULL;
     self->client = client;
     self->router = router;
     self->flush_us = flush_us;
@@ -91,22 +92,24 @@ static void s_run(pdc_actor_host_t *self, pdc_task *t, const char *method) {
         self->state = self->cls->create ? self->cls->create(t) : NULL;
         if (!self->state && t->code == PDC_OK && self->cls->create) {
             t->code = PDC_ETASK;
-            snprintf(t->message, sizeof t->message, "the constructor of %s returned NULL without pdc_fail",
-                     self->cls->name);
+            snprintf(t->message, sizeof t->message,
+                     "the constructor of %s returned NULL without pdc_fail", self->cls->name);
         }
     } else {
         pdc_method_ptr fn = NULL;
         for (const pdc_method *m = self->cls->methods; m && m->name; m++)
-            if (!strcmp(m->name, method)) fn = m->fn;
+            if (!strcmp(m->name, method))
+                fn = m->fn;
         if (!fn) {
             t->code = PDC_ENOFUNC;
-            snprintf(t->message, sizeof t->message, "actor class %s has no method '%s'", self->cls->name,
-                     method);
+            snprintf(t->message, sizeof t->message, "actor class %s has no method '%s'",
+                     self->cls->name, method);
         } else {
             int rc = fn(self->state, t);
             if (rc != 0 && t->code == PDC_OK) {
                 t->code = PDC_ETASK;
-                snprintf(t->message, sizeof t->message, "%s returned %d without pdc_fail", method, rc);
+                snprintf(t->message, sizeof t->message, "%s returned %d without pdc_fail", method,
+                         rc);
             }
         }
     }
@@ -164,14 +167,16 @@ static void s_create(pdc_actor_host_t *self, pdc_inbound_t *in) {
         self->cls = NULL;
         t.code = PDC_ENOFUNC;
         snprintf(t.message, sizeof t.message,
-                 "library '%s' has no actor class '%s' (declare it with PDC_ACTOR_CLASS)", self->library,
-                 cls);
+                 "library '%s' has no actor class '%s' (declare it with PDC_ACTOR_CLASS)",
+                 self->library, cls);
     } else {
         pdc_task_read_args(&t, &f[PDC_ACTOR_CREATE_ARGS]);
-        if (t.code == PDC_OK) s_run(self, &t, NULL);
+        if (t.code == PDC_OK)
+            s_run(self, &t, NULL);
     }
     if (t.code != PDC_OK) {
-        snprintf(self->failed, sizeof self->failed, "the actor could not be created: %s", t.message);
+        snprintf(self->failed, sizeof self->failed, "the actor could not be created: %s",
+                 t.message);
         self->state = NULL;
     }
     t.rtype = PDC_T_NIL; /* the creation's value is nil; its error counts */
@@ -183,7 +188,8 @@ static void s_create(pdc_actor_host_t *self, pdc_inbound_t *in) {
     if (n > 1 && self->state && pipe2(self->pipe, O_CLOEXEC | O_NONBLOCK) == 0) {
         self->threads = calloc((size_t) n, sizeof *self->threads);
         for (int i = 0; self->threads && i < n; i++) {
-            if (pthread_create(&self->threads[i], NULL, s_thread_main, self) == 0) self->nthreads++;
+            if (pthread_create(&self->threads[i], NULL, s_thread_main, self) == 0)
+                self->nthreads++;
         }
     }
 }
@@ -191,7 +197,8 @@ static void s_create(pdc_actor_host_t *self, pdc_inbound_t *in) {
 /* ---- Threaded calls ------------------------------------------------------ */
 
 static void s_held_unref(held_msg_t *h) {
-    if (--h->pending > 0) return;
+    if (--h->pending > 0)
+        return;
     pdc_msg_free(&h->msg);
     free(h->bytes);
     free(h);
@@ -209,20 +216,23 @@ static void *s_thread_main(void *arg) {
             continue;
         }
         self->jobs = j->next;
-        if (!self->jobs) self->jobs_tail = &self->jobs;
+        if (!self->jobs)
+            self->jobs_tail = &self->jobs;
         pthread_mutex_unlock(&self->mu);
 
         pdc_task t;
         char name[256], function[PATH_MAX + 600];
         s_prepare(self, &t, j->spec, name, sizeof name, function, sizeof function);
-        if (t.code == PDC_OK) s_run(self, &t, name);
+        if (t.code == PDC_OK)
+            s_run(self, &t, name);
         pdc_task_encode_result(&t, &one);
         pdc_task_release(&t);
         done_t *d = malloc(sizeof *d);
         if (d) {
             d->bytes = malloc(one.buf.size);
             d->size = one.buf.size;
-            if (d->bytes) memcpy(d->bytes, one.buf.data, one.buf.size);
+            if (d->bytes)
+                memcpy(d->bytes, one.buf.data, one.buf.size);
             memcpy(d->rid, j->held->rid, j->held->rid_len);
             d->rid_len = j->held->rid_len;
         }
@@ -247,12 +257,14 @@ static void *s_thread_main(void *arg) {
 static void s_queue_calls(pdc_actor_host_t *self, pdc_inbound_t *in) {
     zmq_msg_t *h = &in->frames[1];
     held_msg_t *held = calloc(1, sizeof *held);
-    if (held) held->bytes = malloc(zmq_msg_size(h));
+    if (held)
+        held->bytes = malloc(zmq_msg_size(h));
     char err[128];
     if (!held || !held->bytes ||
         (memcpy(held->bytes, zmq_msg_data(h), zmq_msg_size(h)),
          pdc_msg_decode(held->bytes, zmq_msg_size(h), &held->msg, err, sizeof err))) {
-        if (held) free(held->bytes);
+        if (held)
+            free(held->bytes);
         free(held);
         pdc_wire_reply_error(self->router, in, &self->reply, PDC_ENOMEM, "cannot queue the calls");
         return;
@@ -264,7 +276,8 @@ static void s_queue_calls(pdc_actor_host_t *self, pdc_inbound_t *in) {
     pthread_mutex_lock(&self->mu);
     for (uint32_t i = 0; i < pdc_f_count(list); i++) {
         job_t *j = calloc(1, sizeof *j);
-        if (!j) break;
+        if (!j)
+            break;
         j->held = held;
         j->spec = pdc_f_at(list, i);
         held->pending++;
@@ -277,9 +290,11 @@ static void s_queue_calls(pdc_actor_host_t *self, pdc_inbound_t *in) {
 }
 
 void pdc_actor_host_flush(pdc_actor_host_t *self) {
-    if (self->pipe[0] < 0) return;
+    if (self->pipe[0] < 0)
+        return;
     char drain[256];
-    while (read(self->pipe[0], drain, sizeof drain) > 0) {}
+    while (read(self->pipe[0], drain, sizeof drain) > 0) {
+    }
     pthread_mutex_lock(&self->mu);
     done_t *d = self->done;
     self->done = NULL;
@@ -329,11 +344,13 @@ int pdc_actor_host_handle(pdc_actor_host_t *self, pdc_inbound_t *in) {
             pdc_task t;
             char name[256], function[PATH_MAX + 600];
             s_prepare(self, &t, pdc_f_at(list, i), name, sizeof name, function, sizeof function);
-            if (t.code == PDC_OK) s_run(self, &t, name);
+            if (t.code == PDC_OK)
+                s_run(self, &t, name);
             pdc_result_batch_add(&self->results, &t);
             pdc_task_release(&t);
             if (pdc_result_batch_age_us(&self->results) >= (uint64_t) self->flush_us)
-                pdc_result_batch_send(&self->results, self->router, rid, rid_len, self->client->node_id);
+                pdc_result_batch_send(&self->results, self->router, rid, rid_len,
+                                      self->client->node_id);
         }
         pdc_result_batch_send(&self->results, self->router, rid, rid_len, self->client->node_id);
     }
@@ -342,7 +359,8 @@ int pdc_actor_host_handle(pdc_actor_host_t *self, pdc_inbound_t *in) {
 }
 
 void pdc_actor_host_destroy(pdc_actor_host_t **self_p) {
-    if (!self_p || !*self_p) return;
+    if (!self_p || !*self_p)
+        return;
     pdc_actor_host_t *self = *self_p;
     *self_p = NULL;
     pthread_mutex_lock(&self->mu);
@@ -356,13 +374,16 @@ void pdc_actor_host_destroy(pdc_actor_host_t **self_p) {
     }
     pthread_cond_broadcast(&self->cv);
     pthread_mutex_unlock(&self->mu);
-    for (int i = 0; i < self->nthreads; i++) pthread_join(self->threads[i], NULL);
+    for (int i = 0; i < self->nthreads; i++)
+        pthread_join(self->threads[i], NULL);
     free(self->threads);
     pdc_actor_host_flush(self);
-    if (self->state && self->cls && self->cls->destroy) self->cls->destroy(self->state);
+    if (self->state && self->cls && self->cls->destroy)
+        self->cls->destroy(self->state);
     self->state = NULL;
     for (int i = 0; i < 2; i++)
-        if (self->pipe[i] >= 0) close(self->pipe[i]);
+        if (self->pipe[i] >= 0)
+            close(self->pipe[i]);
     pdc_result_batch_free(&self->results);
     pdc_enc_free(&self->reply);
     pthread_mutex_destroy(&self->mu);

@@ -21,8 +21,7 @@ struct pdc_actor;
    the object the task must wait for before the handle may go (the
    actor's creation), or NULL.  PDC_OK, or a code with why (not a handle
    of this client, the actor is dead). */
-int pdc_actor_arg_hold(pdc_client *c, struct pdc_actor *h, obj_t **wait_on, char *why,
-                       size_t len);
+int pdc_actor_arg_hold(pdc_client *c, struct pdc_actor *h, obj_t **wait_on, char *why, size_t len);
 void pdc_actor_arg_release(pdc_client *c, struct pdc_actor *h);
 /* The handle's wire form "ID@ENDPOINT", for a task argument. */
 const char *pdc_actor_to_wire(struct pdc_actor *a, char *buf, size_t len);

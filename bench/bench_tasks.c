@@ -21,20 +21,24 @@ PDC_FUNCTION(put_small_100) {
         int status;
         pdc_ref r = pdc_put(c, PDC_I64(0), &status);
         pdc_ref_release(c, r);
-        if (status != PDC_OK) return pdc_fail(t, "put failed: %s", pdc_last_error(c));
+        if (status != PDC_OK)
+            return pdc_fail(t, "put failed: %s", pdc_last_error(c));
     }
     return pdc_return_i64(t, 100);
 }
 
 PDC_FUNCTION(small_value_batch) {
     int64_t n = pdc_arg_i64(t, 0);
-    if (n <= 0) return pdc_fail(t, "small_value_batch needs n > 0");
+    if (n <= 0)
+        return pdc_fail(t, "small_value_batch needs n > 0");
     pdc_client *c = pdc_task_client(t);
     pdc_fn self = pdc_task_self(t);
     pdc_fn noop = pdc_function(c, self.library, "small_value");
     pdc_ref *refs = malloc((size_t) n * sizeof *refs);
-    if (!refs) return pdc_fail(t, "out of memory");
-    for (int64_t i = 0; i < n; i++) refs[i] = pdc_call(c, noop);
+    if (!refs)
+        return pdc_fail(t, "out of memory");
+    for (int64_t i = 0; i < n; i++)
+        refs[i] = pdc_call(c, noop);
     int failed = 0;
     for (int64_t i = 0; i < n; i++) {
         pdc_object o;
@@ -44,7 +48,8 @@ PDC_FUNCTION(small_value_batch) {
         pdc_ref_release(c, refs[i]);
     }
     free(refs);
-    return failed ? pdc_fail(t, "a no-op task failed: %s", pdc_last_error(c)) : pdc_return_i64(t, n);
+    return failed ? pdc_fail(t, "a no-op task failed: %s", pdc_last_error(c))
+                  : pdc_return_i64(t, n);
 }
 
 /* ---- Actors, as in Ray's ray_perf.py ------------------------------------ */
@@ -80,7 +85,8 @@ typedef struct {
 
 static void *client_new(pdc_task *t) {
     client_t *s = calloc(1, sizeof *s);
-    if (!s) return NULL;
+    if (!s)
+        return NULL;
     s->c = pdc_task_client(t);
     for (size_t i = 0; i < pdc_arg_count(t) && s->n < 16; i++) {
         pdc_actor *a = pdc_arg_actor(t, i);
@@ -96,18 +102,22 @@ static void *client_new(pdc_task *t) {
 
 static void client_free(void *state) {
     client_t *s = state;
-    for (size_t i = 0; i < s->n; i++) pdc_actor_release(s->c, s->servers[i]);
+    for (size_t i = 0; i < s->n; i++)
+        pdc_actor_release(s->c, s->servers[i]);
     free(s);
 }
 
 static int s_calls(pdc_task *t, client_t *s, const char *method, int with_arg) {
     int64_t n = pdc_arg_i64(t, 0);
-    if (n <= 0) return pdc_fail(t, "n must be > 0");
+    if (n <= 0)
+        return pdc_fail(t, "n must be > 0");
     pdc_ref arg;
-    if (with_arg) arg = pdc_put(s->c, PDC_I64(0), NULL);
+    if (with_arg)
+        arg = pdc_put(s->c, PDC_I64(0), NULL);
     size_t total = (size_t) n * s->n;
     pdc_ref *refs = malloc(total * sizeof *refs);
-    if (!refs) return pdc_fail(t, "out of memory");
+    if (!refs)
+        return pdc_fail(t, "out of memory");
     size_t k = 0;
     for (size_t a = 0; a < s->n; a++)
         for (int64_t i = 0; i < n; i++)
@@ -121,8 +131,10 @@ static int s_calls(pdc_task *t, client_t *s, const char *method, int with_arg) {
         pdc_ref_release(s->c, refs[i]);
     }
     free(refs);
-    if (with_arg) pdc_ref_release(s->c, arg);
-    return failed ? pdc_fail(t, "a call failed: %s", pdc_last_error(s->c)) : pdc_return_i64(t, (int64_t) total);
+    if (with_arg)
+        pdc_ref_release(s->c, arg);
+    return failed ? pdc_fail(t, "a call failed: %s", pdc_last_error(s->c))
+                  : pdc_return_i64(t, (int64_t) total);
 }
 
 static PDC_METHOD(client_batch) {
@@ -138,10 +150,12 @@ PDC_ACTOR_CLASS(Client, client_new, client_free, {"small_value_batch", client_ba
 PDC_FUNCTION(round_robin_calls) {
     int64_t n = pdc_arg_i64(t, 0);
     size_t k = pdc_arg_count(t) - 1;
-    if (n <= 0 || k == 0) return pdc_fail(t, "round_robin_calls(n > 0, actors...)");
+    if (n <= 0 || k == 0)
+        return pdc_fail(t, "round_robin_calls(n > 0, actors...)");
     pdc_client *c = pdc_task_client(t);
     pdc_ref *refs = malloc((size_t) n * sizeof *refs);
-    if (!refs) return pdc_fail(t, "out of memory");
+    if (!refs)
+        return pdc_fail(t, "out of memory");
     for (int64_t i = 0; i < n; i++) {
         pdc_actor *a = pdc_arg_actor(t, 1 + (size_t) i % k);
         if (!a) {
@@ -173,9 +187,11 @@ PDC_FUNCTION(sleep_ms) {
 
 PDC_FUNCTION(fill_bytes) {
     int64_t n = pdc_arg_i64(t, 0);
-    if (n < 0) return pdc_fail(t, "fill_bytes: negative size");
+    if (n < 0)
+        return pdc_fail(t, "fill_bytes: negative size");
     unsigned char *p = pdc_return_alloc(t, (size_t) n);
-    if (!p) return 1;
+    if (!p)
+        return 1;
     memset(p, 0x5a, (size_t) n);
     return 0;
 }
@@ -187,7 +203,8 @@ PDC_FUNCTION(sum_sizes) {
     for (size_t i = 0; i < pdc_arg_count(t); i++) {
         size_t size = 0;
         const unsigned char *p = pdc_arg_bytes(t, i, &size);
-        if (!p && size) return pdc_fail(t, "argument %zu is not bytes", i);
+        if (!p && size)
+            return pdc_fail(t, "argument %zu is not bytes", i);
         total += (int64_t) size + (size ? p[0] : 0);
     }
     return pdc_return_i64(t, total);

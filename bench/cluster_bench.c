@@ -23,9 +23,9 @@
 #include <string.h>
 #include <time.h>
 
-#define TIMEOUT_MS 600000
+#define TIMEOUT_MS     600000
 #define TASKS_PER_SLOT 100
-#define SLEEP_MS 10
+#define SLEEP_MS       10
 
 static double s_now(void) {
     struct timespec ts;
@@ -37,14 +37,17 @@ static double s_now(void) {
    -1 on a failure (printed). */
 static double s_run(pdc_client *c, pdc_fn fn, int n, int64_t arg) {
     pdc_ref *refs = calloc((size_t) n, sizeof *refs);
-    if (!refs) return -1;
+    if (!refs)
+        return -1;
     double start = s_now();
-    for (int i = 0; i < n; i++) refs[i] = arg < 0 ? pdc_call(c, fn) : pdc_call(c, fn, PDC_I64(arg));
+    for (int i = 0; i < n; i++)
+        refs[i] = arg < 0 ? pdc_call(c, fn) : pdc_call(c, fn, PDC_I64(arg));
     int bad = 0;
     for (int i = 0; i < n; i++) {
         pdc_object o;
         int rc = pdc_get(c, refs[i], &o, TIMEOUT_MS);
-        if (rc != PDC_OK && !bad++) fprintf(stderr, "task %d: %s\n", i, pdc_last_error(c));
+        if (rc != PDC_OK && !bad++)
+            fprintf(stderr, "task %d: %s\n", i, pdc_last_error(c));
         pdc_object_release(c, &o);
         pdc_ref_release(c, refs[i]);
     }
@@ -56,11 +59,13 @@ static double s_run(pdc_client *c, pdc_fn fn, int n, int64_t arg) {
 static int s_scaling(pdc_client *c, const char *lib, int slots, int rounds) {
     int n = TASKS_PER_SLOT * slots;
     pdc_fn noop = pdc_function(c, lib, "small_value"), sleep = pdc_function(c, lib, "sleep_ms");
-    if (s_run(c, noop, n, -1) < 0) return 1; /* warm-up: workers, leases */
+    if (s_run(c, noop, n, -1) < 0)
+        return 1; /* warm-up: workers, leases */
     double best = 0, sum = 0;
     for (int r = 0; r < rounds; r++) {
         double t = s_run(c, noop, n, -1);
-        if (t <= 0) return 1;
+        if (t <= 0)
+            return 1;
         best = n / t > best ? n / t : best;
         sum += n / t;
     }
@@ -68,7 +73,8 @@ static int s_scaling(pdc_client *c, const char *lib, int slots, int rounds) {
     double ideal = (double) n * SLEEP_MS / 1000.0 / slots, worst = 1, esum = 0, tsum = 0;
     for (int r = 0; r < rounds; r++) {
         double t = s_run(c, sleep, n, SLEEP_MS);
-        if (t <= 0) return 1;
+        if (t <= 0)
+            return 1;
         worst = ideal / t < worst ? ideal / t : worst;
         esum += ideal / t;
         tsum += t;
@@ -114,15 +120,16 @@ static int s_transfer(pdc_client *c, const char *lib, const char *from, int64_t 
         nanosleep(&pause, NULL);
     }
     if (rounds > 1)
-        printf("transfer_warm_gbs %.3f GB/s\ntransfer_warm_gbs_best %.3f GB/s\n", warm_sum / (rounds - 1),
-               warm_best);
+        printf("transfer_warm_gbs %.3f GB/s\ntransfer_warm_gbs_best %.3f GB/s\n",
+               warm_sum / (rounds - 1), warm_best);
     return 0;
 }
 
 static void s_usage(FILE *out) {
-    fprintf(out, "usage: pdc-cluster-bench scaling --slots N [--lib LIB] [--rounds R]\n"
-                 "       pdc-cluster-bench transfer --from NODE [--mib M] [--lib LIB] [--rounds R]\n"
-                 "Scheduling and transfer figures of the cluster at PDC_ADDRESS (see the source).\n");
+    fprintf(out,
+            "usage: pdc-cluster-bench scaling --slots N [--lib LIB] [--rounds R]\n"
+            "       pdc-cluster-bench transfer --from NODE [--mib M] [--lib LIB] [--rounds R]\n"
+            "Scheduling and transfer figures of the cluster at PDC_ADDRESS (see the source).\n");
 }
 
 int main(int argc, char **argv) {
@@ -143,13 +150,27 @@ int main(int argc, char **argv) {
     optind = 2;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case 's': slots = atoi(optarg); break;
-        case 'l': lib = optarg; break;
-        case 'r': rounds = atoi(optarg); break;
-        case 'f': from = optarg; break;
-        case 'm': mib = atoll(optarg); break;
-        case 'h': s_usage(stdout); return 0;
-        default: s_usage(stderr); return 2;
+        case 's':
+            slots = atoi(optarg);
+            break;
+        case 'l':
+            lib = optarg;
+            break;
+        case 'r':
+            rounds = atoi(optarg);
+            break;
+        case 'f':
+            from = optarg;
+            break;
+        case 'm':
+            mib = atoll(optarg);
+            break;
+        case 'h':
+            s_usage(stdout);
+            return 0;
+        default:
+            s_usage(stderr);
+            return 2;
         }
     }
     int scaling = !strcmp(mode, "scaling"), transfer = !strcmp(mode, "transfer");
@@ -159,8 +180,10 @@ int main(int argc, char **argv) {
         return 2;
     }
     pdc_client *client = pdc_init(NULL);
-    if (!client) return 1;
-    int rc = scaling ? s_scaling(client, lib, slots, rounds) : s_transfer(client, lib, from, mib, rounds);
+    if (!client)
+        return 1;
+    int rc = scaling ? s_scaling(client, lib, slots, rounds)
+                     : s_transfer(client, lib, from, mib, rounds);
     pdc_shutdown(&client);
     return rc;
 }

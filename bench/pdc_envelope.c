@@ -56,7 +56,8 @@ static int s_many_actors(pdc_client *c, const char *lib, long n) {
             ok = 0;
         }
     }
-    for (long i = 0; ok && i < n; i++) refs[i] = pdc_actor_call(c, actors[i], "small_value");
+    for (long i = 0; ok && i < n; i++)
+        refs[i] = pdc_actor_call(c, actors[i], "small_value");
     for (long i = 0; ok && i < n; i++) {
         pdc_object o;
         int rc = pdc_get(c, refs[i], &o, WAIT_MS);
@@ -111,8 +112,10 @@ static int s_many_held_objects(pdc_client *c, long n) {
                 ok = 0;
             }
     }
-    for (long i = 0; held && i < got; i++) pdc_object_release(c, &held[i]);
-    for (long i = 0; refs && i < n; i++) pdc_ref_release(c, refs[i]);
+    for (long i = 0; held && i < got; i++)
+        pdc_object_release(c, &held[i]);
+    for (long i = 0; refs && i < n; i++)
+        pdc_ref_release(c, refs[i]);
     free(held);
     free(refs);
     return s_report("many_held_objects", n, seconds, ok, why);
@@ -149,7 +152,8 @@ static int s_many_object_args(pdc_client *c, const char *lib, long n) {
         pdc_ref_release(c, r);
     }
     double seconds = s_now() - t0;
-    for (long i = 0; refs && i < n; i++) pdc_ref_release(c, refs[i]);
+    for (long i = 0; refs && i < n; i++)
+        pdc_ref_release(c, refs[i]);
     free(refs);
     free(args);
     return s_report("many_object_args", n, seconds, ok, why);
@@ -172,13 +176,19 @@ int main(int argc, char **argv) {
                                          {0, 0, 0, 0}};
     int ch;
     while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (ch == 'a') actors = atol(optarg);
-        else if (ch == 'o') objects = atol(optarg);
-        else if (ch == 'n') nargs = atol(optarg);
-        else if (ch == 'h') return s_usage(stdout), 0;
-        else return s_usage(stderr), 2;
+        if (ch == 'a')
+            actors = atol(optarg);
+        else if (ch == 'o')
+            objects = atol(optarg);
+        else if (ch == 'n')
+            nargs = atol(optarg);
+        else if (ch == 'h')
+            return s_usage(stdout), 0;
+        else
+            return s_usage(stderr), 2;
     }
-    if (optind != argc - 1 || actors < 0 || objects < 0 || nargs < 0) return s_usage(stderr), 2;
+    if (optind != argc - 1 || actors < 0 || objects < 0 || nargs < 0)
+        return s_usage(stderr), 2;
     const char *lib = argv[optind];
     setenv("PDC_INLINE_MAX", "0", 1);
     pdc_client *c = pdc_init(NULL);
@@ -188,9 +198,12 @@ int main(int argc, char **argv) {
         return 1;
     }
     int failed = 0;
-    if (actors) failed += s_many_actors(c, lib, actors);
-    if (objects) failed += s_many_held_objects(c, objects);
-    if (nargs) failed += s_many_object_args(c, lib, nargs);
+    if (actors)
+        failed += s_many_actors(c, lib, actors);
+    if (objects)
+        failed += s_many_held_objects(c, objects);
+    if (nargs)
+        failed += s_many_object_args(c, lib, nargs);
     pdc_shutdown(&c);
     return failed ? 1 : 0;
 }

@@ -31,7 +31,7 @@
 #include <unistd.h>
 
 #define TIMEOUT_MS 600000
-#define BIG_BYTES ((size_t) 800 << 20) /* Ray: 100 Mi int64 */
+#define BIG_BYTES  ((size_t) 800 << 20) /* Ray: 100 Mi int64 */
 
 typedef struct {
     pdc_client *c;
@@ -57,15 +57,18 @@ static void s_die(bench_t *b, const char *what) {
 
 static void s_get_ok(bench_t *b, pdc_ref r) {
     pdc_object o;
-    if (pdc_get(b->c, r, &o, TIMEOUT_MS) != PDC_OK) s_die(b, "get");
+    if (pdc_get(b->c, r, &o, TIMEOUT_MS) != PDC_OK)
+        s_die(b, "get");
     pdc_object_release(b->c, &o);
     pdc_ref_release(b->c, r);
 }
 
 static void s_submit_and_get(bench_t *b, pdc_fn fn, int n) {
     pdc_ref *refs = malloc((size_t) n * sizeof *refs);
-    for (int i = 0; i < n; i++) refs[i] = pdc_call(b->c, fn);
-    for (int i = 0; i < n; i++) s_get_ok(b, refs[i]);
+    for (int i = 0; i < n; i++)
+        refs[i] = pdc_call(b->c, fn);
+    for (int i = 0; i < n; i++)
+        s_get_ok(b, refs[i]);
     free(refs);
 }
 
@@ -73,14 +76,16 @@ static void s_submit_and_get(bench_t *b, pdc_fn fn, int n) {
 
 static void op_get_calls(bench_t *b) {
     pdc_object o;
-    if (pdc_get(b->c, b->put_ref, &o, TIMEOUT_MS) != PDC_OK) s_die(b, "get");
+    if (pdc_get(b->c, b->put_ref, &o, TIMEOUT_MS) != PDC_OK)
+        s_die(b, "get");
     pdc_object_release(b->c, &o);
 }
 
 static void op_put_calls(bench_t *b) {
     int status;
     pdc_ref r = pdc_put(b->c, PDC_I64(0), &status);
-    if (status != PDC_OK) s_die(b, "put");
+    if (status != PDC_OK)
+        s_die(b, "put");
     pdc_ref_release(b->c, r);
 }
 
@@ -91,7 +96,8 @@ static void op_multi_put(bench_t *b) {
 static void op_put_gigabytes(bench_t *b) {
     int status;
     pdc_ref r = pdc_put(b->c, PDC_BYTES(b->big, BIG_BYTES), &status);
-    if (status != PDC_OK) s_die(b, "put 800 MiB");
+    if (status != PDC_OK)
+        s_die(b, "put 800 MiB");
     pdc_ref_release(b->c, r);
 }
 
@@ -103,11 +109,13 @@ static void op_wait_1k(bench_t *b) {
     enum { N = 1000 };
     pdc_ref refs[N];
     uint8_t ready[N];
-    for (int i = 0; i < N; i++) refs[i] = pdc_call(b->c, b->small_value);
+    for (int i = 0; i < N; i++)
+        refs[i] = pdc_call(b->c, b->small_value);
     size_t left = N;
     while (left) {
         int n = pdc_wait(b->c, refs, left, 1, TIMEOUT_MS, ready);
-        if (n < 1) s_die(b, "wait");
+        if (n < 1)
+            s_die(b, "wait");
         size_t keep = 0;
         for (size_t i = 0; i < left; i++) {
             if (ready[i])
@@ -125,14 +133,17 @@ static void op_tasks_sync(bench_t *b) {
 
 static void op_multi_tasks(bench_t *b) {
     pdc_ref refs[4];
-    for (int i = 0; i < 4; i++) refs[i] = pdc_call(b->c, b->small_value_batch, PDC_I64(10000));
-    for (int i = 0; i < 4; i++) s_get_ok(b, refs[i]);
+    for (int i = 0; i < 4; i++)
+        refs[i] = pdc_call(b->c, b->small_value_batch, PDC_I64(10000));
+    for (int i = 0; i < 4; i++)
+        s_get_ok(b, refs[i]);
 }
 
 /* ---- Actor operations (Ray: Actor and Client in ray_perf.py) ---------- */
 
 static void s_get_all(bench_t *b, pdc_ref *refs, int n) {
-    for (int i = 0; i < n; i++) s_get_ok(b, refs[i]);
+    for (int i = 0; i < n; i++)
+        s_get_ok(b, refs[i]);
 }
 
 static void op_actor_sync(bench_t *b) {
@@ -141,7 +152,8 @@ static void op_actor_sync(bench_t *b) {
 
 static void op_actor_async(bench_t *b) {
     pdc_ref refs[1000];
-    for (int i = 0; i < 1000; i++) refs[i] = pdc_actor_call(b->c, b->servers[0], "small_value");
+    for (int i = 0; i < 1000; i++)
+        refs[i] = pdc_actor_call(b->c, b->servers[0], "small_value");
     s_get_all(b, refs, 1000);
 }
 
@@ -155,7 +167,8 @@ static void op_client_batch(bench_t *b) {
 static void op_round_robin(bench_t *b) {
     pdc_value args[17];
     args[0] = PDC_I64(5000);
-    for (int i = 0; i < b->nservers; i++) args[1 + i] = PDC_ACTOR(b->servers[i]);
+    for (int i = 0; i < b->nservers; i++)
+        args[1 + i] = PDC_ACTOR(b->servers[i]);
     pdc_ref refs[4];
     for (int i = 0; i < 4; i++)
         refs[i] = pdc_call_args(b->c, b->round_robin_calls, NULL, args, 1 + (size_t) b->nservers);
@@ -173,7 +186,8 @@ static pdc_actor *s_actor(bench_t *b, const char *cls, int max_concurrency, cons
                           size_t nargs) {
     pdc_actor_opts opts = {.max_concurrency = max_concurrency};
     pdc_actor *a = pdc_actor_create_args(b->c, b->lib, cls, &opts, args, nargs);
-    if (!a || pdc_actor_ready(b->c, a, TIMEOUT_MS) != PDC_OK) s_die(b, "actor creation");
+    if (!a || pdc_actor_ready(b->c, a, TIMEOUT_MS) != PDC_OK)
+        s_die(b, "actor creation");
     return a;
 }
 
@@ -186,7 +200,8 @@ static void s_actor_setup(bench_t *b, const char *metric) {
         b->servers[b->nservers++] = s_actor(b, "Actor", concurrent ? 16 : 1, NULL, 0);
     if (!strcmp(metric, "1_n_actor_calls_async")) {
         pdc_value args[16];
-        for (int i = 0; i < b->nservers; i++) args[i] = PDC_ACTOR(b->servers[i]);
+        for (int i = 0; i < b->nservers; i++)
+            args[i] = PDC_ACTOR(b->servers[i]);
         b->clients[b->nclients++] = s_actor(b, "Client", 1, args, (size_t) b->nservers);
     } else if (!strcmp(metric, "n_n_actor_calls_with_arg_async")) {
         for (int i = 0; i < b->nservers; i++) {
@@ -242,7 +257,8 @@ static const metric_t s_metrics[] = {
 /* Ray's timeit. */
 static void s_timeit(bench_t *b, const metric_t *m, double warmup, int rounds, double round_time) {
     double multiplier = m->multiplier;
-    if (m->op == op_client_batch || m->op == op_client_batch_arg) multiplier *= b->nservers;
+    if (m->op == op_client_batch || m->op == op_client_batch_arg)
+        multiplier *= b->nservers;
     double start = s_now();
     long count = 0;
     while (s_now() - start < warmup) {
@@ -255,60 +271,77 @@ static void s_timeit(bench_t *b, const metric_t *m, double warmup, int rounds, d
         start = s_now();
         count = 0;
         while (s_now() - start < round_time) {
-            for (long i = 0; i < step; i++) m->op(b);
+            for (long i = 0; i < step; i++)
+                m->op(b);
             count += step;
         }
         rates[r] = multiplier * (double) count / (s_now() - start);
         mean += rates[r] / rounds;
     }
-    for (int r = 0; r < rounds; r++) var += (rates[r] - mean) * (rates[r] - mean) / rounds;
+    for (int r = 0; r < rounds; r++)
+        var += (rates[r] - mean) * (rates[r] - mean) / rounds;
     printf("%s per second %.2f +- %.2f\n", m->name, mean, sqrt(var));
     fflush(stdout);
 }
 
 static int s_selected(const char *only, const char *name) {
-    if (!only) return 1;
+    if (!only)
+        return 1;
     size_t n = strlen(name);
     for (const char *p = only; (p = strstr(p, name)); p += n)
-        if ((p == only || p[-1] == ',') && (p[n] == ',' || p[n] == '\0')) return 1;
+        if ((p == only || p[-1] == ',') && (p[n] == ',' || p[n] == '\0'))
+            return 1;
     return 0;
 }
 
 static void s_usage(FILE *out) {
-    fprintf(out,
-            "Usage: pdc-microbench [--quick] [--only m1,m2] [--list] [--lib PATH]\n"
-            "Runs Ray's microbenchmark metrics against pdc on an embedded local cluster\n"
-            "(or the cluster in PDC_ADDRESS) and prints 'METRIC per second MEAN +- STD'.\n\n"
-            "  --quick       short rounds (0.2 s warm-up, 2 rounds of 0.5 s) for smoke runs\n"
-            "  --only LIST   comma-separated metric names\n"
-            "  --list        print the metric names and exit\n"
-            "  --lib PATH    the benchmark task library (default: libpdc_bench_tasks.so beside this binary)\n"
-            "  -h, --help    this text\n");
+    fprintf(out, "Usage: pdc-microbench [--quick] [--only m1,m2] [--list] [--lib PATH]\n"
+                 "Runs Ray's microbenchmark metrics against pdc on an embedded local cluster\n"
+                 "(or the cluster in PDC_ADDRESS) and prints 'METRIC per second MEAN +- STD'.\n\n"
+                 "  --quick       short rounds (0.2 s warm-up, 2 rounds of 0.5 s) for smoke runs\n"
+                 "  --only LIST   comma-separated metric names\n"
+                 "  --list        print the metric names and exit\n"
+                 "  --lib PATH    the benchmark task library (default: libpdc_bench_tasks.so "
+                 "beside this binary)\n"
+                 "  -h, --help    this text\n");
 }
 
 int main(int argc, char **argv) {
-    static const struct option opts[] = {{"quick", no_argument, 0, 'q'}, {"only", required_argument, 0, 'o'},
-                                         {"list", no_argument, 0, 'l'}, {"lib", required_argument, 0, 'L'},
-                                         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    static const struct option opts[] = {
+        {"quick", no_argument, 0, 'q'}, {"only", required_argument, 0, 'o'},
+        {"list", no_argument, 0, 'l'},  {"lib", required_argument, 0, 'L'},
+        {"help", no_argument, 0, 'h'},  {0, 0, 0, 0}};
     int quick = 0, c;
     const char *only = NULL;
     char lib[PATH_MAX] = "";
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case 'q': quick = 1; break;
-        case 'o': only = optarg; break;
-        case 'L': snprintf(lib, sizeof lib, "%s", optarg); break;
+        case 'q':
+            quick = 1;
+            break;
+        case 'o':
+            only = optarg;
+            break;
+        case 'L':
+            snprintf(lib, sizeof lib, "%s", optarg);
+            break;
         case 'l':
-            for (size_t i = 0; i < sizeof s_metrics / sizeof s_metrics[0]; i++) puts(s_metrics[i].name);
+            for (size_t i = 0; i < sizeof s_metrics / sizeof s_metrics[0]; i++)
+                puts(s_metrics[i].name);
             return 0;
-        case 'h': s_usage(stdout); return 0;
-        default: s_usage(stderr); return 2;
+        case 'h':
+            s_usage(stdout);
+            return 0;
+        default:
+            s_usage(stderr);
+            return 2;
         }
     }
     if (!*lib) {
         char exe[PATH_MAX];
         ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-        if (n <= 0) return 1;
+        if (n <= 0)
+            return 1;
         exe[n] = '\0';
         *strrchr(exe, '/') = '\0';
         snprintf(lib, sizeof lib, "%s/libpdc_bench_tasks.so", exe);
@@ -322,15 +355,18 @@ int main(int argc, char **argv) {
 
     bench_t b = {0};
     b.c = pdc_init(NULL);
-    if (!b.c) return 1;
+    if (!b.c)
+        return 1;
     b.small_value = pdc_function(b.c, lib, "small_value");
     b.put_small_100 = pdc_function(b.c, lib, "put_small_100");
     b.small_value_batch = pdc_function(b.c, lib, "small_value_batch");
     b.round_robin_calls = pdc_function(b.c, lib, "round_robin_calls");
     b.lib = lib;
     b.n_cpu = (int) sysconf(_SC_NPROCESSORS_ONLN) / 2;
-    if (b.n_cpu < 1) b.n_cpu = 1;
-    if (b.n_cpu > 16) b.n_cpu = 16;
+    if (b.n_cpu < 1)
+        b.n_cpu = 1;
+    if (b.n_cpu > 16)
+        b.n_cpu = 16;
     int status;
     b.put_ref = pdc_put(b.c, PDC_I64(0), &status);
     b.big = malloc(BIG_BYTES);
@@ -340,7 +376,8 @@ int main(int argc, char **argv) {
     snprintf(shm_path, sizeof shm_path, "/dev/shm/pdc-bench-%d", (int) getpid());
     for (size_t i = 0; i < sizeof s_metrics / sizeof s_metrics[0]; i++) {
         const metric_t *m = &s_metrics[i];
-        if (!s_selected(only, m->name)) continue;
+        if (!s_selected(only, m->name))
+            continue;
         fprintf(stderr, "running %s\n", m->name);
         if (m->op == op_put_gigabytes) {
             double t0 = s_now();
@@ -349,15 +386,19 @@ int main(int argc, char **argv) {
         }
         if (m->op == op_memcpy_shm) {
             int fd = open(shm_path, O_RDWR | O_CREAT | O_EXCL, 0600);
-            if (fd < 0 || ftruncate(fd, (off_t) BIG_BYTES)) continue;
-            s_shm_map = mmap(NULL, BIG_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
+            if (fd < 0 || ftruncate(fd, (off_t) BIG_BYTES))
+                continue;
+            s_shm_map =
+                mmap(NULL, BIG_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
             close(fd);
             memset(s_shm_map, 1, BIG_BYTES);
         }
         int actor_metric = isdigit((unsigned char) m->name[0]) || m->name[0] == 'n';
-        if (actor_metric) s_actor_setup(&b, m->name);
+        if (actor_metric)
+            s_actor_setup(&b, m->name);
         s_timeit(&b, m, warmup, rounds, round_time);
-        if (actor_metric) s_actor_teardown(&b);
+        if (actor_metric)
+            s_actor_teardown(&b);
         if (m->op == op_memcpy_shm) {
             munmap(s_shm_map, BIG_BYTES);
             unlink(shm_path);

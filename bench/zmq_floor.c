@@ -27,7 +27,8 @@ int main(int argc, char **argv) {
                "processes (default 20000 round trips) and prints the mean in us.\n");
         return 0;
     }
-    if (argc > 1) n = atoi(argv[1]);
+    if (argc > 1)
+        n = atoi(argv[1]);
     if (n <= 0) {
         fprintf(stderr, "pdc-zmq-floor: ROUND_TRIPS must be a positive number\n");
         return 2;
@@ -39,11 +40,13 @@ int main(int argc, char **argv) {
     pid_t echo = fork();
     if (echo == 0) {
         void *ctx = zmq_ctx_new(), *s = zmq_socket(ctx, ZMQ_ROUTER);
-        if (zmq_bind(s, endpoint)) _exit(1);
+        if (zmq_bind(s, endpoint))
+            _exit(1);
         for (int i = 0; i < n + WARMUP; i++) {
             char id[64], b[16];
             int len = zmq_recv(s, id, sizeof id, 0);
-            if (len < 0 || zmq_recv(s, b, sizeof b, 0) < 0) _exit(1);
+            if (len < 0 || zmq_recv(s, b, sizeof b, 0) < 0)
+                _exit(1);
             zmq_send(s, id, (size_t) len, ZMQ_SNDMORE);
             zmq_send(s, "ok", 2, 0);
         }
@@ -58,7 +61,8 @@ int main(int argc, char **argv) {
     char b[16];
     double t0 = 0;
     for (int i = 0; i < n + WARMUP; i++) {
-        if (i == WARMUP) t0 = s_now();
+        if (i == WARMUP)
+            t0 = s_now();
         zmq_send(s, "x", 1, 0);
         if (zmq_recv(s, b, sizeof b, 0) < 0) {
             fprintf(stderr, "pdc-zmq-floor: no echo within %d ms\n", timeout);

@@ -41,10 +41,14 @@ int main(int argc, char **argv) {
     size_t mib = 256, chunk = (size_t) 4096 << 10;
     int rounds = 4;
     for (int i = 2; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--bind") || !strcmp(argv[i], "--connect")) ep = argv[i + 1];
-        else if (!strcmp(argv[i], "--mib")) mib = (size_t) atol(argv[i + 1]);
-        else if (!strcmp(argv[i], "--chunk-kib")) chunk = (size_t) atol(argv[i + 1]) << 10;
-        else if (!strcmp(argv[i], "--rounds")) rounds = atoi(argv[i + 1]);
+        if (!strcmp(argv[i], "--bind") || !strcmp(argv[i], "--connect"))
+            ep = argv[i + 1];
+        else if (!strcmp(argv[i], "--mib"))
+            mib = (size_t) atol(argv[i + 1]);
+        else if (!strcmp(argv[i], "--chunk-kib"))
+            chunk = (size_t) atol(argv[i + 1]) << 10;
+        else if (!strcmp(argv[i], "--rounds"))
+            rounds = atoi(argv[i + 1]);
         else {
             s_usage(stderr);
             return 2;
@@ -56,7 +60,8 @@ int main(int argc, char **argv) {
     }
     size_t total = mib << 20;
     char *buf = malloc(total);
-    if (!buf) return 1;
+    if (!buf)
+        return 1;
     memset(buf, 1, total); /* touched: no page faults in the timing */
     void *ctx = zmq_ctx_new();
     void *sock = zmq_socket(ctx, recv_side ? ZMQ_DEALER : ZMQ_ROUTER);
@@ -65,7 +70,8 @@ int main(int argc, char **argv) {
     zmq_setsockopt(sock, ZMQ_RCVHWM, &hwm, sizeof hwm);
     zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
     if ((recv_side ? zmq_bind(sock, ep) : zmq_connect(sock, ep)) != 0) {
-        fprintf(stderr, "pdc-zmq-stream: %s %s: %s\n", recv_side ? "bind" : "connect", ep, zmq_strerror(zmq_errno()));
+        fprintf(stderr, "pdc-zmq-stream: %s %s: %s\n", recv_side ? "bind" : "connect", ep,
+                zmq_strerror(zmq_errno()));
         return 1;
     }
     if (!recv_side) {
@@ -74,9 +80,12 @@ int main(int argc, char **argv) {
             char rid[256];
             size_t req[2];
             int rl = zmq_recv(sock, rid, sizeof rid, 0);
-            if (rl < 0 || zmq_recv(sock, req, sizeof req, 0) != sizeof req) break;
-            if (req[1] == 0) break;
-            if (req[0] > total || req[1] > total - req[0]) break;
+            if (rl < 0 || zmq_recv(sock, req, sizeof req, 0) != sizeof req)
+                break;
+            if (req[1] == 0)
+                break;
+            if (req[0] > total || req[1] > total - req[0])
+                break;
             zmq_send(sock, rid, (size_t) rl, ZMQ_SNDMORE);
             zmq_send(sock, req, sizeof req, ZMQ_SNDMORE);
             zmq_msg_t body;
@@ -99,7 +108,8 @@ int main(int argc, char **argv) {
                 size_t hdr[2];
                 zmq_msg_t body;
                 zmq_msg_init(&body);
-                if (zmq_recv(sock, hdr, sizeof hdr, 0) != sizeof hdr || zmq_msg_recv(&body, sock, 0) < 0) {
+                if (zmq_recv(sock, hdr, sizeof hdr, 0) != sizeof hdr ||
+                    zmq_msg_recv(&body, sock, 0) < 0) {
                     fprintf(stderr, "pdc-zmq-stream: receive failed\n");
                     return 1;
                 }
@@ -109,7 +119,8 @@ int main(int argc, char **argv) {
                 inflight--;
             }
             double gbs = (double) total / (s_now() - start) / 1e9;
-            if (r > 0 || rounds == 1) sum += gbs;
+            if (r > 0 || rounds == 1)
+                sum += gbs;
         }
         size_t stop[2] = {0, 0};
         zmq_send(sock, stop, sizeof stop, 0);

@@ -21,9 +21,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#define LIBRARY_FILE  "libpdc_example_counter.so"
-#define DRIVER_CALLS  1000
-#define TASKS         4
+#define LIBRARY_FILE   "libpdc_example_counter.so"
+#define DRIVER_CALLS   1000
+#define TASKS          4
 #define CALLS_PER_TASK 250
 
 static void s_usage(FILE *out, const char *prog) {
@@ -79,10 +79,12 @@ static int s_run(pdc_client *client, const char *library, int64_t timeout_s) {
     /* Found again by name; the count is everyone's calls. */
     pdc_actor *named = rc ? NULL : pdc_actor_get_named(client, "example-counter", NULL, timeout_ms);
     int64_t total = -1;
-    if (!rc && !named) rc = s_fail(client, "looking up 'example-counter'");
+    if (!rc && !named)
+        rc = s_fail(client, "looking up 'example-counter'");
     if (!rc) {
         pdc_ref r = pdc_actor_call(client, named, "get");
-        if (pdc_get_i64(client, r, &total, timeout_ms) != PDC_OK) rc = s_fail(client, "get");
+        if (pdc_get_i64(client, r, &total, timeout_ms) != PDC_OK)
+            rc = s_fail(client, "get");
         pdc_ref_release(client, r);
     }
     int64_t expected = DRIVER_CALLS + TASKS * CALLS_PER_TASK;
@@ -92,7 +94,8 @@ static int s_run(pdc_client *client, const char *library, int64_t timeout_s) {
     }
 
     /* Killed: the destructor runs, and calls fail instead of hanging. */
-    if (!rc && pdc_actor_kill(client, counter) != PDC_OK) rc = s_fail(client, "kill");
+    if (!rc && pdc_actor_kill(client, counter) != PDC_OK)
+        rc = s_fail(client, "kill");
     if (!rc) {
         pdc_ref r = pdc_actor_call(client, counter, "get");
         int64_t v;
@@ -107,7 +110,8 @@ static int s_run(pdc_client *client, const char *library, int64_t timeout_s) {
         printf("counter: %" PRId64 " = %d calls in order from the driver + %d tasks × %d; "
                "found by name; after kill: PDC_EACTORDIED\n",
                total, DRIVER_CALLS, TASKS, CALLS_PER_TASK);
-    if (named) pdc_actor_release(client, named);
+    if (named)
+        pdc_actor_release(client, named);
     pdc_actor_release(client, counter);
     return rc;
 }
@@ -119,11 +123,14 @@ int main(int argc, char **argv) {
     int opt;
     while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
         int rc = example_option(opt, argv, s_usage, &timeout_s, &given);
-        if (rc) return rc > 0 ? 0 : 2;
+        if (rc)
+            return rc > 0 ? 0 : 2;
     }
-    if (example_no_operands(argc, argv, s_usage)) return 2;
+    if (example_no_operands(argc, argv, s_usage))
+        return 2;
     char *library = example_find_library(given, LIBRARY_FILE);
-    if (!library) return 1;
+    if (!library)
+        return 1;
     pdc_client *client = pdc_init(NULL);
     if (!client) {
         fprintf(stderr, "error: pdc_init could not start a local cluster\n");

@@ -32,22 +32,23 @@ static PDC_METHOD(get) {
     return pdc_return_i64(t, *(int64_t *) state);
 }
 
-PDC_ACTOR_CLASS(Counter, counter_new, counter_free, PDC_METHOD_ENTRY(incr),
-                PDC_METHOD_ENTRY(get));
+PDC_ACTOR_CLASS(Counter, counter_new, counter_free, PDC_METHOD_ENTRY(incr), PDC_METHOD_ENTRY(get));
 
 /* add_many(counter, n, timeout_ms): call counter.incr(1) n times from a
    task (another process than the driver), return the last count seen. */
 PDC_FUNCTION(add_many) {
     pdc_actor *counter = pdc_arg_actor(t, 0);
     int64_t n = pdc_arg_i64(t, 1), timeout_ms = pdc_arg_i64(t, 2);
-    if (!counter) return 1; /* pdc_arg_actor failed the task already */
+    if (!counter)
+        return 1; /* pdc_arg_actor failed the task already */
     pdc_client *c = pdc_task_client(t);
     int64_t last = 0;
     for (int64_t i = 0; i < n; i++) {
         pdc_ref r = pdc_actor_call(c, counter, "incr", PDC_I64(1));
         int rc = pdc_get_i64(c, r, &last, timeout_ms);
         pdc_ref_release(c, r);
-        if (rc != PDC_OK) return pdc_fail(t, "incr: %s", pdc_last_error(c));
+        if (rc != PDC_OK)
+            return pdc_fail(t, "incr: %s", pdc_last_error(c));
     }
     return pdc_return_i64(t, last);
 }

@@ -29,15 +29,13 @@
 #include <unistd.h>
 
 /* Parse option `name`'s value as an integer in [min, max]. */
-static inline int example_parse_i64(const char *name, const char *text,
-                                    int64_t min, int64_t max, int64_t *out) {
+static inline int example_parse_i64(const char *name, const char *text, int64_t min, int64_t max,
+                                    int64_t *out) {
     char *end = NULL;
     errno = 0;
     long long v = strtoll(text, &end, 10);
     if (errno || end == text || *end != '\0' || v < min || v > max) {
-        fprintf(stderr,
-                "error: --%s wants an integer from %" PRId64 " to %" PRId64
-                ", got '%s'\n",
+        fprintf(stderr, "error: --%s wants an integer from %" PRId64 " to %" PRId64 ", got '%s'\n",
                 name, min, max, text);
         return -1;
     }
@@ -84,12 +82,11 @@ static inline void example_usage_options(FILE *out, const char *library_file) {
    by printing `usage` to stdout.  Anything else is an unknown option or
    one without its value, which getopt_long has reported; `usage` goes to
    stderr.  Returns 0 to go on, 1 after --help, -1 on a usage error. */
-static inline int example_option(int opt, char **argv, example_usage_fn *usage,
-                                 int64_t *timeout_s, const char **library) {
+static inline int example_option(int opt, char **argv, example_usage_fn *usage, int64_t *timeout_s,
+                                 const char **library) {
     switch (opt) {
     case 'T':
-        return example_parse_i64("timeout", optarg, 1, EXAMPLE_MAX_TIMEOUT_S,
-                                 timeout_s);
+        return example_parse_i64("timeout", optarg, 1, EXAMPLE_MAX_TIMEOUT_S, timeout_s);
     case 'l':
         *library = optarg;
         return 0;
@@ -104,8 +101,7 @@ static inline int example_option(int opt, char **argv, example_usage_fn *usage,
 
 /* After the getopt_long loop: -1 after reporting an argument that is not
    an option, else 0. */
-static inline int example_no_operands(int argc, char **argv,
-                                      example_usage_fn *usage) {
+static inline int example_no_operands(int argc, char **argv, example_usage_fn *usage) {
     if (optind >= argc)
         return 0;
     fprintf(stderr, "error: unexpected argument '%s'\n", argv[optind]);
@@ -124,8 +120,7 @@ static inline char *example_find_library(const char *given, const char *file) {
     } else {
         ssize_t n = readlink("/proc/self/exe", path, sizeof path - 1);
         if (n <= 0) {
-            fprintf(stderr, "error: cannot read /proc/self/exe: %s\n",
-                    strerror(errno));
+            fprintf(stderr, "error: cannot read /proc/self/exe: %s\n", strerror(errno));
             return NULL;
         }
         path[n] = '\0';
@@ -161,20 +156,19 @@ static inline int64_t example_ms_left(double deadline) {
    with *obj filled (release it with pdc_object_release), or -1 after
    printing what went wrong (and releasing *obj if pdc_get filled it).
    `what` names the object in the message. */
-static inline int example_get(pdc_client *client, pdc_ref ref, pdc_object *obj,
-                              double deadline, const char *what) {
+static inline int example_get(pdc_client *client, pdc_ref ref, pdc_object *obj, double deadline,
+                              const char *what) {
     memset(obj, 0, sizeof *obj);
     int status = pdc_get(client, ref, obj, example_ms_left(deadline));
     if (status == PDC_OK)
         return 0;
     if (status == PDC_ETIMEOUT) {
-        fprintf(stderr, "error: %s: no result in time (raise --timeout?)\n",
-                what);
+        fprintf(stderr, "error: %s: no result in time (raise --timeout?)\n", what);
     } else if (obj->type == PDC_T_ERROR) {
         const pdc_error *e = &obj->error;
-        fprintf(stderr, "error: %s: %s in %s on node '%s': %s\n", what,
-                pdc_status_name(e->code), e->function ? e->function : "?",
-                e->node ? e->node : "", e->message ? e->message : "");
+        fprintf(stderr, "error: %s: %s in %s on node '%s': %s\n", what, pdc_status_name(e->code),
+                e->function ? e->function : "?", e->node ? e->node : "",
+                e->message ? e->message : "");
     } else {
         fprintf(stderr, "error: %s: %s: %s\n", what, pdc_status_name(status),
                 pdc_last_error(client));

@@ -95,8 +95,7 @@ static int s_parse_args(int argc, char **argv, matmul_config *cfg) {
             cfg->spread = 1;
             break;
         default:
-            rc = example_option(opt, argv, s_usage, &cfg->timeout_s,
-                                &cfg->library);
+            rc = example_option(opt, argv, s_usage, &cfg->timeout_s, &cfg->library);
             break;
         }
         if (rc != 0)
@@ -105,9 +104,8 @@ static int s_parse_args(int argc, char **argv, matmul_config *cfg) {
     if (example_no_operands(argc, argv, s_usage))
         return -1;
     if (cfg->n % cfg->block != 0) {
-        fprintf(stderr,
-                "error: --block %" PRId64 " does not divide --n %" PRId64 "\n",
-                cfg->block, cfg->n);
+        fprintf(stderr, "error: --block %" PRId64 " does not divide --n %" PRId64 "\n", cfg->block,
+                cfg->n);
         return -1;
     }
     if (cfg->n / cfg->block > MAX_BLOCKS_PER_SIDE) {
@@ -153,8 +151,8 @@ static void s_release_refs(pdc_client *client, matmul_refs *refs) {
 
 /* Copy block (bi, bj) of the n×n matrix m into the contiguous buffer
    block, or (to_matrix) back from it. */
-static void s_copy_block(double *m, size_t n, double *block, size_t side,
-                         size_t bi, size_t bj, int to_matrix) {
+static void s_copy_block(double *m, size_t n, double *block, size_t side, size_t bi, size_t bj,
+                         int to_matrix) {
     for (size_t r = 0; r < side; r++) {
         double *row = m + (bi * side + r) * n + bj * side;
         if (to_matrix)
@@ -166,8 +164,8 @@ static void s_copy_block(double *m, size_t n, double *block, size_t side,
 
 /* Store every block of the n×n matrix m with pdc_put into out[], counting
    the references taken in *count.  Returns 0, or -1 after printing why. */
-static int s_put_blocks(pdc_client *client, double *m, size_t n, size_t side,
-                        pdc_ref *out, size_t *count, const char *name) {
+static int s_put_blocks(pdc_client *client, double *m, size_t n, size_t side, pdc_ref *out,
+                        size_t *count, const char *name) {
     size_t nb = n / side, bytes = side * side * sizeof(double);
     double *block = malloc(bytes);
     if (!block) {
@@ -184,9 +182,8 @@ static int s_put_blocks(pdc_client *client, double *m, size_t n, size_t side,
             (*count)++; /* the reference is held even when it holds an
                            error */
             if (status != PDC_OK) {
-                fprintf(stderr, "error: pdc_put of %s[%zu][%zu]: %s: %s\n",
-                        name, bi, bj, pdc_status_name(status),
-                        pdc_last_error(client));
+                fprintf(stderr, "error: pdc_put of %s[%zu][%zu]: %s: %s\n", name, bi, bj,
+                        pdc_status_name(status), pdc_last_error(client));
                 rc = -1;
             }
         }
@@ -196,8 +193,8 @@ static int s_put_blocks(pdc_client *client, double *m, size_t n, size_t side,
 }
 
 /* Submit the block_mul and block_add tasks for every block of C. */
-static int s_submit(pdc_client *client, const char *library, size_t side,
-                    int spread, matmul_refs *refs) {
+static int s_submit(pdc_client *client, const char *library, size_t side, int spread,
+                    matmul_refs *refs) {
     size_t nb = refs->nb;
     pdc_opts opts = {.strategy = spread ? PDC_SCHED_SPREAD : PDC_SCHED_DEFAULT};
     pdc_fn block_mul = pdc_function(client, library, "block_mul");
@@ -211,14 +208,13 @@ static int s_submit(pdc_client *client, const char *library, size_t side,
         for (size_t j = 0; j < nb; j++) {
             add_args[0] = PDC_I64(side);
             for (size_t k = 0; k < nb; k++) {
-                pdc_ref p = pdc_call_opts(client, block_mul, &opts, PDC_I64(side),
-                                          PDC_REF(refs->a[i * nb + k]),
-                                          PDC_REF(refs->b[k * nb + j]));
+                pdc_ref p =
+                    pdc_call_opts(client, block_mul, &opts, PDC_I64(side),
+                                  PDC_REF(refs->a[i * nb + k]), PDC_REF(refs->b[k * nb + j]));
                 refs->product[refs->product_count++] = p;
                 add_args[k + 1] = PDC_REF(p);
             }
-            refs->c[refs->c_count++] =
-                pdc_call_args(client, block_add, &opts, add_args, nb + 1);
+            refs->c[refs->c_count++] = pdc_call_args(client, block_add, &opts, add_args, nb + 1);
         }
     }
     free(add_args);
@@ -227,16 +223,15 @@ static int s_submit(pdc_client *client, const char *library, size_t side,
 
 /* Get every C block and copy it into c.  Returns 0, or -1 after printing
    why. */
-static int s_gather(pdc_client *client, const matmul_refs *refs, double *c,
-                    size_t n, size_t side, double deadline) {
+static int s_gather(pdc_client *client, const matmul_refs *refs, double *c, size_t n, size_t side,
+                    double deadline) {
     size_t nb = refs->nb, bytes = side * side * sizeof(double);
     for (size_t bi = 0; bi < nb; bi++) {
         for (size_t bj = 0; bj < nb; bj++) {
             char what[64];
             snprintf(what, sizeof what, "block C[%zu][%zu]", bi, bj);
             pdc_object obj;
-            if (example_get(client, refs->c[bi * nb + bj], &obj, deadline,
-                            what))
+            if (example_get(client, refs->c[bi * nb + bj], &obj, deadline, what))
                 return -1;
             int ok = obj.type == PDC_T_BYTES && obj.size == bytes;
             if (ok) {
@@ -262,9 +257,8 @@ static int s_gather(pdc_client *client, const matmul_refs *refs, double *c,
 /* Multiply a×b on the cluster into c, check against cblas_dgemm into
    expected and print the result line.  Returns 0 when the error is small
    enough, else -1 after printing why. */
-static int s_multiply_and_check(pdc_client *client, const char *library,
-                                const matmul_config *cfg, double *a, double *b,
-                                double *c, double *expected,
+static int s_multiply_and_check(pdc_client *client, const char *library, const matmul_config *cfg,
+                                double *a, double *b, double *c, double *expected,
                                 matmul_refs *refs) {
     size_t n = (size_t) cfg->n, side = (size_t) cfg->block;
     size_t nb = refs->nb, count = n * n;
@@ -284,8 +278,8 @@ static int s_multiply_and_check(pdc_client *client, const char *library,
     double elapsed = example_now() - start;
 
     int ni = (int) n;
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ni, ni, ni, 1.0, a,
-                ni, b, ni, 0.0, expected, ni);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ni, ni, ni, 1.0, a, ni, b, ni, 0.0,
+                expected, ni);
     double max_error = 0;
     for (size_t i = 0; i < count; i++) {
         double e = fabs(c[i] - expected[i]);
@@ -295,7 +289,8 @@ static int s_multiply_and_check(pdc_client *client, const char *library,
     /* The bytes of C, so that runs on different clusters can be compared. */
     uint64_t sum = 14695981039346656037ULL;
     const unsigned char *bytes = (const unsigned char *) c;
-    for (size_t i = 0; i < count * sizeof *c; i++) sum = (sum ^ bytes[i]) * 1099511628211ULL;
+    for (size_t i = 0; i < count * sizeof *c; i++)
+        sum = (sum ^ bytes[i]) * 1099511628211ULL;
     printf("max abs error = %.1e (n=%zu, block=%zu, %zu tasks, %.1f s)\n"
            "checksum of C = %016llx\n",
            max_error, n, side, tasks, elapsed, (unsigned long long) sum);
@@ -306,8 +301,7 @@ static int s_multiply_and_check(pdc_client *client, const char *library,
 }
 
 /* Allocate the matrices and reference tables, run, free; the exit code. */
-static int s_run(pdc_client *client, const char *library,
-                 const matmul_config *cfg) {
+static int s_run(pdc_client *client, const char *library, const matmul_config *cfg) {
     size_t n = (size_t) cfg->n, nb = n / (size_t) cfg->block;
     size_t count = n * n;
     double *a = malloc(count * sizeof *a);
@@ -323,8 +317,7 @@ static int s_run(pdc_client *client, const char *library,
     };
     int rc = -1;
     if (a && b && c && expected && refs.a && refs.b && refs.product && refs.c)
-        rc = s_multiply_and_check(client, library, cfg, a, b, c, expected,
-                                  &refs);
+        rc = s_multiply_and_check(client, library, cfg, a, b, c, expected, &refs);
     else
         fprintf(stderr, "error: out of memory for %zu×%zu matrices\n", n, n);
     s_release_refs(client, &refs);

@@ -45,8 +45,7 @@ static int s_block_side(pdc_task *t, size_t *side_out) {
         return pdc_fail(t, "argument 0 must be the block side (i64)");
     int64_t side = pdc_arg_i64(t, 0);
     if (side < 1 || side > MAX_BLOCK)
-        return pdc_fail(t, "block side %lld is outside 1..%d", (long long) side,
-                        MAX_BLOCK);
+        return pdc_fail(t, "block side %lld is outside 1..%d", (long long) side, MAX_BLOCK);
     *side_out = (size_t) side;
     return 0;
 }
@@ -56,8 +55,7 @@ static int s_block_side(pdc_task *t, size_t *side_out) {
    The bytes are used in place when they are aligned for doubles; otherwise they
    are copied into *copy, which the caller frees (free(NULL) when no copy was
    needed). */
-static const double *s_block_arg(pdc_task *t, size_t i, size_t side,
-                                 double **copy) {
+static const double *s_block_arg(pdc_task *t, size_t i, size_t side, double **copy) {
     *copy = NULL;
     size_t want = side * side * sizeof(double);
     if (pdc_arg_type(t, i) != PDC_T_BYTES) {
@@ -68,8 +66,7 @@ static const double *s_block_arg(pdc_task *t, size_t i, size_t side,
     size_t size = 0;
     const void *data = pdc_arg_bytes(t, i, &size);
     if (!data || size != want) {
-        pdc_fail(t, "argument %zu is %zu bytes, a %zu×%zu block is %zu", i,
-                 size, side, side, want);
+        pdc_fail(t, "argument %zu is %zu bytes, a %zu×%zu block is %zu", i, size, side, side, want);
         return NULL;
     }
     if (s_is_aligned(data))
@@ -86,8 +83,7 @@ static const double *s_block_arg(pdc_task *t, size_t i, size_t side,
 /* The result block: pdc_return_alloc memory when it is aligned for
    doubles, else a scratch buffer that s_finish_result copies over.
    NULL after failing the task. */
-static double *s_result_block(pdc_task *t, size_t bytes, void **out,
-                              double **scratch) {
+static double *s_result_block(pdc_task *t, size_t bytes, void **out, double **scratch) {
     *scratch = NULL;
     *out = pdc_return_alloc(t, bytes);
     if (!*out)
@@ -110,8 +106,7 @@ static void s_finish_result(void *out, double *scratch, size_t bytes) {
 /* block_mul(b, A, B) -> A×B, all b×b. */
 PDC_FUNCTION(block_mul) {
     if (pdc_arg_count(t) != 3)
-        return pdc_fail(t, "block_mul takes 3 arguments (b, A, B), got %zu",
-                        pdc_arg_count(t));
+        return pdc_fail(t, "block_mul takes 3 arguments (b, A, B), got %zu", pdc_arg_count(t));
     size_t side = 0;
     if (s_block_side(t, &side) != 0)
         return 1;
@@ -133,8 +128,7 @@ PDC_FUNCTION(block_mul) {
         openblas_set_num_threads(1);
 #endif
         int n = (int) side;
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0, a,
-                    n, b, n, 0.0, c, n);
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0, a, n, b, n, 0.0, c, n);
         s_finish_result(out, scratch, bytes);
     }
     free(a_copy);

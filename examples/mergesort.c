@@ -80,19 +80,16 @@ static int s_parse_args(int argc, char **argv, sort_config *cfg) {
             rc = example_parse_i64("n", optarg, 1, MAX_N, &cfg->n);
             break;
         case 'c':
-            rc =
-                example_parse_i64("cutoff", optarg, 1, INT64_MAX, &cfg->cutoff);
+            rc = example_parse_i64("cutoff", optarg, 1, INT64_MAX, &cfg->cutoff);
             break;
         case 'd':
-            rc = example_parse_i64("max-depth", optarg, 0, MAX_DEPTH,
-                                   &cfg->max_depth);
+            rc = example_parse_i64("max-depth", optarg, 0, MAX_DEPTH, &cfg->max_depth);
             break;
         case 'S':
             rc = example_parse_i64("seed", optarg, 0, INT64_MAX, &cfg->seed);
             break;
         default:
-            rc = example_option(opt, argv, s_usage, &cfg->timeout_s,
-                                &cfg->library);
+            rc = example_option(opt, argv, s_usage, &cfg->timeout_s, &cfg->library);
             break;
         }
         if (rc != 0)
@@ -108,8 +105,8 @@ static int s_compare_i64(const void *a, const void *b) {
 
 /* How many sort tasks the task tree has for n elements, mirroring the
    split rule of mergesort_tasks.c; *depth gets the deepest split level. */
-static int64_t s_count_tasks(int64_t n, int64_t cutoff, int64_t depth_left,
-                             int64_t level, int64_t *depth) {
+static int64_t s_count_tasks(int64_t n, int64_t cutoff, int64_t depth_left, int64_t level,
+                             int64_t *depth) {
     if (level > *depth)
         *depth = level;
     if (n < 2 || n <= cutoff || depth_left == 0)
@@ -126,9 +123,8 @@ static int s_verify(const void *data, const int64_t *expected, size_t count) {
         int64_t v;
         memcpy(&v, bytes + i * sizeof v, sizeof v);
         if (v != expected[i]) {
-            fprintf(stderr,
-                    "error: element %zu is %" PRId64 ", expected %" PRId64 "\n",
-                    i, v, expected[i]);
+            fprintf(stderr, "error: element %zu is %" PRId64 ", expected %" PRId64 "\n", i, v,
+                    expected[i]);
             return -1;
         }
     }
@@ -137,9 +133,8 @@ static int s_verify(const void *data, const int64_t *expected, size_t count) {
 
 /* Sort on the cluster and check; input and expected hold n elements.
    Returns 0 when verified, else -1 after printing why. */
-static int s_sort_and_check(pdc_client *client, const char *library,
-                            const sort_config *cfg, int64_t *input,
-                            int64_t *expected) {
+static int s_sort_and_check(pdc_client *client, const char *library, const sort_config *cfg,
+                            int64_t *input, int64_t *expected) {
     size_t n = (size_t) cfg->n, bytes = n * sizeof(int64_t);
     uint64_t state = (uint64_t) cfg->seed;
     for (size_t i = 0; i < n; i++)
@@ -147,11 +142,9 @@ static int s_sort_and_check(pdc_client *client, const char *library,
     memcpy(expected, input, bytes);
 
     int64_t depth = 0;
-    int64_t tasks =
-        s_count_tasks(cfg->n, cfg->cutoff, cfg->max_depth, 0, &depth);
-    printf("sorting %zu int64: cutoff %" PRId64 ", depth %" PRId64 ", %" PRId64
-           " tasks\n",
-           n, cfg->cutoff, depth, tasks);
+    int64_t tasks = s_count_tasks(cfg->n, cfg->cutoff, cfg->max_depth, 0, &depth);
+    printf("sorting %zu int64: cutoff %" PRId64 ", depth %" PRId64 ", %" PRId64 " tasks\n", n,
+           cfg->cutoff, depth, tasks);
     fflush(stdout);
 
     double start = example_now();
@@ -159,16 +152,15 @@ static int s_sort_and_check(pdc_client *client, const char *library,
     int status = PDC_OK;
     pdc_ref input_ref = pdc_put(client, PDC_BYTES(input, bytes), &status);
     if (status != PDC_OK) {
-        fprintf(stderr, "error: pdc_put of the input (%zu bytes): %s: %s\n",
-                bytes, pdc_status_name(status), pdc_last_error(client));
+        fprintf(stderr, "error: pdc_put of the input (%zu bytes): %s: %s\n", bytes,
+                pdc_status_name(status), pdc_last_error(client));
         pdc_ref_release(client, input_ref);
         return -1;
     }
     pdc_fn sort = pdc_function(client, library, "sort");
     pdc_ref sorted_ref =
-        pdc_call(client, sort, PDC_REF(input_ref), PDC_I64(cfg->cutoff),
-                 PDC_I64(cfg->max_depth), PDC_I64(cfg->timeout_s * 1000),
-                 PDC_STR(library));
+        pdc_call(client, sort, PDC_REF(input_ref), PDC_I64(cfg->cutoff), PDC_I64(cfg->max_depth),
+                 PDC_I64(cfg->timeout_s * 1000), PDC_STR(library));
 
     int rc = -1;
     pdc_object sorted;
@@ -194,8 +186,7 @@ static int s_sort_and_check(pdc_client *client, const char *library,
 }
 
 /* Allocate the arrays, run, free; the exit code. */
-static int s_run(pdc_client *client, const char *library,
-                 const sort_config *cfg) {
+static int s_run(pdc_client *client, const char *library, const sort_config *cfg) {
     size_t n = (size_t) cfg->n;
     int64_t *input = malloc(n * sizeof *input);
     int64_t *expected = malloc(n * sizeof *expected);

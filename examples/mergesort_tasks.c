@@ -58,8 +58,7 @@ static int s_sort_here(pdc_task *t, const void *data, size_t n) {
 }
 
 /* Merge the sorted arrays left (nl elements) and right (nr) into out. */
-static void s_merge(const void *left, size_t nl, const void *right, size_t nr,
-                    void *out) {
+static void s_merge(const void *left, size_t nl, const void *right, size_t nr, void *out) {
     size_t i = 0, j = 0, k = 0;
     while (i < nl && j < nr) {
         int64_t l = s_load(left, i), r = s_load(right, j);
@@ -71,21 +70,18 @@ static void s_merge(const void *left, size_t nl, const void *right, size_t nr,
             j++;
         }
     }
-    memcpy((char *) out + k * sizeof(int64_t),
-           (const char *) left + i * sizeof(int64_t),
+    memcpy((char *) out + k * sizeof(int64_t), (const char *) left + i * sizeof(int64_t),
            (nl - i) * sizeof(int64_t));
     k += nl - i;
-    memcpy((char *) out + k * sizeof(int64_t),
-           (const char *) right + j * sizeof(int64_t),
+    memcpy((char *) out + k * sizeof(int64_t), (const char *) right + j * sizeof(int64_t),
            (nr - j) * sizeof(int64_t));
 }
 
 /* Get the sorted half `ref` (count elements) into *obj by `deadline`.
    Returns 0 with *obj filled, or fails the task (nonzero) with a message
    naming `which` half, releasing *obj if pdc_get filled it. */
-static int s_get_half(pdc_task *t, pdc_client *client, pdc_ref ref,
-                      size_t count, double deadline, const char *which,
-                      pdc_object *obj) {
+static int s_get_half(pdc_task *t, pdc_client *client, pdc_ref ref, size_t count, double deadline,
+                      const char *which, pdc_object *obj) {
     memset(obj, 0, sizeof *obj);
     int status = pdc_get(client, ref, obj, example_ms_left(deadline));
     if (status == PDC_OK) {
@@ -101,22 +97,20 @@ static int s_get_half(pdc_task *t, pdc_client *client, pdc_ref ref,
     if (status == PDC_ETIMEOUT)
         return pdc_fail(t, "the %s half was not sorted in time", which);
     if (obj->type == PDC_T_ERROR) {
-        pdc_fail(t, "sorting the %s half failed: %s: %s", which,
-                 pdc_status_name(obj->error.code),
+        pdc_fail(t, "sorting the %s half failed: %s: %s", which, pdc_status_name(obj->error.code),
                  obj->error.message ? obj->error.message : "");
         pdc_object_release(client, obj);
         return 1;
     }
-    return pdc_fail(t, "getting the %s half: %s: %s", which,
-                    pdc_status_name(status), pdc_last_error(client));
+    return pdc_fail(t, "getting the %s half: %s: %s", which, pdc_status_name(status),
+                    pdc_last_error(client));
 }
 
 /* Sort n > 1 elements by sorting both halves in nested tasks and merging
    them.  Every reference and object taken here is released before
    returning, whatever happened. */
-static int s_sort_split(pdc_task *t, const void *data, size_t n, int64_t cutoff,
-                        int64_t depth_left, int64_t timeout_ms,
-                        const char *library, size_t library_len) {
+static int s_sort_split(pdc_task *t, const void *data, size_t n, int64_t cutoff, int64_t depth_left,
+                        int64_t timeout_ms, const char *library, size_t library_len) {
     pdc_client *client = pdc_task_client(t);
     if (!client)
         return pdc_fail(t, "no client for nested calls in this task");
@@ -127,8 +121,7 @@ static int s_sort_split(pdc_task *t, const void *data, size_t n, int64_t cutoff,
     free(path);
 
     size_t count[2] = {n / 2, n - n / 2};
-    const char *start[2] = {data,
-                            (const char *) data + count[0] * sizeof(int64_t)};
+    const char *start[2] = {data, (const char *) data + count[0] * sizeof(int64_t)};
     const char *name[2] = {"left", "right"};
     pdc_value lib = {.type = PDC_T_STR, .as.buf = {library, library_len}};
     pdc_ref part[2], sorted[2];
@@ -141,11 +134,10 @@ static int s_sort_split(pdc_task *t, const void *data, size_t n, int64_t cutoff,
        parallel. */
     for (int h = 0; h < 2; h++) {
         int status = PDC_OK;
-        part[h] = pdc_put(
-            client, PDC_BYTES(start[h], count[h] * sizeof(int64_t)), &status);
+        part[h] = pdc_put(client, PDC_BYTES(start[h], count[h] * sizeof(int64_t)), &status);
         if (status != PDC_OK) {
-            pdc_fail(t, "storing the %s half: %s: %s", name[h],
-                     pdc_status_name(status), pdc_last_error(client));
+            pdc_fail(t, "storing the %s half: %s: %s", name[h], pdc_status_name(status),
+                     pdc_last_error(client));
             for (int k = 0; k <= h; k++)
                 pdc_ref_release(client, part[k]);
             return 1;
@@ -157,8 +149,7 @@ static int s_sort_split(pdc_task *t, const void *data, size_t n, int64_t cutoff,
 
     double deadline = example_now() + (double) timeout_ms / 1000.0;
     for (int h = 0; h < 2 && !failed; h++) {
-        failed = s_get_half(t, client, sorted[h], count[h], deadline, name[h],
-                            &half[h]);
+        failed = s_get_half(t, client, sorted[h], count[h], deadline, name[h], &half[h]);
         got[h] = !failed;
     }
 
@@ -210,15 +201,12 @@ PDC_FUNCTION(sort) {
         return pdc_fail(t,
                         "bad arguments: cutoff %lld (>= 1), depth_left "
                         "%lld (>= 0), timeout_ms %lld (>= 1)",
-                        (long long) cutoff, (long long) depth_left,
-                        (long long) timeout_ms);
+                        (long long) cutoff, (long long) depth_left, (long long) timeout_ms);
     if (library_len == 0 || library[0] != '/')
-        return pdc_fail(t, "the library path '%.*s' must be absolute",
-                        (int) library_len, library);
+        return pdc_fail(t, "the library path '%.*s' must be absolute", (int) library_len, library);
 
     size_t n = size / sizeof(int64_t);
     if (n < 2 || n <= (uint64_t) cutoff || depth_left == 0)
         return s_sort_here(t, data, n);
-    return s_sort_split(t, data, n, cutoff, depth_left, timeout_ms, library,
-                        library_len);
+    return s_sort_split(t, data, n, cutoff, depth_left, timeout_ms, library, library_len);
 }

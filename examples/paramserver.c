@@ -60,12 +60,12 @@
 #define MAX_SHARDS     256
 #define MAX_ITERS      100000
 /* The most doubles of X the driver makes: 2 GiB. */
-#define MAX_CELLS (INT64_C(1) << 28)
+#define MAX_CELLS  (INT64_C(1) << 28)
 #define LOSS_EVERY 10
 /* The noise of y and the convergence test. */
-#define NOISE_SIGMA      0.1
-#define LOSS_TOLERANCE   0.10 /* relative to the noise floor sigma^2 */
-#define MAX_WEIGHT_ERROR 0.05 /* |w - w*|                            */
+#define NOISE_SIGMA        0.1
+#define LOSS_TOLERANCE     0.10 /* relative to the noise floor sigma^2 */
+#define MAX_WEIGHT_ERROR   0.05 /* |w - w*|                            */
 #define SHARD_HEADER_BYTES (2 * sizeof(int64_t))
 
 typedef struct {
@@ -95,8 +95,8 @@ static void s_usage(FILE *out, const char *prog) {
             "  --iters K       gradient descent iterations (default %d)\n"
             "  --lr RATE       learning rate (default %g)\n"
             "  --seed S        seed of the data set (default %d)\n",
-            prog, DEFAULT_ROWS, DEFAULT_DIMS, DEFAULT_SHARDS, DEFAULT_ITERS,
-            DEFAULT_LR, DEFAULT_SEED);
+            prog, DEFAULT_ROWS, DEFAULT_DIMS, DEFAULT_SHARDS, DEFAULT_ITERS, DEFAULT_LR,
+            DEFAULT_SEED);
     example_usage_options(out, LIBRARY_FILE);
     fprintf(out,
             "\nExits 0 when the final loss is within %g%% of the noise "
@@ -106,8 +106,7 @@ static void s_usage(FILE *out, const char *prog) {
 }
 
 /* Parse option `name`'s value as a number in (0, max]. */
-static int s_parse_positive(const char *name, const char *text, double max,
-                            double *out) {
+static int s_parse_positive(const char *name, const char *text, double max, double *out) {
     char *end = NULL;
     errno = 0;
     double v = strtod(text, &end);
@@ -145,8 +144,7 @@ static int s_parse_args(int argc, char **argv, ps_config *cfg) {
             rc = example_parse_i64("dims", optarg, 1, MAX_DIMS, &cfg->dims);
             break;
         case 's':
-            rc = example_parse_i64("shards", optarg, 1, MAX_SHARDS,
-                                   &cfg->shards);
+            rc = example_parse_i64("shards", optarg, 1, MAX_SHARDS, &cfg->shards);
             break;
         case 'i':
             rc = example_parse_i64("iters", optarg, 1, MAX_ITERS, &cfg->iters);
@@ -158,8 +156,7 @@ static int s_parse_args(int argc, char **argv, ps_config *cfg) {
             rc = example_parse_i64("seed", optarg, 0, INT64_MAX, &cfg->seed);
             break;
         default:
-            rc = example_option(opt, argv, s_usage, &cfg->timeout_s,
-                                &cfg->library);
+            rc = example_option(opt, argv, s_usage, &cfg->timeout_s, &cfg->library);
             break;
         }
         if (rc != 0)
@@ -168,15 +165,12 @@ static int s_parse_args(int argc, char **argv, ps_config *cfg) {
     if (example_no_operands(argc, argv, s_usage))
         return -1;
     if (cfg->shards > cfg->rows) {
-        fprintf(stderr,
-                "error: --shards %" PRId64 " is more than --rows %" PRId64
-                "\n",
+        fprintf(stderr, "error: --shards %" PRId64 " is more than --rows %" PRId64 "\n",
                 cfg->shards, cfg->rows);
         return -1;
     }
     if (cfg->rows * cfg->dims > MAX_CELLS) {
-        fprintf(stderr,
-                "error: --rows × --dims = %" PRId64 " is over %" PRId64 "\n",
+        fprintf(stderr, "error: --rows × --dims = %" PRId64 " is over %" PRId64 "\n",
                 cfg->rows * cfg->dims, MAX_CELLS);
         return -1;
     }
@@ -201,20 +195,18 @@ static size_t s_shard_rows(const ps_config *cfg, size_t s) {
    header (int64 rows, int64 dims), X (rows×dims, row-major) and y.
    w_true (dims doubles) is filled first, from the same stream.  Returns
    0, or -1 after printing why. */
-static int s_put_shards(pdc_client *client, const ps_config *cfg,
-                        double *w_true, pdc_ref *shard_refs, size_t *count) {
+static int s_put_shards(pdc_client *client, const ps_config *cfg, double *w_true,
+                        pdc_ref *shard_refs, size_t *count) {
     size_t dims = (size_t) cfg->dims, shards = (size_t) cfg->shards;
     uint64_t state = (uint64_t) cfg->seed;
     for (size_t j = 0; j < dims; j++)
         w_true[j] = s_gaussian(&state);
 
     size_t max_rows = s_shard_rows(cfg, 0); /* shard 0 is the largest */
-    size_t max_bytes =
-        SHARD_HEADER_BYTES + max_rows * (dims + 1) * sizeof(double);
+    size_t max_bytes = SHARD_HEADER_BYTES + max_rows * (dims + 1) * sizeof(double);
     char *buf = malloc(max_bytes);
     if (!buf) {
-        fprintf(stderr, "error: out of memory for a %zu-byte shard\n",
-                max_bytes);
+        fprintf(stderr, "error: out of memory for a %zu-byte shard\n", max_bytes);
         return -1;
     }
     int rc = 0;
@@ -239,8 +231,8 @@ static int s_put_shards(pdc_client *client, const ps_config *cfg,
         shard_refs[*count] = pdc_put(client, PDC_BYTES(buf, bytes), &status);
         (*count)++; /* the reference is held even when it holds an error */
         if (status != PDC_OK) {
-            fprintf(stderr, "error: pdc_put of shard %zu (%zu bytes): %s: %s\n",
-                    s, bytes, pdc_status_name(status), pdc_last_error(client));
+            fprintf(stderr, "error: pdc_put of shard %zu (%zu bytes): %s: %s\n", s, bytes,
+                    pdc_status_name(status), pdc_last_error(client));
             rc = -1;
         }
     }
@@ -261,9 +253,8 @@ static const char *s_fmt(char *buf, size_t size, double v, int decimals) {
 /* The mean squared error over all shards of the weights in `weights`
    (a reference), from one loss task per shard.  Returns 0 with *out set,
    or -1 after printing why. */
-static int s_total_loss(pdc_client *client, pdc_fn loss_fn,
-                        const ps_config *cfg, const pdc_ref *shard_refs,
-                        pdc_ref weights, double deadline, double *out) {
+static int s_total_loss(pdc_client *client, pdc_fn loss_fn, const ps_config *cfg,
+                        const pdc_ref *shard_refs, pdc_ref weights, double deadline, double *out) {
     size_t shards = (size_t) cfg->shards;
     pdc_ref *losses = calloc(shards, sizeof *losses);
     if (!losses) {
@@ -271,19 +262,16 @@ static int s_total_loss(pdc_client *client, pdc_fn loss_fn,
         return -1;
     }
     for (size_t s = 0; s < shards; s++)
-        losses[s] = pdc_call(client, loss_fn, PDC_REF(shard_refs[s]),
-                             PDC_REF(weights));
+        losses[s] = pdc_call(client, loss_fn, PDC_REF(shard_refs[s]), PDC_REF(weights));
     int rc = 0;
     double sum = 0.0;
     for (size_t s = 0; s < shards; s++) {
         double mse = 0.0;
-        int status = rc == 0 ? pdc_get_f64(client, losses[s], &mse,
-                                           example_ms_left(deadline))
-                             : PDC_OK;
+        int status =
+            rc == 0 ? pdc_get_f64(client, losses[s], &mse, example_ms_left(deadline)) : PDC_OK;
         if (rc == 0 && status != PDC_OK) {
-            fprintf(stderr, "error: loss of shard %zu: %s: %s%s\n", s,
-                    pdc_status_name(status), pdc_last_error(client),
-                    status == PDC_ETIMEOUT ? " (raise --timeout?)" : "");
+            fprintf(stderr, "error: loss of shard %zu: %s: %s%s\n", s, pdc_status_name(status),
+                    pdc_last_error(client), status == PDC_ETIMEOUT ? " (raise --timeout?)" : "");
             rc = -1;
         }
         /* Weighted by rows: the mean over all rows, not over shards. */
@@ -296,8 +284,7 @@ static int s_total_loss(pdc_client *client, pdc_fn loss_fn,
 }
 
 /* Read the weights object `ref` (dims doubles) into w. */
-static int s_get_weights(pdc_client *client, pdc_ref ref, double *w,
-                         size_t dims, double deadline) {
+static int s_get_weights(pdc_client *client, pdc_ref ref, double *w, size_t dims, double deadline) {
     pdc_object obj;
     if (example_get(client, ref, &obj, deadline, "final weights"))
         return -1;
@@ -318,10 +305,9 @@ static int s_get_weights(pdc_client *client, pdc_ref ref, double *w,
    iterations.  On success *final_weights holds the reference of the last
    apply_gradients result and *final_loss its loss.  Returns 0, or -1
    after printing why. */
-static int s_train(pdc_client *client, const char *library,
-                   const ps_config *cfg, pdc_actor *ps,
-                   const pdc_ref *shard_refs, double deadline,
-                   pdc_ref *final_weights, double *final_loss) {
+static int s_train(pdc_client *client, const char *library, const ps_config *cfg, pdc_actor *ps,
+                   const pdc_ref *shard_refs, double deadline, pdc_ref *final_weights,
+                   double *final_loss) {
     size_t shards = (size_t) cfg->shards;
     pdc_fn gradient_fn = pdc_function(client, library, "gradient");
     pdc_fn loss_fn = pdc_function(client, library, "loss");
@@ -335,15 +321,12 @@ static int s_train(pdc_client *client, const char *library,
     }
     int rc = 0;
     for (int64_t it = 1; it <= cfg->iters && rc == 0; it++) {
-        pdc_ref weights =
-            pdc_actor_call_args(client, ps, "get_weights", NULL, 0);
+        pdc_ref weights = pdc_actor_call_args(client, ps, "get_weights", NULL, 0);
         for (size_t s = 0; s < shards; s++) {
-            grads[s] = pdc_call(client, gradient_fn, PDC_REF(shard_refs[s]),
-                                PDC_REF(weights));
+            grads[s] = pdc_call(client, gradient_fn, PDC_REF(shard_refs[s]), PDC_REF(weights));
             apply_args[s] = PDC_REF(grads[s]);
         }
-        pdc_ref updated = pdc_actor_call_args(client, ps, "apply_gradients",
-                                              apply_args, shards);
+        pdc_ref updated = pdc_actor_call_args(client, ps, "apply_gradients", apply_args, shards);
         /* The calls hold their own references to their arguments. */
         pdc_ref_release(client, weights);
         for (size_t s = 0; s < shards; s++)
@@ -356,12 +339,10 @@ static int s_train(pdc_client *client, const char *library,
 
         if (it % LOSS_EVERY == 0 || it == cfg->iters) {
             double loss = 0.0;
-            rc = s_total_loss(client, loss_fn, cfg, shard_refs, updated,
-                              deadline, &loss);
+            rc = s_total_loss(client, loss_fn, cfg, shard_refs, updated, deadline, &loss);
             if (rc == 0) {
                 char text[64];
-                printf("iter %" PRId64 "  loss %s\n", it,
-                       s_fmt(text, sizeof text, loss, 5));
+                printf("iter %" PRId64 "  loss %s\n", it, s_fmt(text, sizeof text, loss, 5));
                 fflush(stdout);
                 *final_loss = loss;
             }
@@ -381,43 +362,37 @@ static int s_train(pdc_client *client, const char *library,
    is the actor once created: the caller releases both.  w_true and w
    hold cfg->dims doubles.  Returns 0 when converged, else -1 after
    printing why. */
-static int s_train_and_check(pdc_client *client, const char *library,
-                             const ps_config *cfg, double *w_true, double *w,
-                             pdc_ref *shard_refs, size_t *shard_count,
+static int s_train_and_check(pdc_client *client, const char *library, const ps_config *cfg,
+                             double *w_true, double *w, pdc_ref *shard_refs, size_t *shard_count,
                              pdc_actor **ps) {
     size_t dims = (size_t) cfg->dims;
-    size_t shard_bytes = SHARD_HEADER_BYTES +
-                         s_shard_rows(cfg, 0) * (dims + 1) * sizeof(double);
-    printf("linear regression: %" PRId64 " rows × %" PRId64
-           " dims in %" PRId64 " shards of %.2f MB, lr %g, %" PRId64
-           " iterations\n",
-           cfg->rows, cfg->dims, cfg->shards, (double) shard_bytes / 1e6,
-           cfg->lr, cfg->iters);
+    size_t shard_bytes = SHARD_HEADER_BYTES + s_shard_rows(cfg, 0) * (dims + 1) * sizeof(double);
+    printf("linear regression: %" PRId64 " rows × %" PRId64 " dims in %" PRId64
+           " shards of %.2f MB, lr %g, %" PRId64 " iterations\n",
+           cfg->rows, cfg->dims, cfg->shards, (double) shard_bytes / 1e6, cfg->lr, cfg->iters);
     fflush(stdout);
 
     double deadline = example_now() + (double) cfg->timeout_s;
     if (s_put_shards(client, cfg, w_true, shard_refs, shard_count))
         return -1;
 
-    *ps = pdc_actor_create(client, library, "ParameterServer", NULL,
-                           PDC_I64(cfg->dims), PDC_F64(cfg->lr));
+    *ps = pdc_actor_create(client, library, "ParameterServer", NULL, PDC_I64(cfg->dims),
+                           PDC_F64(cfg->lr));
     if (!*ps) {
-        fprintf(stderr, "error: creating the ParameterServer actor: %s\n",
-                pdc_last_error(client));
+        fprintf(stderr, "error: creating the ParameterServer actor: %s\n", pdc_last_error(client));
         return -1;
     }
     int status = pdc_actor_ready(client, *ps, example_ms_left(deadline));
     if (status != PDC_OK) {
-        fprintf(stderr, "error: the ParameterServer actor: %s: %s\n",
-                pdc_status_name(status), pdc_last_error(client));
+        fprintf(stderr, "error: the ParameterServer actor: %s: %s\n", pdc_status_name(status),
+                pdc_last_error(client));
         return -1;
     }
 
     double start = example_now();
     pdc_ref final_weights;
     double final_loss = 0.0;
-    if (s_train(client, library, cfg, *ps, shard_refs, deadline,
-                &final_weights, &final_loss))
+    if (s_train(client, library, cfg, *ps, shard_refs, deadline, &final_weights, &final_loss))
         return -1;
     int got = s_get_weights(client, final_weights, w, dims, deadline);
     pdc_ref_release(client, final_weights);
@@ -432,17 +407,15 @@ static int s_train_and_check(pdc_client *client, const char *library,
     double noise_floor = NOISE_SIGMA * NOISE_SIGMA;
     int loss_ok = fabs(final_loss - noise_floor) <= LOSS_TOLERANCE * noise_floor;
     int weights_ok = dist < MAX_WEIGHT_ERROR; /* false for NaN too */
-    int64_t calls = cfg->iters * (cfg->shards + 2) +
-                    (cfg->iters + LOSS_EVERY - 1) / LOSS_EVERY * cfg->shards;
-    printf("%" PRId64 " iterations in %.2f s (%.1f ms each; %" PRId64
-           " tasks and actor calls)\n",
+    int64_t calls =
+        cfg->iters * (cfg->shards + 2) + (cfg->iters + LOSS_EVERY - 1) / LOSS_EVERY * cfg->shards;
+    printf("%" PRId64 " iterations in %.2f s (%.1f ms each; %" PRId64 " tasks and actor calls)\n",
            cfg->iters, elapsed, elapsed * 1e3 / (double) cfg->iters, calls);
     char loss_text[64], dist_text[64];
     s_fmt(loss_text, sizeof loss_text, final_loss, 4);
     s_fmt(dist_text, sizeof dist_text, dist, 4);
-    printf("final loss %s (noise floor %.4f), |w - w*| = %s: %s\n",
-           loss_text, noise_floor, dist_text,
-           loss_ok && weights_ok ? "converged" : "not converged");
+    printf("final loss %s (noise floor %.4f), |w - w*| = %s: %s\n", loss_text, noise_floor,
+           dist_text, loss_ok && weights_ok ? "converged" : "not converged");
     fflush(stdout);
     if (!loss_ok)
         fprintf(stderr,
@@ -458,8 +431,7 @@ static int s_train_and_check(pdc_client *client, const char *library,
 }
 
 /* Allocate, run, stop the actor, release everything; the exit code. */
-static int s_run(pdc_client *client, const char *library,
-                 const ps_config *cfg) {
+static int s_run(pdc_client *client, const char *library, const ps_config *cfg) {
     size_t dims = (size_t) cfg->dims, shards = (size_t) cfg->shards;
     double *w_true = calloc(dims, sizeof *w_true);
     double *w = calloc(dims, sizeof *w);
@@ -468,8 +440,7 @@ static int s_run(pdc_client *client, const char *library,
     pdc_actor *ps = NULL;
     int rc = -1;
     if (w_true && w && shard_refs)
-        rc = s_train_and_check(client, library, cfg, w_true, w, shard_refs,
-                               &shard_count, &ps);
+        rc = s_train_and_check(client, library, cfg, w_true, w, shard_refs, &shard_count, &ps);
     else
         fprintf(stderr, "error: out of memory for %zu weights\n", dims);
     if (ps) {
@@ -478,8 +449,8 @@ static int s_run(pdc_client *client, const char *library,
            has reported. */
         int killed = pdc_actor_kill(client, ps);
         if (killed != PDC_OK && killed != PDC_EACTORDIED) {
-            fprintf(stderr, "error: killing the actor: %s: %s\n",
-                    pdc_status_name(killed), pdc_last_error(client));
+            fprintf(stderr, "error: killing the actor: %s: %s\n", pdc_status_name(killed),
+                    pdc_last_error(client));
             rc = -1;
         }
         pdc_actor_release(client, ps);

@@ -55,8 +55,7 @@ static int s_is_aligned(const void *p) {
 }
 
 /* Argument i as bytes, or NULL after failing the task. */
-static const void *s_bytes_arg(pdc_task *t, size_t i, const char *what,
-                               size_t *size) {
+static const void *s_bytes_arg(pdc_task *t, size_t i, const char *what, size_t *size) {
     if (pdc_arg_type(t, i) != PDC_T_BYTES) {
         pdc_fail(t, "argument %zu must be %s (bytes), got type %d", i, what,
                  (int) pdc_arg_type(t, i));
@@ -71,8 +70,7 @@ static const void *s_bytes_arg(pdc_task *t, size_t i, const char *what,
 /* `data` (size bytes) as doubles: in place when aligned, else copied into
    *copy, which the caller frees (free(NULL) when no copy was needed).
    NULL after failing the task. */
-static const double *s_aligned(pdc_task *t, const void *data, size_t size,
-                               double **copy) {
+static const double *s_aligned(pdc_task *t, const void *data, size_t size, double **copy) {
     *copy = NULL;
     if (s_is_aligned(data))
         return data;
@@ -88,17 +86,17 @@ static const double *s_aligned(pdc_task *t, const void *data, size_t size,
 /* Argument i as a vector of exactly d doubles (d > 0, or d == 0 to take
    the length from the argument into *d).  Aligned, possibly copied into
    *copy; NULL after failing the task. */
-static const double *s_vector_arg(pdc_task *t, size_t i, const char *what,
-                                  size_t *d, double **copy) {
+static const double *s_vector_arg(pdc_task *t, size_t i, const char *what, size_t *d,
+                                  double **copy) {
     *copy = NULL;
     size_t size = 0;
     const void *data = s_bytes_arg(t, i, what, &size);
     if (!data)
         return NULL;
-    if (size == 0 || size % sizeof(double) != 0 ||
-        size / sizeof(double) > (size_t) MAX_DIMS) {
-        pdc_fail(t, "argument %zu (%s): %zu bytes is not a vector of 1 to "
-                    "%lld doubles",
+    if (size == 0 || size % sizeof(double) != 0 || size / sizeof(double) > (size_t) MAX_DIMS) {
+        pdc_fail(t,
+                 "argument %zu (%s): %zu bytes is not a vector of 1 to "
+                 "%lld doubles",
                  i, what, size, (long long) MAX_DIMS);
         return NULL;
     }
@@ -128,24 +126,23 @@ static int s_shard_arg(pdc_task *t, size_t i, shard_view *s) {
     if (!data)
         return 1;
     if (size < SHARD_HEADER_BYTES)
-        return pdc_fail(t, "argument %zu: a %zu-byte shard has no header", i,
-                        size);
+        return pdc_fail(t, "argument %zu: a %zu-byte shard has no header", i, size);
     int64_t header[2];
     memcpy(header, data, sizeof header);
     int64_t rows = header[0], dims = header[1];
     if (rows < 1 || rows > MAX_ROWS || dims < 1 || dims > MAX_DIMS)
-        return pdc_fail(t, "argument %zu: bad shard header (rows %lld, dims "
-                           "%lld)",
+        return pdc_fail(t,
+                        "argument %zu: bad shard header (rows %lld, dims "
+                        "%lld)",
                         i, (long long) rows, (long long) dims);
-    size_t want = SHARD_HEADER_BYTES +
-                  (size_t) rows * ((size_t) dims + 1) * sizeof(double);
+    size_t want = SHARD_HEADER_BYTES + (size_t) rows * ((size_t) dims + 1) * sizeof(double);
     if (size != want)
-        return pdc_fail(t, "argument %zu: a %lld×%lld shard is %zu bytes, "
-                           "got %zu",
+        return pdc_fail(t,
+                        "argument %zu: a %lld×%lld shard is %zu bytes, "
+                        "got %zu",
                         i, (long long) rows, (long long) dims, want, size);
     const double *body =
-        s_aligned(t, data + SHARD_HEADER_BYTES, want - SHARD_HEADER_BYTES,
-                  &s->copy);
+        s_aligned(t, data + SHARD_HEADER_BYTES, want - SHARD_HEADER_BYTES, &s->copy);
     if (!body)
         return 1;
     s->rows = (size_t) rows;
@@ -158,22 +155,21 @@ static int s_shard_arg(pdc_task *t, size_t i, shard_view *s) {
 /* The residual r = X w - y of shard s into r (rows doubles). */
 static void s_residual(const shard_view *s, const double *w, double *r) {
     memcpy(r, s->y, s->rows * sizeof(double));
-    cblas_dgemv(CblasRowMajor, CblasNoTrans, (int) s->rows, (int) s->dims,
-                1.0, s->x, (int) s->dims, w, 1, -1.0, r, 1);
+    cblas_dgemv(CblasRowMajor, CblasNoTrans, (int) s->rows, (int) s->dims, 1.0, s->x, (int) s->dims,
+                w, 1, -1.0, r, 1);
 }
 
 /* The common part of gradient and loss: read (shard, w), compute the
    residual.  Returns 0 with everything set (free *r, *w_copy and
    s->copy), or nonzero after failing the task. */
-static int s_shard_and_residual(pdc_task *t, const char *name, shard_view *s,
-                                const double **w, double **w_copy,
-                                double **r) {
+static int s_shard_and_residual(pdc_task *t, const char *name, shard_view *s, const double **w,
+                                double **w_copy, double **r) {
     *w_copy = NULL;
     *r = NULL;
     memset(s, 0, sizeof *s);
     if (pdc_arg_count(t) != 2)
-        return pdc_fail(t, "%s takes 2 arguments (shard, weights), got %zu",
-                        name, pdc_arg_count(t));
+        return pdc_fail(t, "%s takes 2 arguments (shard, weights), got %zu", name,
+                        pdc_arg_count(t));
     if (s_shard_arg(t, 0, s) != 0)
         return 1;
     size_t d = s->dims;
@@ -198,12 +194,10 @@ PDC_FUNCTION(gradient) {
         g = malloc(s.dims * sizeof(double));
         if (g) {
             cblas_dgemv(CblasRowMajor, CblasTrans, (int) s.rows, (int) s.dims,
-                        2.0 / (double) s.rows, s.x, (int) s.dims, r, 1, 0.0, g,
-                        1);
+                        2.0 / (double) s.rows, s.x, (int) s.dims, r, 1, 0.0, g, 1);
             rc = pdc_return_bytes(t, g, s.dims * sizeof(double));
         } else {
-            rc = pdc_fail(t, "out of memory for a %zu-double gradient",
-                          s.dims);
+            rc = pdc_fail(t, "out of memory for a %zu-double gradient", s.dims);
         }
     }
     free(g);
@@ -237,8 +231,8 @@ PDC_FUNCTION(loss) {
 typedef struct {
     size_t dims;
     double lr;
-    double *w;     /* dims doubles                                  */
-    double *sum;   /* dims doubles: scratch for apply_gradients     */
+    double *w;   /* dims doubles                                  */
+    double *sum; /* dims doubles: scratch for apply_gradients     */
 } param_server;
 
 static void ps_free(void *state) {
@@ -260,8 +254,7 @@ static void *ps_new(pdc_task *t) {
     int64_t dims = pdc_arg_i64(t, 0);
     double lr = pdc_arg_f64(t, 1);
     if (dims < 1 || dims > MAX_DIMS) {
-        pdc_fail(t, "dims %lld is outside 1..%lld", (long long) dims,
-                 (long long) MAX_DIMS);
+        pdc_fail(t, "dims %lld is outside 1..%lld", (long long) dims, (long long) MAX_DIMS);
         return NULL;
     }
     if (!(lr > 0.0)) {
@@ -287,8 +280,7 @@ static void *ps_new(pdc_task *t) {
 static PDC_METHOD(get_weights) {
     param_server *ps = state;
     if (pdc_arg_count(t) != 0)
-        return pdc_fail(t, "get_weights takes no arguments, got %zu",
-                        pdc_arg_count(t));
+        return pdc_fail(t, "get_weights takes no arguments, got %zu", pdc_arg_count(t));
     return pdc_return_bytes(t, ps->w, ps->dims * sizeof(double));
 }
 
@@ -312,11 +304,10 @@ static PDC_METHOD(apply_gradients) {
         cblas_daxpy(n, 1.0, g, 1, ps->sum, 1);
         free(copy);
     }
-    cblas_dscal(n, 1.0 / (double) k, ps->sum, 1);     /* the mean     */
-    cblas_daxpy(n, -ps->lr, ps->sum, 1, ps->w, 1);    /* w -= lr*mean */
+    cblas_dscal(n, 1.0 / (double) k, ps->sum, 1);  /* the mean     */
+    cblas_daxpy(n, -ps->lr, ps->sum, 1, ps->w, 1); /* w -= lr*mean */
     return pdc_return_bytes(t, ps->w, ps->dims * sizeof(double));
 }
 
-PDC_ACTOR_CLASS(ParameterServer, ps_new, ps_free,
-                PDC_METHOD_ENTRY(get_weights),
+PDC_ACTOR_CLASS(ParameterServer, ps_new, ps_free, PDC_METHOD_ENTRY(get_weights),
                 PDC_METHOD_ENTRY(apply_gradients));

@@ -43,8 +43,7 @@ static void s_usage(FILE *out, const char *prog) {
             "(default %d)\n",
             prog, DEFAULT_TASKS, DEFAULT_SAMPLES, DEFAULT_SEED);
     example_usage_options(out, LIBRARY_FILE);
-    fprintf(out, "\nExits 0 when the estimate is within %g of %g.\n",
-            PI_TOLERANCE, PI_REFERENCE);
+    fprintf(out, "\nExits 0 when the estimate is within %g of %g.\n", PI_TOLERANCE, PI_REFERENCE);
 }
 
 typedef struct {
@@ -72,16 +71,13 @@ static int s_parse_args(int argc, char **argv, pi_config *cfg) {
             rc = example_parse_i64("tasks", optarg, 1, 1000000, &cfg->tasks);
             break;
         case 's':
-            rc = example_parse_i64("samples", optarg, 1, INT64_MAX,
-                                   &cfg->samples);
+            rc = example_parse_i64("samples", optarg, 1, INT64_MAX, &cfg->samples);
             break;
         case 'S':
-            rc =
-                example_parse_i64("seed", optarg, 0, INT64_MAX / 2, &cfg->seed);
+            rc = example_parse_i64("seed", optarg, 0, INT64_MAX / 2, &cfg->seed);
             break;
         default:
-            rc = example_option(opt, argv, s_usage, &cfg->timeout_s,
-                                &cfg->library);
+            rc = example_option(opt, argv, s_usage, &cfg->timeout_s, &cfg->library);
             break;
         }
         if (rc != 0)
@@ -99,12 +95,10 @@ static int s_parse_args(int argc, char **argv, pi_config *cfg) {
 
 /* Submit the tasks, add up their counts and check the estimate.
    Returns the exit code. */
-static int s_run(pdc_client *client, const char *library,
-                 const pi_config *cfg) {
+static int s_run(pdc_client *client, const char *library, const pi_config *cfg) {
     pdc_ref *refs = calloc((size_t) cfg->tasks, sizeof *refs);
     if (!refs) {
-        fprintf(stderr, "error: out of memory for %" PRId64 " references\n",
-                cfg->tasks);
+        fprintf(stderr, "error: out of memory for %" PRId64 " references\n", cfg->tasks);
         return 1;
     }
 
@@ -114,8 +108,8 @@ static int s_run(pdc_client *client, const char *library,
     pdc_fn sample_pi = pdc_function(client, library, "sample_pi");
     pdc_opts opts = {.num_cpus = 1, .max_retries = 0, .name = "sample_pi"};
     for (int64_t i = 0; i < cfg->tasks; i++)
-        refs[i] = pdc_call_opts(client, sample_pi, &opts,
-                                PDC_I64(cfg->seed + i), PDC_I64(cfg->samples));
+        refs[i] =
+            pdc_call_opts(client, sample_pi, &opts, PDC_I64(cfg->seed + i), PDC_I64(cfg->samples));
 
     /* Then collect the counts.  One deadline bounds the whole wait. */
     double deadline = start + (double) cfg->timeout_s;
@@ -123,8 +117,7 @@ static int s_run(pdc_client *client, const char *library,
     int failed = 0;
     for (int64_t i = 0; i < cfg->tasks && !failed; i++) {
         int64_t task_hits = 0;
-        int status =
-            pdc_get_i64(client, refs[i], &task_hits, example_ms_left(deadline));
+        int status = pdc_get_i64(client, refs[i], &task_hits, example_ms_left(deadline));
         if (status == PDC_OK && task_hits >= 0 && task_hits <= cfg->samples) {
             hits += task_hits;
             continue;
@@ -132,17 +125,15 @@ static int s_run(pdc_client *client, const char *library,
         failed = 1;
         if (status == PDC_ETIMEOUT)
             fprintf(stderr,
-                    "error: task %" PRId64 " of %" PRId64
-                    " gave no result within %" PRId64 " s (raise --timeout?)\n",
+                    "error: task %" PRId64 " of %" PRId64 " gave no result within %" PRId64
+                    " s (raise --timeout?)\n",
                     i, cfg->tasks, cfg->timeout_s);
         else if (status != PDC_OK)
-            fprintf(stderr, "error: task %" PRId64 " of %" PRId64 ": %s: %s\n",
-                    i, cfg->tasks, pdc_status_name(status),
-                    pdc_last_error(client));
+            fprintf(stderr, "error: task %" PRId64 " of %" PRId64 ": %s: %s\n", i, cfg->tasks,
+                    pdc_status_name(status), pdc_last_error(client));
         else
             fprintf(stderr,
-                    "error: task %" PRId64 " returned %" PRId64
-                    " hits for %" PRId64 " samples\n",
+                    "error: task %" PRId64 " returned %" PRId64 " hits for %" PRId64 " samples\n",
                     i, task_hits, cfg->samples);
     }
     double elapsed = example_now() - start;
@@ -155,11 +146,11 @@ static int s_run(pdc_client *client, const char *library,
 
     double total = (double) cfg->tasks * (double) cfg->samples;
     double pi = 4.0 * (double) hits / total;
-    printf("pi ≈ %.5f (%" PRId64 " tasks × %" PRId64 " samples, %.2f s)\n", pi,
-           cfg->tasks, cfg->samples, elapsed);
+    printf("pi ≈ %.5f (%" PRId64 " tasks × %" PRId64 " samples, %.2f s)\n", pi, cfg->tasks,
+           cfg->samples, elapsed);
     if (fabs(pi - PI_REFERENCE) >= PI_TOLERANCE) {
-        fprintf(stderr, "error: the estimate is more than %g away from %g\n",
-                PI_TOLERANCE, PI_REFERENCE);
+        fprintf(stderr, "error: the estimate is more than %g away from %g\n", PI_TOLERANCE,
+                PI_REFERENCE);
         return 1;
     }
     return 0;

@@ -33,8 +33,7 @@ PDC_FUNCTION(sample_pi) {
     int64_t seed = pdc_arg_i64(t, 0);
     int64_t samples = pdc_arg_i64(t, 1);
     if (samples < 0)
-        return pdc_fail(t, "samples must be >= 0, got %lld",
-                        (long long) samples);
+        return pdc_fail(t, "samples must be >= 0, got %lld", (long long) samples);
 
     /* Scramble the seed once, so that seeds 1, 2, 3 ... start far apart. */
     uint64_t state = (uint64_t) seed;

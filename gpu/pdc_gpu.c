@@ -31,7 +31,8 @@ static int s_none(char *why, size_t len, const char *fmt, ...) {
 /* " with CUDA_VISIBLE_DEVICES='...'" when it is set, else "". */
 static const char *s_visible_note(char *buf, size_t len) {
     const char *v = getenv("CUDA_VISIBLE_DEVICES");
-    if (!v) return "";
+    if (!v)
+        return "";
     snprintf(buf, len, " with CUDA_VISIBLE_DEVICES='%s'", v);
     return buf;
 }
@@ -61,9 +62,11 @@ static const struct {
 static const char *s_error_name(void *lib, s_curesult_t rc, char *buf, size_t len) {
     s_cu_get_error_name_fn get_name = (s_cu_get_error_name_fn) dlsym(lib, "cuGetErrorName");
     const char *name = NULL;
-    if (!get_name || get_name(rc, &name) != 0) name = NULL;
+    if (!get_name || get_name(rc, &name) != 0)
+        name = NULL;
     for (size_t i = 0; !name && i < sizeof s_known_errors / sizeof s_known_errors[0]; i++)
-        if (s_known_errors[i].rc == rc) name = s_known_errors[i].name;
+        if (s_known_errors[i].rc == rc)
+            name = s_known_errors[i].name;
     if (name)
         snprintf(buf, len, "%s (%d)", name, rc);
     else
@@ -72,7 +75,8 @@ static const char *s_error_name(void *lib, s_curesult_t rc, char *buf, size_t le
 }
 
 int pdc_gpu_count(char *why, size_t len) {
-    if (why && len) why[0] = '\0';
+    if (why && len)
+        why[0] = '\0';
     const char *visible = getenv("CUDA_VISIBLE_DEVICES");
     if (visible && (!visible[0] || !strcmp(visible, "-1")))
         return s_none(why, len, "CUDA_VISIBLE_DEVICES is '%s': no device is visible", visible);
@@ -84,8 +88,7 @@ int pdc_gpu_count(char *why, size_t len) {
         return s_none(why, len, "no CUDA driver (%s)", e ? e : S_CUDA_LIBRARY ": not found");
     }
     s_cu_init_fn init = (s_cu_init_fn) dlsym(lib, "cuInit");
-    s_cu_device_get_count_fn get_count =
-        (s_cu_device_get_count_fn) dlsym(lib, "cuDeviceGetCount");
+    s_cu_device_get_count_fn get_count = (s_cu_device_get_count_fn) dlsym(lib, "cuDeviceGetCount");
     if (!init || !get_count) {
         dlclose(lib);
         return s_none(why, len, "%s lacks cuInit or cuDeviceGetCount: not a CUDA driver",

@@ -69,15 +69,15 @@ extern "C" {
    ------------------------------------------------------------------------ */
 typedef enum {
     PDC_OK = 0,
-    PDC_EINVAL = -1,       /* a bad argument to an API call                  */
-    PDC_ETIMEOUT = -2,     /* the wait ran out before the object was ready   */
-    PDC_ENOMEM = -3,       /* out of process memory                          */
-    PDC_ECONNECT = -4,     /* the cluster could not be reached or started    */
-    PDC_ESTOREFULL = -5,   /* the object store has no room for the object    */
-    PDC_ETYPE = -6,        /* the object holds another type than asked for   */
-    PDC_EPROTO = -7,       /* a malformed or unexpected message              */
-    PDC_ENOTFOUND = -8,    /* no such object, function, library or node      */
-    PDC_ESHUTDOWN = -9,    /* the client or cluster is shutting down         */
+    PDC_EINVAL = -1,     /* a bad argument to an API call                  */
+    PDC_ETIMEOUT = -2,   /* the wait ran out before the object was ready   */
+    PDC_ENOMEM = -3,     /* out of process memory                          */
+    PDC_ECONNECT = -4,   /* the cluster could not be reached or started    */
+    PDC_ESTOREFULL = -5, /* the object store has no room for the object    */
+    PDC_ETYPE = -6,      /* the object holds another type than asked for   */
+    PDC_EPROTO = -7,     /* a malformed or unexpected message              */
+    PDC_ENOTFOUND = -8,  /* no such object, function, library or node      */
+    PDC_ESHUTDOWN = -9,  /* the client or cluster is shutting down         */
     /* Task errors: stored in a failed task's return objects. */
     PDC_ETASK = -20,       /* the function returned an error (pdc_fail)      */
     PDC_ENOFUNC = -21,     /* library or function could not be loaded        */
@@ -116,7 +116,7 @@ typedef enum {
     PDC_T_NIL = 0,
     PDC_T_I64 = 1,
     PDC_T_F64 = 2,
-    PDC_T_STR = 3,   /* bytes that are text; not necessarily NUL-ended     */
+    PDC_T_STR = 3, /* bytes that are text; not necessarily NUL-ended     */
     PDC_T_BYTES = 4,
     PDC_T_REF = 5,   /* only as an argument: resolved before the task runs */
     PDC_T_ERROR = 6, /* only in results: see pdc_object.error             */
@@ -145,15 +145,12 @@ typedef struct {
    that build the same values.  PDC_STR(s) takes a NUL-ended string (NULL
    is the empty string), PDC_STRN and PDC_BYTES a pointer and a size. */
 #ifndef __cplusplus
-#define PDC_I64(x) ((pdc_value){.type = PDC_T_I64, .as.i64 = (int64_t) (x)})
-#define PDC_F64(x) ((pdc_value){.type = PDC_T_F64, .as.f64 = (double) (x)})
-#define PDC_STR(s) \
-    ((pdc_value){.type = PDC_T_STR, .as.buf = {(s), pdc_strlen_(s)}})
-#define PDC_STRN(s, n) \
-    ((pdc_value){.type = PDC_T_STR, .as.buf = {(s), (size_t) (n)}})
-#define PDC_BYTES(p, n) \
-    ((pdc_value){.type = PDC_T_BYTES, .as.buf = {(p), (size_t) (n)}})
-#define PDC_REF(r) ((pdc_value){.type = PDC_T_REF, .as.ref = (r)})
+#define PDC_I64(x)      ((pdc_value){.type = PDC_T_I64, .as.i64 = (int64_t) (x)})
+#define PDC_F64(x)      ((pdc_value){.type = PDC_T_F64, .as.f64 = (double) (x)})
+#define PDC_STR(s)      ((pdc_value){.type = PDC_T_STR, .as.buf = {(s), pdc_strlen_(s)}})
+#define PDC_STRN(s, n)  ((pdc_value){.type = PDC_T_STR, .as.buf = {(s), (size_t) (n)}})
+#define PDC_BYTES(p, n) ((pdc_value){.type = PDC_T_BYTES, .as.buf = {(p), (size_t) (n)}})
+#define PDC_REF(r)      ((pdc_value){.type = PDC_T_REF, .as.ref = (r)})
 /* An actor handle as an argument (see Actors below). */
 #define PDC_ACTOR(h) ((pdc_value){.type = PDC_T_ACTOR, .as.actor = (h)})
 #else
@@ -180,10 +177,8 @@ PDC_EXPORT size_t pdc_strlen_(const char *s);
 #define PDC_AFTER_FIRST_(first, ...) __VA_ARGS__
 /* The call's values as an array ended by a NIL marker, and their count
    without the marker (sizeof does not evaluate the arguments again). */
-#define PDC_VALUES_(...) \
-    ((const pdc_value[]){PDC_AFTER_FIRST_(__VA_ARGS__, {.type = PDC_T_NIL})})
-#define PDC_NVALUES_(...) \
-    (sizeof(PDC_VALUES_(__VA_ARGS__)) / sizeof(pdc_value) - 1)
+#define PDC_VALUES_(...)  ((const pdc_value[]){PDC_AFTER_FIRST_(__VA_ARGS__, {.type = PDC_T_NIL})})
+#define PDC_NVALUES_(...) (sizeof(PDC_VALUES_(__VA_ARGS__)) / sizeof(pdc_value) - 1)
 
 /* What a failed task left in its results. */
 typedef struct {
@@ -232,8 +227,7 @@ PDC_EXPORT const char *pdc_last_error(pdc_client *client);
    relative path is resolved against the current directory now, so that
    workers find the same file).  Nothing is loaded here: an unknown
    library or function surfaces as a PDC_ENOFUNC error of the call. */
-PDC_EXPORT pdc_fn pdc_function(pdc_client *client, const char *library,
-                               const char *name);
+PDC_EXPORT pdc_fn pdc_function(pdc_client *client, const char *library, const char *name);
 
 /* Where a task or actor may run (pdc_opts.strategy, pdc_actor_opts).
 
@@ -253,21 +247,21 @@ enum { PDC_SCHED_DEFAULT = 0, PDC_SCHED_SPREAD = 1, PDC_SCHED_NODE_AFFINITY = 2 
 
 /* Per-call options; zero-initialise and set what you need. */
 typedef struct {
-    double num_cpus;  /* CPU slots the task needs; 0 means the default 1    */
-    const char *resources; /* other resources it needs, "GPU=1,edge=0.5";
-                         a node declares them with --resources or
-                         PDC_RESOURCES (GPUs are also detected).  Asking
-                         for more than any node has fails with
-                         PDC_EINFEASIBLE naming the resource.  A task or
-                         actor given GPUs sees them in
-                         CUDA_VISIBLE_DEVICES (whole devices for whole
-                         amounts, a shared one for a fraction) */
-    int max_retries;  /* retries after a worker death: 0 means the default
-                         3, a negative value means never retry             */
-    const char *name; /* a name for logs; NULL uses the function name      */
-    int strategy;     /* PDC_SCHED_*; 0 is the default (hybrid)            */
-    const char *node_id; /* the node of PDC_SCHED_NODE_AFFINITY            */
-    int soft;         /* affinity may fall back to another node            */
+    double num_cpus;            /* CPU slots the task needs; 0 means the default 1    */
+    const char *resources;      /* other resources it needs, "GPU=1,edge=0.5";
+                              a node declares them with --resources or
+                              PDC_RESOURCES (GPUs are also detected).  Asking
+                              for more than any node has fails with
+                              PDC_EINFEASIBLE naming the resource.  A task or
+                              actor given GPUs sees them in
+                              CUDA_VISIBLE_DEVICES (whole devices for whole
+                              amounts, a shared one for a fraction) */
+    int max_retries;            /* retries after a worker death: 0 means the default
+                                   3, a negative value means never retry             */
+    const char *name;           /* a name for logs; NULL uses the function name      */
+    int strategy;               /* PDC_SCHED_*; 0 is the default (hybrid)            */
+    const char *node_id;        /* the node of PDC_SCHED_NODE_AFFINITY            */
+    int soft;                   /* affinity may fall back to another node            */
     const char *label_selector; /* nodes whose labels match, e.g.
                          "tier=edge,zone!=b,gpu in (a100|h100),!spot";
                          nodes declare labels with --labels / PDC_LABELS */
@@ -292,12 +286,12 @@ PDC_EXPORT pdc_ref pdc_call_args(pdc_client *client, pdc_fn fn, const pdc_opts *
    pdc_call(client, fn) calls with no arguments.
    pdc_call_opts(client, fn, &opts, args...): the same with options. */
 #ifndef __cplusplus
-#define pdc_call(client, ...)                                             \
-    pdc_call_args((client), PDC_FIRST_(__VA_ARGS__, ~), NULL,             \
-                  PDC_VALUES_(__VA_ARGS__), PDC_NVALUES_(__VA_ARGS__))
-#define pdc_call_opts(client, fn, ...)                                    \
-    pdc_call_args((client), (fn), PDC_FIRST_(__VA_ARGS__, ~),             \
-                  PDC_VALUES_(__VA_ARGS__), PDC_NVALUES_(__VA_ARGS__))
+#define pdc_call(client, ...)                                                                      \
+    pdc_call_args((client), PDC_FIRST_(__VA_ARGS__, ~), NULL, PDC_VALUES_(__VA_ARGS__),            \
+                  PDC_NVALUES_(__VA_ARGS__))
+#define pdc_call_opts(client, fn, ...)                                                             \
+    pdc_call_args((client), (fn), PDC_FIRST_(__VA_ARGS__, ~), PDC_VALUES_(__VA_ARGS__),            \
+                  PDC_NVALUES_(__VA_ARGS__))
 #else
 #define pdc_call(client, ...)          pdc_cxx_call_((client), __VA_ARGS__)
 #define pdc_call_opts(client, fn, ...) pdc_cxx_call_opts_((client), (fn), __VA_ARGS__)
@@ -340,25 +334,23 @@ PDC_EXPORT pdc_ref pdc_put_commit(pdc_client *client, void **reservation, int *s
    raylet until the wait ends, so recursive tasks cannot deadlock the
    worker pool. */
 #define PDC_FOREVER ((int64_t) -1)
-PDC_EXPORT int pdc_get(pdc_client *client, pdc_ref ref, pdc_object *out,
-                       int64_t timeout_ms);
+PDC_EXPORT int pdc_get(pdc_client *client, pdc_ref ref, pdc_object *out, int64_t timeout_ms);
 PDC_EXPORT void pdc_object_release(pdc_client *client, pdc_object *obj);
 
 /* Typed shortcuts over pdc_get: copy the value out and release.  On a
    task error the code is returned and pdc_last_error holds the task's
    message; PDC_ETYPE if the object holds another type. */
-PDC_EXPORT int pdc_get_i64(pdc_client *client, pdc_ref ref, int64_t *out,
-                           int64_t timeout_ms);
-PDC_EXPORT int pdc_get_f64(pdc_client *client, pdc_ref ref, double *out,
-                           int64_t timeout_ms);
+PDC_EXPORT int pdc_get_i64(pdc_client *client, pdc_ref ref, int64_t *out, int64_t timeout_ms);
+PDC_EXPORT int pdc_get_f64(pdc_client *client, pdc_ref ref, double *out, int64_t timeout_ms);
 
 /* Wait until num_ready of the n references are ready (a value or an
    error) or the timeout runs out.  ready[i] is set to 1 for each ready
    reference (0 otherwise); returns how many are ready, or a negative
    status.  A reference this client does not know (released, or never
-   its own) counts as ready: a get on it answers PDC_ENOTFOUND at once.  Like Ray's wait: with timeout 0 it only looks. */
-PDC_EXPORT int pdc_wait(pdc_client *client, const pdc_ref *refs, size_t n,
-                        size_t num_ready, int64_t timeout_ms, uint8_t *ready);
+   its own) counts as ready: a get on it answers PDC_ENOTFOUND at once.  Like Ray's wait: with
+   timeout 0 it only looks. */
+PDC_EXPORT int pdc_wait(pdc_client *client, const pdc_ref *refs, size_t n, size_t num_ready,
+                        int64_t timeout_ms, uint8_t *ready);
 
 /* Reference counting (see the ownership rules at the top). */
 PDC_EXPORT void pdc_ref_retain(pdc_client *client, pdc_ref ref);
@@ -417,8 +409,7 @@ PDC_EXPORT int pdc_return_bytes(pdc_task *t, const void *data, size_t size);
    (the task then fails with the reason). */
 PDC_EXPORT void *pdc_return_alloc(pdc_task *t, size_t size);
 /* Fail the task with PDC_ETASK and a message. */
-PDC_EXPORT int pdc_fail(pdc_task *t, const char *fmt, ...)
-                   __attribute__((format(printf, 2, 3)));
+PDC_EXPORT int pdc_fail(pdc_task *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 PDC_EXPORT pdc_client *pdc_task_client(pdc_task *t);
 PDC_EXPORT pdc_fn pdc_task_self(pdc_task *t);
@@ -477,7 +468,8 @@ typedef struct {
     const char *name;
     pdc_method_ptr fn;
 } pdc_method;
-#define PDC_METHOD_ENTRY(name) {#name, name}
+#define PDC_METHOD_ENTRY(name)                                                                     \
+    { #name, name }
 
 typedef struct {
     const char *name;
@@ -490,28 +482,25 @@ typedef struct {
    class table `pdc_actor_class NAME`, exported under NAME; a class may
    have no methods.  (dtor is the first of the "...": see PDC_FIRST_.) */
 #ifndef __cplusplus
-#define PDC_ACTOR_CLASS(cls, ctor, ...)                                    \
-    static const pdc_method cls##_pdc_methods_[] = {                       \
-            PDC_AFTER_FIRST_(__VA_ARGS__, {NULL, NULL})};                  \
-    const pdc_actor_class cls = {#cls, ctor, PDC_FIRST_(__VA_ARGS__, ~),   \
-                                 cls##_pdc_methods_}
+#define PDC_ACTOR_CLASS(cls, ctor, ...)                                                            \
+    static const pdc_method cls##_pdc_methods_[] = {PDC_AFTER_FIRST_(__VA_ARGS__, {NULL, NULL})};  \
+    const pdc_actor_class cls = {#cls, ctor, PDC_FIRST_(__VA_ARGS__, ~), cls##_pdc_methods_}
 #else /* a const object has internal linkage in C++ unless extern */
-#define PDC_ACTOR_CLASS(cls, ctor, ...)                                    \
-    static const pdc_method cls##_pdc_methods_[] = {                       \
-            PDC_AFTER_FIRST_(__VA_ARGS__, {NULL, NULL})};                  \
-    extern "C" const pdc_actor_class cls = {                               \
-            #cls, ctor, PDC_FIRST_(__VA_ARGS__, ~), cls##_pdc_methods_}
+#define PDC_ACTOR_CLASS(cls, ctor, ...)                                                            \
+    static const pdc_method cls##_pdc_methods_[] = {PDC_AFTER_FIRST_(__VA_ARGS__, {NULL, NULL})};  \
+    extern "C" const pdc_actor_class cls = {#cls, ctor, PDC_FIRST_(__VA_ARGS__, ~),                \
+                                            cls##_pdc_methods_}
 #endif
 
 typedef struct {
-    double num_cpus;     /* CPU slots held for the actor's life; default 0
-                            (as Ray: placed as 1, holds none)              */
+    double num_cpus;       /* CPU slots held for the actor's life; default 0
+                              (as Ray: placed as 1, holds none)              */
     const char *resources; /* other resources held, as in pdc_opts       */
-    int max_concurrency; /* calls run at once on threads; 0 means 1        */
-    const char *name;    /* a cluster-wide name, or NULL                  */
-    const char *ns;      /* the name's namespace; NULL means "default"    */
-    int detached;        /* outlive the creating process                  */
-    int strategy;        /* placement, as in pdc_opts                      */
+    int max_concurrency;   /* calls run at once on threads; 0 means 1        */
+    const char *name;      /* a cluster-wide name, or NULL                  */
+    const char *ns;        /* the name's namespace; NULL means "default"    */
+    int detached;          /* outlive the creating process                  */
+    int strategy;          /* placement, as in pdc_opts                      */
     const char *node_id;
     int soft;
     const char *label_selector;
@@ -524,12 +513,11 @@ PDC_EXPORT pdc_actor *pdc_actor_create_args(pdc_client *client, const char *libr
    form; pdc_actor_create(client, library, cls, opts) passes no
    arguments to the constructor. */
 #ifndef __cplusplus
-#define pdc_actor_create(client, library, cls, ...)                       \
-    pdc_actor_create_args((client), (library), (cls),                     \
-                          PDC_FIRST_(__VA_ARGS__, ~),                     \
+#define pdc_actor_create(client, library, cls, ...)                                                \
+    pdc_actor_create_args((client), (library), (cls), PDC_FIRST_(__VA_ARGS__, ~),                  \
                           PDC_VALUES_(__VA_ARGS__), PDC_NVALUES_(__VA_ARGS__))
 #else
-#define pdc_actor_create(client, library, cls, ...) \
+#define pdc_actor_create(client, library, cls, ...)                                                \
     pdc_cxx_actor_create_((client), (library), (cls), __VA_ARGS__)
 #endif
 
@@ -537,18 +525,16 @@ PDC_EXPORT pdc_actor *pdc_actor_create_args(pdc_client *client, const char *libr
    pdc_last_error set), or PDC_ETIMEOUT. */
 PDC_EXPORT int pdc_actor_ready(pdc_client *client, pdc_actor *actor, int64_t timeout_ms);
 
-PDC_EXPORT pdc_ref pdc_actor_call_args(pdc_client *client, pdc_actor *actor,
-                                       const char *method, const pdc_value *args,
-                                       size_t nargs);
+PDC_EXPORT pdc_ref pdc_actor_call_args(pdc_client *client, pdc_actor *actor, const char *method,
+                                       const pdc_value *args, size_t nargs);
 /* pdc_actor_call(client, actor, "method", args...): the variadic form;
    pdc_actor_call(client, actor, "method") calls with no arguments. */
 #ifndef __cplusplus
-#define pdc_actor_call(client, actor, ...)                                \
-    pdc_actor_call_args((client), (actor), PDC_FIRST_(__VA_ARGS__, ~),    \
-                        PDC_VALUES_(__VA_ARGS__), PDC_NVALUES_(__VA_ARGS__))
+#define pdc_actor_call(client, actor, ...)                                                         \
+    pdc_actor_call_args((client), (actor), PDC_FIRST_(__VA_ARGS__, ~), PDC_VALUES_(__VA_ARGS__),   \
+                        PDC_NVALUES_(__VA_ARGS__))
 #else
-#define pdc_actor_call(client, actor, ...) \
-    pdc_cxx_actor_call_((client), (actor), __VA_ARGS__)
+#define pdc_actor_call(client, actor, ...) pdc_cxx_actor_call_((client), (actor), __VA_ARGS__)
 #endif
 
 /* Stop the actor (see above).  PDC_OK, or PDC_EACTORDIED if it was dead. */
@@ -556,8 +542,8 @@ PDC_EXPORT int pdc_actor_kill(pdc_client *client, pdc_actor *actor);
 
 /* Find a named actor (ns NULL: "default"); waits up to timeout_ms for it
    to be placed.  NULL with pdc_last_error set if there is none. */
-PDC_EXPORT pdc_actor *pdc_actor_get_named(pdc_client *client, const char *name,
-                                          const char *ns, int64_t timeout_ms);
+PDC_EXPORT pdc_actor *pdc_actor_get_named(pdc_client *client, const char *name, const char *ns,
+                                          int64_t timeout_ms);
 
 PDC_EXPORT void pdc_actor_release(pdc_client *client, pdc_actor *actor);
 /* Take another reference to a handle, e.g. to keep one given as an
@@ -625,15 +611,14 @@ inline pdc_ref pdc_cxx_call_(pdc_client *client, pdc_fn fn, const V &...args) {
     return pdc_cxx_call_opts_(client, fn, (const pdc_opts *) 0, args...);
 }
 template <typename... V>
-inline pdc_actor *pdc_cxx_actor_create_(pdc_client *client, const char *library,
-                                        const char *cls, const pdc_actor_opts *opts,
-                                        const V &...args) {
+inline pdc_actor *pdc_cxx_actor_create_(pdc_client *client, const char *library, const char *cls,
+                                        const pdc_actor_opts *opts, const V &...args) {
     const pdc_value values[] = {args..., pdc_value()};
     return pdc_actor_create_args(client, library, cls, opts, values, sizeof...(V));
 }
 template <typename... V>
-inline pdc_ref pdc_cxx_actor_call_(pdc_client *client, pdc_actor *actor,
-                                   const char *method, const V &...args) {
+inline pdc_ref pdc_cxx_actor_call_(pdc_client *client, pdc_actor *actor, const char *method,
+                                   const V &...args) {
     const pdc_value values[] = {args..., pdc_value()};
     return pdc_actor_call_args(client, actor, method, values, sizeof...(V));
 }

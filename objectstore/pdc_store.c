@@ -89,7 +89,7 @@
 /* ------------------------------------------------------------------------
    Settings
    ------------------------------------------------------------------------ */
-#define S_DEFAULT_SHARDS  4
+#define S_DEFAULT_SHARDS 4
 /* Read slots per shard: every process of the node holds a few (a driver
    with 2 000 actors is 2 000 worker processes on one node), and a slot
    costs 64 bytes of the shard's lock file. */
@@ -116,7 +116,7 @@
    reader slot, a new one costs a malloc and the reader-table lock. */
 #define S_SNAPSHOT_SPARES 2
 /* Bytes of the reason pdc_store_last_error gives. */
-#define S_WHY_LEN 512
+#define S_WHY_LEN   512
 #define S_NS_PER_MS 1000000ull
 #define S_NS_PER_S  1000000000ull
 /* An object being received whose value (header area + data) is at most
@@ -180,10 +180,10 @@ _Static_assert(PDC_ID_SIZE == 2 * sizeof(uint64_t), "an id is 16 bytes");
 struct pdc_store_pin {
     MDB_txn *txn;
     unsigned shard;
-    size_t pins;       /* pins counted here; > 0: in the pinned list  */
-    uint64_t behind_ns; /* pinned: when a read here first found it
-                           behind (a commit it does not show); 0: not
-                           yet.  Monotonic clock.                     */
+    size_t pins;                  /* pins counted here; > 0: in the pinned list  */
+    uint64_t behind_ns;           /* pinned: when a read here first found it
+                                     behind (a commit it does not show); 0: not
+                                     yet.  Monotonic clock.                     */
     pdc_store_pin_t *prev, *next; /* pinned list; next: spare list    */
 };
 
@@ -221,7 +221,7 @@ typedef struct {
     pthread_mutex_t snap_lock;
     pdc_store_pin_t *oldest, *newest; /* pinned snapshots, by age     */
     unsigned pinned;                  /* how many                     */
-    pdc_store_pin_t *spare; /* reset snapshots, to renew            */
+    pdc_store_pin_t *spare;           /* reset snapshots, to renew            */
     unsigned spares;
     uint64_t look_ns; /* when the read under way found newest behind */
 } s_shard_t;
@@ -331,18 +331,15 @@ static unsigned s_shard_of(pdc_store_t *self, const uint8_t *id) {
 }
 
 /* The shard an object of id with size bytes of data is written to. */
-static unsigned s_shard_for(pdc_store_t *self, const uint8_t *id,
-                            size_t size) {
-    return size >= PDC_STORE_LARGE_OBJECT ? S_LARGE_SHARD
-                                          : s_shard_of(self, id);
+static unsigned s_shard_for(pdc_store_t *self, const uint8_t *id, size_t size) {
+    return size >= PDC_STORE_LARGE_OBJECT ? S_LARGE_SHARD : s_shard_of(self, id);
 }
 
 unsigned pdc_store_shard_of(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE]) {
     return s_shard_of(self, id);
 }
 
-unsigned pdc_store_shard_for(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE],
-                             size_t size) {
+unsigned pdc_store_shard_for(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE], size_t size) {
     return s_shard_for(self, id, size);
 }
 
@@ -357,8 +354,7 @@ static int s_alive(int64_t pid) {
    header area, else the end of the header area. */
 static uint16_t s_data_offset(const void *value) {
     uintptr_t p = (uintptr_t) value;
-    uintptr_t aligned =
-        (p + S_HDR_SIZE + S_ALIGN - 1) & ~((uintptr_t) S_ALIGN - 1);
+    uintptr_t aligned = (p + S_HDR_SIZE + S_ALIGN - 1) & ~((uintptr_t) S_ALIGN - 1);
     uintptr_t off = aligned - p;
     return (uint16_t) (off <= S_HDR_AREA ? off : S_HDR_AREA);
 }
@@ -392,8 +388,8 @@ static int s_header_read(const MDB_val *v, s_header_t *hdr) {
     memcpy(hdr, v->mv_data, S_HDR_FIXED);
     hdr->state = s_state_load(v->mv_data);
     hdr->spare = 0;
-    if (hdr->magic != S_MAGIC || hdr->offset < S_HDR_SIZE ||
-        hdr->offset > S_HDR_AREA || hdr->size != v->mv_size - S_HDR_AREA ||
+    if (hdr->magic != S_MAGIC || hdr->offset < S_HDR_SIZE || hdr->offset > S_HDR_AREA ||
+        hdr->size != v->mv_size - S_HDR_AREA ||
         (hdr->state != S_STATE_SEALED && hdr->state != S_STATE_UNSEALED))
         return -1;
     return 0;
@@ -468,8 +464,7 @@ static void s_unsealed_free(s_unsealed_t *u) {
     }
 }
 
-static int s_delete_in(pdc_store_t *self, unsigned shard, const uint8_t *id,
-                       int unsealed_only);
+static int s_delete_in(pdc_store_t *self, unsigned shard, const uint8_t *id, int unsealed_only);
 
 /* ------------------------------------------------------------------------
    Snapshots: read transactions that pins share
@@ -556,8 +551,7 @@ static int s_delete_in(pdc_store_t *self, unsigned shard, const uint8_t *id,
 /* Why the last call of this thread that has no err argument failed. */
 static __thread char s_why[S_WHY_LEN];
 
-static void s_why_set(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2)));
+static void s_why_set(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 static void s_why_set(const char *fmt, ...) {
     va_list ap;
@@ -592,11 +586,11 @@ static void s_why_read(pdc_store_t *self, unsigned shard, int rc) {
                   "snapshots, %u spare); release pins, end the processes "
                   "that hold them, or create the store with a larger "
                   "max_readers",
-                  self->dir, shard, self->max_readers,
-                  sh->pinned + sh->spares, sh->pinned, sh->spares);
+                  self->dir, shard, self->max_readers, sh->pinned + sh->spares, sh->pinned,
+                  sh->spares);
     else
-        s_why_set("object store %s: shard %u: cannot begin a read: %s",
-                  self->dir, shard, mdb_strerror(rc));
+        s_why_set("object store %s: shard %u: cannot begin a read: %s", self->dir, shard,
+                  mdb_strerror(rc));
 }
 
 static void s_pinned_add(s_shard_t *sh, pdc_store_pin_t *snap) {
@@ -626,8 +620,7 @@ static void s_pinned_remove(s_shard_t *sh, pdc_store_pin_t *snap) {
 /* A fresh snapshot of shard: a spare renewed, or a new read transaction
    (clearing dead readers' slots once if the table is full).  Under
    snap_lock.  MDB_SUCCESS, or an LMDB error that s_why explains. */
-static int s_snap_fresh(pdc_store_t *self, unsigned shard,
-                        pdc_store_pin_t **snap_p) {
+static int s_snap_fresh(pdc_store_t *self, unsigned shard, pdc_store_pin_t **snap_p) {
     s_shard_t *sh = &self->shards[shard];
     pdc_store_pin_t *snap = sh->spare;
     int rc;
@@ -671,13 +664,11 @@ static int s_snap_fresh(pdc_store_t *self, unsigned shard,
    reset (its pages may be reused), and kept as a spare while the shard
    keeps fewer than S_SNAPSHOT_SPARES and has room within `snapshots`,
    else closed (its slot freed).  Under snap_lock. */
-static void s_snap_release(pdc_store_t *self, s_shard_t *sh,
-                           pdc_store_pin_t *snap) {
+static void s_snap_release(pdc_store_t *self, s_shard_t *sh, pdc_store_pin_t *snap) {
     mdb_txn_reset(snap->txn);
     snap->pins = 0;
     snap->prev = NULL;
-    if (sh->spares < S_SNAPSHOT_SPARES &&
-        sh->pinned + sh->spares < self->snapshots) {
+    if (sh->spares < S_SNAPSHOT_SPARES && sh->pinned + sh->spares < self->snapshots) {
         snap->next = sh->spare;
         sh->spare = snap;
         sh->spares++;
@@ -691,8 +682,7 @@ static void s_snap_release(pdc_store_t *self, s_shard_t *sh,
    as a new read transaction (see above).  MDB_SUCCESS: *look is it,
    live, and the lock is held until s_look_end(look); else the lock is
    not held and s_why says what failed. */
-static int s_look_begin(pdc_store_t *self, unsigned shard,
-                        pdc_store_pin_t **look) {
+static int s_look_begin(pdc_store_t *self, unsigned shard, pdc_store_pin_t **look) {
     s_shard_t *sh = &self->shards[shard];
     pthread_mutex_lock(&sh->snap_lock);
     pdc_store_pin_t *newest = sh->newest;
@@ -713,8 +703,7 @@ static int s_look_begin(pdc_store_t *self, unsigned shard,
 
 /* End the read that look began: a fresh snapshot that took no pin is
    released; then the lock. */
-static void s_look_end(pdc_store_t *self, unsigned shard,
-                       pdc_store_pin_t *look) {
+static void s_look_end(pdc_store_t *self, unsigned shard, pdc_store_pin_t *look) {
     s_shard_t *sh = &self->shards[shard];
     if (look->pins == 0)
         s_snap_release(self, sh, look);
@@ -729,14 +718,13 @@ static void s_look_end(pdc_store_t *self, unsigned shard,
    more; else look, which becomes the newest pinned snapshot.  (A fresh
    look with a newest pinned snapshot means s_look_begin found that one
    behind, and set look_ns and its behind_ns.) */
-static pdc_store_pin_t *s_pin_count(pdc_store_t *self, s_shard_t *sh,
-                                    pdc_store_pin_t *look) {
+static pdc_store_pin_t *s_pin_count(pdc_store_t *self, s_shard_t *sh, pdc_store_pin_t *look) {
     pdc_store_pin_t *snap = look;
     if (snap->pins == 0) {
         pdc_store_pin_t *newest = sh->newest;
-        if (newest && (sh->look_ns - newest->behind_ns <
-                           PDC_STORE_SNAPSHOT_SHARE_MS * S_NS_PER_MS ||
-                       sh->pinned + 1 >= self->snapshots))
+        if (newest &&
+            (sh->look_ns - newest->behind_ns < PDC_STORE_SNAPSHOT_SHARE_MS * S_NS_PER_MS ||
+             sh->pinned + 1 >= self->snapshots))
             snap = newest;
         else {
             snap->behind_ns = 0;
@@ -770,16 +758,14 @@ static void s_snaps_close(s_shard_t *sh, int owner) {
 /* Whether shard holds id, in any state: 1 with *rc_p MDB_SUCCESS, or 0
    with *rc_p MDB_SUCCESS (absent) or the LMDB error that kept it from
    telling (s_why says it). */
-static int s_present(pdc_store_t *self, unsigned shard, const uint8_t *id,
-                     int *rc_p) {
+static int s_present(pdc_store_t *self, unsigned shard, const uint8_t *id, int *rc_p) {
     pdc_store_pin_t *look;
     int rc = s_look_begin(self, shard, &look);
     if (rc == MDB_SUCCESS) {
         MDB_val key = {PDC_ID_SIZE, (void *) id}, val;
         rc = mdb_get(look->txn, self->shards[shard].dbi, &key, &val);
         if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND)
-            s_why_set("object store %s: shard %u: get: %s", self->dir, shard,
-                      mdb_strerror(rc));
+            s_why_set("object store %s: shard %u: get: %s", self->dir, shard, mdb_strerror(rc));
         s_look_end(self, shard, look);
     }
     *rc_p = rc == MDB_NOTFOUND ? MDB_SUCCESS : rc;
@@ -788,8 +774,7 @@ static int s_present(pdc_store_t *self, unsigned shard, const uint8_t *id,
 
 /* A shard's committed used bytes (and objects, if wanted).  An error is
    explained in s_why. */
-static int s_shard_usage(pdc_store_t *self, unsigned shard, uint64_t *used,
-                         size_t *objects) {
+static int s_shard_usage(pdc_store_t *self, unsigned shard, uint64_t *used, size_t *objects) {
     pdc_store_pin_t *look;
     int rc = s_look_begin(self, shard, &look);
     if (rc)
@@ -807,8 +792,8 @@ static int s_shard_usage(pdc_store_t *self, unsigned shard, uint64_t *used,
     }
     s_look_end(self, shard, look);
     if (rc)
-        s_why_set("object store %s: cannot read the usage of shard %u: %s",
-                  self->dir, shard, mdb_strerror(rc));
+        s_why_set("object store %s: cannot read the usage of shard %u: %s", self->dir, shard,
+                  mdb_strerror(rc));
     return rc;
 }
 
@@ -816,9 +801,8 @@ static int s_shard_usage(pdc_store_t *self, unsigned shard, uint64_t *used,
    Creating, opening, closing
    ------------------------------------------------------------------------ */
 
-static pdc_store_t *s_store_new(const char *dir, size_t capacity,
-                                unsigned shards, unsigned readers, char *err,
-                                size_t errlen) {
+static pdc_store_t *s_store_new(const char *dir, size_t capacity, unsigned shards, unsigned readers,
+                                char *err, size_t errlen) {
     if (capacity == 0 || capacity > SIZE_MAX / 4) {
         s_err(err, errlen, "object store %s: bad capacity %zu", dir, capacity);
         return NULL;
@@ -847,12 +831,11 @@ static pdc_store_t *s_store_new(const char *dir, size_t capacity,
     self->capacity = capacity;
     self->nshards = shards;
     self->max_readers = readers;
-    self->snapshots =
-        readers < PDC_STORE_SNAPSHOTS ? readers : PDC_STORE_SNAPSHOTS;
+    self->snapshots = readers < PDC_STORE_SNAPSHOTS ? readers : PDC_STORE_SNAPSHOTS;
     long ps = sysconf(_SC_PAGESIZE);
     self->page_size = ps > 0 ? (size_t) ps : 4096;
-    size_t map = capacity + capacity / S_MAP_MARGIN_DIVISOR +
-                 S_MAP_MARGIN_FIXED + self->page_size - 1;
+    size_t map =
+        capacity + capacity / S_MAP_MARGIN_DIVISOR + S_MAP_MARGIN_FIXED + self->page_size - 1;
     self->mapsize = map - map % self->page_size;
     self->pid = getpid();
     self->dirfd = -1;
@@ -880,10 +863,10 @@ static uintptr_t s_map_base(MDB_env *env) {
     while (!base && fgets(line, sizeof(line), f)) {
         unsigned long long start, end, off, ino;
         unsigned maj, min;
-        if (sscanf(line, "%llx-%llx %*s %llx %x:%x %llu", &start, &end, &off,
-                   &maj, &min, &ino) == 6 &&
-            off == 0 && ino == (unsigned long long) st.st_ino &&
-            maj == major(st.st_dev) && min == minor(st.st_dev))
+        if (sscanf(line, "%llx-%llx %*s %llx %x:%x %llu", &start, &end, &off, &maj, &min, &ino) ==
+                6 &&
+            off == 0 && ino == (unsigned long long) st.st_ino && maj == major(st.st_dev) &&
+            min == minor(st.st_dev))
             base = (uintptr_t) start;
     }
     fclose(f);
@@ -891,8 +874,7 @@ static uintptr_t s_map_base(MDB_env *env) {
 }
 
 /* Open (create: make) shard i's environment. */
-static int s_shard_open(pdc_store_t *self, unsigned i, int create, char *err,
-                        size_t errlen) {
+static int s_shard_open(pdc_store_t *self, unsigned i, int create, char *err, size_t errlen) {
     char path[PATH_MAX], file[PATH_MAX];
     if (s_shard_path(path, sizeof(path), self->dir, i) ||
         s_path(file, sizeof(file), path, "data.mdb")) {
@@ -900,13 +882,11 @@ static int s_shard_open(pdc_store_t *self, unsigned i, int create, char *err,
         return PDC_EINVAL;
     }
     if (create && mkdir(path, 0700) != 0) {
-        s_err(err, errlen, "object store: cannot create %s: %s", path,
-              strerror(errno));
+        s_err(err, errlen, "object store: cannot create %s: %s", path, strerror(errno));
         return errno == ENOSPC ? PDC_ESTOREFULL : PDC_EINVAL;
     }
     if (!create && access(file, R_OK | W_OK) != 0) {
-        s_err(err, errlen, "object store: cannot open %s: %s", file,
-              strerror(errno));
+        s_err(err, errlen, "object store: cannot open %s: %s", file, strerror(errno));
         return errno == ENOENT ? PDC_ENOTFOUND : PDC_EINVAL;
     }
     s_shard_t *sh = &self->shards[i];
@@ -952,8 +932,7 @@ static int s_shard_open(pdc_store_t *self, unsigned i, int create, char *err,
             mdb_txn_abort(txn);
     }
     if (rc) {
-        s_err(err, errlen, "object store: cannot %s %s: %s", step, path,
-              mdb_strerror(rc));
+        s_err(err, errlen, "object store: cannot %s %s: %s", step, path, mdb_strerror(rc));
         mdb_env_close(env);
         return s_status(rc);
     }
@@ -964,26 +943,22 @@ static int s_shard_open(pdc_store_t *self, unsigned i, int create, char *err,
 }
 
 /* Map the inflight file (create: make it). */
-static int s_inflight_open(pdc_store_t *self, int create, char *err,
-                           size_t errlen) {
+static int s_inflight_open(pdc_store_t *self, int create, char *err, size_t errlen) {
     char path[PATH_MAX];
     if (s_path(path, sizeof(path), self->dir, S_INFLIGHT_NAME)) {
         s_err(err, errlen, "object store %s: path too long", self->dir);
         return PDC_EINVAL;
     }
     size_t len = (size_t) self->nshards * sizeof(s_slot_t);
-    int fd =
-        open(path, O_RDWR | O_CLOEXEC | (create ? O_CREAT | O_EXCL : 0), 0600);
+    int fd = open(path, O_RDWR | O_CLOEXEC | (create ? O_CREAT | O_EXCL : 0), 0600);
     if (fd < 0) {
-        s_err(err, errlen, "object store: cannot open %s: %s", path,
-              strerror(errno));
+        s_err(err, errlen, "object store: cannot open %s: %s", path, strerror(errno));
         return errno == ENOENT ? PDC_ENOTFOUND : PDC_EINVAL;
     }
     struct stat st;
     int ok = create ? ftruncate(fd, (off_t) len) == 0
                     : fstat(fd, &st) == 0 && (size_t) st.st_size >= len;
-    void *map = ok ? mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
-                   : MAP_FAILED;
+    void *map = ok ? mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) : MAP_FAILED;
     int saved = errno;
     close(fd);
     if (map == MAP_FAILED) {
@@ -1005,8 +980,7 @@ static int s_conf_write(pdc_store_t *self, char *err, size_t errlen) {
     }
     FILE *f = fopen(tmp, "wx");
     if (!f) {
-        s_err(err, errlen, "object store: cannot write %s: %s", tmp,
-              strerror(errno));
+        s_err(err, errlen, "object store: cannot write %s: %s", tmp, strerror(errno));
         return PDC_EINVAL;
     }
     fprintf(f,
@@ -1017,16 +991,15 @@ static int s_conf_write(pdc_store_t *self, char *err, size_t errlen) {
     bad |= fclose(f) != 0;
     if (bad || rename(tmp, path) != 0) {
         int e = errno;
-        s_err(err, errlen, "object store: cannot write %s: %s", path,
-              strerror(e));
+        s_err(err, errlen, "object store: cannot write %s: %s", path, strerror(e));
         unlink(tmp);
         return e == ENOSPC ? PDC_ESTOREFULL : PDC_EINVAL;
     }
     return PDC_OK;
 }
 
-static int s_conf_read(const char *dir, size_t *capacity, unsigned *shards,
-                       unsigned *readers, char *err, size_t errlen) {
+static int s_conf_read(const char *dir, size_t *capacity, unsigned *shards, unsigned *readers,
+                       char *err, size_t errlen) {
     char path[PATH_MAX], line[256];
     if (s_path(path, sizeof(path), dir, S_CONF_NAME)) {
         s_err(err, errlen, "object store %s: path too long", dir);
@@ -1035,8 +1008,7 @@ static int s_conf_read(const char *dir, size_t *capacity, unsigned *shards,
     FILE *f = fopen(path, "re");
     if (!f) {
         int e = errno;
-        s_err(err, errlen, "object store %s: cannot read %s: %s%s", dir, path,
-              strerror(e),
+        s_err(err, errlen, "object store %s: cannot read %s: %s%s", dir, path, strerror(e),
               e == ENOENT ? " (no store here, or not yet created)" : "");
         return e == ENOENT ? PDC_ENOTFOUND : PDC_EINVAL;
     }
@@ -1065,8 +1037,8 @@ static int s_conf_read(const char *dir, size_t *capacity, unsigned *shards,
               dir, path, version, S_CONF_VERSION);
         return PDC_EPROTO;
     }
-    if (version != S_CONF_VERSION || cap == 0 || cap > SIZE_MAX || nsh == 0 ||
-        nsh > S_MAX_SHARDS || nrd == 0 || nrd > UINT_MAX) {
+    if (version != S_CONF_VERSION || cap == 0 || cap > SIZE_MAX || nsh == 0 || nsh > S_MAX_SHARDS ||
+        nrd == 0 || nrd > UINT_MAX) {
         s_err(err, errlen,
               "object store %s: %s is malformed (version %llu, capacity "
               "%llu, shards %llu, max_readers %llu)",
@@ -1082,8 +1054,7 @@ static int s_conf_read(const char *dir, size_t *capacity, unsigned *shards,
 static int s_open_all(pdc_store_t *self, int create, char *err, size_t errlen) {
     self->dirfd = open(self->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (self->dirfd < 0) {
-        s_err(err, errlen, "object store: cannot open %s: %s", self->dir,
-              strerror(errno));
+        s_err(err, errlen, "object store: cannot open %s: %s", self->dir, strerror(errno));
         return errno == ENOENT ? PDC_ENOTFOUND : PDC_EINVAL;
     }
     int rc = s_inflight_open(self, create, err, errlen);
@@ -1095,27 +1066,25 @@ static int s_open_all(pdc_store_t *self, int create, char *err, size_t errlen) {
     return rc;
 }
 
-pdc_store_t *pdc_store_create(const char *dir, const pdc_store_config_t *cfg,
-                              char *err, size_t errlen) {
+pdc_store_t *pdc_store_create(const char *dir, const pdc_store_config_t *cfg, char *err,
+                              size_t errlen) {
     if (!dir || !*dir || !cfg) {
         s_err(err, errlen, "object store: no directory or configuration");
         return NULL;
     }
-    pdc_store_t *self = s_store_new(
-        dir, cfg->capacity, cfg->shards ? cfg->shards : S_DEFAULT_SHARDS,
-        cfg->max_readers ? cfg->max_readers : S_DEFAULT_READERS, err, errlen);
+    pdc_store_t *self =
+        s_store_new(dir, cfg->capacity, cfg->shards ? cfg->shards : S_DEFAULT_SHARDS,
+                    cfg->max_readers ? cfg->max_readers : S_DEFAULT_READERS, err, errlen);
     if (!self)
         return NULL;
     if (mkdir(dir, 0700) != 0) {
-        s_err(err, errlen, "object store: cannot create %s: %s%s", dir,
-              strerror(errno),
+        s_err(err, errlen, "object store: cannot create %s: %s%s", dir, strerror(errno),
               errno == EEXIST ? " (remove the old store first)" : "");
         pdc_store_destroy(&self);
         return NULL;
     }
     /* store.conf last: until it exists, pdc_store_open refuses the dir */
-    if (s_open_all(self, 1, err, errlen) != PDC_OK ||
-        s_conf_write(self, err, errlen) != PDC_OK) {
+    if (s_open_all(self, 1, err, errlen) != PDC_OK || s_conf_write(self, err, errlen) != PDC_OK) {
         pdc_store_destroy(&self);
         pdc_store_remove_dir(dir);
         return NULL;
@@ -1132,8 +1101,7 @@ pdc_store_t *pdc_store_open(const char *dir, char *err, size_t errlen) {
     unsigned shards, readers;
     if (s_conf_read(dir, &capacity, &shards, &readers, err, errlen))
         return NULL;
-    pdc_store_t *self =
-        s_store_new(dir, capacity, shards, readers, err, errlen);
+    pdc_store_t *self = s_store_new(dir, capacity, shards, readers, err, errlen);
     if (!self)
         return NULL;
     if (s_open_all(self, 0, err, errlen) != PDC_OK) {
@@ -1182,8 +1150,7 @@ void pdc_store_destroy(pdc_store_t **self_p) {
 /* Remove every non-directory entry of the directory at dirfd/name (not
    following symlinks), then the directory itself. */
 static int s_remove_flat(int dirfd, const char *name) {
-    int fd =
-        openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
         return -1;
     DIR *d = fdopendir(fd);
@@ -1229,8 +1196,7 @@ int pdc_store_remove_dir(const char *dir) {
             continue;
         }
         if (S_ISDIR(st.st_mode)) {
-            if (strncmp(e->d_name, S_SHARD_PREFIX, strlen(S_SHARD_PREFIX)) !=
-                    0 ||
+            if (strncmp(e->d_name, S_SHARD_PREFIX, strlen(S_SHARD_PREFIX)) != 0 ||
                 s_remove_flat(fd, e->d_name) != 0)
                 rc = -1;
         } else if (unlinkat(fd, e->d_name, 0) != 0)
@@ -1280,8 +1246,8 @@ int pdc_store_remove_dir(const char *dir) {
 
 /* Publish shard's reservation: id first, bytes last (bytes != 0 says
    the slot is in use, see s_elsewhere). */
-static void s_slot_set(pdc_store_t *self, unsigned shard, const uint8_t *id,
-                       uint64_t bytes, uint64_t fresh) {
+static void s_slot_set(pdc_store_t *self, unsigned shard, const uint8_t *id, uint64_t bytes,
+                       uint64_t fresh) {
     s_slot_t *slot = &self->inflight[shard];
     uint64_t w[2];
     memcpy(w, id, PDC_ID_SIZE);
@@ -1300,8 +1266,8 @@ static void s_slot_clear(pdc_store_t *self, unsigned shard) {
 
 /* Bytes and fresh bytes in flight in the other shards' slots; live: skip
    slots of dead writers. */
-static void s_inflight_others(pdc_store_t *self, unsigned shard, int live,
-                              uint64_t *bytes, uint64_t *fresh) {
+static void s_inflight_others(pdc_store_t *self, unsigned shard, int live, uint64_t *bytes,
+                              uint64_t *fresh) {
     *bytes = *fresh = 0;
     for (unsigned j = 0; j < self->nshards; j++) {
         if (j == shard)
@@ -1326,9 +1292,8 @@ static int s_fs_free(pdc_store_t *self, uint64_t *avail) {
 
 /* Step one: capacity, and the filesystem slack.  own_used is this shard's
    counter read in the write transaction.  Sets *fresh_others. */
-static int s_check_room(pdc_store_t *self, unsigned shard, uint64_t own_used,
-                        uint64_t need, const uint8_t *id,
-                        uint64_t *fresh_others, char *err, size_t errlen) {
+static int s_check_room(pdc_store_t *self, unsigned shard, uint64_t own_used, uint64_t need,
+                        const uint8_t *id, uint64_t *fresh_others, char *err, size_t errlen) {
     char h1[32], h2[32], h3[32], h4[32], h5[32], hex[2 * PDC_ID_SIZE + 1];
     uint64_t others_used = 0, inflight, fresh;
     /* slots first, then counters: see above */
@@ -1351,16 +1316,14 @@ static int s_check_room(pdc_store_t *self, unsigned shard, uint64_t own_used,
         s_err(err, errlen,
               "object store full: %s of %s used, %s requested (object %s)"
               "%s%s%s; delete objects or give the store more capacity",
-              s_human(used, h1), s_human(self->capacity, h2), s_human(need, h3),
-              s_hex(id, hex), inflight ? ", " : "",
-              inflight ? s_human(inflight, h4) : "",
+              s_human(used, h1), s_human(self->capacity, h2), s_human(need, h3), s_hex(id, hex),
+              inflight ? ", " : "", inflight ? s_human(inflight, h4) : "",
               inflight ? " being written by others" : "");
         return PDC_ESTOREFULL;
     }
     uint64_t avail;
     if (s_fs_free(self, &avail) != 0) {
-        s_err(err, errlen, "object store %s: statvfs: %s", self->dir,
-              strerror(errno));
+        s_err(err, errlen, "object store %s: statvfs: %s", self->dir, strerror(errno));
         return PDC_EINVAL;
     }
     if (fresh + S_FS_SLACK > avail && fresh) {
@@ -1371,9 +1334,8 @@ static int s_check_room(pdc_store_t *self, unsigned shard, uint64_t own_used,
               "object store full: the filesystem of %s has only %s free "
               "(%s of it being written by others), %s requested (object "
               "%s); the store holds %s of %s",
-              self->dir, s_human(avail, h1), s_human(fresh, h2),
-              s_human(need, h3), s_hex(id, hex), s_human(used, h4),
-              s_human(self->capacity, h5));
+              self->dir, s_human(avail, h1), s_human(fresh, h2), s_human(need, h3), s_hex(id, hex),
+              s_human(used, h4), s_human(self->capacity, h5));
         return PDC_ESTOREFULL;
     }
     *fresh_others = fresh;
@@ -1383,8 +1345,8 @@ static int s_check_room(pdc_store_t *self, unsigned shard, uint64_t own_used,
 /* The pages of the value at [value, value + len) in shard's map that lie
    above the shard's high-water mark: *bytes of them from file offset
    *off.  *bytes is 0 when there are none, or when it cannot tell. */
-static void s_fresh_pages(pdc_store_t *self, unsigned shard, const void *value,
-                          size_t len, uint64_t *off, uint64_t *bytes) {
+static void s_fresh_pages(pdc_store_t *self, unsigned shard, const void *value, size_t len,
+                          uint64_t *off, uint64_t *bytes) {
     MDB_envinfo info;
     *off = *bytes = 0;
     if (len < self->page_size)
@@ -1396,8 +1358,7 @@ static void s_fresh_pages(pdc_store_t *self, unsigned shard, const void *value,
         return; /* map not found, or value not in it: cannot tell      */
     /* byte offsets in the file; high: the first byte LMDB never used */
     uint64_t ps = self->page_size, start = p - map, end = p + len - map;
-    uint64_t high =
-        ((uint64_t) info.me_last_pgno + 1) * self->shards[shard].psize;
+    uint64_t high = ((uint64_t) info.me_last_pgno + 1) * self->shards[shard].psize;
     if (end <= high)
         return;
     uint64_t from = (start > high ? start : high) / ps * ps;
@@ -1407,9 +1368,9 @@ static void s_fresh_pages(pdc_store_t *self, unsigned shard, const void *value,
 
 /* Step two: the fresh pages of the value now placed at [value, value +
    len) in shard's map.  Sets *fresh. */
-static int s_check_fresh(pdc_store_t *self, unsigned shard, const void *value,
-                         size_t len, uint64_t fresh_others, uint64_t *fresh,
-                         const uint8_t *id, char *err, size_t errlen) {
+static int s_check_fresh(pdc_store_t *self, unsigned shard, const void *value, size_t len,
+                         uint64_t fresh_others, uint64_t *fresh, const uint8_t *id, char *err,
+                         size_t errlen) {
     uint64_t off;
     s_fresh_pages(self, shard, value, len, &off, fresh);
     if (*fresh == 0)
@@ -1422,8 +1383,7 @@ static int s_check_fresh(pdc_store_t *self, unsigned shard, const void *value,
         s_err(err, errlen,
               "object store full: the filesystem of %s has only %s free, "
               "%s of new memory needed (object %s)",
-              self->dir, s_human(avail, h1), s_human(*fresh, h2),
-              s_hex(id, hex));
+              self->dir, s_human(avail, h1), s_human(*fresh, h2), s_hex(id, hex));
         return PDC_ESTOREFULL;
     }
     return PDC_OK;
@@ -1476,8 +1436,7 @@ enum {
    meanwhile is seen by the read transaction.  A slot of a dead writer is
    ignored.  (s_look_begin reads as a new read transaction would.)
    MDB_SUCCESS with *found, or an LMDB error that s_why explains. */
-static int s_elsewhere(pdc_store_t *self, unsigned other, const uint8_t *id,
-                       int *found) {
+static int s_elsewhere(pdc_store_t *self, unsigned other, const uint8_t *id, int *found) {
     s_slot_t *slot = &self->inflight[other];
     uint64_t w[2];
     memcpy(w, id, PDC_ID_SIZE);
@@ -1495,14 +1454,11 @@ static int s_elsewhere(pdc_store_t *self, unsigned other, const uint8_t *id,
     s_header_t hdr;
     rc = mdb_get(look->txn, self->shards[other].dbi, &key, &val);
     if (rc == MDB_SUCCESS)
-        *found = s_header_read(&val, &hdr) == 0 &&
-                         hdr.state == S_STATE_UNSEALED
-                     ? S_FOUND_UNSEALED
-                     : S_FOUND_SEALED;
+        *found = s_header_read(&val, &hdr) == 0 && hdr.state == S_STATE_UNSEALED ? S_FOUND_UNSEALED
+                                                                                 : S_FOUND_SEALED;
     s_look_end(self, other, look);
     if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND)
-        s_why_set("object store %s: shard %u: get: %s", self->dir, other,
-                  mdb_strerror(rc));
+        s_why_set("object store %s: shard %u: get: %s", self->dir, other, mdb_strerror(rc));
     return rc == MDB_NOTFOUND ? MDB_SUCCESS : rc;
 }
 
@@ -1552,9 +1508,9 @@ static int s_elsewhere(pdc_store_t *self, unsigned other, const uint8_t *id,
     s_reserve is the whole of it for an object whose header says state
     (S_STATE_UNSEALED for pdc_store_create_unsealed); *value is the start
     of the value (its header), *data where the data goes. */
-static int s_reserve(pdc_store_t *self, const uint8_t *id, pdc_type type,
-                     size_t size, uint32_t state, void **value, void **data,
-                     pdc_store_reservation_t **res, char *err, size_t errlen) {
+static int s_reserve(pdc_store_t *self, const uint8_t *id, pdc_type type, size_t size,
+                     uint32_t state, void **value, void **data, pdc_store_reservation_t **res,
+                     char *err, size_t errlen) {
     char hex[2 * PDC_ID_SIZE + 1], h1[32], h2[32];
     if (size > self->capacity || size + S_HDR_AREA > self->capacity) {
         s_err(err, errlen,
@@ -1567,16 +1523,14 @@ static int s_reserve(pdc_store_t *self, const uint8_t *id, pdc_type type,
         s_err(err, errlen,
               "object store: object %s of %s is too large: LMDB stores at "
               "most %s per object",
-              s_hex(id, hex), s_human(size, h1),
-              s_human(S_MAX_VALUE - S_HDR_AREA, h2));
+              s_hex(id, hex), s_human(size, h1), s_human(S_MAX_VALUE - S_HDR_AREA, h2));
         return PDC_EINVAL;
     }
     uint64_t need = size + S_HDR_AREA;
     /* shard: where the object goes; other: the other shard an object of
        this id could be in (the same when there is none) */
     unsigned shard = s_shard_for(self, id, size);
-    unsigned other =
-        shard == S_LARGE_SHARD ? s_shard_of(self, id) : S_LARGE_SHARD;
+    unsigned other = shard == S_LARGE_SHARD ? s_shard_of(self, id) : S_LARGE_SHARD;
     s_shard_t *sh = &self->shards[shard];
     if (s_holds(sh->env)) {
         s_err(err, errlen,
@@ -1595,8 +1549,8 @@ static int s_reserve(pdc_store_t *self, const uint8_t *id, pdc_type type,
         MDB_txn *txn;
         int rc = mdb_txn_begin(sh->env, NULL, 0, &txn);
         if (rc) {
-            s_err(err, errlen, "object store %s: shard %u: begin: %s",
-                  self->dir, shard, mdb_strerror(rc));
+            s_err(err, errlen, "object store %s: shard %u: begin: %s", self->dir, shard,
+                  mdb_strerror(rc));
             free(r);
             return s_status(rc);
         }
@@ -1607,8 +1561,7 @@ static int s_reserve(pdc_store_t *self, const uint8_t *id, pdc_type type,
         rc = mdb_get(txn, sh->dbi, &key, &val);
         if (rc == MDB_SUCCESS) {
             s_header_t old;
-            found = s_header_read(&val, &old) == 0 &&
-                            old.state == S_STATE_UNSEALED
+            found = s_header_read(&val, &old) == 0 && old.state == S_STATE_UNSEALED
                         ? S_FOUND_UNSEALED
                         : S_FOUND_SEALED;
         } else if (rc == MDB_NOTFOUND)
@@ -1626,29 +1579,26 @@ static int s_reserve(pdc_store_t *self, const uint8_t *id, pdc_type type,
             mdb_txn_abort(txn);
             free(r);
             if (rc == MDB_SUCCESS) {
-                s_err(err, errlen, "object store: object %s exists already%s",
-                      s_hex(id, hex),
-                      found == S_FOUND_UNSEALED ? " (unsealed: being received)"
-                      : found == S_FOUND_WRITING
-                          ? " (being reserved by another writer)"
-                          : "");
+                s_err(err, errlen, "object store: object %s exists already%s", s_hex(id, hex),
+                      found == S_FOUND_UNSEALED  ? " (unsealed: being received)"
+                      : found == S_FOUND_WRITING ? " (being reserved by another writer)"
+                                                 : "");
                 return PDC_EINVAL;
             }
             if (where == shard)
-                s_err(err, errlen, "object store %s: shard %u: %s",
-                      self->dir, where, mdb_strerror(rc));
+                s_err(err, errlen, "object store %s: shard %u: %s", self->dir, where,
+                      mdb_strerror(rc));
             else
                 s_err(err, errlen, "%s", s_why); /* s_elsewhere's      */
             return s_status(rc);
         }
         rc = s_counter_get(txn, sh->dbi, &used);
         if (rc) {
-            s_err(err, errlen, "object store %s: shard %u: counter: %s",
-                  self->dir, shard, mdb_strerror(rc));
+            s_err(err, errlen, "object store %s: shard %u: counter: %s", self->dir, shard,
+                  mdb_strerror(rc));
             rc = s_status(rc);
         } else
-            rc = s_check_room(self, shard, used, need, id, &fresh_others, err,
-                              errlen);
+            rc = s_check_room(self, shard, used, need, id, &fresh_others, err, errlen);
         if (rc != PDC_OK) {
             s_slot_clear(self, shard);
             mdb_txn_abort(txn);
@@ -1659,8 +1609,7 @@ static int s_reserve(pdc_store_t *self, const uint8_t *id, pdc_type type,
         val.mv_data = NULL;
         rc = s_counter_put(txn, sh->dbi, used + need);
         if (rc == MDB_SUCCESS)
-            rc = mdb_put(txn, sh->dbi, &key, &val,
-                         MDB_RESERVE | MDB_NOOVERWRITE);
+            rc = mdb_put(txn, sh->dbi, &key, &val, MDB_RESERVE | MDB_NOOVERWRITE);
         if (rc == MDB_MAP_FULL && attempt == 0) {
             mdb_txn_abort(txn);
             int dead;
@@ -1684,12 +1633,12 @@ static int s_reserve(pdc_store_t *self, const uint8_t *id, pdc_type type,
                       "delete some or give the store more capacity",
                       shard, self->dir, s_human(need, h1), s_hex(id, hex));
             else
-                s_err(err, errlen, "object store %s: shard %u: put: %s",
-                      self->dir, shard, mdb_strerror(rc));
+                s_err(err, errlen, "object store %s: shard %u: put: %s", self->dir, shard,
+                      mdb_strerror(rc));
             return s_status(rc);
         }
-        rc = s_check_fresh(self, shard, val.mv_data, val.mv_size, fresh_others,
-                           &fresh, id, err, errlen);
+        rc = s_check_fresh(self, shard, val.mv_data, val.mv_size, fresh_others, &fresh, id, err,
+                           errlen);
         if (rc != PDC_OK) {
             mdb_txn_abort(txn);
             s_slot_clear(self, shard);
@@ -1717,9 +1666,8 @@ static int s_reserve(pdc_store_t *self, const uint8_t *id, pdc_type type,
     }
 }
 
-int pdc_store_reserve(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE],
-                      pdc_type type, size_t size, void **data,
-                      pdc_store_reservation_t **res, char *err, size_t errlen) {
+int pdc_store_reserve(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE], pdc_type type, size_t size,
+                      void **data, pdc_store_reservation_t **res, char *err, size_t errlen) {
     if (data)
         *data = NULL;
     if (res)
@@ -1729,8 +1677,7 @@ int pdc_store_reserve(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE],
         return PDC_EINVAL;
     }
     void *value;
-    return s_reserve(self, id, type, size, S_STATE_SEALED, &value, data, res,
-                     err, errlen);
+    return s_reserve(self, id, type, size, S_STATE_SEALED, &value, data, res, err, errlen);
 }
 
 int pdc_store_commit(pdc_store_t *self, pdc_store_reservation_t **res) {
@@ -1760,9 +1707,8 @@ void pdc_store_abort(pdc_store_t *self, pdc_store_reservation_t **res) {
     *res = NULL;
 }
 
-int pdc_store_put(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE],
-                  pdc_type type, const void *data, size_t size, char *err,
-                  size_t errlen) {
+int pdc_store_put(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE], pdc_type type, const void *data,
+                  size_t size, char *err, size_t errlen) {
     if (size && !data) {
         s_err(err, errlen, "object store: put: no data");
         return PDC_EINVAL;
@@ -1794,8 +1740,8 @@ int pdc_store_put(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE],
    *pin_p and *val is valid until it is released (without a pin, *val is
    not to be used).  Else no pin is counted, and for an error other than
    MDB_NOTFOUND s_why says what failed. */
-static int s_find(pdc_store_t *self, const uint8_t *id, pdc_store_pin_t **pin_p,
-                  MDB_val *val, s_header_t *hdr) {
+static int s_find(pdc_store_t *self, const uint8_t *id, pdc_store_pin_t **pin_p, MDB_val *val,
+                  s_header_t *hdr) {
     unsigned shard = s_shard_of(self, id);
     MDB_val key = {PDC_ID_SIZE, (void *) id};
     char hex[2 * PDC_ID_SIZE + 1];
@@ -1816,17 +1762,16 @@ static int s_find(pdc_store_t *self, const uint8_t *id, pdc_store_pin_t **pin_p,
                       "malformed header",
                       self->dir, s_hex(id, hex), shard);
         else if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND)
-            s_why_set("object store %s: shard %u: get of object %s: %s",
-                      self->dir, shard, s_hex(id, hex), mdb_strerror(rc));
+            s_why_set("object store %s: shard %u: get of object %s: %s", self->dir, shard,
+                      s_hex(id, hex), mdb_strerror(rc));
         if (rc != MDB_NOTFOUND || shard == S_LARGE_SHARD)
             return rc;
         shard = S_LARGE_SHARD; /* a large object: see the top of the file */
     }
 }
 
-int pdc_store_get(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE],
-                  const void **data, size_t *size, pdc_type *type,
-                  pdc_store_pin_t **pin_p) {
+int pdc_store_get(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE], const void **data, size_t *size,
+                  pdc_type *type, pdc_store_pin_t **pin_p) {
     if (pin_p)
         *pin_p = NULL;
     if (!self || !id || !data || !pin_p) {
@@ -1843,8 +1788,7 @@ int pdc_store_get(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE],
     if (rc) {
         char hex[2 * PDC_ID_SIZE + 1];
         if (rc == MDB_NOTFOUND)
-            s_why_set("object store %s: no object %s%s", self->dir,
-                      s_hex(id, hex),
+            s_why_set("object store %s: no object %s%s", self->dir, s_hex(id, hex),
                       unsealed ? " (being received, not yet sealed)" : "");
         return s_status(rc);
     }
@@ -1893,8 +1837,7 @@ int pdc_store_contains(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE]) {
    thread holds shard's write lock (a reservation), a delete of an object
    there would wait on itself: PDC_EINVAL; one of an id that is not there
    writes nothing: PDC_ENOTFOUND. */
-static int s_delete_in(pdc_store_t *self, unsigned shard, const uint8_t *id,
-                       int unsealed_only) {
+static int s_delete_in(pdc_store_t *self, unsigned shard, const uint8_t *id, int unsealed_only) {
     s_shard_t *sh = &self->shards[shard];
     if (s_holds(sh->env)) {
         int prc;
@@ -2002,14 +1945,12 @@ int pdc_store_delete(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE]) {
 
 /* Back the fresh pages of the value at [value, value + len) in shard's
    map, while the reservation is still published in the inflight slot. */
-static int s_back_pages(pdc_store_t *self, unsigned shard, const void *value,
-                        size_t len, const uint8_t *id, char *err,
-                        size_t errlen) {
+static int s_back_pages(pdc_store_t *self, unsigned shard, const void *value, size_t len,
+                        const uint8_t *id, char *err, size_t errlen) {
     uint64_t off, bytes;
     mdb_filehandle_t fd;
     s_fresh_pages(self, shard, value, len, &off, &bytes);
-    if (bytes == 0 ||
-        mdb_env_get_fd(self->shards[shard].env, &fd) != MDB_SUCCESS)
+    if (bytes == 0 || mdb_env_get_fd(self->shards[shard].env, &fd) != MDB_SUCCESS)
         return PDC_OK;
     int rc;
     do
@@ -2022,14 +1963,12 @@ static int s_back_pages(pdc_store_t *self, unsigned shard, const void *value,
     s_err(err, errlen,
           "object store%s: cannot allocate %s of memory in %s for object %s "
           "(fallocate: %s)",
-          e == ENOSPC ? " full" : "", s_human(bytes, h1), self->dir,
-          s_hex(id, hex), strerror(e));
+          e == ENOSPC ? " full" : "", s_human(bytes, h1), self->dir, s_hex(id, hex), strerror(e));
     return e == ENOSPC || e == ENOMEM ? PDC_ESTOREFULL : PDC_EINVAL;
 }
 
-int pdc_store_create_unsealed(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE],
-                              pdc_type type, size_t size, void **data,
-                              char *err, size_t errlen) {
+int pdc_store_create_unsealed(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE], pdc_type type,
+                              size_t size, void **data, char *err, size_t errlen) {
     char hex[2 * PDC_ID_SIZE + 1];
     if (data)
         *data = NULL;
@@ -2038,8 +1977,7 @@ int pdc_store_create_unsealed(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE],
         return PDC_EINVAL;
     }
     unsigned shard = s_shard_for(self, id, size); /* as s_reserve's     */
-    int staged =
-        size <= S_STAGE_MAX_PAGES * self->shards[shard].psize - S_HDR_AREA;
+    int staged = size <= S_STAGE_MAX_PAGES * self->shards[shard].psize - S_HDR_AREA;
     s_unsealed_t *u = calloc(1, sizeof(*u));
     if (u && staged && posix_memalign(&u->buf, S_ALIGN, size ? size : 1))
         u->buf = NULL;
@@ -2050,22 +1988,19 @@ int pdc_store_create_unsealed(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE],
     }
     void *value, *dst;
     pdc_store_reservation_t *res;
-    int rc = s_reserve(self, id, type, size, S_STATE_UNSEALED, &value, &dst,
-                       &res, err, errlen);
+    int rc = s_reserve(self, id, type, size, S_STATE_UNSEALED, &value, &dst, &res, err, errlen);
     if (rc == PDC_OK) {
         if (staged)
             memset(dst, 0, size); /* the placeholder: back its pages too */
         else
-            rc = s_back_pages(self, shard, value, size + S_HDR_AREA, id, err,
-                              errlen);
+            rc = s_back_pages(self, shard, value, size + S_HDR_AREA, id, err, errlen);
         if (rc != PDC_OK)
             pdc_store_abort(self, &res);
     }
     if (rc == PDC_OK) {
         rc = pdc_store_commit(self, &res);
         if (rc != PDC_OK)
-            s_err(err, errlen,
-                  "object store%s: commit of unsealed object %s failed (%s)",
+            s_err(err, errlen, "object store%s: commit of unsealed object %s failed (%s)",
                   rc == PDC_ESTOREFULL ? " full" : "", s_hex(id, hex),
                   rc == PDC_ESTOREFULL ? "no room for LMDB's pages" : "error");
     }
@@ -2099,8 +2034,7 @@ static int s_seal_in_place(pdc_store_t *self, s_unsealed_t *u) {
     rc = mdb_get(look->txn, self->shards[u->shard].dbi, &key, &val);
     if (rc == MDB_SUCCESS && s_header_read(&val, &hdr) != 0)
         rc = MDB_CORRUPTED;
-    if (rc == MDB_SUCCESS &&
-        (val.mv_data != u->value || hdr.state != S_STATE_UNSEALED))
+    if (rc == MDB_SUCCESS && (val.mv_data != u->value || hdr.state != S_STATE_UNSEALED))
         rc = MDB_NOTFOUND; /* deleted, maybe made again: not ours      */
     if (rc == MDB_SUCCESS)
         s_state_store(val.mv_data, S_STATE_SEALED);
@@ -2122,8 +2056,7 @@ static int s_seal_staged(pdc_store_t *self, s_unsealed_t *u) {
     rc = mdb_get(txn, sh->dbi, &key, &val);
     if (rc == MDB_SUCCESS && s_header_read(&val, &hdr) != 0)
         rc = MDB_CORRUPTED;
-    if (rc == MDB_SUCCESS &&
-        (hdr.state != S_STATE_UNSEALED || hdr.size != u->size))
+    if (rc == MDB_SUCCESS && (hdr.state != S_STATE_UNSEALED || hdr.size != u->size))
         rc = MDB_NOTFOUND; /* deleted, maybe made again: not ours      */
     if (rc == MDB_SUCCESS) {
         val.mv_size = u->size + S_HDR_AREA; /* as before: same counter */

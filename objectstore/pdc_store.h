@@ -123,8 +123,8 @@ typedef struct pdc_store_pin pdc_store_pin_t;
 typedef struct pdc_store_reservation pdc_store_reservation_t;
 
 typedef struct {
-    size_t capacity;  /* bytes of object data the store may hold          */
-    unsigned shards;  /* number of LMDB environments; 0 = default 4       */
+    size_t capacity;      /* bytes of object data the store may hold          */
+    unsigned shards;      /* number of LMDB environments; 0 = default 4       */
     unsigned max_readers; /* read slots per shard, for all the node's
                              processes together; 0 = default 16384.  A
                              process takes at most PDC_STORE_SNAPSHOTS
@@ -133,8 +133,8 @@ typedef struct {
 
 /* Create a new store in dir (which must not exist; it is created with
    mode 0700).  Returns NULL and writes the reason to err on failure. */
-pdc_store_t *pdc_store_create(const char *dir, const pdc_store_config_t *cfg,
-                              char *err, size_t errlen);
+pdc_store_t *pdc_store_create(const char *dir, const pdc_store_config_t *cfg, char *err,
+                              size_t errlen);
 
 /* Open an existing store created by pdc_store_create (another process). */
 pdc_store_t *pdc_store_open(const char *dir, char *err, size_t errlen);
@@ -154,19 +154,16 @@ int pdc_store_remove_dir(const char *dir);
    reserved by another writer): PDC_EINVAL.  The object goes to
    pdc_store_shard_for(self, id, size): shard 0 when size is at least
    PDC_STORE_LARGE_OBJECT. */
-int pdc_store_reserve(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE],
-                      pdc_type type, size_t size, void **data,
-                      pdc_store_reservation_t **res, char *err,
-                      size_t errlen);
+int pdc_store_reserve(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE], pdc_type type, size_t size,
+                      void **data, pdc_store_reservation_t **res, char *err, size_t errlen);
 /* Make the reserved object visible.  Frees *res and nulls it. */
 int pdc_store_commit(pdc_store_t *self, pdc_store_reservation_t **res);
 /* Give the space back without storing anything.  Frees *res, nulls it. */
 void pdc_store_abort(pdc_store_t *self, pdc_store_reservation_t **res);
 
 /* Convenience: reserve, copy, commit. */
-int pdc_store_put(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE],
-                  pdc_type type, const void *data, size_t size, char *err,
-                  size_t errlen);
+int pdc_store_put(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE], pdc_type type, const void *data,
+                  size_t size, char *err, size_t errlen);
 
 /* Receiving an object in pieces (a transfer from another node).
    pdc_store_create_unsealed reserves size bytes for id (capacity checked as
@@ -212,9 +209,8 @@ int pdc_store_put(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE],
    - leave an object unsealed for ever: it holds its space, and an
      unsealed object of a process that died stays (invisible, counted)
      until someone deletes its id. */
-int pdc_store_create_unsealed(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE],
-                              pdc_type type, size_t size, void **data,
-                              char *err, size_t errlen);
+int pdc_store_create_unsealed(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE], pdc_type type,
+                              size_t size, void **data, char *err, size_t errlen);
 int pdc_store_seal(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE]);
 int pdc_store_abort_unsealed(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE]);
 
@@ -235,9 +231,8 @@ int pdc_store_abort_unsealed(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE]);
    each needs its own pdc_store_unpin.  The caller must not unpin a pin
    twice (a copy of the handle included), nor use the bytes after unpin,
    nor destroy the store with pins held. */
-int pdc_store_get(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE],
-                  const void **data, size_t *size, pdc_type *type,
-                  pdc_store_pin_t **pin);
+int pdc_store_get(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE], const void **data, size_t *size,
+                  pdc_type *type, pdc_store_pin_t **pin);
 /* Release a pin from get (any thread); nulls *pin; NULL is a no-op. */
 void pdc_store_unpin(pdc_store_t *self, pdc_store_pin_t **pin);
 
@@ -275,7 +270,6 @@ const char *pdc_store_dir(pdc_store_t *self);
    whatever this says; pdc_store_shard_for tells the shard an object of
    id and size is written to. */
 unsigned pdc_store_shard_of(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE]);
-unsigned pdc_store_shard_for(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE],
-                             size_t size);
+unsigned pdc_store_shard_for(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE], size_t size);
 
 #endif

@@ -18,14 +18,14 @@
 #include <string.h>
 
 /* Every default in its range, checked at compile time. */
-#define PDC_X_CHECK(field, env, def, min, max, help)                          \
-    _Static_assert((min) <= (def) && (def) <= (max),                         \
+#define PDC_X_CHECK(field, env, def, min, max, help)                                               \
+    _Static_assert((min) <= (def) && (def) <= (max),                                               \
                    "the default of " #field " is outside its range");
 PDC_SETTINGS(PDC_X_CHECK)
 #undef PDC_X_CHECK
 
 static const pdc_setting_t s_settings[] = {
-#define PDC_X_ROW(field, env, def, min, max, help)                            \
+#define PDC_X_ROW(field, env, def, min, max, help)                                                 \
     {#field, env, help, (def), (min), (max), offsetof(pdc_config_t, field)},
     PDC_SETTINGS(PDC_X_ROW)
 #undef PDC_X_ROW
@@ -58,8 +58,10 @@ static s_parse_t s_parse(const char *text, int64_t *out) {
     errno = 0;
     char *end;
     long long v = strtoll(text, &end, 10);
-    if (end == text) return S_NOT_INTEGER;
-    if (errno == ERANGE) return S_TOO_LARGE;
+    if (end == text)
+        return S_NOT_INTEGER;
+    if (errno == ERANGE)
+        return S_TOO_LARGE;
     int64_t unit = 1;
     for (size_t u = 0; u < S_NUNITS && *end; u++)
         if (tolower((unsigned char) *end) == tolower((unsigned char) s_units[u].letter)) {
@@ -67,8 +69,10 @@ static s_parse_t s_parse(const char *text, int64_t *out) {
             end++;
             break;
         }
-    if (*end) return S_NOT_INTEGER;
-    if (v > INT64_MAX / unit || v < INT64_MIN / unit) return S_TOO_LARGE;
+    if (*end)
+        return S_NOT_INTEGER;
+    if (v > INT64_MAX / unit || v < INT64_MIN / unit)
+        return S_TOO_LARGE;
     *out = (int64_t) v * unit;
     return S_PARSED;
 }
@@ -96,8 +100,8 @@ static const char *s_range(const pdc_setting_t *s, char *buf, size_t len) {
 /* Parse text for setting s into *value, or say in err why not; given is
    how the caller names what it was given ("PDC_X" or "x"), where is how
    it names the setting ("x" or "x (PDC_X)"). */
-static int s_accept(const pdc_setting_t *s, const char *given, const char *where,
-                    const char *text, int64_t *value, char *err, size_t errlen) {
+static int s_accept(const pdc_setting_t *s, const char *given, const char *where, const char *text,
+                    int64_t *value, char *err, size_t errlen) {
     int64_t v = 0;
     s_parse_t parsed = s_parse(text, &v);
     char range[56];
@@ -110,8 +114,7 @@ static int s_accept(const pdc_setting_t *s, const char *given, const char *where
         return -1;
     }
     if (parsed == S_TOO_LARGE || v < s->min || v > s->max) {
-        snprintf(err, errlen, "%s=%s is out of range: %s must be %s", given, text, where,
-                 range);
+        snprintf(err, errlen, "%s=%s is out of range: %s must be %s", given, text, where, range);
         return -1;
     }
     *value = v;
@@ -119,7 +122,8 @@ static int s_accept(const pdc_setting_t *s, const char *given, const char *where
 }
 
 int pdc_config_read_env(pdc_config_t *cfg, char *err, size_t errlen) {
-    for (size_t i = 0; i < S_COUNT; i++) *s_field(cfg, &s_settings[i]) = s_settings[i].def;
+    for (size_t i = 0; i < S_COUNT; i++)
+        *s_field(cfg, &s_settings[i]) = s_settings[i].def;
     for (size_t i = 0; i < S_COUNT; i++) {
         const pdc_setting_t *s = &s_settings[i];
         const char *text = getenv(s->env);
@@ -131,13 +135,13 @@ int pdc_config_read_env(pdc_config_t *cfg, char *err, size_t errlen) {
 
 int pdc_config_load(pdc_config_t *cfg) {
     char err[256];
-    if (pdc_config_read_env(cfg, err, sizeof err) == 0) return 0;
+    if (pdc_config_read_env(cfg, err, sizeof err) == 0)
+        return 0;
     fprintf(stderr, "pdc: %s\n", err);
     return -1;
 }
 
-int pdc_config_set(pdc_config_t *cfg, const char *assignment, char *err,
-                   size_t errlen) {
+int pdc_config_set(pdc_config_t *cfg, const char *assignment, char *err, size_t errlen) {
     const char *eq = strchr(assignment, '=');
     if (!eq) {
         snprintf(err, errlen, "'%s' is not NAME=VALUE", assignment);
@@ -146,19 +150,19 @@ int pdc_config_set(pdc_config_t *cfg, const char *assignment, char *err,
     size_t n = (size_t) (eq - assignment);
     for (size_t i = 0; i < S_COUNT; i++) {
         const pdc_setting_t *s = &s_settings[i];
-        if (n != strlen(s->name) || strncmp(assignment, s->name, n)) continue;
+        if (n != strlen(s->name) || strncmp(assignment, s->name, n))
+            continue;
         char where[96];
         snprintf(where, sizeof where, "%s (%s)", s->name, s->env);
         return s_accept(s, s->name, where, eq + 1, s_field(cfg, s), err, errlen);
     }
-    snprintf(err, errlen, "unknown setting '%.*s' (see --print-config)", (int) n,
-             assignment);
+    snprintf(err, errlen, "unknown setting '%.*s' (see --print-config)", (int) n, assignment);
     return -1;
 }
 
 void pdc_config_print(const pdc_config_t *cfg, FILE *out) {
-    fprintf(out, "%-26s %10s  %-12s  %-30s %s\n", "setting (--set NAME=VALUE)", "value",
-            "range", "environment variable", "meaning");
+    fprintf(out, "%-26s %10s  %-12s  %-30s %s\n", "setting (--set NAME=VALUE)", "value", "range",
+            "environment variable", "meaning");
     for (size_t i = 0; i < S_COUNT; i++) {
         const pdc_setting_t *s = &s_settings[i];
         char value[24], range[56];

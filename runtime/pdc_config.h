@@ -25,80 +25,73 @@
     compiles).  The ranges are wide on purpose: they exclude the values
     that cannot work (a zero timer period, a zero window, a percentage
     above 100), not the ones that are merely unusual. */
-#define PDC_KIB (1024LL)
-#define PDC_MIB (1024LL * 1024)
-#define PDC_GIB (1024LL * 1024 * 1024)
-#define PDC_TIB (1024LL * 1024 * 1024 * 1024)
+#define PDC_KIB       (1024LL)
+#define PDC_MIB       (1024LL * 1024)
+#define PDC_GIB       (1024LL * 1024 * 1024)
+#define PDC_TIB       (1024LL * 1024 * 1024 * 1024)
 #define PDC_MINUTE_MS (60LL * 1000)
-#define PDC_HOUR_MS (60 * PDC_MINUTE_MS)
-#define PDC_DAY_MS (24 * PDC_HOUR_MS)
+#define PDC_HOUR_MS   (60 * PDC_MINUTE_MS)
+#define PDC_DAY_MS    (24 * PDC_HOUR_MS)
 #define PDC_SECOND_US (1000LL * 1000)
 #define PDC_MINUTE_US (60 * PDC_SECOND_US)
 /* Most CPU slots or workers one node may have. */
 #define PDC_MAX_NODE_SLOTS 4096
 
-#define PDC_SETTINGS(X)                                                       \
-    X(inline_max, "PDC_INLINE_MAX", 100 * PDC_KIB, 0, 64 * PDC_MIB,          \
-      "largest value (bytes) kept inline in messages instead of the store")   \
-    X(object_store_memory, "PDC_OBJECT_STORE_MEMORY", 0, 0, 16 * PDC_TIB,    \
-      "object store capacity in bytes; 0 means 30% of RAM, bounded by "       \
-      "/dev/shm")                                                             \
-    X(store_shards, "PDC_STORE_SHARDS", 4, 1, 1024,                           \
-      "LMDB environments in a node's store (concurrent writers)")             \
-    X(num_cpus, "PDC_NUM_CPUS", 0, 0, PDC_MAX_NODE_SLOTS,                     \
-      "CPU slots of a node; 0 means the cores")                               \
-    X(worker_prestart, "PDC_WORKER_PRESTART", -1, -1, PDC_MAX_NODE_SLOTS,     \
-      "workers started with the raylet; -1 means one per CPU slot")           \
-    X(worker_idle_max, "PDC_WORKER_IDLE_MAX", 0, 0, PDC_MAX_NODE_SLOTS,       \
-      "idle workers kept beyond the CPU slots; extra ones are stopped")       \
-    X(lease_idle_ms, "PDC_LEASE_IDLE_MS", 20, 0, PDC_HOUR_MS,                 \
-      "how long an owner keeps an idle worker lease before returning it")     \
-    X(max_tasks_in_flight, "PDC_MAX_TASKS_IN_FLIGHT", 64, 1, 100000,          \
-      "tasks an owner pushes to one leased worker before results return")     \
-    X(max_pending_lease_requests, "PDC_MAX_PENDING_LEASE_REQUESTS", 10, 1,    \
-      10000,                                                                  \
-      "lease requests an owner has out at once for long tasks of one shape "  \
-      "(short tasks share one lease request at a time)")                      \
-    X(keepalive_ms, "PDC_KEEPALIVE_MS", 500, 10, PDC_MINUTE_MS,               \
-      "how often an owner tells raylets on other nodes it is alive; one "     \
-      "silent for node_timeout_ms x 3 loses its leases there")                \
-    X(spread_min_us, "PDC_SPREAD_MIN_US", 1000, 0, PDC_MINUTE_US,             \
-      "tasks busy longer than this (moving average) are spread one per "      \
-      "worker; shorter ones are pushed in batches")                           \
-    X(result_flush_us, "PDC_RESULT_FLUSH_US", 500, 0, PDC_SECOND_US,          \
-      "longest a worker holds finished results to send them in a batch")      \
-    X(heartbeat_ms, "PDC_HEARTBEAT_MS", 100, 10, PDC_MINUTE_MS,               \
-      "raylet heartbeat period")                                              \
-    X(node_timeout_ms, "PDC_NODE_TIMEOUT_MS", 1000, 100, PDC_HOUR_MS,         \
-      "silence after which the head declares a node dead")                    \
-    X(connect_timeout_ms, "PDC_CONNECT_TIMEOUT_MS", 15000, 100, PDC_HOUR_MS,  \
-      "how long pdc_init waits for the cluster to answer")                    \
-    X(shutdown_timeout_ms, "PDC_SHUTDOWN_TIMEOUT_MS", 5000, 0,                \
-      10 * PDC_MINUTE_MS,                                                     \
-      "how long a stop waits for processes before SIGKILL")                   \
-    X(max_message_size, "PDC_MAX_MESSAGE_SIZE", PDC_GIB, PDC_MIB,             \
-      64 * PDC_GIB,                                                           \
-      "largest message a network-facing socket accepts (bytes)")              \
-    X(owner_check_ms, "PDC_OWNER_CHECK_MS", 200, 10, PDC_MINUTE_MS,           \
-      "how often embedded daemons check that their driver still lives")       \
-    X(spillback_threshold_pct, "PDC_SPILLBACK_THRESHOLD_PCT", 50, 0, 100,     \
-      "percent of a node's CPUs busy above which new work goes to other "     \
-      "nodes with room (default strategy)")                                   \
-    X(infeasible_timeout_ms, "PDC_INFEASIBLE_TIMEOUT_MS", 30000, 0,           \
-      PDC_DAY_MS,                                                             \
-      "how long a request no live node can satisfy waits for one to join "    \
-      "before it fails")                                                      \
-    X(transfer_chunk_size, "PDC_TRANSFER_CHUNK_SIZE", 4 * PDC_MIB,            \
-      4 * PDC_KIB, PDC_GIB,                                                   \
-      "bytes per chunk when a raylet pulls an object from another node")      \
-    X(transfer_window, "PDC_TRANSFER_WINDOW", 4, 1, 1024,                     \
-      "chunks of one transfer in flight at once (flow control)")              \
-    X(transfer_timeout_ms, "PDC_TRANSFER_TIMEOUT_MS", 10000, 100,             \
-      PDC_HOUR_MS,                                                            \
-      "a transfer that makes no progress for this long fails")                \
-    X(pull_timeout_ms, "PDC_PULL_TIMEOUT_MS", 120000, 100, PDC_DAY_MS,        \
-      "longest a client waits for its raylet to bring an object over")        \
-    X(max_code_bytes, "PDC_MAX_CODE_BYTES", 256 * PDC_MIB, 0, 64 * PDC_GIB,  \
+#define PDC_SETTINGS(X)                                                                            \
+    X(inline_max, "PDC_INLINE_MAX", 100 * PDC_KIB, 0, 64 * PDC_MIB,                                \
+      "largest value (bytes) kept inline in messages instead of the store")                        \
+    X(object_store_memory, "PDC_OBJECT_STORE_MEMORY", 0, 0, 16 * PDC_TIB,                          \
+      "object store capacity in bytes; 0 means 30% of RAM, bounded by "                            \
+      "/dev/shm")                                                                                  \
+    X(store_shards, "PDC_STORE_SHARDS", 4, 1, 1024,                                                \
+      "LMDB environments in a node's store (concurrent writers)")                                  \
+    X(num_cpus, "PDC_NUM_CPUS", 0, 0, PDC_MAX_NODE_SLOTS,                                          \
+      "CPU slots of a node; 0 means the cores")                                                    \
+    X(worker_prestart, "PDC_WORKER_PRESTART", -1, -1, PDC_MAX_NODE_SLOTS,                          \
+      "workers started with the raylet; -1 means one per CPU slot")                                \
+    X(worker_idle_max, "PDC_WORKER_IDLE_MAX", 0, 0, PDC_MAX_NODE_SLOTS,                            \
+      "idle workers kept beyond the CPU slots; extra ones are stopped")                            \
+    X(lease_idle_ms, "PDC_LEASE_IDLE_MS", 20, 0, PDC_HOUR_MS,                                      \
+      "how long an owner keeps an idle worker lease before returning it")                          \
+    X(max_tasks_in_flight, "PDC_MAX_TASKS_IN_FLIGHT", 64, 1, 100000,                               \
+      "tasks an owner pushes to one leased worker before results return")                          \
+    X(max_pending_lease_requests, "PDC_MAX_PENDING_LEASE_REQUESTS", 10, 1, 10000,                  \
+      "lease requests an owner has out at once for long tasks of one shape "                       \
+      "(short tasks share one lease request at a time)")                                           \
+    X(keepalive_ms, "PDC_KEEPALIVE_MS", 500, 10, PDC_MINUTE_MS,                                    \
+      "how often an owner tells raylets on other nodes it is alive; one "                          \
+      "silent for node_timeout_ms x 3 loses its leases there")                                     \
+    X(spread_min_us, "PDC_SPREAD_MIN_US", 1000, 0, PDC_MINUTE_US,                                  \
+      "tasks busy longer than this (moving average) are spread one per "                           \
+      "worker; shorter ones are pushed in batches")                                                \
+    X(result_flush_us, "PDC_RESULT_FLUSH_US", 500, 0, PDC_SECOND_US,                               \
+      "longest a worker holds finished results to send them in a batch")                           \
+    X(heartbeat_ms, "PDC_HEARTBEAT_MS", 100, 10, PDC_MINUTE_MS, "raylet heartbeat period")         \
+    X(node_timeout_ms, "PDC_NODE_TIMEOUT_MS", 1000, 100, PDC_HOUR_MS,                              \
+      "silence after which the head declares a node dead")                                         \
+    X(connect_timeout_ms, "PDC_CONNECT_TIMEOUT_MS", 15000, 100, PDC_HOUR_MS,                       \
+      "how long pdc_init waits for the cluster to answer")                                         \
+    X(shutdown_timeout_ms, "PDC_SHUTDOWN_TIMEOUT_MS", 5000, 0, 10 * PDC_MINUTE_MS,                 \
+      "how long a stop waits for processes before SIGKILL")                                        \
+    X(max_message_size, "PDC_MAX_MESSAGE_SIZE", PDC_GIB, PDC_MIB, 64 * PDC_GIB,                    \
+      "largest message a network-facing socket accepts (bytes)")                                   \
+    X(owner_check_ms, "PDC_OWNER_CHECK_MS", 200, 10, PDC_MINUTE_MS,                                \
+      "how often embedded daemons check that their driver still lives")                            \
+    X(spillback_threshold_pct, "PDC_SPILLBACK_THRESHOLD_PCT", 50, 0, 100,                          \
+      "percent of a node's CPUs busy above which new work goes to other "                          \
+      "nodes with room (default strategy)")                                                        \
+    X(infeasible_timeout_ms, "PDC_INFEASIBLE_TIMEOUT_MS", 30000, 0, PDC_DAY_MS,                    \
+      "how long a request no live node can satisfy waits for one to join "                         \
+      "before it fails")                                                                           \
+    X(transfer_chunk_size, "PDC_TRANSFER_CHUNK_SIZE", 4 * PDC_MIB, 4 * PDC_KIB, PDC_GIB,           \
+      "bytes per chunk when a raylet pulls an object from another node")                           \
+    X(transfer_window, "PDC_TRANSFER_WINDOW", 4, 1, 1024,                                          \
+      "chunks of one transfer in flight at once (flow control)")                                   \
+    X(transfer_timeout_ms, "PDC_TRANSFER_TIMEOUT_MS", 10000, 100, PDC_HOUR_MS,                     \
+      "a transfer that makes no progress for this long fails")                                     \
+    X(pull_timeout_ms, "PDC_PULL_TIMEOUT_MS", 120000, 100, PDC_DAY_MS,                             \
+      "longest a client waits for its raylet to bring an object over")                             \
+    X(max_code_bytes, "PDC_MAX_CODE_BYTES", 256 * PDC_MIB, 0, 64 * PDC_GIB,                        \
       "bytes of code packages (uploaded libraries) the head keeps in all")
 
 typedef struct {
@@ -129,8 +122,7 @@ int pdc_config_load(pdc_config_t *cfg);
 /* Apply "name=value" (a --set flag).  0, or -1 with a message in err
    naming the setting, its variable, the value and the range; cfg is
    unchanged then. */
-int pdc_config_set(pdc_config_t *cfg, const char *assignment, char *err,
-                   size_t errlen);
+int pdc_config_set(pdc_config_t *cfg, const char *assignment, char *err, size_t errlen);
 /* Print every setting with its value, range, variable and help. */
 void pdc_config_print(const pdc_config_t *cfg, FILE *out);
 

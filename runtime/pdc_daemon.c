@@ -6,8 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
-void pdc_daemon_signals_start(uv_loop_t *loop, pdc_daemon_signals_t *signals,
-                              uv_signal_cb cb, void *data) {
+void pdc_daemon_signals_start(uv_loop_t *loop, pdc_daemon_signals_t *signals, uv_signal_cb cb,
+                              void *data) {
     uv_signal_init(loop, &signals->term);
     uv_signal_init(loop, &signals->interrupt);
     signals->term.data = signals->interrupt.data = data;
@@ -27,5 +27,6 @@ int pdc_daemon_owner_gone(int owner_pid) {
 }
 
 void pdc_daemon_unlink_endpoint(const char *endpoint) {
-    if (!strncmp(endpoint, "ipc://", 6)) unlink(endpoint + 6);
+    if (!strncmp(endpoint, "ipc://", 6))
+        unlink(endpoint + 6);
 }

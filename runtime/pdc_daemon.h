@@ -18,8 +18,8 @@ typedef struct {
 } pdc_daemon_signals_t;
 
 /* Call cb(handle, signum) on SIGTERM and SIGINT; handle->data is data. */
-void pdc_daemon_signals_start(uv_loop_t *loop, pdc_daemon_signals_t *signals,
-                              uv_signal_cb cb, void *data);
+void pdc_daemon_signals_start(uv_loop_t *loop, pdc_daemon_signals_t *signals, uv_signal_cb cb,
+                              void *data);
 /* Close the handlers (run the loop once more to finish) and ignore
    SIGTERM and SIGINT from now on. */
 void pdc_daemon_signals_close(pdc_daemon_signals_t *signals);

@@ -16,7 +16,8 @@ static void s_fill_random(void *buf, size_t n) {
     uint8_t *p = buf;
     while (n) {
         ssize_t got = getrandom(p, n, 0);
-        if (got <= 0) continue;
+        if (got <= 0)
+            continue;
         p += got;
         n -= (size_t) got;
     }
@@ -29,10 +30,12 @@ static void s_init(void) {
 
 void pdc_id_new(uint8_t id[PDC_ID_LEN]) {
     pthread_once(&s_once, s_init);
-    if (s_pid != getpid()) s_init(); /* a forked child draws its own */
+    if (s_pid != getpid())
+        s_init(); /* a forked child draws its own */
     uint64_t n = atomic_fetch_add(&s_counter, 1) + 1;
     memcpy(id, s_prefix, 8);
-    for (int i = 0; i < 8; i++) id[8 + i] = (uint8_t) (n >> (56 - 8 * i));
+    for (int i = 0; i < 8; i++)
+        id[8 + i] = (uint8_t) (n >> (56 - 8 * i));
 }
 
 char *pdc_id_hex(const uint8_t id[PDC_ID_LEN], char *buf) {
@@ -62,11 +65,12 @@ uint64_t pdc_id_hash(const uint8_t id[PDC_ID_LEN]) {
 int pdc_id_parse(const char *hex, uint8_t id[PDC_ID_LEN]) {
     for (int i = 0; i < 2 * PDC_ID_LEN; i++) {
         char ch = hex[i];
-        int v = ch >= '0' && ch <= '9' ? ch - '0'
-              : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
-              : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
-                                       : -1;
-        if (v < 0) return -1;
+        int v = ch >= '0' && ch <= '9'   ? ch - '0'
+                : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+                : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
+                                         : -1;
+        if (v < 0)
+            return -1;
         if (i % 2 == 0)
             id[i / 2] = (uint8_t) (v << 4);
         else

@@ -23,7 +23,6 @@ int pdc_idmap_put(pdc_idmap_t *map, const uint8_t id[PDC_ID_LEN], void *value);
 /* Remove; returns the value that was there, or NULL. */
 void *pdc_idmap_del(pdc_idmap_t *map, const uint8_t id[PDC_ID_LEN]);
 /* Visit every entry (the map must not change during the walk). */
-void pdc_idmap_each(const pdc_idmap_t *map, void (*fn)(void *value, void *arg),
-                    void *arg);
+void pdc_idmap_each(const pdc_idmap_t *map, void (*fn)(void *value, void *arg), void *arg);
 
 #endif

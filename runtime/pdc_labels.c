@@ -14,21 +14,23 @@
 #include <string.h>
 
 typedef struct {
-    const char *kind;       /* "labels" or "selector" */
-    const char *text;       /* all of it, for messages */
-    const char *at, *end;   /* the entry being read, trimmed */
-    const char *p;          /* the cursor, in [at, end] */
+    const char *kind;     /* "labels" or "selector" */
+    const char *text;     /* all of it, for messages */
+    const char *at, *end; /* the entry being read, trimmed */
+    const char *p;        /* the cursor, in [at, end] */
     char *err;
     size_t errlen;
 } s_parse_t;
 
 static int s_fail(s_parse_t *ps, const char *fmt, ...) {
-    if (!ps->err || !ps->errlen) return -1;
+    if (!ps->err || !ps->errlen)
+        return -1;
     int n = snprintf(ps->err, ps->errlen, "%s '%s': ", ps->kind, ps->text);
     if (ps->at < ps->end && n >= 0 && (size_t) n < ps->errlen)
         n += snprintf(ps->err + n, ps->errlen - (size_t) n, "'%.*s': ", (int) (ps->end - ps->at),
                       ps->at);
-    if (n < 0 || (size_t) n >= ps->errlen) return -1;
+    if (n < 0 || (size_t) n >= ps->errlen)
+        return -1;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(ps->err + n, ps->errlen - (size_t) n, fmt, ap);
@@ -41,15 +43,16 @@ static int s_label_char(char c) {
 }
 
 static void s_space(s_parse_t *ps) {
-    while (ps->p < ps->end && isspace((unsigned char) *ps->p)) ps->p++;
+    while (ps->p < ps->end && isspace((unsigned char) *ps->p))
+        ps->p++;
 }
 
 /* Refuse the character at the cursor, which should not be there. */
 static int s_bad_char(s_parse_t *ps, const char *where) {
     unsigned char c = (unsigned char) *ps->p;
     if (isprint(c))
-        return s_fail(ps, "bad character '%c' in %s (use letters, digits, '_', '-', '.', '/')",
-                      c, where);
+        return s_fail(ps, "bad character '%c' in %s (use letters, digits, '_', '-', '.', '/')", c,
+                      where);
     return s_fail(ps, "bad character 0x%02x in %s", c, where);
 }
 
@@ -64,7 +67,8 @@ static int s_word(s_parse_t *ps, char out[PDC_LABEL_LEN], const char *what) {
         out[n++] = *ps->p++;
     }
     out[n] = '\0';
-    if (n) return 0;
+    if (n)
+        return 0;
     if (ps->p < ps->end && !isspace((unsigned char) *ps->p) && !strchr("=!()|,", *ps->p))
         return s_bad_char(ps, what);
     return s_fail(ps, "empty %s", what);
@@ -75,8 +79,10 @@ static int s_word(s_parse_t *ps, char out[PDC_LABEL_LEN], const char *what) {
 static const char *s_entry_end(const char *p) {
     int depth = 0;
     for (; *p && !(*p == ',' && !depth); p++) {
-        if (*p == '(') depth++;
-        if (*p == ')' && depth) depth--;
+        if (*p == '(')
+            depth++;
+        if (*p == ')' && depth)
+            depth--;
     }
     return p;
 }
@@ -87,20 +93,28 @@ static const char *s_entry_end(const char *p) {
    which is refused. */
 static int s_each_entry(s_parse_t *ps, void *out, int (*read_entry)(s_parse_t *, void *)) {
     const char *p = ps->text;
-    if (!p) return 0;
-    while (isspace((unsigned char) *p)) p++;
-    if (!*p) return 0;
+    if (!p)
+        return 0;
+    while (isspace((unsigned char) *p))
+        p++;
+    if (!*p)
+        return 0;
     p = ps->text;
     for (;;) {
         const char *end = s_entry_end(p);
         ps->at = p;
         ps->end = end;
-        while (ps->at < end && isspace((unsigned char) *ps->at)) ps->at++;
-        while (ps->end > ps->at && isspace((unsigned char) ps->end[-1])) ps->end--;
+        while (ps->at < end && isspace((unsigned char) *ps->at))
+            ps->at++;
+        while (ps->end > ps->at && isspace((unsigned char) ps->end[-1]))
+            ps->end--;
         ps->p = ps->at;
-        if (ps->at == ps->end) return s_fail(ps, "empty entry (a stray ',')");
-        if (read_entry(ps, out) < 0) return -1;
-        if (!*end) return 0;
+        if (ps->at == ps->end)
+            return s_fail(ps, "empty entry (a stray ',')");
+        if (read_entry(ps, out) < 0)
+            return -1;
+        if (!*end)
+            return 0;
         p = end + 1;
     }
 }
@@ -110,20 +124,26 @@ static int s_each_entry(s_parse_t *ps, void *out, int (*read_entry)(s_parse_t *,
 static int s_read_label(s_parse_t *ps, void *arg) {
     pdc_labels_t *out = arg;
     char key[PDC_LABEL_LEN], value[PDC_LABEL_LEN];
-    if (s_word(ps, key, "key") < 0) return -1;
+    if (s_word(ps, key, "key") < 0)
+        return -1;
     const char *after = ps->p;
     s_space(ps);
-    if (ps->p == ps->end) return s_fail(ps, "no '=' (a label is KEY=VALUE)");
+    if (ps->p == ps->end)
+        return s_fail(ps, "no '=' (a label is KEY=VALUE)");
     if (*ps->p != '=') {
         ps->p = after;
         return s_bad_char(ps, "key");
     }
     ps->p++;
     s_space(ps);
-    if (s_word(ps, value, "value") < 0) return -1;
-    if (ps->p < ps->end) return s_bad_char(ps, "value");
-    if (pdc_labels_get(out, key)) return s_fail(ps, "duplicate key '%s'", key);
-    if (out->n == PDC_MAX_LABELS) return s_fail(ps, "more than %d labels", PDC_MAX_LABELS);
+    if (s_word(ps, value, "value") < 0)
+        return -1;
+    if (ps->p < ps->end)
+        return s_bad_char(ps, "value");
+    if (pdc_labels_get(out, key))
+        return s_fail(ps, "duplicate key '%s'", key);
+    if (out->n == PDC_MAX_LABELS)
+        return s_fail(ps, "more than %d labels", PDC_MAX_LABELS);
     memcpy(out->key[out->n], key, sizeof key);
     memcpy(out->value[out->n], value, sizeof value);
     out->n++;
@@ -133,14 +153,16 @@ static int s_read_label(s_parse_t *ps, void *arg) {
 int pdc_labels_parse(const char *text, pdc_labels_t *out, char *err, size_t errlen) {
     memset(out, 0, sizeof *out);
     s_parse_t ps = {.kind = "labels", .text = text, .err = err, .errlen = errlen};
-    if (s_each_entry(&ps, out, s_read_label) == 0) return 0;
+    if (s_each_entry(&ps, out, s_read_label) == 0)
+        return 0;
     memset(out, 0, sizeof *out);
     return -1;
 }
 
 const char *pdc_labels_get(const pdc_labels_t *l, const char *key) {
     for (int i = 0; i < l->n; i++)
-        if (!strcmp(l->key[i], key)) return l->value[i];
+        if (!strcmp(l->key[i], key))
+            return l->value[i];
     return NULL;
 }
 
@@ -149,9 +171,11 @@ static int s_by_key(const void *a, const void *b) {
 }
 
 const char *pdc_labels_format(const pdc_labels_t *l, char *buf, size_t len) {
-    if (!len) return buf;
+    if (!len)
+        return buf;
     const char *keys[PDC_MAX_LABELS];
-    for (int i = 0; i < l->n; i++) keys[i] = l->key[i];
+    for (int i = 0; i < l->n; i++)
+        keys[i] = l->key[i];
     qsort(keys, (size_t) l->n, sizeof keys[0], s_by_key);
     size_t at = 0;
     buf[0] = '\0';
@@ -185,13 +209,18 @@ static int s_read_values(s_parse_t *ps, pdc_selector_term_t *t) {
         s_space(ps);
         if (t->nvalues == PDC_MAX_SELECTOR_VALUES)
             return s_fail(ps, "more than %d values in (...)", PDC_MAX_SELECTOR_VALUES);
-        if (s_word(ps, t->value[t->nvalues], "value") < 0) return -1;
+        if (s_word(ps, t->value[t->nvalues], "value") < 0)
+            return -1;
         t->nvalues++;
         s_space(ps);
-        if (ps->p == ps->end) return s_fail(ps, "missing ')'");
-        if (*ps->p == ')') break;
-        if (*ps->p == ',') return s_fail(ps, "values in (...) are separated by '|', not ','");
-        if (*ps->p != '|') return s_bad_char(ps, "value");
+        if (ps->p == ps->end)
+            return s_fail(ps, "missing ')'");
+        if (*ps->p == ')')
+            break;
+        if (*ps->p == ',')
+            return s_fail(ps, "values in (...) are separated by '|', not ','");
+        if (*ps->p != '|')
+            return s_bad_char(ps, "value");
         ps->p++;
     }
     ps->p++;
@@ -211,7 +240,8 @@ static int s_read_term(s_parse_t *ps, void *arg) {
         ps->p++;
         s_space(ps);
         t->op = PDC_SEL_ABSENT;
-        if (s_word(ps, t->key, "key") < 0) return -1;
+        if (s_word(ps, t->key, "key") < 0)
+            return -1;
         s_space(ps);
         if (ps->p < ps->end)
             return s_fail(ps, "'!%s' takes no value (for \"not equal\" write %s!=VALUE)", t->key,
@@ -219,7 +249,8 @@ static int s_read_term(s_parse_t *ps, void *arg) {
         out->n++;
         return 0;
     }
-    if (s_word(ps, t->key, "key") < 0) return -1;
+    if (s_word(ps, t->key, "key") < 0)
+        return -1;
     const char *after = ps->p;
     s_space(ps);
     if (ps->p == ps->end) {
@@ -228,13 +259,16 @@ static int s_read_term(s_parse_t *ps, void *arg) {
         t->op = *ps->p == '=' ? PDC_SEL_EQ : PDC_SEL_NE;
         ps->p += t->op == PDC_SEL_NE || s_at(ps, "==") ? 2 : 1;
         s_space(ps);
-        if (s_word(ps, t->value[0], "value") < 0) return -1;
+        if (s_word(ps, t->value[0], "value") < 0)
+            return -1;
         t->nvalues = 1;
-        if (ps->p < ps->end) return s_bad_char(ps, "value");
+        if (ps->p < ps->end)
+            return s_bad_char(ps, "value");
     } else if (after < ps->p && s_at_in(ps)) {
         t->op = PDC_SEL_IN;
         ps->p += 2;
-        if (s_read_values(ps, t) < 0) return -1;
+        if (s_read_values(ps, t) < 0)
+            return -1;
     } else if (after == ps->p) {
         return s_bad_char(ps, "key");
     } else {
@@ -247,7 +281,8 @@ static int s_read_term(s_parse_t *ps, void *arg) {
 int pdc_selector_parse(const char *text, pdc_selector_t *out, char *err, size_t errlen) {
     memset(out, 0, sizeof *out);
     s_parse_t ps = {.kind = "selector", .text = text, .err = err, .errlen = errlen};
-    if (s_each_entry(&ps, out, s_read_term) == 0) return 0;
+    if (s_each_entry(&ps, out, s_read_term) == 0)
+        return 0;
     memset(out, 0, sizeof *out);
     return -1;
 }
@@ -260,7 +295,8 @@ static int s_term_holds(const pdc_selector_term_t *t, const char *value) {
         return !value || strcmp(value, t->value[0]);
     case PDC_SEL_IN:
         for (int i = 0; value && i < t->nvalues; i++)
-            if (!strcmp(value, t->value[i])) return 1;
+            if (!strcmp(value, t->value[i]))
+                return 1;
         return 0;
     case PDC_SEL_PRESENT:
         return value != NULL;
@@ -272,7 +308,8 @@ static int s_term_holds(const pdc_selector_term_t *t, const char *value) {
 
 static int s_first_failing(const pdc_selector_t *sel, const pdc_labels_t *labels) {
     for (int i = 0; i < sel->n; i++)
-        if (!s_term_holds(&sel->term[i], pdc_labels_get(labels, sel->term[i].key))) return i;
+        if (!s_term_holds(&sel->term[i], pdc_labels_get(labels, sel->term[i].key)))
+            return i;
     return -1;
 }
 
@@ -282,7 +319,8 @@ int pdc_selector_match(const pdc_selector_t *sel, const pdc_labels_t *labels) {
 
 /* Append one term, as pdc_selector_parse reads it, at buf + at. */
 static size_t s_term_format(const pdc_selector_term_t *t, char *buf, size_t at, size_t len) {
-    if (at >= len) return at;
+    if (at >= len)
+        return at;
     switch (t->op) {
     case PDC_SEL_EQ:
     case PDC_SEL_NE:
@@ -301,11 +339,13 @@ static size_t s_term_format(const pdc_selector_term_t *t, char *buf, size_t at, 
     return at;
 }
 
-const char *pdc_selector_mismatch(const pdc_selector_t *sel, const pdc_labels_t *labels,
-                                  char *buf, size_t len) {
+const char *pdc_selector_mismatch(const pdc_selector_t *sel, const pdc_labels_t *labels, char *buf,
+                                  size_t len) {
     int i = s_first_failing(sel, labels);
-    if (i < 0) return NULL;
-    if (!len) return buf;
+    if (i < 0)
+        return NULL;
+    if (!len)
+        return buf;
     const pdc_selector_term_t *t = &sel->term[i];
     const char *value = pdc_labels_get(labels, t->key);
     buf[0] = '\0';
@@ -320,11 +360,13 @@ const char *pdc_selector_mismatch(const pdc_selector_t *sel, const pdc_labels_t 
 }
 
 const char *pdc_selector_format(const pdc_selector_t *sel, char *buf, size_t len) {
-    if (!len) return buf;
+    if (!len)
+        return buf;
     size_t at = 0;
     buf[0] = '\0';
     for (int i = 0; i < sel->n && at < len; i++) {
-        if (i) at += (size_t) snprintf(buf + at, len - at, ",");
+        if (i)
+            at += (size_t) snprintf(buf + at, len - at, ",");
         at = s_term_format(&sel->term[i], buf, at, len);
     }
     return buf;

@@ -81,8 +81,8 @@ int pdc_selector_match(const pdc_selector_t *sel, const pdc_labels_t *labels);
    and what the node has instead, for error messages:
    "tier=edge (node has tier=cloud)", "tier=edge (node has no tier)",
    "!spot (node has spot=yes)". */
-const char *pdc_selector_mismatch(const pdc_selector_t *sel, const pdc_labels_t *labels,
-                                  char *buf, size_t len);
+const char *pdc_selector_mismatch(const pdc_selector_t *sel, const pdc_labels_t *labels, char *buf,
+                                  size_t len);
 /* sel in the form pdc_selector_parse reads, terms in their order:
    "tier=edge,zone!=b,gpu-type in (a100|h100),!spot"; "" for none. */
 const char *pdc_selector_format(const pdc_selector_t *sel, char *buf, size_t len);

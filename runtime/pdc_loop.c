@@ -22,13 +22,15 @@ struct pdc_zwatch {
 int pdc_zsock_readable(void *sock) {
     int events = 0;
     size_t len = sizeof events;
-    if (zmq_getsockopt(sock, ZMQ_EVENTS, &events, &len) != 0) return 0;
+    if (zmq_getsockopt(sock, ZMQ_EVENTS, &events, &len) != 0)
+        return 0;
     return (events & ZMQ_POLLIN) != 0;
 }
 
 static void s_drain(pdc_zwatch_t *self) {
     for (int i = 0; i < PDC_ZWATCH_BUDGET && !self->closing; i++) {
-        if (!pdc_zsock_readable(self->sock)) return;
+        if (!pdc_zsock_readable(self->sock))
+            return;
         self->fn(self, self->sock, self->arg);
     }
 }
@@ -55,10 +57,10 @@ static void s_on_check(uv_check_t *h) {
     s_drain(h->data);
 }
 
-pdc_zwatch_t *pdc_zwatch_new(uv_loop_t *loop, void *sock, pdc_zwatch_fn *fn,
-                             void *arg) {
+pdc_zwatch_t *pdc_zwatch_new(uv_loop_t *loop, void *sock, pdc_zwatch_fn *fn, void *arg) {
     pdc_zwatch_t *self = calloc(1, sizeof *self);
-    if (!self) return NULL;
+    if (!self)
+        return NULL;
     int fd;
     size_t len = sizeof fd;
     if (zmq_getsockopt(sock, ZMQ_FD, &fd, &len) != 0) {
@@ -82,11 +84,13 @@ pdc_zwatch_t *pdc_zwatch_new(uv_loop_t *loop, void *sock, pdc_zwatch_fn *fn,
 
 static void s_on_close(uv_handle_t *h) {
     pdc_zwatch_t *self = h->data;
-    if (++self->closing == 5) free(self);
+    if (++self->closing == 5)
+        free(self);
 }
 
 void pdc_zwatch_destroy(pdc_zwatch_t **self_p) {
-    if (!self_p || !*self_p) return;
+    if (!self_p || !*self_p)
+        return;
     pdc_zwatch_t *self = *self_p;
     *self_p = NULL;
     self->closing = 1;

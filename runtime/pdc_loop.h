@@ -24,8 +24,7 @@ typedef void(pdc_zwatch_fn)(pdc_zwatch_t *watch, void *sock, void *arg);
 
 /* Watch sock (a raw libzmq socket, e.g. zsock_resolve(zsock)) on loop.
    Returns NULL on failure. */
-pdc_zwatch_t *pdc_zwatch_new(uv_loop_t *loop, void *sock, pdc_zwatch_fn *fn,
-                             void *arg);
+pdc_zwatch_t *pdc_zwatch_new(uv_loop_t *loop, void *sock, pdc_zwatch_fn *fn, void *arg);
 /* Stop watching and free (the handles close asynchronously; run the loop
    once more before freeing the loop).  Safe on NULL, nulls *self_p. */
 void pdc_zwatch_destroy(pdc_zwatch_t **self_p);

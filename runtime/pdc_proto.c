@@ -94,35 +94,49 @@ void pdc_enc_raw(pdc_enc_t *enc, const void *bytes, size_t n) {
 /* Length of the token at s ("u", "{}", "*(ss)", "(u*d)"). */
 static size_t s_token_len(const char *s) {
     switch (*s) {
-    case '\0': return 0;
-    case '*': return 1 + s_token_len(s + 1);
-    case '{': return 2;
+    case '\0':
+        return 0;
+    case '*':
+        return 1 + s_token_len(s + 1);
+    case '{':
+        return 2;
     case '(': {
         size_t i = 1;
-        while (s[i] && s[i] != ')') i += s_token_len(s + i);
+        while (s[i] && s[i] != ')')
+            i += s_token_len(s + i);
         return s[i] == ')' ? i + 1 : i;
     }
-    default: return 1;
+    default:
+        return 1;
     }
 }
 
 static size_t s_schema_fields(const char *schema) {
     size_t n = 0;
-    for (const char *s = schema; *s; s += s_token_len(s)) n++;
+    for (const char *s = schema; *s; s += s_token_len(s))
+        n++;
     return n;
 }
 
 /* ---- The walker ------------------------------------------------------- */
 
 typedef enum {
-    K_NIL, K_BOOL, K_UINT, K_INT, K_FLOAT, K_STR, K_BIN, K_ARRAY, K_MAP,
-    K_EXT, K_BAD
+    K_NIL,
+    K_BOOL,
+    K_UINT,
+    K_INT,
+    K_FLOAT,
+    K_STR,
+    K_BIN,
+    K_ARRAY,
+    K_MAP,
+    K_EXT,
+    K_BAD
 } s_kind;
 
-static const char *s_kind_names[] = {"nil",    "bool",   "unsigned integer",
-                                     "negative integer", "float", "string",
-                                     "binary", "array",  "map",
-                                     "extension", "invalid byte"};
+static const char *s_kind_names[] = {"nil",   "bool",      "unsigned integer", "negative integer",
+                                     "float", "string",    "binary",           "array",
+                                     "map",   "extension", "invalid byte"};
 
 typedef struct {
     const uint8_t *p, *end;
@@ -131,20 +145,19 @@ typedef struct {
     char path[128];
 } s_walker;
 
-static int s_fail(s_walker *w, const char *fmt, const char *a,
-                  const char *b) {
+static int s_fail(s_walker *w, const char *fmt, const char *a, const char *b) {
     if (w->err && w->errlen) {
         char what[160];
         snprintf(what, sizeof what, fmt, a, b);
-        snprintf(w->err, w->errlen, "%s%s%s", w->path, *w->path ? ": " : "",
-                 what);
+        snprintf(w->err, w->errlen, "%s%s%s", w->path, *w->path ? ": " : "", what);
     }
     return -1;
 }
 
 static uint64_t s_be(const uint8_t *p, int n) {
     uint64_t v = 0;
-    for (int i = 0; i < n; i++) v = (v << 8) | p[i];
+    for (int i = 0; i < n; i++)
+        v = (v << 8) | p[i];
     return v;
 }
 
@@ -152,81 +165,165 @@ static uint64_t s_be(const uint8_t *p, int n) {
    checked against the bytes left and skipped); for ARRAY/MAP the element
    count (checked against the bytes left); for UINT the value. */
 static s_kind s_head(s_walker *w, uint64_t *n) {
-    if (w->p >= w->end) return K_BAD;
+    if (w->p >= w->end)
+        return K_BAD;
     uint8_t b = *w->p++;
     size_t left = (size_t) (w->end - w->p);
     int lenbytes = 0;
     s_kind k;
     *n = 0;
-    if (b <= 0x7f) { *n = b; return K_UINT; }
-    if (b >= 0xe0) return K_INT;
-    if (b >= 0x80 && b <= 0x8f) { *n = b & 0x0f; k = K_MAP; goto count; }
-    if (b >= 0x90 && b <= 0x9f) { *n = b & 0x0f; k = K_ARRAY; goto count; }
-    if (b >= 0xa0 && b <= 0xbf) { *n = b & 0x1f; k = K_STR; goto body; }
+    if (b <= 0x7f) {
+        *n = b;
+        return K_UINT;
+    }
+    if (b >= 0xe0)
+        return K_INT;
+    if (b >= 0x80 && b <= 0x8f) {
+        *n = b & 0x0f;
+        k = K_MAP;
+        goto count;
+    }
+    if (b >= 0x90 && b <= 0x9f) {
+        *n = b & 0x0f;
+        k = K_ARRAY;
+        goto count;
+    }
+    if (b >= 0xa0 && b <= 0xbf) {
+        *n = b & 0x1f;
+        k = K_STR;
+        goto body;
+    }
     switch (b) {
-    case 0xc0: return K_NIL;
-    case 0xc2: case 0xc3: return K_BOOL;
-    case 0xc4: k = K_BIN; lenbytes = 1; break;
-    case 0xc5: k = K_BIN; lenbytes = 2; break;
-    case 0xc6: k = K_BIN; lenbytes = 4; break;
-    case 0xd9: k = K_STR; lenbytes = 1; break;
-    case 0xda: k = K_STR; lenbytes = 2; break;
-    case 0xdb: k = K_STR; lenbytes = 4; break;
-    case 0xc7: k = K_EXT; lenbytes = 1; break;
-    case 0xc8: k = K_EXT; lenbytes = 2; break;
-    case 0xc9: k = K_EXT; lenbytes = 4; break;
-    case 0xdc: k = K_ARRAY; lenbytes = 2; break;
-    case 0xdd: k = K_ARRAY; lenbytes = 4; break;
-    case 0xde: k = K_MAP; lenbytes = 2; break;
-    case 0xdf: k = K_MAP; lenbytes = 4; break;
-    case 0xca: case 0xcb: {
+    case 0xc0:
+        return K_NIL;
+    case 0xc2:
+    case 0xc3:
+        return K_BOOL;
+    case 0xc4:
+        k = K_BIN;
+        lenbytes = 1;
+        break;
+    case 0xc5:
+        k = K_BIN;
+        lenbytes = 2;
+        break;
+    case 0xc6:
+        k = K_BIN;
+        lenbytes = 4;
+        break;
+    case 0xd9:
+        k = K_STR;
+        lenbytes = 1;
+        break;
+    case 0xda:
+        k = K_STR;
+        lenbytes = 2;
+        break;
+    case 0xdb:
+        k = K_STR;
+        lenbytes = 4;
+        break;
+    case 0xc7:
+        k = K_EXT;
+        lenbytes = 1;
+        break;
+    case 0xc8:
+        k = K_EXT;
+        lenbytes = 2;
+        break;
+    case 0xc9:
+        k = K_EXT;
+        lenbytes = 4;
+        break;
+    case 0xdc:
+        k = K_ARRAY;
+        lenbytes = 2;
+        break;
+    case 0xdd:
+        k = K_ARRAY;
+        lenbytes = 4;
+        break;
+    case 0xde:
+        k = K_MAP;
+        lenbytes = 2;
+        break;
+    case 0xdf:
+        k = K_MAP;
+        lenbytes = 4;
+        break;
+    case 0xca:
+    case 0xcb: {
         int sz = b == 0xca ? 4 : 8;
-        if (left < (size_t) sz) return K_BAD;
+        if (left < (size_t) sz)
+            return K_BAD;
         w->p += sz;
         return K_FLOAT;
     }
-    case 0xcc: case 0xcd: case 0xce: case 0xcf: {
+    case 0xcc:
+    case 0xcd:
+    case 0xce:
+    case 0xcf: {
         int sz = 1 << (b - 0xcc);
-        if (left < (size_t) sz) return K_BAD;
+        if (left < (size_t) sz)
+            return K_BAD;
         *n = s_be(w->p, sz);
         w->p += sz;
         return K_UINT;
     }
-    case 0xd0: case 0xd1: case 0xd2: case 0xd3: {
+    case 0xd0:
+    case 0xd1:
+    case 0xd2:
+    case 0xd3: {
         int sz = 1 << (b - 0xd0);
-        if (left < (size_t) sz) return K_BAD;
+        if (left < (size_t) sz)
+            return K_BAD;
         /* A signed encoding of a non-negative value still counts as an
            unsigned integer, as msgpack-c does. */
         int64_t v = (int64_t) s_be(w->p, sz);
-        if (sz < 8 && (v >> (8 * sz - 1)) & 1) v = -1;
+        if (sz < 8 && (v >> (8 * sz - 1)) & 1)
+            v = -1;
         w->p += sz;
-        if (v >= 0) { *n = (uint64_t) v; return K_UINT; }
+        if (v >= 0) {
+            *n = (uint64_t) v;
+            return K_UINT;
+        }
         return K_INT;
     }
-    case 0xd4: case 0xd5: case 0xd6: case 0xd7: case 0xd8: {
+    case 0xd4:
+    case 0xd5:
+    case 0xd6:
+    case 0xd7:
+    case 0xd8: {
         size_t sz = 1 + ((size_t) 1 << (b - 0xd4)); /* type + data */
-        if (left < sz) return K_BAD;
+        if (left < sz)
+            return K_BAD;
         w->p += sz;
         return K_EXT;
     }
-    default: return K_BAD; /* 0xc1 is never used */
+    default:
+        return K_BAD; /* 0xc1 is never used */
     }
-    if (left < (size_t) lenbytes) return K_BAD;
+    if (left < (size_t) lenbytes)
+        return K_BAD;
     *n = s_be(w->p, lenbytes);
     w->p += lenbytes;
     left -= (size_t) lenbytes;
     if (k == K_EXT) {
-        if (left < 1 + *n) return K_BAD;
+        if (left < 1 + *n)
+            return K_BAD;
         w->p += 1 + *n;
         return K_EXT;
     }
-    if (k == K_ARRAY || k == K_MAP) goto count;
+    if (k == K_ARRAY || k == K_MAP)
+        goto count;
 body:
-    if ((uint64_t) (w->end - w->p) < *n) return K_BAD;
+    if ((uint64_t) (w->end - w->p) < *n)
+        return K_BAD;
     w->p += *n;
     return k;
 count:
-    if ((uint64_t) (w->end - w->p) < *n * (k == K_MAP ? 2 : 1)) return K_BAD;
+    if ((uint64_t) (w->end - w->p) < *n * (k == K_MAP ? 2 : 1))
+        return K_BAD;
     return k;
 }
 
@@ -259,38 +356,42 @@ static int s_check_token(s_walker *w, const char *tok, int depth) {
     case 'i':
         return k == K_UINT || k == K_INT ? 0 : s_expect(w, "integer", k);
     case 'f':
-        return k == K_UINT || k == K_INT || k == K_FLOAT
-                       ? 0
-                       : s_expect(w, "number", k);
-    case 's': return k == K_STR ? 0 : s_expect(w, "string", k);
-    case 'b': return k == K_BIN ? 0 : s_expect(w, "binary", k);
+        return k == K_UINT || k == K_INT || k == K_FLOAT ? 0 : s_expect(w, "number", k);
+    case 's':
+        return k == K_STR ? 0 : s_expect(w, "string", k);
+    case 'b':
+        return k == K_BIN ? 0 : s_expect(w, "binary", k);
     case 'd':
-        if (k != K_BIN) return s_expect(w, "16-byte id", k);
+        if (k != K_BIN)
+            return s_expect(w, "16-byte id", k);
         return n == 16 ? 0 : s_fail(w, "%s%s", "id is not 16 bytes", "");
     case 'v':
         return k <= K_BIN ? 0 : s_expect(w, "scalar", k);
     case '{': {
-        if (k != K_MAP) return s_expect(w, "map", k);
+        if (k != K_MAP)
+            return s_expect(w, "map", k);
         for (uint64_t i = 0; i < n; i++) {
             size_t old = s_path_push(w, "{%llu}", i);
-            if (s_check_token(w, "s", depth + 1) ||
-                s_check_token(w, "f", depth + 1))
+            if (s_check_token(w, "s", depth + 1) || s_check_token(w, "f", depth + 1))
                 return -1;
             w->path[old] = '\0';
         }
         return 0;
     }
     case '*': {
-        if (k != K_ARRAY) return s_expect(w, "array", k);
+        if (k != K_ARRAY)
+            return s_expect(w, "array", k);
         for (uint64_t i = 0; i < n; i++) {
             size_t old = s_path_push(w, "[%llu]", i);
-            if (s_check_token(w, tok + 1, depth + 1)) return -1;
+            if (s_check_token(w, tok + 1, depth + 1))
+                return -1;
             w->path[old] = '\0';
         }
         return 0;
     }
     case '(': {
-        if (k != K_ARRAY) return s_expect(w, "array", k);
+        if (k != K_ARRAY)
+            return s_expect(w, "array", k);
         const char *inner = tok + 1;
         uint64_t want = 0;
         for (const char *s = inner; *s && *s != ')'; s += s_token_len(s))
@@ -302,36 +403,38 @@ static int s_check_token(s_walker *w, const char *tok, int depth) {
             return s_fail(w, "expected a tuple of %s, got %s items", a, b);
         }
         uint64_t i = 0;
-        for (const char *s = inner; *s && *s != ')';
-             s += s_token_len(s), i++) {
+        for (const char *s = inner; *s && *s != ')'; s += s_token_len(s), i++) {
             size_t old = s_path_push(w, ".%llu", i);
-            if (s_check_token(w, s, depth + 1)) return -1;
+            if (s_check_token(w, s, depth + 1))
+                return -1;
             w->path[old] = '\0';
         }
         return 0;
     }
-    default: return s_fail(w, "%s%s", "bad schema token", "");
+    default:
+        return s_fail(w, "%s%s", "bad schema token", "");
     }
 }
 
-int pdc_proto_check(const void *data, size_t size, const char *schema,
-                    char *err, size_t errlen) {
+int pdc_proto_check(const void *data, size_t size, const char *schema, char *err, size_t errlen) {
     s_walker w = {data, (const uint8_t *) data + size, err, errlen, ""};
     /* One item per token ("uuds" is four items, "" none), as the fields
        of a message follow its header. */
     bool several = s_schema_fields(schema) > 1;
     size_t i = 0;
     for (const char *s = schema; *s; s += s_token_len(s), i++) {
-        if (several) snprintf(w.path, sizeof w.path, "field %zu", i);
-        if (s_check_token(&w, s, 0)) return -1;
+        if (several)
+            snprintf(w.path, sizeof w.path, "field %zu", i);
+        if (s_check_token(&w, s, 0))
+            return -1;
     }
     w.path[0] = '\0';
-    if (w.p != w.end) return s_fail(&w, "%s%s", "trailing bytes", "");
+    if (w.p != w.end)
+        return s_fail(&w, "%s%s", "trailing bytes", "");
     return 0;
 }
 
-int pdc_msg_decode(const void *data, size_t size, pdc_msg_t *msg, char *err,
-                   size_t errlen) {
+int pdc_msg_decode(const void *data, size_t size, pdc_msg_t *msg, char *err, size_t errlen) {
     memset(msg, 0, sizeof *msg);
     s_walker w = {data, (const uint8_t *) data + size, err, errlen, "header"};
     uint64_t n, version, type, reqid;
@@ -346,8 +449,7 @@ int pdc_msg_decode(const void *data, size_t size, pdc_msg_t *msg, char *err,
     if (s_head(&w, &type) != K_UINT || type >= PDC_MSG_COUNT_)
         return s_fail(&w, "%s%s", "unknown message type", "");
     if (s_head(&w, &reqid) != K_UINT)
-        return s_fail(&w, "%s%s", "request id is not an unsigned integer",
-                      "");
+        return s_fail(&w, "%s%s", "request id is not an unsigned integer", "");
     const char *schema = s_schemas[type];
     size_t want = s_schema_fields(schema);
     if (n - 3 != want) {
@@ -360,7 +462,8 @@ int pdc_msg_decode(const void *data, size_t size, pdc_msg_t *msg, char *err,
     size_t i = 0;
     for (const char *s = schema; *s; s += s_token_len(s), i++) {
         snprintf(w.path, sizeof w.path, "%s field %zu", s_names[type], i);
-        if (s_check_token(&w, s, 1)) return -1;
+        if (s_check_token(&w, s, 1))
+            return -1;
     }
     if (w.p != w.end) {
         snprintf(w.path, sizeof w.path, "%s", s_names[type]);
@@ -368,8 +471,7 @@ int pdc_msg_decode(const void *data, size_t size, pdc_msg_t *msg, char *err,
     }
     msgpack_unpacked_init(&msg->unpacked_);
     size_t off = 0;
-    if (msgpack_unpack_next(&msg->unpacked_, data, size, &off) !=
-        MSGPACK_UNPACK_SUCCESS) {
+    if (msgpack_unpack_next(&msg->unpacked_, data, size, &off) != MSGPACK_UNPACK_SUCCESS) {
         msgpack_unpacked_destroy(&msg->unpacked_);
         snprintf(w.path, sizeof w.path, "%s", s_names[type]);
         return s_fail(&w, "%s%s", "msgpack could not unpack it", "");
@@ -383,13 +485,15 @@ int pdc_msg_decode(const void *data, size_t size, pdc_msg_t *msg, char *err,
 }
 
 void pdc_msg_free(pdc_msg_t *msg) {
-    if (msg->fields) msgpack_unpacked_destroy(&msg->unpacked_);
+    if (msg->fields)
+        msgpack_unpacked_destroy(&msg->unpacked_);
     msg->fields = NULL;
 }
 
 const char *pdc_f_cstr(const msgpack_object *o, char *buf, size_t bufsize) {
     size_t n = o->via.str.size < bufsize - 1 ? o->via.str.size : bufsize - 1;
-    if (n) memcpy(buf, o->via.str.ptr, n); /* "" has ptr NULL */
+    if (n)
+        memcpy(buf, o->via.str.ptr, n); /* "" has ptr NULL */
     buf[n] = '\0';
     return buf;
 }

@@ -57,9 +57,8 @@
       dies; PDC_LEASE_SOFT: affinity may fall back to other nodes;
       PDC_LEASE_SPILLED: another raylet chose this node, do not send it
       on.  Reply LEASE_GRANT (worker id, endpoint for the requester,
-      public endpoint, node id, the GPU devices granted: "0,1" or ""), LEASE_REDIRECT (node id, raylet
-      endpoint: ask that raylet instead, with PDC_LEASE_SPILLED) or
-      ERROR.
+      public endpoint, node id, the GPU devices granted: "0,1" or ""), LEASE_REDIRECT (node id,
+   raylet endpoint: ask that raylet instead, with PDC_LEASE_SPILLED) or ERROR.
     - LEASE_RETURN: worker id.  No reply.
     - BLOCKED / UNBLOCKED: the sending worker waits in pdc_get and gives
       its CPU back / takes it again.  No reply.
@@ -158,46 +157,46 @@
 #define PDC_F_TOKEN_(name, token) token
 #define PDC_F_INDEX_(name, token) PDC_##name,
 
-#define PDC_ARG_FIELDS(F)                                                    \
-    F(ARG_KIND, "u")                                                         \
+#define PDC_ARG_FIELDS(F)                                                                          \
+    F(ARG_KIND, "u")                                                                               \
     F(ARG_VALUE, "v")
 #define PDC_ARG_SCHEMA "(" PDC_ARG_FIELDS(PDC_F_TOKEN_) ")"
 
-#define PDC_TASK_FIELDS(F)                                                   \
-    F(TASK_ID, "d")                                                          \
-    F(TASK_LIBRARY, "s")                                                     \
-    F(TASK_FUNCTION, "s")                                                    \
+#define PDC_TASK_FIELDS(F)                                                                         \
+    F(TASK_ID, "d")                                                                                \
+    F(TASK_LIBRARY, "s")                                                                           \
+    F(TASK_FUNCTION, "s")                                                                          \
     F(TASK_ARGS, "*" PDC_ARG_SCHEMA)
 #define PDC_TASK_SCHEMA "(" PDC_TASK_FIELDS(PDC_F_TOKEN_) ")"
 
-#define PDC_RESULT_FIELDS(F)                                                 \
-    F(RESULT_TASK_ID, "d")                                                   \
-    F(RESULT_STATUS, "i")                                                    \
-    F(RESULT_KIND, "u")                                                      \
-    F(RESULT_VALUE, "v")                                                     \
-    F(RESULT_FUNCTION, "s")                                                  \
-    F(RESULT_MESSAGE, "s")                                                   \
+#define PDC_RESULT_FIELDS(F)                                                                       \
+    F(RESULT_TASK_ID, "d")                                                                         \
+    F(RESULT_STATUS, "i")                                                                          \
+    F(RESULT_KIND, "u")                                                                            \
+    F(RESULT_VALUE, "v")                                                                           \
+    F(RESULT_FUNCTION, "s")                                                                        \
+    F(RESULT_MESSAGE, "s")                                                                         \
     F(RESULT_BUSY_US, "u")
 #define PDC_RESULT_SCHEMA "(" PDC_RESULT_FIELDS(PDC_F_TOKEN_) ")"
 
-#define PDC_NODE_ROW_FIELDS(F)                                               \
-    F(NODE_ROW_ID, "s")                                                      \
-    F(NODE_ROW_ENDPOINT, "s")                                                \
-    F(NODE_ROW_ALIVE, "u")                                                   \
-    F(NODE_ROW_TOTAL, "{}")                                                  \
-    F(NODE_ROW_AVAILABLE, "{}")                                              \
-    F(NODE_ROW_LABELS, "s")                                                  \
+#define PDC_NODE_ROW_FIELDS(F)                                                                     \
+    F(NODE_ROW_ID, "s")                                                                            \
+    F(NODE_ROW_ENDPOINT, "s")                                                                      \
+    F(NODE_ROW_ALIVE, "u")                                                                         \
+    F(NODE_ROW_TOTAL, "{}")                                                                        \
+    F(NODE_ROW_AVAILABLE, "{}")                                                                    \
+    F(NODE_ROW_LABELS, "s")                                                                        \
     F(NODE_ROW_LOCAL_ENDPOINT, "s")
 #define PDC_NODE_ROW_SCHEMA "(" PDC_NODE_ROW_FIELDS(PDC_F_TOKEN_) ")"
 
-#define PDC_STAT_FIELDS(F)                                                   \
-    F(STAT_NAME, "s")                                                        \
+#define PDC_STAT_FIELDS(F)                                                                         \
+    F(STAT_NAME, "s")                                                                              \
     F(STAT_VALUE, "f")
 #define PDC_STAT_SCHEMA "(" PDC_STAT_FIELDS(PDC_F_TOKEN_) ")"
 
 /* Any daemon */
-#define PDC_ERROR_FIELDS(F)                                                  \
-    F(ERROR_CODE, "i")                                                       \
+#define PDC_ERROR_FIELDS(F)                                                                        \
+    F(ERROR_CODE, "i")                                                                             \
     F(ERROR_MESSAGE, "s")
 #define PDC_PING_FIELDS(F)
 #define PDC_PONG_FIELDS(F)
@@ -205,165 +204,165 @@
 #define PDC_STATUS_REPLY_FIELDS(F) F(STATUS_REPLY_STATS, "*" PDC_STAT_SCHEMA)
 
 /* Raylet <-> its local clients */
-#define PDC_REGISTER_FIELDS(F)                                               \
-    F(REGISTER_KIND, "u")                                                    \
-    F(REGISTER_PID, "u")                                                     \
-    F(REGISTER_CLIENT_ID, "d")                                               \
-    F(REGISTER_ENDPOINT, "s")                                                \
-    F(REGISTER_PUBLIC_ENDPOINT, "s")                                         \
+#define PDC_REGISTER_FIELDS(F)                                                                     \
+    F(REGISTER_KIND, "u")                                                                          \
+    F(REGISTER_PID, "u")                                                                           \
+    F(REGISTER_CLIENT_ID, "d")                                                                     \
+    F(REGISTER_ENDPOINT, "s")                                                                      \
+    F(REGISTER_PUBLIC_ENDPOINT, "s")                                                               \
     F(REGISTER_NODE, "s")
-#define PDC_REGISTERED_FIELDS(F)                                             \
-    F(REGISTERED_NODE, "s")                                                  \
-    F(REGISTERED_STORE_DIR, "s")                                             \
-    F(REGISTERED_INLINE_MAX, "u")                                            \
-    F(REGISTERED_SESSION_DIR, "s")                                           \
+#define PDC_REGISTERED_FIELDS(F)                                                                   \
+    F(REGISTERED_NODE, "s")                                                                        \
+    F(REGISTERED_STORE_DIR, "s")                                                                   \
+    F(REGISTERED_INLINE_MAX, "u")                                                                  \
+    F(REGISTERED_SESSION_DIR, "s")                                                                 \
     F(REGISTERED_HEAD_ENDPOINT, "s")
-#define PDC_LEASE_REQUEST_FIELDS(F)                                          \
-    F(LEASE_REQUEST_CPUS, "f")                                               \
-    F(LEASE_REQUEST_FLAGS, "u")                                              \
-    F(LEASE_REQUEST_RESOURCES, "{}")                                         \
-    F(LEASE_REQUEST_STRATEGY, "u")                                           \
-    F(LEASE_REQUEST_AFFINITY_NODE, "s")                                      \
-    F(LEASE_REQUEST_LABEL_SELECTOR, "s")                                     \
+#define PDC_LEASE_REQUEST_FIELDS(F)                                                                \
+    F(LEASE_REQUEST_CPUS, "f")                                                                     \
+    F(LEASE_REQUEST_FLAGS, "u")                                                                    \
+    F(LEASE_REQUEST_RESOURCES, "{}")                                                               \
+    F(LEASE_REQUEST_STRATEGY, "u")                                                                 \
+    F(LEASE_REQUEST_AFFINITY_NODE, "s")                                                            \
+    F(LEASE_REQUEST_LABEL_SELECTOR, "s")                                                           \
     F(LEASE_REQUEST_ARG_NODE, "s")
-#define PDC_LEASE_GRANT_FIELDS(F)                                            \
-    F(LEASE_GRANT_WORKER_ID, "d")                                            \
-    F(LEASE_GRANT_ENDPOINT, "s")                                             \
-    F(LEASE_GRANT_PUBLIC_ENDPOINT, "s")                                      \
-    F(LEASE_GRANT_NODE, "s")                                                 \
+#define PDC_LEASE_GRANT_FIELDS(F)                                                                  \
+    F(LEASE_GRANT_WORKER_ID, "d")                                                                  \
+    F(LEASE_GRANT_ENDPOINT, "s")                                                                   \
+    F(LEASE_GRANT_PUBLIC_ENDPOINT, "s")                                                            \
+    F(LEASE_GRANT_NODE, "s")                                                                       \
     F(LEASE_GRANT_GPU_IDS, "s")
-#define PDC_LEASE_REDIRECT_FIELDS(F)                                         \
-    F(LEASE_REDIRECT_NODE, "s")                                              \
+#define PDC_LEASE_REDIRECT_FIELDS(F)                                                               \
+    F(LEASE_REDIRECT_NODE, "s")                                                                    \
     F(LEASE_REDIRECT_ENDPOINT, "s")
 #define PDC_LEASE_RETURN_FIELDS(F) F(LEASE_RETURN_WORKER_ID, "d")
 #define PDC_BLOCKED_FIELDS(F)
 #define PDC_UNBLOCKED_FIELDS(F)
 #define PDC_KEEPALIVE_FIELDS(F)
 #define PDC_BYE_FIELDS(F)
-#define PDC_WORKER_DIED_FIELDS(F)                                            \
-    F(WORKER_DIED_WORKER_ID, "d")                                            \
+#define PDC_WORKER_DIED_FIELDS(F)                                                                  \
+    F(WORKER_DIED_WORKER_ID, "d")                                                                  \
     F(WORKER_DIED_STATUS, "i")
 
 /* Owner <-> leased worker */
 #define PDC_WORKER_LEASE_FIELDS(F) F(WORKER_LEASE_GPU_IDS, "s")
-#define PDC_PUSH_TASKS_FIELDS(F) F(PUSH_TASKS_TASKS, "*" PDC_TASK_SCHEMA)
-#define PDC_TASK_RESULTS_FIELDS(F)                                           \
-    F(TASK_RESULTS_NODE, "s")                                                \
+#define PDC_PUSH_TASKS_FIELDS(F)   F(PUSH_TASKS_TASKS, "*" PDC_TASK_SCHEMA)
+#define PDC_TASK_RESULTS_FIELDS(F)                                                                 \
+    F(TASK_RESULTS_NODE, "s")                                                                      \
     F(TASK_RESULTS_RESULTS, "*" PDC_RESULT_SCHEMA)
 
 /* Caller <-> an actor's worker */
-#define PDC_ACTOR_CREATE_FIELDS(F)                                           \
-    F(ACTOR_CREATE_ACTOR_ID, "d")                                            \
-    F(ACTOR_CREATE_LIBRARY, "s")                                             \
-    F(ACTOR_CREATE_CLASS, "s")                                               \
-    F(ACTOR_CREATE_ARGS, "*" PDC_ARG_SCHEMA)                                 \
+#define PDC_ACTOR_CREATE_FIELDS(F)                                                                 \
+    F(ACTOR_CREATE_ACTOR_ID, "d")                                                                  \
+    F(ACTOR_CREATE_LIBRARY, "s")                                                                   \
+    F(ACTOR_CREATE_CLASS, "s")                                                                     \
+    F(ACTOR_CREATE_ARGS, "*" PDC_ARG_SCHEMA)                                                       \
     F(ACTOR_CREATE_MAX_CONCURRENCY, "u")
-#define PDC_ACTOR_CALLS_FIELDS(F)                                            \
-    F(ACTOR_CALLS_ACTOR_ID, "d")                                             \
+#define PDC_ACTOR_CALLS_FIELDS(F)                                                                  \
+    F(ACTOR_CALLS_ACTOR_ID, "d")                                                                   \
     F(ACTOR_CALLS_CALLS, "*" PDC_TASK_SCHEMA)
 #define PDC_ACTOR_KILL_FIELDS(F) F(ACTOR_KILL_ACTOR_ID, "d")
 
 /* Named actors, at the head */
-#define PDC_ACTOR_NAME_REGISTER_FIELDS(F)                                    \
-    F(ACTOR_NAME_REGISTER_NAMESPACE, "s")                                    \
-    F(ACTOR_NAME_REGISTER_NAME, "s")                                         \
-    F(ACTOR_NAME_REGISTER_ACTOR_ID, "d")                                     \
+#define PDC_ACTOR_NAME_REGISTER_FIELDS(F)                                                          \
+    F(ACTOR_NAME_REGISTER_NAMESPACE, "s")                                                          \
+    F(ACTOR_NAME_REGISTER_NAME, "s")                                                               \
+    F(ACTOR_NAME_REGISTER_ACTOR_ID, "d")                                                           \
     F(ACTOR_NAME_REGISTER_ENDPOINT, "s")
-#define PDC_ACTOR_NAME_DROP_FIELDS(F)                                        \
-    F(ACTOR_NAME_DROP_NAMESPACE, "s")                                        \
-    F(ACTOR_NAME_DROP_NAME, "s")                                             \
+#define PDC_ACTOR_NAME_DROP_FIELDS(F)                                                              \
+    F(ACTOR_NAME_DROP_NAMESPACE, "s")                                                              \
+    F(ACTOR_NAME_DROP_NAME, "s")                                                                   \
     F(ACTOR_NAME_DROP_ACTOR_ID, "d")
-#define PDC_ACTOR_LOOKUP_FIELDS(F)                                           \
-    F(ACTOR_LOOKUP_NAMESPACE, "s")                                           \
+#define PDC_ACTOR_LOOKUP_FIELDS(F)                                                                 \
+    F(ACTOR_LOOKUP_NAMESPACE, "s")                                                                 \
     F(ACTOR_LOOKUP_NAME, "s")
-#define PDC_ACTOR_INFO_FIELDS(F)                                             \
-    F(ACTOR_INFO_ACTOR_ID, "d")                                              \
+#define PDC_ACTOR_INFO_FIELDS(F)                                                                   \
+    F(ACTOR_INFO_ACTOR_ID, "d")                                                                    \
     F(ACTOR_INFO_ENDPOINT, "s")
 
 /* Raylet <-> head */
-#define PDC_NODE_REGISTER_FIELDS(F)                                          \
-    F(NODE_REGISTER_NODE, "s")                                               \
-    F(NODE_REGISTER_ENDPOINT, "s")                                           \
-    F(NODE_REGISTER_RESOURCES, "{}")                                         \
-    F(NODE_REGISTER_LABELS, "s")                                             \
+#define PDC_NODE_REGISTER_FIELDS(F)                                                                \
+    F(NODE_REGISTER_NODE, "s")                                                                     \
+    F(NODE_REGISTER_ENDPOINT, "s")                                                                 \
+    F(NODE_REGISTER_RESOURCES, "{}")                                                               \
+    F(NODE_REGISTER_LABELS, "s")                                                                   \
     F(NODE_REGISTER_LOCAL_ENDPOINT, "s")
 #define PDC_NODE_REGISTERED_FIELDS(F) F(NODE_REGISTERED_HEARTBEAT_MS, "u")
-#define PDC_HEARTBEAT_FIELDS(F)                                              \
-    F(HEARTBEAT_NODE, "s")                                                   \
+#define PDC_HEARTBEAT_FIELDS(F)                                                                    \
+    F(HEARTBEAT_NODE, "s")                                                                         \
     F(HEARTBEAT_AVAILABLE, "{}")
 #define PDC_NODES_FIELDS(F)
 #define PDC_NODES_REPLY_FIELDS(F) F(NODES_REPLY_NODES, "*" PDC_NODE_ROW_SCHEMA)
 
 /* Objects and code between nodes */
-#define PDC_OBJECT_PULL_FIELDS(F)                                            \
-    F(OBJECT_PULL_OBJECT_ID, "d")                                            \
+#define PDC_OBJECT_PULL_FIELDS(F)                                                                  \
+    F(OBJECT_PULL_OBJECT_ID, "d")                                                                  \
     F(OBJECT_PULL_NODE, "s")
 #define PDC_OBJECT_READY_FIELDS(F) F(OBJECT_READY_OBJECT_ID, "d")
-#define PDC_OBJECT_FETCH_FIELDS(F)                                           \
-    F(OBJECT_FETCH_OBJECT_ID, "d")                                           \
-    F(OBJECT_FETCH_OFFSET, "u")                                              \
+#define PDC_OBJECT_FETCH_FIELDS(F)                                                                 \
+    F(OBJECT_FETCH_OBJECT_ID, "d")                                                                 \
+    F(OBJECT_FETCH_OFFSET, "u")                                                                    \
     F(OBJECT_FETCH_LENGTH, "u")
-#define PDC_OBJECT_CHUNK_FIELDS(F)                                           \
-    F(OBJECT_CHUNK_OBJECT_ID, "d")                                           \
-    F(OBJECT_CHUNK_TYPE, "u")                                                \
-    F(OBJECT_CHUNK_TOTAL_SIZE, "u")                                          \
+#define PDC_OBJECT_CHUNK_FIELDS(F)                                                                 \
+    F(OBJECT_CHUNK_OBJECT_ID, "d")                                                                 \
+    F(OBJECT_CHUNK_TYPE, "u")                                                                      \
+    F(OBJECT_CHUNK_TOTAL_SIZE, "u")                                                                \
     F(OBJECT_CHUNK_OFFSET, "u")
-#define PDC_OBJECT_FREE_FIELDS(F)                                            \
-    F(OBJECT_FREE_FORWARD, "u")                                              \
+#define PDC_OBJECT_FREE_FIELDS(F)                                                                  \
+    F(OBJECT_FREE_FORWARD, "u")                                                                    \
     F(OBJECT_FREE_OBJECT_IDS, "*d")
-#define PDC_CODE_PUT_FIELDS(F)                                               \
-    F(CODE_PUT_HASH, "s")                                                    \
+#define PDC_CODE_PUT_FIELDS(F)                                                                     \
+    F(CODE_PUT_HASH, "s")                                                                          \
     F(CODE_PUT_FILE_NAME, "s")
 #define PDC_CODE_STORED_FIELDS(F) F(CODE_STORED_HASH, "s")
-#define PDC_CODE_GET_FIELDS(F) F(CODE_GET_HASH, "s")
-#define PDC_CODE_FIELDS(F) F(CODE_HASH, "s")
-#define PDC_CODE_PATH_FIELDS(F)                                              \
-    F(CODE_PATH_HASH, "s")                                                   \
+#define PDC_CODE_GET_FIELDS(F)    F(CODE_GET_HASH, "s")
+#define PDC_CODE_FIELDS(F)        F(CODE_HASH, "s")
+#define PDC_CODE_PATH_FIELDS(F)                                                                    \
+    F(CODE_PATH_HASH, "s")                                                                         \
     F(CODE_PATH_PATH, "s")
 
 /* The messages, in wire order (a message's type is its place here: add
    new ones at the end).  X(NAME); its fields are PDC_NAME_FIELDS. */
-#define PDC_MESSAGES(X)                                                      \
-    X(ERROR)                                                                 \
-    X(PING)                                                                  \
-    X(PONG)                                                                  \
-    X(STATUS)                                                                \
-    X(STATUS_REPLY)                                                          \
-    X(REGISTER)                                                              \
-    X(REGISTERED)                                                            \
-    X(LEASE_REQUEST)                                                         \
-    X(LEASE_GRANT)                                                           \
-    X(LEASE_RETURN)                                                          \
-    X(BLOCKED)                                                               \
-    X(UNBLOCKED)                                                             \
-    X(WORKER_DIED)                                                           \
-    X(BYE)                                                                   \
-    X(KEEPALIVE)                                                             \
-    X(PUSH_TASKS)                                                            \
-    X(TASK_RESULTS)                                                          \
-    X(NODE_REGISTER)                                                         \
-    X(NODE_REGISTERED)                                                       \
-    X(HEARTBEAT)                                                             \
-    X(NODES)                                                                 \
-    X(NODES_REPLY)                                                           \
-    X(ACTOR_CREATE)                                                          \
-    X(ACTOR_CALLS)                                                           \
-    X(ACTOR_KILL)                                                            \
-    X(ACTOR_NAME_REGISTER)                                                   \
-    X(ACTOR_NAME_DROP)                                                       \
-    X(ACTOR_LOOKUP)                                                          \
-    X(ACTOR_INFO)                                                            \
-    X(LEASE_REDIRECT)                                                        \
-    X(OBJECT_PULL)                                                           \
-    X(OBJECT_READY)                                                          \
-    X(OBJECT_FETCH)                                                          \
-    X(OBJECT_CHUNK)                                                          \
-    X(OBJECT_FREE)                                                           \
-    X(CODE_PUT)                                                              \
-    X(CODE_STORED)                                                           \
-    X(CODE_GET)                                                              \
-    X(CODE)                                                                  \
-    X(CODE_PATH)                                                             \
+#define PDC_MESSAGES(X)                                                                            \
+    X(ERROR)                                                                                       \
+    X(PING)                                                                                        \
+    X(PONG)                                                                                        \
+    X(STATUS)                                                                                      \
+    X(STATUS_REPLY)                                                                                \
+    X(REGISTER)                                                                                    \
+    X(REGISTERED)                                                                                  \
+    X(LEASE_REQUEST)                                                                               \
+    X(LEASE_GRANT)                                                                                 \
+    X(LEASE_RETURN)                                                                                \
+    X(BLOCKED)                                                                                     \
+    X(UNBLOCKED)                                                                                   \
+    X(WORKER_DIED)                                                                                 \
+    X(BYE)                                                                                         \
+    X(KEEPALIVE)                                                                                   \
+    X(PUSH_TASKS)                                                                                  \
+    X(TASK_RESULTS)                                                                                \
+    X(NODE_REGISTER)                                                                               \
+    X(NODE_REGISTERED)                                                                             \
+    X(HEARTBEAT)                                                                                   \
+    X(NODES)                                                                                       \
+    X(NODES_REPLY)                                                                                 \
+    X(ACTOR_CREATE)                                                                                \
+    X(ACTOR_CALLS)                                                                                 \
+    X(ACTOR_KILL)                                                                                  \
+    X(ACTOR_NAME_REGISTER)                                                                         \
+    X(ACTOR_NAME_DROP)                                                                             \
+    X(ACTOR_LOOKUP)                                                                                \
+    X(ACTOR_INFO)                                                                                  \
+    X(LEASE_REDIRECT)                                                                              \
+    X(OBJECT_PULL)                                                                                 \
+    X(OBJECT_READY)                                                                                \
+    X(OBJECT_FETCH)                                                                                \
+    X(OBJECT_CHUNK)                                                                                \
+    X(OBJECT_FREE)                                                                                 \
+    X(CODE_PUT)                                                                                    \
+    X(CODE_STORED)                                                                                 \
+    X(CODE_GET)                                                                                    \
+    X(CODE)                                                                                        \
+    X(CODE_PATH)                                                                                   \
     X(WORKER_LEASE)
 
 /* The schema string of message NAME (a string literal). */
@@ -373,12 +372,11 @@ typedef enum {
 #define PDC_X_ENUM(name) PDC_MSG_##name,
     PDC_MESSAGES(PDC_X_ENUM)
 #undef PDC_X_ENUM
-    PDC_MSG_COUNT_
+        PDC_MSG_COUNT_
 } pdc_msg_type;
 
 /* The field indexes: PDC_LEASE_GRANT_NODE, ..., PDC_LEASE_GRANT_NFIELDS. */
-#define PDC_X_FIELD_ENUM(name)                                               \
-    enum { PDC_##name##_FIELDS(PDC_F_INDEX_) PDC_##name##_NFIELDS };
+#define PDC_X_FIELD_ENUM(name) enum { PDC_##name##_FIELDS(PDC_F_INDEX_) PDC_##name##_NFIELDS };
 PDC_MESSAGES(PDC_X_FIELD_ENUM)
 PDC_X_FIELD_ENUM(ARG)
 PDC_X_FIELD_ENUM(TASK)
@@ -447,14 +445,12 @@ typedef struct {
 /* Decode and validate one header frame.  0 on success (free with
    pdc_msg_free); -1 with a message in err that says what was wrong:
    "LEASE_REQUEST field 1: expected number, got string". */
-int pdc_msg_decode(const void *data, size_t size, pdc_msg_t *msg, char *err,
-                   size_t errlen);
+int pdc_msg_decode(const void *data, size_t size, pdc_msg_t *msg, char *err, size_t errlen);
 void pdc_msg_free(pdc_msg_t *msg);
 
 /* Validate bytes against a schema alone (used by pdc_msg_decode and by
    the tests).  0 or -1 with err. */
-int pdc_proto_check(const void *data, size_t size, const char *schema,
-                    char *err, size_t errlen);
+int pdc_proto_check(const void *data, size_t size, const char *schema, char *err, size_t errlen);
 
 /* Accessors for validated fields (no checks: the schema guaranteed the
    types).  pdc_f_str returns a pointer into the message, not NUL-ended. */
@@ -462,33 +458,35 @@ static inline uint64_t pdc_f_u(const msgpack_object *o) {
     return o->via.u64;
 }
 static inline int64_t pdc_f_i(const msgpack_object *o) {
-    return o->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? (int64_t) o->via.u64
-                                                      : o->via.i64;
+    return o->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? (int64_t) o->via.u64 : o->via.i64;
 }
 static inline double pdc_f_f(const msgpack_object *o) {
     switch (o->type) {
-    case MSGPACK_OBJECT_POSITIVE_INTEGER: return (double) o->via.u64;
-    case MSGPACK_OBJECT_NEGATIVE_INTEGER: return (double) o->via.i64;
-    default: return o->via.f64;
+    case MSGPACK_OBJECT_POSITIVE_INTEGER:
+        return (double) o->via.u64;
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+        return (double) o->via.i64;
+    default:
+        return o->via.f64;
     }
 }
 static inline const char *pdc_f_str(const msgpack_object *o, size_t *len) {
-    if (len) *len = o->via.str.size;
+    if (len)
+        *len = o->via.str.size;
     return o->via.str.ptr;
 }
 static inline const void *pdc_f_bin(const msgpack_object *o, size_t *len) {
-    if (len) *len = o->via.bin.size;
+    if (len)
+        *len = o->via.bin.size;
     return o->via.bin.ptr;
 }
 static inline const uint8_t *pdc_f_id(const msgpack_object *o) {
     return (const uint8_t *) o->via.bin.ptr;
 }
 static inline uint32_t pdc_f_count(const msgpack_object *o) {
-    return o->type == MSGPACK_OBJECT_MAP ? o->via.map.size
-                                         : o->via.array.size;
+    return o->type == MSGPACK_OBJECT_MAP ? o->via.map.size : o->via.array.size;
 }
-static inline const msgpack_object *pdc_f_at(const msgpack_object *o,
-                                             uint32_t i) {
+static inline const msgpack_object *pdc_f_at(const msgpack_object *o, uint32_t i) {
     return &o->via.array.ptr[i];
 }
 /* Copy a string field into buf as a NUL-ended C string (truncating). */

@@ -8,13 +8,15 @@
 
 static int s_find(const pdc_resources_t *r, const char *name) {
     for (int i = 0; i < r->n; i++)
-        if (!strcmp(r->name[i], name)) return i;
+        if (!strcmp(r->name[i], name))
+            return i;
     return -1;
 }
 
 static int s_slot(pdc_resources_t *r, const char *name) {
     int i = s_find(r, name);
-    if (i >= 0 || r->n == PDC_MAX_RESOURCES) return i;
+    if (i >= 0 || r->n == PDC_MAX_RESOURCES)
+        return i;
     snprintf(r->name[r->n], PDC_RESOURCE_NAME, "%s", name);
     r->amount[r->n] = 0;
     return r->n++;
@@ -22,7 +24,8 @@ static int s_slot(pdc_resources_t *r, const char *name) {
 
 int pdc_resources_parse(const char *text, pdc_resources_t *out, char *err, size_t errlen) {
     memset(out, 0, sizeof *out);
-    if (!text) return 0;
+    if (!text)
+        return 0;
     const char *p = text;
     while (*p) {
         char name[PDC_RESOURCE_NAME];
@@ -68,7 +71,8 @@ double pdc_resources_get(const pdc_resources_t *r, const char *name) {
 void pdc_resources_add(pdc_resources_t *r, const pdc_resources_t *add, double sign) {
     for (int i = 0; i < add->n; i++) {
         int k = s_slot(r, add->name[i]);
-        if (k >= 0) r->amount[k] += sign * add->amount[i];
+        if (k >= 0)
+            r->amount[k] += sign * add->amount[i];
     }
 }
 
@@ -85,7 +89,8 @@ static int s_by_name(const void *a, const void *b) {
 
 const char *pdc_resources_format(const pdc_resources_t *r, char *buf, size_t len) {
     const char *names[PDC_MAX_RESOURCES];
-    for (int i = 0; i < r->n; i++) names[i] = r->name[i];
+    for (int i = 0; i < r->n; i++)
+        names[i] = r->name[i];
     qsort(names, (size_t) r->n, sizeof names[0], s_by_name);
     size_t at = 0;
     buf[0] = '\0';
@@ -108,8 +113,10 @@ void pdc_resources_decode(const msgpack_object *map, pdc_resources_t *out) {
     for (uint32_t i = 0; i < map->via.map.size; i++) {
         char name[PDC_RESOURCE_NAME];
         pdc_f_cstr(&map->via.map.ptr[i].key, name, sizeof name);
-        if (!strcmp(name, "CPU")) continue;
+        if (!strcmp(name, "CPU"))
+            continue;
         int k = s_slot(out, name);
-        if (k >= 0) out->amount[k] = pdc_f_f(&map->via.map.ptr[i].val);
+        if (k >= 0)
+            out->amount[k] = pdc_f_f(&map->via.map.ptr[i].val);
     }
 }

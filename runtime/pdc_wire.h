@@ -20,10 +20,10 @@
 typedef struct {
     zmq_msg_t frames[PDC_WIRE_MAX_FRAMES];
     int nframes;
-    int routed;        /* frame 0 is a routing id (ROUTER sockets)      */
-    pdc_msg_t msg;     /* the decoded header, when decoded               */
+    int routed;    /* frame 0 is a routing id (ROUTER sockets)      */
+    pdc_msg_t msg; /* the decoded header, when decoded               */
     int decoded;
-    char error[256];   /* why the message was refused                    */
+    char error[256]; /* why the message was refused                    */
 } pdc_inbound_t;
 
 /* Receive one multipart without blocking.  Returns 1 with a decoded
@@ -38,9 +38,8 @@ zmq_msg_t *pdc_inbound_payload(pdc_inbound_t *in, int i);
 
 /* Send enc's message, preceded by a routing id (rid may be NULL) and
    followed by payload bytes (may be NULL; copied).  0 or -1 (errno). */
-int pdc_wire_send(void *sock, const void *rid, size_t rid_len,
-                  const pdc_enc_t *enc, const void *payload,
-                  size_t payload_len);
+int pdc_wire_send(void *sock, const void *rid, size_t rid_len, const pdc_enc_t *enc,
+                  const void *payload, size_t payload_len);
 /* The same with payload bytes ZeroMQ sends without copying them: it calls
    free_fn(data, hint), on its own I/O thread, once they are sent or
    dropped (also when this fails).  0 or -1 (errno). */
@@ -53,8 +52,8 @@ int pdc_wire_reply(void *sock, pdc_inbound_t *in, const pdc_enc_t *enc);
 int pdc_wire_send_error(void *sock, const void *rid, size_t rid_len, pdc_enc_t *enc,
                         uint64_t request, int code, const char *message);
 /* Reply with ERROR(code, message) to in's sender. */
-int pdc_wire_reply_error(void *sock, pdc_inbound_t *in, pdc_enc_t *enc,
-                         int code, const char *message);
+int pdc_wire_reply_error(void *sock, pdc_inbound_t *in, pdc_enc_t *enc, int code,
+                         const char *message);
 
 /* What every daemon does first with its ROUTER: receive one message;
    answer a refused one with ERROR (counting it in *bad, if not NULL, and

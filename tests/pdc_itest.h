@@ -51,8 +51,7 @@ static const char *g_lib;
 
 static inline void itest_setup(void) {
     g_lib = getenv("PDC_TEST_LIB");
-    cr_assert(g_lib && *g_lib,
-              "PDC_TEST_LIB is not set: run the tests through meson test");
+    cr_assert(g_lib && *g_lib, "PDC_TEST_LIB is not set: run the tests through meson test");
     g_c = pdc_init(NULL);
     cr_assert(g_c, "pdc_init(NULL) could not start an embedded cluster");
 }

@@ -42,13 +42,11 @@ static inline void probe_close(void) {
 static inline void probe_open(void) {
     const char *root = getenv("PDC_SESSION_ROOT");
     char pattern[PATH_MAX + 64];
-    snprintf(pattern, sizeof pattern, "%s/session-*-%d-*",
-             root && *root ? root : "/tmp/pdc", (int) getpid());
+    snprintf(pattern, sizeof pattern, "%s/session-*-%d-*", root && *root ? root : "/tmp/pdc",
+             (int) getpid());
     glob_t g;
-    cr_assert_eq(glob(pattern, 0, NULL, &g), 0,
-                 "no session directory matches %s", pattern);
-    cr_assert_eq(g.gl_pathc, 1, "%zu session directories match %s", g.gl_pathc,
-                 pattern);
+    cr_assert_eq(glob(pattern, 0, NULL, &g), 0, "no session directory matches %s", pattern);
+    cr_assert_eq(g.gl_pathc, 1, "%zu session directories match %s", g.gl_pathc, pattern);
     snprintf(g_probe_session, sizeof g_probe_session, "%s", g.gl_pathv[0]);
     globfree(&g);
     g_probe_ctx = zmq_ctx_new();
@@ -58,8 +56,7 @@ static inline void probe_open(void) {
     zmq_setsockopt(g_probe_sock, ZMQ_LINGER, &zero, sizeof zero);
     char ep[PATH_MAX + 32];
     snprintf(ep, sizeof ep, "ipc://%s/raylet.sock", g_probe_session);
-    cr_assert_eq(zmq_connect(g_probe_sock, ep), 0, "connect %s: %s", ep,
-                 zmq_strerror(zmq_errno()));
+    cr_assert_eq(zmq_connect(g_probe_sock, ep), 0, "connect %s: %s", ep, zmq_strerror(zmq_errno()));
 }
 
 /* Ask the raylet for STATUS row name into *v: 0, or -1 if it did not
@@ -82,8 +79,7 @@ static inline int probe_ask(const char *name, double *v) {
             return -1;
         pdc_msg_t msg;
         char err[256];
-        if (pdc_msg_decode(zmq_msg_data(&frame), zmq_msg_size(&frame), &msg,
-                           err, sizeof err)) {
+        if (pdc_msg_decode(zmq_msg_data(&frame), zmq_msg_size(&frame), &msg, err, sizeof err)) {
             zmq_msg_close(&frame);
             return -1;
         }
@@ -109,15 +105,13 @@ static inline int probe_ask(const char *name, double *v) {
 /* The raylet's STATUS row name (cr_assert if there is none). */
 static inline double probe_row(const char *name) {
     double v = 0;
-    cr_assert_eq(probe_ask(name, &v), 0,
-                 "the raylet did not answer STATUS in %d ms with a row %s",
+    cr_assert_eq(probe_ask(name, &v), 0, "the raylet did not answer STATUS in %d ms with a row %s",
                  PROBE_REPLY_MS, name);
     return v;
 }
 
 /* Wait up to timeout_ms until row name is value; whether it came. */
-static inline int probe_wait_row(const char *name, double value,
-                                 double timeout_ms) {
+static inline int probe_wait_row(const char *name, double value, double timeout_ms) {
     double until = now_ms() + timeout_ms;
     while (now_ms() < until) {
         if (probe_row(name) == value)

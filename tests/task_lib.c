@@ -46,11 +46,13 @@ PDC_FUNCTION(fail_after_ms) {
 PDC_FUNCTION(touch_marker) {
     size_t n;
     const char *p = pdc_arg_str(t, 1, &n);
-    if (!p) return 1;
+    if (!p)
+        return 1;
     char path[4096];
     snprintf(path, sizeof path, "%.*s", (int) n, p);
     int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0) return pdc_fail(t, "cannot create %s", path);
+    if (fd < 0)
+        return pdc_fail(t, "cannot create %s", path);
     close(fd);
     return pdc_return_i64(t, 1);
 }
@@ -71,7 +73,8 @@ PDC_FUNCTION(crash_sigkill) {
 PDC_FUNCTION(crash_once) {
     size_t n;
     const char *p = pdc_arg_str(t, 0, &n);
-    if (!p) return 1;
+    if (!p)
+        return 1;
     char path[4096];
     snprintf(path, sizeof path, "%.*s", (int) n, p);
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -134,8 +137,7 @@ PDC_FUNCTION(echo) {
         p = pdc_arg_bytes(t, 0, &n);
         return pdc_return_bytes(t, p, n);
     default:
-        return pdc_fail(t, "echo: argument 0 has type %d",
-                        (int) pdc_arg_type(t, 0));
+        return pdc_fail(t, "echo: argument 0 has type %d", (int) pdc_arg_type(t, 0));
     }
 }
 
@@ -156,8 +158,7 @@ PDC_FUNCTION(describe) {
                          (long long) pdc_arg_i64(t, i));
             break;
         case PDC_T_F64:
-            w = snprintf(out + used, sizeof out - used, "%sf:%.17g", sep,
-                         pdc_arg_f64(t, i));
+            w = snprintf(out + used, sizeof out - used, "%sf:%.17g", sep, pdc_arg_f64(t, i));
             break;
         case PDC_T_STR:
             p = pdc_arg_str(t, i, &n);
@@ -170,8 +171,7 @@ PDC_FUNCTION(describe) {
                          (long long) s_fnv1a(p, n));
             break;
         default:
-            w = snprintf(out + used, sizeof out - used, "%s?:%d", sep,
-                         (int) pdc_arg_type(t, i));
+            w = snprintf(out + used, sizeof out - used, "%s?:%d", sep, (int) pdc_arg_type(t, i));
             break;
         }
         if (w < 0 || (size_t) w >= sizeof out - used)
@@ -249,14 +249,13 @@ PDC_FUNCTION(self_name) {
 
 /* Get an int from a nested call, release the reference, and fail the
    task (returning nonzero) if that did not work. */
-static int s_nested_i64(pdc_task *t, pdc_ref r, int64_t timeout_ms,
-                        int64_t *out, const char *what) {
+static int s_nested_i64(pdc_task *t, pdc_ref r, int64_t timeout_ms, int64_t *out,
+                        const char *what) {
     pdc_client *c = pdc_task_client(t);
     int rc = pdc_get_i64(c, r, out, timeout_ms);
     pdc_ref_release(c, r);
     if (rc != PDC_OK)
-        return pdc_fail(t, "%s: %s: %s", what, pdc_status_name(rc),
-                        pdc_last_error(c));
+        return pdc_fail(t, "%s: %s: %s", what, pdc_status_name(rc), pdc_last_error(c));
     return 0;
 }
 
@@ -333,14 +332,12 @@ PDC_FUNCTION(tree_sum) {
    task, then hands its reference (unread) to a nested checksum task and
    returns that checksum. */
 PDC_FUNCTION(nested_pass_ref) {
-    int64_t n = pdc_arg_i64(t, 0), seed = pdc_arg_i64(t, 1),
-            timeout = pdc_arg_i64(t, 2);
+    int64_t n = pdc_arg_i64(t, 0), seed = pdc_arg_i64(t, 1), timeout = pdc_arg_i64(t, 2);
     pdc_client *c = pdc_task_client(t);
     if (!c)
         return pdc_fail(t, "no client for nested calls");
     const char *lib = pdc_task_self(t).library;
-    pdc_ref data = pdc_call(c, pdc_function(c, lib, "make_bytes"), PDC_I64(n),
-                            PDC_I64(seed));
+    pdc_ref data = pdc_call(c, pdc_function(c, lib, "make_bytes"), PDC_I64(n), PDC_I64(seed));
     pdc_ref sum = pdc_call(c, pdc_function(c, lib, "checksum"), PDC_REF(data));
     pdc_ref_release(c, data); /* the checksum task holds its own */
     int64_t v = 0;
@@ -353,26 +350,22 @@ PDC_FUNCTION(nested_pass_ref) {
    task, reads the result here (from the store when large) and returns
    its checksum. */
 PDC_FUNCTION(nested_get_bytes) {
-    int64_t n = pdc_arg_i64(t, 0), seed = pdc_arg_i64(t, 1),
-            timeout = pdc_arg_i64(t, 2);
+    int64_t n = pdc_arg_i64(t, 0), seed = pdc_arg_i64(t, 1), timeout = pdc_arg_i64(t, 2);
     pdc_client *c = pdc_task_client(t);
     if (!c)
         return pdc_fail(t, "no client for nested calls");
-    pdc_ref r =
-        pdc_call(c, pdc_function(c, pdc_task_self(t).library, "make_bytes"),
-                 PDC_I64(n), PDC_I64(seed));
+    pdc_ref r = pdc_call(c, pdc_function(c, pdc_task_self(t).library, "make_bytes"), PDC_I64(n),
+                         PDC_I64(seed));
     pdc_object o;
     int rc = pdc_get(c, r, &o, timeout);
     pdc_ref_release(c, r);
     if (rc != PDC_OK) {
         pdc_object_release(c, &o);
-        return pdc_fail(t, "nested make_bytes: %s: %s", pdc_status_name(rc),
-                        pdc_last_error(c));
+        return pdc_fail(t, "nested make_bytes: %s: %s", pdc_status_name(rc), pdc_last_error(c));
     }
     if (o.type != PDC_T_BYTES || o.size != (size_t) n) {
         pdc_object_release(c, &o);
-        return pdc_fail(t, "nested make_bytes returned type %d size %zu",
-                        (int) o.type, o.size);
+        return pdc_fail(t, "nested make_bytes returned type %d size %zu", (int) o.type, o.size);
     }
     int64_t sum = s_fnv1a(o.data, o.size);
     pdc_object_release(c, &o);
@@ -387,8 +380,7 @@ PDC_FUNCTION(span) {
     clock_gettime(CLOCK_MONOTONIC, &a);
     s_sleep_ms(pdc_arg_i64(t, 0));
     clock_gettime(CLOCK_MONOTONIC, &b);
-    int64_t out[3] = {(int64_t) getpid(),
-                      (int64_t) a.tv_sec * 1000000000 + a.tv_nsec,
+    int64_t out[3] = {(int64_t) getpid(), (int64_t) a.tv_sec * 1000000000 + a.tv_nsec,
                       (int64_t) b.tv_sec * 1000000000 + b.tv_nsec};
     return pdc_return_bytes(t, out, sizeof out);
 }
@@ -416,7 +408,8 @@ static void *counter_new(pdc_task *t) {
         return NULL;
     }
     counter_t *c = calloc(1, sizeof *c);
-    if (!c) return NULL;
+    if (!c)
+        return NULL;
     c->total = pdc_arg_count(t) ? pdc_arg_i64(t, 0) : 0;
     c->seen = calloc(64, sizeof *c->seen);
     pthread_mutex_init(&c->mu, NULL);
@@ -428,7 +421,8 @@ static void counter_free(void *state) {
     const char *marker = getenv("PDC_TEST_DESTRUCTOR_MARKER");
     if (marker) {
         FILE *f = fopen(marker, "w");
-        if (f) fclose(f);
+        if (f)
+            fclose(f);
     }
     free(c->seen);
     pthread_mutex_destroy(&c->mu);
@@ -464,7 +458,8 @@ static PDC_METHOD(actor_pid) {
 static PDC_METHOD(slow) {
     counter_t *c = state;
     pthread_mutex_lock(&c->mu);
-    if (++c->running > c->peak) c->peak = c->running;
+    if (++c->running > c->peak)
+        c->peak = c->running;
     pthread_mutex_unlock(&c->mu);
     s_sleep_ms(pdc_arg_i64(t, 0));
     pthread_mutex_lock(&c->mu);
@@ -478,7 +473,8 @@ static PDC_METHOD(slow) {
 static PDC_METHOD(check_order) {
     counter_t *c = state;
     int64_t caller = pdc_arg_i64(t, 0), seq = pdc_arg_i64(t, 1);
-    if (caller < 0 || caller >= 64) return pdc_fail(t, "caller %lld out of range", (long long) caller);
+    if (caller < 0 || caller >= 64)
+        return pdc_fail(t, "caller %lld out of range", (long long) caller);
     if (seq != c->seen[caller] + 1)
         return pdc_fail(t, "caller %lld: call %lld arrived after %lld", (long long) caller,
                         (long long) seq, (long long) c->seen[caller]);
@@ -505,13 +501,15 @@ static PDC_METHOD(call_other) {
     (void) state;
     pdc_actor *other = pdc_arg_actor(t, 0);
     int64_t k = pdc_arg_i64(t, 1);
-    if (!other) return 1;
+    if (!other)
+        return 1;
     pdc_client *c = pdc_task_client(t);
     int64_t v;
     pdc_ref r = pdc_actor_call(c, other, "incr", PDC_I64(k));
     int rc = pdc_get_i64(c, r, &v, 30000);
     pdc_ref_release(c, r);
-    if (rc != PDC_OK) return pdc_fail(t, "incr on the other actor: %s", pdc_last_error(c));
+    if (rc != PDC_OK)
+        return pdc_fail(t, "incr on the other actor: %s", pdc_last_error(c));
     return pdc_return_i64(t, v);
 }
 
@@ -525,13 +523,15 @@ PDC_ACTOR_CLASS(Counter, counter_new, counter_free, PDC_METHOD_ENTRY(incr), PDC_
 PDC_FUNCTION(use_actor) {
     pdc_actor *a = pdc_arg_actor(t, 0);
     int64_t k = pdc_arg_i64(t, 1), n = pdc_arg_i64(t, 2), v = 0;
-    if (!a) return 1;
+    if (!a)
+        return 1;
     pdc_client *c = pdc_task_client(t);
     for (int64_t i = 0; i < n; i++) {
         pdc_ref r = pdc_actor_call(c, a, "incr", PDC_I64(k));
         int rc = pdc_get_i64(c, r, &v, 30000);
         pdc_ref_release(c, r);
-        if (rc != PDC_OK) return pdc_fail(t, "incr: %s", pdc_last_error(c));
+        if (rc != PDC_OK)
+            return pdc_fail(t, "incr: %s", pdc_last_error(c));
     }
     return pdc_return_i64(t, v);
 }
@@ -551,7 +551,8 @@ PDC_FUNCTION(make_actors) {
         pdc_ref r = pdc_actor_call(c, actors[i], "actor_pid", PDC_I64(0));
         int rc = pdc_get_i64(c, r, &pids[1 + i], 30000);
         pdc_ref_release(c, r);
-        if (rc != PDC_OK) return pdc_fail(t, "actor_pid: %s", pdc_last_error(c));
+        if (rc != PDC_OK)
+            return pdc_fail(t, "actor_pid: %s", pdc_last_error(c));
         pdc_actor_release(c, actors[i]);
     }
     return pdc_return_bytes(t, pids, sizeof pids);
@@ -563,17 +564,20 @@ PDC_FUNCTION(incr_named) {
     size_t n;
     const char *name = pdc_arg_str(t, 0, &n);
     int64_t k = pdc_arg_i64(t, 1), v = 0;
-    if (!name) return 1;
+    if (!name)
+        return 1;
     char copy[256];
     snprintf(copy, sizeof copy, "%.*s", (int) n, name);
     pdc_client *c = pdc_task_client(t);
     pdc_actor *a = pdc_actor_get_named(c, copy, NULL, 30000);
-    if (!a) return pdc_fail(t, "no actor named %s: %s", copy, pdc_last_error(c));
+    if (!a)
+        return pdc_fail(t, "no actor named %s: %s", copy, pdc_last_error(c));
     pdc_ref r = pdc_actor_call(c, a, "incr", PDC_I64(k));
     int rc = pdc_get_i64(c, r, &v, 30000);
     pdc_ref_release(c, r);
     pdc_actor_release(c, a);
-    if (rc != PDC_OK) return pdc_fail(t, "incr on %s: %s", copy, pdc_last_error(c));
+    if (rc != PDC_OK)
+        return pdc_fail(t, "incr on %s: %s", copy, pdc_last_error(c));
     return pdc_return_i64(t, v);
 }
 

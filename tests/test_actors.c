@@ -47,7 +47,8 @@ static int s_call_status(pdc_actor *a, pdc_ref r, pdc_error *err_out) {
 Test(actors, state_is_kept_across_calls) {
     pdc_actor *a = s_counter(10, NULL);
     cr_assert_eq(pdc_actor_ready(g_c, a, T_TIMEOUT_MS), PDC_OK, "%s", pdc_last_error(g_c));
-    for (int i = 1; i <= 100; i++) cr_assert_eq(s_call_i64(a, "incr", 1), 10 + i);
+    for (int i = 1; i <= 100; i++)
+        cr_assert_eq(s_call_i64(a, "incr", 1), 10 + i);
     cr_assert_eq(s_call_i64(a, "get", 0), 110);
     pdc_actor_release(g_c, a);
 }
@@ -55,7 +56,8 @@ Test(actors, state_is_kept_across_calls) {
 Test(actors, calls_before_ready_wait_for_the_constructor) {
     pdc_actor *a = s_counter(5, NULL);
     pdc_ref r[50];
-    for (int i = 0; i < 50; i++) r[i] = pdc_actor_call(g_c, a, "incr", PDC_I64(1));
+    for (int i = 0; i < 50; i++)
+        r[i] = pdc_actor_call(g_c, a, "incr", PDC_I64(1));
     for (int i = 0; i < 50; i++) {
         int64_t v;
         cr_assert_eq(pdc_get_i64(g_c, r[i], &v, T_TIMEOUT_MS), PDC_OK, "%s", pdc_last_error(g_c));
@@ -93,8 +95,10 @@ Test(actors, each_callers_calls_run_in_submission_order) {
     pdc_actor *a = s_counter(0, NULL);
     order_arg_t args[2] = {{a, 1, 10000, 0, ""}, {a, 2, 10000, 0, ""}};
     pthread_t th[2];
-    for (int i = 0; i < 2; i++) pthread_create(&th[i], NULL, s_ordered_caller, &args[i]);
-    for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
+    for (int i = 0; i < 2; i++)
+        pthread_create(&th[i], NULL, s_ordered_caller, &args[i]);
+    for (int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
     for (int i = 0; i < 2; i++)
         cr_assert_eq(args[i].failures, 0, "caller %d: %d out of order, first: %s", i + 1,
                      args[i].failures, args[i].why);
@@ -153,8 +157,10 @@ Test(actors, named_actor_is_found_and_a_second_name_clashes) {
     pdc_actor *again = NULL;
     for (int i = 0; i < 100 && !again; i++) {
         pdc_actor *n = s_counter(0, &opts);
-        if (pdc_actor_ready(g_c, n, T_TIMEOUT_MS) == PDC_OK) again = n;
-        else usleep(20000);
+        if (pdc_actor_ready(g_c, n, T_TIMEOUT_MS) == PDC_OK)
+            again = n;
+        else
+            usleep(20000);
     }
     cr_assert(again, "the name of a killed actor was not freed");
     pdc_actor_release(g_c, found);
@@ -182,7 +188,8 @@ Test(actors, kill_runs_the_destructor_and_calls_fail_with_actor_died) {
     cr_assert_eq(pdc_actor_kill(g_c, a), PDC_EACTORDIED, "a second kill");
     struct stat st;
     int seen = 0;
-    for (int i = 0; i < 200 && !seen; i++, usleep(10000)) seen = stat(marker, &st) == 0;
+    for (int i = 0; i < 200 && !seen; i++, usleep(10000))
+        seen = stat(marker, &st) == 0;
     cr_assert(seen, "the destructor did not run");
     pdc_actor_release(g_c, a);
     pdc_shutdown(&g_c);
@@ -243,7 +250,8 @@ Test(actors, creation_errors_surface_on_ready_and_on_calls) {
     pdc_actor *good = s_counter(1, NULL);
     cr_assert_eq(s_call_i64(good, "incr", 1), 2, "the cluster keeps serving");
     pdc_actor *all[] = {bad_class, refused, infeasible, bad_lib, good};
-    for (int i = 0; i < 5; i++) pdc_actor_release(g_c, all[i]);
+    for (int i = 0; i < 5; i++)
+        pdc_actor_release(g_c, all[i]);
 }
 
 Test(actors, max_concurrency_runs_calls_in_parallel) {
@@ -251,12 +259,14 @@ Test(actors, max_concurrency_runs_calls_in_parallel) {
     pdc_actor *a = s_counter(0, &opts);
     pdc_ref r[4];
     double t0 = now_ms();
-    for (int i = 0; i < 4; i++) r[i] = pdc_actor_call(g_c, a, "slow", PDC_I64(300));
+    for (int i = 0; i < 4; i++)
+        r[i] = pdc_actor_call(g_c, a, "slow", PDC_I64(300));
     int64_t peak = 0;
     for (int i = 0; i < 4; i++) {
         int64_t v;
         cr_assert_eq(pdc_get_i64(g_c, r[i], &v, T_TIMEOUT_MS), PDC_OK, "%s", pdc_last_error(g_c));
-        if (v > peak) peak = v;
+        if (v > peak)
+            peak = v;
         pdc_ref_release(g_c, r[i]);
     }
     cr_assert_geq(peak, 2, "calls never overlapped (peak %lld)", (long long) peak);
@@ -264,7 +274,8 @@ Test(actors, max_concurrency_runs_calls_in_parallel) {
                 (long long) peak);
 
     pdc_actor *serial = s_counter(0, NULL);
-    for (int i = 0; i < 3; i++) r[i] = pdc_actor_call(g_c, serial, "slow", PDC_I64(50));
+    for (int i = 0; i < 3; i++)
+        r[i] = pdc_actor_call(g_c, serial, "slow", PDC_I64(50));
     for (int i = 0; i < 3; i++) {
         int64_t v;
         cr_assert_eq(pdc_get_i64(g_c, r[i], &v, T_TIMEOUT_MS), PDC_OK);
@@ -278,9 +289,12 @@ Test(actors, max_concurrency_runs_calls_in_parallel) {
 Test(actors, many_actors_on_two_cpus) {
     enum { N = 6 };
     pdc_actor *a[N];
-    for (int i = 0; i < N; i++) a[i] = s_counter(i * 100, NULL);
-    for (int i = 0; i < N; i++) cr_assert_eq(s_call_i64(a[i], "incr", 1), i * 100 + 1);
-    for (int i = 0; i < N; i++) pdc_actor_release(g_c, a[i]);
+    for (int i = 0; i < N; i++)
+        a[i] = s_counter(i * 100, NULL);
+    for (int i = 0; i < N; i++)
+        cr_assert_eq(s_call_i64(a[i], "incr", 1), i * 100 + 1);
+    for (int i = 0; i < N; i++)
+        pdc_actor_release(g_c, a[i]);
 }
 
 /* A call waiting for a reference argument holds back the calls made
@@ -322,7 +336,8 @@ Test(actors, actor_dies_with_its_creator_unless_detached) {
 
     kill((pid_t) pids[0], SIGKILL); /* the creating worker */
     int gone = 0;
-    for (int i = 0; i < 300 && !gone; i++, usleep(10000)) gone = !s_alive((pid_t) pids[1]);
+    for (int i = 0; i < 300 && !gone; i++, usleep(10000))
+        gone = !s_alive((pid_t) pids[1]);
     cr_assert(gone, "the owned actor (pid %lld) outlived its creator", (long long) pids[1]);
     cr_assert(s_alive((pid_t) pids[2]), "the detached actor died with its creator");
     pdc_actor *kept = pdc_actor_get_named(g_c, "keeper", NULL, T_TIMEOUT_MS);
@@ -355,7 +370,8 @@ Test(actors, a_failed_constructor_argument_fails_the_actor_and_its_calls) {
     pdc_actor *a = pdc_actor_create(g_c, g_lib, "Counter", NULL, PDC_REF(bad));
     cr_assert(a);
     pdc_ref calls[3];
-    for (int i = 0; i < 3; i++) calls[i] = pdc_actor_call(g_c, a, "incr", PDC_REF(bad));
+    for (int i = 0; i < 3; i++)
+        calls[i] = pdc_actor_call(g_c, a, "incr", PDC_REF(bad));
     int rc = pdc_actor_ready(g_c, a, T_TIMEOUT_MS);
     cr_assert_neq(rc, PDC_OK);
     cr_assert_neq(rc, PDC_ETIMEOUT, "ready must not wait out its timeout");
@@ -384,13 +400,15 @@ static pid_t s_head_pid(void) {
         int ppid = 0;
         snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
         FILE *f = fopen(path, "r");
-        if (!f) continue;
+        if (!f)
+            continue;
         if (fscanf(f, "%*d (%63[^)]) %*c %d", comm, &ppid) == 2 && ppid == getpid() &&
             !strcmp(comm, "pdc-head"))
             found = (pid_t) atoi(e->d_name);
         fclose(f);
     }
-    if (d) closedir(d);
+    if (d)
+        closedir(d);
     return found;
 }
 
@@ -425,8 +443,7 @@ Test(actors, get_named_forever_waits_through_a_silent_head) {
         usleep(10 * 1000);
     cr_assert(__atomic_load_n(&l.done, __ATOMIC_SEQ_CST), "the lookup never returned");
     pthread_join(th, NULL);
-    cr_assert_not(early, "the lookup returned while the head was stopped: %s",
-                  pdc_last_error(g_c));
+    cr_assert_not(early, "the lookup returned while the head was stopped: %s", pdc_last_error(g_c));
     cr_assert(l.found, "not found after the head answered again");
     cr_assert_eq(s_call_i64(l.found, "incr", 1), 6);
     pdc_actor_release(g_c, l.found);

@@ -44,11 +44,10 @@ static void *g_socks[16];
 static void s_find_session(void) {
     const char *root = getenv("PDC_SESSION_ROOT");
     char pattern[4200];
-    snprintf(pattern, sizeof pattern, "%s/session-*-%d-*",
-             root && *root ? root : "/tmp/pdc", (int) getpid());
+    snprintf(pattern, sizeof pattern, "%s/session-*-%d-*", root && *root ? root : "/tmp/pdc",
+             (int) getpid());
     glob_t g;
-    cr_assert_eq(glob(pattern, 0, NULL, &g), 0,
-                 "no session directory matches %s", pattern);
+    cr_assert_eq(glob(pattern, 0, NULL, &g), 0, "no session directory matches %s", pattern);
     cr_assert_eq(g.gl_pathc, 1, "%zu sessions match %s", g.gl_pathc, pattern);
     snprintf(g_session, sizeof g_session, "%s", g.gl_pathv[0]);
     globfree(&g);
@@ -104,8 +103,7 @@ static void *s_connect_path(const char *path) {
     g_socks[slot] = s;
     char ep[4200];
     snprintf(ep, sizeof ep, "ipc://%s", path);
-    cr_assert_eq(zmq_connect(s, ep), 0, "connect %s: %s", ep,
-                 zmq_strerror(zmq_errno()));
+    cr_assert_eq(zmq_connect(s, ep), 0, "connect %s: %s", ep, zmq_strerror(zmq_errno()));
     return s;
 }
 
@@ -134,12 +132,10 @@ static void *s_connect_worker(void) {
     return NULL;
 }
 
-static void s_send_frames(void *s, const void *const *frames,
-                          const size_t *sizes, int n) {
+static void s_send_frames(void *s, const void *const *frames, const size_t *sizes, int n) {
     for (int i = 0; i < n; i++)
-        cr_assert_geq(
-            zmq_send(s, frames[i], sizes[i], i + 1 < n ? ZMQ_SNDMORE : 0), 0,
-            "send: %s", zmq_strerror(zmq_errno()));
+        cr_assert_geq(zmq_send(s, frames[i], sizes[i], i + 1 < n ? ZMQ_SNDMORE : 0), 0, "send: %s",
+                      zmq_strerror(zmq_errno()));
 }
 
 static void s_send(void *s, const void *data, size_t size) {
@@ -158,16 +154,14 @@ typedef struct {
 
 static void s_recv(void *s, reply_t *r) {
     zmq_pollitem_t item = {s, 0, ZMQ_POLLIN, 0};
-    cr_assert_eq(zmq_poll(&item, 1, REPLY_MS), 1, "no reply within %d ms",
-                 REPLY_MS);
+    cr_assert_eq(zmq_poll(&item, 1, REPLY_MS), 1, "no reply within %d ms", REPLY_MS);
     zmq_msg_init(&r->frame);
     cr_assert_geq(zmq_msg_recv(&r->frame, s, 0), 0);
     cr_assert(!zmq_msg_more(&r->frame), "a reply of more than one frame");
     char err[256];
-    cr_assert_eq(pdc_msg_decode(zmq_msg_data(&r->frame),
-                                zmq_msg_size(&r->frame), &r->msg, err,
-                                sizeof err),
-                 0, "the reply does not decode: %s", err);
+    cr_assert_eq(
+        pdc_msg_decode(zmq_msg_data(&r->frame), zmq_msg_size(&r->frame), &r->msg, err, sizeof err),
+        0, "the reply does not decode: %s", err);
 }
 
 static void s_reply_free(reply_t *r) {
@@ -179,8 +173,7 @@ static void s_reply_free(reply_t *r) {
 static int s_expect_error(void *s, char *why, size_t len) {
     reply_t r;
     s_recv(s, &r);
-    cr_assert_eq(r.msg.type, PDC_MSG_ERROR, "expected ERROR, got %s",
-                 pdc_msg_name(r.msg.type));
+    cr_assert_eq(r.msg.type, PDC_MSG_ERROR, "expected ERROR, got %s", pdc_msg_name(r.msg.type));
     int code = (int) pdc_f_i(&r.msg.fields[0]);
     pdc_f_cstr(&r.msg.fields[1], why, len);
     s_reply_free(&r);
@@ -196,10 +189,9 @@ static double s_status(void *s, const char *name) {
     pdc_enc_free(&e);
     reply_t r;
     s_recv(s, &r);
-    cr_assert_eq(r.msg.type, PDC_MSG_STATUS_REPLY,
-                 "expected STATUS_REPLY, got %s", pdc_msg_name(r.msg.type));
-    cr_assert_eq(r.msg.request_id, 77,
-                 "the reply does not carry the request id");
+    cr_assert_eq(r.msg.type, PDC_MSG_STATUS_REPLY, "expected STATUS_REPLY, got %s",
+                 pdc_msg_name(r.msg.type));
+    cr_assert_eq(r.msg.request_id, 77, "the reply does not carry the request id");
     const msgpack_object *rows = &r.msg.fields[0];
     double v = -1;
     int found = 0;
@@ -219,12 +211,11 @@ static double s_status(void *s, const char *name) {
 
 /* The cluster still runs an ordinary task through the client. */
 static void s_assert_serving(void) {
-    pdc_ref r =
-        pdc_call(g_c, pdc_function(g_c, g_lib, "add"), PDC_I64(40), PDC_I64(2));
+    pdc_ref r = pdc_call(g_c, pdc_function(g_c, g_lib, "add"), PDC_I64(40), PDC_I64(2));
     int64_t v = 0;
     int rc = pdc_get_i64(g_c, r, &v, WAIT_MS);
-    cr_assert_eq(rc, PDC_OK, "a task after the bad input failed: %s %s",
-                 pdc_status_name(rc), pdc_last_error(g_c));
+    cr_assert_eq(rc, PDC_OK, "a task after the bad input failed: %s %s", pdc_status_name(rc),
+                 pdc_last_error(g_c));
     cr_assert_eq(v, 42);
     pdc_ref_release(g_c, r);
 }
@@ -236,23 +227,22 @@ static const char *const g_daemons[] = {"raylet.sock", "head.sock"};
 /* Send frames to the raylet and to the head; each must answer ERROR
    (PDC_EPROTO) with a message containing expect, count it, and keep
    serving. */
-static void s_refused_frames(const void *const *frames, const size_t *sizes,
-                             int n, const char *expect) {
+static void s_refused_frames(const void *const *frames, const size_t *sizes, int n,
+                             const char *expect) {
     for (int d = 0; d < 2; d++) {
         void *s = s_connect(g_daemons[d]);
         double before = s_status(s, "bad_messages");
         s_send_frames(s, frames, sizes, n);
         char why[512];
         int code = s_expect_error(s, why, sizeof why);
-        cr_assert_eq(code, PDC_EPROTO, "%s: code %s (%s)", g_daemons[d],
-                     pdc_status_name(code), why);
-        cr_assert(strstr(why, expect),
-                  "%s: the error \"%s\" does not say \"%s\"", g_daemons[d], why,
-                  expect);
+        cr_assert_eq(code, PDC_EPROTO, "%s: code %s (%s)", g_daemons[d], pdc_status_name(code),
+                     why);
+        cr_assert(strstr(why, expect), "%s: the error \"%s\" does not say \"%s\"", g_daemons[d],
+                  why, expect);
         s_assert_serving();
         double after = s_status(s, "bad_messages");
-        cr_assert_eq(after, before + 1, "%s: bad_messages went from %g to %g",
-                     g_daemons[d], before, after);
+        cr_assert_eq(after, before + 1, "%s: bad_messages went from %g to %g", g_daemons[d], before,
+                     after);
         s_close(s);
     }
 }
@@ -294,8 +284,7 @@ Test(badinput, random_bytes_are_refused) {
             cr_assert(*why, "an empty error message");
         }
         s_assert_serving();
-        cr_assert_eq(s_status(s, "bad_messages"), before + count, "%s",
-                     g_daemons[d]);
+        cr_assert_eq(s_status(s, "bad_messages"), before + count, "%s", g_daemons[d]);
         s_close(s);
     }
 }
@@ -386,8 +375,7 @@ Test(badinput, truncated_header_is_refused) {
     pdc_enc_u(&e, 12345);
     uint8_t id[16] = {0};
     pdc_enc_id(&e, id);
-    pdc_enc_s(&e,
-              "ipc:///nonexistent/endpoint-of-a-client-that-is-not-there.sock");
+    pdc_enc_s(&e, "ipc:///nonexistent/endpoint-of-a-client-that-is-not-there.sock");
     pdc_enc_s(&e, ""); /* no public endpoint */
     pdc_enc_s(&e, ""); /* no node id */
     /* Cut in half: the id's or the endpoint's bytes run out. */
@@ -412,8 +400,8 @@ Test(badinput, every_truncation_of_a_valid_header_is_refused) {
         for (size_t cut = 0; cut < e.buf.size; cut++) {
             s_send(s, e.buf.data, cut);
             char why[512];
-            cr_assert_eq(s_expect_error(s, why, sizeof why), PDC_EPROTO,
-                         "%s cut at %zu: %s", g_daemons[d], cut, why);
+            cr_assert_eq(s_expect_error(s, why, sizeof why), PDC_EPROTO, "%s cut at %zu: %s",
+                         g_daemons[d], cut, why);
         }
         s_assert_serving();
         cr_assert_eq(s_status(s, "bad_messages"), before + (double) e.buf.size);
@@ -428,8 +416,7 @@ Test(badinput, huge_array_count_as_header_is_refused) {
 }
 
 Test(badinput, huge_array_count_with_valid_items_after_is_refused) {
-    uint8_t buf[] = {0xdd,         0xff, 0xff, 0xff, 0xff, PDC_PROTO_VERSION,
-                     PDC_MSG_PING, 0x01};
+    uint8_t buf[] = {0xdd, 0xff, 0xff, 0xff, 0xff, PDC_PROTO_VERSION, PDC_MSG_PING, 0x01};
     s_refused(buf, sizeof buf, "empty or invalid msgpack");
 }
 
@@ -480,8 +467,7 @@ Test(badinput, deep_nesting_in_a_field_is_refused) {
     memset(buf + n, 0x91, depth);
     n += depth;
     buf[n++] = 0xc0;
-    s_refused(buf, n,
-              "STATUS_REPLY field 0[0]: expected a tuple of 2, got 1 items");
+    s_refused(buf, n, "STATUS_REPLY field 0[0]: expected a tuple of 2, got 1 items");
     free(buf);
 }
 
@@ -555,8 +541,7 @@ Test(badinput, many_bad_messages_in_a_burst_are_all_answered) {
         s_send(s, bad, sizeof bad);
     for (int i = 0; i < count; i++) {
         char why[256];
-        cr_assert_eq(s_expect_error(s, why, sizeof why), PDC_EPROTO, "reply %d",
-                     i);
+        cr_assert_eq(s_expect_error(s, why, sizeof why), PDC_EPROTO, "reply %d", i);
     }
     s_assert_serving();
     cr_assert_eq(s_status(s, "bad_messages"), before + count);
@@ -630,8 +615,7 @@ Test(badinput, object_fetch_of_an_object_not_in_the_store_is_refused) {
     s_send_enc(s, &e);
     pdc_enc_free(&e);
     char why[512];
-    cr_assert_eq(s_expect_error(s, why, sizeof why), PDC_EOBJECTLOST, "%s",
-                 why);
+    cr_assert_eq(s_expect_error(s, why, sizeof why), PDC_EOBJECTLOST, "%s", why);
     cr_assert(strstr(why, "not in node"), "%s", why);
     s_assert_serving();
     s_close(s);
@@ -683,8 +667,7 @@ Test(badinput, object_pull_from_a_node_not_in_the_cluster_is_refused) {
     s_send_enc(s, &e);
     pdc_enc_free(&e);
     char why[512];
-    cr_assert_eq(s_expect_error(s, why, sizeof why), PDC_EOBJECTLOST, "%s",
-                 why);
+    cr_assert_eq(s_expect_error(s, why, sizeof why), PDC_EOBJECTLOST, "%s", why);
     cr_assert(strstr(why, "no-such-node"), "%s", why);
     s_assert_serving();
     s_close(s);
@@ -693,8 +676,7 @@ Test(badinput, object_pull_from_a_node_not_in_the_cluster_is_refused) {
 /* ---- Workers ---------------------------------------------------------- */
 
 /* Encode PUSH_TASKS with one task: add(a, b) under id. */
-static void s_enc_add(pdc_enc_t *e, const uint8_t id[16], int64_t a,
-                      int64_t b) {
+static void s_enc_add(pdc_enc_t *e, const uint8_t id[16], int64_t a, int64_t b) {
     pdc_enc_begin(e, PDC_MSG_PUSH_TASKS, 0);
     pdc_enc_array(e, 1);
     pdc_enc_array(e, 4);
@@ -724,8 +706,8 @@ static void s_recv_results(void *s, result_t *out, int n) {
     while (got < n) {
         reply_t r;
         s_recv(s, &r);
-        cr_assert_eq(r.msg.type, PDC_MSG_TASK_RESULTS,
-                     "expected TASK_RESULTS, got %s", pdc_msg_name(r.msg.type));
+        cr_assert_eq(r.msg.type, PDC_MSG_TASK_RESULTS, "expected TASK_RESULTS, got %s",
+                     pdc_msg_name(r.msg.type));
         const msgpack_object *list = &r.msg.fields[1];
         for (uint32_t i = 0; i < pdc_f_count(list) && got < n; i++, got++) {
             const msgpack_object *f = pdc_f_at(list, i)->via.array.ptr;
@@ -755,23 +737,20 @@ static void s_assert_worker_runs(void *s) {
     result_t r;
     s_recv_results(s, &r, 1);
     cr_assert(!memcmp(r.id, id, 16), "the result is for another task");
-    cr_assert_eq(r.status, PDC_OK, "%s: %s", pdc_status_name(r.status),
-                 r.message);
+    cr_assert_eq(r.status, PDC_OK, "%s: %s", pdc_status_name(r.status), r.message);
     cr_assert_eq(r.kind, PDC_RES_INLINE);
     cr_assert_eq(r.i64, 42);
 }
 
 /* Bytes to a worker: an ERROR (PDC_EPROTO) saying expect, and the worker
    still runs a pushed task; the cluster still runs tasks. */
-static void s_worker_refuses(const void *data, size_t size,
-                             const char *expect) {
+static void s_worker_refuses(const void *data, size_t size, const char *expect) {
     void *s = s_connect_worker();
     s_send(s, data, size);
     char why[512];
     int code = s_expect_error(s, why, sizeof why);
     cr_assert_eq(code, PDC_EPROTO, "code %s (%s)", pdc_status_name(code), why);
-    cr_assert(strstr(why, expect), "the error \"%s\" does not say \"%s\"", why,
-              expect);
+    cr_assert(strstr(why, expect), "the error \"%s\" does not say \"%s\"", why, expect);
     s_assert_worker_runs(s);
     s_assert_serving();
     s_close(s);
@@ -798,8 +777,7 @@ Test(badinput, worker_refuses_push_with_a_short_task_id) {
     pdc_enc_s(&e, g_lib);
     pdc_enc_s(&e, "add");
     pdc_enc_array(&e, 0);
-    s_worker_refuses(e.buf.data, e.buf.size,
-                     "PUSH_TASKS field 0[0].0: id is not 16 bytes");
+    s_worker_refuses(e.buf.data, e.buf.size, "PUSH_TASKS field 0[0].0: id is not 16 bytes");
     pdc_enc_free(&e);
 }
 
@@ -813,8 +791,7 @@ Test(badinput, worker_refuses_push_with_a_task_of_three_items) {
     pdc_enc_id(&e, id);
     pdc_enc_s(&e, g_lib);
     pdc_enc_s(&e, "add");
-    s_worker_refuses(e.buf.data, e.buf.size,
-                     "expected a tuple of 4, got 3 items");
+    s_worker_refuses(e.buf.data, e.buf.size, "expected a tuple of 4, got 3 items");
     pdc_enc_free(&e);
 }
 
@@ -829,8 +806,7 @@ Test(badinput, worker_refuses_push_with_a_function_name_that_is_a_number) {
     pdc_enc_s(&e, g_lib);
     pdc_enc_u(&e, 12);
     pdc_enc_array(&e, 0);
-    s_worker_refuses(e.buf.data, e.buf.size,
-                     "PUSH_TASKS field 0[0].2: expected string");
+    s_worker_refuses(e.buf.data, e.buf.size, "PUSH_TASKS field 0[0].2: expected string");
     pdc_enc_free(&e);
 }
 
@@ -877,8 +853,7 @@ Test(badinput, worker_refuses_push_with_a_huge_task_count) {
     uint8_t huge[] = {0xdd, 0xff, 0xff, 0xff, 0xff};
     memcpy(buf + n, huge, sizeof huge);
     n += sizeof huge;
-    s_worker_refuses(buf, n,
-                     "PUSH_TASKS field 0: truncated or invalid msgpack");
+    s_worker_refuses(buf, n, "PUSH_TASKS field 0: truncated or invalid msgpack");
 }
 
 Test(badinput, worker_refuses_truncated_push) {
@@ -886,10 +861,8 @@ Test(badinput, worker_refuses_truncated_push) {
     pdc_enc_t e;
     pdc_enc_init(&e);
     s_enc_add(&e, id, 1, 2);
-    s_worker_refuses(e.buf.data, e.buf.size / 2,
-                     "truncated or invalid msgpack");
-    s_worker_refuses(e.buf.data, e.buf.size - 1,
-                     "truncated or invalid msgpack");
+    s_worker_refuses(e.buf.data, e.buf.size / 2, "truncated or invalid msgpack");
+    s_worker_refuses(e.buf.data, e.buf.size - 1, "truncated or invalid msgpack");
     pdc_enc_free(&e);
 }
 
@@ -1005,8 +978,7 @@ Test(badinput, worker_fails_only_the_tasks_with_bad_arguments) {
     cr_assert_eq(r[1].status, PDC_EOBJECTLOST, "%s", r[1].message);
     cr_assert(strstr(r[1].message, "not in the store"), "%s", r[1].message);
     cr_assert_eq(r[2].status, PDC_ENOFUNC, "%s", r[2].message);
-    cr_assert(strstr(r[2].message, "/nonexistent/libpdc_none.so"), "%s",
-              r[2].message);
+    cr_assert(strstr(r[2].message, "/nonexistent/libpdc_none.so"), "%s", r[2].message);
     cr_assert_eq(r[3].status, PDC_OK, "%s", r[3].message);
     cr_assert_eq(r[3].i64, 42);
     s_assert_worker_runs(s);

@@ -49,8 +49,7 @@ void pdc_embed_clean_stale(void);
 static const char *g_lib;
 static char g_root[512];
 
-static int s_rm(const char *path, const struct stat *st, int flag,
-                struct FTW *ftw) {
+static int s_rm(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
     (void) st;
     (void) flag;
     (void) ftw;
@@ -90,8 +89,7 @@ ReportHook(POST_ALL)(struct criterion_global_stats *stats) {
     (void) stats;
     const char *base = getenv("PDC_SESSION_ROOT");
     char pattern[600];
-    snprintf(pattern, sizeof pattern, "%s/cleanup-*",
-             base && *base ? base : "/tmp/pdc");
+    snprintf(pattern, sizeof pattern, "%s/cleanup-*", base && *base ? base : "/tmp/pdc");
     glob_t g;
     if (glob(pattern, 0, NULL, &g))
         return;
@@ -239,10 +237,8 @@ static void s_describe(cluster_t *k, const char *session) {
     k->head = s_read_pid(session, "head.pid");
     k->raylet = s_read_pid(session, "raylet.pid");
     s_read(session, "store.path", k->store, sizeof k->store);
-    cr_assert(s_pdc_running(k->head), "the head %d does not run",
-              (int) k->head);
-    cr_assert(s_pdc_running(k->raylet), "the raylet %d does not run",
-              (int) k->raylet);
+    cr_assert(s_pdc_running(k->head), "the head %d does not run", (int) k->head);
+    cr_assert(s_pdc_running(k->raylet), "the raylet %d does not run", (int) k->raylet);
     cr_assert(s_exists(k->store), "the store %s does not exist", k->store);
     s_add_pid(k, k->head);
     s_add_pid(k, k->raylet);
@@ -253,8 +249,8 @@ static void s_describe(cluster_t *k, const char *session) {
 }
 
 static void s_assert_no_process(const cluster_t *k, int ms) {
-    cr_assert(s_all_gone(k->pids, k->npids, ms),
-              "a process of %s still runs after %d ms", k->session, ms);
+    cr_assert(s_all_gone(k->pids, k->npids, ms), "a process of %s still runs after %d ms",
+              k->session, ms);
 }
 
 static void s_assert_no_trace(const cluster_t *k) {
@@ -263,8 +259,7 @@ static void s_assert_no_trace(const cluster_t *k) {
     cr_assert(!s_exists(path), "%s is left", path);
     snprintf(path, sizeof path, "%s/head.sock", k->session);
     cr_assert(!s_exists(path), "%s is left", path);
-    cr_assert(!s_exists(k->session), "the session directory %s is left",
-              k->session);
+    cr_assert(!s_exists(k->session), "the session directory %s is left", k->session);
     cr_assert(!s_exists(k->store), "the store %s is left", k->store);
 }
 
@@ -286,8 +281,7 @@ static pid_t s_fork_driver(cluster_t *k) {
         char session[4096];
         if (s_session_of(getpid(), session, sizeof session))
             _exit(4);
-        pdc_ref r = pdc_call_args(c, pdc_function(c, g_lib, "worker_pid"), NULL,
-                                  NULL, 0);
+        pdc_ref r = pdc_call_args(c, pdc_function(c, g_lib, "worker_pid"), NULL, NULL, 0);
         int64_t wpid = 0;
         if (pdc_get_i64(c, r, &wpid, WAIT_MS) != PDC_OK)
             _exit(5);
@@ -317,15 +311,14 @@ static pid_t s_fork_driver(cluster_t *k) {
     if (!nl) {
         kill(child, SIGKILL);
         waitpid(child, NULL, 0);
-        cr_assert_fail(
-            "the child driver did not report its session (got \"%s\")", buf);
+        cr_assert_fail("the child driver did not report its session (got \"%s\")", buf);
     }
     *nl = '\0';
     s_describe(k, buf);
     pid_t wpid = (pid_t) atoll(nl + 1);
     cr_assert_gt(wpid, 0);
-    cr_assert_eq(s_ppid(wpid), k->raylet,
-                 "the task ran in %d, not a worker of the raylet", (int) wpid);
+    cr_assert_eq(s_ppid(wpid), k->raylet, "the task ran in %d, not a worker of the raylet",
+                 (int) wpid);
     s_add_pid(k, wpid);
     return child;
 }
@@ -339,11 +332,9 @@ static void s_kill_driver(pid_t child) {
 static void s_init_run_shutdown(void) {
     pdc_client *c = pdc_init(NULL);
     cr_assert(c, "pdc_init(NULL) failed");
-    pdc_ref r =
-        pdc_call(c, pdc_function(c, g_lib, "add"), PDC_I64(1), PDC_I64(2));
+    pdc_ref r = pdc_call(c, pdc_function(c, g_lib, "add"), PDC_I64(1), PDC_I64(2));
     int64_t v = 0;
-    cr_assert_eq(pdc_get_i64(c, r, &v, WAIT_MS), PDC_OK, "%s",
-                 pdc_last_error(c));
+    cr_assert_eq(pdc_get_i64(c, r, &v, WAIT_MS), PDC_OK, "%s", pdc_last_error(c));
     cr_assert_eq(v, 3);
     pdc_ref_release(c, r);
     pdc_shutdown(&c);
@@ -366,10 +357,9 @@ Test(cleanup, shutdown_leaves_no_process_socket_store_or_session) {
         r[i] = pdc_call_args(c, f, NULL, NULL, 0);
     for (int i = 0; i < 16; i++) {
         int64_t pid = 0;
-        cr_assert_eq(pdc_get_i64(c, r[i], &pid, WAIT_MS), PDC_OK, "%s",
-                     pdc_last_error(c));
-        cr_assert_eq(s_ppid((pid_t) pid), k.raylet,
-                     "task ran in %lld, not a worker", (long long) pid);
+        cr_assert_eq(pdc_get_i64(c, r[i], &pid, WAIT_MS), PDC_OK, "%s", pdc_last_error(c));
+        cr_assert_eq(s_ppid((pid_t) pid), k.raylet, "task ran in %lld, not a worker",
+                     (long long) pid);
         s_add_pid(&k, (pid_t) pid);
         pdc_ref_release(c, r[i]);
     }
@@ -401,14 +391,12 @@ Test(cleanup, shutdown_with_a_task_running_leaves_nothing) {
     cr_assert_eq(s_session_of(getpid(), session, sizeof session), 0);
     cluster_t k;
     s_describe(&k, session);
-    pdc_ref r =
-        pdc_call_args(c, pdc_function(c, g_lib, "worker_pid"), NULL, NULL, 0);
+    pdc_ref r = pdc_call_args(c, pdc_function(c, g_lib, "worker_pid"), NULL, NULL, 0);
     int64_t pid = 0;
     cr_assert_eq(pdc_get_i64(c, r, &pid, WAIT_MS), PDC_OK);
     s_add_pid(&k, (pid_t) pid);
     /* A task that runs for a while; shut down while it runs. */
-    r = pdc_call(c, pdc_function(c, g_lib, "fail_after_ms"), PDC_I64(3000),
-                 PDC_STR("late"));
+    r = pdc_call(c, pdc_function(c, g_lib, "fail_after_ms"), PDC_I64(3000), PDC_STR("late"));
     usleep(200000);
     pdc_shutdown(&c);
     s_assert_no_process(&k, 0);
@@ -461,8 +449,7 @@ Test(cleanup, sweep_kills_hung_daemons_of_a_dead_driver) {
     cr_assert_eq(kill(k.raylet, SIGSTOP), 0);
     s_kill_driver(child);
     usleep(200000);
-    cr_assert(s_pdc_running(k.head) && s_pdc_running(k.raylet),
-              "stopped daemons exited");
+    cr_assert(s_pdc_running(k.head) && s_pdc_running(k.raylet), "stopped daemons exited");
     s_init_run_shutdown();
     s_assert_no_process(&k, DAEMON_EXIT_MS);
     s_assert_no_trace(&k);
@@ -478,8 +465,8 @@ Test(cleanup, sweep_leaves_a_live_driver_alone) {
     cr_assert(s_exists(path), "the sweep removed a live session's socket");
     cr_assert(s_exists(k.store), "the sweep removed a live session's store");
     for (int i = 0; i < k.npids; i++)
-        cr_assert(s_pdc_running(k.pids[i]),
-                  "the sweep stopped %d of a live session", (int) k.pids[i]);
+        cr_assert(s_pdc_running(k.pids[i]), "the sweep stopped %d of a live session",
+                  (int) k.pids[i]);
     s_kill_driver(child);
     s_assert_no_process(&k, DAEMON_EXIT_MS);
     pdc_embed_clean_stale();
@@ -494,11 +481,9 @@ Test(cleanup, daemons_hold_none_of_the_drivers_descriptors) {
     cr_assert_eq(pipe(fds), 0);
     pdc_client *c = pdc_init(NULL);
     cr_assert(c, "pdc_init(NULL) failed");
-    pdc_ref r =
-        pdc_call(c, pdc_function(c, g_lib, "add"), PDC_I64(1), PDC_I64(2));
+    pdc_ref r = pdc_call(c, pdc_function(c, g_lib, "add"), PDC_I64(1), PDC_I64(2));
     int64_t v = 0;
-    cr_assert_eq(pdc_get_i64(c, r, &v, WAIT_MS), PDC_OK, "%s",
-                 pdc_last_error(c));
+    cr_assert_eq(pdc_get_i64(c, r, &v, WAIT_MS), PDC_OK, "%s", pdc_last_error(c));
     close(fds[1]);
     struct pollfd p = {fds[0], POLLIN, 0};
     char byte;

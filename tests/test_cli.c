@@ -48,8 +48,10 @@ static int s_sessions_left(void) {
     DIR *d = opendir(g_root);
     int n = 0;
     struct dirent *e;
-    while (d && (e = readdir(d))) n += !strncmp(e->d_name, "node-", 5);
-    if (d) closedir(d);
+    while (d && (e = readdir(d)))
+        n += !strncmp(e->d_name, "node-", 5);
+    if (d)
+        closedir(d);
     return n;
 }
 
@@ -66,7 +68,8 @@ Test(cli, start_status_join_and_stop) {
     snprintf(args, sizeof args, "start --head --port %d --num-cpus 2", g_port);
     cr_assert_eq(s_pdc(out, sizeof out, args), 0, "%s", out);
     cr_assert(strstr(out, "started a head"), "%s", out);
-    snprintf(args, sizeof args, "start --address tcp://127.0.0.1:%d --num-cpus 1 --labels tier=edge", g_port);
+    snprintf(args, sizeof args,
+             "start --address tcp://127.0.0.1:%d --num-cpus 1 --labels tier=edge", g_port);
     cr_assert_eq(s_pdc(out, sizeof out, args), 0, "%s", out);
 
     cr_assert_eq(s_pdc(out, sizeof out, "status"), 0, "%s", out);
@@ -112,17 +115,22 @@ Test(cli, start_status_join_and_stop) {
     while (d && (e = readdir(d)))
         for (int k = 0; k < 2 && !strncmp(e->d_name, "node-", 5); k++) {
             char path[PATH_MAX * 2];
-            snprintf(path, sizeof path, "%s/%s/%s", g_root, e->d_name, k ? "head.pid" : "raylet.pid");
+            snprintf(path, sizeof path, "%s/%s/%s", g_root, e->d_name,
+                     k ? "head.pid" : "raylet.pid");
             FILE *f = fopen(path, "r");
-            if (f && npids < 8 && fscanf(f, "%d", &pids[npids]) == 1) npids++;
-            if (f) fclose(f);
+            if (f && npids < 8 && fscanf(f, "%d", &pids[npids]) == 1)
+                npids++;
+            if (f)
+                fclose(f);
         }
-    if (d) closedir(d);
+    if (d)
+        closedir(d);
     cr_assert_eq(npids, 3, "expected a head and two raylets, found %d pid files", npids);
 
     cr_assert_eq(s_pdc(out, sizeof out, "stop"), 0, "%s", out);
     cr_assert(strstr(out, "stopped 2 nodes"), "%s", out);
-    for (int i = 0; i < npids; i++) cr_assert(kill(pids[i], 0) != 0, "pid %d still runs", pids[i]);
+    for (int i = 0; i < npids; i++)
+        cr_assert(kill(pids[i], 0) != 0, "pid %d still runs", pids[i]);
     cr_assert_eq(s_sessions_left(), 0);
 }
 
@@ -151,7 +159,8 @@ Test(cli, start_fails_cleanly_when_the_port_is_taken) {
     snprintf(args, sizeof args, "start --head --port %d", g_port);
     cr_assert_eq(s_pdc(out, sizeof out, args), 0, "%s", out);
     setenv("PDC_CONNECT_TIMEOUT_MS", "3000", 1);
-    cr_assert_neq(s_pdc(out, sizeof out, args), 0, "a second head on the same port started: %s", out);
+    cr_assert_neq(s_pdc(out, sizeof out, args), 0, "a second head on the same port started: %s",
+                  out);
     cr_assert(strstr(out, "head exited") && strstr(out, "logs"), "%s", out);
     unsetenv("PDC_CONNECT_TIMEOUT_MS");
 }

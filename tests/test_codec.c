@@ -46,8 +46,7 @@ TestSuite(check, .init = s_setup, .fini = s_teardown);
 /* Decode the encoder's bytes; the test fails with the decoder's reason if
    they are refused, or if the tree does not match the schema. */
 static void s_decode(pdc_msg_t *m, unsigned type, uint64_t reqid) {
-    int rc =
-        pdc_msg_decode(g_enc.buf.data, g_enc.buf.size, m, g_err, sizeof g_err);
+    int rc = pdc_msg_decode(g_enc.buf.data, g_enc.buf.size, m, g_err, sizeof g_err);
     cr_assert_eq(rc, 0, "refused: %s", g_err);
     cr_assert_eq(m->type, type);
     cr_assert_eq(m->request_id, reqid);
@@ -56,8 +55,7 @@ static void s_decode(pdc_msg_t *m, unsigned type, uint64_t reqid) {
 
 /* Decoding data must fail with an error that contains fragment.  data is
    copied into an exact-size buffer so ASan sees any read past its end. */
-static void s_refused_bytes(const void *data, size_t size,
-                            const char *fragment) {
+static void s_refused_bytes(const void *data, size_t size, const char *fragment) {
     uint8_t *copy = malloc(size ? size : 1);
     cr_assert_not_null(copy);
     if (size)
@@ -69,8 +67,7 @@ static void s_refused_bytes(const void *data, size_t size,
         pdc_msg_free(&m);
     free(copy);
     cr_assert_eq(rc, -1, "accepted; wanted \"%s\"", fragment);
-    cr_assert_not_null(strstr(g_err, fragment), "error \"%s\" lacks \"%s\"",
-                       g_err, fragment);
+    cr_assert_not_null(strstr(g_err, fragment), "error \"%s\" lacks \"%s\"", g_err, fragment);
 }
 
 static void s_refused(const char *fragment) {
@@ -78,8 +75,7 @@ static void s_refused(const char *fragment) {
 }
 
 /* Start a header frame by hand: an array of nitems (3 + fields). */
-static void s_header(uint32_t nitems, uint64_t version, unsigned type,
-                     uint64_t reqid) {
+static void s_header(uint32_t nitems, uint64_t version, unsigned type, uint64_t reqid) {
     g_enc.buf.size = 0;
     pdc_enc_array(&g_enc, nitems);
     pdc_enc_u(&g_enc, version);
@@ -91,8 +87,8 @@ static void s_assert_str(const msgpack_object *o, const char *want) {
     size_t n;
     const char *p = pdc_f_str(o, &n);
     /* msgpack-c gives an empty string a NULL pointer. */
-    cr_assert(n == strlen(want) && (n == 0 || memcmp(p, want, n) == 0),
-              "got \"%.*s\", want \"%s\"", (int) n, p, want);
+    cr_assert(n == strlen(want) && (n == 0 || memcmp(p, want, n) == 0), "got \"%.*s\", want \"%s\"",
+              (int) n, p, want);
 }
 
 static void s_assert_id(const msgpack_object *o, const uint8_t *want) {
@@ -102,8 +98,7 @@ static void s_assert_id(const msgpack_object *o, const uint8_t *want) {
 }
 
 /* The map {} field o holds exactly these (name, value) pairs, in order. */
-static void s_assert_resource(const msgpack_object *o, uint32_t i,
-                              const char *name, double value) {
+static void s_assert_resource(const msgpack_object *o, uint32_t i, const char *name, double value) {
     cr_assert_lt(i, pdc_f_count(o));
     s_assert_str(&o->via.map.ptr[i].key, name);
     cr_assert_eq(pdc_f_f(&o->via.map.ptr[i].val), value);
@@ -146,14 +141,12 @@ Test(roundtrip, error_carries_code_and_message) {
 }
 
 Test(roundtrip, messages_without_fields) {
-    static const unsigned types[] = {PDC_MSG_PING,      PDC_MSG_PONG,
-                                     PDC_MSG_STATUS,    PDC_MSG_BLOCKED,
-                                     PDC_MSG_UNBLOCKED, PDC_MSG_NODES};
+    static const unsigned types[] = {PDC_MSG_PING,    PDC_MSG_PONG,      PDC_MSG_STATUS,
+                                     PDC_MSG_BLOCKED, PDC_MSG_UNBLOCKED, PDC_MSG_NODES};
     for (size_t i = 0; i < sizeof types / sizeof *types; i++) {
         pdc_msg_t m;
         sample_encode(&g_enc, types[i], 100 + i);
-        cr_assert_eq(g_enc.buf.size, 4, "%s is [1, type, id]",
-                     pdc_msg_name(types[i]));
+        cr_assert_eq(g_enc.buf.size, 4, "%s is [1, type, id]", pdc_msg_name(types[i]));
         s_decode(&m, types[i], 100 + i);
         cr_assert_eq(m.nfields, 0);
         pdc_msg_free(&m);
@@ -463,8 +456,7 @@ Test(roundtrip, f_cstr_truncates_and_ends_with_nul) {
     sample_encode(&g_enc, PDC_MSG_ERROR, 1);
     s_decode(&m, PDC_MSG_ERROR, 1);
     cr_assert_str_eq(pdc_f_cstr(&m.fields[PDC_ERROR_MESSAGE], small, sizeof small), "no s");
-    cr_assert_str_eq(pdc_f_cstr(&m.fields[PDC_ERROR_MESSAGE], big, sizeof big),
-                     SAMPLE_ERROR_TEXT);
+    cr_assert_str_eq(pdc_f_cstr(&m.fields[PDC_ERROR_MESSAGE], big, sizeof big), SAMPLE_ERROR_TEXT);
     pdc_msg_free(&m);
 }
 
@@ -890,8 +882,8 @@ Test(hostile, every_prefix_of_every_type_is_refused) {
     for (unsigned t = 0; t < PDC_MSG_COUNT_; t++) {
         sample_encode(&g_enc, t, 1);
         for (size_t n = 0; n < g_enc.buf.size; n++)
-            cr_assert_eq(s_decode_copy((uint8_t *) g_enc.buf.data, n), -1,
-                         "%s prefix %zu accepted", pdc_msg_name(t), n);
+            cr_assert_eq(s_decode_copy((uint8_t *) g_enc.buf.data, n), -1, "%s prefix %zu accepted",
+                         pdc_msg_name(t), n);
     }
 }
 
@@ -925,19 +917,13 @@ Test(hostile, huge_claimed_counts_are_refused_before_unpacking) {
         size_t n;
         const char *why;
     } cases[] = {
-        {header_array32, sizeof header_array32,
-         "header: empty or invalid msgpack"},
-        {array32, sizeof array32,
-         "PUSH_TASKS field 0: truncated or invalid msgpack"},
-        {map32, sizeof map32,
-         "HEARTBEAT field 1: truncated or invalid msgpack"},
+        {header_array32, sizeof header_array32, "header: empty or invalid msgpack"},
+        {array32, sizeof array32, "PUSH_TASKS field 0: truncated or invalid msgpack"},
+        {map32, sizeof map32, "HEARTBEAT field 1: truncated or invalid msgpack"},
         {str32, sizeof str32, "ERROR field 1: truncated or invalid msgpack"},
-        {bin32, sizeof bin32,
-         "LEASE_RETURN field 0: truncated or invalid msgpack"},
-        {ext32, sizeof ext32,
-         "PUSH_TASKS field 0[0].3[0].1: truncated or invalid msgpack"},
-        {bin32_short, sizeof bin32_short,
-         "LEASE_RETURN field 0: truncated or invalid msgpack"},
+        {bin32, sizeof bin32, "LEASE_RETURN field 0: truncated or invalid msgpack"},
+        {ext32, sizeof ext32, "PUSH_TASKS field 0[0].3[0].1: truncated or invalid msgpack"},
+        {bin32_short, sizeof bin32_short, "LEASE_RETURN field 0: truncated or invalid msgpack"},
     };
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -946,8 +932,7 @@ Test(hostile, huge_claimed_counts_are_refused_before_unpacking) {
             /* The walker's own message proves msgpack-c never saw it. */
             s_refused_bytes(cases[i].p, cases[i].n, cases[i].why);
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    double s = (double) (t1.tv_sec - t0.tv_sec) +
-               (double) (t1.tv_nsec - t0.tv_nsec) * 1e-9;
+    double s = (double) (t1.tv_sec - t0.tv_sec) + (double) (t1.tv_nsec - t0.tv_nsec) * 1e-9;
     cr_assert_lt(s, 5.0, "14000 refusals took %.2f s", s);
 }
 
@@ -989,8 +974,7 @@ Test(hostile, nesting_deeper_than_the_limit_is_refused) {
         memset(schema, '*', (size_t) d);
         schema[d] = 'u';
         schema[d + 1] = '\0';
-        int rc =
-            pdc_proto_check(bytes, (size_t) d + 1, schema, g_err, sizeof g_err);
+        int rc = pdc_proto_check(bytes, (size_t) d + 1, schema, g_err, sizeof g_err);
         if (d <= PDC_PROTO_MAX_DEPTH) {
             cr_assert_eq(rc, 0, "depth %d refused: %s", d, g_err);
         } else {
@@ -1051,8 +1035,7 @@ Test(hostile, extension_types_are_refused) {
     }
     /* fixext 16 where the request id belongs. */
     static const uint8_t fixext16[] = {0x93, 0x01, 0x01, 0xd8, 0x01, ZERO16};
-    s_refused_bytes(fixext16, sizeof fixext16,
-                    "header: request id is not an unsigned integer");
+    s_refused_bytes(fixext16, sizeof fixext16, "header: request id is not an unsigned integer");
 }
 
 Test(hostile, byte_0xc1_is_refused) {
@@ -1064,8 +1047,7 @@ Test(hostile, byte_0xc1_is_refused) {
     s_refused("PUSH_TASKS field 0[0].3[0].1: truncated or invalid msgpack");
 
     s_refused_bytes("\xc1", 1, "header: empty or invalid msgpack");
-    s_refused_bytes("\x93\xc1\x00\x00", 4,
-                    "header: unsupported protocol version");
+    s_refused_bytes("\x93\xc1\x00\x00", 4, "header: unsupported protocol version");
 }
 
 Test(hostile, signed_encoding_of_non_negative_is_unsigned) {
@@ -1082,7 +1064,8 @@ Test(hostile, signed_encoding_of_non_negative_is_unsigned) {
         pdc_enc_begin(&g_enc, PDC_MSG_NODE_REGISTERED, 9);
         pdc_enc_raw(&g_enc, as_int[i], lens[i]);
         s_decode(&m, PDC_MSG_NODE_REGISTERED, 9);
-        cr_assert_eq(m.fields[PDC_NODE_REGISTERED_HEARTBEAT_MS].type, MSGPACK_OBJECT_POSITIVE_INTEGER);
+        cr_assert_eq(m.fields[PDC_NODE_REGISTERED_HEARTBEAT_MS].type,
+                     MSGPACK_OBJECT_POSITIVE_INTEGER);
         cr_assert_eq(pdc_f_u(&m.fields[PDC_NODE_REGISTERED_HEARTBEAT_MS]), 5);
         pdc_msg_free(&m);
     }
@@ -1093,8 +1076,7 @@ Test(hostile, signed_encoding_of_non_negative_is_unsigned) {
                                      0xd3, 0, 0, 0, 0, 0, 0, 0, 42};
     /* clang-format on */
     pdc_msg_t m;
-    cr_assert_eq(pdc_msg_decode(header, sizeof header, &m, g_err, sizeof g_err),
-                 0, "%s", g_err);
+    cr_assert_eq(pdc_msg_decode(header, sizeof header, &m, g_err, sizeof g_err), 0, "%s", g_err);
     cr_assert_eq(m.type, PDC_MSG_PING);
     cr_assert_eq(m.request_id, 42);
     pdc_msg_free(&m);
@@ -1239,8 +1221,7 @@ Test(encoder, names_and_schemas_of_every_type) {
     };
     for (size_t i = 0; i < sizeof ext / sizeof *ext; i++) {
         cr_assert_str_eq(pdc_msg_name(ext[i].type), ext[i].name);
-        cr_assert_str_eq(pdc_msg_schema(ext[i].type), ext[i].schema, "%s",
-                         ext[i].name);
+        cr_assert_str_eq(pdc_msg_schema(ext[i].type), ext[i].schema, "%s", ext[i].name);
     }
 
     cr_assert_null(pdc_msg_name(PDC_MSG_COUNT_));
@@ -1254,30 +1235,28 @@ Test(encoder, names_and_schemas_of_every_type) {
    schema item, so a list's names count its schema's fields and
    PDC_NAME_FIELD is the field's place (pdc_proto.h). */
 #define S_FIELD_ROW(name, token) {#name, token, PDC_##name},
-#define S_FIELDS_OF(msg) PDC_##msg##_FIELDS(S_FIELD_ROW)
+#define S_FIELDS_OF(msg)         PDC_##msg##_FIELDS(S_FIELD_ROW)
 static const struct {
     const char *name, *token;
     unsigned index;
-} s_fields[] = {
-    PDC_MESSAGES(S_FIELDS_OF) PDC_ARG_FIELDS(S_FIELD_ROW)
-    PDC_TASK_FIELDS(S_FIELD_ROW) PDC_RESULT_FIELDS(S_FIELD_ROW)
-    PDC_NODE_ROW_FIELDS(S_FIELD_ROW) PDC_STAT_FIELDS(S_FIELD_ROW)
-};
+} s_fields[] = {PDC_MESSAGES(S_FIELDS_OF) PDC_ARG_FIELDS(S_FIELD_ROW) PDC_TASK_FIELDS(S_FIELD_ROW)
+                    PDC_RESULT_FIELDS(S_FIELD_ROW) PDC_NODE_ROW_FIELDS(S_FIELD_ROW)
+                        PDC_STAT_FIELDS(S_FIELD_ROW)};
 #undef S_FIELDS_OF
 #undef S_FIELD_ROW
 
 static size_t s_count_items(const char *schema, size_t len) {
     size_t n = 0;
-    for (size_t i = 0; i < len; i += sample_token_len(schema + i)) n++;
+    for (size_t i = 0; i < len; i += sample_token_len(schema + i))
+        n++;
     return n;
 }
 
 Test(encoder, every_field_is_one_schema_item) {
     for (size_t i = 0; i < sizeof s_fields / sizeof *s_fields; i++)
-        cr_assert_eq(sample_token_len(s_fields[i].token),
-                     strlen(s_fields[i].token),
-                     "%s is declared with \"%s\", more than one item",
-                     s_fields[i].name, s_fields[i].token);
+        cr_assert_eq(sample_token_len(s_fields[i].token), strlen(s_fields[i].token),
+                     "%s is declared with \"%s\", more than one item", s_fields[i].name,
+                     s_fields[i].token);
 }
 
 Test(encoder, field_names_count_each_schema) {
@@ -1295,8 +1274,7 @@ Test(encoder, field_names_count_each_schema) {
         cr_assert_str_eq(msgs[t].name, pdc_msg_name(t));
         cr_assert_str_eq(msgs[t].schema, schema);
         cr_assert_eq(s_count_items(schema, strlen(schema)), msgs[t].nfields,
-                     "%s: %zu names for schema \"%s\"", msgs[t].name,
-                     msgs[t].nfields, schema);
+                     "%s: %zu names for schema \"%s\"", msgs[t].name, msgs[t].nfields, schema);
     }
     static const struct {
         const char *name, *schema;
@@ -1311,12 +1289,10 @@ Test(encoder, field_names_count_each_schema) {
     for (size_t i = 0; i < sizeof tuples / sizeof *tuples; i++) {
         const char *s = tuples[i].schema;
         size_t len = strlen(s);
-        cr_assert(len >= 2 && s[0] == '(' && s[len - 1] == ')' &&
-                      sample_token_len(s) == len,
+        cr_assert(len >= 2 && s[0] == '(' && s[len - 1] == ')' && sample_token_len(s) == len,
                   "%s: \"%s\" is not one tuple", tuples[i].name, s);
-        cr_assert_eq(s_count_items(s + 1, len - 2), tuples[i].nfields,
-                     "%s: %zu names for \"%s\"", tuples[i].name,
-                     tuples[i].nfields, s);
+        cr_assert_eq(s_count_items(s + 1, len - 2), tuples[i].nfields, "%s: %zu names for \"%s\"",
+                     tuples[i].name, tuples[i].nfields, s);
     }
     /* A few by hand, as documented. */
     cr_assert_eq(PDC_LEASE_GRANT_GPU_IDS, 4);
@@ -1331,33 +1307,27 @@ Test(encoder, field_names_count_each_schema) {
 Test(check, one_token_schemas) {
     g_enc.buf.size = 0;
     pdc_enc_id(&g_enc, SAMPLE_ID_A);
-    cr_assert_eq(pdc_proto_check(g_enc.buf.data, g_enc.buf.size, "d", g_err,
-                                 sizeof g_err),
-                 0, "%s", g_err);
-    cr_assert_eq(pdc_proto_check(g_enc.buf.data, g_enc.buf.size, "s", g_err,
-                                 sizeof g_err),
-                 -1);
+    cr_assert_eq(pdc_proto_check(g_enc.buf.data, g_enc.buf.size, "d", g_err, sizeof g_err), 0, "%s",
+                 g_err);
+    cr_assert_eq(pdc_proto_check(g_enc.buf.data, g_enc.buf.size, "s", g_err, sizeof g_err), -1);
     cr_assert_str_eq(g_err, "expected string, got binary");
 
     g_enc.buf.size = 0;
     pdc_enc_array(&g_enc, 1);
     pdc_enc_array(&g_enc, 3), pdc_enc_u(&g_enc, 0), pdc_enc_nil(&g_enc);
     pdc_enc_nil(&g_enc);
-    cr_assert_eq(pdc_proto_check(g_enc.buf.data, g_enc.buf.size, "*(uv)", g_err,
-                                 sizeof g_err),
-                 -1);
+    cr_assert_eq(pdc_proto_check(g_enc.buf.data, g_enc.buf.size, "*(uv)", g_err, sizeof g_err), -1);
     cr_assert_str_eq(g_err, "[0]: expected a tuple of 2, got 3 items");
 
     g_enc.buf.size = 0;
     sample_tasks(&g_enc);
-    cr_assert_eq(pdc_proto_check(g_enc.buf.data, g_enc.buf.size,
-                                 PDC_TASK_SCHEMA, g_err, sizeof g_err),
-                 -1);
-    cr_assert_eq(pdc_proto_check(g_enc.buf.data, g_enc.buf.size,
-                                 "*" PDC_TASK_SCHEMA, g_err, sizeof g_err),
-                 0, "%s", g_err);
-    cr_assert_eq(pdc_proto_check(g_enc.buf.data, g_enc.buf.size - 1,
-                                 "*" PDC_TASK_SCHEMA, g_err, sizeof g_err),
+    cr_assert_eq(
+        pdc_proto_check(g_enc.buf.data, g_enc.buf.size, PDC_TASK_SCHEMA, g_err, sizeof g_err), -1);
+    cr_assert_eq(
+        pdc_proto_check(g_enc.buf.data, g_enc.buf.size, "*" PDC_TASK_SCHEMA, g_err, sizeof g_err),
+        0, "%s", g_err);
+    cr_assert_eq(pdc_proto_check(g_enc.buf.data, g_enc.buf.size - 1, "*" PDC_TASK_SCHEMA, g_err,
+                                 sizeof g_err),
                  -1);
 }
 
@@ -1371,15 +1341,13 @@ Test(check, every_token_of_a_schema_is_checked) {
     pdc_enc_s(&g_enc, SAMPLE_IPC);
     pdc_enc_s(&g_enc, SAMPLE_ENDPOINT);
     pdc_enc_s(&g_enc, SAMPLE_NODE);
-    cr_assert_eq(pdc_proto_check(g_enc.buf.data, g_enc.buf.size, "uudsss",
-                                 g_err, sizeof g_err),
-                 0, "%s", g_err);
+    cr_assert_eq(pdc_proto_check(g_enc.buf.data, g_enc.buf.size, "uudsss", g_err, sizeof g_err), 0,
+                 "%s", g_err);
 
     /* One item is not six. */
     g_enc.buf.size = 0;
     pdc_enc_u(&g_enc, 1);
-    cr_assert_eq(pdc_proto_check(g_enc.buf.data, g_enc.buf.size, "uudsss",
-                                 g_err, sizeof g_err),
+    cr_assert_eq(pdc_proto_check(g_enc.buf.data, g_enc.buf.size, "uudsss", g_err, sizeof g_err),
                  -1);
     cr_assert_str_eq(g_err, "field 1: truncated or invalid msgpack");
 
@@ -1389,8 +1357,7 @@ Test(check, every_token_of_a_schema_is_checked) {
     pdc_enc_u(&g_enc, 2);
     pdc_enc_id(&g_enc, SAMPLE_ID_A);
     pdc_enc_s(&g_enc, SAMPLE_IPC);
-    cr_assert_eq(pdc_proto_check(g_enc.buf.data, g_enc.buf.size, "uudsss",
-                                 g_err, sizeof g_err),
+    cr_assert_eq(pdc_proto_check(g_enc.buf.data, g_enc.buf.size, "uudsss", g_err, sizeof g_err),
                  -1);
     cr_assert_str_eq(g_err, "field 4: truncated or invalid msgpack");
 
@@ -1403,8 +1370,7 @@ Test(check, every_token_of_a_schema_is_checked) {
     pdc_enc_s(&g_enc, SAMPLE_IPC);
     pdc_enc_s(&g_enc, SAMPLE_ENDPOINT);
     pdc_enc_s(&g_enc, SAMPLE_NODE);
-    cr_assert_eq(pdc_proto_check(g_enc.buf.data, g_enc.buf.size, "uudsss",
-                                 g_err, sizeof g_err),
+    cr_assert_eq(pdc_proto_check(g_enc.buf.data, g_enc.buf.size, "uudsss", g_err, sizeof g_err),
                  -1);
     cr_assert_str_eq(g_err, "field 2: expected 16-byte id, got string");
 
@@ -1415,14 +1381,12 @@ Test(check, every_token_of_a_schema_is_checked) {
     pdc_enc_s(&g_enc, SAMPLE_IPC);
     pdc_enc_s(&g_enc, SAMPLE_ENDPOINT);
     pdc_enc_u(&g_enc, 3);
-    cr_assert_eq(pdc_proto_check(g_enc.buf.data, g_enc.buf.size, "uudsss",
-                                 g_err, sizeof g_err),
+    cr_assert_eq(pdc_proto_check(g_enc.buf.data, g_enc.buf.size, "uudsss", g_err, sizeof g_err),
                  -1);
     cr_assert_str_eq(g_err, "field 5: expected string, got unsigned integer");
 
     /* The empty schema is no items. */
-    cr_assert_eq(pdc_proto_check("", 0, "", g_err, sizeof g_err), 0, "%s",
-                 g_err);
+    cr_assert_eq(pdc_proto_check("", 0, "", g_err, sizeof g_err), 0, "%s", g_err);
     cr_assert_eq(pdc_proto_check("\xc0", 1, "", g_err, sizeof g_err), -1);
     cr_assert_str_eq(g_err, "trailing bytes");
 }

@@ -32,7 +32,8 @@
 static char g_err[512];
 
 static void s_clear_env(void) {
-    for (size_t i = 0; pdc_config_setting(i); i++) unsetenv(pdc_config_setting(i)->env);
+    for (size_t i = 0; pdc_config_setting(i); i++)
+        unsetenv(pdc_config_setting(i)->env);
     g_err[0] = '\0';
 }
 
@@ -47,8 +48,8 @@ static int64_t s_value(const pdc_config_t *cfg, const pdc_setting_t *s) {
 Test(config, every_default_lies_in_its_range) {
     size_t n = 0;
     for (const pdc_setting_t *s; (s = pdc_config_setting(n)); n++) {
-        cr_assert_leq(s->min, s->max, "%s: range %lld..%lld is empty", s->name,
-                      (long long) s->min, (long long) s->max);
+        cr_assert_leq(s->min, s->max, "%s: range %lld..%lld is empty", s->name, (long long) s->min,
+                      (long long) s->max);
         cr_assert(s->min <= s->def && s->def <= s->max, "%s: default %lld outside %lld..%lld",
                   s->name, (long long) s->def, (long long) s->min, (long long) s->max);
     }
@@ -145,8 +146,8 @@ Test(config, every_range_is_enforced_at_both_ends) {
             char text[32], assignment[96];
             snprintf(text, sizeof text, "%lld", (long long) bad[k]);
             setenv(s->env, text, 1);
-            cr_assert_eq(pdc_config_read_env(&cfg, g_err, sizeof g_err), -1, "%s=%s taken",
-                         s->env, text);
+            cr_assert_eq(pdc_config_read_env(&cfg, g_err, sizeof g_err), -1, "%s=%s taken", s->env,
+                         text);
             cr_assert(strstr(g_err, s->env) && strstr(g_err, s->name) && strstr(g_err, text) &&
                           strstr(g_err, ".."),
                       "%s", g_err);
@@ -247,7 +248,8 @@ Test(config, the_printed_table_shows_each_range) {
         const pdc_setting_t *s = pdc_config_setting(i);
         const char *line = strstr(text, s->env);
         cr_assert(line, "%s is not printed", s->env);
-        while (line > text && line[-1] != '\n') line--;
+        while (line > text && line[-1] != '\n')
+            line--;
         cr_assert_eq(strncmp(line, s->name, strlen(s->name)), 0, "%.80s", line);
         const char *end = strchr(line, '\n');
         cr_assert(end && memchr(line, '.', (size_t) (end - line)), "no range: %.80s", line);
@@ -314,8 +316,8 @@ static int s_run(const char *program, const char *args, char *out, size_t outlen
 
 Test(config, daemons_refuse_bad_settings) {
     char out[2048];
-    cr_assert_eq(s_run("pdc-head", "--set heartbeat_ms=0 --print-config", out, sizeof out), 2,
-                 "%s", out);
+    cr_assert_eq(s_run("pdc-head", "--set heartbeat_ms=0 --print-config", out, sizeof out), 2, "%s",
+                 out);
     cr_assert(strstr(out, "heartbeat_ms=0 is out of range: heartbeat_ms (PDC_HEARTBEAT_MS) "
                           "must be 10..60000"),
               "%s", out);
@@ -337,8 +339,7 @@ Test(config, daemons_refuse_bad_settings) {
     unsetenv("PDC_TRANSFER_WINDOW");
 
     /* pdc start checks --set before it starts any daemon. */
-    cr_assert_eq(s_run("pdc", "start --head --port 1 --set max_tasks_in_flight=0", out,
-                       sizeof out),
+    cr_assert_eq(s_run("pdc", "start --head --port 1 --set max_tasks_in_flight=0", out, sizeof out),
                  2, "%s", out);
     cr_assert(strstr(out, "pdc start: --set max_tasks_in_flight=0 is out of range"), "%s", out);
 }

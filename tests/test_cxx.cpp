@@ -31,7 +31,8 @@ void check(bool ok, const char *what, pdc_client *c) {
 
 int64_t get_i64(pdc_client *c, pdc_ref r) {
     int64_t v = -1;
-    if (pdc_get_i64(c, r, &v, timeout_ms) != PDC_OK) v = -1;
+    if (pdc_get_i64(c, r, &v, timeout_ms) != PDC_OK)
+        v = -1;
     pdc_ref_release(c, r);
     return v;
 }
@@ -73,7 +74,8 @@ int main(int argc, char **argv) {
     opts.name = "cxx-call";
     r = pdc_call_opts(c, noop, &opts);
     rc = pdc_get(c, r, &o, timeout_ms);
-    check(rc == PDC_OK && o.type == PDC_T_BYTES, "pdc_call_opts(c, noop, &opts) with no arguments", c);
+    check(rc == PDC_OK && o.type == PDC_T_BYTES, "pdc_call_opts(c, noop, &opts) with no arguments",
+          c);
     pdc_object_release(c, &o);
     pdc_ref_release(c, r);
 
@@ -87,8 +89,8 @@ int main(int argc, char **argv) {
     pdc_ref_release(c, r);
     pdc_ref_release(c, seven);
     pdc_value s = PDC_STR("text"), b = PDC_BYTES("ab", 2), n = PDC_STRN("xyz", 2), f = PDC_F64(0.5);
-    check(s.type == PDC_T_STR && s.as.buf.size == 4 && b.type == PDC_T_BYTES && b.as.buf.size == 2 &&
-                  n.as.buf.size == 2 && f.type == PDC_T_F64 && f.as.f64 == 0.5,
+    check(s.type == PDC_T_STR && s.as.buf.size == 4 && b.type == PDC_T_BYTES &&
+              b.as.buf.size == 2 && n.as.buf.size == 2 && f.type == PDC_T_F64 && f.as.f64 == 0.5,
           "PDC_STR, PDC_BYTES, PDC_STRN and PDC_F64 build values", c);
 
     pdc_actor *a = pdc_actor_create(c, lib, "Counter", NULL);
@@ -106,7 +108,8 @@ int main(int argc, char **argv) {
     pdc_actor *b2 = pdc_actor_create(c, lib, "Counter", NULL, PDC_I64(10));
     r = pdc_actor_call(c, b2, "get");
     rc = pdc_get_i64(c, r, &v, timeout_ms);
-    check(rc == PDC_OK && v == 10, "pdc_actor_create(..., NULL, PDC_I64(10)), then get returns 10", c);
+    check(rc == PDC_OK && v == 10, "pdc_actor_create(..., NULL, PDC_I64(10)), then get returns 10",
+          c);
     pdc_ref_release(c, r);
     pdc_actor_release(c, b2);
     pdc_actor_release(c, a);

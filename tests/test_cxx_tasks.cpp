@@ -11,7 +11,8 @@ namespace {
 
 void *twice_new(pdc_task *t) {
     int64_t *base = static_cast<int64_t *>(std::malloc(sizeof *base));
-    if (base) *base = pdc_arg_count(t) ? pdc_arg_i64(t, 0) : 0;
+    if (base)
+        *base = pdc_arg_count(t) ? pdc_arg_i64(t, 0) : 0;
     return base;
 }
 void twice_free(void *state) {
@@ -36,7 +37,8 @@ PDC_FUNCTION(cxx_answer) {
 /* cxx_sum(values...): the sum of its i64 arguments, however many. */
 PDC_FUNCTION(cxx_sum) {
     int64_t sum = 0;
-    for (size_t i = 0; i < pdc_arg_count(t); i++) sum += pdc_arg_i64(t, i);
+    for (size_t i = 0; i < pdc_arg_count(t); i++)
+        sum += pdc_arg_i64(t, i);
     return pdc_return_i64(t, sum);
 }
 

@@ -45,8 +45,7 @@ static void s_start(void) {
     cr_assert(g_c, "pdc_init(NULL) failed");
 }
 
-static int s_rm(const char *path, const struct stat *st, int flag,
-                struct FTW *ftw) {
+static int s_rm(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
     (void) st;
     (void) flag;
     (void) ftw;
@@ -68,8 +67,7 @@ static void s_start_small_store(void) {
 
 TestSuite(errors, .init = s_start, .fini = s_stop, .timeout = 120);
 /* Its own suite: Criterion runs a suite's .init and a test's .init both. */
-TestSuite(small_store, .init = s_start_small_store, .fini = s_stop,
-          .timeout = 120);
+TestSuite(small_store, .init = s_start_small_store, .fini = s_stop, .timeout = 120);
 
 ReportHook(POST_ALL)(struct criterion_global_stats *stats) {
     (void) stats;
@@ -83,8 +81,7 @@ static pdc_fn s_fn(const char *name) {
 static int64_t s_elapsed_ms(const struct timespec *since) {
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
-    return (int64_t) (now.tv_sec - since->tv_sec) * 1000 +
-           (now.tv_nsec - since->tv_nsec) / 1000000;
+    return (int64_t) (now.tv_sec - since->tv_sec) * 1000 + (now.tv_nsec - since->tv_nsec) / 1000000;
 }
 
 static void s_marker(char *out, size_t len, const char *name) {
@@ -105,8 +102,8 @@ typedef struct {
 static void s_expect_error(pdc_ref r, int code, error_text *e) {
     pdc_object o;
     int rc = pdc_get(g_c, r, &o, WAIT_MS);
-    cr_assert_eq(rc, code, "expected %s, got %s: %s", pdc_status_name(code),
-                 pdc_status_name(rc), pdc_last_error(g_c));
+    cr_assert_eq(rc, code, "expected %s, got %s: %s", pdc_status_name(code), pdc_status_name(rc),
+                 pdc_last_error(g_c));
     cr_assert_eq(o.type, PDC_T_ERROR);
     cr_assert_eq(o.error.code, code);
     cr_assert(o.error.message && o.error.function && o.error.node);
@@ -122,8 +119,8 @@ static void s_assert_serving(void) {
     pdc_ref r = pdc_call(g_c, s_fn("add"), PDC_I64(40), PDC_I64(2));
     int64_t v = 0;
     int rc = pdc_get_i64(g_c, r, &v, WAIT_MS);
-    cr_assert_eq(rc, PDC_OK, "a task after the error failed: %s %s",
-                 pdc_status_name(rc), pdc_last_error(g_c));
+    cr_assert_eq(rc, PDC_OK, "a task after the error failed: %s %s", pdc_status_name(rc),
+                 pdc_last_error(g_c));
     cr_assert_eq(v, 42);
     pdc_ref_release(g_c, r);
 }
@@ -132,35 +129,30 @@ static void s_assert_serving(void) {
 
 Test(errors, unknown_library_is_enofunc_naming_the_library) {
     const char *lib = "/nonexistent/pdc-errors/libnothing_here.so";
-    pdc_ref r =
-        pdc_call_args(g_c, pdc_function(g_c, lib, "noop"), NULL, NULL, 0);
+    pdc_ref r = pdc_call_args(g_c, pdc_function(g_c, lib, "noop"), NULL, NULL, 0);
     error_text e;
     s_expect_error(r, PDC_ENOFUNC, &e);
-    cr_assert(strstr(e.message, lib), "message does not name the library: %s",
-              e.message);
+    cr_assert(strstr(e.message, lib), "message does not name the library: %s", e.message);
     cr_assert(strstr(e.function, "noop"), "function: %s", e.function);
     s_assert_serving();
 }
 
 Test(errors, unknown_function_is_enofunc_naming_the_function) {
-    pdc_ref r =
-        pdc_call_args(g_c, s_fn("no_such_function_in_task_lib"), NULL, NULL, 0);
+    pdc_ref r = pdc_call_args(g_c, s_fn("no_such_function_in_task_lib"), NULL, NULL, 0);
     error_text e;
     s_expect_error(r, PDC_ENOFUNC, &e);
     cr_assert(strstr(e.message, "no_such_function_in_task_lib"),
               "message does not name the function: %s", e.message);
-    cr_assert(strstr(e.message, g_lib), "message does not name the library: %s",
-              e.message);
+    cr_assert(strstr(e.message, g_lib), "message does not name the library: %s", e.message);
     s_assert_serving();
 }
 
 Test(errors, last_error_says_what_the_get_returned) {
-    pdc_ref r =
-        pdc_call_args(g_c, s_fn("no_such_function_either"), NULL, NULL, 0);
+    pdc_ref r = pdc_call_args(g_c, s_fn("no_such_function_either"), NULL, NULL, 0);
     int64_t v;
     cr_assert_eq(pdc_get_i64(g_c, r, &v, WAIT_MS), PDC_ENOFUNC);
-    cr_assert(strstr(pdc_last_error(g_c), "no_such_function_either"),
-              "last error: %s", pdc_last_error(g_c));
+    cr_assert(strstr(pdc_last_error(g_c), "no_such_function_either"), "last error: %s",
+              pdc_last_error(g_c));
     pdc_ref_release(g_c, r);
     s_assert_serving();
 }
@@ -205,15 +197,12 @@ Test(errors, no_arguments_at_all_is_eargs) {
 /* ---- Failures inside the function ------------------------------------- */
 
 Test(errors, pdc_fail_is_etask_with_message_function_and_node) {
-    pdc_ref r = pdc_call(g_c, s_fn("fail_with_message"),
-                         PDC_STR("the answer is not 41"));
+    pdc_ref r = pdc_call(g_c, s_fn("fail_with_message"), PDC_STR("the answer is not 41"));
     error_text e;
     s_expect_error(r, PDC_ETASK, &e);
     cr_assert_str_eq(e.message, "the answer is not 41");
-    cr_assert(strstr(e.function, "fail_with_message"), "function: %s",
-              e.function);
-    cr_assert(strstr(e.function, g_lib), "function has no library: %s",
-              e.function);
+    cr_assert(strstr(e.function, "fail_with_message"), "function: %s", e.function);
+    cr_assert(strstr(e.function, g_lib), "function has no library: %s", e.function);
     cr_assert(*e.node, "the error does not name the node it ran on");
     s_assert_serving();
 }
@@ -235,18 +224,15 @@ Test(errors, failed_task_error_is_seen_by_every_get) {
 Test(errors, argument_that_already_failed_fails_dependent_without_running) {
     char marker[128];
     s_marker(marker, sizeof marker, "dependent-ran");
-    pdc_ref a =
-        pdc_call(g_c, s_fn("fail_with_message"), PDC_STR("upstream broke"));
+    pdc_ref a = pdc_call(g_c, s_fn("fail_with_message"), PDC_STR("upstream broke"));
     pdc_object o;
     cr_assert_eq(pdc_get(g_c, a, &o, WAIT_MS), PDC_ETASK); /* a has failed */
     pdc_object_release(g_c, &o);
-    pdc_ref b =
-        pdc_call(g_c, s_fn("touch_marker"), PDC_REF(a), PDC_STR(marker));
+    pdc_ref b = pdc_call(g_c, s_fn("touch_marker"), PDC_REF(a), PDC_STR(marker));
     pdc_ref_release(g_c, a);
     error_text e;
     s_expect_error(b, PDC_ETASK, &e);
-    cr_assert(strstr(e.message, "upstream broke"), "original message lost: %s",
-              e.message);
+    cr_assert(strstr(e.message, "upstream broke"), "original message lost: %s", e.message);
     cr_assert(strstr(e.message, "argument") && strstr(e.message, "fail"),
               "does not say an argument failed: %s", e.message);
     cr_assert(strstr(e.function, "touch_marker"), "function: %s", e.function);
@@ -259,16 +245,14 @@ Test(errors, argument_that_fails_later_fails_the_chain_without_running) {
     char m1[128], m2[128];
     s_marker(m1, sizeof m1, "first-dependent-ran");
     s_marker(m2, sizeof m2, "second-dependent-ran");
-    pdc_ref a = pdc_call(g_c, s_fn("fail_after_ms"), PDC_I64(300),
-                         PDC_STR("late failure"));
+    pdc_ref a = pdc_call(g_c, s_fn("fail_after_ms"), PDC_I64(300), PDC_STR("late failure"));
     pdc_ref b = pdc_call(g_c, s_fn("touch_marker"), PDC_REF(a), PDC_STR(m1));
     pdc_ref c = pdc_call(g_c, s_fn("touch_marker"), PDC_REF(b), PDC_STR(m2));
     pdc_ref_release(g_c, a); /* the dependents hold their own references */
     pdc_ref_release(g_c, b);
     error_text e;
     s_expect_error(c, PDC_ETASK, &e);
-    cr_assert(strstr(e.message, "late failure"), "original message lost: %s",
-              e.message);
+    cr_assert(strstr(e.message, "late failure"), "original message lost: %s", e.message);
     cr_assert(!s_exists(m1) && !s_exists(m2), "a dependent task ran");
     s_assert_serving();
 }
@@ -276,15 +260,12 @@ Test(errors, argument_that_fails_later_fails_the_chain_without_running) {
 Test(errors, dependent_fails_with_the_original_code) {
     char marker[128];
     s_marker(marker, sizeof marker, "dependent-ran");
-    pdc_ref a =
-        pdc_call_args(g_c, s_fn("no_such_function_upstream"), NULL, NULL, 0);
-    pdc_ref b =
-        pdc_call(g_c, s_fn("touch_marker"), PDC_REF(a), PDC_STR(marker));
+    pdc_ref a = pdc_call_args(g_c, s_fn("no_such_function_upstream"), NULL, NULL, 0);
+    pdc_ref b = pdc_call(g_c, s_fn("touch_marker"), PDC_REF(a), PDC_STR(marker));
     pdc_ref_release(g_c, a);
     error_text e;
     s_expect_error(b, PDC_ENOFUNC, &e);
-    cr_assert(strstr(e.message, "no_such_function_upstream"), "message: %s",
-              e.message);
+    cr_assert(strstr(e.message, "no_such_function_upstream"), "message: %s", e.message);
     cr_assert(!s_exists(marker), "the dependent task ran");
     s_assert_serving();
 }
@@ -294,11 +275,9 @@ Test(errors, good_argument_lets_the_dependent_run) {
     char marker[128];
     s_marker(marker, sizeof marker, "dependent-ran");
     pdc_ref a = pdc_call(g_c, s_fn("add"), PDC_I64(1), PDC_I64(2));
-    pdc_ref b =
-        pdc_call(g_c, s_fn("touch_marker"), PDC_REF(a), PDC_STR(marker));
+    pdc_ref b = pdc_call(g_c, s_fn("touch_marker"), PDC_REF(a), PDC_STR(marker));
     int64_t v = 0;
-    cr_assert_eq(pdc_get_i64(g_c, b, &v, WAIT_MS), PDC_OK, "%s",
-                 pdc_last_error(g_c));
+    cr_assert_eq(pdc_get_i64(g_c, b, &v, WAIT_MS), PDC_OK, "%s", pdc_last_error(g_c));
     cr_assert_eq(v, 1);
     cr_assert(s_exists(marker));
     pdc_ref_release(g_c, a);
@@ -315,8 +294,7 @@ static void s_expect_quick_death(const char *function) {
     error_text e;
     s_expect_error(r, PDC_EWORKERDIED, &e);
     int64_t ms = s_elapsed_ms(&t0);
-    cr_assert_lt(ms, DEATH_MS, "the death took %lld ms to surface",
-                 (long long) ms);
+    cr_assert_lt(ms, DEATH_MS, "the death took %lld ms to surface", (long long) ms);
     cr_assert(strstr(e.message, "died"), "message: %s", e.message);
     cr_assert(strstr(e.function, function), "function: %s", e.function);
 }
@@ -336,11 +314,9 @@ Test(errors, crash_on_the_first_attempt_is_retried_and_succeeds) {
     s_marker(marker, sizeof marker, "crashed-once");
     pdc_ref r = pdc_call(g_c, s_fn("crash_once"), PDC_STR(marker));
     int64_t v = 0;
-    cr_assert_eq(pdc_get_i64(g_c, r, &v, WAIT_MS), PDC_OK, "%s",
-                 pdc_last_error(g_c));
+    cr_assert_eq(pdc_get_i64(g_c, r, &v, WAIT_MS), PDC_OK, "%s", pdc_last_error(g_c));
     cr_assert_eq(v, 42);
-    cr_assert(s_exists(marker),
-              "the first attempt never ran, so nothing was retried");
+    cr_assert(s_exists(marker), "the first attempt never ran, so nothing was retried");
     pdc_ref_release(g_c, r);
     s_assert_serving();
 }
@@ -358,8 +334,7 @@ Test(errors, cluster_keeps_serving_after_many_crashes) {
     pdc_opts opts = {.max_retries = -1};
     pdc_ref dead[6];
     for (int i = 0; i < 6; i++)
-        dead[i] = pdc_call_args(
-            g_c, s_fn(i % 2 ? "crash_abort" : "crash_sigkill"), &opts, NULL, 0);
+        dead[i] = pdc_call_args(g_c, s_fn(i % 2 ? "crash_abort" : "crash_sigkill"), &opts, NULL, 0);
     for (int i = 0; i < 6; i++) {
         error_text e;
         s_expect_error(dead[i], PDC_EWORKERDIED, &e);
@@ -369,8 +344,8 @@ Test(errors, cluster_keeps_serving_after_many_crashes) {
         ok[i] = pdc_call(g_c, s_fn("add"), PDC_I64(i), PDC_I64(1));
     for (int i = 0; i < 32; i++) {
         int64_t v = -1;
-        cr_assert_eq(pdc_get_i64(g_c, ok[i], &v, WAIT_MS), PDC_OK,
-                     "task %d: %s", i, pdc_last_error(g_c));
+        cr_assert_eq(pdc_get_i64(g_c, ok[i], &v, WAIT_MS), PDC_OK, "task %d: %s", i,
+                     pdc_last_error(g_c));
         cr_assert_eq(v, i + 1);
         pdc_ref_release(g_c, ok[i]);
     }
@@ -388,8 +363,8 @@ Test(errors, crash_does_not_fail_tasks_queued_behind_it) {
     s_expect_error(bad, PDC_EWORKERDIED, &e);
     for (int i = 0; i < 16; i++) {
         int64_t v = -1;
-        cr_assert_eq(pdc_get_i64(g_c, ok[i], &v, WAIT_MS), PDC_OK,
-                     "task %d: %s", i, pdc_last_error(g_c));
+        cr_assert_eq(pdc_get_i64(g_c, ok[i], &v, WAIT_MS), PDC_OK, "task %d: %s", i,
+                     pdc_last_error(g_c));
         cr_assert_eq(v, 2 * i);
         pdc_ref_release(g_c, ok[i]);
     }
@@ -405,10 +380,9 @@ Test(small_store, put_larger_than_the_store_is_estorefull) {
     int status = PDC_OK;
     pdc_ref r = pdc_put(g_c, PDC_BYTES(data, big), &status);
     free(data);
-    cr_assert_eq(status, PDC_ESTOREFULL, "status %s: %s",
-                 pdc_status_name(status), pdc_last_error(g_c));
-    cr_assert(strstr(pdc_last_error(g_c), "full"), "message: %s",
-              pdc_last_error(g_c));
+    cr_assert_eq(status, PDC_ESTOREFULL, "status %s: %s", pdc_status_name(status),
+                 pdc_last_error(g_c));
+    cr_assert(strstr(pdc_last_error(g_c), "full"), "message: %s", pdc_last_error(g_c));
     /* The reference holds the error. */
     pdc_object o;
     cr_assert_eq(pdc_get(g_c, r, &o, WAIT_MS), PDC_ESTOREFULL);
@@ -423,8 +397,7 @@ Test(small_store, put_larger_than_the_store_is_estorefull) {
         bytes[i] = (char) (i * 7);
     pdc_ref s = pdc_put(g_c, PDC_BYTES(bytes, small), &status);
     cr_assert_eq(status, PDC_OK, "%s", pdc_last_error(g_c));
-    cr_assert_eq(pdc_get(g_c, s, &o, WAIT_MS), PDC_OK, "%s",
-                 pdc_last_error(g_c));
+    cr_assert_eq(pdc_get(g_c, s, &o, WAIT_MS), PDC_OK, "%s", pdc_last_error(g_c));
     cr_assert_eq(o.size, small);
     cr_assert(!memcmp(o.data, bytes, small));
     pdc_object_release(g_c, &o);
@@ -441,10 +414,8 @@ Test(errors, more_cpus_than_the_node_has_is_einfeasible) {
     error_text e;
     s_expect_error(r, PDC_EINFEASIBLE, &e);
     cr_assert(strstr(e.message, "infeasible"), "message: %s", e.message);
-    cr_assert(strstr(e.message, "64"),
-              "message does not say what was asked: %s", e.message);
-    cr_assert(strstr(e.message, "CPU"),
-              "message does not name the resource: %s", e.message);
+    cr_assert(strstr(e.message, "64"), "message does not say what was asked: %s", e.message);
+    cr_assert(strstr(e.message, "CPU"), "message does not name the resource: %s", e.message);
     s_assert_serving();
     /* And again: an infeasible shape does not poison later requests. */
     r = pdc_call_opts(g_c, s_fn("add"), &opts, PDC_I64(1), PDC_I64(2));
@@ -478,8 +449,7 @@ Test(errors, get_of_an_unknown_reference_is_enotfound_at_once) {
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     cr_assert_eq(pdc_get(g_c, r, &o, WAIT_MS), PDC_ENOTFOUND);
-    cr_assert_lt(s_elapsed_ms(&t0), WAIT_MS / 2,
-                 "pdc_get waited for an unknown object");
+    cr_assert_lt(s_elapsed_ms(&t0), WAIT_MS / 2, "pdc_get waited for an unknown object");
     s_assert_serving();
 }
 
@@ -531,8 +501,8 @@ Test(errors, get_f64_of_an_int_is_a_type_error_naming_both) {
     double d = -1;
     rc = pdc_get_f64(g_c, r, &d, WAIT_MS);
     cr_assert_eq(rc, PDC_ETYPE, "pdc.h promises PDC_ETYPE, got %s", pdc_status_name(rc));
-    cr_assert(strstr(pdc_last_error(g_c), "int") && strstr(pdc_last_error(g_c), "float"),
-              "%s", pdc_last_error(g_c));
+    cr_assert(strstr(pdc_last_error(g_c), "int") && strstr(pdc_last_error(g_c), "float"), "%s",
+              pdc_last_error(g_c));
     cr_assert_eq(d, -1, "the output is left alone");
     pdc_ref_release(g_c, r);
 }

@@ -20,7 +20,8 @@ TestSuite(gpu_devices, .init = s_setup, .fini = itest_teardown);
 static void s_visible(const char *resources, int n, int64_t ms, char out[][64]) {
     pdc_opts opts = {.resources = resources};
     pdc_ref r[8];
-    for (int i = 0; i < n; i++) r[i] = pdc_call_opts(g_c, fn("cuda_visible"), &opts, PDC_I64(ms));
+    for (int i = 0; i < n; i++)
+        r[i] = pdc_call_opts(g_c, fn("cuda_visible"), &opts, PDC_I64(ms));
     for (int i = 0; i < n; i++) {
         pdc_object o;
         cr_assert_eq(pdc_get(g_c, r[i], &o, T_TIMEOUT_MS), PDC_OK, "%s", pdc_last_error(g_c));
@@ -55,8 +56,8 @@ Test(gpu_devices, two_gpu_actors_hold_different_devices) {
     s_actor_gpus(a, da, sizeof da);
     s_actor_gpus(b, db, sizeof db);
     cr_assert(strcmp(da, db), "both actors got device '%s'", da);
-    cr_assert((!strcmp(da, "0") || !strcmp(da, "1")) && (!strcmp(db, "0") || !strcmp(db, "1")), "%s %s", da,
-              db);
+    cr_assert((!strcmp(da, "0") || !strcmp(da, "1")) && (!strcmp(db, "0") || !strcmp(db, "1")),
+              "%s %s", da, db);
     pdc_actor_kill(g_c, a);
     pdc_actor_kill(g_c, b);
     pdc_actor_release(g_c, a);
@@ -90,7 +91,8 @@ Test(gpu_devices, a_gpu_actor_keeps_its_device) {
     for (int i = 0; i < 3; i++) {
         char seen[64];
         s_actor_gpus(a, seen, sizeof seen);
-        if (i == 0) snprintf(first, sizeof first, "%s", seen);
+        if (i == 0)
+            snprintf(first, sizeof first, "%s", seen);
         cr_assert(!strcmp(seen, "0") || !strcmp(seen, "1"), "saw '%s'", seen);
         cr_assert_str_eq(seen, first);
     }

@@ -155,9 +155,8 @@ Test(idmap, many_random_ids_with_interleaved_deletions) {
         }
         /* Spot checks every step, a full sweep now and then. */
         size_t i = s_rand() % n;
-        cr_assert_eq(pdc_idmap_get(&g_map, ref[i].id),
-                     ref[i].live ? ref[i].value : NULL, "op %zu: id %zu", op,
-                     i);
+        cr_assert_eq(pdc_idmap_get(&g_map, ref[i].id), ref[i].live ? ref[i].value : NULL,
+                     "op %zu: id %zu", op, i);
         cr_assert_eq(g_map.count, live);
         if (op % 10000 == 9999)
             s_check_all(ref, n, live);
@@ -185,8 +184,8 @@ Test(idmap, many_random_ids_with_interleaved_deletions) {
 
 /* Fill ids[] with n random ids whose home slot (hash & mask) is one of
    homes[], cycling through them, so they form one long probe run. */
-static void s_colliding_ids(uint8_t (*ids)[PDC_ID_LEN], size_t n,
-                            const size_t *homes, size_t nhomes, size_t mask) {
+static void s_colliding_ids(uint8_t (*ids)[PDC_ID_LEN], size_t n, const size_t *homes,
+                            size_t nhomes, size_t mask) {
     for (size_t i = 0; i < n; i++) {
         do
             s_random_id(ids[i]);
@@ -223,8 +222,8 @@ Test(idmap, backward_shift_keeps_every_other_id_reachable) {
             if (i == victim)
                 cr_assert_null(pdc_idmap_get(&g_map, ids[i]));
             else
-                cr_assert_eq(pdc_idmap_get(&g_map, ids[i]), VAL(i),
-                             "deleting %zu lost %zu", victim, i);
+                cr_assert_eq(pdc_idmap_get(&g_map, ids[i]), VAL(i), "deleting %zu lost %zu", victim,
+                             i);
         }
         pdc_idmap_free(&g_map);
     }
@@ -311,6 +310,5 @@ Test(idmap, each_visits_every_entry_once) {
     pdc_idmap_each(&g_map, s_visit, &log);
     cr_assert_eq(log.calls, g_map.count);
     for (size_t i = 0; i < N; i++)
-        cr_assert_eq(seen[i], i % 3 ? 1 : 0, "entry %zu visited %d times", i,
-                     seen[i]);
+        cr_assert_eq(seen[i], i % 3 ? 1 : 0, "entry %zu visited %d times", i, seen[i]);
 }

@@ -70,13 +70,15 @@ int main(void) {
     opts.name = "iso-noop";
     r = pdc_call_opts(c, noop, &opts);
     rc = pdc_get(c, r, &o, S_TIMEOUT_MS);
-    s_check(rc == PDC_OK && o.type == PDC_T_BYTES, "pdc_call_opts(c, noop, &opts) with no arguments", c);
+    s_check(rc == PDC_OK && o.type == PDC_T_BYTES,
+            "pdc_call_opts(c, noop, &opts) with no arguments", c);
     pdc_object_release(c, &o);
     pdc_ref_release(c, r);
 
     r = pdc_call_opts(c, add, &opts, PDC_I64(-1), PDC_I64(1));
     rc = pdc_get_i64(c, r, &v, S_TIMEOUT_MS);
-    s_check(rc == PDC_OK && v == 0, "pdc_call_opts(c, add, &opts, PDC_I64(-1), PDC_I64(1)) returns 0", c);
+    s_check(rc == PDC_OK && v == 0,
+            "pdc_call_opts(c, add, &opts, PDC_I64(-1), PDC_I64(1)) returns 0", c);
     pdc_ref_release(c, r);
 
     pdc_actor *a = pdc_actor_create(c, lib, "Counter", NULL);
@@ -95,7 +97,8 @@ int main(void) {
     pdc_actor *b = pdc_actor_create(c, lib, "Counter", NULL, PDC_I64(10));
     r = pdc_actor_call(c, b, "get");
     rc = pdc_get_i64(c, r, &v, S_TIMEOUT_MS);
-    s_check(rc == PDC_OK && v == 10, "pdc_actor_create(..., NULL, PDC_I64(10)), then get returns 10", c);
+    s_check(rc == PDC_OK && v == 10,
+            "pdc_actor_create(..., NULL, PDC_I64(10)), then get returns 10", c);
     pdc_ref_release(c, r);
     pdc_actor_release(c, b);
 

@@ -346,7 +346,8 @@ Test(gpu, no_gpu_here_comes_with_a_reason) {
     unsetenv("CUDA_VISIBLE_DEVICES");
     char why[256] = "unset";
     int n = pdc_gpu_count(why, sizeof why);
-    if (n > 0) cr_skip_test("this host has %d CUDA device(s)", n);
+    if (n > 0)
+        cr_skip_test("this host has %d CUDA device(s)", n);
     cr_assert_eq(n, 0);
     cr_assert_neq(why[0], '\0', "no GPU and no reason");
     cr_assert_str_neq(why, "unset");

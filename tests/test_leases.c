@@ -108,25 +108,21 @@ static void s_one_cpu_teardown(void) {
     itest_teardown();
 }
 
-TestSuite(one_cpu, .init = s_one_cpu_setup, .fini = s_one_cpu_teardown,
-          .timeout = 240);
+TestSuite(one_cpu, .init = s_one_cpu_setup, .fini = s_one_cpu_teardown, .timeout = 240);
 
 /* The test library as a code package: its bytes (malloc'd), their hash
    and its reference, "pdc-code:HASH:PATH", into ref. */
-static void s_code_ref(char *ref, size_t len, char hash[PDC_CODE_HASH_LEN + 1],
-                       void **bytes, size_t *size) {
+static void s_code_ref(char *ref, size_t len, char hash[PDC_CODE_HASH_LEN + 1], void **bytes,
+                       size_t *size) {
     char why[512];
-    cr_assert_eq(
-        pdc_code_read(g_lib, CODE_MAX_BYTES, bytes, size, why, sizeof why), 0,
-        "%s", why);
+    cr_assert_eq(pdc_code_read(g_lib, CODE_MAX_BYTES, bytes, size, why, sizeof why), 0, "%s", why);
     pdc_code_hash(*bytes, *size, hash);
     pdc_code_ref(hash, g_lib, ref, len);
 }
 
 /* Upload the package to the head (CODE_PUT, on a socket of our own,
    closed before anything is asserted); NULL, or what went wrong. */
-static const char *s_code_put(const char *hash, const void *bytes,
-                              size_t size) {
+static const char *s_code_put(const char *hash, const void *bytes, size_t size) {
     static char why[512];
     void *head = zmq_socket(g_probe_ctx, ZMQ_DEALER);
     if (!head)
@@ -142,8 +138,7 @@ static const char *s_code_put(const char *hash, const void *bytes,
     pdc_enc_s(&e, "task_lib.so");
     const char *err = NULL;
     zmq_pollitem_t item = {head, 0, ZMQ_POLLIN, 0};
-    if (zmq_connect(head, ep) ||
-        zmq_send(head, e.buf.data, e.buf.size, ZMQ_SNDMORE) < 0 ||
+    if (zmq_connect(head, ep) || zmq_send(head, e.buf.data, e.buf.size, ZMQ_SNDMORE) < 0 ||
         zmq_send(head, bytes, size, 0) < 0)
         err = "cannot send CODE_PUT to the head";
     else if (zmq_poll(&item, 1, PROBE_REPLY_MS) != 1)
@@ -155,8 +150,7 @@ static const char *s_code_put(const char *hash, const void *bytes,
         pdc_msg_t msg;
         char bad[256];
         if (zmq_msg_recv(&frame, head, 0) < 0 ||
-            pdc_msg_decode(zmq_msg_data(&frame), zmq_msg_size(&frame), &msg,
-                           bad, sizeof bad)) {
+            pdc_msg_decode(zmq_msg_data(&frame), zmq_msg_size(&frame), &msg, bad, sizeof bad)) {
             err = "the head's answer to CODE_PUT does not decode";
         } else {
             if (msg.type != PDC_MSG_CODE_STORED) {
@@ -176,8 +170,7 @@ static const char *s_code_put(const char *hash, const void *bytes,
    code, their library is a code package the head gets only after
    CODE_LATE_MS: each worker waits for it in its first task. */
 static void s_round(int n, int code, int64_t (*spans)[2]) {
-    pdc_opts here = {.strategy = PDC_SCHED_NODE_AFFINITY,
-                     .node_id = pdc_node_id(g_c)};
+    pdc_opts here = {.strategy = PDC_SCHED_NODE_AFFINITY, .node_id = pdc_node_id(g_c)};
     char ref[PATH_MAX + 128], hash[PDC_CODE_HASH_LEN + 1];
     void *bytes = NULL;
     size_t size = 0;
@@ -197,8 +190,8 @@ static void s_round(int n, int code, int64_t (*spans)[2]) {
     }
     for (int i = 0; i < n; i++) {
         pdc_object o;
-        cr_assert_eq(pdc_get(g_c, r[i], &o, T_TIMEOUT_MS), PDC_OK,
-                     "task %d: %s", i, pdc_last_error(g_c));
+        cr_assert_eq(pdc_get(g_c, r[i], &o, T_TIMEOUT_MS), PDC_OK, "task %d: %s", i,
+                     pdc_last_error(g_c));
         cr_assert_eq(o.size, 3 * sizeof(int64_t));
         memcpy(spans[i], (const int64_t *) o.data + 1, sizeof spans[i]);
         pdc_object_release(g_c, &o);
@@ -217,19 +210,15 @@ static void s_check_rounds(int rounds, int code) {
         s_round(SLOT_TASKS, code && round == 0, spans);
         for (int i = 0; i < SLOT_TASKS; i++)
             for (int j = i + 1; j < SLOT_TASKS; j++) {
-                int64_t from =
-                    spans[i][0] > spans[j][0] ? spans[i][0] : spans[j][0];
-                int64_t to =
-                    spans[i][1] < spans[j][1] ? spans[i][1] : spans[j][1];
+                int64_t from = spans[i][0] > spans[j][0] ? spans[i][0] : spans[j][0];
+                int64_t to = spans[i][1] < spans[j][1] ? spans[i][1] : spans[j][1];
                 if (to > from && !overlaps++)
-                    snprintf(first, sizeof first,
-                             "round %d: tasks %d and %d overlapped by %.1f ms",
+                    snprintf(first, sizeof first, "round %d: tasks %d and %d overlapped by %.1f ms",
                              round, i, j, (double) (to - from) / 1e6);
             }
     }
     s_watch_stop();
-    cr_assert_gt(g_watch.asked, 0,
-                 "the watcher never got an answer from the raylet");
+    cr_assert_gt(g_watch.asked, 0, "the watcher never got an answer from the raylet");
     cr_assert(overlaps == 0 && g_watch.min >= 0,
               "%d pairs of one-CPU tasks ran at once on a one-CPU node (%s); "
               "cpus_available went down to %g",
@@ -252,16 +241,13 @@ static void s_shapes_setup(void) {
     itest_setup();
 }
 
-TestSuite(shapes, .init = s_shapes_setup, .fini = itest_teardown,
-          .timeout = 120);
+TestSuite(shapes, .init = s_shapes_setup, .fini = itest_teardown, .timeout = 120);
 
 Test(shapes, a_waiting_gpu_request_does_not_hold_back_cpu_requests) {
     /* The actor holds the node's one GPU (and no CPU). */
     pdc_actor_opts gpu_actor = {.resources = "GPU=1"};
-    pdc_actor *a =
-        pdc_actor_create(g_c, g_lib, "Counter", &gpu_actor, PDC_I64(0));
-    cr_assert_eq(pdc_actor_ready(g_c, a, T_TIMEOUT_MS), PDC_OK, "%s",
-                 pdc_last_error(g_c));
+    pdc_actor *a = pdc_actor_create(g_c, g_lib, "Counter", &gpu_actor, PDC_I64(0));
+    cr_assert_eq(pdc_actor_ready(g_c, a, T_TIMEOUT_MS), PDC_OK, "%s", pdc_last_error(g_c));
     /* A GPU task waits for it, first in the raylet's queue. */
     pdc_opts gpu = {.resources = "GPU=1"};
     pdc_ref g = pdc_call_opts(g_c, fn("add"), &gpu, PDC_I64(1), PDC_I64(1));
@@ -274,8 +260,7 @@ Test(shapes, a_waiting_gpu_request_does_not_hold_back_cpu_requests) {
     for (int i = 0; i < N; i++) {
         int64_t v = -1;
         int rc = pdc_get_i64(g_c, r[i], &v, PASS_BY_MS);
-        cr_assert_eq(rc, PDC_OK, "a CPU task waited behind a GPU request: %s",
-                     pdc_status_name(rc));
+        cr_assert_eq(rc, PDC_OK, "a CPU task waited behind a GPU request: %s", pdc_status_name(rc));
         cr_assert_eq(v, i + 1);
         pdc_ref_release(g_c, r[i]);
     }
@@ -285,8 +270,7 @@ Test(shapes, a_waiting_gpu_request_does_not_hold_back_cpu_requests) {
     /* Once the GPU is free, the GPU task runs. */
     cr_assert_eq(pdc_actor_kill(g_c, a), PDC_OK);
     int64_t v = 0;
-    cr_assert_eq(pdc_get_i64(g_c, g, &v, T_TIMEOUT_MS), PDC_OK, "%s",
-                 pdc_last_error(g_c));
+    cr_assert_eq(pdc_get_i64(g_c, g, &v, T_TIMEOUT_MS), PDC_OK, "%s", pdc_last_error(g_c));
     cr_assert_eq(v, 2);
     pdc_ref_release(g_c, g);
     pdc_actor_release(g_c, a);

@@ -16,21 +16,18 @@ TestSuite(nested, .init = itest_setup, .fini = itest_teardown);
 static int64_t s_get_i64(pdc_ref r) {
     int64_t v = 0;
     int rc = pdc_get_i64(g_c, r, &v, T_TIMEOUT_MS);
-    cr_assert_eq(rc, PDC_OK, "%s: %s", pdc_status_name(rc),
-                 pdc_last_error(g_c));
+    cr_assert_eq(rc, PDC_OK, "%s: %s", pdc_status_name(rc), pdc_last_error(g_c));
     return v;
 }
 
 Test(nested, task_submits_and_gets_tasks) {
-    pdc_ref r =
-        pdc_call(g_c, fn("nested_fanout"), PDC_I64(10), PDC_I64(INNER_MS));
+    pdc_ref r = pdc_call(g_c, fn("nested_fanout"), PDC_I64(10), PDC_I64(INNER_MS));
     cr_assert_eq(s_get_i64(r), 55);
     pdc_ref_release(g_c, r);
 }
 
 Test(nested, many_nested_tasks_from_one_task) {
-    pdc_ref r =
-        pdc_call(g_c, fn("nested_fanout"), PDC_I64(1000), PDC_I64(INNER_MS));
+    pdc_ref r = pdc_call(g_c, fn("nested_fanout"), PDC_I64(1000), PDC_I64(INNER_MS));
     cr_assert_eq(s_get_i64(r), 1000 * 1001 / 2);
     pdc_ref_release(g_c, r);
 }
@@ -40,8 +37,7 @@ Test(nested, parallel_parents) {
     enum { N = 6 };
     pdc_ref r[N];
     for (int i = 0; i < N; i++)
-        r[i] = pdc_call(g_c, fn("nested_fanout"), PDC_I64(20 + i),
-                        PDC_I64(INNER_MS));
+        r[i] = pdc_call(g_c, fn("nested_fanout"), PDC_I64(20 + i), PDC_I64(INNER_MS));
     for (int i = 0; i < N; i++) {
         int64_t n = 20 + i;
         cr_assert_eq(s_get_i64(r[i]), n * (n + 1) / 2, "parent %d", i);
@@ -71,11 +67,9 @@ Test(nested, tree_sum_depth_six) {
 /* The recursion also works when the root asks for every CPU. */
 Test(nested, recursion_under_a_task_holding_every_cpu) {
     const char *env = getenv("PDC_NUM_CPUS");
-    long cpus =
-        env && atol(env) > 0 ? atol(env) : sysconf(_SC_NPROCESSORS_ONLN);
+    long cpus = env && atol(env) > 0 ? atol(env) : sysconf(_SC_NPROCESSORS_ONLN);
     pdc_opts all = {.num_cpus = (double) cpus};
-    pdc_ref r =
-        pdc_call_opts(g_c, fn("tree_sum"), &all, PDC_I64(5), PDC_I64(INNER_MS));
+    pdc_ref r = pdc_call_opts(g_c, fn("tree_sum"), &all, PDC_I64(5), PDC_I64(INNER_MS));
     cr_assert_eq(s_get_i64(r), 63);
     pdc_ref_release(g_c, r);
 }
@@ -84,8 +78,7 @@ static void s_pass_ref(size_t n) {
     unsigned char *want = malloc(n ? n : 1);
     cr_assert(want);
     fill_pattern(want, n, 13);
-    pdc_ref r = pdc_call(g_c, fn("nested_pass_ref"), PDC_I64(n), PDC_I64(13),
-                         PDC_I64(INNER_MS));
+    pdc_ref r = pdc_call(g_c, fn("nested_pass_ref"), PDC_I64(n), PDC_I64(13), PDC_I64(INNER_MS));
     cr_assert_eq(s_get_i64(r), fnv1a(want, n), "%zu bytes", n);
     pdc_ref_release(g_c, r);
     free(want);
@@ -112,8 +105,7 @@ Test(nested, reads_a_large_nested_result) {
     unsigned char *want = malloc(n);
     cr_assert(want);
     fill_pattern(want, n, 21);
-    pdc_ref r = pdc_call(g_c, fn("nested_get_bytes"), PDC_I64(n), PDC_I64(21),
-                         PDC_I64(INNER_MS));
+    pdc_ref r = pdc_call(g_c, fn("nested_get_bytes"), PDC_I64(n), PDC_I64(21), PDC_I64(INNER_MS));
     cr_assert_eq(s_get_i64(r), fnv1a(want, n));
     pdc_ref_release(g_c, r);
     free(want);

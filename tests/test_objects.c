@@ -15,29 +15,25 @@ TestSuite(objects, .init = itest_setup, .fini = itest_teardown);
 
 static void s_expect_objects(long want, const char *when) {
     long n = itest_store_objects();
-    cr_assert_eq(n, want, "%s: the store holds %ld objects, expected %ld", when,
-                 n, want);
+    cr_assert_eq(n, want, "%s: the store holds %ld objects, expected %ld", when, n, want);
 }
 
 static pdc_ref s_put(pdc_value v) {
     int status = -999;
     pdc_ref r = pdc_put(g_c, v, &status);
-    cr_assert_eq(status, PDC_OK, "pdc_put: %s: %s", pdc_status_name(status),
-                 pdc_last_error(g_c));
+    cr_assert_eq(status, PDC_OK, "pdc_put: %s: %s", pdc_status_name(status), pdc_last_error(g_c));
     return r;
 }
 
 static void s_get(pdc_ref r, pdc_object *o) {
     int rc = pdc_get(g_c, r, o, T_TIMEOUT_MS);
-    cr_assert_eq(rc, PDC_OK, "pdc_get: %s: %s", pdc_status_name(rc),
-                 pdc_last_error(g_c));
+    cr_assert_eq(rc, PDC_OK, "pdc_get: %s: %s", pdc_status_name(rc), pdc_last_error(g_c));
 }
 
 static int64_t s_get_i64(pdc_ref r) {
     int64_t v = 0;
     int rc = pdc_get_i64(g_c, r, &v, T_TIMEOUT_MS);
-    cr_assert_eq(rc, PDC_OK, "pdc_get_i64: %s: %s", pdc_status_name(rc),
-                 pdc_last_error(g_c));
+    cr_assert_eq(rc, PDC_OK, "pdc_get_i64: %s: %s", pdc_status_name(rc), pdc_last_error(g_c));
     return v;
 }
 
@@ -69,8 +65,7 @@ Test(objects, put_get_f64) {
     for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
         pdc_ref r = s_put(PDC_F64(vals[i]));
         double d = 1;
-        cr_assert_eq(pdc_get_f64(g_c, r, &d, T_TIMEOUT_MS), PDC_OK, "%s",
-                     pdc_last_error(g_c));
+        cr_assert_eq(pdc_get_f64(g_c, r, &d, T_TIMEOUT_MS), PDC_OK, "%s", pdc_last_error(g_c));
         cr_assert_eq(d, vals[i]);
         int64_t wrong;
         cr_assert_eq(pdc_get_i64(g_c, r, &wrong, T_TIMEOUT_MS), PDC_ETYPE);
@@ -103,8 +98,8 @@ Test(objects, put_get_small_bytes) {
         s_get(r, &o);
         cr_assert_eq(o.type, PDC_T_BYTES);
         cr_assert_eq(o.size, sizes[i]);
-        cr_assert(sizes[i] == 0 || memcmp(o.data, b, sizes[i]) == 0,
-                  "size %zu: bytes differ", sizes[i]);
+        cr_assert(sizes[i] == 0 || memcmp(o.data, b, sizes[i]) == 0, "size %zu: bytes differ",
+                  sizes[i]);
         pdc_object_release(g_c, &o);
         pdc_ref_release(g_c, r);
         free(b);
@@ -121,8 +116,7 @@ Test(objects, put_get_large_bytes_from_the_store) {
     s_get(r, &o);
     cr_assert_eq(o.type, PDC_T_BYTES);
     cr_assert_eq(o.size, LARGE);
-    cr_assert_eq((uintptr_t) o.data % 64, 0,
-                 "data at %p is not 64-byte aligned", o.data);
+    cr_assert_eq((uintptr_t) o.data % 64, 0, "data at %p is not 64-byte aligned", o.data);
     cr_assert_eq(memcmp(o.data, b, LARGE), 0);
     pdc_object o2;
     s_get(r, &o2); /* two readers at once */
@@ -253,8 +247,7 @@ Test(objects, large_task_result_as_argument) {
     unsigned char *want = s_pattern(LARGE, 9);
     cr_assert_eq(s_get_i64(sum), fnv1a(want, LARGE));
     pdc_ref_release(g_c, sum);
-    s_expect_objects(
-        0, "after releasing a large task result read by another task");
+    s_expect_objects(0, "after releasing a large task result read by another task");
     free(want);
 }
 
@@ -274,8 +267,7 @@ Test(objects, wait_for_some_of_ten) {
         if (!ready[i])
             continue;
         int64_t v; /* a ready object is there without waiting */
-        cr_assert_eq(pdc_get_i64(g_c, r[i], &v, 0), PDC_OK,
-                     "task %d said ready", i);
+        cr_assert_eq(pdc_get_i64(g_c, r[i], &v, 0), PDC_OK, "task %d said ready", i);
         cr_assert_eq(v, 20 + 60 * i);
     }
     cr_assert_eq(count, n, "ready[] has %d set, pdc_wait said %d", count, n);
@@ -326,15 +318,13 @@ Test(objects, wait_for_all) {
 
 /* Two wanted, one ready: the timeout ends the wait with a count of 1. */
 Test(objects, wait_runs_out_of_time) {
-    pdc_ref r[2] = {pdc_call(g_c, fn("sleep_ms"), PDC_I64(1500)),
-                    s_put(PDC_I64(3))};
+    pdc_ref r[2] = {pdc_call(g_c, fn("sleep_ms"), PDC_I64(1500)), s_put(PDC_I64(3))};
     uint8_t ready[2] = {9, 9};
     double t0 = now_ms();
     int n = pdc_wait(g_c, r, 2, 2, 100, ready);
     double took = now_ms() - t0;
     cr_assert_eq(n, 1, "pdc_wait returned %d", n);
-    cr_assert(ready[0] == 0 && ready[1] == 1, "ready = {%d, %d}", ready[0],
-              ready[1]);
+    cr_assert(ready[0] == 0 && ready[1] == 1, "ready = {%d, %d}", ready[0], ready[1]);
     cr_assert_geq(took, 90.0, "gave up after %.1f ms, not 100", took);
     cr_assert_lt(took, 1000.0, "waited %.1f ms, not 100", took);
     n = pdc_wait(g_c, r, 2, 2, T_TIMEOUT_MS, ready);
@@ -392,8 +382,7 @@ Test(objects, retain_keeps_an_object_until_the_last_release) {
     pdc_object_release(g_c, &o);
     pdc_ref_release(g_c, r);
     s_expect_objects(0, "after the last release");
-    cr_assert_eq(pdc_get(g_c, r, &o, 0), PDC_ENOTFOUND,
-                 "a freed reference is unknown");
+    cr_assert_eq(pdc_get(g_c, r, &o, 0), PDC_ENOTFOUND, "a freed reference is unknown");
 }
 
 Test(objects, releasing_a_large_task_result_frees_the_store) {
@@ -452,12 +441,10 @@ Test(objects, cancel_a_task_queued_behind_long_ones) {
     usleep(200 * 1000);
     pdc_ref victim = pdc_call(g_c, fn("add"), PDC_I64(1), PDC_I64(2));
     int rc = pdc_cancel(g_c, victim);
-    cr_assert_eq(rc, PDC_OK, "pdc_cancel: %s: %s", pdc_status_name(rc),
-                 pdc_last_error(g_c));
+    cr_assert_eq(rc, PDC_OK, "pdc_cancel: %s: %s", pdc_status_name(rc), pdc_last_error(g_c));
     pdc_object o;
     rc = pdc_get(g_c, victim, &o, T_TIMEOUT_MS);
-    cr_assert_eq(rc, PDC_ECANCELLED, "get of a cancelled task: %s",
-                 pdc_status_name(rc));
+    cr_assert_eq(rc, PDC_ECANCELLED, "get of a cancelled task: %s", pdc_status_name(rc));
     cr_assert_eq(o.type, PDC_T_ERROR);
     cr_assert_eq(o.error.code, PDC_ECANCELLED);
     pdc_object_release(g_c, &o);
@@ -470,8 +457,7 @@ Test(objects, cancel_a_task_queued_behind_long_ones) {
     pdc_ref_release(g_c, victim);
     for (int i = 0; i < 2; i++) {
         cr_assert_eq(s_get_i64(longs[i]), 500, "long task %d", i);
-        cr_assert_eq(pdc_cancel(g_c, longs[i]), PDC_EINVAL,
-                     "cancelling a finished task");
+        cr_assert_eq(pdc_cancel(g_c, longs[i]), PDC_EINVAL, "cancelling a finished task");
         pdc_ref_release(g_c, longs[i]);
     }
 }

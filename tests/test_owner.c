@@ -75,8 +75,8 @@ static void s_reset(void) {
 /* A task with these arguments; NULL if it failed at once. */
 static task_t *s_task(pdc_client *c, const char *name, const pdc_value *args, size_t n,
                       pdc_ref *ref) {
-    return pdc_graph_task_new(c, pdc_client_intern(c, "lib.so"), pdc_client_intern(c, name),
-                              args, n, &s_hook, NULL, ref);
+    return pdc_graph_task_new(c, pdc_client_intern(c, "lib.so"), pdc_client_intern(c, name), args,
+                              n, &s_hook, NULL, ref);
 }
 
 /* Finish t with an int result, or with an error. */
@@ -89,7 +89,8 @@ static void s_finish_ok(pdc_client *c, task_t *t, int64_t v) {
 
 static int s_was_ready(task_t *t) {
     for (int i = 0; i < s_nready && i < MAX_SEEN; i++)
-        if (s_ready_seen[i] == t) return 1;
+        if (s_ready_seen[i] == t)
+            return 1;
     return 0;
 }
 
@@ -273,18 +274,18 @@ Test(sched, options_are_checked_with_the_reason) {
     cr_assert_eq(pdc_sched_from_opts(&s, PDC_SCHED_NODE_AFFINITY, NULL, 0, NULL, why, sizeof why),
                  PDC_EINVAL);
     cr_assert(strstr(why, "needs node_id"), "%s", why);
-    cr_assert_eq(pdc_sched_from_opts(&s, PDC_SCHED_NODE_AFFINITY, "n2", 1, "tier=edge", why,
-                                     sizeof why),
-                 PDC_OK);
+    cr_assert_eq(
+        pdc_sched_from_opts(&s, PDC_SCHED_NODE_AFFINITY, "n2", 1, "tier=edge", why, sizeof why),
+        PDC_OK);
     cr_assert(s.soft && !strcmp(s.node, "n2") && !strcmp(s.labels, "tier=edge"));
 }
 
 Test(errors, every_status_and_type_has_a_name) {
-    int codes[] = {PDC_OK,          PDC_EINVAL,      PDC_ETIMEOUT,   PDC_ENOMEM,
-                   PDC_ECONNECT,    PDC_ESTOREFULL,  PDC_ETYPE,      PDC_EPROTO,
-                   PDC_ENOTFOUND,   PDC_ESHUTDOWN,   PDC_ETASK,      PDC_ENOFUNC,
-                   PDC_EARGS,       PDC_EWORKERDIED, PDC_ECANCELLED, PDC_EOBJECTLOST,
-                   PDC_EOWNERDIED,  PDC_EINFEASIBLE, PDC_EACTORDIED};
+    int codes[] = {PDC_OK,         PDC_EINVAL,      PDC_ETIMEOUT,   PDC_ENOMEM,
+                   PDC_ECONNECT,   PDC_ESTOREFULL,  PDC_ETYPE,      PDC_EPROTO,
+                   PDC_ENOTFOUND,  PDC_ESHUTDOWN,   PDC_ETASK,      PDC_ENOFUNC,
+                   PDC_EARGS,      PDC_EWORKERDIED, PDC_ECANCELLED, PDC_EOBJECTLOST,
+                   PDC_EOWNERDIED, PDC_EINFEASIBLE, PDC_EACTORDIED};
     for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
         cr_assert_str_neq(pdc_status_name(codes[i]), "PDC_E?", "code %d has no name", codes[i]);
     cr_assert_str_eq(pdc_status_name(PDC_EACTORDIED), "PDC_EACTORDIED");
@@ -310,13 +311,15 @@ Test(peer, opening_past_the_socket_limit_is_an_error_naming_it) {
         char endpoint[64];
         snprintf(endpoint, sizeof endpoint, "ipc:///tmp/pdc-test-no-such-peer-%d", n);
         peers[n] = pdc_peer_new(NULL, &cfg, endpoint, NULL, NULL, why, sizeof why);
-        if (!peers[n]) break;
+        if (!peers[n])
+            break;
         n++;
     }
     cr_assert(n > 0 && n < 400, "opened %d peers", n);
     cr_assert((size_t) n <= limit);
     cr_assert(strstr(why, "too many connections") && strstr(why, "ulimit -n"), "why: %s", why);
-    for (int i = 0; i < n; i++) pdc_peer_destroy(&peers[i], 0);
+    for (int i = 0; i < n; i++)
+        pdc_peer_destroy(&peers[i], 0);
     cr_assert_eq(pdc_peer_count(), 0);
 }
 

@@ -20,20 +20,23 @@ static int s_run_node(const pdc_opts *opts, char *where, size_t len, char *why, 
     pdc_ref r = pdc_call_opts(g_c, fn("node"), opts);
     pdc_object o;
     int rc = pdc_get(g_c, r, &o, T_TIMEOUT_MS);
-    if (rc == PDC_OK && o.type == PDC_T_STR) snprintf(where, len, "%.*s", (int) o.size, (const char *) o.data);
-    if (o.type == PDC_T_ERROR) snprintf(why, whylen, "%s", o.error.message);
+    if (rc == PDC_OK && o.type == PDC_T_STR)
+        snprintf(where, len, "%.*s", (int) o.size, (const char *) o.data);
+    if (o.type == PDC_T_ERROR)
+        snprintf(why, whylen, "%s", o.error.message);
     pdc_object_release(g_c, &o);
     pdc_ref_release(g_c, r);
     return rc;
 }
 
 Test(placement, a_matching_label_selector_runs_on_this_node) {
-    const char *selectors[] = {"tier=edge", "tier=edge,zone=a", "zone in (a|b)", "tier", "!spot", "zone!=b"};
+    const char *selectors[] = {"tier=edge", "tier=edge,zone=a", "zone in (a|b)", "tier",
+                               "!spot",     "zone!=b"};
     for (int i = 0; i < 6; i++) {
         pdc_opts opts = {.label_selector = selectors[i]};
         char where[128] = "", why[512] = "";
-        cr_assert_eq(s_run_node(&opts, where, sizeof where, why, sizeof why), PDC_OK, "%s: %s", selectors[i],
-                     why);
+        cr_assert_eq(s_run_node(&opts, where, sizeof where, why, sizeof why), PDC_OK, "%s: %s",
+                     selectors[i], why);
         cr_assert_str_eq(where, pdc_node_id(g_c));
     }
 }
@@ -60,7 +63,8 @@ Test(placement, spread_runs_everything_on_a_single_node) {
     enum { N = 50 };
     pdc_opts opts = {.strategy = PDC_SCHED_SPREAD};
     pdc_ref r[N];
-    for (int i = 0; i < N; i++) r[i] = pdc_call_opts(g_c, fn("node"), &opts);
+    for (int i = 0; i < N; i++)
+        r[i] = pdc_call_opts(g_c, fn("node"), &opts);
     for (int i = 0; i < N; i++) {
         pdc_object o;
         cr_assert_eq(pdc_get(g_c, r[i], &o, T_TIMEOUT_MS), PDC_OK, "%s", pdc_last_error(g_c));
@@ -92,7 +96,8 @@ Test(placement, malformed_options_are_einval) {
                       {.label_selector = "=edge"}};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char where[128], why[512] = "";
-        cr_assert_eq(s_run_node(&bad[i], where, sizeof where, why, sizeof why), PDC_EINVAL, "case %zu", i);
+        cr_assert_eq(s_run_node(&bad[i], where, sizeof where, why, sizeof why), PDC_EINVAL,
+                     "case %zu", i);
         cr_assert(*why, "case %zu has no message", i);
     }
 }

@@ -38,16 +38,13 @@ static void s_two_cpus_setup(void) {
     probe_open();
 }
 
-TestSuite(replace, .init = s_two_cpus_setup, .fini = s_teardown,
-          .timeout = 120);
+TestSuite(replace, .init = s_two_cpus_setup, .fini = s_teardown, .timeout = 120);
 
 /* Wait until the pool is back to two idle workers of its own. */
 static void s_assert_two_idle(const char *after) {
     int back = probe_wait_row("workers_idle", 2, REPLACE_MS);
-    cr_assert(
-        back,
-        "%s, the pool kept %g idle workers instead of 2 (%g workers in all)",
-        after, probe_row("workers_idle"), probe_row("workers"));
+    cr_assert(back, "%s, the pool kept %g idle workers instead of 2 (%g workers in all)", after,
+              probe_row("workers_idle"), probe_row("workers"));
 }
 
 Test(replace, an_idle_worker_killed_is_replaced) {
@@ -63,8 +60,7 @@ Test(replace, an_idle_worker_killed_is_replaced) {
     /* And the node still runs work on both. */
     int64_t v;
     pdc_ref r = pdc_call(g_c, fn("add"), PDC_I64(1), PDC_I64(2));
-    cr_assert_eq(pdc_get_i64(g_c, r, &v, T_TIMEOUT_MS), PDC_OK, "%s",
-                 pdc_last_error(g_c));
+    cr_assert_eq(pdc_get_i64(g_c, r, &v, T_TIMEOUT_MS), PDC_OK, "%s", pdc_last_error(g_c));
     pdc_ref_release(g_c, r);
 }
 
@@ -76,8 +72,7 @@ Test(replace, a_worker_killed_running_a_task_is_replaced) {
     snprintf(marker, sizeof marker, "%s/crash-once", g_probe_session);
     int64_t v = 0;
     pdc_ref r = pdc_call(g_c, fn("crash_once"), PDC_STR(marker));
-    cr_assert_eq(pdc_get_i64(g_c, r, &v, T_TIMEOUT_MS), PDC_OK, "%s",
-                 pdc_last_error(g_c));
+    cr_assert_eq(pdc_get_i64(g_c, r, &v, T_TIMEOUT_MS), PDC_OK, "%s", pdc_last_error(g_c));
     cr_assert_eq(v, 42);
     pdc_ref_release(g_c, r);
     cr_assert_eq(access(marker, F_OK), 0, "the first run did not happen");

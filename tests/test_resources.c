@@ -20,7 +20,8 @@ static int s_overlap(const char *resources) {
     pdc_opts opts = {.resources = resources};
     pdc_ref r[N];
     int64_t span[N][3];
-    for (int i = 0; i < N; i++) r[i] = pdc_call_opts(g_c, fn("span"), &opts, PDC_I64(200));
+    for (int i = 0; i < N; i++)
+        r[i] = pdc_call_opts(g_c, fn("span"), &opts, PDC_I64(200));
     for (int i = 0; i < N; i++) {
         pdc_object o;
         cr_assert_eq(pdc_get(g_c, r[i], &o, T_TIMEOUT_MS), PDC_OK, "%s", pdc_last_error(g_c));

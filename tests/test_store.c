@@ -38,8 +38,7 @@ static pdc_store_t *g_store;
 static char g_err[512];
 
 static void s_setup(void) {
-    snprintf(g_dir, sizeof(g_dir), "/dev/shm/" TEST_PREFIX "%d-%u",
-             (int) getpid(), g_counter++);
+    snprintf(g_dir, sizeof(g_dir), "/dev/shm/" TEST_PREFIX "%d-%u", (int) getpid(), g_counter++);
     pdc_store_remove_dir(g_dir);
     g_err[0] = '\0';
 }
@@ -165,9 +164,8 @@ Test(store, empty_object_round_trips) {
     pdc_store_t *st = s_create(MIB, 1);
     uint8_t id[PDC_ID_SIZE];
     s_id(id, 3);
-    cr_assert_eq(
-        pdc_store_put(st, id, PDC_T_NIL, NULL, 0, g_err, sizeof(g_err)), PDC_OK,
-        "%s", g_err);
+    cr_assert_eq(pdc_store_put(st, id, PDC_T_NIL, NULL, 0, g_err, sizeof(g_err)), PDC_OK, "%s",
+                 g_err);
     cr_assert(s_get_ok(st, 3, 0, PDC_T_NIL));
 }
 
@@ -177,8 +175,7 @@ Test(store, reserve_and_commit_write_in_place) {
     s_id(id, 4);
     void *dst;
     pdc_store_reservation_t *res;
-    cr_assert_eq(pdc_store_reserve(st, id, PDC_T_BYTES, MIB, &dst, &res, g_err,
-                                   sizeof(g_err)),
+    cr_assert_eq(pdc_store_reserve(st, id, PDC_T_BYTES, MIB, &dst, &res, g_err, sizeof(g_err)),
                  PDC_OK, "%s", g_err);
     cr_assert_eq(pdc_store_contains(st, id), 0, "visible before commit");
     s_fill(dst, MIB, 4);
@@ -202,19 +199,17 @@ Test(store, large_object_data_is_64_byte_aligned) {
         s_id(id, 100 + i);
         void *dst;
         pdc_store_reservation_t *res;
-        cr_assert_eq(pdc_store_reserve(st, id, PDC_T_BYTES, sizes[i], &dst,
-                                       &res, g_err, sizeof(g_err)),
-                     PDC_OK, "%s", g_err);
-        cr_assert_eq((uintptr_t) dst % 64, 0, "reserve of %zu: %p", sizes[i],
-                     dst);
+        cr_assert_eq(
+            pdc_store_reserve(st, id, PDC_T_BYTES, sizes[i], &dst, &res, g_err, sizeof(g_err)),
+            PDC_OK, "%s", g_err);
+        cr_assert_eq((uintptr_t) dst % 64, 0, "reserve of %zu: %p", sizes[i], dst);
         s_fill(dst, sizes[i], 100 + i);
         cr_assert_eq(pdc_store_commit(st, &res), PDC_OK);
 
         const void *data;
         pdc_store_pin_t *pin;
         cr_assert_eq(pdc_store_get(st, id, &data, NULL, NULL, &pin), PDC_OK);
-        cr_assert_eq((uintptr_t) data % 64, 0, "get of %zu: %p", sizes[i],
-                     data);
+        cr_assert_eq((uintptr_t) data % 64, 0, "get of %zu: %p", sizes[i], data);
         cr_assert(s_check(data, sizes[i], 100 + i));
         pdc_store_unpin(st, &pin);
     }
@@ -223,11 +218,9 @@ Test(store, large_object_data_is_64_byte_aligned) {
 Test(store, small_objects_of_every_size_round_trip) {
     pdc_store_t *st = s_create(64 * MIB, 2);
     for (size_t size = 0; size < 3000; size += 37)
-        cr_assert_eq(s_put(st, 1000 + size, size, PDC_T_BYTES), PDC_OK, "%s",
-                     g_err);
+        cr_assert_eq(s_put(st, 1000 + size, size, PDC_T_BYTES), PDC_OK, "%s", g_err);
     for (size_t size = 0; size < 3000; size += 37)
-        cr_assert(s_get_ok(st, 1000 + size, size, PDC_T_BYTES), "size %zu",
-                  size);
+        cr_assert(s_get_ok(st, 1000 + size, size, PDC_T_BYTES), "size %zu", size);
 }
 
 /* ------------------------------------------------------------------------
@@ -289,13 +282,9 @@ Test(store, bad_arguments_are_refused_not_crashed_on) {
     pdc_store_reservation_t *res;
     const void *data;
     pdc_store_pin_t *pin;
-    cr_assert_eq(
-        pdc_store_reserve(NULL, id, PDC_T_BYTES, 1, &dst, &res, NULL, 0),
-        PDC_EINVAL);
-    cr_assert_eq(pdc_store_reserve(st, id, PDC_T_BYTES, 1, NULL, &res, NULL, 0),
-                 PDC_EINVAL);
-    cr_assert_eq(pdc_store_put(st, id, PDC_T_BYTES, NULL, 10, NULL, 0),
-                 PDC_EINVAL);
+    cr_assert_eq(pdc_store_reserve(NULL, id, PDC_T_BYTES, 1, &dst, &res, NULL, 0), PDC_EINVAL);
+    cr_assert_eq(pdc_store_reserve(st, id, PDC_T_BYTES, 1, NULL, &res, NULL, 0), PDC_EINVAL);
+    cr_assert_eq(pdc_store_put(st, id, PDC_T_BYTES, NULL, 10, NULL, 0), PDC_EINVAL);
     cr_assert_eq(pdc_store_get(st, NULL, &data, NULL, NULL, &pin), PDC_EINVAL);
     cr_assert_eq(pdc_store_commit(st, NULL), PDC_EINVAL);
     res = NULL;
@@ -336,14 +325,13 @@ Test(store, object_larger_than_capacity_is_estorefull) {
     s_id(id, 13);
     void *dst = (void *) 1;
     pdc_store_reservation_t *res = (void *) 1;
-    cr_assert_eq(pdc_store_reserve(st, id, PDC_T_BYTES, SIZE_MAX - 10, &dst,
-                                   &res, g_err, sizeof(g_err)),
-                 PDC_ESTOREFULL);
+    cr_assert_eq(
+        pdc_store_reserve(st, id, PDC_T_BYTES, SIZE_MAX - 10, &dst, &res, g_err, sizeof(g_err)),
+        PDC_ESTOREFULL);
     cr_assert_null(dst);
     cr_assert_null(res);
     cr_assert(strstr(g_err, "full") != NULL, "err: %s", g_err);
-    cr_assert_eq(pdc_store_reserve(st, id, PDC_T_BYTES, MIB, &dst, &res, g_err,
-                                   sizeof(g_err)),
+    cr_assert_eq(pdc_store_reserve(st, id, PDC_T_BYTES, MIB, &dst, &res, g_err, sizeof(g_err)),
                  PDC_ESTOREFULL, "header area pushes it over");
 }
 
@@ -353,8 +341,7 @@ Test(store, object_over_lmdb_value_limit_is_einval) {
     s_id(id, 14);
     void *dst;
     pdc_store_reservation_t *res;
-    cr_assert_eq(pdc_store_reserve(st, id, PDC_T_BYTES, 4 * GIB, &dst, &res,
-                                   g_err, sizeof(g_err)),
+    cr_assert_eq(pdc_store_reserve(st, id, PDC_T_BYTES, 4 * GIB, &dst, &res, g_err, sizeof(g_err)),
                  PDC_EINVAL);
     cr_assert(strstr(g_err, "too large") != NULL, "err: %s", g_err);
 }
@@ -369,8 +356,7 @@ typedef struct {
     char pad[24];
 } test_slot_t;
 
-static void s_fake_writers(unsigned shards, uint64_t bytes, uint64_t fresh,
-                           int64_t pid) {
+static void s_fake_writers(unsigned shards, uint64_t bytes, uint64_t fresh, int64_t pid) {
     char path[512];
     snprintf(path, sizeof(path), "%s/inflight", g_dir);
     FILE *f = fopen(path, "r+");
@@ -408,19 +394,18 @@ Test(store, reserve_whose_new_pages_do_not_fit_the_filesystem_is_estorefull) {
     s_id(id, 18);
     void *dst;
     pdc_store_reservation_t *res;
-    cr_assert_eq(pdc_store_reserve(st, id, PDC_T_BYTES, 64 * MIB, &dst, &res,
-                                   g_err, sizeof(g_err)),
+    cr_assert_eq(pdc_store_reserve(st, id, PDC_T_BYTES, 64 * MIB, &dst, &res, g_err, sizeof(g_err)),
                  PDC_ESTOREFULL);
     cr_assert(strstr(g_err, "new memory") != NULL, "err: %s", g_err);
-    cr_assert_eq(pdc_store_create_unsealed(st, id, PDC_T_BYTES, 64 * MIB, &dst,
-                                           g_err, sizeof(g_err)),
-                 PDC_ESTOREFULL);
+    cr_assert_eq(
+        pdc_store_create_unsealed(st, id, PDC_T_BYTES, 64 * MIB, &dst, g_err, sizeof(g_err)),
+        PDC_ESTOREFULL);
     cr_assert(strstr(g_err, "new memory") != NULL, "err: %s", g_err);
     cr_assert_eq(s_usage(st).used, 0);
     s_fake_writers(2, 0, 0, 0);
-    cr_assert_eq(pdc_store_create_unsealed(st, id, PDC_T_BYTES, 64 * MIB, &dst,
-                                           g_err, sizeof(g_err)),
-                 PDC_OK, "%s", g_err);
+    cr_assert_eq(
+        pdc_store_create_unsealed(st, id, PDC_T_BYTES, 64 * MIB, &dst, g_err, sizeof(g_err)),
+        PDC_OK, "%s", g_err);
 }
 
 Test(store, reservations_in_flight_elsewhere_count_against_capacity) {
@@ -445,9 +430,9 @@ Test(store, abort_gives_the_space_back) {
     s_id(id, 16);
     void *dst;
     pdc_store_reservation_t *res;
-    cr_assert_eq(pdc_store_reserve(st, id, PDC_T_BYTES, 700 * KIB, &dst, &res,
-                                   g_err, sizeof(g_err)),
-                 PDC_OK, "%s", g_err);
+    cr_assert_eq(
+        pdc_store_reserve(st, id, PDC_T_BYTES, 700 * KIB, &dst, &res, g_err, sizeof(g_err)), PDC_OK,
+        "%s", g_err);
     memset(dst, 0xab, 700 * KIB);
     pdc_store_abort(st, &res);
     cr_assert_null(res);
@@ -493,8 +478,7 @@ Test(store, object_of_most_of_capacity_fits_again_after_delete) {
         s_id(id, n);
         void *dst;
         pdc_store_reservation_t *res;
-        cr_assert_eq(pdc_store_reserve(st, id, PDC_T_BYTES, size, &dst, &res,
-                                       g_err, sizeof(g_err)),
+        cr_assert_eq(pdc_store_reserve(st, id, PDC_T_BYTES, size, &dst, &res, g_err, sizeof(g_err)),
                      PDC_OK, "round %d: %s", (int) (n - 30), g_err);
         memset(dst, (int) n, size);
         cr_assert_eq(pdc_store_commit(st, &res), PDC_OK);
@@ -602,8 +586,7 @@ Test(store, second_process_reads_and_writes) {
         _exit(s_child_read_write());
     int status;
     cr_assert_eq(waitpid(pid, &status, 0), pid);
-    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %d",
-              status);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %d", status);
     cr_assert(s_get_ok(st, 51, 200 * KIB, PDC_T_STR));
     pdc_store_usage_t u;
     cr_assert_eq(pdc_store_usage(st, &u), PDC_OK);
@@ -646,8 +629,7 @@ static void *s_writer(void *arg) {
         s_id(id, n);
         void *dst;
         pdc_store_reservation_t *res;
-        if (pdc_store_reserve(st, id, PDC_T_BYTES, size, &dst, &res, err,
-                              sizeof(err)) != PDC_OK)
+        if (pdc_store_reserve(st, id, PDC_T_BYTES, size, &dst, &res, err, sizeof(err)) != PDC_OK)
             return "reserve failed";
         s_fill(dst, size, n);
         if (pdc_store_commit(st, &res) != PDC_OK)
@@ -691,8 +673,7 @@ Test(store, commit_from_another_thread_is_refused) {
     s_id(id, 70);
     void *dst;
     pdc_store_reservation_t *res;
-    cr_assert_eq(pdc_store_reserve(st, id, PDC_T_BYTES, 10, &dst, &res, g_err,
-                                   sizeof(g_err)),
+    cr_assert_eq(pdc_store_reserve(st, id, PDC_T_BYTES, 10, &dst, &res, g_err, sizeof(g_err)),
                  PDC_OK, "%s", g_err);
     memset(dst, 1, 10);
     pthread_t th;
@@ -715,16 +696,13 @@ Test(store, second_write_while_holding_a_reservation_is_refused) {
     cr_assert_eq(s_put(st, 82, 10, PDC_T_BYTES), PDC_OK, "%s", g_err);
     void *dst, *dst2;
     pdc_store_reservation_t *res, *res2;
-    cr_assert_eq(pdc_store_reserve(st, a, PDC_T_BYTES, 10, &dst, &res, g_err,
-                                   sizeof(g_err)),
+    cr_assert_eq(pdc_store_reserve(st, a, PDC_T_BYTES, 10, &dst, &res, g_err, sizeof(g_err)),
                  PDC_OK, "%s", g_err);
-    cr_assert_eq(pdc_store_reserve(st, b, PDC_T_BYTES, 10, &dst2, &res2, g_err,
-                                   sizeof(g_err)),
+    cr_assert_eq(pdc_store_reserve(st, b, PDC_T_BYTES, 10, &dst2, &res2, g_err, sizeof(g_err)),
                  PDC_EINVAL, "would wait on itself");
     cr_assert(strstr(g_err, "commit or abort") != NULL, "err: %s", g_err);
     cr_assert_eq(pdc_store_delete(st, c), PDC_EINVAL);
-    cr_assert_eq(pdc_store_delete(st, b), PDC_ENOTFOUND,
-                 "nothing to delete: no write, no refusal");
+    cr_assert_eq(pdc_store_delete(st, b), PDC_ENOTFOUND, "nothing to delete: no write, no refusal");
     memset(dst, 2, 10);
     cr_assert_eq(pdc_store_commit(st, &res), PDC_OK);
     cr_assert_eq(s_put(st, 81, 10, PDC_T_BYTES), PDC_OK, "%s", g_err);
@@ -753,8 +731,7 @@ Test(store, object_received_in_1mib_chunks_is_invisible_until_sealed) {
     uint8_t id[PDC_ID_SIZE];
     s_id(id, 200);
     void *data = NULL;
-    cr_assert_eq(pdc_store_create_unsealed(st, id, PDC_T_BYTES, size, &data,
-                                           g_err, sizeof(g_err)),
+    cr_assert_eq(pdc_store_create_unsealed(st, id, PDC_T_BYTES, size, &data, g_err, sizeof(g_err)),
                  PDC_OK, "%s", g_err);
     cr_assert_not_null(data);
     cr_assert_eq((uintptr_t) data % 64, 0);
@@ -782,12 +759,11 @@ Test(store, abort_unsealed_gives_the_space_back) {
     uint8_t id[PDC_ID_SIZE];
     s_id(id, 211);
     void *data;
-    cr_assert_eq(pdc_store_create_unsealed(st, id, PDC_T_BYTES, 5 * MIB, &data,
-                                           g_err, sizeof(g_err)),
-                 PDC_OK, "%s", g_err);
+    cr_assert_eq(
+        pdc_store_create_unsealed(st, id, PDC_T_BYTES, 5 * MIB, &data, g_err, sizeof(g_err)),
+        PDC_OK, "%s", g_err);
     pdc_store_usage_t during = s_usage(st);
-    cr_assert_eq(during.used, before.used + 5 * MIB + 64,
-                 "counted from create");
+    cr_assert_eq(during.used, before.used + 5 * MIB + 64, "counted from create");
     cr_assert_eq(during.objects, before.objects + 1);
     s_receive(data, 2 * MIB, MIB, 211); /* the transfer fails part way */
 
@@ -796,8 +772,7 @@ Test(store, abort_unsealed_gives_the_space_back) {
     cr_assert_eq(after.used, before.used);
     cr_assert_eq(after.objects, before.objects);
     cr_assert_eq(pdc_store_contains(st, id), 0);
-    cr_assert_eq(pdc_store_seal(st, id), PDC_ENOTFOUND,
-                 "aborted: nothing left");
+    cr_assert_eq(pdc_store_seal(st, id), PDC_ENOTFOUND, "aborted: nothing left");
     cr_assert_eq(s_put(st, 211, 5 * MIB, PDC_T_BYTES), PDC_OK, "%s", g_err);
 }
 
@@ -807,16 +782,16 @@ Test(store, unsealed_object_that_does_not_fit_is_estorefull) {
     uint8_t id[PDC_ID_SIZE];
     s_id(id, 221);
     void *data = (void *) 1;
-    cr_assert_eq(pdc_store_create_unsealed(st, id, PDC_T_BYTES, 600 * KIB,
-                                           &data, g_err, sizeof(g_err)),
-                 PDC_ESTOREFULL);
+    cr_assert_eq(
+        pdc_store_create_unsealed(st, id, PDC_T_BYTES, 600 * KIB, &data, g_err, sizeof(g_err)),
+        PDC_ESTOREFULL);
     cr_assert_null(data);
     cr_assert(strstr(g_err, "full") != NULL, "err: %s", g_err);
     cr_assert(strstr(g_err, "used") != NULL, "err: %s", g_err);
     cr_assert(strstr(g_err, "requested") != NULL, "err: %s", g_err);
-    cr_assert_eq(pdc_store_create_unsealed(st, id, PDC_T_BYTES, SIZE_MAX - 10,
-                                           &data, g_err, sizeof(g_err)),
-                 PDC_ESTOREFULL);
+    cr_assert_eq(
+        pdc_store_create_unsealed(st, id, PDC_T_BYTES, SIZE_MAX - 10, &data, g_err, sizeof(g_err)),
+        PDC_ESTOREFULL);
     cr_assert(strstr(g_err, "capacity") != NULL, "err: %s", g_err);
     cr_assert_eq(s_usage(st).used, 600 * KIB + 64, "nothing reserved");
     cr_assert_eq(pdc_store_seal(st, id), PDC_ENOTFOUND);
@@ -832,8 +807,7 @@ static void *s_put_elsewhere(void *arg) {
     s_id(id, n);
     static uint8_t buf[64 * 1024];
     s_fill(buf, sizeof(buf), n);
-    g_put_rc =
-        pdc_store_put(g_store, id, PDC_T_BYTES, buf, sizeof(buf), NULL, 0);
+    g_put_rc = pdc_store_put(g_store, id, PDC_T_BYTES, buf, sizeof(buf), NULL, 0);
     atomic_store(&g_put_done, 1);
     return NULL;
 }
@@ -843,19 +817,17 @@ Test(store, put_to_the_same_shard_completes_while_an_object_is_unsealed) {
     uint8_t id[PDC_ID_SIZE], other[PDC_ID_SIZE];
     s_id(id, 230);
     uint64_t n = 231; /* a small object of the shard id is written to */
-    for (s_id(other, n); pdc_store_shard_of(st, other) !=
-                         pdc_store_shard_for(st, id, 20 * MIB);
+    for (s_id(other, n); pdc_store_shard_of(st, other) != pdc_store_shard_for(st, id, 20 * MIB);
          s_id(other, ++n))
         ;
     void *data;
-    cr_assert_eq(pdc_store_create_unsealed(st, id, PDC_T_BYTES, 20 * MIB, &data,
-                                           g_err, sizeof(g_err)),
-                 PDC_OK, "%s", g_err);
+    cr_assert_eq(
+        pdc_store_create_unsealed(st, id, PDC_T_BYTES, 20 * MIB, &data, g_err, sizeof(g_err)),
+        PDC_OK, "%s", g_err);
     s_receive(data, MIB, MIB, 230); /* the first piece has arrived */
 
     pthread_t th;
-    cr_assert_eq(
-        pthread_create(&th, NULL, s_put_elsewhere, (void *) (uintptr_t) n), 0);
+    cr_assert_eq(pthread_create(&th, NULL, s_put_elsewhere, (void *) (uintptr_t) n), 0);
     for (int ms = 0; ms < 10000 && !atomic_load(&g_put_done); ms++)
         usleep(1000);
     cr_assert(atomic_load(&g_put_done),
@@ -875,8 +847,7 @@ Test(store, small_unsealed_object_is_staged_until_sealed) {
     uint8_t id[PDC_ID_SIZE];
     s_id(id, 240);
     void *data;
-    cr_assert_eq(pdc_store_create_unsealed(st, id, PDC_T_STR, 100, &data, g_err,
-                                           sizeof(g_err)),
+    cr_assert_eq(pdc_store_create_unsealed(st, id, PDC_T_STR, 100, &data, g_err, sizeof(g_err)),
                  PDC_OK, "%s", g_err);
     cr_assert_eq(s_usage(st).used, 100 + 64);
     s_receive(data, 100, 30, 240);
@@ -895,16 +866,15 @@ Test(store, small_unsealed_object_is_staged_until_sealed) {
 Test(store, unsealed_objects_either_side_of_the_staging_cut_round_trip) {
     /* staged up to 4 LMDB pages of value (16320 bytes of data with 4 KiB
        pages), in place above; LMDB's own cut is near half a page */
-    size_t sizes[] = {0,    1,     100,   1900,  2100,  4096,
-                      8000, 16320, 16321, 20000, 65536, 70001};
+    size_t sizes[] = {0, 1, 100, 1900, 2100, 4096, 8000, 16320, 16321, 20000, 65536, 70001};
     size_t count = sizeof(sizes) / sizeof(sizes[0]);
     pdc_store_t *st = s_create(64 * MIB, 1);
     void *data[sizeof(sizes) / sizeof(sizes[0])];
     for (size_t i = 0; i < count; i++) {
         uint8_t id[PDC_ID_SIZE];
         s_id(id, 300 + i);
-        cr_assert_eq(pdc_store_create_unsealed(st, id, PDC_T_BYTES, sizes[i],
-                                               &data[i], g_err, sizeof(g_err)),
+        cr_assert_eq(pdc_store_create_unsealed(st, id, PDC_T_BYTES, sizes[i], &data[i], g_err,
+                                               sizeof(g_err)),
                      PDC_OK, "size %zu: %s", sizes[i], g_err);
         cr_assert_eq((uintptr_t) data[i] % 64, 0, "size %zu", sizes[i]);
     }
@@ -916,8 +886,7 @@ Test(store, unsealed_objects_either_side_of_the_staging_cut_round_trip) {
         uint8_t id[PDC_ID_SIZE];
         s_id(id, 300 + i);
         cr_assert_eq(pdc_store_seal(st, id), PDC_OK, "size %zu", sizes[i]);
-        cr_assert(s_get_ok(st, 300 + i, sizes[i], PDC_T_BYTES), "size %zu",
-                  sizes[i]);
+        cr_assert(s_get_ok(st, 300 + i, sizes[i], PDC_T_BYTES), "size %zu", sizes[i]);
     }
 }
 
@@ -926,12 +895,12 @@ Test(store, second_create_of_the_same_id_is_refused) {
     uint8_t id[PDC_ID_SIZE];
     s_id(id, 250);
     void *data, *again = (void *) 1;
-    cr_assert_eq(pdc_store_create_unsealed(st, id, PDC_T_BYTES, 2 * MIB, &data,
-                                           g_err, sizeof(g_err)),
-                 PDC_OK, "%s", g_err);
-    cr_assert_eq(pdc_store_create_unsealed(st, id, PDC_T_BYTES, 2 * MIB, &again,
-                                           g_err, sizeof(g_err)),
-                 PDC_EINVAL);
+    cr_assert_eq(
+        pdc_store_create_unsealed(st, id, PDC_T_BYTES, 2 * MIB, &data, g_err, sizeof(g_err)),
+        PDC_OK, "%s", g_err);
+    cr_assert_eq(
+        pdc_store_create_unsealed(st, id, PDC_T_BYTES, 2 * MIB, &again, g_err, sizeof(g_err)),
+        PDC_EINVAL);
     cr_assert_null(again);
     cr_assert(strstr(g_err, "exists") != NULL, "err: %s", g_err);
     cr_assert(strstr(g_err, "unsealed") != NULL, "err: %s", g_err);
@@ -941,8 +910,7 @@ Test(store, second_create_of_the_same_id_is_refused) {
     s_receive(data, 2 * MIB, MIB, 250);
     cr_assert_eq(pdc_store_seal(st, id), PDC_OK);
     cr_assert_eq(pdc_store_seal(st, id), PDC_ENOTFOUND, "sealed once");
-    cr_assert_eq(pdc_store_create_unsealed(st, id, PDC_T_BYTES, 10, &again,
-                                           g_err, sizeof(g_err)),
+    cr_assert_eq(pdc_store_create_unsealed(st, id, PDC_T_BYTES, 10, &again, g_err, sizeof(g_err)),
                  PDC_EINVAL);
     cr_assert(s_get_ok(st, 250, 2 * MIB, PDC_T_BYTES), "the first is kept");
 }
@@ -953,11 +921,10 @@ Test(store, delete_of_an_unsealed_object_gives_the_space_back) {
     s_id(big, 260);
     s_id(small, 261);
     void *d1, *d2;
-    cr_assert_eq(pdc_store_create_unsealed(st, big, PDC_T_BYTES, 3 * MIB, &d1,
-                                           g_err, sizeof(g_err)),
-                 PDC_OK, "%s", g_err);
-    cr_assert_eq(pdc_store_create_unsealed(st, small, PDC_T_BYTES, 10, &d2,
-                                           g_err, sizeof(g_err)),
+    cr_assert_eq(
+        pdc_store_create_unsealed(st, big, PDC_T_BYTES, 3 * MIB, &d1, g_err, sizeof(g_err)), PDC_OK,
+        "%s", g_err);
+    cr_assert_eq(pdc_store_create_unsealed(st, small, PDC_T_BYTES, 10, &d2, g_err, sizeof(g_err)),
                  PDC_OK, "%s", g_err);
     cr_assert_eq(pdc_store_delete(st, big), PDC_OK);
     cr_assert_eq(pdc_store_delete(st, small), PDC_OK);
@@ -981,8 +948,7 @@ Test(store, seal_from_another_thread_makes_the_object_visible) {
     uint8_t id[PDC_ID_SIZE];
     s_id(id, 270);
     void *data;
-    cr_assert_eq(pdc_store_create_unsealed(st, id, PDC_T_F64, 4 * MIB, &data,
-                                           g_err, sizeof(g_err)),
+    cr_assert_eq(pdc_store_create_unsealed(st, id, PDC_T_F64, 4 * MIB, &data, g_err, sizeof(g_err)),
                  PDC_OK, "%s", g_err);
     pthread_t th;
     void *rc;
@@ -1001,10 +967,8 @@ static int s_child_sees(int sealed, size_t size) {
         return 10;
     uint8_t id[PDC_ID_SIZE];
     s_id(id, 280);
-    int ok = sealed ? pdc_store_contains(st, id) == 1 &&
-                          s_get_ok(st, 280, size, PDC_T_BYTES)
-                    : pdc_store_contains(st, id) == 0 &&
-                          !s_get_ok(st, 280, size, PDC_T_BYTES);
+    int ok = sealed ? pdc_store_contains(st, id) == 1 && s_get_ok(st, 280, size, PDC_T_BYTES)
+                    : pdc_store_contains(st, id) == 0 && !s_get_ok(st, 280, size, PDC_T_BYTES);
     pdc_store_destroy(&st);
     return ok ? 0 : 11;
 }
@@ -1014,9 +978,9 @@ Test(store, another_process_sees_an_unsealed_object_only_after_seal) {
     uint8_t id[PDC_ID_SIZE];
     s_id(id, 280);
     void *data;
-    cr_assert_eq(pdc_store_create_unsealed(st, id, PDC_T_BYTES, 3 * MIB, &data,
-                                           g_err, sizeof(g_err)),
-                 PDC_OK, "%s", g_err);
+    cr_assert_eq(
+        pdc_store_create_unsealed(st, id, PDC_T_BYTES, 3 * MIB, &data, g_err, sizeof(g_err)),
+        PDC_OK, "%s", g_err);
     s_receive(data, 3 * MIB, MIB, 280);
     for (int sealed = 0; sealed < 2; sealed++) {
         if (sealed)
@@ -1027,8 +991,8 @@ Test(store, another_process_sees_an_unsealed_object_only_after_seal) {
             _exit(s_child_sees(sealed, 3 * MIB));
         int status;
         cr_assert_eq(waitpid(pid, &status, 0), pid);
-        cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-                  "sealed %d: child status %d", sealed, status);
+        cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "sealed %d: child status %d",
+                  sealed, status);
     }
 }
 
@@ -1037,9 +1001,9 @@ Test(store, closing_the_store_gives_up_unsealed_objects) {
     uint8_t id[PDC_ID_SIZE];
     s_id(id, 290);
     void *data;
-    cr_assert_eq(pdc_store_create_unsealed(st, id, PDC_T_BYTES, 2 * MIB, &data,
-                                           g_err, sizeof(g_err)),
-                 PDC_OK, "%s", g_err);
+    cr_assert_eq(
+        pdc_store_create_unsealed(st, id, PDC_T_BYTES, 2 * MIB, &data, g_err, sizeof(g_err)),
+        PDC_OK, "%s", g_err);
     pdc_store_destroy(&g_store);
     g_store = pdc_store_open(g_dir, g_err, sizeof(g_err));
     cr_assert_not_null(g_store, "%s", g_err);
@@ -1051,11 +1015,8 @@ Test(store, bad_arguments_to_unsealed_calls_are_refused) {
     pdc_store_t *st = s_create(MIB, 1);
     uint8_t id[PDC_ID_SIZE] = {0};
     void *data;
-    cr_assert_eq(
-        pdc_store_create_unsealed(NULL, id, PDC_T_BYTES, 1, &data, NULL, 0),
-        PDC_EINVAL);
-    cr_assert_eq(pdc_store_create_unsealed(st, id, PDC_T_BYTES, 1, NULL, g_err,
-                                           sizeof(g_err)),
+    cr_assert_eq(pdc_store_create_unsealed(NULL, id, PDC_T_BYTES, 1, &data, NULL, 0), PDC_EINVAL);
+    cr_assert_eq(pdc_store_create_unsealed(st, id, PDC_T_BYTES, 1, NULL, g_err, sizeof(g_err)),
                  PDC_EINVAL);
     cr_assert(strstr(g_err, "NULL") != NULL, "err: %s", g_err);
     cr_assert_eq(pdc_store_seal(NULL, id), PDC_EINVAL);
@@ -1235,8 +1196,7 @@ Test(store, duplicate_id_of_a_large_object_is_refused) {
     cr_assert_eq(s_put(st, n, 100, PDC_T_BYTES), PDC_EINVAL,
                  "a small one would go to the hashed shard");
     cr_assert(strstr(g_err, "exists") != NULL, "err: %s", g_err);
-    cr_assert_eq(pdc_store_create_unsealed(st, id, PDC_T_BYTES, 100, &data,
-                                           g_err, sizeof(g_err)),
+    cr_assert_eq(pdc_store_create_unsealed(st, id, PDC_T_BYTES, 100, &data, g_err, sizeof(g_err)),
                  PDC_EINVAL);
     cr_assert_null(data);
     cr_assert_eq(s_usage(st).objects, 1);
@@ -1258,20 +1218,16 @@ Test(store, id_being_reserved_in_the_other_shard_is_refused) {
     void *dst, *dst2;
     pdc_store_reservation_t *res, *res2;
     /* large in shard 0 being written: a small one of the id is refused */
-    cr_assert_eq(pdc_store_reserve(st, id, PDC_T_BYTES, LARGE, &dst, &res,
-                                   g_err, sizeof(g_err)),
+    cr_assert_eq(pdc_store_reserve(st, id, PDC_T_BYTES, LARGE, &dst, &res, g_err, sizeof(g_err)),
                  PDC_OK, "%s", g_err);
-    cr_assert_eq(pdc_store_reserve(st, id, PDC_T_BYTES, 10, &dst2, &res2,
-                                   g_err, sizeof(g_err)),
+    cr_assert_eq(pdc_store_reserve(st, id, PDC_T_BYTES, 10, &dst2, &res2, g_err, sizeof(g_err)),
                  PDC_EINVAL);
     cr_assert(strstr(g_err, "being reserved") != NULL, "err: %s", g_err);
     pdc_store_abort(st, &res);
     /* small in the hashed shard being written: a large one is refused */
-    cr_assert_eq(pdc_store_reserve(st, id, PDC_T_BYTES, 10, &dst, &res, g_err,
-                                   sizeof(g_err)),
+    cr_assert_eq(pdc_store_reserve(st, id, PDC_T_BYTES, 10, &dst, &res, g_err, sizeof(g_err)),
                  PDC_OK, "%s", g_err);
-    cr_assert_eq(pdc_store_reserve(st, id, PDC_T_BYTES, LARGE, &dst2, &res2,
-                                   g_err, sizeof(g_err)),
+    cr_assert_eq(pdc_store_reserve(st, id, PDC_T_BYTES, LARGE, &dst2, &res2, g_err, sizeof(g_err)),
                  PDC_EINVAL);
     cr_assert(strstr(g_err, "being reserved") != NULL, "err: %s", g_err);
     memset(dst, 3, 10);
@@ -1282,8 +1238,7 @@ Test(store, id_being_reserved_in_the_other_shard_is_refused) {
 Test(store, holding_a_large_reservation_refuses_writes_to_shard_0_only) {
     pdc_store_t *st = s_create(128 * MIB, 4);
     uint64_t big = s_n_off_0(st, 500, 0), old = s_n_off_0(st, big + 1, 0);
-    uint8_t id[PDC_ID_SIZE], idold[PDC_ID_SIZE], idz[PDC_ID_SIZE],
-        idh[PDC_ID_SIZE];
+    uint8_t id[PDC_ID_SIZE], idold[PDC_ID_SIZE], idz[PDC_ID_SIZE], idh[PDC_ID_SIZE];
     s_id(id, big);
     s_id(idold, old);
     uint64_t h = s_n_in(st, old + 1, pdc_store_shard_of(st, id));
@@ -1293,19 +1248,16 @@ Test(store, holding_a_large_reservation_refuses_writes_to_shard_0_only) {
     cr_assert_eq(s_put(st, old, LARGE, PDC_T_BYTES), PDC_OK, "%s", g_err);
     void *dst, *dst2;
     pdc_store_reservation_t *res, *res2 = NULL;
-    cr_assert_eq(pdc_store_reserve(st, id, PDC_T_BYTES, LARGE, &dst, &res,
-                                   g_err, sizeof(g_err)),
+    cr_assert_eq(pdc_store_reserve(st, id, PDC_T_BYTES, LARGE, &dst, &res, g_err, sizeof(g_err)),
                  PDC_OK, "%s", g_err);
     /* the large reservation holds shard 0, not the id's hashed shard */
     cr_assert_eq(s_put(st, h, 100, PDC_T_BYTES), PDC_OK, "%s", g_err);
     cr_assert_eq(s_put(st, z, 100, PDC_T_BYTES), PDC_EINVAL, "shard 0");
     cr_assert(strstr(g_err, "commit or abort") != NULL, "err: %s", g_err);
-    cr_assert_eq(pdc_store_reserve(st, idz, PDC_T_BYTES, LARGE, &dst2, &res2,
-                                   g_err, sizeof(g_err)),
+    cr_assert_eq(pdc_store_reserve(st, idz, PDC_T_BYTES, LARGE, &dst2, &res2, g_err, sizeof(g_err)),
                  PDC_EINVAL, "another large one: shard 0 too");
     cr_assert_null(res2);
-    cr_assert_eq(pdc_store_delete(st, idold), PDC_EINVAL,
-                 "a large object is deleted from shard 0");
+    cr_assert_eq(pdc_store_delete(st, idold), PDC_EINVAL, "a large object is deleted from shard 0");
     uint8_t idabsent[PDC_ID_SIZE];
     s_id(idabsent, s_n_off_0(st, 900, 0));
     cr_assert_eq(pdc_store_delete(st, idabsent), PDC_ENOTFOUND,
@@ -1324,11 +1276,9 @@ Test(store, unsealed_large_object_is_created_in_shard_0) {
     s_id(ida, a);
     s_id(idb, b);
     void *da, *db;
-    cr_assert_eq(pdc_store_create_unsealed(st, ida, PDC_T_BYTES, LARGE, &da,
-                                           g_err, sizeof(g_err)),
+    cr_assert_eq(pdc_store_create_unsealed(st, ida, PDC_T_BYTES, LARGE, &da, g_err, sizeof(g_err)),
                  PDC_OK, "%s", g_err);
-    cr_assert_eq(pdc_store_create_unsealed(st, ida, PDC_T_BYTES, 10, &db,
-                                           g_err, sizeof(g_err)),
+    cr_assert_eq(pdc_store_create_unsealed(st, ida, PDC_T_BYTES, 10, &db, g_err, sizeof(g_err)),
                  PDC_EINVAL, "a duplicate, small");
     cr_assert(strstr(g_err, "unsealed") != NULL, "err: %s", g_err);
     s_receive(da, LARGE, MIB, a);
@@ -1336,12 +1286,10 @@ Test(store, unsealed_large_object_is_created_in_shard_0) {
     cr_assert_eq(pdc_store_seal(st, ida), PDC_OK);
     cr_assert(s_get_ok(st, a, LARGE, PDC_T_BYTES));
     /* abort and delete of an unsealed large object find it in shard 0 */
-    cr_assert_eq(pdc_store_create_unsealed(st, idb, PDC_T_BYTES, LARGE, &db,
-                                           g_err, sizeof(g_err)),
+    cr_assert_eq(pdc_store_create_unsealed(st, idb, PDC_T_BYTES, LARGE, &db, g_err, sizeof(g_err)),
                  PDC_OK, "%s", g_err);
     cr_assert_eq(pdc_store_abort_unsealed(st, idb), PDC_OK);
-    cr_assert_eq(pdc_store_create_unsealed(st, idb, PDC_T_BYTES, LARGE, &db,
-                                           g_err, sizeof(g_err)),
+    cr_assert_eq(pdc_store_create_unsealed(st, idb, PDC_T_BYTES, LARGE, &db, g_err, sizeof(g_err)),
                  PDC_OK, "%s", g_err);
     cr_assert_eq(pdc_store_delete(st, idb), PDC_OK);
     cr_assert_eq(s_usage(st).used, LARGE + 64);
@@ -1365,8 +1313,7 @@ static void *s_hold_large(void *arg) {
     s_id(id, (uint64_t) (uintptr_t) arg);
     void *dst;
     pdc_store_reservation_t *res;
-    if (pdc_store_reserve(g_store, id, PDC_T_BYTES, LARGE, &dst, &res, NULL,
-                          0) != PDC_OK)
+    if (pdc_store_reserve(g_store, id, PDC_T_BYTES, LARGE, &dst, &res, NULL, 0) != PDC_OK)
         return (void *) 1;
     atomic_store(&g_reserved, 1);
     for (int ms = 0; ms < 5000 && !atomic_load(&g_go_on); ms++)
@@ -1381,9 +1328,7 @@ Test(store, delete_of_an_absent_id_does_not_wait_for_a_large_reservation) {
     uint8_t id[PDC_ID_SIZE];
     s_id(id, absent);
     pthread_t th;
-    cr_assert_eq(pthread_create(&th, NULL, s_hold_large,
-                                (void *) (uintptr_t) big),
-                 0);
+    cr_assert_eq(pthread_create(&th, NULL, s_hold_large, (void *) (uintptr_t) big), 0);
     for (int ms = 0; ms < 5000 && !atomic_load(&g_reserved); ms++)
         usleep(1000);
     cr_assert(atomic_load(&g_reserved));
@@ -1394,11 +1339,9 @@ Test(store, delete_of_an_absent_id_does_not_wait_for_a_large_reservation) {
     atomic_store(&g_go_on, 1);
     void *trc;
     pthread_join(th, &trc);
-    double secs = (double) (t1.tv_sec - t0.tv_sec) +
-               (double) (t1.tv_nsec - t0.tv_nsec) / 1e9;
+    double secs = (double) (t1.tv_sec - t0.tv_sec) + (double) (t1.tv_nsec - t0.tv_nsec) / 1e9;
     cr_assert_eq(rc, PDC_ENOTFOUND);
-    cr_assert_lt(secs, 2.0, "the delete waited %.1f s for shard 0's writer",
-                 secs);
+    cr_assert_lt(secs, 2.0, "the delete waited %.1f s for shard 0's writer", secs);
     cr_assert_eq((intptr_t) trc, PDC_OK);
 }
 
@@ -1418,8 +1361,8 @@ Test(store, delete_of_an_absent_id_does_not_wait_for_a_large_reservation) {
 /* How many different handles pins holds (the snapshots they are
    counted on); pins is sorted on the way. */
 static int s_handle_cmp(const void *a, const void *b) {
-    uintptr_t x = (uintptr_t) *(pdc_store_pin_t *const *) a;
-    uintptr_t y = (uintptr_t) *(pdc_store_pin_t *const *) b;
+    uintptr_t x = (uintptr_t) * (pdc_store_pin_t *const *) a;
+    uintptr_t y = (uintptr_t) * (pdc_store_pin_t *const *) b;
     return x < y ? -1 : x > y;
 }
 
@@ -1436,32 +1379,28 @@ static size_t s_handles(pdc_store_pin_t **pins, size_t n) {
 }
 
 /* Pin object n: *data, *pin; asserts success. */
-static void s_pin(pdc_store_t *st, uint64_t n, const void **data,
-                  pdc_store_pin_t **pin) {
+static void s_pin(pdc_store_t *st, uint64_t n, const void **data, pdc_store_pin_t **pin) {
     uint8_t id[PDC_ID_SIZE];
     s_id(id, n);
     size_t size;
     int rc = pdc_store_get(st, id, data, &size, NULL, pin);
-    cr_assert_eq(rc, PDC_OK, "pin of object %llu: %s (%s)",
-                 (unsigned long long) n, pdc_status_name(rc),
-                 pdc_store_last_error());
+    cr_assert_eq(rc, PDC_OK, "pin of object %llu: %s (%s)", (unsigned long long) n,
+                 pdc_status_name(rc), pdc_store_last_error());
     cr_assert_not_null(*pin);
 }
 
 static void s_delete_n(pdc_store_t *st, uint64_t n) {
     uint8_t id[PDC_ID_SIZE];
     s_id(id, n);
-    cr_assert_eq(pdc_store_delete(st, id), PDC_OK, "delete of %llu",
-                 (unsigned long long) n);
+    cr_assert_eq(pdc_store_delete(st, id), PDC_OK, "delete of %llu", (unsigned long long) n);
 }
 
-Test(store, hundred_thousand_objects_pinned_at_once_keep_their_bytes,
-     .timeout = 240) {
+Test(store, hundred_thousand_objects_pinned_at_once_keep_their_bytes, .timeout = 240) {
     pdc_store_t *st = s_create(256 * MIB, 4);
     pdc_store_usage_t before = s_usage(st);
     for (uint64_t n = 0; n < MANY_PINS; n++)
-        cr_assert_eq(s_put(st, n, MANY_PINS_SIZE, PDC_T_BYTES), PDC_OK,
-                     "put %llu: %s", (unsigned long long) n, g_err);
+        cr_assert_eq(s_put(st, n, MANY_PINS_SIZE, PDC_T_BYTES), PDC_OK, "put %llu: %s",
+                     (unsigned long long) n, g_err);
     pdc_store_pin_t **pins = calloc(MANY_PINS, sizeof(*pins));
     const void **data = calloc(MANY_PINS, sizeof(*data));
     cr_assert(pins && data);
@@ -1470,11 +1409,10 @@ Test(store, hundred_thousand_objects_pinned_at_once_keep_their_bytes,
     size_t bad = 0;
     for (uint64_t n = 0; n < MANY_PINS; n++)
         bad += !s_check(data[n], MANY_PINS_SIZE, n);
-    cr_assert_eq(bad, 0, "%zu of %d pinned objects have wrong bytes", bad,
-                 MANY_PINS);
+    cr_assert_eq(bad, 0, "%zu of %d pinned objects have wrong bytes", bad, MANY_PINS);
     size_t handles = s_handles(pins, MANY_PINS);
-    cr_assert_leq(handles, 4 * PDC_STORE_SNAPSHOTS,
-                  "%zu snapshots for %d pins in 4 shards", handles, MANY_PINS);
+    cr_assert_leq(handles, 4 * PDC_STORE_SNAPSHOTS, "%zu snapshots for %d pins in 4 shards",
+                  handles, MANY_PINS);
     for (uint64_t n = 0; n < MANY_PINS; n++) {
         pdc_store_unpin(st, &pins[n]);
         cr_assert_null(pins[n]);
@@ -1496,17 +1434,15 @@ Test(store, pins_interleaved_with_puts_stay_within_the_snapshot_cap) {
     /* each object is committed after the snapshot the last pin is counted
        on began: its get needs a fresh one */
     for (uint64_t n = 0; n < INTERLEAVED_PINS; n++) {
-        cr_assert_eq(s_put(st, n, 100, PDC_T_BYTES), PDC_OK, "put %llu: %s",
-                     (unsigned long long) n, g_err);
+        cr_assert_eq(s_put(st, n, 100, PDC_T_BYTES), PDC_OK, "put %llu: %s", (unsigned long long) n,
+                     g_err);
         s_pin(st, n, &data[n], &pins[n]);
     }
     for (uint64_t n = 0; n < INTERLEAVED_PINS; n++)
-        cr_assert(s_check(data[n], 100, n), "bytes of object %llu",
-                  (unsigned long long) n);
+        cr_assert(s_check(data[n], 100, n), "bytes of object %llu", (unsigned long long) n);
     size_t handles = s_handles(pins, INTERLEAVED_PINS);
     cr_assert_leq(handles, 4 * (PDC_STORE_SNAPSHOTS - 1),
-                  "%zu pinned snapshots for %d interleaved pins", handles,
-                  INTERLEAVED_PINS);
+                  "%zu pinned snapshots for %d interleaved pins", handles, INTERLEAVED_PINS);
     for (uint64_t n = 0; n < INTERLEAVED_PINS; n++)
         pdc_store_unpin(st, &pins[n]);
     free(pins);
@@ -1514,8 +1450,7 @@ Test(store, pins_interleaved_with_puts_stay_within_the_snapshot_cap) {
 }
 
 Test(store, store_with_two_read_slots_pins_a_thousand_interleaved_objects) {
-    pdc_store_config_t cfg = {
-        .capacity = 64 * MIB, .shards = 1, .max_readers = 2};
+    pdc_store_config_t cfg = {.capacity = 64 * MIB, .shards = 1, .max_readers = 2};
     g_store = pdc_store_create(g_dir, &cfg, g_err, sizeof(g_err));
     cr_assert_not_null(g_store, "%s", g_err);
     enum { N = 1000 };
@@ -1545,9 +1480,8 @@ Test(store, pin_keeps_its_bytes_after_delete_and_a_new_put_of_the_id) {
     void *buf = malloc(5000);
     cr_assert_not_null(buf);
     s_fill(buf, 5000, 2);
-    cr_assert_eq(pdc_store_put(st, id, PDC_T_STR, buf, 5000, g_err,
-                               sizeof(g_err)),
-                 PDC_OK, "%s", g_err);
+    cr_assert_eq(pdc_store_put(st, id, PDC_T_STR, buf, 5000, g_err, sizeof(g_err)), PDC_OK, "%s",
+                 g_err);
     free(buf);
     /* churn, reads included: freed pages would be reused now, were they
        not pinned */
@@ -1580,8 +1514,9 @@ Test(store, pin_counted_on_an_older_snapshot_keeps_a_newer_objects_bytes) {
     const void *c_data;
     pdc_store_pin_t *c_pin;
     s_pin(st, 3, &c_data, &c_pin);
-    cr_assert_eq(b_pin, a_pin, "objects 2 and 3, put after the pin of 1, "
-                               "are counted on 1's snapshot");
+    cr_assert_eq(b_pin, a_pin,
+                 "objects 2 and 3, put after the pin of 1, "
+                 "are counted on 1's snapshot");
     cr_assert_eq(c_pin, a_pin);
     s_delete_n(st, 2);
     s_delete_n(st, 3);
@@ -1616,11 +1551,9 @@ Test(store, reads_see_commits_made_after_a_pin_was_taken) {
     cr_assert_eq(pdc_store_contains(st, id1), 0, "deleted, though pinned");
     const void *again;
     pdc_store_pin_t *again_pin;
-    cr_assert_eq(pdc_store_get(st, id1, &again, NULL, NULL, &again_pin),
-                 PDC_ENOTFOUND);
+    cr_assert_eq(pdc_store_get(st, id1, &again, NULL, NULL, &again_pin), PDC_ENOTFOUND);
     cr_assert_null(again_pin);
-    cr_assert(strstr(pdc_store_last_error(), "no object"), "%s",
-              pdc_store_last_error());
+    cr_assert(strstr(pdc_store_last_error(), "no object"), "%s", pdc_store_last_error());
     cr_assert(s_check(data, 500, 1));
     pdc_store_unpin(st, &pin);
 }
@@ -1707,8 +1640,7 @@ static void *s_pin_check_unpin(void *arg) {
             uint8_t id[PDC_ID_SIZE];
             which[i] = (uint64_t) rand_r(&seed) % CHURN_STABLE;
             s_id(id, which[i]);
-            if (pdc_store_get(g_store, id, &data[i], NULL, NULL, &pins[i]) !=
-                PDC_OK) {
+            if (pdc_store_get(g_store, id, &data[i], NULL, NULL, &pins[i]) != PDC_OK) {
                 atomic_fetch_add(&g_churn_bad, 1);
                 pins[i] = NULL;
             }
@@ -1722,16 +1654,13 @@ static void *s_pin_check_unpin(void *arg) {
     return NULL;
 }
 
-Test(store, gets_and_unpins_on_many_threads_while_objects_churn,
-     .timeout = 120) {
+Test(store, gets_and_unpins_on_many_threads_while_objects_churn, .timeout = 120) {
     pdc_store_t *st = s_create(64 * MIB, 2);
     for (uint64_t n = 0; n < CHURN_STABLE; n++)
         cr_assert_eq(s_put(st, n, 1000, PDC_T_BYTES), PDC_OK, "%s", g_err);
     pthread_t th[CHURN_THREADS];
     for (uintptr_t t = 0; t < CHURN_THREADS; t++)
-        cr_assert_eq(pthread_create(&th[t], NULL, s_pin_check_unpin,
-                                    (void *) (t + 1)),
-                     0);
+        cr_assert_eq(pthread_create(&th[t], NULL, s_pin_check_unpin, (void *) (t + 1)), 0);
     /* meanwhile other objects come and go in the same shards */
     for (uint64_t n = 1000; n < 1500; n++) {
         cr_assert_eq(s_put(st, n, 1000, PDC_T_BYTES), PDC_OK, "%s", g_err);
@@ -1739,8 +1668,8 @@ Test(store, gets_and_unpins_on_many_threads_while_objects_churn,
     }
     for (int t = 0; t < CHURN_THREADS; t++)
         pthread_join(th[t], NULL);
-    cr_assert_eq(atomic_load(&g_churn_bad), 0,
-                 "%d failed or wrong gets", atomic_load(&g_churn_bad));
+    cr_assert_eq(atomic_load(&g_churn_bad), 0, "%d failed or wrong gets",
+                 atomic_load(&g_churn_bad));
     pdc_store_usage_t u = s_usage(st);
     cr_assert_eq(u.objects, CHURN_STABLE);
 }
@@ -1795,13 +1724,11 @@ static void s_reap(pid_t pid, int go_w) {
     close(go_w);
     int status;
     cr_assert_eq(waitpid(pid, &status, 0), pid);
-    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-              "child status %d", status);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %d", status);
 }
 
 Test(store, full_reader_table_is_an_error_that_names_max_readers) {
-    pdc_store_config_t cfg = {
-        .capacity = 64 * MIB, .shards = 1, .max_readers = 1};
+    pdc_store_config_t cfg = {.capacity = 64 * MIB, .shards = 1, .max_readers = 1};
     g_store = pdc_store_create(g_dir, &cfg, g_err, sizeof(g_err));
     cr_assert_not_null(g_store, "%s", g_err);
     cr_assert_eq(s_put(g_store, 1, 100, PDC_T_BYTES), PDC_OK, "%s", g_err);
@@ -1823,19 +1750,17 @@ Test(store, full_reader_table_is_an_error_that_names_max_readers) {
     cr_assert_lt(pdc_store_contains(g_store, id), 0, "contains cannot tell");
 
     s_reap(pid, go);
-    cr_assert(s_get_ok(g_store, 1, 100, PDC_T_BYTES),
-              "the slot is free again: %s", pdc_store_last_error());
+    cr_assert(s_get_ok(g_store, 1, 100, PDC_T_BYTES), "the slot is free again: %s",
+              pdc_store_last_error());
 }
 
 Test(store, read_slot_of_a_dead_process_is_taken_back_when_the_table_is_full) {
-    pdc_store_config_t cfg = {
-        .capacity = 64 * MIB, .shards = 1, .max_readers = 1};
+    pdc_store_config_t cfg = {.capacity = 64 * MIB, .shards = 1, .max_readers = 1};
     g_store = pdc_store_create(g_dir, &cfg, g_err, sizeof(g_err));
     cr_assert_not_null(g_store, "%s", g_err);
     cr_assert_eq(s_put(g_store, 1, 100, PDC_T_BYTES), PDC_OK, "%s", g_err);
     int go;
     pid_t pid = s_fork_slot_holder(0, &go);
     s_reap(pid, go); /* it died holding the only slot               */
-    cr_assert(s_get_ok(g_store, 1, 100, PDC_T_BYTES), "%s",
-              pdc_store_last_error());
+    cr_assert(s_get_ok(g_store, 1, 100, PDC_T_BYTES), "%s", pdc_store_last_error());
 }

@@ -15,14 +15,11 @@
 TestSuite(tasks, .init = itest_setup, .fini = itest_teardown);
 
 /* Get a STR or BYTES result, compare it with want, release. */
-static void s_expect_buf(pdc_ref r, pdc_type type, const void *want,
-                         size_t size) {
+static void s_expect_buf(pdc_ref r, pdc_type type, const void *want, size_t size) {
     pdc_object o;
     int rc = pdc_get(g_c, r, &o, T_TIMEOUT_MS);
-    cr_assert_eq(rc, PDC_OK, "get: %s: %s", pdc_status_name(rc),
-                 pdc_last_error(g_c));
-    cr_assert_eq(o.type, type, "type %d, expected %d", (int) o.type,
-                 (int) type);
+    cr_assert_eq(rc, PDC_OK, "get: %s: %s", pdc_status_name(rc), pdc_last_error(g_c));
+    cr_assert_eq(o.type, type, "type %d, expected %d", (int) o.type, (int) type);
     cr_assert_eq(o.size, size, "size %zu, expected %zu", o.size, size);
     cr_assert(size == 0 || memcmp(o.data, want, size) == 0, "the bytes differ");
     pdc_object_release(g_c, &o);
@@ -37,30 +34,26 @@ Test(tasks, returns_i64) {
     pdc_ref r = pdc_call(g_c, fn("add"), PDC_I64(40), PDC_I64(2));
     int64_t v = 0;
     int rc = pdc_get_i64(g_c, r, &v, T_TIMEOUT_MS);
-    cr_assert_eq(rc, PDC_OK, "%s: %s", pdc_status_name(rc),
-                 pdc_last_error(g_c));
+    cr_assert_eq(rc, PDC_OK, "%s: %s", pdc_status_name(rc), pdc_last_error(g_c));
     cr_assert_eq(v, 42);
     pdc_ref_release(g_c, r);
 
     r = pdc_call(g_c, fn("echo"), PDC_I64(INT64_MIN));
-    cr_assert_eq(pdc_get_i64(g_c, r, &v, T_TIMEOUT_MS), PDC_OK, "%s",
-                 pdc_last_error(g_c));
+    cr_assert_eq(pdc_get_i64(g_c, r, &v, T_TIMEOUT_MS), PDC_OK, "%s", pdc_last_error(g_c));
     cr_assert_eq(v, INT64_MIN);
     pdc_ref_release(g_c, r);
 }
 
 Test(tasks, returns_f64) {
-    double vals[] = {0.0, -1.5, 3.141592653589793, 1e300,
-                     -2.2250738585072014e-308};
+    double vals[] = {0.0, -1.5, 3.141592653589793, 1e300, -2.2250738585072014e-308};
     for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
         pdc_ref r = pdc_call(g_c, fn("echo"), PDC_F64(vals[i]));
         pdc_object o;
         int rc = pdc_get(g_c, r, &o, T_TIMEOUT_MS);
-        cr_assert_eq(rc, PDC_OK, "%s: %s", pdc_status_name(rc),
-                     pdc_last_error(g_c));
+        cr_assert_eq(rc, PDC_OK, "%s: %s", pdc_status_name(rc), pdc_last_error(g_c));
         cr_assert_eq(o.type, PDC_T_F64);
-        cr_assert_eq(memcmp(&o.f64, &vals[i], sizeof(double)), 0,
-                     "got %.17g, expected %.17g", o.f64, vals[i]);
+        cr_assert_eq(memcmp(&o.f64, &vals[i], sizeof(double)), 0, "got %.17g, expected %.17g",
+                     o.f64, vals[i]);
         pdc_object_release(g_c, &o);
         double d = 0;
         cr_assert_eq(pdc_get_f64(g_c, r, &d, T_TIMEOUT_MS), PDC_OK);
@@ -70,8 +63,7 @@ Test(tasks, returns_f64) {
 }
 
 Test(tasks, returns_string) {
-    s_expect_str(pdc_call(g_c, fn("echo"), PDC_STR("hello, pdc")),
-                 "hello, pdc");
+    s_expect_str(pdc_call(g_c, fn("echo"), PDC_STR("hello, pdc")), "hello, pdc");
     s_expect_str(pdc_call(g_c, fn("echo"), PDC_STR("")), "");
     char long_text[5000];
     memset(long_text, 'x', sizeof long_text - 1);
@@ -84,8 +76,7 @@ Test(tasks, returns_bytes) {
     unsigned char b[256];
     for (int i = 0; i < 256; i++)
         b[i] = (unsigned char) i;
-    s_expect_buf(pdc_call(g_c, fn("echo"), PDC_BYTES(b, sizeof b)), PDC_T_BYTES,
-                 b, sizeof b);
+    s_expect_buf(pdc_call(g_c, fn("echo"), PDC_BYTES(b, sizeof b)), PDC_T_BYTES, b, sizeof b);
     s_expect_buf(pdc_call(g_c, fn("echo"), PDC_BYTES(b, 0)), PDC_T_BYTES, b, 0);
 }
 
@@ -98,12 +89,10 @@ Test(tasks, returns_large_bytes_from_the_store) {
     pdc_ref r = pdc_call(g_c, fn("make_bytes"), PDC_I64(n), PDC_I64(7));
     pdc_object o;
     int rc = pdc_get(g_c, r, &o, T_TIMEOUT_MS);
-    cr_assert_eq(rc, PDC_OK, "%s: %s", pdc_status_name(rc),
-                 pdc_last_error(g_c));
+    cr_assert_eq(rc, PDC_OK, "%s: %s", pdc_status_name(rc), pdc_last_error(g_c));
     cr_assert_eq(o.type, PDC_T_BYTES);
     cr_assert_eq(o.size, n);
-    cr_assert_eq((uintptr_t) o.data % 64, 0,
-                 "data at %p is not 64-byte aligned", o.data);
+    cr_assert_eq((uintptr_t) o.data % 64, 0, "data at %p is not 64-byte aligned", o.data);
     cr_assert_eq(memcmp(o.data, want, n), 0);
     pdc_object_release(g_c, &o);
     pdc_ref_release(g_c, r);
@@ -116,17 +105,14 @@ Test(tasks, arguments_of_every_type) {
     unsigned char b[100];
     for (int i = 0; i < 100; i++)
         b[i] = (unsigned char) (i * 7);
-    pdc_ref r =
-        pdc_call(g_c, fn("describe"), PDC_I64(-7), PDC_I64(INT64_MAX),
-                 PDC_F64(0.1), PDC_F64(-3e-300), PDC_STR(s), PDC_STR(""),
-                 PDC_BYTES(b, sizeof b), PDC_BYTES(NULL, 0));
+    pdc_ref r = pdc_call(g_c, fn("describe"), PDC_I64(-7), PDC_I64(INT64_MAX), PDC_F64(0.1),
+                         PDC_F64(-3e-300), PDC_STR(s), PDC_STR(""), PDC_BYTES(b, sizeof b),
+                         PDC_BYTES(NULL, 0));
     char want[1024];
-    snprintf(
-        want, sizeof want,
-        "i:-7 i:%lld f:%.17g f:%.17g s:%zu:%lld s:0:%lld b:100:%lld b:0:%lld",
-        (long long) INT64_MAX, 0.1, -3e-300, strlen(s),
-        (long long) fnv1a(s, strlen(s)), (long long) fnv1a("", 0),
-        (long long) fnv1a(b, sizeof b), (long long) fnv1a("", 0));
+    snprintf(want, sizeof want,
+             "i:-7 i:%lld f:%.17g f:%.17g s:%zu:%lld s:0:%lld b:100:%lld b:0:%lld",
+             (long long) INT64_MAX, 0.1, -3e-300, strlen(s), (long long) fnv1a(s, strlen(s)),
+             (long long) fnv1a("", 0), (long long) fnv1a(b, sizeof b), (long long) fnv1a("", 0));
     s_expect_str(r, want);
 }
 
@@ -148,8 +134,7 @@ Test(tasks, one_mib_bytes_argument) {
     pdc_ref back = pdc_call(g_c, fn("echo"), PDC_BYTES(b, n));
     int64_t v = 0;
     int rc = pdc_get_i64(g_c, sum, &v, T_TIMEOUT_MS);
-    cr_assert_eq(rc, PDC_OK, "%s: %s", pdc_status_name(rc),
-                 pdc_last_error(g_c));
+    cr_assert_eq(rc, PDC_OK, "%s: %s", pdc_status_name(rc), pdc_last_error(g_c));
     cr_assert_eq(v, fnv1a(b, n));
     pdc_ref_release(g_c, sum);
     s_expect_buf(back, PDC_T_BYTES, b, n);
@@ -176,8 +161,7 @@ Test(tasks, two_thousand_noops) {
     for (int i = 0; i < N; i++) {
         pdc_object o;
         int rc = pdc_get(g_c, r[i], &o, T_TIMEOUT_MS);
-        cr_assert_eq(rc, PDC_OK, "task %d: %s: %s", i, pdc_status_name(rc),
-                     pdc_last_error(g_c));
+        cr_assert_eq(rc, PDC_OK, "task %d: %s: %s", i, pdc_status_name(rc), pdc_last_error(g_c));
         cr_assert_eq(o.type, PDC_T_BYTES, "task %d", i);
         cr_assert(o.size == 2 && memcmp(o.data, "ok", 2) == 0, "task %d", i);
         pdc_object_release(g_c, &o);
@@ -212,8 +196,7 @@ Test(tasks, run_in_parallel_on_two_workers) {
     for (int i = 0; i < N; i++) {
         pdc_object o;
         int rc = pdc_get(g_c, r[i], &o, T_TIMEOUT_MS);
-        cr_assert_eq(rc, PDC_OK, "task %d: %s: %s", i, pdc_status_name(rc),
-                     pdc_last_error(g_c));
+        cr_assert_eq(rc, PDC_OK, "task %d: %s: %s", i, pdc_status_name(rc), pdc_last_error(g_c));
         cr_assert_eq(o.size, sizeof span[i]);
         memcpy(span[i], o.data, sizeof span[i]);
         pids[i] = span[i][0];
@@ -225,14 +208,12 @@ Test(tasks, run_in_parallel_on_two_workers) {
     int overlaps = 0;
     for (int i = 0; i < N; i++)
         for (int j = i + 1; j < N; j++)
-            overlaps += span[i][0] != span[j][0] && span[i][1] < span[j][2] &&
-                        span[j][1] < span[i][2];
-    cr_log_info(
-        "%d tasks of %d ms on %zu workers in %.0f ms, %d overlapping pairs", N,
-        SLEEP, k, took, overlaps);
+            overlaps +=
+                span[i][0] != span[j][0] && span[i][1] < span[j][2] && span[j][1] < span[i][2];
+    cr_log_info("%d tasks of %d ms on %zu workers in %.0f ms, %d overlapping pairs", N, SLEEP, k,
+                took, overlaps);
     cr_assert_geq(k, 2, "all %d tasks ran in one worker process", N);
-    cr_assert_gt(overlaps, 0,
-                 "no two tasks in different workers ran at the same time");
+    cr_assert_gt(overlaps, 0, "no two tasks in different workers ran at the same time");
 }
 
 /* A few long tasks are not all pushed to the first leased worker: eight
@@ -251,9 +232,9 @@ Test(tasks, few_long_tasks_spread_over_both_workers) {
     size_t k = s_distinct(pids, N, seen);
     cr_assert_eq(k, 2, "%d long tasks ran in %zu workers, expected both", N, k);
     int on_first = 0;
-    for (int i = 0; i < N; i++) on_first += pids[i] == pids[0];
-    cr_assert(on_first >= 3 && on_first <= 5, "uneven split: %d of %d on one worker",
-              on_first, N);
+    for (int i = 0; i < N; i++)
+        on_first += pids[i] == pids[0];
+    cr_assert(on_first >= 3 && on_first <= 5, "uneven split: %d of %d on one worker", on_first, N);
 }
 
 /* Workers are pooled: 200 tasks in several waves run in a handful of
@@ -266,10 +247,8 @@ Test(tasks, worker_pool_is_reused) {
         for (int i = 0; i < N / 4; i++)
             r[i] = pdc_call(g_c, fn("pid"));
         for (int i = 0; i < N / 4; i++) {
-            int rc =
-                pdc_get_i64(g_c, r[i], &pids[wave * (N / 4) + i], T_TIMEOUT_MS);
-            cr_assert_eq(rc, PDC_OK, "%s: %s", pdc_status_name(rc),
-                         pdc_last_error(g_c));
+            int rc = pdc_get_i64(g_c, r[i], &pids[wave * (N / 4) + i], T_TIMEOUT_MS);
+            cr_assert_eq(rc, PDC_OK, "%s: %s", pdc_status_name(rc), pdc_last_error(g_c));
             pdc_ref_release(g_c, r[i]);
         }
         usleep(50 * 1000); /* let the leases go back between waves */
@@ -277,8 +256,8 @@ Test(tasks, worker_pool_is_reused) {
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     size_t k = s_distinct(pids, N, seen);
     cr_log_info("%d tasks ran in %zu worker processes (%ld CPUs)", N, k, cpus);
-    cr_assert_leq(k, (size_t) cpus + 2,
-                  "%d tasks used %zu worker processes on %ld CPUs", N, k, cpus);
+    cr_assert_leq(k, (size_t) cpus + 2, "%d tasks used %zu worker processes on %ld CPUs", N, k,
+                  cpus);
     for (size_t i = 0; i < k; i++)
         cr_assert_neq(seen[i], (int64_t) getpid(), "a task ran in the driver");
 }
@@ -293,8 +272,7 @@ Test(tasks, task_needing_two_cpus_runs) {
     pdc_ref r = pdc_call_opts(g_c, fn("add"), &opts, PDC_I64(1), PDC_I64(2));
     int64_t v = 0;
     int rc = pdc_get_i64(g_c, r, &v, T_TIMEOUT_MS);
-    cr_assert_eq(rc, PDC_OK, "%s: %s", pdc_status_name(rc),
-                 pdc_last_error(g_c));
+    cr_assert_eq(rc, PDC_OK, "%s: %s", pdc_status_name(rc), pdc_last_error(g_c));
     cr_assert_eq(v, 3);
     pdc_ref_release(g_c, r);
 
@@ -302,12 +280,10 @@ Test(tasks, task_needing_two_cpus_runs) {
     pdc_opts one = {.num_cpus = 1};
     pdc_ref rs[20];
     for (int i = 0; i < 20; i++)
-        rs[i] = pdc_call_opts(g_c, fn("add"), i % 2 ? &opts : &one, PDC_I64(i),
-                              PDC_I64(1));
+        rs[i] = pdc_call_opts(g_c, fn("add"), i % 2 ? &opts : &one, PDC_I64(i), PDC_I64(1));
     for (int i = 0; i < 20; i++) {
         rc = pdc_get_i64(g_c, rs[i], &v, T_TIMEOUT_MS);
-        cr_assert_eq(rc, PDC_OK, "task %d: %s: %s", i, pdc_status_name(rc),
-                     pdc_last_error(g_c));
+        cr_assert_eq(rc, PDC_OK, "task %d: %s: %s", i, pdc_status_name(rc), pdc_last_error(g_c));
         cr_assert_eq(v, i + 1);
         pdc_ref_release(g_c, rs[i]);
     }
@@ -327,11 +303,9 @@ Test(tasks, zeroed_and_named_options) {
     int64_t v = 0;
     pdc_ref a = pdc_call_opts(g_c, fn("add"), &zero, PDC_I64(2), PDC_I64(3));
     pdc_ref b = pdc_call_opts(g_c, fn("add"), &named, PDC_I64(4), PDC_I64(5));
-    cr_assert_eq(pdc_get_i64(g_c, a, &v, T_TIMEOUT_MS), PDC_OK, "%s",
-                 pdc_last_error(g_c));
+    cr_assert_eq(pdc_get_i64(g_c, a, &v, T_TIMEOUT_MS), PDC_OK, "%s", pdc_last_error(g_c));
     cr_assert_eq(v, 5);
-    cr_assert_eq(pdc_get_i64(g_c, b, &v, T_TIMEOUT_MS), PDC_OK, "%s",
-                 pdc_last_error(g_c));
+    cr_assert_eq(pdc_get_i64(g_c, b, &v, T_TIMEOUT_MS), PDC_OK, "%s", pdc_last_error(g_c));
     cr_assert_eq(v, 9);
     pdc_ref_release(g_c, a);
     pdc_ref_release(g_c, b);
@@ -353,9 +327,7 @@ static void *s_submitter(void *arg) {
 Test(tasks, threads_share_one_client) {
     pthread_t th[4];
     for (int i = 0; i < 4; i++)
-        cr_assert_eq(pthread_create(&th[i], NULL, s_submitter,
-                                    (void *) (intptr_t) (i * 1000)),
-                     0);
+        cr_assert_eq(pthread_create(&th[i], NULL, s_submitter, (void *) (intptr_t) (i * 1000)), 0);
     for (int i = 0; i < 4; i++) {
         void *bad;
         pthread_join(th[i], &bad);
@@ -370,7 +342,8 @@ Test(tasks, returned_leases_leave_no_connection_behind) {
     size_t before = pdc_peer_count();
     pdc_opts spread = {.strategy = PDC_SCHED_SPREAD};
     pdc_ref r[8];
-    for (int i = 0; i < 8; i++) r[i] = pdc_call_opts(g_c, fn("sleep_ms"), &spread, PDC_I64(20));
+    for (int i = 0; i < 8; i++)
+        r[i] = pdc_call_opts(g_c, fn("sleep_ms"), &spread, PDC_I64(20));
     for (int i = 0; i < 8; i++) {
         pdc_object o;
         cr_assert_eq(pdc_get(g_c, r[i], &o, T_TIMEOUT_MS), PDC_OK, "%s", pdc_last_error(g_c));

@@ -77,7 +77,8 @@ Test(view, default_spills_to_the_least_used_node_with_room_above_the_threshold) 
 }
 
 Test(view, default_queues_here_when_no_node_has_room) {
-    for (int i = 0; i < g_view.n; i++) g_view.nodes[i].cpu_available = 0;
+    for (int i = 0; i < g_view.n; i++)
+        g_view.nodes[i].cpu_available = 0;
     pdc_lease_shape_t s = s_shape(1, "", "");
     const char *where;
     char why[512];
@@ -134,7 +135,8 @@ Test(view, spread_takes_the_feasible_nodes_in_turn) {
         cr_assert(p == PDC_PLACE_LOCAL || p == PDC_PLACE_REMOTE);
         count[where[0] - 'a']++;
     }
-    cr_assert(count[0] == 100 && count[1] == 100 && count[2] == 100, "%d %d %d", count[0], count[1], count[2]);
+    cr_assert(count[0] == 100 && count[1] == 100 && count[2] == 100, "%d %d %d", count[0], count[1],
+              count[2]);
 }
 
 Test(view, hard_affinity_goes_there_or_fails_naming_why) {
@@ -149,7 +151,8 @@ Test(view, hard_affinity_goes_there_or_fails_naming_why) {
     cr_assert_eq(s_place(&s, &where, why, sizeof why), PDC_PLACE_FAIL);
     cr_assert(strstr(why, "node b is dead"), "%s", why);
     snprintf(s.affinity, sizeof s.affinity, "zz");
-    cr_assert_eq(s_place(&s, &where, why, sizeof why), PDC_PLACE_WAIT, "an unknown node may be joining");
+    cr_assert_eq(s_place(&s, &where, why, sizeof why), PDC_PLACE_WAIT,
+                 "an unknown node may be joining");
     cr_assert(strstr(why, "zz"), "%s", why);
 }
 
@@ -169,7 +172,8 @@ Test(view, soft_affinity_falls_back) {
 Test(view, a_spilled_request_stays_or_fails_never_moves_on) {
     const char *where;
     char why[512];
-    for (int i = 0; i < g_view.n; i++) g_view.nodes[i].cpu_available = 0;
+    for (int i = 0; i < g_view.n; i++)
+        g_view.nodes[i].cpu_available = 0;
     pdc_lease_shape_t s = s_shape(1, "", "");
     s.flags = PDC_LEASE_SPILLED;
     cr_assert_eq(s_place(&s, &where, why, sizeof why), PDC_PLACE_LOCAL);

@@ -32,16 +32,16 @@
 #include "pdc_wire.h"
 
 #include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <czmq.h>
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -79,12 +79,14 @@ static void s_usage(FILE *out) {
    on timeout or failure (in is then not to be closed). */
 static int s_request(const char *endpoint, pdc_enc_t *enc, pdc_inbound_t *in, int64_t timeout_ms) {
     zsock_t *sock = zsock_new(ZMQ_DEALER);
-    if (!sock) return 0;
+    if (!sock)
+        return 0;
     pdc_wire_tune(zsock_resolve(sock), 0);
     zsock_connect(sock, "%s", endpoint);
     pdc_wire_send(zsock_resolve(sock), NULL, 0, enc, NULL, 0);
     zmq_pollitem_t item = {zsock_resolve(sock), 0, ZMQ_POLLIN, 0};
-    int got = zmq_poll(&item, 1, (long) timeout_ms) == 1 && pdc_wire_recv(zsock_resolve(sock), 0, in) > 0;
+    int got =
+        zmq_poll(&item, 1, (long) timeout_ms) == 1 && pdc_wire_recv(zsock_resolve(sock), 0, in) > 0;
     zsock_destroy(&sock);
     return got;
 }
@@ -102,7 +104,8 @@ static double s_cpus(const msgpack_object *map) {
     for (uint32_t r = 0; r < pdc_f_count(map); r++) {
         char name[32];
         pdc_f_cstr(&map->via.map.ptr[r].key, name, sizeof name);
-        if (!strcmp(name, "CPU")) return pdc_f_f(&map->via.map.ptr[r].val);
+        if (!strcmp(name, "CPU"))
+            return pdc_f_f(&map->via.map.ptr[r].val);
     }
     return 0;
 }
@@ -123,7 +126,8 @@ static int s_nodes(const char *head, node_info_t *nodes, int max, int64_t timeou
                 node_info_t *node = &nodes[n];
                 memset(node, 0, sizeof *node);
                 pdc_f_cstr(pdc_f_at(row, PDC_NODE_ROW_ID), node->id, sizeof node->id);
-                pdc_f_cstr(pdc_f_at(row, PDC_NODE_ROW_ENDPOINT), node->endpoint, sizeof node->endpoint);
+                pdc_f_cstr(pdc_f_at(row, PDC_NODE_ROW_ENDPOINT), node->endpoint,
+                           sizeof node->endpoint);
                 node->alive = (int) pdc_f_u(pdc_f_at(row, PDC_NODE_ROW_ALIVE));
                 node->cpu_total = s_cpus(pdc_f_at(row, PDC_NODE_ROW_TOTAL));
                 node->cpu_available = s_cpus(pdc_f_at(row, PDC_NODE_ROW_AVAILABLE));
@@ -133,8 +137,9 @@ static int s_nodes(const char *head, node_info_t *nodes, int max, int64_t timeou
                 pdc_resources_decode(pdc_f_at(row, PDC_NODE_ROW_AVAILABLE), &free_now);
                 size_t at = 0;
                 for (int r = 0; r < total.n && at < sizeof node->others; r++)
-                    at += (size_t) snprintf(node->others + at, sizeof node->others - at, "  %s %g of %g free",
-                                            total.name[r], pdc_resources_get(&free_now, total.name[r]),
+                    at += (size_t) snprintf(node->others + at, sizeof node->others - at,
+                                            "  %s %g of %g free", total.name[r],
+                                            pdc_resources_get(&free_now, total.name[r]),
                                             total.amount[r]);
             }
         }
@@ -146,7 +151,8 @@ static int s_nodes(const char *head, node_info_t *nodes, int max, int64_t timeou
 
 /* A daemon's STATUS rows: up to max names and values; the count, or -1
    if it did not answer. */
-static int s_status(const char *endpoint, char names[][64], double *values, int max, int64_t timeout_ms) {
+static int s_status(const char *endpoint, char names[][64], double *values, int max,
+                    int64_t timeout_ms) {
     pdc_enc_t enc;
     pdc_enc_init(&enc);
     pdc_enc_begin(&enc, PDC_MSG_STATUS, 1);
@@ -173,7 +179,8 @@ static double s_status_value(const char *endpoint, const char *row, int64_t time
     double values[64];
     int n = s_status(endpoint, names, values, 64, timeout_ms);
     for (int i = 0; i < n; i++)
-        if (!strcmp(names[i], row)) return values[i];
+        if (!strcmp(names[i], row))
+            return values[i];
     return -1;
 }
 
@@ -195,7 +202,8 @@ static int s_each_session(session_fn fn, void *arg) {
         }
         free(entries[i]);
     }
-    if (n >= 0) free(entries);
+    if (n >= 0)
+        free(entries);
     return count;
 }
 
@@ -214,7 +222,8 @@ static int s_resolve_address(const char *given, char *out) {
         snprintf(out, PATH_MAX, "%s", env);
     else
         s_each_session(s_latest_address, out);
-    if (*out) return 0;
+    if (*out)
+        return 0;
     fprintf(stderr, "pdc: no cluster address: pass --address, set PDC_ADDRESS, or pdc start one\n");
     return -1;
 }
@@ -226,9 +235,11 @@ static void s_stop_session(const char *dir, void *arg) {
     for (int i = 0; i < 2; i++)
         if (!pdc_session_read(dir, pidfiles[i], text, sizeof text)) {
             pid_t pid = (pid_t) atoi(text);
-            if (pdc_session_alive(pid) && pdc_session_is_pdc(pid)) pdc_session_stop(pid, timeout_ms);
+            if (pdc_session_alive(pid) && pdc_session_is_pdc(pid))
+                pdc_session_stop(pid, timeout_ms);
         }
-    if (!pdc_session_read(dir, "store.path", text, sizeof text) && !strncmp(text, "/dev/shm/pdc-", 13))
+    if (!pdc_session_read(dir, "store.path", text, sizeof text) &&
+        !strncmp(text, "/dev/shm/pdc-", 13))
         pdc_store_remove_dir(text);
     pdc_session_remove(dir);
 }
@@ -239,13 +250,16 @@ static void s_stop_session(const char *dir, void *arg) {
    socket's local address after connect; nothing is sent), or NULL. */
 static const char *s_route_ip(const char *address, char *out, size_t len) {
     char host[256];
-    if (strncmp(address, "tcp://", 6)) return NULL;
+    if (strncmp(address, "tcp://", 6))
+        return NULL;
     snprintf(host, sizeof host, "%s", address + 6);
     char *colon = strrchr(host, ':');
-    if (!colon) return NULL;
+    if (!colon)
+        return NULL;
     *colon = '\0';
     struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons((uint16_t) atoi(colon + 1))};
-    if (inet_pton(AF_INET, host, &to.sin_addr) != 1) return NULL;
+    if (inet_pton(AF_INET, host, &to.sin_addr) != 1)
+        return NULL;
     int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     struct sockaddr_in me;
     socklen_t mlen = sizeof me;
@@ -253,7 +267,8 @@ static const char *s_route_ip(const char *address, char *out, size_t len) {
     if (fd >= 0 && connect(fd, (struct sockaddr *) &to, sizeof to) == 0 &&
         getsockname(fd, (struct sockaddr *) &me, &mlen) == 0)
         ip = inet_ntop(AF_INET, &me.sin_addr, out, (socklen_t) len);
-    if (fd >= 0) close(fd);
+    if (fd >= 0)
+        close(fd);
     return ip;
 }
 
@@ -283,14 +298,30 @@ static int s_cmd_start(int argc, char **argv, const pdc_config_t *cfg) {
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case 'H': head = 1; break;
-        case 'a': address = optarg; break;
-        case 'p': port = atoi(optarg); break;
-        case 'i': ip = optarg; break;
-        case 'c': num_cpus = optarg; break;
-        case 'r': resources = optarg; break;
-        case 'l': labels = optarg; break;
-        case 'I': insecure = 1; break;
+        case 'H':
+            head = 1;
+            break;
+        case 'a':
+            address = optarg;
+            break;
+        case 'p':
+            port = atoi(optarg);
+            break;
+        case 'i':
+            ip = optarg;
+            break;
+        case 'c':
+            num_cpus = optarg;
+            break;
+        case 'r':
+            resources = optarg;
+            break;
+        case 'l':
+            labels = optarg;
+            break;
+        case 'I':
+            insecure = 1;
+            break;
         case 'x': {
             /* Refuse a bad setting here, not in a daemon started in the
                background. */
@@ -307,8 +338,12 @@ static int s_cmd_start(int argc, char **argv, const pdc_config_t *cfg) {
             sets[nsets++] = optarg;
             break;
         }
-        case 'h': s_usage(stdout); return 0;
-        default: s_usage(stderr); return 2;
+        case 'h':
+            s_usage(stdout);
+            return 0;
+        default:
+            s_usage(stderr);
+            return 2;
         }
     }
     if (head == !!address) {
@@ -320,9 +355,11 @@ static int s_cmd_start(int argc, char **argv, const pdc_config_t *cfg) {
         return 2;
     }
     char route_ip[64];
-    if (!ip || !*ip) ip = head ? "127.0.0.1" : s_route_ip(address, route_ip, sizeof route_ip);
+    if (!ip || !*ip)
+        ip = head ? "127.0.0.1" : s_route_ip(address, route_ip, sizeof route_ip);
     if (!ip) {
-        fprintf(stderr, "pdc start: cannot tell this host's address towards %s; pass --node-ip-address\n",
+        fprintf(stderr,
+                "pdc start: cannot tell this host's address towards %s; pass --node-ip-address\n",
                 address);
         return 2;
     }
@@ -336,8 +373,9 @@ static int s_cmd_start(int argc, char **argv, const pdc_config_t *cfg) {
     }
     char bin[PATH_MAX];
     if (pdc_bin_dir(bin, sizeof bin)) {
-        fprintf(stderr, "pdc start: cannot find pdc-head, pdc-raylet and pdc-worker (%s); set "
-                        "PDC_BIN_DIR\n",
+        fprintf(stderr,
+                "pdc start: cannot find pdc-head, pdc-raylet and pdc-worker (%s); set "
+                "PDC_BIN_DIR\n",
                 bin);
         return 1;
     }
@@ -379,7 +417,8 @@ static int s_cmd_start(int argc, char **argv, const pdc_config_t *cfg) {
         args[n++] = head_bin;
         args[n++] = "--endpoint";
         args[n++] = head_ep;
-        for (int i = 0; i < nsets; i++) args[n++] = "--set", args[n++] = sets[i];
+        for (int i = 0; i < nsets; i++)
+            args[n++] = "--set", args[n++] = sets[i];
         args[n] = NULL;
         head_pid = pdc_session_spawn(args, head_log, 1);
         snprintf(pid, sizeof pid, "%d\n", (int) head_pid);
@@ -393,10 +432,14 @@ static int s_cmd_start(int argc, char **argv, const pdc_config_t *cfg) {
     args[n++] = "--session", args[n++] = dir;
     args[n++] = "--node-id", args[n++] = node;
     args[n++] = "--node-ip-address", args[n++] = (char *) ip;
-    if (num_cpus) args[n++] = "--num-cpus", args[n++] = (char *) num_cpus;
-    if (resources) args[n++] = "--resources", args[n++] = (char *) resources;
-    if (labels) args[n++] = "--labels", args[n++] = (char *) labels;
-    for (int i = 0; i < nsets; i++) args[n++] = "--set", args[n++] = sets[i];
+    if (num_cpus)
+        args[n++] = "--num-cpus", args[n++] = (char *) num_cpus;
+    if (resources)
+        args[n++] = "--resources", args[n++] = (char *) resources;
+    if (labels)
+        args[n++] = "--labels", args[n++] = (char *) labels;
+    for (int i = 0; i < nsets; i++)
+        args[n++] = "--set", args[n++] = sets[i];
     args[n] = NULL;
     pid_t p = pdc_session_spawn(args, raylet_log, 1);
     snprintf(pid, sizeof pid, "%d\n", (int) p);
@@ -411,8 +454,8 @@ static int s_cmd_start(int argc, char **argv, const pdc_config_t *cfg) {
         if (head && (!pdc_session_alive(head_pid) ||
                      (s_status_value(head_ep, "pid", 200) >= 0 &&
                       s_status_value(head_ep, "pid", 200) != (double) head_pid))) {
-            fprintf(stderr, "pdc start: the head exited (is port %d taken?); see %s/head.log\n", port,
-                    logs);
+            fprintf(stderr, "pdc start: the head exited (is port %d taken?); see %s/head.log\n",
+                    port, logs);
             break;
         }
         int count = s_nodes(head_ep, nodes, 256, 200);
@@ -431,7 +474,8 @@ static int s_cmd_start(int argc, char **argv, const pdc_config_t *cfg) {
     static const char *pidfiles[] = {"raylet.pid", "head.pid"};
     char text[64];
     for (int i = 0; i < 2; i++)
-        if (!pdc_session_read(dir, pidfiles[i], text, sizeof text)) pdc_session_stop(atoi(text), timeout);
+        if (!pdc_session_read(dir, pidfiles[i], text, sizeof text))
+            pdc_session_stop(atoi(text), timeout);
     pdc_store_remove_dir(store);
     return 1;
 }
@@ -446,14 +490,23 @@ static int s_cmd_status(int argc, char **argv, const pdc_config_t *cfg) {
     optind = 1;
     while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
         switch (c) {
-        case 'a': given = optarg; break;
-        case 'v': verbose = 1; break;
-        case 'h': s_usage(stdout); return 0;
-        default: s_usage(stderr); return 2;
+        case 'a':
+            given = optarg;
+            break;
+        case 'v':
+            verbose = 1;
+            break;
+        case 'h':
+            s_usage(stdout);
+            return 0;
+        default:
+            s_usage(stderr);
+            return 2;
         }
     }
     char address[PATH_MAX];
-    if (s_resolve_address(given, address)) return 1;
+    if (s_resolve_address(given, address))
+        return 1;
     static node_info_t nodes[1024];
     int n = s_nodes(address, nodes, 1024, cfg->connect_timeout_ms);
     if (n < 0) {
@@ -462,34 +515,44 @@ static int s_cmd_status(int argc, char **argv, const pdc_config_t *cfg) {
         return 1;
     }
     int alive = 0;
-    for (int i = 0; i < n; i++) alive += nodes[i].alive;
+    for (int i = 0; i < n; i++)
+        alive += nodes[i].alive;
     printf("cluster at %s: %d node%s alive, %d dead\n", address, alive, alive == 1 ? "" : "s",
            n - alive);
     double totals[3] = {0}; /* actors, queued, infeasible */
     for (int i = 0; i < n; i++) {
         printf("  node %-14s %-5s CPU %g of %g free%s   %s%s%s\n", nodes[i].id,
                nodes[i].alive ? "alive" : "dead", nodes[i].cpu_available, nodes[i].cpu_total,
-               nodes[i].others, nodes[i].endpoint, *nodes[i].labels ? "   labels " : "", nodes[i].labels);
-        if (!nodes[i].alive) continue;
+               nodes[i].others, nodes[i].endpoint, *nodes[i].labels ? "   labels " : "",
+               nodes[i].labels);
+        if (!nodes[i].alive)
+            continue;
         /* What the node's raylet says of its store, actors and demands. */
         char names[64][64];
         double values[64];
         int rows = s_status(nodes[i].endpoint, names, values, 64, 1000);
         double v[6] = {0};
-        static const char *wanted[] = {"store_used", "store_capacity", "actors", "lease_requests_queued",
-                                       "lease_requests_infeasible", "store_objects"};
+        static const char *wanted[] = {"store_used",
+                                       "store_capacity",
+                                       "actors",
+                                       "lease_requests_queued",
+                                       "lease_requests_infeasible",
+                                       "store_objects"};
         for (int r = 0; r < rows; r++)
             for (int k = 0; k < 6; k++)
-                if (!strcmp(names[r], wanted[k])) v[k] = values[r];
+                if (!strcmp(names[r], wanted[k]))
+                    v[k] = values[r];
         if (rows < 0) {
             printf("      (its raylet did not answer)\n");
             continue;
         }
-        printf("      store %.1f of %.0f MiB (%.0f objects), %.0f actors, %.0f lease requests queued, "
-               "%.0f infeasible\n",
-               v[0] / 1048576.0, v[1] / 1048576.0, v[5], v[2], v[3], v[4]);
+        printf(
+            "      store %.1f of %.0f MiB (%.0f objects), %.0f actors, %.0f lease requests queued, "
+            "%.0f infeasible\n",
+            v[0] / 1048576.0, v[1] / 1048576.0, v[5], v[2], v[3], v[4]);
         totals[0] += v[2], totals[1] += v[3], totals[2] += v[4];
-        for (int r = 0; verbose && r < rows; r++) printf("      %-22s %.0f\n", names[r], values[r]);
+        for (int r = 0; verbose && r < rows; r++)
+            printf("      %-22s %.0f\n", names[r], values[r]);
     }
     printf("demands: %.0f lease requests queued, %.0f infeasible (waiting for a node that can run "
            "them); %.0f actors\n",
@@ -514,12 +577,16 @@ int main(int argc, char **argv) {
         return argc < 2 ? 2 : 0;
     }
     pdc_config_t cfg;
-    if (pdc_config_load(&cfg)) return 2;
+    if (pdc_config_load(&cfg))
+        return 2;
     zsys_handler_set(NULL);
     const char *cmd = argv[1];
-    if (!strcmp(cmd, "start")) return s_cmd_start(argc - 1, argv + 1, &cfg);
-    if (!strcmp(cmd, "status")) return s_cmd_status(argc - 1, argv + 1, &cfg);
-    if (!strcmp(cmd, "stop")) return s_cmd_stop(&cfg);
+    if (!strcmp(cmd, "start"))
+        return s_cmd_start(argc - 1, argv + 1, &cfg);
+    if (!strcmp(cmd, "status"))
+        return s_cmd_status(argc - 1, argv + 1, &cfg);
+    if (!strcmp(cmd, "stop"))
+        return s_cmd_stop(&cfg);
     fprintf(stderr, "pdc: unknown command '%s'\n", cmd);
     s_usage(stderr);
     return 2;

@@ -58,7 +58,8 @@ const char *pdc_last_error(pdc_client *client) {
 const char *pdc_status_name(int status) {
     switch (status) {
 #define S(x)                                                                                       \
-    case x: return #x;
+    case x:                                                                                        \
+        return #x;
         S(PDC_OK)
         S(PDC_EINVAL)
         S(PDC_ETIMEOUT)
@@ -79,7 +80,8 @@ const char *pdc_status_name(int status) {
         S(PDC_EINFEASIBLE)
         S(PDC_EACTORDIED)
 #undef S
-    default: return "PDC_E?";
+    default:
+        return "PDC_E?";
     }
 }
 
@@ -119,10 +121,12 @@ uint64_t pdc_now_us(void) {
 
 const char *pdc_client_intern(pdc_client *c, const char *text) {
     for (interned_t *s = c->strings; s; s = s->next)
-        if (!strcmp(s->text, text)) return s->text;
+        if (!strcmp(s->text, text))
+            return s->text;
     size_t n = strlen(text) + 1;
     interned_t *s = malloc(sizeof *s + n);
-    if (!s) return NULL;
+    if (!s)
+        return NULL;
     memcpy(s->text, text, n);
     s->next = c->strings;
     c->strings = s;
@@ -130,7 +134,8 @@ const char *pdc_client_intern(pdc_client *c, const char *text) {
 }
 
 void pdc_client_wake(pdc_client *c) {
-    if (c->io_started) uv_async_send(&c->wake);
+    if (c->io_started)
+        uv_async_send(&c->wake);
 }
 
 pdc_fn pdc_function(pdc_client *c, const char *library, const char *name) {
@@ -140,7 +145,8 @@ pdc_fn pdc_function(pdc_client *c, const char *library, const char *name) {
         return fn;
     }
     char path[PATH_MAX];
-    if (library[0] != '/' && strchr(library, '/') && realpath(library, path)) library = path;
+    if (library[0] != '/' && strchr(library, '/') && realpath(library, path))
+        library = path;
     pthread_mutex_lock(&c->mu);
     fn.library = pdc_client_intern(c, library);
     fn.name = pdc_client_intern(c, name);

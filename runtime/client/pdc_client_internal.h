@@ -92,7 +92,7 @@ typedef struct {
     double f64;
     const void *data;
     size_t size;
-    pdc_store_pin_t *pin; /* for an argument read from the store */
+    pdc_store_pin_t *pin;    /* for an argument read from the store */
     struct pdc_actor *actor; /* for an actor handle (held) */
 } task_input_t;
 
@@ -104,16 +104,16 @@ struct pdc_task {
     size_t nargs;
     task_input_t *args;
     /* The outcome. */
-    int code;          /* PDC_OK, or the PDC_E* it failed with */
+    int code; /* PDC_OK, or the PDC_E* it failed with */
     char message[1024];
     pdc_type rtype;
     int64_t ri64;
     double rf64;
     const void *rdata; /* inline result bytes (points at rbuf or caller) */
     size_t rsize;
-    void *rbuf;        /* owned result buffer (pdc_return_alloc, copies) */
-    int rstored;       /* the result was written to the store */
-    uint64_t busy_us;  /* wall time less time blocked in pdc_get */
+    void *rbuf;       /* owned result buffer (pdc_return_alloc, copies) */
+    int rstored;      /* the result was written to the store */
+    uint64_t busy_us; /* wall time less time blocked in pdc_get */
 };
 
 /* What the parts share (pdc_client.c, pdc_get.c), mutex held. */
@@ -191,23 +191,20 @@ uint64_t pdc_client_blocked_us(pdc_client *c);
 /* Connect to the raylet at endpoint and register (kind 0 driver, 1
    worker), then start the I/O thread.  Returns NULL with a message on
    stderr on failure. */
-pdc_client *pdc_client_connect(const char *raylet_endpoint, int is_worker,
-                               const uint8_t *worker_id, const char *endpoint,
-                               const char *public_endpoint);
+pdc_client *pdc_client_connect(const char *raylet_endpoint, int is_worker, const uint8_t *worker_id,
+                               const char *endpoint, const char *public_endpoint);
 /* Stop the I/O thread, close everything, free.  (pdc_shutdown also stops
    the embedded cluster.) */
 void pdc_client_close(pdc_client *c);
 
 /* Record a thread-local error message; returns code. */
-int pdc_set_error(int code, const char *fmt, ...)
-        __attribute__((format(printf, 2, 3)));
+int pdc_set_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Embedded cluster: start one and return the raylet endpoint. */
-int pdc_embed_start(pdc_client *tmp, char *raylet_ep, size_t len,
-                    char *session, size_t session_len, pid_t *head_pid,
-                    pid_t *raylet_pid, char *store_path, size_t store_len);
-void pdc_embed_stop(pid_t head_pid, pid_t raylet_pid, const char *session,
-                    const char *store_path, int64_t timeout_ms);
+int pdc_embed_start(pdc_client *tmp, char *raylet_ep, size_t len, char *session, size_t session_len,
+                    pid_t *head_pid, pid_t *raylet_pid, char *store_path, size_t store_len);
+void pdc_embed_stop(pid_t head_pid, pid_t raylet_pid, const char *session, const char *store_path,
+                    int64_t timeout_ms);
 /* Remove what dead drivers' embedded clusters left behind. */
 void pdc_embed_clean_stale(void);
 

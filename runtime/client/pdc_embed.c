@@ -77,10 +77,13 @@ static int s_code_probe(struct dl_phdr_info *info, size_t size, void *arg) {
 /* The directory of the file this code was loaded from, or -1. */
 static int s_code_dir(char *out) {
     s_code_probe_t probe = {(uintptr_t) &s_code_dir, NULL};
-    if (!dl_iterate_phdr(s_code_probe, &probe) || !probe.name) return -1;
-    if (!realpath(*probe.name ? probe.name : "/proc/self/exe", out)) return -1;
+    if (!dl_iterate_phdr(s_code_probe, &probe) || !probe.name)
+        return -1;
+    if (!realpath(*probe.name ? probe.name : "/proc/self/exe", out))
+        return -1;
     char *slash = strrchr(out, '/');
-    if (!slash) return -1;
+    if (!slash)
+        return -1;
     if (slash == out)
         slash[1] = '\0'; /* a program in / */
     else
@@ -93,7 +96,8 @@ static int s_holds_daemons(const char *dir) {
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
         char path[PATH_MAX + 16];
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        if (access(path, X_OK)) return 0;
+        if (access(path, X_OK))
+            return 0;
     }
     return 1;
 }
@@ -130,21 +134,27 @@ int pdc_bin_dir(char *out, size_t len) {
 
 void pdc_embed_clean_stale(void) {
     DIR *d = opendir(pdc_session_root());
-    if (!d) return;
+    if (!d)
+        return;
     struct dirent *e;
     while ((e = readdir(d))) {
-        if (strncmp(e->d_name, "session-", 8)) continue;
+        if (strncmp(e->d_name, "session-", 8))
+            continue;
         char dir[PATH_MAX], text[PATH_MAX];
         snprintf(dir, sizeof dir, "%s/%s", pdc_session_root(), e->d_name);
-        if (pdc_session_read(dir, "owner.pid", text, sizeof text)) continue;
-        if (pdc_session_alive((pid_t) atoi(text))) continue;
+        if (pdc_session_read(dir, "owner.pid", text, sizeof text))
+            continue;
+        if (pdc_session_alive((pid_t) atoi(text)))
+            continue;
         static const char *pidfiles[] = {"raylet.pid", "head.pid"};
         for (int i = 0; i < 2; i++)
             if (!pdc_session_read(dir, pidfiles[i], text, sizeof text)) {
                 pid_t pid = (pid_t) atoi(text);
-                if (pdc_session_alive(pid) && pdc_session_is_pdc(pid)) kill(pid, SIGKILL);
+                if (pdc_session_alive(pid) && pdc_session_is_pdc(pid))
+                    kill(pid, SIGKILL);
             }
-        if (!pdc_session_read(dir, "store.path", text, sizeof text) && !strncmp(text, "/dev/shm/pdc-", 13))
+        if (!pdc_session_read(dir, "store.path", text, sizeof text) &&
+            !strncmp(text, "/dev/shm/pdc-", 13))
             pdc_store_remove_dir(text);
         pdc_session_remove(dir);
         pdc_log(PDC_LOG_INFO, "removed the session %s left by a dead driver", dir);
@@ -172,11 +182,13 @@ int pdc_embed_start(pdc_client *unused, char *raylet_ep, size_t len, char *sessi
     strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
     pdc_random_hex(rnd, 4);
     pdc_random_hex(cluster, 8);
-    snprintf(session, session_len, "%s/session-%s-%d-%s", pdc_session_root(), stamp, (int) getpid(), rnd);
+    snprintf(session, session_len, "%s/session-%s-%d-%s", pdc_session_root(), stamp, (int) getpid(),
+             rnd);
     char logs[PATH_MAX + 8];
     snprintf(logs, sizeof logs, "%s/logs", session);
     if (mkdir(session, 0700) || mkdir(logs, 0700)) {
-        fprintf(stderr, "pdc: cannot create the session directory %s: %s\n", session, strerror(errno));
+        fprintf(stderr, "pdc: cannot create the session directory %s: %s\n", session,
+                strerror(errno));
         return PDC_ECONNECT;
     }
     snprintf(store_path, store_len, "/dev/shm/pdc-%s-node0", cluster);
@@ -197,9 +209,9 @@ int pdc_embed_start(pdc_client *unused, char *raylet_ep, size_t len, char *sessi
     snprintf(owner, sizeof owner, "%d", (int) getpid());
 
     char *head_argv[] = {head_bin, "--endpoint", head_ep, "--owner-pid", owner, NULL};
-    char *raylet_argv[] = {raylet_bin, "--endpoint", raylet_ep, "--head", head_ep,
-                           "--store-dir", store_path, "--session", session,
-                           "--node-id", "node0", "--owner-pid", owner, NULL};
+    char *raylet_argv[] = {raylet_bin,    "--endpoint",  raylet_ep,   "--head", head_ep,
+                           "--store-dir", store_path,    "--session", session,  "--node-id",
+                           "node0",       "--owner-pid", owner,       NULL};
     *head_pid = pdc_session_spawn(head_argv, head_log, 0);
     *raylet_pid = pdc_session_spawn(raylet_argv, raylet_log, 0);
     if (*head_pid < 0 || *raylet_pid < 0) {
@@ -216,24 +228,29 @@ int pdc_embed_start(pdc_client *unused, char *raylet_ep, size_t len, char *sessi
 
 void pdc_embed_stop(pid_t head_pid, pid_t raylet_pid, const char *session, const char *store_path,
                     int64_t timeout_ms) {
-    if (head_pid > 0) kill(head_pid, SIGTERM); /* both stop at once */
+    if (head_pid > 0)
+        kill(head_pid, SIGTERM); /* both stop at once */
     pdc_session_stop(raylet_pid, timeout_ms);
     pdc_session_stop(head_pid, timeout_ms);
     if (store_path && *store_path) {
         struct stat st;
-        if (stat(store_path, &st) == 0) pdc_store_remove_dir(store_path);
+        if (stat(store_path, &st) == 0)
+            pdc_store_remove_dir(store_path);
     }
     const char *keep = getenv("PDC_KEEP_SESSION");
-    if (session && *session && !(keep && *keep == '1')) pdc_session_remove(session);
+    if (session && *session && !(keep && *keep == '1'))
+        pdc_session_remove(session);
 }
 
 /* Whether ip is an address of this host (of this network namespace). */
 static int s_is_local_ip(const char *ip) {
     struct ifaddrs *ifs, *i;
-    if (getifaddrs(&ifs)) return 0;
+    if (getifaddrs(&ifs))
+        return 0;
     int found = 0;
     for (i = ifs; i && !found; i = i->ifa_next) {
-        if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET) continue;
+        if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET)
+            continue;
         char text[INET_ADDRSTRLEN];
         if (inet_ntop(AF_INET, &((struct sockaddr_in *) i->ifa_addr)->sin_addr, text, sizeof text))
             found = !strcmp(text, ip);
@@ -245,12 +262,15 @@ static int s_is_local_ip(const char *ip) {
 /* Whether a node's public endpoint is on this host: tcp://IP:PORT with
    one of our addresses, or an ipc:// socket file that exists. */
 static int s_endpoint_is_here(const char *ep) {
-    if (!strncmp(ep, "ipc://", 6)) return access(ep + 6, F_OK) == 0;
-    if (strncmp(ep, "tcp://", 6)) return 0;
+    if (!strncmp(ep, "ipc://", 6))
+        return access(ep + 6, F_OK) == 0;
+    if (strncmp(ep, "tcp://", 6))
+        return 0;
     char ip[64];
     snprintf(ip, sizeof ip, "%s", ep + 6);
     char *colon = strrchr(ip, ':');
-    if (colon) *colon = '\0';
+    if (colon)
+        *colon = '\0';
     return s_is_local_ip(ip);
 }
 
@@ -261,7 +281,8 @@ static int s_endpoint_is_here(const char *ep) {
 static int s_find_raylet(const char *head, char *out, size_t len, int64_t timeout_ms) {
     zsys_handler_set(NULL);
     zsock_t *sock = zsock_new(ZMQ_DEALER);
-    if (!sock) return -1;
+    if (!sock)
+        return -1;
     pdc_wire_tune(zsock_resolve(sock), 0);
     zsock_connect(sock, "%s", head);
     pdc_enc_t enc;
@@ -273,32 +294,37 @@ static int s_find_raylet(const char *head, char *out, size_t len, int64_t timeou
     const char *want = getenv("PDC_NODE_ID");
     zmq_pollitem_t item = {zsock_resolve(sock), 0, ZMQ_POLLIN, 0};
     pdc_inbound_t in;
-    if (zmq_poll(&item, 1, (long) timeout_ms) == 1 && pdc_wire_recv(zsock_resolve(sock), 0, &in) > 0) {
+    if (zmq_poll(&item, 1, (long) timeout_ms) == 1 &&
+        pdc_wire_recv(zsock_resolve(sock), 0, &in) > 0) {
         if (in.msg.type == PDC_MSG_NODES_REPLY) {
             const msgpack_object *nodes = &in.msg.fields[PDC_NODES_REPLY_NODES];
             for (uint32_t i = 0; i < nodes->via.array.size && rc != 0; i++) {
                 const msgpack_object *n = nodes->via.array.ptr[i].via.array.ptr;
-                if (!pdc_f_u(&n[PDC_NODE_ROW_ALIVE])) continue;
+                if (!pdc_f_u(&n[PDC_NODE_ROW_ALIVE]))
+                    continue;
                 nodes_seen++;
                 char id[64], ep[PATH_MAX], local[PATH_MAX];
                 pdc_f_cstr(&n[PDC_NODE_ROW_ID], id, sizeof id);
                 pdc_f_cstr(&n[PDC_NODE_ROW_ENDPOINT], ep, sizeof ep);
                 pdc_f_cstr(&n[PDC_NODE_ROW_LOCAL_ENDPOINT], local, sizeof local);
-                if (want && *want ? strcmp(id, want) != 0 : !s_endpoint_is_here(ep)) continue;
+                if (want && *want ? strcmp(id, want) != 0 : !s_endpoint_is_here(ep))
+                    continue;
                 int local_ok = !strncmp(local, "ipc://", 6) && access(local + 6, F_OK) == 0;
                 snprintf(out, len, "%s", local_ok ? local : ep);
                 rc = 0;
             }
             if (rc)
                 fprintf(stderr,
-                        want && *want ? "pdc: no live node %s among the %d of the cluster at %s\n"
-                                      : "pdc: none of the %2$d live nodes of the cluster at %3$s is on "
-                                        "this host%1$s; start one here with pdc start --address %3$s\n",
+                        want && *want
+                            ? "pdc: no live node %s among the %d of the cluster at %s\n"
+                            : "pdc: none of the %2$d live nodes of the cluster at %3$s is on "
+                              "this host%1$s; start one here with pdc start --address %3$s\n",
                         want && *want ? want : "", nodes_seen, head);
         }
         pdc_inbound_close(&in);
     } else {
-        fprintf(stderr, "pdc: the head at %s did not answer within %lld ms\n", head, (long long) timeout_ms);
+        fprintf(stderr, "pdc: the head at %s did not answer within %lld ms\n", head,
+                (long long) timeout_ms);
     }
     zsock_destroy(&sock);
     return rc;
@@ -306,7 +332,8 @@ static int s_find_raylet(const char *head, char *out, size_t len, int64_t timeou
 
 pdc_client *pdc_init(const char *address) {
     pdc_log_init("libpdc", PDC_LOG_WARN);
-    if (!address || !*address) address = getenv("PDC_ADDRESS");
+    if (!address || !*address)
+        address = getenv("PDC_ADDRESS");
     pdc_config_t cfg;
     char err[512];
     if (pdc_config_read_env(&cfg, err, sizeof err)) {
@@ -318,25 +345,29 @@ pdc_client *pdc_init(const char *address) {
     char raylet[PATH_MAX];
     if (address && *address) {
         if (s_find_raylet(address, raylet, sizeof raylet, cfg.connect_timeout_ms)) {
-            pdc_set_error(PDC_ECONNECT, "pdc_init: no raylet of the cluster at %s answered", address);
+            pdc_set_error(PDC_ECONNECT, "pdc_init: no raylet of the cluster at %s answered",
+                          address);
             return NULL;
         }
         pdc_client *c = pdc_client_connect(raylet, 0, NULL, NULL, NULL);
-        if (!c) pdc_set_error(PDC_ECONNECT, "pdc_init: cannot join the raylet at %s", raylet);
+        if (!c)
+            pdc_set_error(PDC_ECONNECT, "pdc_init: cannot join the raylet at %s", raylet);
         return c;
     }
     pdc_embed_clean_stale();
     char session[PATH_MAX], store[PATH_MAX];
     pid_t head_pid = -1, raylet_pid = -1;
-    if (pdc_embed_start(NULL, raylet, sizeof raylet, session, sizeof session, &head_pid, &raylet_pid,
-                        store, sizeof store)) {
+    if (pdc_embed_start(NULL, raylet, sizeof raylet, session, sizeof session, &head_pid,
+                        &raylet_pid, store, sizeof store)) {
         pdc_set_error(PDC_ECONNECT, "pdc_init: the embedded cluster could not be started");
         return NULL;
     }
     pdc_client *c = pdc_client_connect(raylet, 0, NULL, NULL, NULL);
     if (!c) {
-        fprintf(stderr, "pdc: the embedded cluster did not start; its logs are in %s/logs\n", session);
-        pdc_set_error(PDC_ECONNECT, "pdc_init: the embedded cluster did not start; its logs are in %s/logs",
+        fprintf(stderr, "pdc: the embedded cluster did not start; its logs are in %s/logs\n",
+                session);
+        pdc_set_error(PDC_ECONNECT,
+                      "pdc_init: the embedded cluster did not start; its logs are in %s/logs",
                       session);
         setenv("PDC_KEEP_SESSION", "1", 0);
         pdc_embed_stop(head_pid, raylet_pid, session, store, cfg.shutdown_timeout_ms);
@@ -351,7 +382,8 @@ pdc_client *pdc_init(const char *address) {
 }
 
 void pdc_shutdown(pdc_client **client_p) {
-    if (!client_p || !*client_p) return;
+    if (!client_p || !*client_p)
+        return;
     pdc_client *c = *client_p;
     *client_p = NULL;
     int embedded = c->embedded;
@@ -361,5 +393,6 @@ void pdc_shutdown(pdc_client **client_p) {
     snprintf(store, sizeof store, "%s", c->store_path);
     int64_t timeout = c->cfg.shutdown_timeout_ms;
     pdc_client_close(c);
-    if (embedded) pdc_embed_stop(head, raylet, session, store, timeout);
+    if (embedded)
+        pdc_embed_stop(head, raylet, session, store, timeout);
 }

@@ -46,10 +46,13 @@ static int s_in_task(pdc_client *c) {
 
 int pdc_client_wait_until(pdc_client *c, int (*pred)(pdc_client *, void *), void *arg,
                           int64_t timeout_ms, int lend_cpu) {
-    if (pred(c, arg)) return PDC_OK;
-    if (timeout_ms == 0) return PDC_ETIMEOUT;
+    if (pred(c, arg))
+        return PDC_OK;
+    if (timeout_ms == 0)
+        return PDC_ETIMEOUT;
     struct timespec deadline;
-    if (timeout_ms > 0) s_deadline(&deadline, timeout_ms);
+    if (timeout_ms > 0)
+        s_deadline(&deadline, timeout_ms);
     int blocked = lend_cpu && s_in_task(c);
     uint64_t blocked_since = 0;
     if (blocked) {
@@ -99,7 +102,8 @@ static int s_bad_value(pdc_value v) {
 static int s_put_entry(pdc_client *c, pdc_ref *ref, pdc_value v, int stored) {
     obj_t *o = pdc_obj_new(c, ref->id);
     if (!o) {
-        if (stored) pdc_store_delete(c->store, ref->id);
+        if (stored)
+            pdc_store_delete(c->store, ref->id);
         *ref = pdc_obj_error_ref(c, PDC_ENOMEM, "pdc_put", "out of memory");
         return PDC_ENOMEM;
     }
@@ -109,8 +113,10 @@ static int s_put_entry(pdc_client *c, pdc_ref *ref, pdc_value v, int stored) {
     }
     o->type = v.type;
     o->state = OBJ_READY;
-    if (v.type == PDC_T_I64) o->i64 = v.as.i64;
-    if (v.type == PDC_T_F64) o->f64 = v.as.f64;
+    if (v.type == PDC_T_I64)
+        o->i64 = v.as.i64;
+    if (v.type == PDC_T_F64)
+        o->f64 = v.as.f64;
     if (v.type == PDC_T_STR || v.type == PDC_T_BYTES) {
         o->size = v.as.buf.size;
         o->data = malloc(o->size ? o->size : 1);
@@ -118,7 +124,8 @@ static int s_put_entry(pdc_client *c, pdc_ref *ref, pdc_value v, int stored) {
             pdc_obj_fail(o, PDC_ENOMEM, "pdc_put", c->node_id, "out of memory");
             return pdc_set_error(PDC_ENOMEM, "pdc_put: out of memory for %zu bytes", o->size);
         }
-        if (o->size) memcpy(o->data, v.as.buf.data, o->size);
+        if (o->size)
+            memcpy(o->data, v.as.buf.data, o->size);
     }
     return PDC_OK;
 }
@@ -128,7 +135,8 @@ pdc_ref pdc_put(pdc_client *c, pdc_value v, int *status) {
     pdc_id_new(ref.id);
     if (!c) {
         pdc_set_error(PDC_EINVAL, "pdc_put: no client");
-        if (status) *status = PDC_EINVAL;
+        if (status)
+            *status = PDC_EINVAL;
         return ref;
     }
     pdc_clear_error();
@@ -139,8 +147,7 @@ pdc_ref pdc_put(pdc_client *c, pdc_value v, int *status) {
         rc = PDC_EINVAL;
         snprintf(err, sizeof err, "pdc_put: a value must be an int, float, string or bytes");
     } else if (large) {
-        rc = pdc_store_put(c->store, ref.id, v.type, v.as.buf.data, v.as.buf.size, err,
-                           sizeof err);
+        rc = pdc_store_put(c->store, ref.id, v.type, v.as.buf.data, v.as.buf.size, err, sizeof err);
     }
     pthread_mutex_lock(&c->mu);
     if (rc != PDC_OK)
@@ -148,7 +155,8 @@ pdc_ref pdc_put(pdc_client *c, pdc_value v, int *status) {
     else
         rc = s_put_entry(c, &ref, v, large);
     pthread_mutex_unlock(&c->mu);
-    if (status) *status = rc;
+    if (status)
+        *status = rc;
     return ref;
 }
 
@@ -203,7 +211,8 @@ pdc_ref pdc_put_commit(pdc_client *c, void **reservation, int *status) {
     struct pdc_put_reservation *r = reservation ? *reservation : NULL;
     if (!c || !r) {
         pdc_set_error(PDC_EINVAL, "pdc_put_commit: no client or reservation");
-        if (status) *status = PDC_EINVAL;
+        if (status)
+            *status = PDC_EINVAL;
         return ref;
     }
     *reservation = NULL;
@@ -221,9 +230,11 @@ pdc_ref pdc_put_commit(pdc_client *c, void **reservation, int *status) {
     else
         rc = s_put_entry(c, &ref, PDC_BYTES(r->data, r->size), r->unsealed);
     pthread_mutex_unlock(&c->mu);
-    if (!r->unsealed) free(r->data);
+    if (!r->unsealed)
+        free(r->data);
     free(r);
-    if (status) *status = rc;
+    if (status)
+        *status = rc;
     return ref;
 }
 
@@ -244,7 +255,8 @@ static int s_obj_done(pdc_client *c, void *arg) {
 static int s_pin_stored(pdc_client *c, obj_t *o, pdc_object *out, obj_pin_t *pin,
                         int64_t timeout_ms) {
     int here = pdc_store_contains(c->store, o->id);
-    if (here < 0) return pdc_set_error(here, "pdc_get: %s", pdc_store_last_error());
+    if (here < 0)
+        return pdc_set_error(here, "pdc_get: %s", pdc_store_last_error());
     if (strcmp(o->node, c->node_id) && !here) {
         /* Made on another node: bring it here first. */
         char node[PDC_NODE_LEN], why[512];
@@ -253,7 +265,8 @@ static int s_pin_stored(pdc_client *c, obj_t *o, pdc_object *out, obj_pin_t *pin
         pthread_mutex_unlock(&c->mu);
         int pulled = pdc_client_pull(c, o->id, node, timeout_ms, why, sizeof why);
         pthread_mutex_lock(&c->mu);
-        if (pulled != PDC_OK) return pdc_set_error(pulled, "pdc_get: %s", why);
+        if (pulled != PDC_OK)
+            return pdc_set_error(pulled, "pdc_get: %s", why);
     }
     pdc_type type;
     char hex[33];
@@ -261,13 +274,15 @@ static int s_pin_stored(pdc_client *c, obj_t *o, pdc_object *out, obj_pin_t *pin
     if (rc == PDC_ENOTFOUND)
         return pdc_set_error(PDC_EOBJECTLOST, "pdc_get: object %s is gone from the store",
                              pdc_id_hex(o->id, hex));
-    if (rc != PDC_OK) return pdc_set_error(rc, "pdc_get: %s", pdc_store_last_error());
+    if (rc != PDC_OK)
+        return pdc_set_error(rc, "pdc_get: %s", pdc_store_last_error());
     out->type = type;
     return PDC_OK;
 }
 
 int pdc_get(pdc_client *c, pdc_ref ref, pdc_object *out, int64_t timeout_ms) {
-    if (!c || !out) return pdc_set_error(PDC_EINVAL, "pdc_get: no client or output");
+    if (!c || !out)
+        return pdc_set_error(PDC_EINVAL, "pdc_get: no client or output");
     memset(out, 0, sizeof *out);
     pdc_clear_error();
     pthread_mutex_lock(&c->mu);
@@ -284,9 +299,11 @@ int pdc_get(pdc_client *c, pdc_ref ref, pdc_object *out, int64_t timeout_ms) {
     if (rc != PDC_OK || !pin) {
         pdc_obj_unref(c, o);
         pthread_mutex_unlock(&c->mu);
-        if (rc == PDC_OK) return pdc_set_error(PDC_ENOMEM, "pdc_get: out of memory");
-        return pdc_set_error(rc, rc == PDC_ETIMEOUT ? "pdc_get: timed out after %lld ms"
-                                                    : "pdc_get: the client is shutting down",
+        if (rc == PDC_OK)
+            return pdc_set_error(PDC_ENOMEM, "pdc_get: out of memory");
+        return pdc_set_error(rc,
+                             rc == PDC_ETIMEOUT ? "pdc_get: timed out after %lld ms"
+                                                : "pdc_get: the client is shutting down",
                              (long long) timeout_ms);
     }
     pin->obj = o;
@@ -295,8 +312,7 @@ int pdc_get(pdc_client *c, pdc_ref ref, pdc_object *out, int64_t timeout_ms) {
         out->type = PDC_T_ERROR;
         out->error = o->err;
         rc = o->err.code;
-        pdc_set_error(rc, "%s failed on node %s: %s", o->err.function, o->err.node,
-                      o->err.message);
+        pdc_set_error(rc, "%s failed on node %s: %s", o->err.function, o->err.node, o->err.message);
     } else if (o->stored) {
         rc = s_pin_stored(c, o, out, pin, timeout_ms);
         if (rc != PDC_OK) {
@@ -317,9 +333,11 @@ int pdc_get(pdc_client *c, pdc_ref ref, pdc_object *out, int64_t timeout_ms) {
 }
 
 void pdc_object_release(pdc_client *c, pdc_object *obj) {
-    if (!c || !obj || !obj->pin_) return;
+    if (!c || !obj || !obj->pin_)
+        return;
     obj_pin_t *pin = obj->pin_;
-    if (pin->pin) pdc_store_unpin(c->store, &pin->pin);
+    if (pin->pin)
+        pdc_store_unpin(c->store, &pin->pin);
     pthread_mutex_lock(&c->mu);
     pdc_obj_unref(c, pin->obj);
     pthread_mutex_unlock(&c->mu);
@@ -360,7 +378,8 @@ static int s_enough_ready(pdc_client *c, void *arg) {
     (void) c;
     wait_set_t *w = arg;
     size_t ready = 0;
-    for (size_t i = 0; i < w->n; i++) ready += !w->objs[i] || w->objs[i]->state != OBJ_PENDING;
+    for (size_t i = 0; i < w->n; i++)
+        ready += !w->objs[i] || w->objs[i]->state != OBJ_PENDING;
     return ready >= w->want;
 }
 
@@ -369,13 +388,16 @@ int pdc_wait(pdc_client *c, const pdc_ref *refs, size_t n, size_t num_ready, int
     if (!c || (n && (!refs || !ready)))
         return pdc_set_error(PDC_EINVAL, "pdc_wait: bad arguments");
     pdc_clear_error();
-    if (num_ready > n) num_ready = n;
+    if (num_ready > n)
+        num_ready = n;
     obj_t **objs = calloc(n ? n : 1, sizeof *objs);
-    if (!objs) return pdc_set_error(PDC_ENOMEM, "pdc_wait: out of memory");
+    if (!objs)
+        return pdc_set_error(PDC_ENOMEM, "pdc_wait: out of memory");
     pthread_mutex_lock(&c->mu);
     for (size_t i = 0; i < n; i++) {
         objs[i] = pdc_obj_find(c, refs[i].id);
-        if (objs[i]) objs[i]->refs++;
+        if (objs[i])
+            objs[i]->refs++;
     }
     wait_set_t set = {objs, n, num_ready};
     int rc = pdc_client_wait_until(c, s_enough_ready, &set, timeout_ms, 1);
@@ -383,26 +405,32 @@ int pdc_wait(pdc_client *c, const pdc_ref *refs, size_t n, size_t num_ready, int
     for (size_t i = 0; i < n; i++) {
         ready[i] = !objs[i] || objs[i]->state != OBJ_PENDING;
         count += ready[i];
-        if (objs[i]) pdc_obj_unref(c, objs[i]);
+        if (objs[i])
+            pdc_obj_unref(c, objs[i]);
     }
     pthread_mutex_unlock(&c->mu);
     free(objs);
-    if (rc == PDC_ESHUTDOWN) return pdc_set_error(rc, "pdc_wait: the client is shutting down");
+    if (rc == PDC_ESHUTDOWN)
+        return pdc_set_error(rc, "pdc_wait: the client is shutting down");
     return count;
 }
 
 void pdc_ref_retain(pdc_client *c, pdc_ref ref) {
-    if (!c) return;
+    if (!c)
+        return;
     pthread_mutex_lock(&c->mu);
     obj_t *o = pdc_obj_find(c, ref.id);
-    if (o) o->refs++;
+    if (o)
+        o->refs++;
     pthread_mutex_unlock(&c->mu);
 }
 
 void pdc_ref_release(pdc_client *c, pdc_ref ref) {
-    if (!c) return;
+    if (!c)
+        return;
     pthread_mutex_lock(&c->mu);
     obj_t *o = pdc_obj_find(c, ref.id);
-    if (o) pdc_obj_unref(c, o);
+    if (o)
+        pdc_obj_unref(c, o);
     pthread_mutex_unlock(&c->mu);
 }

@@ -27,7 +27,8 @@ const char *pdc_graph_name(const task_t *t, char *buf, size_t len) {
 
 static void s_free(pdc_client *c, task_t *t) {
     for (size_t i = 0; i < t->nargs; i++) {
-        if (t->args[i].actor) pdc_actor_arg_release(c, t->args[i].actor);
+        if (t->args[i].actor)
+            pdc_actor_arg_release(c, t->args[i].actor);
         if (t->args[i].ref)
             pdc_obj_unref(c, t->args[i].ref);
         else
@@ -39,7 +40,8 @@ static void s_free(pdc_client *c, task_t *t) {
 
 void pdc_graph_discard(task_t *t) {
     for (size_t i = 0; i < t->nargs; i++)
-        if (!t->args[i].ref) free(t->args[i].data);
+        if (!t->args[i].ref)
+            free(t->args[i].data);
     free(t->args);
     free(t);
 }
@@ -49,7 +51,8 @@ static int s_depend(task_t *t, obj_t *dep) {
     if (dep->ndependents == dep->capdependents) {
         int cap = dep->capdependents ? dep->capdependents * 2 : 4;
         task_t **d = realloc(dep->dependents, (size_t) cap * sizeof *d);
-        if (!d) return -1;
+        if (!d)
+            return -1;
         dep->dependents = d;
         dep->capdependents = cap;
     }
@@ -62,9 +65,11 @@ static int s_depend(task_t *t, obj_t *dep) {
 static void s_undepend(task_t *t) {
     for (size_t i = 0; i < t->nargs; i++) {
         obj_t *dep = t->args[i].ref;
-        if (!dep) continue;
+        if (!dep)
+            continue;
         for (int k = 0; k < dep->ndependents; k++) {
-            if (dep->dependents[k] != t) continue;
+            if (dep->dependents[k] != t)
+                continue;
             if (dep->walking)
                 dep->dependents[k] = NULL;
             else
@@ -80,7 +85,8 @@ static void s_ready(pdc_client *c, task_t *t) {
 
 /* A dependency of t became ready or failed. */
 static void s_dep_done(pdc_client *c, task_t *t, obj_t *dep) {
-    if (t->state != T_WAITING) return;
+    if (t->state != T_WAITING)
+        return;
     if (dep->state == OBJ_FAILED) {
         char fn[512], msg[1024];
         snprintf(msg, sizeof msg, "an argument failed: %s: %s", dep->err.function,
@@ -90,7 +96,8 @@ static void s_dep_done(pdc_client *c, task_t *t, obj_t *dep) {
         pdc_graph_finish(c, t);
         return;
     }
-    if (--t->pending_deps == 0) s_ready(c, t);
+    if (--t->pending_deps == 0)
+        s_ready(c, t);
 }
 
 void pdc_graph_finish(pdc_client *c, task_t *t) {
@@ -101,7 +108,8 @@ void pdc_graph_finish(pdc_client *c, task_t *t) {
     o->task = NULL;
     o->walking++;
     for (int i = 0; i < o->ndependents; i++)
-        if (o->dependents[i]) s_dep_done(c, o->dependents[i], o);
+        if (o->dependents[i])
+            s_dep_done(c, o->dependents[i], o);
     if (--o->walking == 0) {
         free(o->dependents);
         o->dependents = NULL;
@@ -119,24 +127,34 @@ void pdc_graph_fail(pdc_client *c, task_t *t, int code, const char *node, const 
 }
 
 void pdc_graph_submit(pdc_client *c, task_t *t) {
-    if (t->state == T_WAITING && t->pending_deps == 0) s_ready(c, t);
+    if (t->state == T_WAITING && t->pending_deps == 0)
+        s_ready(c, t);
 }
 
 static int s_copy_value(task_arg_t *a, const pdc_value *v) {
     a->type = v->type;
     switch (v->type) {
-    case PDC_T_I64: a->i64 = v->as.i64; return 0;
-    case PDC_T_F64: a->f64 = v->as.f64; return 0;
-    case PDC_T_NIL: return 0;
+    case PDC_T_I64:
+        a->i64 = v->as.i64;
+        return 0;
+    case PDC_T_F64:
+        a->f64 = v->as.f64;
+        return 0;
+    case PDC_T_NIL:
+        return 0;
     case PDC_T_STR:
     case PDC_T_BYTES:
-        if (v->as.buf.size && !v->as.buf.data) return -1;
+        if (v->as.buf.size && !v->as.buf.data)
+            return -1;
         a->size = v->as.buf.size;
         a->data = malloc(a->size ? a->size : 1);
-        if (!a->data) return -1;
-        if (a->size) memcpy(a->data, v->as.buf.data, a->size);
+        if (!a->data)
+            return -1;
+        if (a->size)
+            memcpy(a->data, v->as.buf.data, a->size);
         return 0;
-    default: return -1;
+    default:
+        return -1;
     }
 }
 
@@ -150,7 +168,8 @@ static int s_store_arg(pdc_client *c, task_arg_t *a, const pdc_value *v, size_t 
     int rc = pdc_store_put(c->store, id, v->type, v->as.buf.data, v->as.buf.size, err, sizeof err);
     obj_t *o = rc == PDC_OK ? pdc_obj_new(c, id) : NULL;
     if (!o) {
-        if (rc == PDC_OK) pdc_store_delete(c->store, id);
+        if (rc == PDC_OK)
+            pdc_store_delete(c->store, id);
         snprintf(why, len, "argument %zu (%zu bytes): %s", i, v->as.buf.size,
                  rc == PDC_OK ? "out of memory" : err);
         return rc == PDC_OK ? PDC_ENOMEM : rc;
@@ -162,9 +181,9 @@ static int s_store_arg(pdc_client *c, task_arg_t *a, const pdc_value *v, size_t 
 }
 
 /* Resolve argument i as far as it can be now: 0, or a code with why.
-   *failed is set to an argument object that already failed. */
-static int s_arg(pdc_client *c, task_t *t, size_t i, const pdc_value *v, obj_t **failed,
-                 char *why, size_t len) {
+ *failed is set to an argument object that already failed. */
+static int s_arg(pdc_client *c, task_t *t, size_t i, const pdc_value *v, obj_t **failed, char *why,
+                 size_t len) {
     task_arg_t *a = &t->args[i];
     if (v->type == PDC_T_ACTOR) {
         obj_t *wait_on = NULL;
@@ -191,7 +210,8 @@ static int s_arg(pdc_client *c, task_t *t, size_t i, const pdc_value *v, obj_t *
         v->as.buf.data)
         return s_store_arg(c, a, v, i, why, len);
     if (v->type != PDC_T_REF) {
-        if (!s_copy_value(a, v)) return PDC_OK;
+        if (!s_copy_value(a, v))
+            return PDC_OK;
         snprintf(why, len, "argument %zu has an invalid type or buffer", i);
         return PDC_EINVAL;
     }
@@ -224,11 +244,15 @@ task_t *pdc_graph_task_new(pdc_client *c, const char *library, const char *funct
         return NULL;
     }
     task_t *t = calloc(1, sizeof *t);
-    if (t) t->args = calloc(nargs ? nargs : 1, sizeof *t->args);
-    if (t) pdc_id_new(t->id);
-    if (t && t->args) t->result = pdc_obj_new(c, t->id);
+    if (t)
+        t->args = calloc(nargs ? nargs : 1, sizeof *t->args);
+    if (t)
+        pdc_id_new(t->id);
+    if (t && t->args)
+        t->result = pdc_obj_new(c, t->id);
     if (!t || !t->args || !t->result) {
-        if (t) free(t->args);
+        if (t)
+            free(t->args);
         free(t);
         *ref = pdc_obj_error_ref(c, PDC_ENOMEM, fname, "out of memory");
         return NULL;
@@ -296,11 +320,21 @@ void pdc_graph_encode_args(pdc_client *c, pdc_enc_t *e, task_t *t, const char *n
         const void *data = o ? o->data : a->data;
         size_t size = o ? o->size : a->size;
         switch (type) {
-        case PDC_T_I64: pdc_enc_i(e, o ? o->i64 : a->i64); break;
-        case PDC_T_F64: pdc_enc_f(e, o ? o->f64 : a->f64); break;
-        case PDC_T_STR: pdc_enc_sn(e, data, size); break;
-        case PDC_T_BYTES: pdc_enc_b(e, data, size); break;
-        default: pdc_enc_nil(e); break;
+        case PDC_T_I64:
+            pdc_enc_i(e, o ? o->i64 : a->i64);
+            break;
+        case PDC_T_F64:
+            pdc_enc_f(e, o ? o->f64 : a->f64);
+            break;
+        case PDC_T_STR:
+            pdc_enc_sn(e, data, size);
+            break;
+        case PDC_T_BYTES:
+            pdc_enc_b(e, data, size);
+            break;
+        default:
+            pdc_enc_nil(e);
+            break;
         }
     }
 }
@@ -327,7 +361,8 @@ const char *pdc_graph_locality(const task_t *t) {
 }
 
 int pdc_cancel(pdc_client *c, pdc_ref ref) {
-    if (!c) return pdc_set_error(PDC_EINVAL, "pdc_cancel: no client");
+    if (!c)
+        return pdc_set_error(PDC_EINVAL, "pdc_cancel: no client");
     pthread_mutex_lock(&c->mu);
     obj_t *o = pdc_obj_find(c, ref.id);
     int rc = PDC_OK;
@@ -339,7 +374,8 @@ int pdc_cancel(pdc_client *c, pdc_ref ref) {
         rc = pdc_set_error(PDC_EINVAL, "pdc_cancel: the task is already running");
     else
         pdc_graph_fail(c, o->task, PDC_ECANCELLED, "", "the task was cancelled before it ran");
-    if (rc == PDC_OK) pdc_clear_error();
+    if (rc == PDC_OK)
+        pdc_clear_error();
     pthread_mutex_unlock(&c->mu);
     return rc;
 }

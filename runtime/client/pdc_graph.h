@@ -52,7 +52,7 @@ struct task {
     task_state state;
     obj_t *result;
     const pdc_task_hook_t *hook;
-    void *hook_ctx;       /* the actor of an actor call or creation */
+    void *hook_ctx;          /* the actor of an actor call or creation */
     struct sched_class *cls; /* for the scheduler's tasks */
     struct lease *lease;     /* the lease running it, in flight */
     int queued;              /* in its sender's queue (head..tail) */

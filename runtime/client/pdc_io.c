@@ -41,11 +41,13 @@ conn_t *pdc_io_conn_open(pdc_client *c, const char *endpoint, char *why, size_t 
 static void s_on_conn_event(pdc_peer_t *peer, unsigned events, void *arg) {
     conn_t *k = arg;
     pdc_client *c = k->client;
-    if (!(events & (ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_CONNECT_RETRIED))) return;
+    if (!(events & (ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_CONNECT_RETRIED)))
+        return;
     pthread_mutex_lock(&c->mu);
     char why[PATH_MAX + 64];
     snprintf(why, sizeof why, "lost the connection to the worker at %s", pdc_peer_endpoint(peer));
-    if (k->on_lost) k->on_lost(c, k, why); /* may release k */
+    if (k->on_lost)
+        k->on_lost(c, k, why); /* may release k */
     pdc_io_pump(c);
     pthread_mutex_unlock(&c->mu);
 }
@@ -53,13 +55,15 @@ static void s_on_conn_event(pdc_peer_t *peer, unsigned events, void *arg) {
 void pdc_io_conn_watch(pdc_client *c, conn_t *k, unsigned events,
                        void (*on_lost)(pdc_client *c, conn_t *k, const char *why)) {
     (void) c;
-    if (k->on_lost) return;
+    if (k->on_lost)
+        return;
     k->on_lost = on_lost;
     pdc_peer_monitor(k->peer, events, s_on_conn_event);
 }
 
 void pdc_io_conn_release(pdc_client *c, conn_t *k, int linger_ms) {
-    if (--k->users > 0) return;
+    if (--k->users > 0)
+        return;
     for (conn_t **p = &c->conns; *p; p = &(*p)->next)
         if (*p == k) {
             *p = k->next;
@@ -118,7 +122,9 @@ static void s_set_value(obj_t *o, unsigned kind, const msgpack_object *f, const 
         else
             pdc_obj_fail(o, PDC_ENOMEM, "result", node, "out of memory for the result");
         break;
-    default: o->type = PDC_T_NIL; break;
+    default:
+        o->type = PDC_T_NIL;
+        break;
     }
 }
 
@@ -126,7 +132,8 @@ static void s_set_value(obj_t *o, unsigned kind, const msgpack_object *f, const 
 static void s_apply_result(pdc_client *c, const msgpack_object *r, const char *node) {
     const msgpack_object *f = r->via.array.ptr;
     obj_t *o = pdc_obj_find(c, pdc_f_id(&f[PDC_RESULT_TASK_ID]));
-    if (!o || !o->task || o->task->state != T_INFLIGHT) return;
+    if (!o || !o->task || o->task->state != T_INFLIGHT)
+        return;
     task_t *t = o->task;
     pdc_sched_note_busy(t, (double) pdc_f_u(&f[PDC_RESULT_BUSY_US]));
     s_set_value(o, (unsigned) pdc_f_u(&f[PDC_RESULT_KIND]), f, node);
@@ -138,7 +145,8 @@ static void s_on_conn(pdc_peer_t *peer, void *sock, void *arg) {
     pdc_client *c = k->client;
     pdc_inbound_t in;
     int rc = pdc_wire_recv(sock, 0, &in);
-    if (rc == 0) return;
+    if (rc == 0)
+        return;
     pthread_mutex_lock(&c->mu);
     const msgpack_object *f = rc > 0 ? in.msg.fields : NULL;
     if (rc < 0) {
@@ -170,7 +178,8 @@ void pdc_io_on_raylet(pdc_peer_t *peer, void *sock, void *arg) {
     pdc_client *c = arg;
     pdc_inbound_t in;
     int rc = pdc_wire_recv(sock, 0, &in);
-    if (rc == 0) return;
+    if (rc == 0)
+        return;
     pthread_mutex_lock(&c->mu);
     if (rc < 0) {
         pdc_warn("refused a message from %s: %s", pdc_peer_endpoint(peer), in.error);
@@ -224,7 +233,8 @@ static void s_on_wake(uv_async_t *h) {
     pdc_io_pump(c); /* when stopping, this returns the idle leases */
     int stop = c->stopping;
     pthread_mutex_unlock(&c->mu);
-    if (stop) uv_stop(&c->loop);
+    if (stop)
+        uv_stop(&c->loop);
 }
 
 static void s_on_lease_timer(uv_timer_t *h) {
@@ -270,7 +280,8 @@ static int s_register(pdc_client *c, const char *raylet_endpoint, const uint8_t 
             pdc_f_cstr(&in.msg.fields[PDC_ERROR_MESSAGE], why, sizeof why);
         fprintf(stderr, "pdc: registering with the raylet at %s failed: %s\n", raylet_endpoint,
                 why);
-        if (rc != 0) pdc_inbound_close(&in);
+        if (rc != 0)
+            pdc_inbound_close(&in);
         return -1;
     }
     const msgpack_object *f = in.msg.fields;
@@ -283,18 +294,19 @@ static int s_register(pdc_client *c, const char *raylet_endpoint, const uint8_t 
     return 0;
 }
 
-pdc_client *pdc_client_connect(const char *raylet_endpoint, int is_worker,
-                               const uint8_t *worker_id, const char *endpoint,
-                               const char *public_endpoint) {
+pdc_client *pdc_client_connect(const char *raylet_endpoint, int is_worker, const uint8_t *worker_id,
+                               const char *endpoint, const char *public_endpoint) {
     pdc_client *c = calloc(1, sizeof *c);
-    if (!c) return NULL;
+    if (!c)
+        return NULL;
     if (pdc_config_load(&c->cfg)) {
         free(c);
         return NULL;
     }
     c->is_worker = is_worker;
     c->exec_thread = pthread_self();
-    if (worker_id) memcpy(c->worker_id, worker_id, PDC_ID_LEN);
+    if (worker_id)
+        memcpy(c->worker_id, worker_id, PDC_ID_LEN);
     snprintf(c->endpoint, sizeof c->endpoint, "%s", endpoint ? endpoint : "");
     snprintf(c->public_endpoint, sizeof c->public_endpoint, "%s",
              public_endpoint ? public_endpoint : "");
@@ -311,13 +323,14 @@ pdc_client *pdc_client_connect(const char *raylet_endpoint, int is_worker,
     pdc_peer_raise_limits(0);
     uv_loop_init(&c->loop);
     char why[512], err[512];
-    c->raylet = pdc_peer_new(&c->loop, &c->cfg, raylet_endpoint, pdc_io_on_raylet, c, why,
-                             sizeof why);
+    c->raylet =
+        pdc_peer_new(&c->loop, &c->cfg, raylet_endpoint, pdc_io_on_raylet, c, why, sizeof why);
     if (!c->raylet) {
         fprintf(stderr, "pdc: cannot connect to the raylet at %s: %s\n", raylet_endpoint, why);
         goto fail;
     }
-    if (s_register(c, raylet_endpoint, worker_id)) goto fail;
+    if (s_register(c, raylet_endpoint, worker_id))
+        goto fail;
     c->store = pdc_store_open(c->store_dir, err, sizeof err);
     if (!c->store) {
         fprintf(stderr, "pdc: cannot open the object store %s: %s\n", c->store_dir, err);
@@ -332,7 +345,8 @@ pdc_client *pdc_client_connect(const char *raylet_endpoint, int is_worker,
     uv_timer_start(&c->keepalive, pdc_remote_on_keepalive, (uint64_t) c->cfg.keepalive_ms,
                    (uint64_t) c->cfg.keepalive_ms);
     c->handles_open = 1;
-    if (pthread_create(&c->io_thread, NULL, s_io_main, c)) goto fail;
+    if (pthread_create(&c->io_thread, NULL, s_io_main, c))
+        goto fail;
     c->io_started = 1;
     return c;
 fail:
@@ -353,7 +367,8 @@ fail:
 }
 
 void pdc_client_close(pdc_client *c) {
-    if (!c) return;
+    if (!c)
+        return;
     if (c->io_started) {
         pthread_mutex_lock(&c->mu);
         pdc_actors_stop(c); /* the I/O thread sends the kills below */

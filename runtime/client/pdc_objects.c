@@ -7,7 +7,8 @@
 
 obj_t *pdc_obj_new(pdc_client *c, const uint8_t *id) {
     obj_t *o = calloc(1, sizeof *o);
-    if (!o) return NULL;
+    if (!o)
+        return NULL;
     memcpy(o->id, id, PDC_ID_LEN);
     o->refs = 1;
     if (pdc_idmap_put(&c->objects, id, o)) {
@@ -24,15 +25,18 @@ obj_t *pdc_obj_find(pdc_client *c, const uint8_t *id) {
 /* Free o and what it holds, and delete its store copy (not from the
    table). */
 static void s_destroy(pdc_client *c, obj_t *o) {
-    if (o->stored && c->store) pdc_store_delete(c->store, o->id);
+    if (o->stored && c->store)
+        pdc_store_delete(c->store, o->id);
     if (o->stored && (o->spread || strcmp(o->node, c->node_id)) && !c->stopping) {
         /* Copies elsewhere go with an OBJECT_FREE the I/O thread sends. */
         if (c->nfrees == c->capfrees) {
             size_t cap = c->capfrees ? 2 * c->capfrees : 64;
             void *grown = realloc(c->frees, cap * sizeof *c->frees);
-            if (grown) c->frees = grown, c->capfrees = cap;
+            if (grown)
+                c->frees = grown, c->capfrees = cap;
         }
-        if (c->nfrees < c->capfrees) memcpy(c->frees[c->nfrees++], o->id, PDC_ID_LEN);
+        if (c->nfrees < c->capfrees)
+            memcpy(c->frees[c->nfrees++], o->id, PDC_ID_LEN);
         pdc_client_wake(c);
     }
     free(o->data);
@@ -44,7 +48,8 @@ static void s_destroy(pdc_client *c, obj_t *o) {
 }
 
 void pdc_obj_unref(pdc_client *c, obj_t *o) {
-    if (--o->refs > 0) return;
+    if (--o->refs > 0)
+        return;
     pdc_idmap_del(&c->objects, o->id);
     s_destroy(c, o);
 }
@@ -53,8 +58,7 @@ static char *s_strdup(const char *s) {
     return strdup(s ? s : "");
 }
 
-void pdc_obj_fail(obj_t *o, int code, const char *function, const char *node,
-                  const char *message) {
+void pdc_obj_fail(obj_t *o, int code, const char *function, const char *node, const char *message) {
     free((char *) o->err.function);
     free((char *) o->err.message);
     free((char *) o->err.node);
@@ -70,7 +74,8 @@ pdc_ref pdc_obj_error_ref(pdc_client *c, int code, const char *function, const c
     pdc_ref ref;
     pdc_id_new(ref.id);
     obj_t *o = pdc_obj_new(c, ref.id);
-    if (o) pdc_obj_fail(o, code, function, c->node_id, message);
+    if (o)
+        pdc_obj_fail(o, code, function, c->node_id, message);
     pdc_set_error(code, "%s", message);
     return ref;
 }
@@ -96,7 +101,8 @@ void pdc_obj_frees_clear(pdc_client *c) {
    argument objects are freed by this same walk). */
 static void s_free_left(void *value, void *arg) {
     obj_t *o = value;
-    if (o->task) pdc_graph_discard(o->task);
+    if (o->task)
+        pdc_graph_discard(o->task);
     s_destroy(arg, o);
 }
 

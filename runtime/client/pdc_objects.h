@@ -40,9 +40,9 @@ typedef struct obj {
     size_t size;
     int stored;              /* the bytes are in a node's store under id */
     char node[PDC_NODE_LEN]; /* that node */
-    int spread;   /* copies may exist on other nodes: free them there too */
-    pdc_error err; /* for OBJ_FAILED; strings malloc'd */
-    task_t *task;  /* the producing task while it is alive */
+    int spread;              /* copies may exist on other nodes: free them there too */
+    pdc_error err;           /* for OBJ_FAILED; strings malloc'd */
+    task_t *task;            /* the producing task while it is alive */
     /* Tasks waiting for this object.  While they are told (walking), a
        task that stops waiting leaves a NULL in its slot instead of
        moving another entry into it, so that none is skipped. */
@@ -56,8 +56,7 @@ obj_t *pdc_obj_new(pdc_client *c, const uint8_t *id);
 obj_t *pdc_obj_find(pdc_client *c, const uint8_t *id);
 void pdc_obj_unref(pdc_client *c, obj_t *o);
 /* Mark o failed with an error (the strings are copied). */
-void pdc_obj_fail(obj_t *o, int code, const char *function, const char *node,
-                  const char *message);
+void pdc_obj_fail(obj_t *o, int code, const char *function, const char *node, const char *message);
 /* A reference to a new object that holds an error (also the thread's
    last error). */
 pdc_ref pdc_obj_error_ref(pdc_client *c, int code, const char *function, const char *message);

@@ -49,7 +49,8 @@ static size_t s_fd_limit;
 
 void pdc_peer_raise_limits(int64_t max_sockets) {
     static int raised;
-    if (raised) return;
+    if (raised)
+        return;
     raised = 1;
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
@@ -65,7 +66,8 @@ void pdc_peer_raise_limits(int64_t max_sockets) {
     /* Not zsys_set_max_sockets, which asserts once a socket exists: set on
        the context, this takes effect if no socket was made yet and is
        harmless otherwise. */
-    if (want > 0) zmq_ctx_set(zsys_init(), ZMQ_MAX_SOCKETS, (int) want);
+    if (want > 0)
+        zmq_ctx_set(zsys_init(), ZMQ_MAX_SOCKETS, (int) want);
 }
 
 size_t pdc_peer_count(void) {
@@ -81,7 +83,8 @@ size_t pdc_peer_limit(void) {
 /* Room for n more sockets, or 0 with why. */
 static int s_room(int n, char *why, size_t len) {
     size_t open = atomic_load(&s_sockets), limit = pdc_peer_limit();
-    if (open + (size_t) n <= limit) return 1;
+    if (open + (size_t) n <= limit)
+        return 1;
     snprintf(why, len,
              "too many connections: %zu ZeroMQ sockets open, the limit is %zu (ZeroMQ's "
              "max_sockets %zu, %zu file descriptors (ulimit -n) at %d per socket)",
@@ -102,7 +105,8 @@ pdc_peer_t *pdc_peer_new(uv_loop_t *loop, const pdc_config_t *cfg, const char *e
         snprintf(why, len, "endpoint too long: %.64s...", endpoint);
         return NULL;
     }
-    if (!s_room(1, why, len)) return NULL;
+    if (!s_room(1, why, len))
+        return NULL;
     pdc_peer_t *self = calloc(1, sizeof *self);
     if (!self) {
         snprintf(why, len, "out of memory");
@@ -154,11 +158,13 @@ static unsigned s_monitor_read(void *sock) {
         return 0;
     }
     uint16_t event = 0;
-    if (zmq_msg_size(&frame) >= 2) memcpy(&event, zmq_msg_data(&frame), 2);
+    if (zmq_msg_size(&frame) >= 2)
+        memcpy(&event, zmq_msg_data(&frame), 2);
     while (zmq_msg_more(&frame)) {
         zmq_msg_close(&frame);
         zmq_msg_init(&frame);
-        if (zmq_msg_recv(&frame, sock, 0) < 0) break;
+        if (zmq_msg_recv(&frame, sock, 0) < 0)
+            break;
     }
     zmq_msg_close(&frame);
     return event;
@@ -168,24 +174,31 @@ static void s_on_monitor(pdc_zwatch_t *watch, void *sock, void *arg) {
     (void) watch;
     pdc_peer_t *self = arg;
     unsigned events = s_monitor_read(sock);
-    if (events & ZMQ_EVENT_CONNECTED) self->connected = 1;
-    if (events && self->on_event) self->on_event(self, events, self->arg);
+    if (events & ZMQ_EVENT_CONNECTED)
+        self->connected = 1;
+    if (events && self->on_event)
+        self->on_event(self, events, self->arg);
 }
 
 int pdc_peer_monitor(pdc_peer_t *self, unsigned events, pdc_peer_event_fn *fn) {
-    if (self->monitor || !self->loop) return -1;
+    if (self->monitor || !self->loop)
+        return -1;
     char why[256];
-    if (!s_room(PEER_SOCKETS - 1, why, sizeof why)) return -1;
+    if (!s_room(PEER_SOCKETS - 1, why, sizeof why))
+        return -1;
     char addr[64];
     snprintf(addr, sizeof addr, "inproc://pdc-monitor-%p", (void *) self);
-    if (zmq_socket_monitor(self->sock, addr, (int) (events | ZMQ_EVENT_CONNECTED)) != 0) return -1;
+    if (zmq_socket_monitor(self->sock, addr, (int) (events | ZMQ_EVENT_CONNECTED)) != 0)
+        return -1;
     self->nsockets++; /* libzmq's own end of the monitor */
     atomic_fetch_add(&s_sockets, 1);
     self->monitor = zsys_socket(ZMQ_PAIR, NULL, 0);
-    if (!self->monitor) return -1;
+    if (!self->monitor)
+        return -1;
     self->nsockets++;
     atomic_fetch_add(&s_sockets, 1);
-    if (zmq_connect(self->monitor, addr) != 0) return -1;
+    if (zmq_connect(self->monitor, addr) != 0)
+        return -1;
     self->on_event = fn;
     self->monitor_watch = pdc_zwatch_new(self->loop, self->monitor, s_on_monitor, self);
     return self->monitor_watch ? 0 : -1;
@@ -208,18 +221,22 @@ int pdc_peer_send(pdc_peer_t *self, const pdc_enc_t *enc, const void *payload, s
 }
 
 void pdc_peer_unwatch(pdc_peer_t *self) {
-    if (!self) return;
+    if (!self)
+        return;
     pdc_zwatch_destroy(&self->watch);
     pdc_zwatch_destroy(&self->monitor_watch);
 }
 
 void pdc_peer_destroy(pdc_peer_t **self_p, int linger_ms) {
     pdc_peer_t *self = self_p ? *self_p : NULL;
-    if (!self) return;
+    if (!self)
+        return;
     *self_p = NULL;
     pdc_peer_unwatch(self);
-    if (self->nsockets > 1) zmq_socket_monitor(self->sock, NULL, 0);
-    if (self->monitor) zsys_close(self->monitor, NULL, 0);
+    if (self->nsockets > 1)
+        zmq_socket_monitor(self->sock, NULL, 0);
+    if (self->monitor)
+        zsys_close(self->monitor, NULL, 0);
     if (self->sock) {
         zmq_setsockopt(self->sock, ZMQ_LINGER, &linger_ms, sizeof linger_ms);
         zsys_close(self->sock, NULL, 0);

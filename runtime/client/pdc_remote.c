@@ -89,18 +89,23 @@ static void s_on_raylet_event_c(pdc_peer_t *peer, unsigned events, void *arg) {
     pdc_client *c = arg;
     pthread_mutex_lock(&c->mu);
     for (raylet_conn_t *r = c->raylets; r; r = r->next) {
-        if (r->peer != peer) continue;
-        if (events & ZMQ_EVENT_CONNECTED) r->down = 0; /* up (again: a glitch, not a death) */
-        if (events & ZMQ_EVENT_DISCONNECTED) s_raylet_lost(c, r, "lost the connection");
+        if (r->peer != peer)
+            continue;
+        if (events & ZMQ_EVENT_CONNECTED)
+            r->down = 0; /* up (again: a glitch, not a death) */
+        if (events & ZMQ_EVENT_DISCONNECTED)
+            s_raylet_lost(c, r, "lost the connection");
     }
     pthread_mutex_unlock(&c->mu);
 }
 
 static raylet_conn_t *s_raylet_conn(pdc_client *c, const char *node, const char *endpoint) {
     for (raylet_conn_t *r = c->raylets; r; r = r->next)
-        if (!strcmp(r->node, node) && !strcmp(pdc_peer_endpoint(r->peer), endpoint)) return r;
+        if (!strcmp(r->node, node) && !strcmp(pdc_peer_endpoint(r->peer), endpoint))
+            return r;
     raylet_conn_t *r = calloc(1, sizeof *r);
-    if (!r) return NULL;
+    if (!r)
+        return NULL;
     char why[512];
     snprintf(r->node, sizeof r->node, "%s", node);
     r->client = c;
@@ -143,7 +148,8 @@ void pdc_remote_on_redirect(pdc_client *c, uint64_t request, const char *node,
                             const char *endpoint) {
     raylet_conn_t *r = s_raylet_conn(c, node, endpoint);
     spilled_t *x = calloc(1, sizeof *x);
-    if (!x) return;
+    if (!x)
+        return;
     x->request = request;
     x->next = c->spilled;
     c->spilled = x;
@@ -160,7 +166,8 @@ void pdc_remote_on_redirect(pdc_client *c, uint64_t request, const char *node,
    what was asked of it is asked of the local raylet again, a little later,
    when its view may say the node is dead.  Mutex held. */
 static void s_raylet_lost(pdc_client *c, raylet_conn_t *r, const char *why) {
-    if (r->down) return;
+    if (r->down)
+        return;
     r->down = 1;
     pdc_warn("node %s's raylet at %s: %s", r->node, pdc_peer_endpoint(r->peer), why);
     uint64_t due = uv_now(&c->loop) + 2 * (uint64_t) c->cfg.heartbeat_ms;
@@ -201,12 +208,14 @@ void pdc_remote_send(pdc_client *c) {
         pdc_enc_begin(&c->enc, PDC_MSG_OBJECT_FREE, 0);
         pdc_enc_u(&c->enc, 1);
         pdc_enc_array(&c->enc, nfrees);
-        for (size_t i = 0; i < nfrees; i++) pdc_enc_id(&c->enc, frees[i]);
+        for (size_t i = 0; i < nfrees; i++)
+            pdc_enc_id(&c->enc, frees[i]);
         pdc_io_send_raylet(c);
         pdc_obj_frees_clear(c);
     }
     for (pull_t *p = c->pulls; p; p = p->next) {
-        if (p->sent) continue;
+        if (p->sent)
+            continue;
         p->sent = 1;
         if (*p->hash) {
             pdc_enc_begin(&c->enc, PDC_MSG_CODE_GET, p->request);
@@ -227,8 +236,7 @@ static int s_pull_done(pdc_client *c, void *arg) {
 
 /* The raylet answered a pull (OBJECT_READY) or a code request
    (CODE_PATH), or refused it (ERROR). */
-static void s_pull_answer(pdc_client *c, void *ctx, uint64_t id, const pdc_msg_t *msg,
-                          void *sock) {
+static void s_pull_answer(pdc_client *c, void *ctx, uint64_t id, const pdc_msg_t *msg, void *sock) {
     (void) id;
     (void) sock;
     pull_t *p = ctx;
@@ -280,7 +288,8 @@ static int s_raylet_request_wait(pdc_client *c, pull_t *p, int64_t timeout_ms) {
 
 pdc_pull_t *pdc_client_pull_start(pdc_client *c, const uint8_t *id, const char *node) {
     pull_t *p = calloc(1, sizeof *p);
-    if (!p) return NULL;
+    if (!p)
+        return NULL;
     memcpy(p->id, id, PDC_ID_LEN);
     snprintf(p->node, sizeof p->node, "%s", node);
     int here = pdc_store_contains(c->store, id);
@@ -311,12 +320,13 @@ int pdc_client_pull_wait(pdc_client *c, pdc_pull_t *p, int64_t timeout_ms, char 
         snprintf(why, len, "out of memory");
         return PDC_ENOMEM;
     }
-    if (timeout_ms < 0 || timeout_ms > c->cfg.pull_timeout_ms) timeout_ms = c->cfg.pull_timeout_ms;
+    if (timeout_ms < 0 || timeout_ms > c->cfg.pull_timeout_ms)
+        timeout_ms = c->cfg.pull_timeout_ms;
     int rc = p->request ? s_raylet_request_wait(c, p, timeout_ms) : p->code;
     char hex[33];
     if (rc == PDC_ETIMEOUT)
-        snprintf(why, len, "object %s did not arrive from node %s within %lld ms", pdc_id_hex(p->id, hex),
-                 p->node, (long long) timeout_ms);
+        snprintf(why, len, "object %s did not arrive from node %s within %lld ms",
+                 pdc_id_hex(p->id, hex), p->node, (long long) timeout_ms);
     else if (rc == PDC_ESHUTDOWN)
         snprintf(why, len, "the client is shutting down");
     else if (rc != PDC_OK)
@@ -333,9 +343,10 @@ int pdc_client_pull(pdc_client *c, const uint8_t *id, const char *node, int64_t 
 int pdc_client_send_head(pdc_client *c, const pdc_enc_t *enc, const void *payload, size_t size) {
     if (!c->head) {
         char why[512];
-        if (!*c->head_endpoint) return -1;
-        c->head = pdc_peer_new(&c->loop, &c->cfg, c->head_endpoint, pdc_io_on_raylet, c, why,
-                               sizeof why);
+        if (!*c->head_endpoint)
+            return -1;
+        c->head =
+            pdc_peer_new(&c->loop, &c->cfg, c->head_endpoint, pdc_io_on_raylet, c, why, sizeof why);
         if (!c->head) {
             pdc_warn("cannot reach the head at %s: %s", c->head_endpoint, why);
             return -1;
@@ -349,17 +360,20 @@ const char *pdc_client_library_for(pdc_client *c, const char *library, const cha
     if (!node || !*node || !strcmp(node, c->node_id) || pdc_code_parse(library, hash, NULL))
         return library;
     code_upload_t *u;
-    for (u = c->uploads; u && u->library != library; u = u->next) {}
+    for (u = c->uploads; u && u->library != library; u = u->next) {
+    }
     if (!u) {
         u = calloc(1, sizeof *u);
-        if (!u) return library;
+        if (!u)
+            return library;
         u->library = library;
         u->next = c->uploads;
         c->uploads = u;
         void *bytes;
         size_t size;
         char why[512], ref[PATH_MAX + 80];
-        if (pdc_code_read(library, (size_t) c->cfg.max_message_size / 2, &bytes, &size, why, sizeof why)) {
+        if (pdc_code_read(library, (size_t) c->cfg.max_message_size / 2, &bytes, &size, why,
+                          sizeof why)) {
             pdc_warn("%s; workers on other nodes will try the path itself", why);
             return library;
         }
@@ -389,7 +403,8 @@ void *pdc_client_dlopen(pdc_client *c, const char *library, char *why, size_t le
     const char *path = library;
     if (!pdc_code_parse(library, hash, &path)) {
         void *h = dlopen(library, RTLD_NOW | RTLD_LOCAL);
-        if (!h) snprintf(why, len, "cannot load library '%s': %s", library, dlerror());
+        if (!h)
+            snprintf(why, len, "cannot load library '%s': %s", library, dlerror());
         return h;
     }
     pull_t *p = calloc(1, sizeof *p);
@@ -403,7 +418,9 @@ void *pdc_client_dlopen(pdc_client *c, const char *library, char *why, size_t le
     void *h = NULL;
     if (rc == PDC_OK) {
         h = dlopen(p->path, RTLD_NOW | RTLD_LOCAL);
-        if (!h) snprintf(why, len, "cannot load library '%s' (code package %s): %s", path, p->path, dlerror());
+        if (!h)
+            snprintf(why, len, "cannot load library '%s' (code package %s): %s", path, p->path,
+                     dlerror());
     } else {
         snprintf(why, len, "cannot load library '%s': %s", path,
                  rc == PDC_ETIMEOUT ? "the raylet did not bring its code package in time" : p->why);
@@ -419,14 +436,16 @@ void pdc_remote_on_keepalive(uv_timer_t *h) {
     pthread_mutex_lock(&c->mu);
     pdc_enc_begin(&c->enc, PDC_MSG_KEEPALIVE, 0);
     for (raylet_conn_t *r = c->raylets; r; r = r->next)
-        if (!r->down) pdc_peer_send(r->peer, &c->enc, NULL, 0);
+        if (!r->down)
+            pdc_peer_send(r->peer, &c->enc, NULL, 0);
     s_retry_deferred(c);
     pthread_mutex_unlock(&c->mu);
 }
 
 /* Stop watching the remote raylets' sockets (before the loop closes). */
 void pdc_remote_unwatch(pdc_client *c) {
-    for (raylet_conn_t *r = c->raylets; r; r = r->next) pdc_peer_unwatch(r->peer);
+    for (raylet_conn_t *r = c->raylets; r; r = r->next)
+        pdc_peer_unwatch(r->peer);
     pdc_peer_unwatch(c->head);
 }
 

@@ -33,7 +33,8 @@ void pdc_requests_free(pdc_requests_t *self) {
 
 uint64_t pdc_requests_add(pdc_requests_t *self, const pdc_request_ops_t *ops, void *ctx) {
     entry_t *e = malloc(sizeof *e);
-    if (!e) return 0;
+    if (!e)
+        return 0;
     e->ops = ops;
     e->ctx = ctx;
     uint64_t id = ++self->next;
@@ -60,7 +61,8 @@ static entry_t *s_find(pdc_requests_t *self, uint64_t id) {
 
 int pdc_requests_answer(pdc_client *c, pdc_requests_t *self, const pdc_msg_t *msg, void *sock) {
     entry_t *e = s_find(self, msg->request_id);
-    if (!e || !e->ops->answer) return 0;
+    if (!e || !e->ops->answer)
+        return 0;
     e->ops->answer(c, e->ctx, msg->request_id, msg, sock);
     return 1;
 }
@@ -68,7 +70,8 @@ int pdc_requests_answer(pdc_client *c, pdc_requests_t *self, const pdc_msg_t *ms
 int pdc_requests_reask(pdc_client *c, pdc_requests_t *self, uint64_t id, void *raylet,
                        unsigned flags) {
     entry_t *e = s_find(self, id);
-    if (!e || !e->ops->reask) return 0;
+    if (!e || !e->ops->reask)
+        return 0;
     e->ops->reask(c, e->ctx, id, raylet, flags);
     return 1;
 }

@@ -90,19 +90,30 @@ static void s_queue_push(sched_class_t *k, task_t *t, int front) {
 }
 
 static void s_queue_remove(sched_class_t *k, task_t *t) {
-    if (t->prev) t->prev->next = t->next; else k->head = t->next;
-    if (t->next) t->next->prev = t->prev; else k->tail = t->prev;
+    if (t->prev)
+        t->prev->next = t->next;
+    else
+        k->head = t->next;
+    if (t->next)
+        t->next->prev = t->prev;
+    else
+        k->tail = t->prev;
     t->prev = t->next = NULL;
     t->queued = 0;
     k->queued--;
 }
 
 static void s_lease_remove_task(lease_t *l, task_t *t) {
-    if (t->prev) t->prev->next = t->next; else l->tasks = t->next;
-    if (t->next) t->next->prev = t->prev;
+    if (t->prev)
+        t->prev->next = t->next;
+    else
+        l->tasks = t->next;
+    if (t->next)
+        t->next->prev = t->prev;
     t->prev = t->next = NULL;
     t->lease = NULL;
-    if (--l->inflight == 0) l->idle_since = pdc_now_ms();
+    if (--l->inflight == 0)
+        l->idle_since = pdc_now_ms();
 }
 
 /* The task hook of remote functions. */
@@ -113,8 +124,10 @@ static void s_task_ready(pdc_client *c, task_t *t) {
 
 static void s_task_done(pdc_client *c, task_t *t) {
     (void) c;
-    if (t->queued) s_queue_remove(t->cls, t);
-    if (t->lease) s_lease_remove_task(t->lease, t);
+    if (t->queued)
+        s_queue_remove(t->cls, t);
+    if (t->lease)
+        s_lease_remove_task(t->lease, t);
 }
 
 static const pdc_task_hook_t s_hook = {s_task_ready, s_task_done};
@@ -130,7 +143,8 @@ static void s_lease_unlink(sched_class_t *k, lease_t *l) {
 }
 
 static void s_lease_free(pdc_client *c, lease_t *l) {
-    if (l->conn) pdc_io_conn_release(c, l->conn, 0);
+    if (l->conn)
+        pdc_io_conn_release(c, l->conn, 0);
     free(l);
 }
 
@@ -143,13 +157,17 @@ static void s_lease_return(pdc_client *c, sched_class_t *k, lease_t *l) {
 }
 
 size_t pdc_sched_push_count(const pdc_config_t *cfg, const sched_class_t *k, const lease_t *l) {
-    if (k->sched.strategy == PDC_SCHED_SPREAD) return l->spent || !k->queued ? 0 : 1;
+    if (k->sched.strategy == PDC_SCHED_SPREAD)
+        return l->spent || !k->queued ? 0 : 1;
     size_t limit = (size_t) cfg->max_tasks_in_flight;
     int long_tasks = k->busy_us < 0 || k->busy_us >= (double) cfg->spread_min_us;
-    if (long_tasks && limit > 2) limit = 2;
-    if ((size_t) l->inflight >= limit) return 0;
+    if (long_tasks && limit > 2)
+        limit = 2;
+    if ((size_t) l->inflight >= limit)
+        return 0;
     size_t nleases = 0;
-    for (const lease_t *x = k->leases; x; x = x->next) nleases++;
+    for (const lease_t *x = k->leases; x; x = x->next)
+        nleases++;
     size_t ways = nleases ? nleases : 1;
     size_t share = (k->queued + ways - 1) / ways;
     size_t room = limit - (size_t) l->inflight;
@@ -158,20 +176,23 @@ size_t pdc_sched_push_count(const pdc_config_t *cfg, const sched_class_t *k, con
 }
 
 size_t pdc_sched_requests_wanted(const pdc_config_t *cfg, const sched_class_t *k) {
-    if (!k->queued) return 0;
+    if (!k->queued)
+        return 0;
     int spread = k->sched.strategy == PDC_SCHED_SPREAD;
     int long_tasks = k->busy_us < 0 || k->busy_us >= (double) cfg->spread_min_us;
     size_t want = spread ? k->queued : long_tasks ? (k->queued + 1) / 2 : 1;
-    size_t cap = spread ? (size_t) cfg->max_tasks_in_flight
-                        : (size_t) cfg->max_pending_lease_requests;
-    if (want > cap) want = cap;
+    size_t cap =
+        spread ? (size_t) cfg->max_tasks_in_flight : (size_t) cfg->max_pending_lease_requests;
+    if (want > cap)
+        want = cap;
     return want < 1 ? 1 : want;
 }
 
 static void s_dispatch(pdc_client *c, sched_class_t *k, lease_t *l) {
     int spread = k->sched.strategy == PDC_SCHED_SPREAD;
     size_t n = pdc_sched_push_count(&c->cfg, k, l);
-    if (n == 0) return;
+    if (n == 0)
+        return;
     void *sock = pdc_peer_sock(l->conn->peer);
     if (!l->told) {
         /* The worker learns the lease's GPUs before its first task. */
@@ -189,7 +210,8 @@ static void s_dispatch(pdc_client *c, sched_class_t *k, lease_t *l) {
         t->lease = l;
         t->prev = NULL;
         t->next = l->tasks;
-        if (l->tasks) l->tasks->prev = t;
+        if (l->tasks)
+            l->tasks->prev = t;
         l->tasks = t;
         l->inflight++;
         pdc_graph_encode(c, &c->enc, t, l->node);
@@ -198,7 +220,8 @@ static void s_dispatch(pdc_client *c, sched_class_t *k, lease_t *l) {
 }
 
 static void s_fail_queue(pdc_client *c, sched_class_t *k, int code, const char *why) {
-    while (k->head) pdc_graph_fail(c, k->head, code, "", why);
+    while (k->head)
+        pdc_graph_fail(c, k->head, code, "", why);
 }
 
 /* A worker connection on another node went away. */
@@ -210,7 +233,8 @@ static void s_on_conn_lost(pdc_client *c, conn_t *k, const char *why) {
 static void s_on_grant(pdc_client *c, sched_class_t *k, const pdc_msg_t *msg, void *sock) {
     /* (A request asked again after a dropped connection may be granted
        twice; the spare lease is used or returned.) */
-    if (k->requests > 0) k->requests--;
+    if (k->requests > 0)
+        k->requests--;
     const msgpack_object *f = msg->fields;
     lease_t *l = calloc(1, sizeof *l);
     char endpoint[PATH_MAX], why[512];
@@ -224,7 +248,8 @@ static void s_on_grant(pdc_client *c, sched_class_t *k, const pdc_msg_t *msg, vo
         l->cls = k;
         l->idle_since = pdc_now_ms();
         l->conn = pdc_io_conn_open(c, endpoint, why, sizeof why);
-        if (!l->conn) pdc_warn("cannot reach the worker leased at %s: %s", endpoint, why);
+        if (!l->conn)
+            pdc_warn("cannot reach the worker leased at %s: %s", endpoint, why);
     }
     if (!l || !l->conn) {
         /* Give it straight back. */
@@ -234,10 +259,12 @@ static void s_on_grant(pdc_client *c, sched_class_t *k, const pdc_msg_t *msg, vo
         free(l);
         return;
     }
-    if (raylet) pdc_io_conn_watch(c, l->conn, ZMQ_EVENT_DISCONNECTED, s_on_conn_lost);
+    if (raylet)
+        pdc_io_conn_watch(c, l->conn, ZMQ_EVENT_DISCONNECTED, s_on_conn_lost);
     l->next = k->leases;
     k->leases = l;
-    if (!k->queued) s_lease_return(c, k, l);
+    if (!k->queued)
+        s_lease_return(c, k, l);
 }
 
 static void s_on_answer(pdc_client *c, void *ctx, uint64_t id, const pdc_msg_t *msg, void *sock) {
@@ -253,7 +280,8 @@ static void s_on_answer(pdc_client *c, void *ctx, uint64_t id, const pdc_msg_t *
     } else if (msg->type == PDC_MSG_ERROR) {
         char why[512];
         pdc_f_cstr(&f[PDC_ERROR_MESSAGE], why, sizeof why);
-        if (k->requests > 0) k->requests--;
+        if (k->requests > 0)
+            k->requests--;
         s_fail_queue(c, k, (int) pdc_f_i(&f[PDC_ERROR_CODE]), why);
     }
 }
@@ -271,9 +299,11 @@ static sched_class_t *s_class(pdc_client *c, double cpus, const pdc_resources_t 
     snprintf(key, sizeof key, "%s|%u|%s|%d|%s", pdc_resources_format(res, rkey, sizeof rkey),
              sched->strategy, sched->node, sched->soft, sched->labels);
     for (sched_class_t *k = c->classes; k; k = k->next)
-        if (k->cpus == cpus && !strcmp(k->key, key)) return k;
+        if (k->cpus == cpus && !strcmp(k->key, key))
+            return k;
     sched_class_t *k = calloc(1, sizeof *k);
-    if (!k) return NULL;
+    if (!k)
+        return NULL;
     k->request = pdc_requests_add(&c->requests, &s_request_ops, k);
     if (!k->request) {
         free(k);
@@ -294,7 +324,8 @@ static sched_class_t *s_class(pdc_client *c, double cpus, const pdc_resources_t 
 uint64_t pdc_sched_pump(pdc_client *c, uint64_t now) {
     uint64_t next_check = 0, idle_ms = (uint64_t) c->cfg.lease_idle_ms;
     for (sched_class_t *k = c->classes; k; k = k->next) {
-        for (lease_t *l = k->leases; l && k->queued; l = l->next) s_dispatch(c, k, l);
+        for (lease_t *l = k->leases; l && k->queued; l = l->next)
+            s_dispatch(c, k, l);
         size_t want = pdc_sched_requests_wanted(&c->cfg, k);
         while (k->queued && (size_t) k->requests < want) {
             k->requests++;
@@ -303,7 +334,8 @@ uint64_t pdc_sched_pump(pdc_client *c, uint64_t now) {
         }
         for (lease_t *l = k->leases, *next; l; l = next) {
             next = l->next;
-            if (l->inflight || (k->queued && !l->spent)) continue;
+            if (l->inflight || (k->queued && !l->spent))
+                continue;
             if (l->spent || now - l->idle_since >= idle_ms || c->stopping)
                 s_lease_return(c, k, l);
             else if (!next_check || l->idle_since + idle_ms < next_check)
@@ -315,7 +347,8 @@ uint64_t pdc_sched_pump(pdc_client *c, uint64_t now) {
 
 void pdc_sched_note_busy(task_t *t, double busy) {
     sched_class_t *k = t->cls;
-    if (k) k->busy_us = k->busy_us < 0 ? busy : 0.8 * k->busy_us + 0.2 * busy;
+    if (k)
+        k->busy_us = k->busy_us < 0 ? busy : 0.8 * k->busy_us + 0.2 * busy;
 }
 
 /* l's worker is gone: retry or fail its tasks, free it. */
@@ -331,9 +364,8 @@ static void s_lease_lost(pdc_client *c, sched_class_t *k, lease_t *l, int status
             continue;
         }
         char why[256];
-        snprintf(why, sizeof why,
-                 "the worker on node %s died (%s %d) and the retries are used up", l->node,
-                 status < 0 ? "signal" : "exit status", status < 0 ? -status : status);
+        snprintf(why, sizeof why, "the worker on node %s died (%s %d) and the retries are used up",
+                 l->node, status < 0 ? "signal" : "exit status", status < 0 ? -status : status);
         pdc_graph_fail(c, t, PDC_EWORKERDIED, l->node, why);
     }
     s_lease_free(c, l);
@@ -363,7 +395,8 @@ int pdc_sched_on_conn_lost(pdc_client *c, conn_t *conn) {
 
 void pdc_sched_close(pdc_client *c) {
     for (sched_class_t *k = c->classes; k; k = k->next)
-        while (k->leases) s_lease_return(c, k, k->leases);
+        while (k->leases)
+            s_lease_return(c, k, k->leases);
     while (c->classes) {
         sched_class_t *k = c->classes;
         c->classes = k->next;
@@ -412,12 +445,13 @@ pdc_ref pdc_call_args(pdc_client *c, pdc_fn fn, const pdc_opts *opts, const pdc_
     if (t) {
         t->cls = k;
         t->retries_left = !opts || opts->max_retries == 0 ? 3
-                          : opts->max_retries < 0        ? 0
-                                                         : opts->max_retries;
+                          : opts->max_retries < 0         ? 0
+                                                          : opts->max_retries;
         pdc_graph_submit(c, t);
         wake = t->state == T_QUEUED;
     }
     pthread_mutex_unlock(&c->mu);
-    if (wake) pdc_client_wake(c);
+    if (wake)
+        pdc_client_wake(c);
     return ref;
 }

@@ -23,12 +23,14 @@
 #include <time.h>
 
 static const char *s_type_name(pdc_type t) {
-    static const char *names[] = {"nil", "an int", "a float", "a string", "bytes", "a reference", "an error"};
+    static const char *names[] = {"nil",   "an int",      "a float", "a string",
+                                  "bytes", "a reference", "an error"};
     return (unsigned) t < 7 ? names[t] : "?";
 }
 
 static void s_args_error(pdc_task *t, size_t i, const char *wanted) {
-    if (t->code != PDC_OK) return;
+    if (t->code != PDC_OK)
+        return;
     t->code = PDC_EARGS;
     if (i >= t->nargs)
         snprintf(t->message, sizeof t->message, "%s: argument %zu was read but the call passed %zu",
@@ -39,7 +41,8 @@ static void s_args_error(pdc_task *t, size_t i, const char *wanted) {
 }
 
 static task_input_t *s_arg(pdc_task *t, size_t i, pdc_type want, const char *wanted) {
-    if (i < t->nargs && t->args[i].type == want) return &t->args[i];
+    if (i < t->nargs && t->args[i].type == want)
+        return &t->args[i];
     s_args_error(t, i, wanted);
     return NULL;
 }
@@ -58,21 +61,25 @@ int64_t pdc_arg_i64(pdc_task *t, size_t i) {
 }
 
 double pdc_arg_f64(pdc_task *t, size_t i) {
-    if (i < t->nargs && t->args[i].type == PDC_T_I64) return (double) t->args[i].i64;
+    if (i < t->nargs && t->args[i].type == PDC_T_I64)
+        return (double) t->args[i].i64;
     task_input_t *a = s_arg(t, i, PDC_T_F64, "a float");
     return a ? a->f64 : 0.0;
 }
 
 const char *pdc_arg_str(pdc_task *t, size_t i, size_t *len) {
     task_input_t *a = s_arg(t, i, PDC_T_STR, "a string");
-    if (len) *len = a ? a->size : 0;
+    if (len)
+        *len = a ? a->size : 0;
     return a ? a->data : NULL;
 }
 
 const void *pdc_arg_bytes(pdc_task *t, size_t i, size_t *size) {
-    task_input_t *a = i < t->nargs && t->args[i].type == PDC_T_STR ? &t->args[i]
-                                                                   : s_arg(t, i, PDC_T_BYTES, "bytes");
-    if (size) *size = a ? a->size : 0;
+    task_input_t *a = i < t->nargs && t->args[i].type == PDC_T_STR
+                          ? &t->args[i]
+                          : s_arg(t, i, PDC_T_BYTES, "bytes");
+    if (size)
+        *size = a ? a->size : 0;
     return a ? a->data : NULL;
 }
 
@@ -100,8 +107,10 @@ int pdc_return_f64(pdc_task *t, double v) {
 static int s_return_buf(pdc_task *t, pdc_type type, const void *data, size_t size) {
     s_clear_result(t);
     t->rbuf = malloc(size ? size : 1);
-    if (!t->rbuf) return pdc_fail(t, "out of memory for a %zu-byte result", size);
-    if (size) memcpy(t->rbuf, data, size);
+    if (!t->rbuf)
+        return pdc_fail(t, "out of memory for a %zu-byte result", size);
+    if (size)
+        memcpy(t->rbuf, data, size);
     t->rtype = type;
     t->rdata = t->rbuf;
     t->rsize = size;
@@ -113,7 +122,8 @@ int pdc_return_str(pdc_task *t, const char *s) {
 }
 
 int pdc_return_bytes(pdc_task *t, const void *data, size_t size) {
-    if (size && !data) return pdc_fail(t, "pdc_return_bytes: NULL data");
+    if (size && !data)
+        return pdc_fail(t, "pdc_return_bytes: NULL data");
     return s_return_buf(t, PDC_T_BYTES, data, size);
 }
 
@@ -142,7 +152,8 @@ int pdc_fail(pdc_task *t, const char *fmt, ...) {
 }
 
 pdc_actor *pdc_arg_actor(pdc_task *t, size_t i) {
-    if (i < t->nargs && t->args[i].type == PDC_T_ACTOR) return t->args[i].actor;
+    if (i < t->nargs && t->args[i].type == PDC_T_ACTOR)
+        return t->args[i].actor;
     s_args_error(t, i, "an actor handle");
     return NULL;
 }
@@ -161,10 +172,12 @@ pdc_fn pdc_task_self(pdc_task *t) {
    node; 0, or -1 if it is not one. */
 static int s_parse_remote(const msgpack_object *v, uint8_t id[PDC_ID_LEN], char *node, size_t len) {
     char text[2 * PDC_ID_LEN + 80];
-    if (v->type != MSGPACK_OBJECT_STR || v->via.str.size >= sizeof text) return -1;
+    if (v->type != MSGPACK_OBJECT_STR || v->via.str.size >= sizeof text)
+        return -1;
     pdc_f_cstr(v, text, sizeof text);
     const char *sep = strchr(text, '@');
-    if (!sep || sep - text != 2 * PDC_ID_LEN || pdc_id_parse(text, id)) return -1;
+    if (!sep || sep - text != 2 * PDC_ID_LEN || pdc_id_parse(text, id))
+        return -1;
     snprintf(node, len, "%s", sep + 1);
     return 0;
 }
@@ -188,7 +201,8 @@ void pdc_task_read_args(pdc_task *t, const msgpack_object *list) {
         const msgpack_object *pair = list->via.array.ptr[i].via.array.ptr;
         uint8_t id[PDC_ID_LEN];
         char node[128];
-        if (pdc_f_u(&pair[PDC_ARG_KIND]) == PDC_ARG_REMOTE && !s_parse_remote(&pair[PDC_ARG_VALUE], id, node, sizeof node))
+        if (pdc_f_u(&pair[PDC_ARG_KIND]) == PDC_ARG_REMOTE &&
+            !s_parse_remote(&pair[PDC_ARG_VALUE], id, node, sizeof node))
             pulls[i] = pdc_client_pull_start(t->client, id, node);
     }
     for (size_t i = 0; i < t->nargs; i++) {
@@ -201,7 +215,8 @@ void pdc_task_read_args(pdc_task *t, const msgpack_object *list) {
                 a->actor = pdc_actor_from_wire(t->client, v->via.str.ptr, v->via.str.size);
             if (!a->actor && t->code == PDC_OK) {
                 t->code = PDC_EPROTO;
-                snprintf(t->message, sizeof t->message, "argument %zu: a malformed actor handle", i);
+                snprintf(t->message, sizeof t->message, "argument %zu: a malformed actor handle",
+                         i);
             }
             continue;
         }
@@ -213,7 +228,8 @@ void pdc_task_read_args(pdc_task *t, const msgpack_object *list) {
             if (s_parse_remote(v, remote_id, node, sizeof node)) {
                 if (t->code == PDC_OK) {
                     t->code = PDC_EPROTO;
-                    snprintf(t->message, sizeof t->message, "argument %zu: a remote argument needs ID@NODE", i);
+                    snprintf(t->message, sizeof t->message,
+                             "argument %zu: a remote argument needs ID@NODE", i);
                 }
                 continue;
             }
@@ -230,14 +246,15 @@ void pdc_task_read_args(pdc_task *t, const msgpack_object *list) {
         } else if (pdc_f_u(&pair[PDC_ARG_KIND]) == PDC_ARG_STORED) {
             if (v->type != MSGPACK_OBJECT_BIN || v->via.bin.size != PDC_ID_LEN) {
                 t->code = PDC_EPROTO;
-                snprintf(t->message, sizeof t->message, "argument %zu: a stored argument needs a 16-byte id", i);
+                snprintf(t->message, sizeof t->message,
+                         "argument %zu: a stored argument needs a 16-byte id", i);
                 continue;
             }
             stored_id = (const uint8_t *) v->via.bin.ptr;
         }
         if (stored_id) {
-            int rc = pdc_store_get(t->client->store, stored_id, &a->data,
-                                   &a->size, &a->type, &a->pin);
+            int rc =
+                pdc_store_get(t->client->store, stored_id, &a->data, &a->size, &a->type, &a->pin);
             if (rc != PDC_OK && t->code == PDC_OK) {
                 char hex[33];
                 t->code = rc == PDC_ENOTFOUND ? PDC_EOBJECTLOST : rc;
@@ -272,7 +289,9 @@ void pdc_task_read_args(pdc_task *t, const msgpack_object *list) {
             a->data = v->via.bin.ptr;
             a->size = v->via.bin.size;
             break;
-        default: a->type = PDC_T_NIL; break;
+        default:
+            a->type = PDC_T_NIL;
+            break;
         }
     }
     free(pulls); /* every one started was waited for above */
@@ -289,7 +308,8 @@ void pdc_task_encode_result(pdc_task *t, pdc_enc_t *e) {
         int rc = pdc_store_put(c->store, t->id, t->rtype, t->rdata, t->rsize, err, sizeof err);
         if (rc != PDC_OK) {
             t->code = rc;
-            snprintf(t->message, sizeof t->message, "storing the %zu-byte result: %s", t->rsize, err);
+            snprintf(t->message, sizeof t->message, "storing the %zu-byte result: %s", t->rsize,
+                     err);
         } else {
             t->rstored = 1;
         }
@@ -310,11 +330,21 @@ void pdc_task_encode_result(pdc_task *t, pdc_enc_t *e) {
     } else {
         pdc_enc_u(e, PDC_RES_INLINE);
         switch (t->rtype) {
-        case PDC_T_I64: pdc_enc_i(e, t->ri64); break;
-        case PDC_T_F64: pdc_enc_f(e, t->rf64); break;
-        case PDC_T_STR: pdc_enc_sn(e, t->rdata, t->rsize); break;
-        case PDC_T_BYTES: pdc_enc_b(e, t->rdata, t->rsize); break;
-        default: pdc_enc_nil(e); break;
+        case PDC_T_I64:
+            pdc_enc_i(e, t->ri64);
+            break;
+        case PDC_T_F64:
+            pdc_enc_f(e, t->rf64);
+            break;
+        case PDC_T_STR:
+            pdc_enc_sn(e, t->rdata, t->rsize);
+            break;
+        case PDC_T_BYTES:
+            pdc_enc_b(e, t->rdata, t->rsize);
+            break;
+        default:
+            pdc_enc_nil(e);
+            break;
         }
         pdc_enc_s(e, "");
         pdc_enc_s(e, "");
@@ -324,8 +354,10 @@ void pdc_task_encode_result(pdc_task *t, pdc_enc_t *e) {
 
 void pdc_task_release(pdc_task *t) {
     for (size_t i = 0; i < t->nargs; i++) {
-        if (t->args[i].pin) pdc_store_unpin(t->client->store, &t->args[i].pin);
-        if (t->args[i].actor) pdc_actor_release(t->client, t->args[i].actor);
+        if (t->args[i].pin)
+            pdc_store_unpin(t->client->store, &t->args[i].pin);
+        if (t->args[i].actor)
+            pdc_actor_release(t->client, t->args[i].actor);
     }
     free(t->args);
     free(t->rbuf);
@@ -334,9 +366,7 @@ void pdc_task_release(pdc_task *t) {
     t->nargs = 0;
 }
 
-
 /* ---- Result batches ------------------------------------------------- */
-
 
 void pdc_result_batch_init(pdc_result_batch_t *b) {
     pdc_enc_init(&b->out);
@@ -353,7 +383,8 @@ void pdc_result_batch_free(pdc_result_batch_t *b) {
 
 void pdc_result_batch_add(pdc_result_batch_t *b, pdc_task *t) {
     pdc_task_encode_result(t, &b->one);
-    if (b->count == 0) b->first_us = pdc_now_us();
+    if (b->count == 0)
+        b->first_us = pdc_now_us();
     msgpack_sbuffer_write(&b->batch, b->one.buf.data, b->one.buf.size);
     b->count++;
 }
@@ -364,7 +395,8 @@ uint64_t pdc_result_batch_age_us(const pdc_result_batch_t *b) {
 
 void pdc_result_batch_send(pdc_result_batch_t *b, void *router, const void *rid, size_t rid_len,
                            const char *node) {
-    if (!b->count) return;
+    if (!b->count)
+        return;
     pdc_enc_begin(&b->out, PDC_MSG_TASK_RESULTS, 0);
     pdc_enc_s(&b->out, node);
     pdc_enc_array(&b->out, b->count);

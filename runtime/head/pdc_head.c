@@ -90,21 +90,23 @@ typedef struct {
 
 static node_t *s_node(head_t *self, const char *id) {
     for (node_t *n = self->nodes; n; n = n->next)
-        if (!strcmp(n->id, id)) return n;
+        if (!strcmp(n->id, id))
+            return n;
     return NULL;
 }
 
 /* Copy a validated {} map into res; field selects total or available. */
-static void s_read_resources(node_t *n, const msgpack_object *map,
-                             int available) {
+static void s_read_resources(node_t *n, const msgpack_object *map, int available) {
     for (uint32_t i = 0; i < map->via.map.size; i++) {
         char name[32];
         pdc_f_cstr(&map->via.map.ptr[i].key, name, sizeof name);
         double v = pdc_f_f(&map->via.map.ptr[i].val);
         int k;
-        for (k = 0; k < n->nres && strcmp(n->res[k].name, name); k++) {}
+        for (k = 0; k < n->nres && strcmp(n->res[k].name, name); k++) {
+        }
         if (k == n->nres) {
-            if (n->nres == MAX_RESOURCES || available) continue;
+            if (n->nres == MAX_RESOURCES || available)
+                continue;
             snprintf(n->res[n->nres++].name, sizeof n->res[0].name, "%s", name);
         }
         if (available)
@@ -121,7 +123,8 @@ static void s_on_node_register(head_t *self, pdc_inbound_t *in) {
     node_t *n = s_node(self, id);
     if (!n) {
         n = calloc(1, sizeof *n);
-        if (!n) return;
+        if (!n)
+            return;
         snprintf(n->id, sizeof n->id, "%s", id);
         n->next = self->nodes;
         self->nodes = n;
@@ -147,8 +150,7 @@ static int s_on_heartbeat(head_t *self, pdc_inbound_t *in) {
     if (!n || !n->alive) {
         char why[128];
         snprintf(why, sizeof why, "node %s is not registered", id);
-        pdc_wire_reply_error(zsock_resolve(self->router), in, &self->enc,
-                             PDC_ENOTFOUND, why);
+        pdc_wire_reply_error(zsock_resolve(self->router), in, &self->enc, PDC_ENOTFOUND, why);
         return 0;
     }
     n->last_seen = uv_now(self->loop);
@@ -168,7 +170,8 @@ static void s_enc_resources(head_t *self, node_t *n, int available) {
    their cluster view; pdc status and joining drivers ask with NODES. */
 static void s_reply_nodes(head_t *self, pdc_inbound_t *in) {
     size_t count = 0;
-    for (node_t *n = self->nodes; n; n = n->next) count++;
+    for (node_t *n = self->nodes; n; n = n->next)
+        count++;
     pdc_enc_begin(&self->enc, PDC_MSG_NODES_REPLY, in->msg.request_id);
     pdc_enc_array(&self->enc, count);
     for (node_t *n = self->nodes; n; n = n->next) {
@@ -186,7 +189,8 @@ static void s_reply_nodes(head_t *self, pdc_inbound_t *in) {
 
 static void s_on_status(head_t *self, pdc_inbound_t *in) {
     double alive = 0, dead = 0;
-    for (node_t *n = self->nodes; n; n = n->next) *(n->alive ? &alive : &dead) += 1;
+    for (node_t *n = self->nodes; n; n = n->next)
+        *(n->alive ? &alive : &dead) += 1;
     pdc_enc_begin(&self->enc, PDC_MSG_STATUS_REPLY, in->msg.request_id);
     const char *names[] = {"nodes_alive", "nodes_dead", "bad_messages", "pid"};
     double values[] = {alive, dead, (double) self->bad_messages, (double) getpid()};
@@ -200,12 +204,14 @@ static void s_on_status(head_t *self, pdc_inbound_t *in) {
     pdc_wire_reply(zsock_resolve(self->router), in, &self->enc);
 }
 
-static actor_name_t **s_name_slot(head_t *self, const msgpack_object *ns, const msgpack_object *name) {
+static actor_name_t **s_name_slot(head_t *self, const msgpack_object *ns,
+                                  const msgpack_object *name) {
     char n[64], k[128];
     pdc_f_cstr(ns, n, sizeof n);
     pdc_f_cstr(name, k, sizeof k);
     actor_name_t **p = &self->names;
-    while (*p && (strcmp((*p)->ns, n) || strcmp((*p)->name, k))) p = &(*p)->next;
+    while (*p && (strcmp((*p)->ns, n) || strcmp((*p)->name, k)))
+        p = &(*p)->next;
     return p;
 }
 
@@ -257,7 +263,8 @@ static void s_on_actor_name(head_t *self, pdc_inbound_t *in) {
     }
     if (!a) {
         a = calloc(1, sizeof *a);
-        if (!a) return;
+        if (!a)
+            return;
         snprintf(a->ns, sizeof a->ns, "%s", ns);
         snprintf(a->name, sizeof a->name, "%s", name);
         memcpy(a->id, id, 16);
@@ -269,13 +276,15 @@ static void s_on_actor_name(head_t *self, pdc_inbound_t *in) {
 
 static code_pkg_t *s_code(head_t *self, const char *hash) {
     for (code_pkg_t *p = self->code; p; p = p->next)
-        if (!strcmp(p->hash, hash)) return p;
+        if (!strcmp(p->hash, hash))
+            return p;
     return NULL;
 }
 
 /* CODE_PUT: keep the package if its bytes match its hash.  CODE_GET:
    send it.  Both carry the hash in the same place. */
-_Static_assert(PDC_SAME_FIELD(PDC_CODE_GET_HASH, PDC_CODE_PUT_HASH), "CODE_GET and CODE_PUT read the hash in one place");
+_Static_assert(PDC_SAME_FIELD(PDC_CODE_GET_HASH, PDC_CODE_PUT_HASH),
+               "CODE_GET and CODE_PUT read the hash in one place");
 
 static void s_on_code(head_t *self, pdc_inbound_t *in) {
     void *sock = zsock_resolve(self->router);
@@ -284,7 +293,8 @@ static void s_on_code(head_t *self, pdc_inbound_t *in) {
     char hash[PDC_CODE_HASH_LEN + 1], why[400];
     if (!pdc_code_hash_valid(h, hlen)) {
         self->bad_messages++;
-        pdc_wire_reply_error(sock, in, &self->enc, PDC_EINVAL, "a code hash is 64 lowercase hex digits");
+        pdc_wire_reply_error(sock, in, &self->enc, PDC_EINVAL,
+                             "a code hash is 64 lowercase hex digits");
         return;
     }
     memcpy(hash, h, PDC_CODE_HASH_LEN);
@@ -307,7 +317,8 @@ static void s_on_code(head_t *self, pdc_inbound_t *in) {
         char got[PDC_CODE_HASH_LEN + 1];
         size_t size = body ? zmq_msg_size(body) : 0;
         if (!body) {
-            pdc_wire_reply_error(sock, in, &self->enc, PDC_EINVAL, "CODE_PUT without the library's bytes");
+            pdc_wire_reply_error(sock, in, &self->enc, PDC_EINVAL,
+                                 "CODE_PUT without the library's bytes");
             return;
         }
         pdc_code_hash(zmq_msg_data(body), size, got);
@@ -317,7 +328,8 @@ static void s_on_code(head_t *self, pdc_inbound_t *in) {
             return;
         }
         if (self->code_bytes + size > (size_t) self->cfg.max_code_bytes) {
-            snprintf(why, sizeof why, "the head holds %zu bytes of code; %zu more would pass max_code_bytes (%lld)",
+            snprintf(why, sizeof why,
+                     "the head holds %zu bytes of code; %zu more would pass max_code_bytes (%lld)",
                      self->code_bytes, size, (long long) self->cfg.max_code_bytes);
             pdc_wire_reply_error(sock, in, &self->enc, PDC_ESTOREFULL, why);
             return;
@@ -326,7 +338,8 @@ static void s_on_code(head_t *self, pdc_inbound_t *in) {
         void *bytes = p ? malloc(size ? size : 1) : NULL;
         if (!bytes) {
             free(p);
-            pdc_wire_reply_error(sock, in, &self->enc, PDC_ENOMEM, "out of memory for the code package");
+            pdc_wire_reply_error(sock, in, &self->enc, PDC_ENOMEM,
+                                 "out of memory for the code package");
             return;
         }
         memcpy(bytes, zmq_msg_data(body), size);
@@ -348,20 +361,33 @@ static void s_on_router(pdc_zwatch_t *watch, void *sock, void *arg) {
     (void) watch;
     head_t *self = arg;
     pdc_inbound_t in;
-    if (!pdc_wire_serve(sock, &in, &self->enc, &self->bad_messages)) return;
+    if (!pdc_wire_serve(sock, &in, &self->enc, &self->bad_messages))
+        return;
     switch (in.msg.type) {
-    case PDC_MSG_NODE_REGISTER: s_on_node_register(self, &in); break;
-    case PDC_MSG_HEARTBEAT:
-        if (s_on_heartbeat(self, &in)) s_reply_nodes(self, &in);
+    case PDC_MSG_NODE_REGISTER:
+        s_on_node_register(self, &in);
         break;
-    case PDC_MSG_NODES: s_reply_nodes(self, &in); break;
-    case PDC_MSG_STATUS: s_on_status(self, &in); break;
+    case PDC_MSG_HEARTBEAT:
+        if (s_on_heartbeat(self, &in))
+            s_reply_nodes(self, &in);
+        break;
+    case PDC_MSG_NODES:
+        s_reply_nodes(self, &in);
+        break;
+    case PDC_MSG_STATUS:
+        s_on_status(self, &in);
+        break;
     case PDC_MSG_ACTOR_NAME_REGISTER:
     case PDC_MSG_ACTOR_NAME_DROP:
-    case PDC_MSG_ACTOR_LOOKUP: s_on_actor_name(self, &in); break;
+    case PDC_MSG_ACTOR_LOOKUP:
+        s_on_actor_name(self, &in);
+        break;
     case PDC_MSG_CODE_PUT:
-    case PDC_MSG_CODE_GET: s_on_code(self, &in); break;
-    default: pdc_wire_refuse(sock, &in, &self->enc, "the head", &self->bad_messages);
+    case PDC_MSG_CODE_GET:
+        s_on_code(self, &in);
+        break;
+    default:
+        pdc_wire_refuse(sock, &in, &self->enc, "the head", &self->bad_messages);
     }
     pdc_inbound_close(&in);
 }
@@ -377,8 +403,8 @@ static void s_on_check(uv_timer_t *t) {
     for (node_t *n = self->nodes; n; n = n->next)
         if (n->alive && now - n->last_seen > (uint64_t) self->cfg.node_timeout_ms) {
             n->alive = 0;
-            pdc_warn("node %s missed heartbeats for %llu ms: declared dead",
-                     n->id, (unsigned long long) (now - n->last_seen));
+            pdc_warn("node %s missed heartbeats for %llu ms: declared dead", n->id,
+                     (unsigned long long) (now - n->last_seen));
         }
 }
 
@@ -389,37 +415,40 @@ static void s_on_signal(uv_signal_t *h, int signum) {
 }
 
 static void s_usage(FILE *out) {
-    fprintf(out,
-            "Usage: pdc-head --endpoint EP [options]\n"
-            "The cluster daemon of pdc: node membership, heartbeats, resource view.\n\n"
-            "  --endpoint EP        where raylets and clients reach it (tcp://HOST:6380 or ipc://...)\n"
-            "  --owner-pid PID      stop when this process is gone (embedded clusters)\n"
-            "  --set NAME=VALUE     any setting of --print-config\n"
-            "  --print-config       print every setting and exit\n"
-            "  -h, --help           this text\n");
+    fprintf(
+        out,
+        "Usage: pdc-head --endpoint EP [options]\n"
+        "The cluster daemon of pdc: node membership, heartbeats, resource view.\n\n"
+        "  --endpoint EP        where raylets and clients reach it (tcp://HOST:6380 or ipc://...)\n"
+        "  --owner-pid PID      stop when this process is gone (embedded clusters)\n"
+        "  --set NAME=VALUE     any setting of --print-config\n"
+        "  --print-config       print every setting and exit\n"
+        "  -h, --help           this text\n");
 }
 
 int pdc_head_main(int argc, char **argv) {
     head_t *self = calloc(1, sizeof *self);
-    if (!self) return 1;
+    if (!self)
+        return 1;
     if (pdc_config_load(&self->cfg)) {
         free(self);
         return 2;
     }
     pdc_log_init("pdc-head", PDC_LOG_INFO);
     static const struct option opts[] = {
-        {"endpoint", required_argument, 0, 'e'},
-        {"owner-pid", required_argument, 0, 'o'},
-        {"set", required_argument, 0, 'x'},
-        {"print-config", no_argument, 0, 'p'},
-        {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+        {"endpoint", required_argument, 0, 'e'}, {"owner-pid", required_argument, 0, 'o'},
+        {"set", required_argument, 0, 'x'},      {"print-config", no_argument, 0, 'p'},
+        {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
     int c;
     char err[256];
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case 'e': snprintf(self->endpoint, sizeof self->endpoint, "%s", optarg); break;
-        case 'o': self->owner_pid = atoi(optarg); break;
+        case 'e':
+            snprintf(self->endpoint, sizeof self->endpoint, "%s", optarg);
+            break;
+        case 'o':
+            self->owner_pid = atoi(optarg);
+            break;
         case 'x':
             if (pdc_config_set(&self->cfg, optarg, err, sizeof err)) {
                 fprintf(stderr, "pdc-head: %s\n", err);
@@ -427,9 +456,18 @@ int pdc_head_main(int argc, char **argv) {
                 return 2;
             }
             break;
-        case 'p': pdc_config_print(&self->cfg, stdout); free(self); return 0;
-        case 'h': s_usage(stdout); free(self); return 0;
-        default: s_usage(stderr); free(self); return 2;
+        case 'p':
+            pdc_config_print(&self->cfg, stdout);
+            free(self);
+            return 0;
+        case 'h':
+            s_usage(stdout);
+            free(self);
+            return 0;
+        default:
+            s_usage(stderr);
+            free(self);
+            return 2;
         }
     }
     if (!*self->endpoint) {
@@ -452,9 +490,9 @@ int pdc_head_main(int argc, char **argv) {
     self->watch = pdc_zwatch_new(self->loop, zsock_resolve(self->router), s_on_router, self);
     uv_timer_init(self->loop, &self->check);
     self->check.data = self;
-    uint64_t period = (uint64_t) (self->cfg.heartbeat_ms < self->cfg.owner_check_ms
-                                          ? self->cfg.heartbeat_ms
-                                          : self->cfg.owner_check_ms);
+    uint64_t period =
+        (uint64_t) (self->cfg.heartbeat_ms < self->cfg.owner_check_ms ? self->cfg.heartbeat_ms
+                                                                      : self->cfg.owner_check_ms);
     uv_timer_start(&self->check, s_on_check, period, period);
     pdc_daemon_signals_start(self->loop, &self->signals, s_on_signal, self);
     pdc_info("serving on %s", self->endpoint);

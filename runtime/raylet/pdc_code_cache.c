@@ -17,9 +17,9 @@
 
 typedef struct fetch {
     char hash[PDC_CODE_HASH_LEN + 1];
-    uint64_t seq;      /* request id towards the head */
-    uint64_t started;  /* ms */
-    int asked;         /* a CODE_GET to the head is out */
+    uint64_t seq;     /* request id towards the head */
+    uint64_t started; /* ms */
+    int asked;        /* a CODE_GET to the head is out */
     char last_error[400];
     pdc_waiter_t *waiters;
     struct fetch *next;
@@ -36,7 +36,8 @@ struct pdc_code_cache {
 
 pdc_code_cache_t *pdc_code_cache_new(void *router, const char *dir, int64_t timeout_ms) {
     pdc_code_cache_t *self = calloc(1, sizeof *self);
-    if (!self) return NULL;
+    if (!self)
+        return NULL;
     self->router = router;
     snprintf(self->dir, sizeof self->dir, "%s", dir);
     self->timeout_ms = timeout_ms;
@@ -53,7 +54,8 @@ static void s_fetch_free(fetch_t *f) {
 
 void pdc_code_cache_destroy(pdc_code_cache_t **self_p) {
     pdc_code_cache_t *self = *self_p;
-    if (!self) return;
+    if (!self)
+        return;
     *self_p = NULL;
     while (self->fetches) {
         fetch_t *f = self->fetches;
@@ -90,10 +92,11 @@ void pdc_code_cache_get(pdc_code_cache_t *self, pdc_inbound_t *in, void *head, u
     const char *h = pdc_f_str(&in->msg.fields[PDC_CODE_GET_HASH], &hlen);
     const void *rid = zmq_msg_data(&in->frames[0]);
     size_t rid_len = zmq_msg_size(&in->frames[0]);
-    if (rid_len > PDC_WAITER_RID_MAX) return;
+    if (rid_len > PDC_WAITER_RID_MAX)
+        return;
     if (!pdc_code_hash_valid(h, hlen)) {
         pdc_wire_send_error(self->router, rid, rid_len, &self->enc, in->msg.request_id, PDC_EINVAL,
-                      "a code hash is 64 lowercase hex digits");
+                            "a code hash is 64 lowercase hex digits");
         return;
     }
     char hash[PDC_CODE_HASH_LEN + 1], path[PATH_MAX + 80];
@@ -105,15 +108,17 @@ void pdc_code_cache_get(pdc_code_cache_t *self, pdc_inbound_t *in, void *head, u
         return;
     }
     if (!head) {
-        pdc_wire_send_error(self->router, rid, rid_len, &self->enc, in->msg.request_id, PDC_ENOTFOUND,
-                      "this node has no head to fetch code packages from");
+        pdc_wire_send_error(self->router, rid, rid_len, &self->enc, in->msg.request_id,
+                            PDC_ENOTFOUND, "this node has no head to fetch code packages from");
         return;
     }
     fetch_t *f;
-    for (f = self->fetches; f && strcmp(f->hash, hash); f = f->next) {}
+    for (f = self->fetches; f && strcmp(f->hash, hash); f = f->next) {
+    }
     if (!f) {
         f = calloc(1, sizeof *f);
-        if (!f) return;
+        if (!f)
+            return;
         snprintf(f->hash, sizeof f->hash, "%s", hash);
         f->seq = ++self->next_seq;
         f->started = now_ms;
@@ -134,14 +139,15 @@ static void s_finish(pdc_code_cache_t *self, fetch_t *f, int code, const char *w
         if (code == PDC_OK)
             s_reply_path(self, w->rid, w->rid_len, w->request, f->hash);
         else
-            pdc_wire_send_error(self->router, w->rid, w->rid_len, &self->enc, w->request, code, why);
+            pdc_wire_send_error(self->router, w->rid, w->rid_len, &self->enc, w->request, code,
+                                why);
     }
     s_fetch_free(f);
 }
 
 /* Write the package into the cache; 0 or -1 with why. */
-static int s_store(pdc_code_cache_t *self, const char *hash, const void *bytes, size_t size, char *why,
-                   size_t len) {
+static int s_store(pdc_code_cache_t *self, const char *hash, const void *bytes, size_t size,
+                   char *why, size_t len) {
     char path[PATH_MAX + 80], tmp[PATH_MAX + 100];
     s_path(self, hash, path, sizeof path);
     snprintf(tmp, sizeof tmp, "%s.%d.tmp", path, (int) getpid());
@@ -149,7 +155,8 @@ static int s_store(pdc_code_cache_t *self, const char *hash, const void *bytes, 
     ssize_t n = fd >= 0 ? write(fd, bytes, size) : -1;
     if (fd < 0 || n != (ssize_t) size || close(fd) || rename(tmp, path)) {
         snprintf(why, len, "cannot write the code package to %s: %s", path, strerror(errno));
-        if (fd >= 0) unlink(tmp);
+        if (fd >= 0)
+            unlink(tmp);
         return -1;
     }
     return 0;
@@ -159,8 +166,10 @@ int pdc_code_cache_on_head(pdc_code_cache_t *self, pdc_inbound_t *in, void *head
     (void) head;
     (void) now_ms;
     fetch_t *f;
-    for (f = self->fetches; f && f->seq != in->msg.request_id; f = f->next) {}
-    if (!f) return 0;
+    for (f = self->fetches; f && f->seq != in->msg.request_id; f = f->next) {
+    }
+    if (!f)
+        return 0;
     char why[500];
     if (in->msg.type == PDC_MSG_ERROR) {
         /* Not there yet, perhaps: pdc_code_cache_check asks again. */
@@ -168,7 +177,8 @@ int pdc_code_cache_on_head(pdc_code_cache_t *self, pdc_inbound_t *in, void *head
         f->asked = 0;
         return 1;
     }
-    if (in->msg.type != PDC_MSG_CODE) return 1;
+    if (in->msg.type != PDC_MSG_CODE)
+        return 1;
     zmq_msg_t *body = pdc_inbound_payload(in, 0);
     char got[PDC_CODE_HASH_LEN + 1];
     if (!body) {
@@ -177,7 +187,8 @@ int pdc_code_cache_on_head(pdc_code_cache_t *self, pdc_inbound_t *in, void *head
     }
     pdc_code_hash(zmq_msg_data(body), zmq_msg_size(body), got);
     if (strcmp(got, f->hash)) {
-        snprintf(why, sizeof why, "the head sent bytes that hash to %s for code package %s", got, f->hash);
+        snprintf(why, sizeof why, "the head sent bytes that hash to %s for code package %s", got,
+                 f->hash);
         s_finish(self, f, PDC_EPROTO, why);
         return 1;
     }
@@ -191,7 +202,8 @@ int pdc_code_cache_on_head(pdc_code_cache_t *self, pdc_inbound_t *in, void *head
 }
 
 void pdc_code_cache_check(pdc_code_cache_t *self, void *head, uint64_t now_ms) {
-    if (!self) return;
+    if (!self)
+        return;
     for (fetch_t *f = self->fetches, *next; f; f = next) {
         next = f->next;
         if (now_ms - f->started > (uint64_t) self->timeout_ms) {

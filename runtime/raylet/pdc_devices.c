@@ -17,8 +17,7 @@ void pdc_devices_init(pdc_devices_t *d, double amount, const char *visible) {
     char names[PDC_DEVICE_IDS];
     snprintf(names, sizeof names, "%s", visible ? visible : "");
     char *save = NULL, *tok = strtok_r(names, ",", &save);
-    for (int i = 0; i < d->n;
-         i++, tok = tok ? strtok_r(NULL, ",", &save) : NULL) {
+    for (int i = 0; i < d->n; i++, tok = tok ? strtok_r(NULL, ",", &save) : NULL) {
         d->free[i] = i < (int) amount ? 1 : amount - (int) amount;
         if (tok && *tok)
             snprintf(d->name[i], sizeof d->name[i], "%s", tok);
@@ -27,8 +26,7 @@ void pdc_devices_init(pdc_devices_t *d, double amount, const char *visible) {
     }
 }
 
-void pdc_devices_take(pdc_devices_t *d, double amount,
-                      pdc_device_share_t *out) {
+void pdc_devices_take(pdc_devices_t *d, double amount, pdc_device_share_t *out) {
     memset(out, 0, sizeof *out);
     int whole = (int) (amount + S_SLACK);
     double part = amount - whole;
@@ -41,8 +39,7 @@ void pdc_devices_take(pdc_devices_t *d, double amount,
     if (part > S_SLACK) {
         int best = -1;
         for (int i = 0; i < d->n; i++)
-            if (d->free[i] + S_SLACK >= part &&
-                (best < 0 || d->free[i] < d->free[best]))
+            if (d->free[i] + S_SLACK >= part && (best < 0 || d->free[i] < d->free[best]))
                 best = i;
         if (best >= 0) {
             out->share[best] += part;
@@ -52,8 +49,8 @@ void pdc_devices_take(pdc_devices_t *d, double amount,
     size_t at = 0;
     for (int i = 0; i < d->n; i++)
         if (out->share[i] > 0 && at < sizeof out->ids)
-            at += (size_t) snprintf(out->ids + at, sizeof out->ids - at, "%s%s",
-                                    at ? "," : "", d->name[i]);
+            at += (size_t) snprintf(out->ids + at, sizeof out->ids - at, "%s%s", at ? "," : "",
+                                    d->name[i]);
 }
 
 void pdc_devices_give_back(pdc_devices_t *d, pdc_device_share_t *share) {

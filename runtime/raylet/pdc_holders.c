@@ -12,7 +12,7 @@ typedef struct holder {
     pdc_rid_t rid;
     int pid;                    /* on this node: its death is seen by pid */
     char node[PDC_NODE_ID_MAX]; /* on another node: "" here              */
-    uint64_t last_seen; /* ms; a holder on another node sends KEEPALIVE */
+    uint64_t last_seen;         /* ms; a holder on another node sends KEEPALIVE */
     struct holder *next;
 } holder_t;
 
@@ -44,8 +44,8 @@ static holder_t *s_find(pdc_holders_t *self, const void *rid, size_t len) {
     return NULL;
 }
 
-int pdc_holders_add(pdc_holders_t *self, const void *rid, size_t len, int pid,
-                    const char *node, uint64_t now_ms) {
+int pdc_holders_add(pdc_holders_t *self, const void *rid, size_t len, int pid, const char *node,
+                    uint64_t now_ms) {
     holder_t *h = calloc(1, sizeof *h);
     if (!h || pdc_rid_set(&h->rid, rid, len)) {
         free(h);
@@ -66,8 +66,7 @@ const char *pdc_holders_find(pdc_holders_t *self, const void *rid, size_t len) {
     return h ? h->node : NULL;
 }
 
-void pdc_holders_keepalive(pdc_holders_t *self, const void *rid, size_t len,
-                           uint64_t now_ms) {
+void pdc_holders_keepalive(pdc_holders_t *self, const void *rid, size_t len, uint64_t now_ms) {
     holder_t *h = s_find(self, rid, len);
     if (h)
         h->last_seen = now_ms;
@@ -85,8 +84,8 @@ int pdc_holders_remove(pdc_holders_t *self, const void *rid, size_t len) {
 }
 
 /* Why h is gone (into why), or 0 if it is not. */
-static int s_gone(const holder_t *h, uint64_t now_ms, uint64_t silence_ms,
-                  pdc_view_t *view, int check_pids, char *why, size_t len) {
+static int s_gone(const holder_t *h, uint64_t now_ms, uint64_t silence_ms, pdc_view_t *view,
+                  int check_pids, char *why, size_t len) {
     if (!*h->node) {
         if (!check_pids || !(kill(h->pid, 0) && errno == ESRCH))
             return 0;
@@ -101,15 +100,13 @@ static int s_gone(const holder_t *h, uint64_t now_ms, uint64_t silence_ms,
     uint64_t silence = now_ms - h->last_seen;
     if (silence <= silence_ms)
         return 0;
-    snprintf(why, len,
-             "the lease holder on node %s has been silent for %llu ms", h->node,
+    snprintf(why, len, "the lease holder on node %s has been silent for %llu ms", h->node,
              (unsigned long long) silence);
     return 1;
 }
 
-void pdc_holders_expire(pdc_holders_t *self, uint64_t now_ms,
-                        uint64_t silence_ms, pdc_view_t *view, int check_pids,
-                        pdc_holders_gone_fn *gone, void *arg) {
+void pdc_holders_expire(pdc_holders_t *self, uint64_t now_ms, uint64_t silence_ms, pdc_view_t *view,
+                        int check_pids, pdc_holders_gone_fn *gone, void *arg) {
     for (holder_t **p = &self->list; *p;) {
         holder_t *h = *p;
         char why[256];

@@ -28,8 +28,7 @@ typedef struct pdc_holders pdc_holders_t;
 
 /* Called for a holder that is gone, before it is forgotten.  why: a
    sentence for the log. */
-typedef void pdc_holders_gone_fn(const pdc_rid_t *rid, const char *why,
-                                 void *arg);
+typedef void pdc_holders_gone_fn(const pdc_rid_t *rid, const char *why, void *arg);
 
 pdc_holders_t *pdc_holders_new(void);
 void pdc_holders_destroy(pdc_holders_t **self_p);
@@ -37,14 +36,13 @@ void pdc_holders_destroy(pdc_holders_t **self_p);
 /* A REGISTER from rid: pid for a holder on this node; node (not "") for
    one on another node, alive as of now_ms.  0, or -1 (out of memory, or
    a routing id too long). */
-int pdc_holders_add(pdc_holders_t *self, const void *rid, size_t len, int pid,
-                    const char *node, uint64_t now_ms);
+int pdc_holders_add(pdc_holders_t *self, const void *rid, size_t len, int pid, const char *node,
+                    uint64_t now_ms);
 /* Whether rid registered here, and for a holder on another node its node
    id (else ""); NULL if it did not register. */
 const char *pdc_holders_find(pdc_holders_t *self, const void *rid, size_t len);
 /* A KEEPALIVE from rid. */
-void pdc_holders_keepalive(pdc_holders_t *self, const void *rid, size_t len,
-                           uint64_t now_ms);
+void pdc_holders_keepalive(pdc_holders_t *self, const void *rid, size_t len, uint64_t now_ms);
 /* Forget rid (BYE); whether it was known. */
 int pdc_holders_remove(pdc_holders_t *self, const void *rid, size_t len);
 
@@ -52,8 +50,7 @@ int pdc_holders_remove(pdc_holders_t *self, const void *rid, size_t len);
    view may be NULL (then node deaths are not looked at); silence_ms: how
    long a holder on another node may go without a KEEPALIVE; check_pids:
    whether to look at the pids of holders on this node. */
-void pdc_holders_expire(pdc_holders_t *self, uint64_t now_ms,
-                        uint64_t silence_ms, pdc_view_t *view, int check_pids,
-                        pdc_holders_gone_fn *gone, void *arg);
+void pdc_holders_expire(pdc_holders_t *self, uint64_t now_ms, uint64_t silence_ms, pdc_view_t *view,
+                        int check_pids, pdc_holders_gone_fn *gone, void *arg);
 
 #endif

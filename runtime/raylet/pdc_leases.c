@@ -62,8 +62,8 @@ struct pdc_leases {
     uint64_t granted, spilled;
 };
 
-pdc_leases_t *pdc_leases_new(uv_loop_t *loop, void *router, pdc_pool_t *pool,
-                             pdc_view_t *view, const pdc_leases_config_t *cfg) {
+pdc_leases_t *pdc_leases_new(uv_loop_t *loop, void *router, pdc_pool_t *pool, pdc_view_t *view,
+                             const pdc_leases_config_t *cfg) {
     pdc_leases_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
@@ -73,13 +73,11 @@ pdc_leases_t *pdc_leases_new(uv_loop_t *loop, void *router, pdc_pool_t *pool,
     self->view = view;
     snprintf(self->node_id, sizeof self->node_id, "%s", cfg->node_id);
     snprintf(self->endpoint, sizeof self->endpoint, "%s", cfg->endpoint);
-    snprintf(self->public_endpoint, sizeof self->public_endpoint, "%s",
-             cfg->public_endpoint);
+    snprintf(self->public_endpoint, sizeof self->public_endpoint, "%s", cfg->public_endpoint);
     self->labels = *cfg->labels;
     self->cpus_total = self->cpus_available = cfg->cpus;
     self->res_total = self->res_available = *cfg->res;
-    pdc_devices_init(&self->devices, pdc_resources_get(cfg->res, "GPU"),
-                     cfg->visible_devices);
+    pdc_devices_init(&self->devices, pdc_resources_get(cfg->res, "GPU"), cfg->visible_devices);
     self->threshold_pct = cfg->spillback_threshold_pct;
     self->infeasible_timeout_ms = cfg->infeasible_timeout_ms;
     self->can_grow = cfg->can_grow;
@@ -154,9 +152,8 @@ static void s_grant(pdc_leases_t *self, request_t *req, pdc_worker_t *w) {
     grant_t *g = calloc(1, sizeof *g);
     if (!g) {
         pdc_pool_give_back(self->pool, w);
-        pdc_wire_send_error(self->router, req->owner.bytes, req->owner.len,
-                            &self->enc, req->request_id, PDC_ENOMEM,
-                            "the raylet is out of memory for a lease");
+        pdc_wire_send_error(self->router, req->owner.bytes, req->owner.len, &self->enc,
+                            req->request_id, PDC_ENOMEM, "the raylet is out of memory for a lease");
         return;
     }
     g->worker = w;
@@ -166,8 +163,7 @@ static void s_grant(pdc_leases_t *self, request_t *req, pdc_worker_t *w) {
     g->flags = req->shape.flags;
     self->cpus_available -= req->shape.cpus;
     pdc_resources_add(&self->res_available, &req->shape.res, -1);
-    pdc_devices_take(&self->devices, pdc_resources_get(&req->shape.res, "GPU"),
-                     &g->gpus);
+    pdc_devices_take(&self->devices, pdc_resources_get(&req->shape.res, "GPU"), &g->gpus);
     g->next = self->grants;
     self->grants = g;
     self->granted++;
@@ -177,8 +173,7 @@ static void s_grant(pdc_leases_t *self, request_t *req, pdc_worker_t *w) {
     pdc_enc_s(&self->enc, pdc_worker_endpoint(w, 1));
     pdc_enc_s(&self->enc, self->node_id);
     pdc_enc_s(&self->enc, g->gpus.ids);
-    pdc_wire_send(self->router, req->owner.bytes, req->owner.len, &self->enc,
-                  NULL, 0);
+    pdc_wire_send(self->router, req->owner.bytes, req->owner.len, &self->enc, NULL, 0);
 }
 
 /* Grant what the node can run now, in arrival order, passing over what
@@ -194,8 +189,7 @@ void pdc_leases_grant(pdc_leases_t *self) {
     int waiting = 0; /* fit, but no idle worker */
     for (request_t **q = &self->queue; *q;) {
         request_t *req = *q;
-        if (cpus + S_SLACK < req->shape.cpus ||
-            pdc_resources_short(&res, &req->shape.res)) {
+        if (cpus + S_SLACK < req->shape.cpus || pdc_resources_short(&res, &req->shape.res)) {
             q = &req->next;
             continue;
         }
@@ -225,8 +219,7 @@ static pdc_view_node_t *s_self_entry(pdc_leases_t *self) {
         return NULL;
     snprintf(me->endpoint, sizeof me->endpoint, "%s",
              *self->public_endpoint ? self->public_endpoint : self->endpoint);
-    snprintf(me->local_endpoint, sizeof me->local_endpoint, "%s",
-             self->endpoint);
+    snprintf(me->local_endpoint, sizeof me->local_endpoint, "%s", self->endpoint);
     me->alive = 1;
     me->cpu_total = self->cpus_total;
     me->cpu_available = self->cpus_available;
@@ -237,23 +230,20 @@ static pdc_view_node_t *s_self_entry(pdc_leases_t *self) {
 }
 
 /* Answer a request that could not be granted here.  Takes req. */
-static void s_refuse(pdc_leases_t *self, request_t *req, int code,
-                     const char *why) {
+static void s_refuse(pdc_leases_t *self, request_t *req, int code, const char *why) {
     pdc_warn("%s", why);
-    pdc_wire_send_error(self->router, req->owner.bytes, req->owner.len,
-                        &self->enc, req->request_id, code, why);
+    pdc_wire_send_error(self->router, req->owner.bytes, req->owner.len, &self->enc, req->request_id,
+                        code, why);
     free(req);
 }
 
 /* Send req's holder to ask target instead (LEASE_REDIRECT).  Takes req. */
-static void s_redirect(pdc_leases_t *self, request_t *req,
-                       const pdc_view_node_t *target) {
+static void s_redirect(pdc_leases_t *self, request_t *req, const pdc_view_node_t *target) {
     self->spilled++;
     pdc_enc_begin(&self->enc, PDC_MSG_LEASE_REDIRECT, req->request_id);
     pdc_enc_s(&self->enc, target->id);
     pdc_enc_s(&self->enc, target->endpoint);
-    pdc_wire_send(self->router, req->owner.bytes, req->owner.len, &self->enc,
-                  NULL, 0);
+    pdc_wire_send(self->router, req->owner.bytes, req->owner.len, &self->enc, NULL, 0);
     free(req);
 }
 
@@ -264,9 +254,8 @@ static void s_place(pdc_leases_t *self, request_t *req) {
     s_self_entry(self);
     pdc_view_node_t *target;
     char why[512], full[700];
-    pdc_place_t p =
-        pdc_view_place(self->view, self->node_id, self->threshold_pct,
-                       &req->shape, &target, why, sizeof why);
+    pdc_place_t p = pdc_view_place(self->view, self->node_id, self->threshold_pct, &req->shape,
+                                   &target, why, sizeof why);
     if (p == PDC_PLACE_WAIT && !self->can_grow)
         p = PDC_PLACE_FAIL;
     switch (p) {
@@ -283,8 +272,7 @@ static void s_place(pdc_leases_t *self, request_t *req) {
             pdc_warn("a lease request waits: %s (fails in %lld ms unless such "
                      "a node joins)",
                      why, (long long) self->infeasible_timeout_ms);
-            req->deadline =
-                uv_now(self->loop) + (uint64_t) self->infeasible_timeout_ms;
+            req->deadline = uv_now(self->loop) + (uint64_t) self->infeasible_timeout_ms;
         } else if (uv_now(self->loop) >= req->deadline) {
             snprintf(full, sizeof full, "infeasible after waiting %lld ms: %s",
                      (long long) self->infeasible_timeout_ms, why);
@@ -321,8 +309,7 @@ static void s_spill_queued(pdc_leases_t *self) {
     for (request_t **q = &self->queue; *q;) {
         request_t *r = *q;
         pdc_view_node_t *target = NULL;
-        if (me && !(r->shape.flags & PDC_LEASE_SPILLED) &&
-            r->shape.strategy == PDC_SCHED_DEFAULT &&
+        if (me && !(r->shape.flags & PDC_LEASE_SPILLED) && r->shape.strategy == PDC_SCHED_DEFAULT &&
             !pdc_view_has_room(me, &r->shape))
             for (int i = 0; i < self->view->n; i++) {
                 pdc_view_node_t *n = &self->view->nodes[i];
@@ -358,8 +345,8 @@ void pdc_leases_check(pdc_leases_t *self) {
 
 void pdc_leases_request(pdc_leases_t *self, pdc_inbound_t *in, int remote) {
     request_t *req = calloc(1, sizeof *req);
-    if (!req || pdc_rid_set(&req->owner, zmq_msg_data(&in->frames[0]),
-                            zmq_msg_size(&in->frames[0]))) {
+    if (!req ||
+        pdc_rid_set(&req->owner, zmq_msg_data(&in->frames[0]), zmq_msg_size(&in->frames[0]))) {
         free(req);
         return;
     }
@@ -370,8 +357,7 @@ void pdc_leases_request(pdc_leases_t *self, pdc_inbound_t *in, int remote) {
         return;
     }
     /* Tasks take at least one slot; an actor may hold none (as in Ray). */
-    if (req->shape.cpus < 0 ||
-        (req->shape.cpus == 0 && !(req->shape.flags & PDC_LEASE_ACTOR)))
+    if (req->shape.cpus < 0 || (req->shape.cpus == 0 && !(req->shape.flags & PDC_LEASE_ACTOR)))
         req->shape.cpus = 1;
     req->request_id = in->msg.request_id;
     req->remote = remote;
@@ -380,12 +366,11 @@ void pdc_leases_request(pdc_leases_t *self, pdc_inbound_t *in, int remote) {
 }
 
 void pdc_leases_return(pdc_leases_t *self, pdc_inbound_t *in) {
-    pdc_worker_t *w = pdc_pool_find(
-        self->pool, pdc_f_id(&in->msg.fields[PDC_LEASE_RETURN_WORKER_ID]));
+    pdc_worker_t *w =
+        pdc_pool_find(self->pool, pdc_f_id(&in->msg.fields[PDC_LEASE_RETURN_WORKER_ID]));
     grant_t *g = w ? s_grant_of(self, w) : NULL;
     if (!g || (g->flags & PDC_LEASE_ACTOR) ||
-        !pdc_rid_is(&g->owner, zmq_msg_data(&in->frames[0]),
-                    zmq_msg_size(&in->frames[0]))) {
+        !pdc_rid_is(&g->owner, zmq_msg_data(&in->frames[0]), zmq_msg_size(&in->frames[0]))) {
         pdc_wire_reply_error(self->router, in, &self->enc, PDC_EINVAL,
                              "LEASE_RETURN of a worker not leased to you");
         return;
@@ -415,8 +400,7 @@ void pdc_leases_worker_exited(pdc_leases_t *self, pdc_worker_t *w, int status) {
     pdc_enc_begin(&self->enc, PDC_MSG_WORKER_DIED, 0);
     pdc_enc_id(&self->enc, pdc_worker_id(w));
     pdc_enc_i(&self->enc, status);
-    pdc_wire_send(self->router, g->owner.bytes, g->owner.len, &self->enc, NULL,
-                  0);
+    pdc_wire_send(self->router, g->owner.bytes, g->owner.len, &self->enc, NULL, 0);
     s_grant_unlink(self, g);
     free(g);
 }
@@ -425,8 +409,7 @@ void pdc_leases_release_holder(pdc_leases_t *self, const pdc_rid_t *rid) {
     if (!rid->len)
         return;
     for (grant_t *g = self->grants; g; g = g->next)
-        if (!(g->flags & PDC_LEASE_DETACHED) &&
-            pdc_rid_is(&g->owner, rid->bytes, rid->len))
+        if (!(g->flags & PDC_LEASE_DETACHED) && pdc_rid_is(&g->owner, rid->bytes, rid->len))
             pdc_worker_kill(g->worker, SIGKILL);
     request_t **lists[] = {&self->queue, &self->infeasible};
     for (int i = 0; i < 2; i++)
@@ -444,8 +427,7 @@ void pdc_leases_release_holder(pdc_leases_t *self, const pdc_rid_t *rid) {
 
 /* ---- Numbers ----------------------------------------------------------- */
 
-void pdc_leases_resources(pdc_leases_t *self, int available, double *cpus,
-                          pdc_resources_t *res) {
+void pdc_leases_resources(pdc_leases_t *self, int available, double *cpus, pdc_resources_t *res) {
     *cpus = available ? self->cpus_available : self->cpus_total;
     *res = available ? self->res_available : self->res_total;
 }

@@ -65,8 +65,8 @@ typedef struct {
 /* router: the raylet's ROUTER; pool: where workers come from; view: the
    cluster view, kept by the raylet (the table keeps this node's own
    entry current). */
-pdc_leases_t *pdc_leases_new(uv_loop_t *loop, void *router, pdc_pool_t *pool,
-                             pdc_view_t *view, const pdc_leases_config_t *cfg);
+pdc_leases_t *pdc_leases_new(uv_loop_t *loop, void *router, pdc_pool_t *pool, pdc_view_t *view,
+                             const pdc_leases_config_t *cfg);
 void pdc_leases_destroy(pdc_leases_t **self_p);
 
 /* LEASE_REQUEST from a registered client; remote: it is a holder on
@@ -94,8 +94,7 @@ void pdc_leases_check(pdc_leases_t *self);
 
 /* The node's CPU slots and other resources, in all (available 0) or free
    now (1). */
-void pdc_leases_resources(pdc_leases_t *self, int available, double *cpus,
-                          pdc_resources_t *res);
+void pdc_leases_resources(pdc_leases_t *self, int available, double *cpus, pdc_resources_t *res);
 void pdc_leases_stats(pdc_leases_t *self, pdc_leases_stats_t *out);
 
 #endif

@@ -53,8 +53,7 @@ pdc_pool_t *pdc_pool_new(uv_loop_t *loop, const pdc_pool_config_t *cfg) {
     snprintf(self->worker_bin, sizeof self->worker_bin, "%s", cfg->worker_bin);
     snprintf(self->raylet, sizeof self->raylet, "%s", cfg->raylet);
     snprintf(self->session, sizeof self->session, "%s", cfg->session);
-    snprintf(self->node_ip, sizeof self->node_ip, "%s",
-             cfg->node_ip ? cfg->node_ip : "");
+    snprintf(self->node_ip, sizeof self->node_ip, "%s", cfg->node_ip ? cfg->node_ip : "");
     self->keep = cfg->keep;
     self->min = cfg->min < cfg->keep ? cfg->min : cfg->keep;
     self->idle_ms = cfg->idle_ms;
@@ -83,8 +82,7 @@ static int s_count(pdc_pool_t *self, pdc_worker_state_t state) {
 static void s_top_up(pdc_pool_t *self) {
     if (uv_now(self->loop) < self->quiet_until)
         return;
-    int live = s_count(self, PDC_WORKER_STARTING) +
-               s_count(self, PDC_WORKER_IDLE) +
+    int live = s_count(self, PDC_WORKER_STARTING) + s_count(self, PDC_WORKER_IDLE) +
                s_count(self, PDC_WORKER_LEASED);
     for (; live < self->min && pdc_pool_spawn(self); live++) {
     }
@@ -108,16 +106,14 @@ static void s_on_exit(uv_process_t *proc, int64_t status, int sig) {
     if (!self->stopping)
         pdc_log(w->state == PDC_WORKER_LEASED ? PDC_LOG_WARN : PDC_LOG_INFO,
                 "worker %d exited (%s %d)%s", w->pid, sig ? "signal" : "status",
-                sig ? sig : (int) status,
-                w->state == PDC_WORKER_LEASED ? " while leased" : "");
+                sig ? sig : (int) status, w->state == PDC_WORKER_LEASED ? " while leased" : "");
     if (w->state == PDC_WORKER_STARTING && !self->stopping) {
         /* A worker that cannot start (a broken binary, a crash in its
            set-up) would be replaced at once, again and again. */
         self->quiet_until = uv_now(self->loop) + self->retry_ms;
         pdc_warn("worker %d exited before it registered (see "
                  "%s/logs/worker-%s.log); no new worker for %llu ms",
-                 w->pid, self->session, w->idhex + PDC_ID_LEN,
-                 (unsigned long long) self->retry_ms);
+                 w->pid, self->session, w->idhex + PDC_ID_LEN, (unsigned long long) self->retry_ms);
     }
     if (!strncmp(w->endpoint, "ipc://", 6))
         unlink(w->endpoint + 6);
@@ -140,11 +136,10 @@ pdc_worker_t *pdc_pool_spawn(pdc_pool_t *self) {
     snprintf(logpath, sizeof logpath, "%s/logs/worker-%s.log", self->session,
              w->idhex + PDC_ID_LEN);
     int fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    char *args[] = {self->worker_bin, "--raylet",
-                    self->raylet,     "--worker-id",
-                    w->idhex,         "--session",
-                    self->session,    *self->node_ip ? "--node-ip" : NULL,
-                    self->node_ip,    NULL};
+    char *args[] = {
+        self->worker_bin, "--raylet",  self->raylet,  "--worker-id",
+        w->idhex,         "--session", self->session, *self->node_ip ? "--node-ip" : NULL,
+        self->node_ip,    NULL};
     uv_stdio_container_t stdio[3] = {{UV_IGNORE}, {UV_IGNORE}, {UV_IGNORE}};
     if (fd >= 0) {
         stdio[1].flags = stdio[2].flags = UV_INHERIT_FD;
@@ -160,8 +155,7 @@ pdc_worker_t *pdc_pool_spawn(pdc_pool_t *self) {
     if (fd >= 0)
         close(fd);
     if (rc) {
-        pdc_error("cannot start worker %s: %s", self->worker_bin,
-                  uv_strerror(rc));
+        pdc_error("cannot start worker %s: %s", self->worker_bin, uv_strerror(rc));
         free(w);
         return NULL;
     }
@@ -177,22 +171,18 @@ pdc_worker_t *pdc_pool_spawn(pdc_pool_t *self) {
 void pdc_pool_want(pdc_pool_t *self, int n) {
     if (uv_now(self->loop) < self->quiet_until)
         return;
-    for (int starting = s_count(self, PDC_WORKER_STARTING);
-         starting < n && pdc_pool_spawn(self); starting++) {
+    for (int starting = s_count(self, PDC_WORKER_STARTING); starting < n && pdc_pool_spawn(self);
+         starting++) {
     }
 }
 
-pdc_worker_t *pdc_pool_register(pdc_pool_t *self, const uint8_t *id,
-                                const void *rid, size_t rid_len,
-                                const char *endpoint,
-                                const char *public_endpoint) {
+pdc_worker_t *pdc_pool_register(pdc_pool_t *self, const uint8_t *id, const void *rid,
+                                size_t rid_len, const char *endpoint, const char *public_endpoint) {
     pdc_worker_t *w = pdc_pool_find(self, id);
-    if (!w || w->state != PDC_WORKER_STARTING ||
-        pdc_rid_set(&w->rid, rid, rid_len))
+    if (!w || w->state != PDC_WORKER_STARTING || pdc_rid_set(&w->rid, rid, rid_len))
         return NULL;
     snprintf(w->endpoint, sizeof w->endpoint, "%s", endpoint);
-    snprintf(w->public_endpoint, sizeof w->public_endpoint, "%s",
-             public_endpoint);
+    snprintf(w->public_endpoint, sizeof w->public_endpoint, "%s", public_endpoint);
     w->state = PDC_WORKER_IDLE;
     w->idle_since = uv_now(self->loop);
     return w;
@@ -255,8 +245,7 @@ void pdc_worker_kill(pdc_worker_t *w, int signum) {
 void pdc_pool_check(pdc_pool_t *self, uint64_t now_ms) {
     int idle = s_count(self, PDC_WORKER_IDLE);
     for (pdc_worker_t *w = self->workers; w && idle > self->keep; w = w->next)
-        if (w->state == PDC_WORKER_IDLE &&
-            now_ms - w->idle_since > self->idle_ms) {
+        if (w->state == PDC_WORKER_IDLE && now_ms - w->idle_since > self->idle_ms) {
             uv_process_kill(&w->proc, SIGTERM);
             w->state = PDC_WORKER_STOPPING; /* reaped on exit */
             w->rid.len = 0;

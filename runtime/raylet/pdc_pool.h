@@ -52,8 +52,7 @@ typedef enum {
 
 /* w exited with status (its exit code, or minus the signal that killed
    it); it is off the pool's list and freed after this returns. */
-typedef void pdc_pool_exit_fn(pdc_pool_t *pool, pdc_worker_t *w, int status,
-                              void *arg);
+typedef void pdc_pool_exit_fn(pdc_pool_t *pool, pdc_worker_t *w, int status, void *arg);
 
 typedef struct {
     const char *worker_bin; /* the pdc-worker binary                      */
@@ -89,10 +88,8 @@ void pdc_pool_want(pdc_pool_t *self, int n);
    answering to rid, reached at endpoint (this node) and public_endpoint
    (other nodes, "" if none).  It, or NULL if no worker with that id is
    starting. */
-pdc_worker_t *pdc_pool_register(pdc_pool_t *self, const uint8_t *id,
-                                const void *rid, size_t rid_len,
-                                const char *endpoint,
-                                const char *public_endpoint);
+pdc_worker_t *pdc_pool_register(pdc_pool_t *self, const uint8_t *id, const void *rid,
+                                size_t rid_len, const char *endpoint, const char *public_endpoint);
 
 pdc_worker_t *pdc_pool_find(pdc_pool_t *self, const uint8_t *id);
 pdc_worker_t *pdc_pool_find_rid(pdc_pool_t *self, const void *rid, size_t len);

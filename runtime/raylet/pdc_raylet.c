@@ -102,8 +102,7 @@ static void s_on_holder_gone(const pdc_rid_t *rid, const char *why, void *arg) {
 /* A worker exited: its lease ends (its holder is told), the leases it
    held itself (tasks it submitted, actors it created) go, and its slots
    may go to a waiting request. */
-static void s_on_worker_exit(pdc_pool_t *pool, pdc_worker_t *w, int status,
-                             void *arg) {
+static void s_on_worker_exit(pdc_pool_t *pool, pdc_worker_t *w, int status, void *arg) {
     (void) pool;
     raylet_t *self = arg;
     pdc_leases_worker_exited(self->leases, w, status);
@@ -117,8 +116,7 @@ static void s_on_worker_exit(pdc_pool_t *pool, pdc_worker_t *w, int status,
 static int s_registered(raylet_t *self, pdc_inbound_t *in) {
     const void *rid = zmq_msg_data(&in->frames[0]);
     size_t len = zmq_msg_size(&in->frames[0]);
-    return pdc_holders_find(self->holders, rid, len) ||
-           pdc_pool_find_rid(self->pool, rid, len);
+    return pdc_holders_find(self->holders, rid, len) || pdc_pool_find_rid(self->pool, rid, len);
 }
 
 /* ---- Messages from clients and workers --------------------------------- */
@@ -146,10 +144,9 @@ static void s_on_register(raylet_t *self, pdc_inbound_t *in) {
     if (kind == S_KIND_WORKER) {
         char endpoint[PATH_MAX], public_endpoint[PATH_MAX];
         pdc_f_cstr(&f[PDC_REGISTER_ENDPOINT], endpoint, sizeof endpoint);
-        pdc_f_cstr(&f[PDC_REGISTER_PUBLIC_ENDPOINT], public_endpoint,
-                   sizeof public_endpoint);
-        if (!pdc_pool_register(self->pool, pdc_f_id(&f[PDC_REGISTER_CLIENT_ID]),
-                               rid, rid_len, endpoint, public_endpoint)) {
+        pdc_f_cstr(&f[PDC_REGISTER_PUBLIC_ENDPOINT], public_endpoint, sizeof public_endpoint);
+        if (!pdc_pool_register(self->pool, pdc_f_id(&f[PDC_REGISTER_CLIENT_ID]), rid, rid_len,
+                               endpoint, public_endpoint)) {
             pdc_wire_reply_error(s_router(self), in, &self->enc, PDC_EINVAL,
                                  "unknown or already registered worker id");
             return;
@@ -160,8 +157,7 @@ static void s_on_register(raylet_t *self, pdc_inbound_t *in) {
     }
     char node[PDC_NODE_ID_MAX];
     pdc_f_cstr(&f[PDC_REGISTER_NODE], node, sizeof node);
-    pdc_holders_add(self->holders, rid, rid_len,
-                    (int) pdc_f_u(&f[PDC_REGISTER_PID]),
+    pdc_holders_add(self->holders, rid, rid_len, (int) pdc_f_u(&f[PDC_REGISTER_PID]),
                     kind == S_KIND_REMOTE ? node : NULL, uv_now(self->loop));
     s_reply_registered(self, in);
 }
@@ -174,30 +170,28 @@ static void s_on_lease_request(raylet_t *self, pdc_inbound_t *in) {
         return;
     }
     const char *node =
-        pdc_holders_find(self->holders, zmq_msg_data(&in->frames[0]),
-                         zmq_msg_size(&in->frames[0]));
+        pdc_holders_find(self->holders, zmq_msg_data(&in->frames[0]), zmq_msg_size(&in->frames[0]));
     pdc_leases_request(self->leases, in, node && *node);
 }
 
 static void s_on_blocked(raylet_t *self, pdc_inbound_t *in, int blocked) {
-    pdc_worker_t *w = pdc_pool_find_rid(
-        self->pool, zmq_msg_data(&in->frames[0]), zmq_msg_size(&in->frames[0]));
+    pdc_worker_t *w =
+        pdc_pool_find_rid(self->pool, zmq_msg_data(&in->frames[0]), zmq_msg_size(&in->frames[0]));
     if (w)
         pdc_leases_blocked(self->leases, w, blocked);
 }
 
 static void s_on_bye(raylet_t *self, pdc_inbound_t *in) {
     pdc_rid_t rid;
-    if (pdc_rid_set(&rid, zmq_msg_data(&in->frames[0]),
-                    zmq_msg_size(&in->frames[0])))
+    if (pdc_rid_set(&rid, zmq_msg_data(&in->frames[0]), zmq_msg_size(&in->frames[0])))
         return;
     pdc_leases_release_holder(self->leases, &rid);
     pdc_holders_remove(self->holders, rid.bytes, rid.len);
 }
 
 static void s_on_keepalive(raylet_t *self, pdc_inbound_t *in) {
-    pdc_holders_keepalive(self->holders, zmq_msg_data(&in->frames[0]),
-                          zmq_msg_size(&in->frames[0]), uv_now(self->loop));
+    pdc_holders_keepalive(self->holders, zmq_msg_data(&in->frames[0]), zmq_msg_size(&in->frames[0]),
+                          uv_now(self->loop));
 }
 
 static void s_reply_status(raylet_t *self, pdc_inbound_t *in) {
@@ -256,8 +250,7 @@ static void s_reply_status(raylet_t *self, pdc_inbound_t *in) {
             snprintf(row, sizeof row, "%s_%s", name, k ? "available" : "total");
             pdc_enc_array(&self->enc, PDC_STAT_NFIELDS);
             pdc_enc_s(&self->enc, row);
-            pdc_enc_f(&self->enc,
-                      pdc_resources_get(k ? &res_available : &res_total, name));
+            pdc_enc_f(&self->enc, pdc_resources_get(k ? &res_available : &res_total, name));
         }
     }
     pdc_wire_reply(s_router(self), in, &self->enc);
@@ -302,11 +295,10 @@ static void s_on_router(pdc_zwatch_t *watch, void *sock, void *arg) {
              pdc_f_u(&in.msg.fields[PDC_OBJECT_FREE_FORWARD])) &&
             !s_registered(self, &in)) {
             self->bad_messages++;
-            pdc_wire_reply_error(
-                sock, &in, &self->enc, PDC_EINVAL,
-                in.msg.type == PDC_MSG_OBJECT_PULL
-                    ? "OBJECT_PULL before REGISTER: register first"
-                    : "OBJECT_FREE with forwarding before REGISTER");
+            pdc_wire_reply_error(sock, &in, &self->enc, PDC_EINVAL,
+                                 in.msg.type == PDC_MSG_OBJECT_PULL
+                                     ? "OBJECT_PULL before REGISTER: register first"
+                                     : "OBJECT_FREE with forwarding before REGISTER");
         } else if (in.msg.type == PDC_MSG_OBJECT_PULL) {
             pdc_transfers_pull(self->transfers, &in, &self->view);
         } else {
@@ -322,13 +314,11 @@ static void s_on_router(pdc_zwatch_t *watch, void *sock, void *arg) {
             pdc_wire_reply_error(sock, &in, &self->enc, PDC_EINVAL,
                                  "CODE_GET before REGISTER: register first");
         } else {
-            pdc_code_cache_get(self->code, &in, s_head(self),
-                               uv_now(self->loop));
+            pdc_code_cache_get(self->code, &in, s_head(self), uv_now(self->loop));
         }
         break;
     default:
-        pdc_wire_refuse(sock, &in, &self->enc, "the raylet",
-                        &self->bad_messages);
+        pdc_wire_refuse(sock, &in, &self->enc, "the raylet", &self->bad_messages);
     }
     pdc_inbound_close(&in);
 }
@@ -336,8 +326,7 @@ static void s_on_router(pdc_zwatch_t *watch, void *sock, void *arg) {
 /* ---- The head ---------------------------------------------------------- */
 
 /* CPU and the other resources as one {} map. */
-static void s_enc_resources(raylet_t *self, double cpus,
-                            const pdc_resources_t *res) {
+static void s_enc_resources(raylet_t *self, double cpus, const pdc_resources_t *res) {
     pdc_enc_map(&self->enc, 1 + (size_t) res->n);
     pdc_enc_s(&self->enc, "CPU");
     pdc_enc_f(&self->enc, cpus);
@@ -355,8 +344,7 @@ static void s_register_with_head(raylet_t *self) {
     pdc_leases_resources(self->leases, 0, &cpus, &res);
     pdc_enc_begin(&self->enc, PDC_MSG_NODE_REGISTER, 0);
     pdc_enc_s(&self->enc, self->o.node_id);
-    pdc_enc_s(&self->enc, *self->public_endpoint ? self->public_endpoint
-                                                 : self->o.endpoint);
+    pdc_enc_s(&self->enc, *self->public_endpoint ? self->public_endpoint : self->o.endpoint);
     s_enc_resources(self, cpus, &res);
     pdc_enc_s(&self->enc, self->o.labels_text);
     pdc_enc_s(&self->enc, self->o.endpoint);
@@ -368,8 +356,8 @@ static void s_register_with_head(raylet_t *self) {
    again (transfers from dead nodes fail at the next housekeeping). */
 static void s_on_view(raylet_t *self, const msgpack_object *list) {
     pdc_view_update(&self->view, list);
-    pdc_holders_expire(self->holders, uv_now(self->loop), UINT64_MAX,
-                       &self->view, 0, s_on_holder_gone, self);
+    pdc_holders_expire(self->holders, uv_now(self->loop), UINT64_MAX, &self->view, 0,
+                       s_on_holder_gone, self);
     pdc_leases_on_view(self->leases);
 }
 
@@ -382,16 +370,14 @@ static void s_on_head(pdc_zwatch_t *watch, void *sock, void *arg) {
         return;
     if (rc < 0)
         pdc_warn("refused a message from the head: %s", in.error);
-    else if (in.msg.request_id &&
-             pdc_code_cache_on_head(self->code, &in, sock, uv_now(self->loop)))
+    else if (in.msg.request_id && pdc_code_cache_on_head(self->code, &in, sock, uv_now(self->loop)))
         ; /* a code package, or the head's answer that it has none yet */
     else if (in.msg.type == PDC_MSG_NODES_REPLY)
         s_on_view(self, &in.msg.fields[PDC_NODES_REPLY_NODES]);
     else if (in.msg.type == PDC_MSG_ERROR) {
         char why[256];
-        pdc_warn(
-            "head: %s; registering again",
-            pdc_f_cstr(&in.msg.fields[PDC_ERROR_MESSAGE], why, sizeof why));
+        pdc_warn("head: %s; registering again",
+                 pdc_f_cstr(&in.msg.fields[PDC_ERROR_MESSAGE], why, sizeof why));
         s_register_with_head(self);
     }
     pdc_inbound_close(&in);
@@ -436,9 +422,8 @@ static void s_on_housekeeping(uv_timer_t *t) {
     }
     uint64_t now = uv_now(self->loop);
     pdc_holders_expire(self->holders, now,
-                       S_HOLDER_SILENT_TIMEOUTS *
-                           (uint64_t) self->o.cfg.node_timeout_ms,
-                       NULL, 1, s_on_holder_gone, self);
+                       S_HOLDER_SILENT_TIMEOUTS * (uint64_t) self->o.cfg.node_timeout_ms, NULL, 1,
+                       s_on_holder_gone, self);
     if (self->store)
         pdc_store_check_readers(self->store);
     pdc_leases_check(self->leases);
@@ -489,88 +474,81 @@ int pdc_raylet_main(int argc, char **argv) {
     }
     if (*self->o.node_ip) {
         /* Other nodes reach this raylet on tcp, on the same ROUTER. */
-        int port = self->o.port > 0 ? zsock_bind(self->router, "tcp://%s:%d",
-                                                 self->o.node_ip, self->o.port)
-                                    : zsock_bind(self->router, "tcp://%s:*",
-                                                 self->o.node_ip);
+        int port = self->o.port > 0
+                       ? zsock_bind(self->router, "tcp://%s:%d", self->o.node_ip, self->o.port)
+                       : zsock_bind(self->router, "tcp://%s:*", self->o.node_ip);
         if (port == 0)
             port = self->o.port;
         if (port < 0) {
-            pdc_error("cannot listen on %s port %d: %s", self->o.node_ip,
-                      self->o.port, zmq_strerror(errno));
+            pdc_error("cannot listen on %s port %d: %s", self->o.node_ip, self->o.port,
+                      zmq_strerror(errno));
             zsock_destroy(&self->router);
             pdc_daemon_unlink_endpoint(self->o.endpoint);
             pdc_store_destroy(&self->store);
             pdc_store_remove_dir(self->o.store_dir);
             return 1;
         }
-        snprintf(self->public_endpoint, sizeof self->public_endpoint,
-                 "tcp://%s:%d", self->o.node_ip, port);
+        snprintf(self->public_endpoint, sizeof self->public_endpoint, "tcp://%s:%d",
+                 self->o.node_ip, port);
     }
     self->loop = uv_default_loop();
     self->loop->data = self;
     pdc_enc_init(&self->enc);
-    self->transfers =
-        pdc_transfers_new(self->loop, self->store, &self->o.cfg,
-                          zsock_resolve(self->router), self->o.node_id);
+    self->transfers = pdc_transfers_new(self->loop, self->store, &self->o.cfg,
+                                        zsock_resolve(self->router), self->o.node_id);
     char code_dir[PATH_MAX + 8];
     snprintf(code_dir, sizeof code_dir, "%s/code", self->o.session);
-    self->code = pdc_code_cache_new(zsock_resolve(self->router), code_dir,
-                                    self->o.cfg.transfer_timeout_ms);
-    int prestart = self->o.cfg.worker_prestart >= 0
-                       ? (int) self->o.cfg.worker_prestart
-                       : (int) (self->o.cpus + 0.5);
-    pdc_pool_config_t pcfg = {
-        .worker_bin = self->o.worker_bin,
-        .raylet = self->o.endpoint,
-        .session = self->o.session,
-        .node_ip = self->o.node_ip,
-        .min = prestart,
-        .keep = (int) (self->o.cpus + 0.5) + (int) self->o.cfg.worker_idle_max,
-        .idle_ms = S_IDLE_HEARTBEATS * (uint64_t) self->o.cfg.heartbeat_ms,
-        .retry_ms = S_RETRY_HEARTBEATS * (uint64_t) self->o.cfg.heartbeat_ms,
-        .on_exit = s_on_worker_exit,
-        .arg = self};
+    self->code =
+        pdc_code_cache_new(zsock_resolve(self->router), code_dir, self->o.cfg.transfer_timeout_ms);
+    int prestart = self->o.cfg.worker_prestart >= 0 ? (int) self->o.cfg.worker_prestart
+                                                    : (int) (self->o.cpus + 0.5);
+    pdc_pool_config_t pcfg = {.worker_bin = self->o.worker_bin,
+                              .raylet = self->o.endpoint,
+                              .session = self->o.session,
+                              .node_ip = self->o.node_ip,
+                              .min = prestart,
+                              .keep =
+                                  (int) (self->o.cpus + 0.5) + (int) self->o.cfg.worker_idle_max,
+                              .idle_ms = S_IDLE_HEARTBEATS * (uint64_t) self->o.cfg.heartbeat_ms,
+                              .retry_ms = S_RETRY_HEARTBEATS * (uint64_t) self->o.cfg.heartbeat_ms,
+                              .on_exit = s_on_worker_exit,
+                              .arg = self};
     self->pool = pdc_pool_new(self->loop, &pcfg);
     /* An embedded cluster (started for one driver, head on ipc) can never
        grow, so waiting for a node to join is useless there. */
-    pdc_leases_config_t lcfg = {
-        .node_id = self->o.node_id,
-        .endpoint = self->o.endpoint,
-        .public_endpoint = self->public_endpoint,
-        .labels = &self->o.labels,
-        .cpus = self->o.cpus,
-        .res = &self->o.res,
-        .visible_devices = getenv("CUDA_VISIBLE_DEVICES"),
-        .spillback_threshold_pct = (int) self->o.cfg.spillback_threshold_pct,
-        .infeasible_timeout_ms = self->o.cfg.infeasible_timeout_ms,
-        .can_grow = *self->public_endpoint && self->o.owner_pid <= 0};
-    self->leases = pdc_leases_new(self->loop, zsock_resolve(self->router),
-                                  self->pool, &self->view, &lcfg);
+    pdc_leases_config_t lcfg = {.node_id = self->o.node_id,
+                                .endpoint = self->o.endpoint,
+                                .public_endpoint = self->public_endpoint,
+                                .labels = &self->o.labels,
+                                .cpus = self->o.cpus,
+                                .res = &self->o.res,
+                                .visible_devices = getenv("CUDA_VISIBLE_DEVICES"),
+                                .spillback_threshold_pct =
+                                    (int) self->o.cfg.spillback_threshold_pct,
+                                .infeasible_timeout_ms = self->o.cfg.infeasible_timeout_ms,
+                                .can_grow = *self->public_endpoint && self->o.owner_pid <= 0};
+    self->leases =
+        pdc_leases_new(self->loop, zsock_resolve(self->router), self->pool, &self->view, &lcfg);
     self->holders = pdc_holders_new();
     if (!self->pool || !self->leases || !self->holders) {
         pdc_error("out of memory starting the raylet");
         return 1;
     }
-    self->router_watch = pdc_zwatch_new(self->loop, zsock_resolve(self->router),
-                                        s_on_router, self);
+    self->router_watch = pdc_zwatch_new(self->loop, zsock_resolve(self->router), s_on_router, self);
     if (*self->o.head) {
         self->head_sock = zsock_new(ZMQ_DEALER);
-        pdc_wire_tune(zsock_resolve(self->head_sock),
-                      self->o.cfg.max_message_size);
+        pdc_wire_tune(zsock_resolve(self->head_sock), self->o.cfg.max_message_size);
         zsock_connect(self->head_sock, "%s", self->o.head);
-        self->head_watch = pdc_zwatch_new(
-            self->loop, zsock_resolve(self->head_sock), s_on_head, self);
+        self->head_watch =
+            pdc_zwatch_new(self->loop, zsock_resolve(self->head_sock), s_on_head, self);
         s_register_with_head(self);
     }
     uv_timer_init(self->loop, &self->heartbeat);
     uv_timer_init(self->loop, &self->housekeeping);
     self->heartbeat.data = self->housekeeping.data = self;
-    uv_timer_start(&self->heartbeat, s_on_heartbeat,
-                   (uint64_t) self->o.cfg.heartbeat_ms,
+    uv_timer_start(&self->heartbeat, s_on_heartbeat, (uint64_t) self->o.cfg.heartbeat_ms,
                    (uint64_t) self->o.cfg.heartbeat_ms);
-    uv_timer_start(&self->housekeeping, s_on_housekeeping,
-                   (uint64_t) self->o.cfg.owner_check_ms,
+    uv_timer_start(&self->housekeeping, s_on_housekeeping, (uint64_t) self->o.cfg.owner_check_ms,
                    (uint64_t) self->o.cfg.owner_check_ms);
     pdc_daemon_signals_start(self->loop, &self->signals, s_on_signal, self);
     signal(SIGPIPE, SIG_IGN);
@@ -579,9 +557,8 @@ int pdc_raylet_main(int argc, char **argv) {
         pdc_pool_spawn(self->pool);
     pdc_info("node %s serving on %s%s%s with %.2f CPU, store %s (%zu MiB), "
              "labels '%s'",
-             self->o.node_id, self->o.endpoint,
-             *self->public_endpoint ? " and " : "", self->public_endpoint,
-             self->o.cpus, self->o.store_dir, scfg.capacity >> 20,
+             self->o.node_id, self->o.endpoint, *self->public_endpoint ? " and " : "",
+             self->public_endpoint, self->o.cpus, self->o.store_dir, scfg.capacity >> 20,
              self->o.labels_text);
 
     uv_run(self->loop, UV_RUN_DEFAULT);
@@ -591,8 +568,7 @@ int pdc_raylet_main(int argc, char **argv) {
     uv_timer_stop(&self->housekeeping);
     pdc_zwatch_destroy(&self->router_watch);
     pdc_zwatch_destroy(&self->head_watch);
-    uint64_t deadline =
-        uv_now(self->loop) + (uint64_t) self->o.cfg.shutdown_timeout_ms;
+    uint64_t deadline = uv_now(self->loop) + (uint64_t) self->o.cfg.shutdown_timeout_ms;
     while (pdc_pool_size(self->pool) && uv_now(self->loop) < deadline) {
         uv_run(self->loop, UV_RUN_NOWAIT);
         usleep(2000);

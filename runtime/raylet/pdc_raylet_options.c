@@ -62,8 +62,7 @@ static int s_default_worker_bin(char *out, size_t size) {
 
 static size_t s_default_capacity(const char *store_dir) {
     struct sysinfo si;
-    size_t ram = sysinfo(&si) == 0 ? (size_t) si.totalram * si.mem_unit
-                                   : S_STORE_FALLBACK;
+    size_t ram = sysinfo(&si) == 0 ? (size_t) si.totalram * si.mem_unit : S_STORE_FALLBACK;
     size_t cap = ram / 100 * S_STORE_RAM_PCT;
     char parent[PATH_MAX];
     snprintf(parent, sizeof parent, "%s", store_dir);
@@ -86,8 +85,7 @@ static void s_detect_gpus(pdc_resources_t *res, const char *given) {
     char why[256];
     int gpus = pdc_gpu_count(why, sizeof why);
     if (gpus > 0) {
-        pdc_resources_t gpu = {
-            .n = 1, .name = {"GPU"}, .amount = {(double) gpus}};
+        pdc_resources_t gpu = {.n = 1, .name = {"GPU"}, .amount = {(double) gpus}};
         pdc_resources_add(res, &gpu, 1);
     } else {
         pdc_info("no GPU resource: %s", why);
@@ -96,29 +94,27 @@ static void s_detect_gpus(pdc_resources_t *res, const char *given) {
 
 #define S_COPY(field) snprintf(o->field, sizeof o->field, "%s", optarg)
 
-int pdc_raylet_options_parse(pdc_raylet_options_t *o, int argc, char **argv,
-                             int *exit_code) {
+int pdc_raylet_options_parse(pdc_raylet_options_t *o, int argc, char **argv, int *exit_code) {
     memset(o, 0, sizeof *o);
     *exit_code = 2;
     if (pdc_config_load(&o->cfg))
         return 0;
-    static const struct option opts[] = {
-        {"endpoint", required_argument, 0, 'e'},
-        {"head", required_argument, 0, 'H'},
-        {"store-dir", required_argument, 0, 's'},
-        {"session", required_argument, 0, 'S'},
-        {"node-id", required_argument, 0, 'n'},
-        {"num-cpus", required_argument, 0, 'c'},
-        {"resources", required_argument, 0, 'r'},
-        {"labels", required_argument, 0, 'l'},
-        {"node-ip-address", required_argument, 0, 'i'},
-        {"port", required_argument, 0, 'P'},
-        {"worker-bin", required_argument, 0, 'w'},
-        {"owner-pid", required_argument, 0, 'o'},
-        {"set", required_argument, 0, 'x'},
-        {"print-config", no_argument, 0, 'p'},
-        {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+    static const struct option opts[] = {{"endpoint", required_argument, 0, 'e'},
+                                         {"head", required_argument, 0, 'H'},
+                                         {"store-dir", required_argument, 0, 's'},
+                                         {"session", required_argument, 0, 'S'},
+                                         {"node-id", required_argument, 0, 'n'},
+                                         {"num-cpus", required_argument, 0, 'c'},
+                                         {"resources", required_argument, 0, 'r'},
+                                         {"labels", required_argument, 0, 'l'},
+                                         {"node-ip-address", required_argument, 0, 'i'},
+                                         {"port", required_argument, 0, 'P'},
+                                         {"worker-bin", required_argument, 0, 'w'},
+                                         {"owner-pid", required_argument, 0, 'o'},
+                                         {"set", required_argument, 0, 'x'},
+                                         {"print-config", no_argument, 0, 'p'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
     const char *resources = getenv("PDC_RESOURCES");
     const char *labels = getenv("PDC_LABELS");
     int c, print_config = 0;
@@ -192,10 +188,8 @@ int pdc_raylet_options_parse(pdc_raylet_options_t *o, int argc, char **argv,
     }
     if (!*o->node_id)
         pdc_random_hex(o->node_id, S_NODE_ID_DIGITS);
-    if (!*o->worker_bin &&
-        s_default_worker_bin(o->worker_bin, sizeof o->worker_bin)) {
-        fprintf(stderr,
-                "pdc-raylet: cannot find pdc-worker; pass --worker-bin\n");
+    if (!*o->worker_bin && s_default_worker_bin(o->worker_bin, sizeof o->worker_bin)) {
+        fprintf(stderr, "pdc-raylet: cannot find pdc-worker; pass --worker-bin\n");
         return 0;
     }
     if (o->cpus <= 0)
@@ -212,8 +206,7 @@ int pdc_raylet_options_parse(pdc_raylet_options_t *o, int argc, char **argv,
         return 0;
     }
     pdc_labels_format(&o->labels, o->labels_text, sizeof o->labels_text);
-    o->store_capacity = o->cfg.object_store_memory > 0
-                            ? (size_t) o->cfg.object_store_memory
-                            : s_default_capacity(o->store_dir);
+    o->store_capacity = o->cfg.object_store_memory > 0 ? (size_t) o->cfg.object_store_memory
+                                                       : s_default_capacity(o->store_dir);
     return 1;
 }

@@ -44,7 +44,6 @@ typedef struct {
 
 /* Parse argv into o.  1: run; 0: exit with *exit_code (help, the
    settings printed, or a mistake explained on stderr). */
-int pdc_raylet_options_parse(pdc_raylet_options_t *o, int argc, char **argv,
-                             int *exit_code);
+int pdc_raylet_options_parse(pdc_raylet_options_t *o, int argc, char **argv, int *exit_code);
 
 #endif

@@ -32,8 +32,7 @@ static inline int pdc_rid_set(pdc_rid_t *rid, const void *data, size_t len) {
 }
 
 /* Whether rid is the id of len bytes at data (never for an empty rid). */
-static inline int pdc_rid_is(const pdc_rid_t *rid, const void *data,
-                             size_t len) {
+static inline int pdc_rid_is(const pdc_rid_t *rid, const void *data, size_t len) {
     return rid->len && rid->len == len && !memcmp(rid->bytes, data, len);
 }
 

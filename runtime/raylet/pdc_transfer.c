@@ -23,7 +23,7 @@ typedef struct transfer {
     char node[PDC_NODE_ID_MAX];
     uint64_t seq; /* request id of its fetches */
     peer_t *peer;
-    int sized;    /* the first chunk arrived: size and data are known */
+    int sized; /* the first chunk arrived: size and data are known */
     void *data;
     size_t size, asked, received;
     int inflight;
@@ -50,7 +50,8 @@ static void s_on_peer(pdc_zwatch_t *watch, void *sock, void *arg);
 pdc_transfers_t *pdc_transfers_new(uv_loop_t *loop, pdc_store_t *store, const pdc_config_t *cfg,
                                    void *router, const char *self_node) {
     pdc_transfers_t *self = calloc(1, sizeof *self);
-    if (!self) return NULL;
+    if (!self)
+        return NULL;
     self->loop = loop;
     self->store = store;
     self->cfg = cfg;
@@ -73,12 +74,14 @@ static void s_transfer_free(transfer_t *t) {
 
 void pdc_transfers_destroy(pdc_transfers_t **self_p) {
     pdc_transfers_t *self = *self_p;
-    if (!self) return;
+    if (!self)
+        return;
     *self_p = NULL;
     while (self->transfers) {
         transfer_t *t = self->transfers;
         self->transfers = t->next;
-        if (t->sized) pdc_store_abort_unsealed(self->store, t->id);
+        if (t->sized)
+            pdc_store_abort_unsealed(self->store, t->id);
         s_transfer_free(t);
     }
     while (self->peers) {
@@ -94,20 +97,25 @@ void pdc_transfers_destroy(pdc_transfers_t **self_p) {
    live node of that id. */
 static peer_t *s_peer(pdc_transfers_t *self, pdc_view_t *view, const char *node) {
     pdc_view_node_t *n = pdc_view_find(view, node);
-    if (!n || !n->alive || !*n->endpoint) return NULL;
+    if (!n || !n->alive || !*n->endpoint)
+        return NULL;
     for (peer_t **pp = &self->peers; *pp; pp = &(*pp)->next) {
         peer_t *p = *pp;
-        if (strcmp(p->node, node)) continue;
-        if (!strcmp(p->endpoint, n->endpoint)) return p;
+        if (strcmp(p->node, node))
+            continue;
+        if (!strcmp(p->endpoint, n->endpoint))
+            return p;
         /* The node came back at another address. */
         *pp = p->next;
         for (transfer_t *t = self->transfers; t; t = t->next)
-            if (t->peer == p) t->peer = NULL;
+            if (t->peer == p)
+                t->peer = NULL;
         s_peer_destroy(p);
         break;
     }
     peer_t *p = calloc(1, sizeof *p);
-    if (!p) return NULL;
+    if (!p)
+        return NULL;
     snprintf(p->node, sizeof p->node, "%s", node);
     snprintf(p->endpoint, sizeof p->endpoint, "%s", n->endpoint);
     p->owner = self;
@@ -147,17 +155,20 @@ static void s_finish(pdc_transfers_t *self, transfer_t *t, int code, const char 
     s_unlink(self, t);
     if (code == PDC_OK) {
         self->stats.done++;
-        pdc_debug("pulled object %s (%zu bytes) from node %s", pdc_id_hex(t->id, hex), t->size, t->node);
+        pdc_debug("pulled object %s (%zu bytes) from node %s", pdc_id_hex(t->id, hex), t->size,
+                  t->node);
     } else {
         self->stats.failed++;
-        if (t->sized) pdc_store_abort_unsealed(self->store, t->id);
+        if (t->sized)
+            pdc_store_abort_unsealed(self->store, t->id);
         pdc_warn("pulling object %s from node %s failed: %s", pdc_id_hex(t->id, hex), t->node, why);
     }
     for (pdc_waiter_t *w = t->waiters; w; w = w->next) {
         if (code == PDC_OK)
             s_reply_ready(self, w->rid, w->rid_len, w->request, t->id);
         else
-            pdc_wire_send_error(self->router, w->rid, w->rid_len, &self->enc, w->request, code, why);
+            pdc_wire_send_error(self->router, w->rid, w->rid_len, &self->enc, w->request, code,
+                                why);
     }
     self->stats.active--;
     s_transfer_free(t);
@@ -166,7 +177,8 @@ static void s_finish(pdc_transfers_t *self, transfer_t *t, int code, const char 
 /* Ask for chunks until the window is full or everything is asked for. */
 static void s_ask(pdc_transfers_t *self, transfer_t *t) {
     size_t chunk = (size_t) self->cfg->transfer_chunk_size;
-    if (chunk == 0) chunk = (size_t) 4 << 20;
+    if (chunk == 0)
+        chunk = (size_t) 4 << 20;
     int window = self->cfg->transfer_window > 0 ? (int) self->cfg->transfer_window : 1;
     while (t->peer && t->inflight < window && (!t->sized ? t->inflight == 0 : t->asked < t->size)) {
         size_t len = t->sized && t->size - t->asked < chunk ? t->size - t->asked : chunk;
@@ -176,7 +188,8 @@ static void s_ask(pdc_transfers_t *self, transfer_t *t) {
         pdc_enc_u(&self->enc, len);
         pdc_wire_send(zsock_resolve(t->peer->sock), NULL, 0, &self->enc, NULL, 0);
         t->inflight++;
-        if (!t->sized) break; /* the size comes with the first answer */
+        if (!t->sized)
+            break; /* the size comes with the first answer */
         t->asked += len;
     }
 }
@@ -188,29 +201,34 @@ void pdc_transfers_pull(pdc_transfers_t *self, pdc_inbound_t *in, pdc_view_t *vi
     const void *rid = zmq_msg_data(&in->frames[0]);
     size_t rid_len = zmq_msg_size(&in->frames[0]);
     uint64_t request = in->msg.request_id;
-    if (rid_len > PDC_WAITER_RID_MAX) return;
+    if (rid_len > PDC_WAITER_RID_MAX)
+        return;
     if (pdc_store_contains(self->store, id)) {
         s_reply_ready(self, rid, rid_len, request, id);
         return;
     }
     transfer_t *t;
-    for (t = self->transfers; t && !pdc_id_eq(t->id, id); t = t->next) {}
+    for (t = self->transfers; t && !pdc_id_eq(t->id, id); t = t->next) {
+    }
     if (!t) {
         peer_t *peer = strcmp(node, self->self_node) ? s_peer(self, view, node) : NULL;
         if (!peer) {
             pdc_view_node_t *n = pdc_view_find(view, node);
             if (!strcmp(node, self->self_node))
-                snprintf(why, sizeof why, "object %s should be in this node's (%s) store and is not",
+                snprintf(why, sizeof why,
+                         "object %s should be in this node's (%s) store and is not",
                          pdc_id_hex(id, hex), node);
             else
-                snprintf(why, sizeof why, "object %s is on node %s, which is %s", pdc_id_hex(id, hex),
-                         node, n ? "dead" : "not in the cluster");
-            pdc_wire_send_error(self->router, rid, rid_len, &self->enc, request, PDC_EOBJECTLOST, why);
+                snprintf(why, sizeof why, "object %s is on node %s, which is %s",
+                         pdc_id_hex(id, hex), node, n ? "dead" : "not in the cluster");
+            pdc_wire_send_error(self->router, rid, rid_len, &self->enc, request, PDC_EOBJECTLOST,
+                                why);
             return;
         }
         t = calloc(1, sizeof *t);
         if (!t) {
-            pdc_wire_send_error(self->router, rid, rid_len, &self->enc, request, PDC_ENOMEM, "out of memory for a transfer");
+            pdc_wire_send_error(self->router, rid, rid_len, &self->enc, request, PDC_ENOMEM,
+                                "out of memory for a transfer");
             return;
         }
         memcpy(t->id, id, PDC_ID_LEN);
@@ -228,7 +246,8 @@ void pdc_transfers_pull(pdc_transfers_t *self, pdc_inbound_t *in, pdc_view_t *vi
 
 static transfer_t *s_by_seq(pdc_transfers_t *self, uint64_t seq) {
     for (transfer_t *t = self->transfers; t; t = t->next)
-        if (t->seq == seq) return t;
+        if (t->seq == seq)
+            return t;
     return NULL;
 }
 
@@ -242,14 +261,15 @@ static void s_on_chunk(pdc_transfers_t *self, transfer_t *t, pdc_inbound_t *in) 
     char why[700], err[512];
     t->inflight--;
     if (!t->sized) {
-        int rc = pdc_store_create_unsealed(self->store, t->id, type, size, &t->data, err, sizeof err);
+        int rc =
+            pdc_store_create_unsealed(self->store, t->id, type, size, &t->data, err, sizeof err);
         if (rc == PDC_EINVAL && pdc_store_contains(self->store, t->id)) {
             s_finish(self, t, PDC_OK, NULL); /* it arrived another way */
             return;
         }
         if (rc != PDC_OK) {
-            snprintf(why, sizeof why, "no room for the %zu-byte object from node %s: %s", size, t->node,
-                     err);
+            snprintf(why, sizeof why, "no room for the %zu-byte object from node %s: %s", size,
+                     t->node, err);
             s_finish(self, t, rc, why);
             return;
         }
@@ -263,7 +283,8 @@ static void s_on_chunk(pdc_transfers_t *self, transfer_t *t, pdc_inbound_t *in) 
         s_finish(self, t, PDC_EPROTO, why);
         return;
     }
-    if (len) memcpy((char *) t->data + offset, zmq_msg_data(payload), len);
+    if (len)
+        memcpy((char *) t->data + offset, zmq_msg_data(payload), len);
     t->received += len;
     self->stats.bytes_in += len;
     t->last_progress = uv_now(self->loop);
@@ -282,12 +303,14 @@ static void s_on_peer(pdc_zwatch_t *watch, void *sock, void *arg) {
     pdc_transfers_t *self = p->owner;
     pdc_inbound_t in;
     int rc = pdc_wire_recv(sock, 0, &in);
-    if (rc == 0) return;
+    if (rc == 0)
+        return;
     if (rc < 0) {
         pdc_warn("refused a message from node %s: %s", p->node, in.error);
     } else {
         transfer_t *t = s_by_seq(self, in.msg.request_id);
-        if (t && in.msg.type == PDC_MSG_OBJECT_CHUNK && pdc_id_eq(pdc_f_id(&in.msg.fields[PDC_OBJECT_CHUNK_OBJECT_ID]), t->id)) {
+        if (t && in.msg.type == PDC_MSG_OBJECT_CHUNK &&
+            pdc_id_eq(pdc_f_id(&in.msg.fields[PDC_OBJECT_CHUNK_OBJECT_ID]), t->id)) {
             s_on_chunk(self, t, &in);
         } else if (t && in.msg.type == PDC_MSG_ERROR) {
             char why[512], full[700];
@@ -323,7 +346,8 @@ void pdc_transfers_serve(pdc_transfers_t *self, pdc_inbound_t *in) {
     pdc_type type;
     served_pin_t *sp = calloc(1, sizeof *sp);
     char why[256], hex[33];
-    if (!sp) return;
+    if (!sp)
+        return;
     sp->store = self->store;
     if (pdc_store_get(self->store, id, &data, &size, &type, &sp->pin) != PDC_OK) {
         free(sp);
@@ -340,7 +364,8 @@ void pdc_transfers_serve(pdc_transfers_t *self, pdc_inbound_t *in) {
         pdc_wire_reply_error(self->router, in, &self->enc, PDC_EINVAL, why);
         return;
     }
-    if (len > size - offset) len = size - offset;
+    if (len > size - offset)
+        len = size - offset;
     pdc_enc_begin(&self->enc, PDC_MSG_OBJECT_CHUNK, in->msg.request_id);
     pdc_enc_id(&self->enc, id);
     pdc_enc_u(&self->enc, (uint64_t) type);
@@ -351,8 +376,9 @@ void pdc_transfers_serve(pdc_transfers_t *self, pdc_inbound_t *in) {
         s_release_pin(NULL, sp);
         return;
     }
-    if (pdc_wire_send_zero_copy(self->router, zmq_msg_data(&in->frames[0]), zmq_msg_size(&in->frames[0]),
-                                &self->enc, (char *) data + offset, len, s_release_pin, sp) == 0)
+    if (pdc_wire_send_zero_copy(self->router, zmq_msg_data(&in->frames[0]),
+                                zmq_msg_size(&in->frames[0]), &self->enc, (char *) data + offset,
+                                len, s_release_pin, sp) == 0)
         self->stats.bytes_out += len;
 }
 
@@ -370,21 +396,25 @@ void pdc_transfers_free(pdc_transfers_t *self, pdc_inbound_t *in, pdc_view_t *vi
             }
         pdc_store_delete(self->store, id);
     }
-    if (!pdc_f_u(&in->msg.fields[PDC_OBJECT_FREE_FORWARD])) return;
+    if (!pdc_f_u(&in->msg.fields[PDC_OBJECT_FREE_FORWARD]))
+        return;
     pdc_enc_begin(&self->enc, PDC_MSG_OBJECT_FREE, 0);
     pdc_enc_u(&self->enc, 0);
     pdc_enc_array(&self->enc, ids->via.array.size);
     for (uint32_t i = 0; i < ids->via.array.size; i++)
         pdc_enc_id(&self->enc, pdc_f_id(&ids->via.array.ptr[i]));
     for (int i = 0; i < view->n; i++) {
-        if (!view->nodes[i].alive || !strcmp(view->nodes[i].id, self->self_node)) continue;
+        if (!view->nodes[i].alive || !strcmp(view->nodes[i].id, self->self_node))
+            continue;
         peer_t *p = s_peer(self, view, view->nodes[i].id);
-        if (p) pdc_wire_send(zsock_resolve(p->sock), NULL, 0, &self->enc, NULL, 0);
+        if (p)
+            pdc_wire_send(zsock_resolve(p->sock), NULL, 0, &self->enc, NULL, 0);
     }
 }
 
 void pdc_transfers_check(pdc_transfers_t *self, pdc_view_t *view, uint64_t now_ms) {
-    if (!self) return;
+    if (!self)
+        return;
     for (transfer_t *t = self->transfers, *next; t; t = next) {
         next = t->next;
         pdc_view_node_t *n = pdc_view_find(view, t->node);
@@ -402,5 +432,6 @@ void pdc_transfers_check(pdc_transfers_t *self, pdc_view_t *view, uint64_t now_m
 
 void pdc_transfers_stats(pdc_transfers_t *self, pdc_transfer_stats_t *out) {
     memset(out, 0, sizeof *out);
-    if (self) *out = self->stats;
+    if (self)
+        *out = self->stats;
 }

@@ -16,17 +16,20 @@ void pdc_view_free(pdc_view_t *v) {
 
 pdc_view_node_t *pdc_view_find(pdc_view_t *v, const char *id) {
     for (int i = 0; i < v->n; i++)
-        if (!strcmp(v->nodes[i].id, id)) return &v->nodes[i];
+        if (!strcmp(v->nodes[i].id, id))
+            return &v->nodes[i];
     return NULL;
 }
 
 pdc_view_node_t *pdc_view_upsert(pdc_view_t *v, const char *id) {
     pdc_view_node_t *n = pdc_view_find(v, id);
-    if (n) return n;
+    if (n)
+        return n;
     if (v->n == v->cap) {
         int cap = v->cap ? v->cap * 2 : 8;
         pdc_view_node_t *grown = realloc(v->nodes, (size_t) cap * sizeof *grown);
-        if (!grown) return NULL;
+        if (!grown)
+            return NULL;
         v->nodes = grown;
         v->cap = cap;
     }
@@ -46,7 +49,8 @@ static double s_read_map(const msgpack_object *map, pdc_resources_t *res) {
     for (uint32_t i = 0; i < map->via.map.size; i++) {
         size_t len;
         const char *name = pdc_f_str(&map->via.map.ptr[i].key, &len);
-        if (len == 3 && !memcmp(name, "CPU", 3)) cpu = pdc_f_f(&map->via.map.ptr[i].val);
+        if (len == 3 && !memcmp(name, "CPU", 3))
+            cpu = pdc_f_f(&map->via.map.ptr[i].val);
     }
     pdc_resources_decode(map, res);
     return cpu;
@@ -59,20 +63,21 @@ void pdc_view_update(pdc_view_t *v, const msgpack_object *list) {
         char id[PDC_NODE_ID_MAX], labels[1024], err[256];
         pdc_f_cstr(&f[PDC_NODE_ROW_ID], id, sizeof id);
         pdc_view_node_t *n = pdc_view_upsert(v, id);
-        if (!n) break;
+        if (!n)
+            break;
         pdc_f_cstr(&f[PDC_NODE_ROW_ENDPOINT], n->endpoint, sizeof n->endpoint);
         n->alive = (int) pdc_f_u(&f[PDC_NODE_ROW_ALIVE]);
         n->cpu_total = s_read_map(&f[PDC_NODE_ROW_TOTAL], &n->total);
         n->cpu_available = s_read_map(&f[PDC_NODE_ROW_AVAILABLE], &n->available);
-        if (pdc_labels_parse(pdc_f_cstr(&f[PDC_NODE_ROW_LABELS], labels, sizeof labels), &n->labels, err, sizeof err))
+        if (pdc_labels_parse(pdc_f_cstr(&f[PDC_NODE_ROW_LABELS], labels, sizeof labels), &n->labels,
+                             err, sizeof err))
             memset(&n->labels, 0, sizeof n->labels);
         pdc_f_cstr(&f[PDC_NODE_ROW_LOCAL_ENDPOINT], n->local_endpoint, sizeof n->local_endpoint);
     }
     qsort(v->nodes, (size_t) v->n, sizeof *v->nodes, s_by_id);
 }
 
-int pdc_lease_shape_read(const msgpack_object *f, pdc_lease_shape_t *s, char *err,
-                         size_t errlen) {
+int pdc_lease_shape_read(const msgpack_object *f, pdc_lease_shape_t *s, char *err, size_t errlen) {
     memset(s, 0, sizeof *s);
     s->cpus = pdc_f_f(&f[PDC_LEASE_REQUEST_CPUS]);
     s->flags = (unsigned) pdc_f_u(&f[PDC_LEASE_REQUEST_FLAGS]);
@@ -98,10 +103,10 @@ int pdc_lease_shape_read(const msgpack_object *f, pdc_lease_shape_t *s, char *er
     return 0;
 }
 
-int pdc_view_feasible(const pdc_view_node_t *n, const pdc_lease_shape_t *s, char *why,
-                      size_t len) {
+int pdc_view_feasible(const pdc_view_node_t *n, const pdc_lease_shape_t *s, char *why, size_t len) {
     char buf[256];
-    if (!why) why = buf, len = sizeof buf;
+    if (!why)
+        why = buf, len = sizeof buf;
     if (!n->alive) {
         snprintf(why, len, "node %s is dead", n->id);
         return 0;
@@ -129,7 +134,8 @@ int pdc_view_has_room(const pdc_view_node_t *n, const pdc_lease_shape_t *s) {
 }
 
 static double s_utilisation(const pdc_view_node_t *n) {
-    if (n->cpu_total <= 0) return 1.0;
+    if (n->cpu_total <= 0)
+        return 1.0;
     return 1.0 - n->cpu_available / n->cpu_total;
 }
 
@@ -140,9 +146,11 @@ static pdc_view_node_t *s_least_used(pdc_view_t *v, const char *self, const pdc_
     pdc_view_node_t *best = NULL;
     for (int i = 0; i < v->n; i++) {
         pdc_view_node_t *n = &v->nodes[i];
-        if (!pdc_view_feasible(n, s, NULL, 0) || (room && !pdc_view_has_room(n, s))) continue;
+        if (!pdc_view_feasible(n, s, NULL, 0) || (room && !pdc_view_has_room(n, s)))
+            continue;
         double u = s_utilisation(n), bu = best ? s_utilisation(best) : 2.0;
-        if (!best || u < bu - 1e-9 || (u < bu + 1e-9 && !strcmp(n->id, self))) best = n;
+        if (!best || u < bu - 1e-9 || (u < bu + 1e-9 && !strcmp(n->id, self)))
+            best = n;
     }
     return best;
 }
@@ -157,13 +165,15 @@ static pdc_place_t s_place(pdc_view_t *v, const char *self, int threshold_pct,
                            size_t len) {
     pdc_view_node_t *me = pdc_view_find(v, self);
     if (s->flags & PDC_LEASE_SPILLED) {
-        if (me && pdc_view_feasible(me, s, why, len)) return s_to(me, self, target);
+        if (me && pdc_view_feasible(me, s, why, len))
+            return s_to(me, self, target);
         return PDC_PLACE_FAIL;
     }
     if (s->strategy == PDC_SCHED_NODE_AFFINITY) {
         pdc_view_node_t *n = pdc_view_find(v, s->affinity);
         char reason[300];
-        if (n && pdc_view_feasible(n, s, reason, sizeof reason)) return s_to(n, self, target);
+        if (n && pdc_view_feasible(n, s, reason, sizeof reason))
+            return s_to(n, self, target);
         if (!n && !(s->flags & PDC_LEASE_SOFT)) {
             /* Not in this view yet (it may be joining): wait for it. */
             snprintf(why, len, "node affinity to %s: no such node in the cluster", s->affinity);
@@ -175,7 +185,8 @@ static pdc_place_t s_place(pdc_view_t *v, const char *self, int threshold_pct,
         }
     }
     int feasible = 0;
-    for (int i = 0; i < v->n; i++) feasible += pdc_view_feasible(&v->nodes[i], s, NULL, 0);
+    for (int i = 0; i < v->n; i++)
+        feasible += pdc_view_feasible(&v->nodes[i], s, NULL, 0);
     if (!feasible) {
         /* Say what the request lacks on the node closest to it: the
            first live one (they are sorted by id). */
@@ -194,14 +205,17 @@ static pdc_place_t s_place(pdc_view_t *v, const char *self, int threshold_pct,
     }
     if (*s->locality) {
         pdc_view_node_t *n = pdc_view_find(v, s->locality);
-        if (n && pdc_view_feasible(n, s, NULL, 0) && pdc_view_has_room(n, s)) return s_to(n, self, target);
+        if (n && pdc_view_feasible(n, s, NULL, 0) && pdc_view_has_room(n, s))
+            return s_to(n, self, target);
     }
     if (me && pdc_view_feasible(me, s, NULL, 0) && pdc_view_has_room(me, s) &&
         s_utilisation(me) * 100.0 < (double) threshold_pct - 1e-9)
         return s_to(me, self, target);
     pdc_view_node_t *best = s_least_used(v, self, s, 1);
-    if (best) return s_to(best, self, target);
-    if (me && pdc_view_feasible(me, s, NULL, 0)) return s_to(me, self, target);
+    if (best)
+        return s_to(best, self, target);
+    if (me && pdc_view_feasible(me, s, NULL, 0))
+        return s_to(me, self, target);
     return s_to(s_least_used(v, self, s, 0), self, target);
 }
 
@@ -209,7 +223,8 @@ pdc_place_t pdc_view_place(pdc_view_t *v, const char *self, int threshold_pct,
                            const pdc_lease_shape_t *s, pdc_view_node_t **target, char *why,
                            size_t len) {
     *target = NULL;
-    if (len) why[0] = '\0';
+    if (len)
+        why[0] = '\0';
     pdc_place_t p = s_place(v, self, threshold_pct, s, target, why, len);
     if (p == PDC_PLACE_REMOTE) { /* count it there until the next view */
         (*target)->cpu_available -= s->cpus;

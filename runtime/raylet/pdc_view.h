@@ -56,7 +56,7 @@ typedef struct {
 typedef struct {
     double cpus;
     pdc_resources_t res;
-    unsigned flags; /* PDC_LEASE_* */
+    unsigned flags;    /* PDC_LEASE_* */
     unsigned strategy; /* PDC_SCHED_* */
     char affinity[PDC_NODE_ID_MAX];
     pdc_selector_t selector;
@@ -80,8 +80,7 @@ int pdc_lease_shape_read(const msgpack_object *fields, pdc_lease_shape_t *shape,
 
 /* Whether node n could ever run shape (resources in all, labels), and if
    not, why (into why, if given). */
-int pdc_view_feasible(const pdc_view_node_t *n, const pdc_lease_shape_t *s, char *why,
-                      size_t len);
+int pdc_view_feasible(const pdc_view_node_t *n, const pdc_lease_shape_t *s, char *why, size_t len);
 
 /* Whether node n has the free CPU and resources for shape now (as far as
    the view knows). */

@@ -22,9 +22,11 @@ typedef struct pdc_waiter {
 } pdc_waiter_t;
 
 /* Add one; 0, or -1 (out of memory, or a routing id too long). */
-static inline int pdc_waiters_add(pdc_waiter_t **list, const void *rid, size_t rid_len, uint64_t request) {
+static inline int pdc_waiters_add(pdc_waiter_t **list, const void *rid, size_t rid_len,
+                                  uint64_t request) {
     pdc_waiter_t *w = rid_len <= PDC_WAITER_RID_MAX ? calloc(1, sizeof *w) : NULL;
-    if (!w) return -1;
+    if (!w)
+        return -1;
     memcpy(w->rid, rid, rid_len);
     w->rid_len = rid_len;
     w->request = request;

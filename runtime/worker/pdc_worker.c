@@ -52,9 +52,9 @@ typedef struct {
     pdc_client *client;
     void *router;
     loaded_fn_t *fns;
-    pdc_enc_t out;             /* replies other than results            */
+    pdc_enc_t out; /* replies other than results            */
     pdc_result_batch_t results;
-    pdc_actor_host_t *actor;   /* once this worker hosts an actor       */
+    pdc_actor_host_t *actor; /* once this worker hosts an actor       */
     int64_t flush_us;
     const char *cuda_visible; /* CUDA_VISIBLE_DEVICES as started (leases without GPUs) */
     volatile sig_atomic_t stop;
@@ -64,9 +64,11 @@ typedef struct {
 
 static loaded_fn_t *s_lookup(worker_t *self, const char *library, const char *name) {
     for (loaded_fn_t *f = self->fns; f; f = f->next)
-        if (!strcmp(f->name, name) && !strcmp(f->library, library)) return f;
+        if (!strcmp(f->name, name) && !strcmp(f->library, library))
+            return f;
     loaded_fn_t *f = calloc(1, sizeof *f);
-    if (!f) return NULL;
+    if (!f)
+        return NULL;
     f->library = strdup(library);
     f->name = strdup(name);
     f->self = pdc_function(self->client, library, name);
@@ -104,7 +106,8 @@ static void s_run_task(worker_t *self, const msgpack_object *spec) {
     pdc_task_read_args(&t, pdc_f_at(spec, PDC_TASK_ARGS));
     if (t.code == PDC_OK) {
         loaded_fn_t *fn = s_lookup(self, library, name);
-        if (fn) t.self = fn->self;
+        if (fn)
+            t.self = fn->self;
         if (!fn || !fn->fn) {
             t.code = PDC_ENOFUNC;
             snprintf(t.message, sizeof t.message, "%s", fn ? fn->error : "out of memory");
@@ -128,7 +131,8 @@ static void s_run_task(worker_t *self, const msgpack_object *spec) {
 static void s_on_message(worker_t *self) {
     pdc_inbound_t in;
     pdc_enc_t *e = &self->out;
-    if (!pdc_wire_serve(self->router, &in, e, NULL)) return;
+    if (!pdc_wire_serve(self->router, &in, e, NULL))
+        return;
     const void *rid = zmq_msg_data(&in.frames[0]);
     size_t rid_len = zmq_msg_size(&in.frames[0]);
     if (in.msg.type == PDC_MSG_WORKER_LEASE) {
@@ -151,10 +155,12 @@ static void s_on_message(worker_t *self) {
         s_flush(self, rid, rid_len);
     } else if (in.msg.type == PDC_MSG_ACTOR_CREATE || in.msg.type == PDC_MSG_ACTOR_CALLS ||
                in.msg.type == PDC_MSG_ACTOR_KILL) {
-        if (!self->actor) self->actor = pdc_actor_host_new(self->client, self->router, self->flush_us);
+        if (!self->actor)
+            self->actor = pdc_actor_host_new(self->client, self->router, self->flush_us);
         if (self->actor) {
-            if (pdc_actor_host_handle(self->actor, &in)) self->stop = 1; /* killed */
-            return; /* the host closed the message */
+            if (pdc_actor_host_handle(self->actor, &in))
+                self->stop = 1; /* killed */
+            return;             /* the host closed the message */
         }
         pdc_wire_reply_error(self->router, &in, e, PDC_ENOMEM, "cannot host an actor");
     } else {
@@ -170,7 +176,8 @@ static worker_t *s_worker;
 static int s_wake_pipe[2] = {-1, -1};
 static void s_on_signal(int sig) {
     (void) sig;
-    if (s_worker) s_worker->stop = 1;
+    if (s_worker)
+        s_worker->stop = 1;
     if (s_wake_pipe[1] >= 0) {
         int saved = errno;
         ssize_t n = write(s_wake_pipe[1], "", 1);
@@ -180,14 +187,13 @@ static void s_on_signal(int sig) {
 }
 
 static void s_usage(FILE *out) {
-    fprintf(out,
-            "Usage: pdc-worker --raylet EP --worker-id HEX --session DIR\n"
-            "A pdc worker process.  The raylet starts these; you do not run them by hand.\n\n"
-            "  --raylet EP        the raylet's endpoint\n"
-            "  --worker-id HEX    the 32-digit id the raylet gave this worker\n"
-            "  --session DIR      the session directory (the worker's socket goes there)\n"
-            "  --node-ip IP       also listen on tcp://IP:* for owners on other nodes\n"
-            "  -h, --help         this text\n");
+    fprintf(out, "Usage: pdc-worker --raylet EP --worker-id HEX --session DIR\n"
+                 "A pdc worker process.  The raylet starts these; you do not run them by hand.\n\n"
+                 "  --raylet EP        the raylet's endpoint\n"
+                 "  --worker-id HEX    the 32-digit id the raylet gave this worker\n"
+                 "  --session DIR      the session directory (the worker's socket goes there)\n"
+                 "  --node-ip IP       also listen on tcp://IP:* for owners on other nodes\n"
+                 "  -h, --help         this text\n");
 }
 
 static int s_parse_id(const char *hex, uint8_t id[PDC_ID_LEN]) {
@@ -195,50 +201,66 @@ static int s_parse_id(const char *hex, uint8_t id[PDC_ID_LEN]) {
 }
 
 int pdc_worker_main(int argc, char **argv) {
-    static const struct option opts[] = {{"raylet", required_argument, 0, 'r'},
-                                         {"worker-id", required_argument, 0, 'w'},
-                                         {"session", required_argument, 0, 's'},
-                                         {"node-ip", required_argument, 0, 'i'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
+    static const struct option opts[] = {
+        {"raylet", required_argument, 0, 'r'},  {"worker-id", required_argument, 0, 'w'},
+        {"session", required_argument, 0, 's'}, {"node-ip", required_argument, 0, 'i'},
+        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
     const char *raylet = NULL, *idhex = NULL, *session = NULL, *node_ip = NULL;
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case 'r': raylet = optarg; break;
-        case 'w': idhex = optarg; break;
-        case 's': session = optarg; break;
-        case 'i': node_ip = optarg; break;
-        case 'h': s_usage(stdout); return 0;
-        default: s_usage(stderr); return 2;
+        case 'r':
+            raylet = optarg;
+            break;
+        case 'w':
+            idhex = optarg;
+            break;
+        case 's':
+            session = optarg;
+            break;
+        case 'i':
+            node_ip = optarg;
+            break;
+        case 'h':
+            s_usage(stdout);
+            return 0;
+        default:
+            s_usage(stderr);
+            return 2;
         }
     }
     uint8_t id[PDC_ID_LEN];
     if (!raylet || !idhex || !session || s_parse_id(idhex, id)) {
-        fprintf(stderr, "pdc-worker: --raylet, --session and a 32-digit --worker-id are required\n");
+        fprintf(stderr,
+                "pdc-worker: --raylet, --session and a 32-digit --worker-id are required\n");
         s_usage(stderr);
         return 2;
     }
     pid_t parent = getppid();
     prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the raylet */
-    if (getppid() != parent || parent == 1) return 1;
+    if (getppid() != parent || parent == 1)
+        return 1;
     pdc_log_init("pdc-worker", PDC_LOG_INFO);
 
     worker_t self = {0};
     s_worker = &self;
-    if (pipe2(s_wake_pipe, O_CLOEXEC | O_NONBLOCK)) s_wake_pipe[0] = s_wake_pipe[1] = -1;
+    if (pipe2(s_wake_pipe, O_CLOEXEC | O_NONBLOCK))
+        s_wake_pipe[0] = s_wake_pipe[1] = -1;
     signal(SIGTERM, s_on_signal);
     signal(SIGINT, SIG_IGN);
     signal(SIGPIPE, SIG_IGN);
     pdc_config_t cfg;
-    if (pdc_config_load(&cfg)) return 2;
+    if (pdc_config_load(&cfg))
+        return 2;
     self.flush_us = cfg.result_flush_us;
-    if (getenv("CUDA_VISIBLE_DEVICES")) self.cuda_visible = strdup(getenv("CUDA_VISIBLE_DEVICES"));
+    if (getenv("CUDA_VISIBLE_DEVICES"))
+        self.cuda_visible = strdup(getenv("CUDA_VISIBLE_DEVICES"));
 
     zsys_handler_set(NULL);
     pdc_peer_raise_limits(0); /* before the first socket, or it is too late */
     zsock_t *router = zsock_new(ZMQ_ROUTER);
-    if (!router) return 1;
+    if (!router)
+        return 1;
     self.router = zsock_resolve(router);
     pdc_wire_tune(self.router, node_ip ? cfg.max_message_size : 0);
     char endpoint[PATH_MAX];
@@ -278,10 +300,14 @@ int pdc_worker_main(int argc, char **argv) {
         int host_fd = self.actor ? pdc_actor_host_fd(self.actor) : -1;
         items[2].fd = host_fd;
         int n = zmq_poll(items, host_fd >= 0 ? 3 : 2, 1000);
-        if (n < 0 && errno != EINTR) break;
-        if (getppid() != parent) break;
-        while (!self.stop && pdc_zsock_readable(self.router)) s_on_message(&self);
-        if (self.actor) pdc_actor_host_flush(self.actor);
+        if (n < 0 && errno != EINTR)
+            break;
+        if (getppid() != parent)
+            break;
+        while (!self.stop && pdc_zsock_readable(self.router))
+            s_on_message(&self);
+        if (self.actor)
+            pdc_actor_host_flush(self.actor);
     }
     pdc_actor_host_destroy(&self.actor);
 
@@ -300,6 +326,7 @@ int pdc_worker_main(int argc, char **argv) {
         free(f);
     }
     for (int i = 0; i < 2; i++)
-        if (s_wake_pipe[i] >= 0) close(s_wake_pipe[i]);
+        if (s_wake_pipe[i] >= 0)
+            close(s_wake_pipe[i]);
     return 0;
 }

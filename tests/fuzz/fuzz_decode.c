@@ -16,8 +16,7 @@
 #include <stdlib.h>
 
 static void s_broken(const char *what, const char *detail) {
-    fprintf(stderr, "fuzz_decode: %s%s%s\n", what, detail ? ": " : "",
-            detail ? detail : "");
+    fprintf(stderr, "fuzz_decode: %s%s%s\n", what, detail ? ": " : "", detail ? detail : "");
     abort();
 }
 
@@ -45,8 +44,7 @@ static void s_touch(const msgpack_object *o) {
 
 /* pdc_proto_check accepted data for schema: msgpack-c must then unpack
    one item per token, each matching its token, and nothing more. */
-static void s_check_schema(const uint8_t *data, size_t size,
-                           const char *schema) {
+static void s_check_schema(const uint8_t *data, size_t size, const char *schema) {
     char err[256] = "";
     if (pdc_proto_check(data, size, schema, err, sizeof err) != 0) {
         if (!err[0])
@@ -57,8 +55,7 @@ static void s_check_schema(const uint8_t *data, size_t size,
     msgpack_unpacked_init(&u);
     size_t off = 0;
     for (const char *s = schema; *s; s += sample_token_len(s)) {
-        if (msgpack_unpack_next(&u, (const char *) data, size, &off) !=
-            MSGPACK_UNPACK_SUCCESS)
+        if (msgpack_unpack_next(&u, (const char *) data, size, &off) != MSGPACK_UNPACK_SUCCESS)
             s_broken("checked bytes msgpack-c cannot unpack", schema);
         if (!sample_tree_matches(&u.data, s))
             s_broken("checked tree does not match its token", s);
@@ -74,13 +71,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     pdc_msg_t msg;
     if (pdc_msg_decode(data, size, &msg, err, sizeof err) == 0) {
         const msgpack_object *root = &msg.unpacked_.data;
-        if (root->type != MSGPACK_OBJECT_ARRAY ||
-            root->via.array.size != 3 + msg.nfields ||
+        if (root->type != MSGPACK_OBJECT_ARRAY || root->via.array.size != 3 + msg.nfields ||
             msg.fields != root->via.array.ptr + 3)
             s_broken("header array does not hold the fields", NULL);
         if (!sample_msg_matches(&msg))
-            s_broken("accepted tree does not match the schema",
-                     pdc_msg_name(msg.type));
+            s_broken("accepted tree does not match the schema", pdc_msg_name(msg.type));
         for (uint32_t i = 0; i < msg.nfields; i++)
             s_touch(&msg.fields[i]);
         pdc_msg_free(&msg);

@@ -18,8 +18,7 @@ int main(int argc, char **argv) {
         snprintf(path, sizeof path, "%s/%s", argv[1], pdc_msg_name(t));
         sample_encode(&enc, t, 1000 + t);
         FILE *f = fopen(path, "wb");
-        if (!f || fwrite(enc.buf.data, 1, enc.buf.size, f) != enc.buf.size ||
-            fclose(f)) {
+        if (!f || fwrite(enc.buf.data, 1, enc.buf.size, f) != enc.buf.size || fclose(f)) {
             perror(path);
             return 1;
         }

@@ -19,14 +19,11 @@
 #include <string.h>
 
 /* Three distinct ids. */
-static const uint8_t SAMPLE_ID_A[16] = {0x00, 0x01, 0x02, 0x03, 0x04, 0x05,
-                                        0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b,
-                                        0x0c, 0x0d, 0x0e, 0x0f};
-static const uint8_t SAMPLE_ID_B[16] = {0xf0, 0xf1, 0xf2, 0xf3, 0xf4, 0xf5,
-                                        0xf6, 0xf7, 0xf8, 0xf9, 0xfa, 0xfb,
-                                        0xfc, 0xfd, 0xfe, 0xff};
-static const uint8_t SAMPLE_ID_C[16] = {0xc0, 0, 0, 0, 0, 0, 0, 0,
-                                        0,    0, 0, 0, 0, 0, 0, 0x01};
+static const uint8_t SAMPLE_ID_A[16] = {0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07,
+                                        0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f};
+static const uint8_t SAMPLE_ID_B[16] = {0xf0, 0xf1, 0xf2, 0xf3, 0xf4, 0xf5, 0xf6, 0xf7,
+                                        0xf8, 0xf9, 0xfa, 0xfb, 0xfc, 0xfd, 0xfe, 0xff};
+static const uint8_t SAMPLE_ID_C[16] = {0xc0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01};
 
 #define SAMPLE_NODE         "node-1"
 #define SAMPLE_ENDPOINT     "tcp://10.0.0.2:5555"
@@ -101,14 +98,11 @@ static inline void sample_tasks(pdc_enc_t *e) {
     pdc_enc_array(e, 2), pdc_enc_u(e, PDC_ARG_INLINE);
     msgpack_pack_true(&e->pk);
     pdc_enc_array(e, 2), pdc_enc_u(e, PDC_ARG_INLINE), pdc_enc_i(e, -3);
-    pdc_enc_array(e, 2), pdc_enc_u(e, PDC_ARG_INLINE),
-        pdc_enc_u(e, SAMPLE_BIG_U);
+    pdc_enc_array(e, 2), pdc_enc_u(e, PDC_ARG_INLINE), pdc_enc_u(e, SAMPLE_BIG_U);
     pdc_enc_array(e, 2), pdc_enc_u(e, PDC_ARG_INLINE), pdc_enc_f(e, 1.5);
     pdc_enc_array(e, 2), pdc_enc_u(e, PDC_ARG_INLINE), pdc_enc_s(e, "hi");
-    pdc_enc_array(e, 2), pdc_enc_u(e, PDC_ARG_INLINE),
-        pdc_enc_b(e, bytes, sizeof bytes);
-    pdc_enc_array(e, 2), pdc_enc_u(e, PDC_ARG_STORED),
-        pdc_enc_id(e, SAMPLE_ID_A);
+    pdc_enc_array(e, 2), pdc_enc_u(e, PDC_ARG_INLINE), pdc_enc_b(e, bytes, sizeof bytes);
+    pdc_enc_array(e, 2), pdc_enc_u(e, PDC_ARG_STORED), pdc_enc_id(e, SAMPLE_ID_A);
 
     pdc_enc_array(e, 4);
     pdc_enc_id(e, SAMPLE_ID_C);
@@ -329,8 +323,7 @@ static inline size_t sample_token_len(const char *s) {
 
 /* 1 if o has the shape of schema token tok, so that the pdc_f_*
    accessors may read it without checks. */
-static inline int sample_tree_matches(const msgpack_object *o,
-                                      const char *tok) {
+static inline int sample_tree_matches(const msgpack_object *o, const char *tok) {
     switch (o->type) {
     case MSGPACK_OBJECT_POSITIVE_INTEGER:
         return strchr("uifv", *tok) != NULL;
@@ -345,8 +338,7 @@ static inline int sample_tree_matches(const msgpack_object *o,
     case MSGPACK_OBJECT_STR:
         return *tok == 's' || *tok == 'v';
     case MSGPACK_OBJECT_BIN:
-        return *tok == 'b' || *tok == 'v' ||
-               (*tok == 'd' && o->via.bin.size == 16);
+        return *tok == 'b' || *tok == 'v' || (*tok == 'd' && o->via.bin.size == 16);
     case MSGPACK_OBJECT_ARRAY:
         if (*tok == '*') {
             for (uint32_t i = 0; i < o->via.array.size; i++)
@@ -356,10 +348,8 @@ static inline int sample_tree_matches(const msgpack_object *o,
         }
         if (*tok == '(') {
             uint32_t i = 0;
-            for (const char *s = tok + 1; *s && *s != ')';
-                 s += sample_token_len(s), i++)
-                if (i >= o->via.array.size ||
-                    !sample_tree_matches(&o->via.array.ptr[i], s))
+            for (const char *s = tok + 1; *s && *s != ')'; s += sample_token_len(s), i++)
+                if (i >= o->via.array.size || !sample_tree_matches(&o->via.array.ptr[i], s))
                     return 0;
             return i == o->via.array.size;
         }

@@ -32,7 +32,8 @@ int main(int argc, char **argv) {
         return 2;
     }
     pdc_client *c = pdc_init(NULL);
-    if (!c) return 1; /* pdc_init said why */
+    if (!c)
+        return 1; /* pdc_init said why */
     pdc_fn answer = pdc_function(c, argv[1], "answer");
     pdc_fn add = pdc_function(c, argv[1], "add");
     int failed = call(c, "answer()", pdc_call(c, answer));

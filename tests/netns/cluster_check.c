@@ -41,20 +41,20 @@
 #include <pdc.h>
 
 #include <getopt.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <limits.h>
 
-#define T_TIMEOUT_MS   60000
-#define MAX_NODES      16
-#define SPREAD_TASKS   400
-#define SPREAD_SLACK   0.15
-#define OBJECT_BYTES   ((int64_t) 100 << 20)
-#define ORDERED_CALLS  10000
+#define T_TIMEOUT_MS  60000
+#define MAX_NODES     16
+#define SPREAD_TASKS  400
+#define SPREAD_SLACK  0.15
+#define OBJECT_BYTES  ((int64_t) 100 << 20)
+#define ORDERED_CALLS 10000
 
 typedef struct {
     char id[MAX_NODES][64];
@@ -89,7 +89,8 @@ static void s_parse_list(const char *text, node_list_t *out) {
 
 static int s_in(const node_list_t *l, const char *id) {
     for (int i = 0; i < l->n; i++)
-        if (!strcmp(l->id[i], id)) return i;
+        if (!strcmp(l->id[i], id))
+            return i;
     return -1;
 }
 
@@ -120,12 +121,14 @@ static int s_tasks_only_on(const pdc_opts *opts, int n, const node_list_t *allow
                            size_t len) {
     pdc_fn node = pdc_function(g_c, g_lib, "sleep_node");
     pdc_ref refs[64];
-    for (int i = 0; i < n; i++) refs[i] = pdc_call_opts(g_c, node, opts, PDC_I64(5));
+    for (int i = 0; i < n; i++)
+        refs[i] = pdc_call_opts(g_c, node, opts, PDC_I64(5));
     int ok = 1;
     for (int i = 0; i < n; i++) {
         char id[256];
         if (s_get_str(refs[i], id, sizeof id) || s_in(allowed, id) < 0) {
-            if (ok) snprintf(bad, len, "task %d ran on %s", i, id);
+            if (ok)
+                snprintf(bad, len, "task %d ran on %s", i, id);
             ok = 0;
         }
     }
@@ -181,7 +184,8 @@ static void s_check_spread(void) {
     pdc_fn node = pdc_function(g_c, g_lib, "sleep_node");
     static pdc_ref refs[SPREAD_TASKS];
     int count[MAX_NODES] = {0}, lost = 0;
-    for (int i = 0; i < SPREAD_TASKS; i++) refs[i] = pdc_call_opts(g_c, node, &opts, PDC_I64(2));
+    for (int i = 0; i < SPREAD_TASKS; i++)
+        refs[i] = pdc_call_opts(g_c, node, &opts, PDC_I64(2));
     for (int i = 0; i < SPREAD_TASKS; i++) {
         char id[256];
         int k = s_get_str(refs[i], id, sizeof id) ? -1 : s_in(&g_nodes, id);
@@ -196,11 +200,11 @@ static void s_check_spread(void) {
     size_t at = 0;
     for (int k = 0; k < g_nodes.n; k++) {
         ok = ok && count[k] >= even * (1 - SPREAD_SLACK) && count[k] <= even * (1 + SPREAD_SLACK);
-        at += (size_t) snprintf(text + at, sizeof text - at, "%s%s=%d", k ? ", " : "", g_nodes.id[k],
-                                count[k]);
+        at += (size_t) snprintf(text + at, sizeof text - at, "%s%s=%d", k ? ", " : "",
+                                g_nodes.id[k], count[k]);
     }
-    s_result(ok, "%d spread tasks, %.0f ± %.0f%% per node expected: %s (%d failed)", SPREAD_TASKS, even,
-             SPREAD_SLACK * 100, text, lost);
+    s_result(ok, "%d spread tasks, %.0f ± %.0f%% per node expected: %s (%d failed)", SPREAD_TASKS,
+             even, SPREAD_SLACK * 100, text, lost);
 }
 
 static void s_check_affinity(void) {
@@ -210,8 +214,8 @@ static void s_check_affinity(void) {
     pdc_object o;
     int rc = pdc_get(g_c, r, &o, T_TIMEOUT_MS);
     int ok = rc == PDC_EINFEASIBLE && o.type == PDC_T_ERROR && strstr(o.error.message, g_dead);
-    s_result(ok, "hard affinity to the dead node %s fails with PDC_EINFEASIBLE naming it (%s: %s)", g_dead,
-             pdc_status_name(rc), o.type == PDC_T_ERROR ? o.error.message : "no error");
+    s_result(ok, "hard affinity to the dead node %s fails with PDC_EINFEASIBLE naming it (%s: %s)",
+             g_dead, pdc_status_name(rc), o.type == PDC_T_ERROR ? o.error.message : "no error");
     pdc_object_release(g_c, &o);
     pdc_ref_release(g_c, r);
 
@@ -224,7 +228,8 @@ static void s_check_affinity(void) {
     int all = 1;
     for (int k = 0; k < g_nodes.n; k++) {
         pdc_opts on = {.strategy = PDC_SCHED_NODE_AFFINITY, .node_id = g_nodes.id[k]};
-        if (s_get_str(pdc_call_opts(g_c, node, &on), where, sizeof where) || strcmp(where, g_nodes.id[k]))
+        if (s_get_str(pdc_call_opts(g_c, node, &on), where, sizeof where) ||
+            strcmp(where, g_nodes.id[k]))
             all = 0;
     }
     s_result(all, "hard affinity to each live node runs there");
@@ -233,7 +238,8 @@ static void s_check_affinity(void) {
 static int64_t s_fnv1a(const void *data, size_t size) {
     const unsigned char *p = data;
     uint64_t h = 14695981039346656037ULL;
-    for (size_t i = 0; i < size; i++) h = (h ^ p[i]) * 1099511628211ULL;
+    for (size_t i = 0; i < size; i++)
+        h = (h ^ p[i]) * 1099511628211ULL;
     return (int64_t) h;
 }
 
@@ -244,7 +250,8 @@ static void s_check_object(void) {
         s_result(0, "out of memory for the 100 MiB check");
         return;
     }
-    for (int64_t i = 0; i < OBJECT_BYTES; i++) expected[i] = (unsigned char) ((i * 31 + 7) & 0xff);
+    for (int64_t i = 0; i < OBJECT_BYTES; i++)
+        expected[i] = (unsigned char) ((i * 31 + 7) & 0xff);
     int64_t want = s_fnv1a(expected, (size_t) OBJECT_BYTES);
     free(expected);
 
@@ -252,11 +259,13 @@ static void s_check_object(void) {
     pdc_opts on_reader = {.strategy = PDC_SCHED_NODE_AFFINITY, .node_id = reader};
     pdc_ref big = pdc_call_opts(g_c, pdc_function(g_c, g_lib, "make_bytes"), &on_maker,
                                 PDC_I64(OBJECT_BYTES), PDC_I64(7));
-    pdc_ref sum = pdc_call_opts(g_c, pdc_function(g_c, g_lib, "checksum"), &on_reader, PDC_REF(big));
+    pdc_ref sum =
+        pdc_call_opts(g_c, pdc_function(g_c, g_lib, "checksum"), &on_reader, PDC_REF(big));
     int64_t got = 0;
     int rc = pdc_get_i64(g_c, sum, &got, T_TIMEOUT_MS);
     s_result(rc == PDC_OK && got == want,
-             "a 100 MiB object made on %s and read by a task on %s: checksum %016llx, expected %016llx (%s)",
+             "a 100 MiB object made on %s and read by a task on %s: checksum %016llx, expected "
+             "%016llx (%s)",
              maker, reader, (unsigned long long) got, (unsigned long long) want,
              rc == PDC_OK ? "ok" : pdc_last_error(g_c));
     pdc_object o;
@@ -279,23 +288,25 @@ static void s_check_object(void) {
         int64_t sums[2];
         unsigned char *buf = malloc((size_t) 20 << 20);
         for (int k = 0; k < 2 && buf; k++) {
-            for (int64_t i = 0; i < (20 << 20); i++) buf[i] = (unsigned char) ((i * 31 + k + 1) & 0xff);
+            for (int64_t i = 0; i < (20 << 20); i++)
+                buf[i] = (unsigned char) ((i * 31 + k + 1) & 0xff);
             sums[k] = s_fnv1a(buf, (size_t) 20 << 20);
         }
         free(buf);
-        snprintf(want_text, sizeof want_text, "b:%d:%lld b:%d:%lld", 20 << 20, (long long) sums[0], 20 << 20,
-                 (long long) sums[1]);
-        s_get_str(pdc_call_opts(g_c, pdc_function(g_c, g_lib, "describe"), &on_reader, PDC_REF(a), PDC_REF(b)),
+        snprintf(want_text, sizeof want_text, "b:%d:%lld b:%d:%lld", 20 << 20, (long long) sums[0],
+                 20 << 20, (long long) sums[1]);
+        s_get_str(pdc_call_opts(g_c, pdc_function(g_c, g_lib, "describe"), &on_reader, PDC_REF(a),
+                                PDC_REF(b)),
                   got, sizeof got);
-        s_result(!strcmp(got, want_text), "a task on %s read 20 MiB arguments from %s and %s (%s)", reader, maker,
-                 second, got);
+        s_result(!strcmp(got, want_text), "a task on %s read 20 MiB arguments from %s and %s (%s)",
+                 reader, maker, second, got);
         pdc_ref_release(g_c, a);
         pdc_ref_release(g_c, b);
     }
 
     /* Locality: the default strategy sends a task to its argument. */
-    pdc_ref mid = pdc_call_opts(g_c, pdc_function(g_c, g_lib, "make_bytes"), &on_maker, PDC_I64(20 << 20),
-                                PDC_I64(1));
+    pdc_ref mid = pdc_call_opts(g_c, pdc_function(g_c, g_lib, "make_bytes"), &on_maker,
+                                PDC_I64(20 << 20), PDC_I64(1));
     uint8_t done = 0;
     pdc_wait(g_c, &mid, 1, 1, T_TIMEOUT_MS, &done);
     /* The lease that made it goes back and the next view shows room there
@@ -304,8 +315,8 @@ static void s_check_object(void) {
     char where[256] = "";
     pdc_ref r = pdc_call(g_c, pdc_function(g_c, g_lib, "node_of_arg"), PDC_REF(mid));
     s_get_str(r, where, sizeof where);
-    s_result(!strcmp(where, maker), "a default-strategy task with a 20 MiB argument on %s ran there (%s)",
-             maker, where);
+    s_result(!strcmp(where, maker),
+             "a default-strategy task with a 20 MiB argument on %s ran there (%s)", maker, where);
     pdc_ref_release(g_c, mid);
 }
 
@@ -320,7 +331,8 @@ static void s_check_actors(void) {
         const char *target = others.n ? others.id[i % others.n] : NULL;
         pdc_actor_opts opts = {.strategy = PDC_SCHED_NODE_AFFINITY, .node_id = target};
         a[i] = target ? pdc_actor_create(g_c, g_lib, "Counter", &opts, PDC_I64(0)) : NULL;
-        if (!a[i] || s_get_str(pdc_actor_call(g_c, a[i], "actor_node"), where[i], sizeof where[i]) ||
+        if (!a[i] ||
+            s_get_str(pdc_actor_call(g_c, a[i], "actor_node"), where[i], sizeof where[i]) ||
             !strcmp(where[i], pdc_node_id(g_c)))
             placed = 0;
     }
@@ -328,12 +340,14 @@ static void s_check_actors(void) {
              pdc_node_id(g_c), where[0], where[1], where[2]);
     static pdc_ref refs[ORDERED_CALLS];
     for (int i = 0; i < ORDERED_CALLS && placed; i++)
-        refs[i] = pdc_actor_call(g_c, a[i % ACTORS], "check_order", PDC_I64(0), PDC_I64(i / ACTORS + 1));
+        refs[i] =
+            pdc_actor_call(g_c, a[i % ACTORS], "check_order", PDC_I64(0), PDC_I64(i / ACTORS + 1));
     int in_order = placed;
     for (int i = 0; i < ORDERED_CALLS && placed; i++) {
         int64_t v = -1;
         if (pdc_get_i64(g_c, refs[i], &v, T_TIMEOUT_MS) != PDC_OK || v != i / ACTORS + 1) {
-            if (in_order) printf("    call %d: %lld (%s)\n", i, (long long) v, pdc_last_error(g_c));
+            if (in_order)
+                printf("    call %d: %lld (%s)\n", i, (long long) v, pdc_last_error(g_c));
             in_order = 0;
         }
         pdc_ref_release(g_c, refs[i]);
@@ -343,7 +357,8 @@ static void s_check_actors(void) {
 
     /* A named actor on one node, found by name from a task on another. */
     node_list_t others = s_other_nodes();
-    pdc_actor_opts named = {.name = "cluster-check-counter", .strategy = PDC_SCHED_NODE_AFFINITY,
+    pdc_actor_opts named = {.name = "cluster-check-counter",
+                            .strategy = PDC_SCHED_NODE_AFFINITY,
                             .node_id = others.id[0]};
     pdc_actor *n = pdc_actor_create(g_c, g_lib, "Counter", &named, PDC_I64(100));
     pdc_opts elsewhere = {.strategy = PDC_SCHED_NODE_AFFINITY, .node_id = others.id[others.n - 1]};
@@ -355,7 +370,8 @@ static void s_check_actors(void) {
         rc = pdc_get_i64(g_c, r, &v, T_TIMEOUT_MS);
         pdc_ref_release(g_c, r);
     }
-    s_result(rc == PDC_OK && v == 105, "a task on %s found the named actor on %s by name and called it (%lld%s%s)",
+    s_result(rc == PDC_OK && v == 105,
+             "a task on %s found the named actor on %s by name and called it (%lld%s%s)",
              others.id[others.n - 1], others.id[0], (long long) v, rc == PDC_OK ? "" : ": ",
              rc == PDC_OK ? "" : pdc_last_error(g_c));
     if (n) {
@@ -376,15 +392,16 @@ static void s_check_full(void) {
     }
     const char *maker = g_nodes.id[g_nodes.n - 1];
     pdc_opts on_maker = {.strategy = PDC_SCHED_NODE_AFFINITY, .node_id = maker};
-    pdc_opts on_small = {.strategy = PDC_SCHED_NODE_AFFINITY, .node_id = g_small, .max_retries = -1};
+    pdc_opts on_small = {
+        .strategy = PDC_SCHED_NODE_AFFINITY, .node_id = g_small, .max_retries = -1};
     pdc_ref big = pdc_call_opts(g_c, pdc_function(g_c, g_lib, "make_bytes"), &on_maker,
                                 PDC_I64(OBJECT_BYTES), PDC_I64(3));
     pdc_ref sum = pdc_call_opts(g_c, pdc_function(g_c, g_lib, "checksum"), &on_small, PDC_REF(big));
     pdc_object o;
     int rc = pdc_get(g_c, sum, &o, T_TIMEOUT_MS);
     int ok = rc == PDC_ESTOREFULL && o.type == PDC_T_ERROR && strstr(o.error.message, "no room");
-    s_result(ok, "a 100 MiB argument for a node whose store is smaller is refused (%s: %s)", pdc_status_name(rc),
-             o.type == PDC_T_ERROR ? o.error.message : "no error");
+    s_result(ok, "a 100 MiB argument for a node whose store is smaller is refused (%s: %s)",
+             pdc_status_name(rc), o.type == PDC_T_ERROR ? o.error.message : "no error");
     pdc_object_release(g_c, &o);
     pdc_ref_release(g_c, sum);
     pdc_ref_release(g_c, big);
@@ -408,16 +425,20 @@ static void s_check_code(void) {
     pdc_opts second = {.strategy = PDC_SCHED_NODE_AFFINITY, .node_id = others.id[1]};
     ok = ok && s_get_str(pdc_call_opts(g_c, node, &second), where[1], sizeof where[1]) == 0 &&
          !strcmp(where[1], others.id[1]);
-    s_result(ok, "a library deleted from its path after its first remote use still runs on %s and then %s "
-                 "(%s, %s): code packages, no shared files",
-             others.id[0], others.id[1], where[0], where[1]);
+    s_result(
+        ok,
+        "a library deleted from its path after its first remote use still runs on %s and then %s "
+        "(%s, %s): code packages, no shared files",
+        others.id[0], others.id[1], where[0], where[1]);
 }
 
 static void s_hold(void) {
-    pdc_actor_opts opts = {.strategy = PDC_SCHED_NODE_AFFINITY, .node_id = g_nodes.id[g_nodes.n - 1]};
+    pdc_actor_opts opts = {.strategy = PDC_SCHED_NODE_AFFINITY,
+                           .node_id = g_nodes.id[g_nodes.n - 1]};
     pdc_actor *a = pdc_actor_create(g_c, g_lib, "Counter", &opts, PDC_I64(0));
     int rc = a ? pdc_actor_ready(g_c, a, T_TIMEOUT_MS) : PDC_EINVAL;
-    s_result(rc == PDC_OK, "an actor placed on %s (%s)", g_nodes.id[g_nodes.n - 1], pdc_status_name(rc));
+    s_result(rc == PDC_OK, "an actor placed on %s (%s)", g_nodes.id[g_nodes.n - 1],
+             pdc_status_name(rc));
     printf("holding\n");
     fflush(stdout);
     sleep(120);
@@ -428,7 +449,8 @@ static void s_survive(void) {
     pdc_opts opts = {.strategy = PDC_SCHED_SPREAD};
     pdc_fn fn = pdc_function(g_c, g_lib, "sleep_node");
     pdc_ref refs[N];
-    for (int i = 0; i < N; i++) refs[i] = pdc_call_opts(g_c, fn, &opts, PDC_I64(300));
+    for (int i = 0; i < N; i++)
+        refs[i] = pdc_call_opts(g_c, fn, &opts, PDC_I64(300));
     printf("submitted\n");
     fflush(stdout);
     int ok = 0;
@@ -439,14 +461,16 @@ static void s_survive(void) {
         else
             printf("    task %d: %s\n", i, where);
     }
-    s_result(ok == N, "%d of %d spread tasks ended with their result while a node was killed", ok, N);
+    s_result(ok == N, "%d of %d spread tasks ended with their result while a node was killed", ok,
+             N);
 }
 
 static void s_usage(FILE *out) {
-    fprintf(out, "usage: cluster_check --lib LIB --nodes A,B,... --gpu-node ID --edge-nodes ID,...\n"
-                 "                     --dead-node ID --small-node ID\n"
-                 "                     [--only gpu,edge,spread,affinity,object,actors,code,full]\n"
-                 "Runs the multi-node checks against the cluster of PDC_ADDRESS (see the source).\n");
+    fprintf(out,
+            "usage: cluster_check --lib LIB --nodes A,B,... --gpu-node ID --edge-nodes ID,...\n"
+            "                     --dead-node ID --small-node ID\n"
+            "                     [--only gpu,edge,spread,affinity,object,actors,code,full]\n"
+            "Runs the multi-node checks against the cluster of PDC_ADDRESS (see the source).\n");
 }
 
 int main(int argc, char **argv) {
@@ -463,15 +487,33 @@ int main(int argc, char **argv) {
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case 'l': g_lib = optarg; break;
-        case 'n': s_parse_list(optarg, &g_nodes); break;
-        case 'g': snprintf(g_gpu, sizeof g_gpu, "%s", optarg); break;
-        case 'e': s_parse_list(optarg, &g_edge); break;
-        case 'd': snprintf(g_dead, sizeof g_dead, "%s", optarg); break;
-        case 's': snprintf(g_small, sizeof g_small, "%s", optarg); break;
-        case 'o': only = optarg; break;
-        case 'h': s_usage(stdout); return 0;
-        default: s_usage(stderr); return 2;
+        case 'l':
+            g_lib = optarg;
+            break;
+        case 'n':
+            s_parse_list(optarg, &g_nodes);
+            break;
+        case 'g':
+            snprintf(g_gpu, sizeof g_gpu, "%s", optarg);
+            break;
+        case 'e':
+            s_parse_list(optarg, &g_edge);
+            break;
+        case 'd':
+            snprintf(g_dead, sizeof g_dead, "%s", optarg);
+            break;
+        case 's':
+            snprintf(g_small, sizeof g_small, "%s", optarg);
+            break;
+        case 'o':
+            only = optarg;
+            break;
+        case 'h':
+            s_usage(stdout);
+            return 0;
+        default:
+            s_usage(stderr);
+            return 2;
         }
     }
     if (!g_lib || g_nodes.n < 2) {
@@ -480,23 +522,25 @@ int main(int argc, char **argv) {
     }
     g_c = pdc_init(NULL);
     if (!g_c) {
-        printf("FAIL: cannot join the cluster at %s\ncluster: 0 passed, 1 failed\n", getenv("PDC_ADDRESS"));
+        printf("FAIL: cannot join the cluster at %s\ncluster: 0 passed, 1 failed\n",
+               getenv("PDC_ADDRESS"));
         return 1;
     }
     struct {
         const char *name;
         void (*fn)(void);
-    } checks[] = {{"gpu", s_check_gpu},           {"edge", s_check_edge},
-                  {"spread", s_check_spread},     {"affinity", s_check_affinity},
-                  {"object", s_check_object},     {"actors", s_check_actors},
-                  {"code", s_check_code},         {"full", s_check_full},
-                  {"hold", s_hold},               {"survive", s_survive}};
+    } checks[] = {{"gpu", s_check_gpu},       {"edge", s_check_edge},
+                  {"spread", s_check_spread}, {"affinity", s_check_affinity},
+                  {"object", s_check_object}, {"actors", s_check_actors},
+                  {"code", s_check_code},     {"full", s_check_full},
+                  {"hold", s_hold},           {"survive", s_survive}};
     for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++) {
         char pattern[64];
         snprintf(pattern, sizeof pattern, ",%s,", checks[i].name);
         char list[512];
         snprintf(list, sizeof list, ",%s,", only);
-        if (strstr(list, pattern)) checks[i].fn();
+        if (strstr(list, pattern))
+            checks[i].fn();
     }
     pdc_shutdown(&g_c);
     printf("cluster: %d passed, %d failed\n", g_passed, g_failed);
