@@ -70,12 +70,11 @@ struct pdc_actor {
     const char *library, *cls; /* interned */
     char ns[64], name[128];
     int name_registered;
-    task_t *create;      /* the creator's creation task until sent */
-    obj_t *ready;        /* the creator's creation result          */
-    task_t *head, *tail; /* calls waiting to be pushed             */
-    size_t queued;
-    task_t *inflight; /* calls and the creation, pushed, not answered */
-    int kill_pending; /* ACTOR_KILL to send                      */
+    task_t *create;           /* the creator's creation task until sent */
+    obj_t *ready;             /* the creator's creation result          */
+    pdc_task_list_t queue;    /* calls waiting to be pushed, in order  */
+    pdc_task_list_t inflight; /* calls and the creation, not answered */
+    int kill_pending;         /* ACTOR_KILL to send                      */
     int dead_code;
     char dead_why[256];
     struct pdc_actor *next;
@@ -105,50 +104,6 @@ static pdc_actor *s_new(pdc_client *c, const uint8_t *id) {
     return a;
 }
 
-static void s_list_push(task_t **head, task_t *t) {
-    t->prev = NULL;
-    t->next = *head;
-    if (*head)
-        (*head)->prev = t;
-    *head = t;
-}
-
-static void s_list_remove(task_t **head, task_t *t) {
-    if (t->prev)
-        t->prev->next = t->next;
-    else
-        *head = t->next;
-    if (t->next)
-        t->next->prev = t->prev;
-    t->prev = t->next = NULL;
-}
-
-static void s_queue_append(pdc_actor *a, task_t *t) {
-    t->next = NULL;
-    t->prev = a->tail;
-    if (a->tail)
-        a->tail->next = t;
-    else
-        a->head = t;
-    a->tail = t;
-    a->queued++;
-    t->queued = 1;
-}
-
-static void s_queue_remove(pdc_actor *a, task_t *t) {
-    if (t->prev)
-        t->prev->next = t->next;
-    else
-        a->head = t->next;
-    if (t->next)
-        t->next->prev = t->prev;
-    else
-        a->tail = t->prev;
-    t->prev = t->next = NULL;
-    t->queued = 0;
-    a->queued--;
-}
-
 static void s_fail_task(pdc_client *c, pdc_actor *a, task_t *t, int code, const char *why) {
     char fn[1024];
     int method = t->function && t->function != a->cls;
@@ -167,10 +122,10 @@ static void s_die(pdc_client *c, pdc_actor *a, int code, const char *why) {
     snprintf(a->dead_why, sizeof a->dead_why, "%s", why);
     if (a->create)
         s_fail_task(c, a, a->create, code, why);
-    while (a->head)
-        s_fail_task(c, a, a->head, code, why);
-    while (a->inflight)
-        s_fail_task(c, a, a->inflight, code, why);
+    while (a->queue.head)
+        s_fail_task(c, a, a->queue.head, code, why);
+    while (a->inflight.head)
+        s_fail_task(c, a, a->inflight.head, code, why);
     pdc_owner_broadcast(c);
 }
 
@@ -189,10 +144,7 @@ static void s_task_ready(pdc_client *c, task_t *t) {
 
 static void s_task_done(pdc_client *c, task_t *t) {
     pdc_actor *a = t->hook_ctx;
-    if (t->queued)
-        s_queue_remove(a, t);
-    if (t->state == T_INFLIGHT)
-        s_list_remove(&a->inflight, t);
+    pdc_task_list_remove(t);
     if (t == a->create)
         a->create = NULL;
     a->refs--; /* the task's hold on the handle */
@@ -418,7 +370,7 @@ static void s_pump_placed(pdc_client *c, pdc_actor *a) {
         pdc_enc_u(e, (uint64_t) (a->max_concurrency > 0 ? a->max_concurrency : 1));
         pdc_wire_send(sock, NULL, 0, e, NULL, 0);
         t->state = T_INFLIGHT;
-        s_list_push(&a->inflight, t);
+        pdc_task_list_push(&a->inflight, t, 0);
     }
     if (a->owned && a->name[0] && !a->name_registered && a->ready && a->ready->state == OBJ_READY) {
         s_name_message(c, a, PDC_MSG_ACTOR_NAME_REGISTER,
@@ -426,7 +378,7 @@ static void s_pump_placed(pdc_client *c, pdc_actor *a) {
         a->name_registered = 1;
     }
     size_t ready = 0;
-    for (task_t *t = a->head; t && t->state == T_QUEUED; t = t->next)
+    for (task_t *t = a->queue.head; t && t->state == T_QUEUED; t = t->next)
         ready++;
     if (!ready)
         return;
@@ -434,11 +386,11 @@ static void s_pump_placed(pdc_client *c, pdc_actor *a) {
     pdc_enc_id(e, a->id);
     pdc_enc_array(e, ready);
     for (size_t i = 0; i < ready; i++) {
-        task_t *t = a->head;
-        s_queue_remove(a, t);
+        task_t *t = a->queue.head;
+        pdc_task_list_remove(t);
         pdc_graph_encode(c, e, t, a->node);
         t->state = T_INFLIGHT;
-        s_list_push(&a->inflight, t);
+        pdc_task_list_push(&a->inflight, t, 0);
     }
     pdc_wire_send(sock, NULL, 0, e, NULL, 0);
 }
@@ -517,10 +469,7 @@ pdc_actor *pdc_actor_create_args(pdc_client *c, const char *library, const char 
     pdc_resources_t res;
     pdc_sched_t sched;
     char why[300];
-    if (pdc_resources_parse(opts ? opts->resources : NULL, &res, why, sizeof why) ||
-        pdc_sched_from_opts(&sched, opts ? opts->strategy : 0, opts ? opts->node_id : NULL,
-                            opts ? opts->soft : 0, opts ? opts->label_selector : NULL, why,
-                            sizeof why)) {
+    if (PDC_SCHED_FROM_OPTIONS(opts, &res, &sched, why, sizeof why)) {
         pdc_owner_set_error(PDC_EINVAL, "pdc_actor_create: %s", why);
         return NULL;
     }
@@ -616,7 +565,7 @@ pdc_ref pdc_actor_call_args(pdc_client *c, pdc_actor *a, const char *method, con
     task_t *t = pdc_graph_task_new(c, a->library, pdc_owner_intern(c, method), args, nargs, &s_hook,
                                    a, &ref);
     if (t) {
-        s_queue_append(a, t);
+        pdc_task_list_push(&a->queue, t, 0);
         pdc_graph_submit(c, t);
     }
     pdc_owner_unlock(c);

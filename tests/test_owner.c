@@ -331,13 +331,13 @@ Test(sched, short_tasks_go_in_batches_shared_among_leases) {
     pdc_config_load(&cfg);
     cfg.max_tasks_in_flight = 64;
     cfg.spread_min_us = 1000;
-    sched_class_t k = {.busy_us = 10, .queued = 100};
+    sched_class_t k = {.busy_us = 10, .queue.count = 100};
     lease_t a = {0}, b = {0};
     k.leases = &a;
     cr_assert_eq(pdc_sched_push_count(&cfg, &k, &a), 64, "one lease: a full batch");
     a.next = &b;
     cr_assert_eq(pdc_sched_push_count(&cfg, &k, &a), 50, "two leases share the queue");
-    a.inflight = 60;
+    a.tasks.count = 60;
     cr_assert_eq(pdc_sched_push_count(&cfg, &k, &a), 4, "up to max_tasks_in_flight");
     cr_assert_eq(pdc_sched_requests_wanted(&cfg, &k), 1, "one request at a time");
 }
@@ -346,25 +346,48 @@ Test(sched, long_tasks_go_two_to_a_worker_and_ask_for_more_leases) {
     pdc_config_t cfg;
     pdc_config_load(&cfg);
     cfg.max_pending_lease_requests = 10;
-    sched_class_t k = {.busy_us = -1, .queued = 8}; /* not measured yet: long */
+    sched_class_t k = {.busy_us = -1, .queue.count = 8}; /* not measured yet: long */
     lease_t a = {0};
     k.leases = &a;
     cr_assert_eq(pdc_sched_push_count(&cfg, &k, &a), 2);
     cr_assert_eq(pdc_sched_requests_wanted(&cfg, &k), 4);
-    k.queued = 100;
+    k.queue.count = 100;
     cr_assert_eq(pdc_sched_requests_wanted(&cfg, &k), 10, "capped");
-    k.queued = 0;
+    k.queue.count = 0;
     cr_assert_eq(pdc_sched_requests_wanted(&cfg, &k), 0, "nothing queued, nothing asked");
 }
 
 Test(sched, spread_runs_one_task_per_lease) {
     pdc_config_t cfg;
     pdc_config_load(&cfg);
-    sched_class_t k = {.busy_us = 10, .queued = 5, .sched = {.strategy = PDC_SCHED_SPREAD}};
+    sched_class_t k = {.busy_us = 10, .queue.count = 5, .sched = {.strategy = PDC_SCHED_SPREAD}};
     lease_t a = {0};
     k.leases = &a;
     cr_assert_eq(pdc_sched_push_count(&cfg, &k, &a), 1);
     a.spent = 1;
     cr_assert_eq(pdc_sched_push_count(&cfg, &k, &a), 0, "a spent spread lease takes no more");
     cr_assert_eq(pdc_sched_requests_wanted(&cfg, &k), 5, "a request per queued task");
+}
+
+Test(graph, task_lists_keep_order_and_counts) {
+    task_t t[4] = {0};
+    pdc_task_list_t list = {0};
+    pdc_task_list_push(&list, &t[1], 0);
+    pdc_task_list_push(&list, &t[2], 0);
+    pdc_task_list_push(&list, &t[0], 1);
+    pdc_task_list_push(&list, &t[3], 0);
+    cr_assert_eq(list.count, 4);
+    task_t *order[4], *x = list.head;
+    for (int i = 0; i < 4; i++, x = x->next)
+        order[i] = x;
+    for (int i = 0; i < 4; i++)
+        cr_assert_eq(order[i], &t[i], "position %d", i);
+    pdc_task_list_remove(&t[2]); /* the middle */
+    pdc_task_list_remove(&t[0]); /* the head */
+    pdc_task_list_remove(&t[3]); /* the tail */
+    cr_assert(list.head == &t[1] && list.tail == &t[1] && list.count == 1);
+    cr_assert_null(t[2].list);
+    pdc_task_list_remove(&t[2]); /* in no list: nothing happens */
+    pdc_task_list_remove(&t[1]);
+    cr_assert(!list.head && !list.tail && list.count == 0);
 }

@@ -20,6 +20,45 @@
 #include <stdlib.h>
 #include <string.h>
 
+void pdc_task_list_push(pdc_task_list_t *list, task_t *t, int front) {
+    t->list = list;
+    if (front) {
+        t->prev = NULL;
+        t->next = list->head;
+        if (list->head)
+            list->head->prev = t;
+        else
+            list->tail = t;
+        list->head = t;
+    } else {
+        t->next = NULL;
+        t->prev = list->tail;
+        if (list->tail)
+            list->tail->next = t;
+        else
+            list->head = t;
+        list->tail = t;
+    }
+    list->count++;
+}
+
+void pdc_task_list_remove(task_t *t) {
+    pdc_task_list_t *list = t->list;
+    if (!list)
+        return;
+    if (t->prev)
+        t->prev->next = t->next;
+    else
+        list->head = t->next;
+    if (t->next)
+        t->next->prev = t->prev;
+    else
+        list->tail = t->prev;
+    t->prev = t->next = NULL;
+    t->list = NULL;
+    list->count--;
+}
+
 const char *pdc_graph_name(const task_t *t, char *buf, size_t len) {
     snprintf(buf, len, "%s:%s", t->library ? t->library : "?", t->function ? t->function : "?");
     return buf;

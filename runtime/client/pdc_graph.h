@@ -36,6 +36,14 @@ typedef struct {
 
 typedef enum { T_WAITING, T_QUEUED, T_INFLIGHT, T_DONE } task_state;
 
+/* Tasks in one of their sender's lists (queued to go, or in flight),
+   linked through next/prev.  A task is in one list at a time and knows
+   which (list), so taking it out never searches. */
+typedef struct pdc_task_list {
+    task_t *head, *tail;
+    size_t count;
+} pdc_task_list_t;
+
 /* The layer that sends a task: told when it may go, and when it ends. */
 typedef struct {
     void (*ready)(pdc_client *c, task_t *t);
@@ -55,8 +63,8 @@ struct task {
     void *hook_ctx;          /* the actor of an actor call or creation */
     struct sched_class *cls; /* for the scheduler's tasks */
     struct lease *lease;     /* the lease running it, in flight */
-    int queued;              /* in its sender's queue (head..tail) */
-    task_t *next, *prev;     /* in a queue or an in-flight list */
+    pdc_task_list_t *list;   /* the list it is in, or NULL */
+    task_t *next, *prev;     /* in that list */
 };
 
 /* A task with its arguments resolved as far as they can be now, or NULL
@@ -78,6 +86,10 @@ void pdc_graph_finish(pdc_client *c, task_t *t);
 void pdc_graph_fail(pdc_client *c, task_t *t, int code, const char *node, const char *why);
 /* At close: free t without telling anyone. */
 void pdc_graph_discard(task_t *t);
+
+/* Put t at the back (or the front) of list; take it out of its list. */
+void pdc_task_list_push(pdc_task_list_t *list, task_t *t, int front);
+void pdc_task_list_remove(task_t *t);
 
 /* "library:function" of t. */
 const char *pdc_graph_name(const task_t *t, char *buf, size_t len);

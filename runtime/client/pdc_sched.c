@@ -73,46 +73,13 @@ void pdc_sched_request_lease(pdc_client *c, void *raylet, uint64_t request, doub
 
 static void s_queue_push(sched_class_t *k, task_t *t, int front) {
     t->state = T_QUEUED;
-    t->queued = 1;
-    t->prev = t->next = NULL;
-    if (!k->head) {
-        k->head = k->tail = t;
-    } else if (front) {
-        t->next = k->head;
-        k->head->prev = t;
-        k->head = t;
-    } else {
-        t->prev = k->tail;
-        k->tail->next = t;
-        k->tail = t;
-    }
-    k->queued++;
-}
-
-static void s_queue_remove(sched_class_t *k, task_t *t) {
-    if (t->prev)
-        t->prev->next = t->next;
-    else
-        k->head = t->next;
-    if (t->next)
-        t->next->prev = t->prev;
-    else
-        k->tail = t->prev;
-    t->prev = t->next = NULL;
-    t->queued = 0;
-    k->queued--;
+    pdc_task_list_push(&k->queue, t, front);
 }
 
 static void s_lease_remove_task(lease_t *l, task_t *t) {
-    if (t->prev)
-        t->prev->next = t->next;
-    else
-        l->tasks = t->next;
-    if (t->next)
-        t->next->prev = t->prev;
-    t->prev = t->next = NULL;
+    pdc_task_list_remove(t);
     t->lease = NULL;
-    if (--l->inflight == 0)
+    if (l->tasks.count == 0)
         l->idle_since = pdc_now_ms();
 }
 
@@ -124,10 +91,10 @@ static void s_task_ready(pdc_client *c, task_t *t) {
 
 static void s_task_done(pdc_client *c, task_t *t) {
     (void) c;
-    if (t->queued)
-        s_queue_remove(t->cls, t);
     if (t->lease)
         s_lease_remove_task(t->lease, t);
+    else
+        pdc_task_list_remove(t);
 }
 
 static const pdc_task_hook_t s_hook = {s_task_ready, s_task_done};
@@ -158,29 +125,29 @@ static void s_lease_return(pdc_client *c, sched_class_t *k, lease_t *l) {
 
 size_t pdc_sched_push_count(const pdc_config_t *cfg, const sched_class_t *k, const lease_t *l) {
     if (k->sched.strategy == PDC_SCHED_SPREAD)
-        return l->spent || !k->queued ? 0 : 1;
+        return l->spent || !k->queue.count ? 0 : 1;
     size_t limit = (size_t) cfg->max_tasks_in_flight;
     int long_tasks = k->busy_us < 0 || k->busy_us >= (double) cfg->spread_min_us;
     if (long_tasks && limit > 2)
         limit = 2;
-    if ((size_t) l->inflight >= limit)
+    if ((size_t) l->tasks.count >= limit)
         return 0;
     size_t nleases = 0;
     for (const lease_t *x = k->leases; x; x = x->next)
         nleases++;
     size_t ways = nleases ? nleases : 1;
-    size_t share = (k->queued + ways - 1) / ways;
-    size_t room = limit - (size_t) l->inflight;
+    size_t share = (k->queue.count + ways - 1) / ways;
+    size_t room = limit - (size_t) l->tasks.count;
     size_t n = room < share ? room : share;
-    return n < k->queued ? n : k->queued;
+    return n < k->queue.count ? n : k->queue.count;
 }
 
 size_t pdc_sched_requests_wanted(const pdc_config_t *cfg, const sched_class_t *k) {
-    if (!k->queued)
+    if (!k->queue.count)
         return 0;
     int spread = k->sched.strategy == PDC_SCHED_SPREAD;
     int long_tasks = k->busy_us < 0 || k->busy_us >= (double) cfg->spread_min_us;
-    size_t want = spread ? k->queued : long_tasks ? (k->queued + 1) / 2 : 1;
+    size_t want = spread ? k->queue.count : long_tasks ? (k->queue.count + 1) / 2 : 1;
     size_t cap =
         spread ? (size_t) cfg->max_tasks_in_flight : (size_t) cfg->max_pending_lease_requests;
     if (want > cap)
@@ -204,24 +171,19 @@ static void s_dispatch(pdc_client *c, sched_class_t *k, lease_t *l) {
     pdc_enc_begin(&c->enc, PDC_MSG_PUSH_TASKS, 0);
     pdc_enc_array(&c->enc, n);
     for (size_t i = 0; i < n; i++) {
-        task_t *t = k->head;
-        s_queue_remove(k, t);
+        task_t *t = k->queue.head;
+        pdc_task_list_remove(t);
         t->state = T_INFLIGHT;
         t->lease = l;
-        t->prev = NULL;
-        t->next = l->tasks;
-        if (l->tasks)
-            l->tasks->prev = t;
-        l->tasks = t;
-        l->inflight++;
+        pdc_task_list_push(&l->tasks, t, 0);
         pdc_graph_encode(c, &c->enc, t, l->node);
     }
     pdc_wire_send(sock, NULL, 0, &c->enc, NULL, 0);
 }
 
 static void s_fail_queue(pdc_client *c, sched_class_t *k, int code, const char *why) {
-    while (k->head)
-        pdc_graph_fail(c, k->head, code, "", why);
+    while (k->queue.head)
+        pdc_graph_fail(c, k->queue.head, code, "", why);
 }
 
 /* A worker connection on another node went away. */
@@ -263,7 +225,7 @@ static void s_on_grant(pdc_client *c, sched_class_t *k, const pdc_msg_t *msg, vo
         pdc_io_conn_watch(c, l->conn, ZMQ_EVENT_DISCONNECTED, s_on_conn_lost);
     l->next = k->leases;
     k->leases = l;
-    if (!k->queued)
+    if (!k->queue.count)
         s_lease_return(c, k, l);
 }
 
@@ -324,17 +286,17 @@ static sched_class_t *s_class(pdc_client *c, double cpus, const pdc_resources_t 
 uint64_t pdc_sched_pump(pdc_client *c, uint64_t now) {
     uint64_t next_check = 0, idle_ms = (uint64_t) c->cfg.lease_idle_ms;
     for (sched_class_t *k = c->classes; k; k = k->next) {
-        for (lease_t *l = k->leases; l && k->queued; l = l->next)
+        for (lease_t *l = k->leases; l && k->queue.count; l = l->next)
             s_dispatch(c, k, l);
         size_t want = pdc_sched_requests_wanted(&c->cfg, k);
-        while (k->queued && (size_t) k->requests < want) {
+        while (k->queue.count && (size_t) k->requests < want) {
             k->requests++;
             pdc_sched_request_lease(c, NULL, k->request, k->cpus, 0, &k->res, &k->sched,
-                                    pdc_graph_locality(k->head));
+                                    pdc_graph_locality(k->queue.head));
         }
         for (lease_t *l = k->leases, *next; l; l = next) {
             next = l->next;
-            if (l->inflight || (k->queued && !l->spent))
+            if (l->tasks.count || (k->queue.count && !l->spent))
                 continue;
             if (l->spent || now - l->idle_since >= idle_ms || c->stopping)
                 s_lease_return(c, k, l);
@@ -354,8 +316,8 @@ void pdc_sched_note_busy(task_t *t, double busy) {
 /* l's worker is gone: retry or fail its tasks, free it. */
 static void s_lease_lost(pdc_client *c, sched_class_t *k, lease_t *l, int status) {
     s_lease_unlink(k, l);
-    while (l->tasks) {
-        task_t *t = l->tasks;
+    while (l->tasks.head) {
+        task_t *t = l->tasks.head;
         s_lease_remove_task(l, t);
         if (t->retries_left-- > 0) {
             pdc_warn("worker died (%d) running %s:%s; retrying", status, t->library, t->function);
@@ -425,10 +387,7 @@ pdc_ref pdc_call_args(pdc_client *c, pdc_fn fn, const pdc_opts *opts, const pdc_
     pdc_resources_t res;
     pdc_sched_t sched;
     char why[300];
-    if (pdc_resources_parse(opts ? opts->resources : NULL, &res, why, sizeof why) ||
-        pdc_sched_from_opts(&sched, opts ? opts->strategy : 0, opts ? opts->node_id : NULL,
-                            opts ? opts->soft : 0, opts ? opts->label_selector : NULL, why,
-                            sizeof why)) {
+    if (PDC_SCHED_FROM_OPTIONS(opts, &res, &sched, why, sizeof why)) {
         ref = pdc_obj_error_ref(c, PDC_EINVAL, fn.name, why);
         pthread_mutex_unlock(&c->mu);
         return ref;

@@ -43,8 +43,7 @@ typedef struct lease {
     char gpu_ids[256];       /* its GPU devices, told to the worker     */
     int told;                /* WORKER_LEASE sent                       */
     conn_t *conn;
-    int inflight;
-    task_t *tasks; /* in flight, doubly linked */
+    pdc_task_list_t tasks; /* in flight */
     uint64_t idle_since;
     struct sched_class *cls;
     struct lease *next;
@@ -53,12 +52,11 @@ typedef struct lease {
 /* Tasks with the same resource shape share leases. */
 typedef struct sched_class {
     double cpus;
-    pdc_resources_t res; /* other resources every task of it needs */
-    pdc_sched_t sched;   /* where its tasks may run */
-    char key[700];       /* res and sched formatted, to compare classes */
-    uint64_t request;    /* its id in the request registry */
-    task_t *head, *tail; /* ready to dispatch */
-    size_t queued;
+    pdc_resources_t res;   /* other resources every task of it needs */
+    pdc_sched_t sched;     /* where its tasks may run */
+    char key[700];         /* res and sched formatted, to compare classes */
+    uint64_t request;      /* its id in the request registry */
+    pdc_task_list_t queue; /* ready to dispatch */
     lease_t *leases;
     int requests;   /* LEASE_REQUESTs outstanding */
     double busy_us; /* moving average of the tasks' busy time; < 0 unknown */
@@ -69,6 +67,14 @@ typedef struct sched_class {
    with why. */
 int pdc_sched_from_opts(pdc_sched_t *sched, int strategy, const char *node_id, int soft,
                         const char *label_selector, char *why, size_t len);
+/* The resources and placement of a pdc_opts or a pdc_actor_opts (both
+   have these fields; opts may be NULL).  0, or nonzero with why. */
+#define PDC_SCHED_FROM_OPTIONS(opts, res, sched, why, len)                                         \
+    (pdc_resources_parse((opts) ? (opts)->resources : NULL, res, why, len) ||                      \
+     pdc_sched_from_opts(sched, (opts) ? (opts)->strategy : 0, (opts) ? (opts)->node_id : NULL,    \
+                         (opts) ? (opts)->soft : 0, (opts) ? (opts)->label_selector : NULL, why,   \
+                         len))
+
 /* Send a LEASE_REQUEST under request on raylet (a raw socket; NULL: the
    local one). */
 void pdc_sched_request_lease(pdc_client *c, void *raylet, uint64_t request, double cpus,
