@@ -63,8 +63,10 @@
     is written (a tmpfs file that outgrows its filesystem raises SIGBUS).
 
     Stale read slots of dead processes are cleared with mdb_reader_check
-    on open and by pdc_store_check_readers, which the raylet calls
-    periodically.
+    by pdc_store_check_readers, which the raylet calls every few seconds,
+    and by a read that finds a shard's slots all taken.  Not on open: a
+    sweep tests a lock per slot in use, which made thousands of processes
+    opening the store quadratic.
 
     Every stored object has a small header before its bytes that records
     its type (pdc_type) so readers know what they hold.  Data pointers

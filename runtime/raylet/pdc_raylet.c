@@ -61,6 +61,13 @@
 #define S_RETRY_HEARTBEATS 10
 /* How many node timeouts a holder on another node may be silent. */
 #define S_HOLDER_SILENT_TIMEOUTS 3
+/* How many housekeeping rounds between sweeps of the store's read slots
+   left by dead processes.  A sweep tests a lock for every slot in use,
+   and the kernel walks the lock file's locks (one a process) for each:
+   with 2 000 actor workers on the node, a sweep per round stalled the
+   loop.  Slots only matter when a shard's table fills, and a read that
+   finds it full sweeps first anyway. */
+#define S_READER_SWEEP_ROUNDS 50
 
 typedef struct {
     pdc_raylet_options_t o;
@@ -80,6 +87,7 @@ typedef struct {
     pdc_daemon_signals_t signals;
     int stopping;
     uint64_t bad_messages;
+    unsigned rounds; /* of housekeeping */
 } raylet_t;
 
 static void *s_router(raylet_t *self) {
@@ -424,7 +432,7 @@ static void s_on_housekeeping(uv_timer_t *t) {
     pdc_holders_expire(self->holders, now,
                        S_HOLDER_SILENT_TIMEOUTS * (uint64_t) self->o.cfg.node_timeout_ms, NULL, 1,
                        s_on_holder_gone, self);
-    if (self->store)
+    if (self->store && ++self->rounds % S_READER_SWEEP_ROUNDS == 0)
         pdc_store_check_readers(self->store);
     pdc_leases_check(self->leases);
     pdc_transfers_check(self->transfers, &self->view, now);
