@@ -92,7 +92,10 @@
     X(pull_timeout_ms, "PDC_PULL_TIMEOUT_MS", 120000, 100, PDC_DAY_MS,                             \
       "longest a client waits for its raylet to bring an object over")                             \
     X(max_code_bytes, "PDC_MAX_CODE_BYTES", 256 * PDC_MIB, 0, 64 * PDC_GIB,                        \
-      "bytes of code packages (uploaded libraries) the head keeps in all")
+      "bytes of code packages (uploaded libraries) the head keeps in all")                         \
+    X(max_sockets, "PDC_MAX_SOCKETS", 0, 0, 1024 * 1024,                                           \
+      "ZeroMQ sockets one process may open (a driver needs about three an actor); 0 means as "     \
+      "many as its file descriptors allow, two a socket")
 
 typedef struct {
 #define PDC_X_FIELD(field, env, def, min, max, help) int64_t field;

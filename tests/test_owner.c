@@ -305,6 +305,7 @@ Test(peer, opening_past_the_socket_limit_is_an_error_naming_it) {
     pdc_config_t cfg;
     pdc_config_load(&cfg);
     pdc_peer_t *peers[400] = {0};
+    cr_assert_eq(cfg.max_sockets, 0, "by default the descriptors set the limit");
     char why[512] = "";
     int n = 0;
     while (n < 400) {

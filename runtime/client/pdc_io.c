@@ -320,7 +320,7 @@ pdc_client *pdc_client_connect(const char *raylet_endpoint, int is_worker, const
     pdc_requests_init(&c->requests);
     pdc_enc_init(&c->enc);
     zsys_handler_set(NULL);
-    pdc_peer_raise_limits(0);
+    pdc_peer_raise_limits(c->cfg.max_sockets);
     uv_loop_init(&c->loop);
     char why[512], err[512];
     c->raylet =

@@ -257,7 +257,7 @@ int pdc_worker_main(int argc, char **argv) {
         self.cuda_visible = strdup(getenv("CUDA_VISIBLE_DEVICES"));
 
     zsys_handler_set(NULL);
-    pdc_peer_raise_limits(0); /* before the first socket, or it is too late */
+    pdc_peer_raise_limits(cfg.max_sockets); /* before the first socket, or it is too late */
     zsock_t *router = zsock_new(ZMQ_ROUTER);
     if (!router)
         return 1;
