@@ -271,6 +271,24 @@ typedef struct {
    task).  Owned by the client. */
 PDC_EXPORT const char *pdc_node_id(pdc_client *client);
 
+/* One node of the cluster as its head sees it (pdc_nodes). */
+typedef struct {
+    char id[64];         /* the node's id (what pdc_node_id says there)   */
+    int alive;           /* 0 once the head declared it dead                */
+    char endpoint[256];  /* its raylet's endpoint                          */
+    char labels[256];    /* "tier=edge,zone=a" ("" if none)                 */
+    char total[512];     /* its resources, "CPU=2,GPU=1,edge=2"             */
+    char available[512]; /* what of them is free now, the same form         */
+} pdc_node_info;
+
+/* The cluster's nodes, asked of the head (waiting up to timeout_ms, or
+   PDC_FOREVER).  Fills up to max entries of out and returns how many
+   nodes the head knows, which may be more than max (call again with a
+   larger array); or a negative PDC_E* code with pdc_last_error saying
+   why: PDC_ETIMEOUT if the head did not answer, PDC_ECONNECT if this
+   node has no head. */
+PDC_EXPORT int pdc_nodes(pdc_client *client, pdc_node_info *out, size_t max, int64_t timeout_ms);
+
 /* Submit a call; returns its result reference at once (never blocks on
    the task).  On a submission error (bad arguments, client shut down) the
    returned reference holds that error, so every call returns a usable

@@ -96,3 +96,21 @@ Test(resources, an_actor_holds_its_resources_for_its_life) {
     pdc_actor_release(g_c, a);
     pdc_actor_release(g_c, b);
 }
+
+/* pdc_nodes: the head's view of the cluster, with this node's resources
+   (its 2 CPUs and the declared GPU=1, edge=2) in the form options take. */
+Test(resources, nodes_lists_this_node_with_its_resources) {
+    pdc_node_info nodes[4];
+    int n = pdc_nodes(g_c, nodes, 4, T_TIMEOUT_MS);
+    cr_assert_eq(n, 1, "pdc_nodes: %d: %s", n, pdc_last_error(g_c));
+    cr_assert_str_eq(nodes[0].id, pdc_node_id(g_c));
+    cr_assert(nodes[0].alive);
+    cr_assert(strstr(nodes[0].total, "GPU=1") && strstr(nodes[0].total, "edge=2"), "total: %s",
+              nodes[0].total);
+    double cpus = 0;
+    cr_assert(sscanf(nodes[0].total, "CPU=%lf,", &cpus) == 1 && cpus >= 1, "total: %s",
+              nodes[0].total);
+    cr_assert(*nodes[0].available, "available is filled");
+    cr_assert_eq(pdc_nodes(g_c, NULL, 0, T_TIMEOUT_MS), 1, "counting only");
+    cr_assert_eq(pdc_nodes(NULL, nodes, 4, 0), PDC_EINVAL);
+}
