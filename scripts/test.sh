@@ -28,6 +28,29 @@ if ! scripts/format.sh --check; then
 fi
 meson test -C build --print-errorlogs || status=1
 count build
+# The Python package (python-bindings/) against this build, in a venv of
+# its own; its pytest summary ("N passed, M failed, K errors") joins the
+# totals.  A run that did not get as far as a summary counts as a failure.
+python_tests() {
+    python3 -m venv build/python-venv &&
+        build/python-venv/bin/pip install --quiet ./python-bindings pytest numpy &&
+        PDC_BIN_DIR=$PWD/build/runtime PDC_LIBRARY=$PWD/build/runtime/libpdc.so.0 \
+            PDC_TEST_LIB=$PWD/build/tests/libpdc_test_tasks.so \
+            build/python-venv/bin/python -m pytest -q python-bindings/tests 2>&1 |
+        tee build/python-tests.log
+}
+rm -f build/python-tests.log
+python_tests || status=1
+summary=$(grep -E '^(=+ )?[0-9]+ (passed|failed|errors?|skipped)' build/python-tests.log 2>/dev/null | tail -1 || true)
+# How many "N passed" (or failed, errors) a pytest summary line says; 0 if none.
+pytest_count() { echo "$1" | grep -o -E "[0-9]+ ($2)" | awk '{s += $1} END {print s + 0}' || true; }
+if [ -z "$summary" ]; then
+    echo "test: the Python tests did not run (see above)" >&2
+    failed=$((failed + 1))
+else
+    passed=$((passed + $(pytest_count "$summary" passed)))
+    failed=$((failed + $(pytest_count "$summary" 'failed|errors?')))
+fi
 if [ "${PDC_TEST_NO_ASAN:-0}" != 1 ]; then
     scripts/setup.sh build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbench=false
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
