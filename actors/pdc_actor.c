@@ -276,6 +276,7 @@ static void s_on_answer(pdc_client *c, void *ctx, uint64_t id, const pdc_msg_t *
             pdc_id_eq(pdc_f_id(&f[PDC_ACTOR_INFO_ACTOR_ID]), a->id)) {
             a->state = A_PLACING;
             a->asked = 0;
+            pdc_owner_broadcast(c); /* a creator waits for its name (s_named) */
         } else if (msg->type == PDC_MSG_ERROR) {
             char why[512];
             pdc_f_cstr(&f[PDC_ERROR_MESSAGE], why, sizeof why);
@@ -456,6 +457,12 @@ void pdc_actors_free(pdc_client *c) {
 
 /* ---- The API ----------------------------------------------------------- */
 
+/* The head has answered a's name claim (or the actor is dead). */
+static int s_named(pdc_client *c, void *arg) {
+    (void) c;
+    return ((pdc_actor *) arg)->state != A_NAMING;
+}
+
 pdc_actor *pdc_actor_create_args(pdc_client *c, const char *library, const char *cls,
                                  const pdc_actor_opts *opts, const pdc_value *args, size_t nargs) {
     if (!c || !library || !cls) {
@@ -515,6 +522,12 @@ pdc_actor *pdc_actor_create_args(pdc_client *c, const char *library, const char 
     } else {
         a->create = t;
         pdc_graph_submit(c, t);
+    }
+    if (a->state == A_NAMING) {
+        /* As in Ray, the name is the actor's when create returns, so a
+           lookup right after it finds the actor (being placed). */
+        pdc_owner_wake(c);
+        pdc_owner_wait(c, s_named, a, pdc_owner_config(c)->connect_timeout_ms);
     }
     pdc_owner_unlock(c);
     pdc_owner_wake(c);

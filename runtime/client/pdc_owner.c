@@ -19,6 +19,11 @@ void pdc_owner_wake(pdc_client *c) {
     pdc_client_wake(c);
 }
 
+int pdc_owner_wait(pdc_client *c, int (*pred)(pdc_client *, void *), void *arg,
+                   int64_t timeout_ms) {
+    return pdc_client_wait_until(c, pred, arg, timeout_ms, 0);
+}
+
 const pdc_config_t *pdc_owner_config(pdc_client *c) {
     return &c->cfg;
 }

@@ -26,6 +26,9 @@ void pdc_owner_unlock(pdc_client *c);
 void pdc_owner_broadcast(pdc_client *c);
 /* Wake the I/O thread: something waits to be sent. */
 void pdc_owner_wake(pdc_client *c);
+/* Wait (mutex held) until pred or timeout_ms: PDC_OK, PDC_ETIMEOUT or
+   PDC_ESHUTDOWN.  A task's thread keeps its CPU slot meanwhile. */
+int pdc_owner_wait(pdc_client *c, int (*pred)(pdc_client *, void *), void *arg, int64_t timeout_ms);
 
 const pdc_config_t *pdc_owner_config(pdc_client *c);
 /* The head's endpoint ("" if the node has none). */
