@@ -20,7 +20,8 @@ static void s_format(const msgpack_object *map, char *buf, size_t len) {
     for (uint32_t i = 0; i < map->via.map.size; i++) {
         char name[PDC_RESOURCE_NAME];
         pdc_f_cstr(&map->via.map.ptr[i].key, name, sizeof name);
-        if (!strcmp(name, "CPU")) cpus = pdc_f_f(&map->via.map.ptr[i].val);
+        if (!strcmp(name, "CPU"))
+            cpus = pdc_f_f(&map->via.map.ptr[i].val);
     }
     pdc_resources_t r;
     char rest[448];
@@ -42,12 +43,15 @@ static void s_row(const msgpack_object *row, pdc_node_info *n) {
 }
 
 int pdc_nodes(pdc_client *c, pdc_node_info *out, size_t max, int64_t timeout_ms) {
-    if (!c || (max && !out)) return pdc_set_error(PDC_EINVAL, "pdc_nodes: no client or array");
+    if (!c || (max && !out))
+        return pdc_set_error(PDC_EINVAL, "pdc_nodes: no client or array");
     pdc_clear_error();
-    if (!*c->head_endpoint) return pdc_set_error(PDC_ECONNECT, "pdc_nodes: this node has no head");
+    if (!*c->head_endpoint)
+        return pdc_set_error(PDC_ECONNECT, "pdc_nodes: this node has no head");
     char why[512];
     pdc_peer_t *peer = pdc_peer_new(NULL, &c->cfg, c->head_endpoint, NULL, NULL, why, sizeof why);
-    if (!peer) return pdc_set_error(PDC_ECONNECT, "pdc_nodes: %s", why);
+    if (!peer)
+        return pdc_set_error(PDC_ECONNECT, "pdc_nodes: %s", why);
     pdc_enc_t enc;
     pdc_enc_init(&enc);
     pdc_enc_begin(&enc, PDC_MSG_NODES, 1);
@@ -67,7 +71,8 @@ int pdc_nodes(pdc_client *c, pdc_node_info *out, size_t max, int64_t timeout_ms)
             rc = pdc_set_error(PDC_EPROTO, "pdc_nodes: the head at %s answered %s",
                                c->head_endpoint, got < 0 ? in.error : "something else");
         }
-        if (got != 0) pdc_inbound_close(&in);
+        if (got != 0)
+            pdc_inbound_close(&in);
     } else {
         pdc_set_error(PDC_ETIMEOUT, "pdc_nodes: the head at %s did not answer within %lld ms",
                       c->head_endpoint, (long long) timeout_ms);
