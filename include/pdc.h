@@ -218,6 +218,11 @@ PDC_EXPORT void pdc_shutdown(pdc_client **client_p);
 
 /* The last error message of the calling thread on this client. */
 PDC_EXPORT const char *pdc_last_error(pdc_client *client);
+/* The PDC_E* code of this thread's last error (PDC_OK when the last call
+   succeeded or none failed yet): what pdc_last_error's message is about,
+   for calls that return NULL (pdc_init, pdc_actor_create,
+   pdc_actor_get_named, pdc_put_reserve). */
+PDC_EXPORT int pdc_last_error_code(pdc_client *client);
 
 /* ------------------------------------------------------------------------
    Remote functions and calls

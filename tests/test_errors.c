@@ -542,3 +542,14 @@ Test(small_store, put_reserve_refuses_a_size_beyond_the_store_at_reserve) {
     pdc_ref_release(g_c, r);
     s_assert_serving();
 }
+
+/* A call that returns NULL leaves its code beside its message. */
+Test(errors, last_error_code_says_what_a_null_return_was) {
+    cr_assert_null(pdc_actor_get_named(g_c, "nobody-by-this-name", NULL, 200));
+    cr_assert_eq(pdc_last_error_code(g_c), PDC_ENOTFOUND, "%s", pdc_last_error(g_c));
+    void *res = NULL;
+    cr_assert_null(pdc_put_reserve(NULL, 16, &res));
+    cr_assert_eq(pdc_last_error_code(g_c), PDC_EINVAL);
+    s_assert_serving();
+    cr_assert_eq(pdc_last_error_code(g_c), PDC_OK, "cleared by the calls that succeeded");
+}

@@ -224,6 +224,7 @@ PROTOTYPES = {
     "pdc_init": (_client, [c_char_p]),
     "pdc_shutdown": (None, [POINTER(_client)]),
     "pdc_last_error": (c_char_p, [_client]),
+    "pdc_last_error_code": (c_int, [_client]),
     # Remote functions and calls
     "pdc_function": (PdcFn, [_client, c_char_p, c_char_p]),
     "pdc_node_id": (c_char_p, [_client]),

@@ -521,17 +521,10 @@ def get_actor(name, namespace=None, *, timeout=None):
     bname, bns = name.encode(), namespace.encode() if namespace else None
     ptr = s.lib.pdc_actor_get_named(s.handle, bname, bns, ms)
     if not ptr:
-        why = _lib.last_error()
-        # pdc_actor_create returns before the head has the name: an actor
-        # this driver just created may not be found yet.  Ray registers the
-        # name before creation returns; wait here for the creator's
-        # constructor (the name is claimed before placement), then ask again.
-        mine = s.named.get((namespace or "default", name))
-        if mine is None or s.lib.pdc_actor_ready(s.handle, mine._ptr, ms) != _lib.PDC_OK:
-            raise _errors.ActorNotFoundError(why)
-        ptr = s.lib.pdc_actor_get_named(s.handle, bname, bns, ms)
-        if not ptr:
+        code = s.lib.pdc_last_error_code(s.handle)
+        if code == _lib.PDC_ENOTFOUND:
             raise _errors.ActorNotFoundError(_lib.last_error())
+        raise _errors.from_status(code)
     return ActorHandle(ptr, s, name)
 
 

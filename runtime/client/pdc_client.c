@@ -37,8 +37,10 @@
 /* ---- Errors ----------------------------------------------------------- */
 
 static __thread char s_last_error[512];
+static __thread int s_last_code;
 
 int pdc_set_error(int code, const char *fmt, ...) {
+    s_last_code = code;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(s_last_error, sizeof s_last_error, fmt, ap);
@@ -48,6 +50,12 @@ int pdc_set_error(int code, const char *fmt, ...) {
 
 void pdc_clear_error(void) {
     s_last_error[0] = '\0';
+    s_last_code = PDC_OK;
+}
+
+int pdc_last_error_code(pdc_client *client) {
+    (void) client;
+    return s_last_code;
 }
 
 const char *pdc_last_error(pdc_client *client) {
