@@ -3,16 +3,19 @@
 
   1. Makes sure bench/.venv exists and holds the pinned Ray (and numpy, which
      Ray's put-gigabytes metric uses) -- creating / pip-installing if needed.
-  2. Runs the pdc microbenchmark binary (--pdc-bin) and bench/ray_microbench.py
-     (with the venv's python) in the same invocation. Metrics are split into
-     groups (objects, tasks, actors); for each group both sides run, and the
-     order alternates from group to group (pdc first, then Ray first, ...) so
-     that neither side always gets the warmer / quieter machine.
-  3. Prints a Markdown table  | metric | pdc | Ray | pdc/Ray |  preceded by
-     the date, the machine and the command line, and saves it to
+  2. Runs the pdc microbenchmark binary (--pdc-bin), bench/pdc_py_microbench.py
+     (pdc driven from Python through the pdc package, with --pdc-python) and
+     bench/ray_microbench.py (with the venv's python) in the same invocation.
+     Metrics are split into groups (objects, tasks, actors); for each group
+     every side runs, and the order alternates from group to group (pdc,
+     pdc (Python), Ray; then Ray, pdc (Python), pdc; ...) so that no side
+     always gets the warmer / quieter machine.
+  3. Prints a Markdown table
+     | metric | pdc | Ray | pdc/Ray | pdc (Python) | pdc (Python)/Ray |
+     preceded by the date, the machine and the command line, and saves it to
      bench/results/<date>.md (or --output).
 
-Both programs print lines `METRIC per second MEAN +- STD` on stdout and
+All three programs print lines `METRIC per second MEAN +- STD` on stdout and
 accept --quick and --only a,b,c. Absolute numbers drift between runs on the
 shared 2-core machines; only the ratios from one run count (BENCH.md).
 """
@@ -33,6 +36,7 @@ REPO_DIR = os.path.dirname(BENCH_DIR)
 VENV_DIR = os.path.join(BENCH_DIR, ".venv")
 VENV_PY = os.path.join(VENV_DIR, "bin", "python")
 RAY_SCRIPT = os.path.join(BENCH_DIR, "ray_microbench.py")
+PDC_PY_SCRIPT = os.path.join(BENCH_DIR, "pdc_py_microbench.py")
 RESULTS_DIR = os.path.join(BENCH_DIR, "results")
 DEFAULT_PDC_BIN = os.path.join(REPO_DIR, "build", "bench", "pdc-microbench")
 
@@ -64,6 +68,7 @@ GROUPS = [
 ]
 assert sorted(m for _, ms in GROUPS for m in ms) == sorted(rmb.ALL_METRICS)
 
+SKIP_RE = re.compile(r"note: (?P<name>\S+) skipped: ")
 LINE_RE = re.compile(
     r"^\s*(?P<name>\S+) per second (?P<mean>[-+]?(?:[0-9.]+(?:[eE][-+]?\d+)?|nan|inf))"
     r" \+- (?P<std>[-+]?(?:[0-9.]+(?:[eE][-+]?\d+)?|nan|inf))\s*$")
@@ -77,7 +82,9 @@ def parse_args(argv):
     p = argparse.ArgumentParser(
         description="Run pdc's microbenchmark binary and Ray's (bench/ray_microbench.py "
         "in bench/.venv with ray==%s) in one invocation and print a Markdown table "
-        "| metric | pdc | Ray | pdc/Ray |, also saved to bench/results/<date>.md." % RAY_VERSION,
+        "| metric | pdc | Ray | pdc/Ray |, also saved to bench/results/<date>.md; with the "
+        "Python side (bench/pdc_py_microbench.py) two more columns, pdc (Python) and "
+        "pdc (Python)/Ray." % RAY_VERSION,
         epilog="metrics: " + ", ".join(rmb.ALL_METRICS))
     p.add_argument("--quick", action="store_true",
                    help="pass --quick to both sides (short rounds, smoke run)")
@@ -87,7 +94,12 @@ def parse_args(argv):
                    help="pdc microbenchmark binary (default: build/bench/pdc-microbench "
                    "in the repository)")
     p.add_argument("--ray-only", action="store_true",
-                   help="run only Ray's side (the pdc column shows n/a)")
+                   help="run only Ray's side (the pdc columns show n/a)")
+    p.add_argument("--pdc-python", default=sys.executable, metavar="PYTHON",
+                   help="the Python that has the pdc package (and numpy) installed, for "
+                   "bench/pdc_py_microbench.py (default: this one, %(default)s)")
+    p.add_argument("--no-pdc-python", action="store_true",
+                   help="leave out the pdc (Python) side")
     p.add_argument("--output", metavar="FILE",
                    help="where to save the Markdown (default: bench/results/<date>.md, "
                    "with -2, -3... appended if that exists)")
@@ -110,6 +122,24 @@ def parse_args(argv):
 
 # ---------------------------------------------------------------------------
 # The virtual environment with Ray.
+
+def pdc_py_env(args):
+    """The environment of the Python side: the libpdc, daemons and task
+    library of the build that --pdc-bin is from, unless PDC_LIBRARY /
+    PDC_BIN_DIR / PDC_BENCH_LIB already say otherwise."""
+    env = dict(os.environ)
+    bench_dir = os.path.dirname(os.path.abspath(args.pdc_bin))
+    runtime = os.path.join(os.path.dirname(bench_dir), "runtime")
+    lib = os.path.join(runtime, "libpdc.so.0")
+    if "PDC_LIBRARY" not in env and os.path.exists(lib):
+        env["PDC_LIBRARY"] = lib
+    if "PDC_BIN_DIR" not in env and os.path.exists(os.path.join(runtime, "pdc-raylet")):
+        env["PDC_BIN_DIR"] = runtime
+    tasks = os.path.join(bench_dir, "libpdc_bench_tasks.so")
+    if "PDC_BENCH_LIB" not in env and os.path.exists(tasks):
+        env["PDC_BENCH_LIB"] = tasks
+    return env
+
 
 def venv_has_ray():
     if not os.path.exists(VENV_PY):
@@ -137,15 +167,16 @@ def ensure_venv():
 # ---------------------------------------------------------------------------
 # Running one side.
 
-def run_side(label, cmd, timeout, results, notes):
+def run_side(label, cmd, timeout, results, notes, env=None, skipped=None):
     """Run cmd; parse its stdout metric lines into results; pass its stderr
-    through, keeping lines that contain 'note:' for the report."""
+    through, keeping lines that contain 'note:' for the report (and the
+    names of metrics it says it skipped, into skipped)."""
     log("=== %s: %s" % (label, shlex.join(cmd)))
     t0 = time.perf_counter()
     try:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 stdin=subprocess.DEVNULL, text=True, bufsize=1,
-                                start_new_session=True)
+                                start_new_session=True, env=env)
     except OSError as e:
         log("%s: cannot run %s: %s" % (label, cmd[0], e))
         return False
@@ -156,6 +187,9 @@ def run_side(label, cmd, timeout, results, notes):
             sys.stderr.flush()
             if "note:" in line:
                 notes.append("%s: %s" % (label, line.split("note:", 1)[1].strip()))
+                m = SKIP_RE.search(line)
+                if m and skipped is not None:
+                    skipped.add(m["name"])
 
     t = threading.Thread(target=pump_stderr, daemon=True)
     t.start()
@@ -225,10 +259,10 @@ def _decimals(mean):
     return 0 if a >= 100 else 1 if a >= 10 else 2 if a >= 1 else 3
 
 
-def cell(r):
+def cell(r, skipped=False):
     """'MEAN ± STD', both with the decimals that suit the mean's size."""
     if r is None:
-        return "n/a"
+        return "skipped" if skipped else "n/a"
     mean, std = r
     if mean != mean:  # nan
         return "nan"
@@ -242,10 +276,11 @@ def ratio(p, r):
     return "%.2f" % (p[0] / r[0])
 
 
-def make_report(args, pdc, ray, notes, status, started):
+def make_report(args, pdc, ray, notes, status, started, pdc_py=None, py_skipped=()):
+    pdc_py = {} if pdc_py is None else pdc_py
     nproc, model, mem = machine_info()
     names = [m for m in args.metrics]
-    for src in (pdc, ray):
+    for src in (pdc, ray, pdc_py):
         for m in src:
             if m not in names:
                 names.append(m)
@@ -256,22 +291,28 @@ def make_report(args, pdc, ray, notes, status, started):
         "- machine: nproc %s, %s, %s memory" % (nproc, model, mem),
         "- command: `%s`" % shlex.join([os.path.relpath(sys.argv[0], os.getcwd())] + sys.argv[1:]),
         "- pdc: `%s`%s" % (args.pdc_bin, " (not run: --ray-only)" if args.ray_only else ""),
+        "- pdc (Python): %s" % ("not run" if args.ray_only or args.no_pdc_python else
+                                "`%s bench/pdc_py_microbench.py`, the pdc package over ctypes "
+                                "driving the C task library beside the pdc binary" % args.pdc_python),
         "- Ray: ray==%s, `ray.init(num_cpus=%d)`, bench/ray_microbench.py" % (RAY_VERSION, os.cpu_count() or 1),
         "- mode: %s; order: %s" % ("quick (smoke run, short rounds)" if args.quick else "full (1 s warm-up, 4 rounds >= 2 s)",
                                   "one run each" if args.no_alternate else "alternating per group"),
         "- units: operations per second (single_client_put_gigabytes: GB/s); "
         "mean ± std of the rounds; pdc/Ray > 1 means pdc is faster",
+        "- skipped: metrics whose client would be Python code running as a task or actor "
+        "(not in pdc yet); the Python side's notes below say why",
     ]
     if status:
         lines.append("- problems: " + "; ".join(status))
     lines += [
         "",
-        "| metric | pdc | Ray | pdc/Ray |",
-        "|---|---:|---:|---:|",
+        "| metric | pdc | Ray | pdc/Ray | pdc (Python) | pdc (Python)/Ray |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
     for m in names:
-        p, r = pdc.get(m), ray.get(m)
-        lines.append("| %s | %s | %s | %s |" % (m, cell(p), cell(r), ratio(p, r)))
+        p, r, q = pdc.get(m), ray.get(m), pdc_py.get(m)
+        lines.append("| %s | %s | %s | %s | %s | %s |" % (
+            m, cell(p), cell(r), ratio(p, r), cell(q, m in py_skipped), ratio(q, r)))
     notes = list(dict.fromkeys(notes))  # de-duplicated, in order
     if notes:
         lines += ["", "Notes printed by the runs (stderr lines with 'note:'):", ""]
@@ -298,7 +339,9 @@ def main(argv=None):
         return 2
     ensure_venv()
 
-    pdc, ray, notes, status = {}, {}, [], []
+    pdc, ray, pdc_py, notes, status = {}, {}, {}, [], []
+    py_skipped = set()
+    py_env = pdc_py_env(args)
     quick = ["--quick"] if args.quick else []
     if args.no_alternate:
         groups = [("all", args.metrics)]
@@ -310,18 +353,26 @@ def main(argv=None):
         only = ["--only", ",".join(metrics)]
         if which == "pdc":
             ok = run_side("pdc", [args.pdc_bin] + quick + only, args.timeout, pdc, notes)
+        elif which == "pdc-py":
+            ok = run_side("pdc-py", [args.pdc_python, PDC_PY_SCRIPT] + quick + only,
+                          args.timeout, pdc_py, notes, env=py_env, skipped=py_skipped)
         else:
             ok = run_side("ray", [VENV_PY, RAY_SCRIPT] + quick + only, args.timeout, ray, notes)
         if not ok:
             status.append("%s run failed for %s" % (which, ",".join(metrics)))
 
     for i, (g, ms) in enumerate(groups):
-        order = ["ray"] if args.ray_only else (["pdc", "ray"] if i % 2 == 0 else ["ray", "pdc"])
+        if args.ray_only:
+            order = ["ray"]
+        else:
+            order = ["pdc", "ray"] if args.no_pdc_python else ["pdc", "pdc-py", "ray"]
+            if i % 2:
+                order.reverse()
         log("--- group %s: %s" % (g, " then ".join(order)))
         for which in order:
             side(which, ms)
 
-    report = make_report(args, pdc, ray, notes, status, started)
+    report = make_report(args, pdc, ray, notes, status, started, pdc_py, py_skipped)
     sys.stdout.write(report)
     sys.stdout.flush()
     path = output_path(args, started)
