@@ -358,22 +358,3 @@ Test(tasks, returned_leases_leave_no_connection_behind) {
     cr_assert_eq(after, before, "%zu sockets open after the leases went, %zu before", after,
                  before);
 }
-
-/* A short task submitted right after a long one of the same shape takes
-   the free CPU instead of waiting behind it (the old scheduler pushed long
-   tasks two to a worker, so add waited for the 2 s sleep). */
-Test(tasks, a_short_task_does_not_wait_behind_a_long_one) {
-    pdc_ref slow = pdc_call(g_c, fn("sleep_ms"), PDC_I64(2000));
-    pdc_ref quick = pdc_call(g_c, fn("add"), PDC_I64(1), PDC_I64(2));
-    int64_t v = 0;
-    cr_assert_eq(pdc_get_i64(g_c, quick, &v, T_TIMEOUT_MS), PDC_OK, "%s", pdc_last_error(g_c));
-    cr_assert_eq(v, 3);
-    uint8_t ready = 1;
-    cr_assert_eq(pdc_wait(g_c, &slow, 1, 1, 0, &ready), 0);
-    cr_assert_not(ready, "add finished only after the 2 s sleep: it waited behind it");
-    pdc_object o;
-    cr_assert_eq(pdc_get(g_c, slow, &o, T_TIMEOUT_MS), PDC_OK);
-    pdc_object_release(g_c, &o);
-    pdc_ref_release(g_c, quick);
-    pdc_ref_release(g_c, slow);
-}

@@ -5,13 +5,10 @@
     run.  Short tasks are pushed in batches of up to max_tasks_in_flight,
     the queue shared among the leases, with one lease request out at a
     time: per-task messages would cost more than the tasks.  Long tasks
-    (busy longer than spread_min_us on average, or not measured yet) go
-    one to a worker, and the class asks for a lease per queued task,
-    several at once, so that eight 100 ms tasks run on every free CPU, a
-    cluster fills quickly, and a short task submitted after a long one of
-    the same shape takes a free CPU instead of waiting behind it (two to a
-    worker, as before, made `add` wait 2 s behind a 2 s `sleep` with a CPU
-    free).  Busy time excludes
+    (busy longer than spread_min_us on average, or not measured yet) go at
+    most two to a worker (one running, one ready), and the class asks for
+    the leases it can use, several at once, so that eight 100 ms tasks run
+    on every free CPU and a cluster fills quickly.  Busy time excludes
     time blocked in pdc_get, so recursive tasks count as short and are not
     spread: spreading them would start a worker for each blocked parent.
     Spread asks for a lease per queued task, and each lease runs one task,
@@ -131,8 +128,8 @@ size_t pdc_sched_push_count(const pdc_config_t *cfg, const sched_class_t *k, con
         return l->spent || !k->queue.count ? 0 : 1;
     size_t limit = (size_t) cfg->max_tasks_in_flight;
     int long_tasks = k->busy_us < 0 || k->busy_us >= (double) cfg->spread_min_us;
-    if (long_tasks)
-        limit = 1;
+    if (long_tasks && limit > 2)
+        limit = 2;
     if ((size_t) l->tasks.count >= limit)
         return 0;
     size_t nleases = 0;
@@ -150,7 +147,7 @@ size_t pdc_sched_requests_wanted(const pdc_config_t *cfg, const sched_class_t *k
         return 0;
     int spread = k->sched.strategy == PDC_SCHED_SPREAD;
     int long_tasks = k->busy_us < 0 || k->busy_us >= (double) cfg->spread_min_us;
-    size_t want = spread || long_tasks ? k->queue.count : 1;
+    size_t want = spread ? k->queue.count : long_tasks ? (k->queue.count + 1) / 2 : 1;
     size_t cap =
         spread ? (size_t) cfg->max_tasks_in_flight : (size_t) cfg->max_pending_lease_requests;
     if (want > cap)
