@@ -222,7 +222,10 @@ static void s_on_grant(pdc_client *c, sched_class_t *k, const pdc_msg_t *msg, vo
         return;
     }
     if (raylet)
-        pdc_io_conn_watch(c, l->conn, ZMQ_EVENT_DISCONNECTED, s_on_conn_lost);
+        /* A worker on another node: its node may die before the
+           connection comes up (then ZeroMQ only retries), or after. */
+        pdc_io_conn_watch(c, l->conn, ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_CONNECT_RETRIED,
+                          s_on_conn_lost);
     l->next = k->leases;
     k->leases = l;
     if (!k->queue.count)
@@ -344,15 +347,22 @@ int pdc_sched_on_worker_died(pdc_client *c, const uint8_t *worker_id, int status
 }
 
 int pdc_sched_on_conn_lost(pdc_client *c, conn_t *conn) {
+    /* Every lease on it (a request asked again may be granted twice, and
+       both leases share the worker's connection); the last one's release
+       frees conn, so its endpoint is copied first. */
+    char endpoint[PATH_MAX];
+    snprintf(endpoint, sizeof endpoint, "%s", pdc_peer_endpoint(conn->peer));
+    int found = 0;
     for (sched_class_t *k = c->classes; k; k = k->next)
-        for (lease_t *l = k->leases; l; l = l->next)
-            if (l->conn == conn) {
-                pdc_warn("lost the connection to worker %s on node %s",
-                         pdc_peer_endpoint(conn->peer), l->node);
-                s_lease_lost(c, k, l, -9);
-                return 1;
-            }
-    return 0;
+        for (lease_t *l = k->leases, *next; l; l = next) {
+            next = l->next;
+            if (l->conn != conn)
+                continue;
+            pdc_warn("lost the connection to worker %s on node %s", endpoint, l->node);
+            s_lease_lost(c, k, l, -9);
+            found = 1;
+        }
+    return found;
 }
 
 void pdc_sched_close(pdc_client *c) {
