@@ -96,11 +96,13 @@ static int s_room(int n, char *why, size_t len) {
 static void s_on_readable(pdc_zwatch_t *watch, void *sock, void *arg) {
     (void) watch;
     pdc_peer_t *self = arg;
+    self->connected = 1; /* a message came: the connection is up */
     self->on_msg(self, sock, self->arg);
 }
 
-pdc_peer_t *pdc_peer_new(uv_loop_t *loop, const pdc_config_t *cfg, const char *endpoint,
-                         pdc_peer_msg_fn *on_msg, void *arg, char *why, size_t len) {
+/* The socket of a peer, tuned for endpoint, not connected yet. */
+static pdc_peer_t *s_open(uv_loop_t *loop, const pdc_config_t *cfg, const char *endpoint,
+                          pdc_peer_msg_fn *on_msg, void *arg, char *why, size_t len) {
     if (strlen(endpoint) >= sizeof((pdc_peer_t *) 0)->endpoint) {
         snprintf(why, len, "endpoint too long: %.64s...", endpoint);
         return NULL;
@@ -133,19 +135,49 @@ pdc_peer_t *pdc_peer_new(uv_loop_t *loop, const pdc_config_t *cfg, const char *e
         zmq_setsockopt(self->sock, ZMQ_HEARTBEAT_IVL, &ivl, sizeof ivl);
         zmq_setsockopt(self->sock, ZMQ_HEARTBEAT_TIMEOUT, &timeout, sizeof timeout);
     }
-    if (zmq_connect(self->sock, endpoint) != 0) {
-        snprintf(why, len, "cannot connect to %s: %s", endpoint, zmq_strerror(zmq_errno()));
+    return self;
+}
+
+/* Connect self and watch it on its loop; 0, or -1 with why and self gone. */
+static int s_connect(pdc_peer_t **self_p, char *why, size_t len) {
+    pdc_peer_t *self = *self_p;
+    if (zmq_connect(self->sock, self->endpoint) != 0) {
+        snprintf(why, len, "cannot connect to %s: %s", self->endpoint, zmq_strerror(zmq_errno()));
+        pdc_peer_destroy(self_p, 0);
+        return -1;
+    }
+    if (self->loop && self->on_msg) {
+        self->watch = pdc_zwatch_new(self->loop, self->sock, s_on_readable, self);
+        if (!self->watch) {
+            snprintf(why, len, "cannot watch the socket for %s", self->endpoint);
+            pdc_peer_destroy(self_p, 0);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+pdc_peer_t *pdc_peer_new(uv_loop_t *loop, const pdc_config_t *cfg, const char *endpoint,
+                         pdc_peer_msg_fn *on_msg, void *arg, char *why, size_t len) {
+    pdc_peer_t *self = s_open(loop, cfg, endpoint, on_msg, arg, why, len);
+    if (!self || s_connect(&self, why, len))
+        return NULL;
+    return self;
+}
+
+pdc_peer_t *pdc_peer_new_monitored(uv_loop_t *loop, const pdc_config_t *cfg, const char *endpoint,
+                                   pdc_peer_msg_fn *on_msg, void *arg, unsigned events,
+                                   pdc_peer_event_fn *on_event, char *why, size_t len) {
+    pdc_peer_t *self = s_open(loop, cfg, endpoint, on_msg, arg, why, len);
+    if (!self)
+        return NULL;
+    if (pdc_peer_monitor(self, events, on_event)) {
+        snprintf(why, len, "cannot monitor the connection to %s", endpoint);
         pdc_peer_destroy(&self, 0);
         return NULL;
     }
-    if (loop && on_msg) {
-        self->watch = pdc_zwatch_new(loop, self->sock, s_on_readable, self);
-        if (!self->watch) {
-            snprintf(why, len, "cannot watch the socket for %s", endpoint);
-            pdc_peer_destroy(&self, 0);
-            return NULL;
-        }
-    }
+    if (s_connect(&self, why, len))
+        return NULL;
     return self;
 }
 

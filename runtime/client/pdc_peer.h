@@ -43,13 +43,24 @@ void pdc_peer_raise_limits(int64_t max_sockets);
 pdc_peer_t *pdc_peer_new(uv_loop_t *loop, const pdc_config_t *cfg, const char *endpoint,
                          pdc_peer_msg_fn *on_msg, void *arg, char *why, size_t len);
 
+/* pdc_peer_new with the monitor of pdc_peer_monitor set up before the
+   connection starts, so that no event (the first ZMQ_EVENT_CONNECTED
+   above all, which a fast connection sends at once) goes unseen.  NULL
+   with why, also if the monitor cannot be set up. */
+pdc_peer_t *pdc_peer_new_monitored(uv_loop_t *loop, const pdc_config_t *cfg, const char *endpoint,
+                                   pdc_peer_msg_fn *on_msg, void *arg, unsigned events,
+                                   pdc_peer_event_fn *on_event, char *why, size_t len);
+
 /* Report events (ZMQ_EVENT_* bits) of the connection to fn on the loop.
-   0, or -1 if a monitor cannot be set up (the peer still works). */
+   0, or -1 if a monitor cannot be set up (the peer still works).  Events
+   before this call are not seen: a connection that came up already sends
+   no ZMQ_EVENT_CONNECTED (pdc_peer_new_monitored does not miss it). */
 int pdc_peer_monitor(pdc_peer_t *self, unsigned events, pdc_peer_event_fn *fn);
 
 void *pdc_peer_sock(pdc_peer_t *self); /* the raw libzmq socket */
 const char *pdc_peer_endpoint(const pdc_peer_t *self);
-/* 1 once the monitor saw the connection up (ZMQ_EVENT_CONNECTED). */
+/* 1 once the monitor saw the connection up (ZMQ_EVENT_CONNECTED) or a
+   message came from the peer. */
 int pdc_peer_connected(const pdc_peer_t *self);
 
 /* Send enc's message (and a payload frame if size > 0).  0 or -1. */

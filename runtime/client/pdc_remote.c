@@ -110,13 +110,15 @@ static raylet_conn_t *s_raylet_conn(pdc_client *c, const char *node, const char 
     snprintf(r->node, sizeof r->node, "%s", node);
     r->client = c;
     r->created_ms = uv_now(&c->loop);
-    r->peer = pdc_peer_new(&c->loop, &c->cfg, endpoint, pdc_io_on_raylet, c, why, sizeof why);
+    /* Monitored from the start: "never came up" must mean just that. */
+    r->peer = pdc_peer_new_monitored(&c->loop, &c->cfg, endpoint, pdc_io_on_raylet, c,
+                                     ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_CONNECTED,
+                                     s_on_raylet_event_c, why, sizeof why);
     if (!r->peer) {
         pdc_warn("cannot reach node %s's raylet at %s: %s", node, endpoint, why);
         free(r);
         return NULL;
     }
-    pdc_peer_monitor(r->peer, ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_CONNECTED, s_on_raylet_event_c);
     /* A holder on another node: its leases go when this node dies. */
     pdc_enc_begin(&c->enc, PDC_MSG_REGISTER, 0);
     pdc_enc_u(&c->enc, 2);

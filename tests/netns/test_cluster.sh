@@ -47,13 +47,26 @@ cleanup() {
 trap cleanup EXIT
 passed=0
 failed=0
+declare -a ids dirs
 ok() {
     echo "ok: $*"
     passed=$((passed + 1))
 }
+# On a failure, what each node's logs say (the session root goes at exit).
+node_logs() {
+    local host log
+    for host in "${!dirs[@]}"; do
+        for log in "${dirs[$host]}"/logs/*.log; do
+            [ -s "$log" ] || continue
+            echo "--- host $host (node ${ids[$host]}): $(basename "$log"), last 40 lines"
+            tail -n 40 "$log"
+        done
+    done
+}
 fail() {
     echo "FAIL: $*"
     failed=$((failed + 1))
+    node_logs
     echo "netns: $passed passed, $failed failed"
     exit 1
 }
@@ -82,7 +95,6 @@ background_check() {
 }
 
 "$hosts" up 6
-declare -a ids dirs
 start_node() { # host, pdc start options...
     local host=$1 out
     shift
