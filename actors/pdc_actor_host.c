@@ -11,6 +11,7 @@
 
 #include "pdc_id.h"
 #include "pdc_log.h"
+#include "pdc_worker.h"
 
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -96,10 +97,18 @@ static void s_run(pdc_actor_host_t *self, pdc_task *t, const char *method) {
                      "the constructor of %s returned NULL without pdc_fail", self->cls->name);
         }
     } else {
-        pdc_method_ptr fn = NULL;
-        for (const pdc_method *m = self->cls->methods; m && m->name; m++)
+        pdc_method_ptr fn = NULL, any = NULL;
+        for (const pdc_method *m = self->cls->methods; m && m->name; m++) {
             if (!strcmp(m->name, method))
                 fn = m->fn;
+            else if (!strcmp(m->name, "*"))
+                any = m->fn;
+        }
+        if (!fn && any) {
+            /* The class takes every method: pdc_task_self says which. */
+            fn = any;
+            t->self = pdc_function(c, self->library, method);
+        }
         if (!fn) {
             t->code = PDC_ENOFUNC;
             snprintf(t->message, sizeof t->message, "actor class %s has no method '%s'",
@@ -160,10 +169,14 @@ static void s_create(pdc_actor_host_t *self, pdc_inbound_t *in) {
     snprintf(function, sizeof function, "%s:%s", self->library, cls);
     pdc_task t = {.client = self->client, .function = function, .rtype = PDC_T_NIL};
     memcpy(t.id, self->id, PDC_ID_LEN);
-    void *lib = pdc_client_dlopen(self->client, self->library, t.message, sizeof t.message);
-    if (!lib) {
+    /* A language worker's own class, or one from the library. */
+    void *lib = NULL;
+    self->cls = pdc_worker_resolve(self->library, cls);
+    if (!self->cls &&
+        !(lib = pdc_client_dlopen(self->client, self->library, t.message, sizeof t.message))) {
         t.code = PDC_ENOFUNC;
-    } else if (!(self->cls = dlsym(lib, cls)) || !self->cls->name || strcmp(self->cls->name, cls)) {
+    } else if ((!self->cls && !(self->cls = dlsym(lib, cls))) || !self->cls->name ||
+               strcmp(self->cls->name, cls)) {
         self->cls = NULL;
         t.code = PDC_ENOFUNC;
         snprintf(t.message, sizeof t.message,

@@ -270,6 +270,10 @@ typedef struct {
     const char *label_selector; /* nodes whose labels match, e.g.
                          "tier=edge,zone!=b,gpu in (a100|h100),!spot";
                          nodes declare labels with --labels / PDC_LABELS */
+    const char *runtime;        /* the worker processes to run it in: NULL or ""
+                                   is pdc-worker (C); otherwise a command line,
+                                   its words separated by tabs, that ends in
+                                   pdc_worker_run (see Language workers)      */
 } pdc_opts;
 
 /* The id of the node this client is on (a worker's: the node running the
@@ -438,6 +442,27 @@ PDC_EXPORT pdc_client *pdc_task_client(pdc_task *t);
 PDC_EXPORT pdc_fn pdc_task_self(pdc_task *t);
 
 /* ------------------------------------------------------------------------
+   Language workers
+
+   Tasks and actors of another language run in that language's own
+   worker processes.  A call whose options name a runtime (pdc_opts.runtime,
+   pdc_actor_opts.runtime: a command line, its words separated by tabs)
+   runs on a worker the raylet starts with that command line, the usual
+   worker arguments (--raylet, --worker-id, --session, --node-ip) appended;
+   each node keeps a pool of such workers per runtime, apart from the C
+   workers.  The command hands its arguments to pdc_worker_run, which runs
+   the process as a worker until the raylet stops it, as pdc-worker does.
+   Every function and actor class a task names is first asked of resolve
+   (library, symbol, arg): it returns the pdc_function_ptr, the
+   pdc_actor_class * or NULL, which loads it from the library as
+   pdc-worker does.  The Python package's worker (python -m pdc._worker)
+   is one: its functions are ctypes callbacks.  Returns the exit status:
+   0 when stopped, 2 for bad arguments.
+   ------------------------------------------------------------------------ */
+typedef void *(*pdc_symbol_resolver)(const char *library, const char *symbol, void *arg);
+PDC_EXPORT int pdc_worker_run(int argc, char **argv, pdc_symbol_resolver resolve, void *arg);
+
+/* ------------------------------------------------------------------------
    Actors
 
    An actor is a stateful worker process: a C "class" with a constructor
@@ -503,7 +528,10 @@ typedef struct {
 
 /* PDC_ACTOR_CLASS(NAME, ctor, dtor, PDC_METHOD_ENTRY(m)...) declares the
    class table `pdc_actor_class NAME`, exported under NAME; a class may
-   have no methods.  (dtor is the first of the "...": see PDC_FIRST_.) */
+   have no methods.  A method named "*" ({"*", fn}) is called for every
+   method the table does not name, and pdc_task_self(t).name says which
+   was called (a language worker's classes take their methods so).  (dtor is the first of the "...":
+   see PDC_FIRST_.) */
 #ifndef __cplusplus
 #define PDC_ACTOR_CLASS(cls, ctor, ...)                                                            \
     static const pdc_method cls##_pdc_methods_[] = {PDC_AFTER_FIRST_(__VA_ARGS__, {NULL, NULL})};  \
@@ -527,6 +555,7 @@ typedef struct {
     const char *node_id;
     int soft;
     const char *label_selector;
+    const char *runtime; /* the worker process to host it in, as in pdc_opts */
 } pdc_actor_opts;
 
 PDC_EXPORT pdc_actor *pdc_actor_create_args(pdc_client *client, const char *library,

@@ -51,7 +51,9 @@
     - LEASE_REQUEST: CPU slots wanted, flags, other resources wanted
       (GPU, custom names; fractional amounts), strategy (PDC_SCHED_*),
       the node of a node-affinity strategy, a label selector ("" none),
-      the node holding most of the task's argument bytes ("" none).
+      the node holding most of the task's argument bytes ("" none), the
+      runtime: the command line of the worker to run it in ("" for
+      pdc-worker; see pdc_opts.runtime).
       Flags: PDC_LEASE_ACTOR: a dedicated worker for an actor's life,
       which may hold 0 CPU; PDC_LEASE_DETACHED: keep it when the holder
       dies; PDC_LEASE_SOFT: affinity may fall back to other nodes;
@@ -224,7 +226,8 @@
     F(LEASE_REQUEST_STRATEGY, "u")                                                                 \
     F(LEASE_REQUEST_AFFINITY_NODE, "s")                                                            \
     F(LEASE_REQUEST_LABEL_SELECTOR, "s")                                                           \
-    F(LEASE_REQUEST_ARG_NODE, "s")
+    F(LEASE_REQUEST_ARG_NODE, "s")                                                                 \
+    F(LEASE_REQUEST_RUNTIME, "s")
 #define PDC_LEASE_GRANT_FIELDS(F)                                                                  \
     F(LEASE_GRANT_WORKER_ID, "d")                                                                  \
     F(LEASE_GRANT_ENDPOINT, "s")                                                                   \

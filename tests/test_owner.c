@@ -269,14 +269,15 @@ Test(requests, answers_go_to_the_asker_by_id) {
 Test(sched, options_are_checked_with_the_reason) {
     pdc_sched_t s;
     char why[256];
-    cr_assert_eq(pdc_sched_from_opts(&s, 7, NULL, 0, NULL, why, sizeof why), PDC_EINVAL);
+    cr_assert_eq(pdc_sched_from_opts(&s, 7, NULL, 0, NULL, NULL, why, sizeof why), PDC_EINVAL);
     cr_assert(strstr(why, "unknown strategy 7"), "%s", why);
-    cr_assert_eq(pdc_sched_from_opts(&s, PDC_SCHED_NODE_AFFINITY, NULL, 0, NULL, why, sizeof why),
-                 PDC_EINVAL);
-    cr_assert(strstr(why, "needs node_id"), "%s", why);
     cr_assert_eq(
-        pdc_sched_from_opts(&s, PDC_SCHED_NODE_AFFINITY, "n2", 1, "tier=edge", why, sizeof why),
-        PDC_OK);
+        pdc_sched_from_opts(&s, PDC_SCHED_NODE_AFFINITY, NULL, 0, NULL, NULL, why, sizeof why),
+        PDC_EINVAL);
+    cr_assert(strstr(why, "needs node_id"), "%s", why);
+    cr_assert_eq(pdc_sched_from_opts(&s, PDC_SCHED_NODE_AFFINITY, "n2", 1, "tier=edge", NULL, why,
+                                     sizeof why),
+                 PDC_OK);
     cr_assert(s.soft && !strcmp(s.node, "n2") && !strcmp(s.labels, "tier=edge"));
 }
 

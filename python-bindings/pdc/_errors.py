@@ -17,8 +17,8 @@ Each exception carries what pdc knows:
     function  "library:function" of the task that failed, or None
     node      the node it ran on ("" if it never ran), or None
 
-and TaskError adds `traceback`: the remote traceback, "" for C tasks
-(Python tasks will fill it).  Exceptions pickle with all of it, so that
+and TaskError adds `traceback`: the remote traceback of a Python task, ""
+for C tasks.  Exceptions pickle with all of it, so that
 Python workers can hand them on.
 """
 
@@ -152,6 +152,11 @@ class TaskError(PdcError):
         self.traceback = traceback
         super().__init__(message, code, function, node)
 
+    def _describe(self):
+        text = super()._describe()
+        tb = getattr(self, "traceback", "")
+        return text + TRACEBACK_MARK + tb.rstrip("\n") if tb else text
+
 
 class FunctionNotFoundError(TaskError):
     """PDC_ENOFUNC: the task's library or function could not be loaded."""
@@ -239,15 +244,47 @@ def from_status(code, message=None, client=None, cls=None):
     return cls(message, code=code)
 
 
+# How a Python worker writes a failure into a task's error message:
+# "NAME raised TYPE: TEXT", then TRACEBACK_MARK and the remote traceback.
+# pdc keeps messages to MESSAGE_MAX bytes, so the traceback is cut at the
+# front (the innermost frames and the exception stay).
+TRACEBACK_MARK = "\nRemote traceback (most recent call last):\n"
+MESSAGE_MAX = 1000
+_RAISED = " raised "
+PYTHON_LIBRARY = "pdc:python"
+
+
+def remote_failure(what, exc):
+    """The error message of a Python task that raised exc (in a worker)."""
+    import traceback
+
+    head = "%s%s%s: %s" % (what, _RAISED, type(exc).__name__, exc)
+    if len(head) > 300:
+        head = head[:297] + "..."
+    frames = traceback.extract_tb(exc.__traceback__)[1:]  # not the worker's own frame
+    tb = "".join(traceback.format_list(frames)) + "".join(
+        traceback.format_exception_only(type(exc), exc)
+    )
+    room = MESSAGE_MAX - len(head.encode()) - len(TRACEBACK_MARK)
+    data = tb.encode("utf-8", "replace")
+    if len(data) > room:
+        data = b"...\n" + data[-(room - 4) :]
+        tb = data.decode("utf-8", "ignore")
+    return head + TRACEBACK_MARK + tb
+
+
 def from_object(obj):
     """The exception stored in a pdc_object of type PDC_T_ERROR (copied
-    out: the caller may release the object afterwards)."""
+    out: the caller may release the object afterwards).  A Python task's
+    failure becomes a TaskError with the remote traceback, its function
+    the Python function's name."""
     err = obj.error
     code = err.code
     cls = CODES.get(code, PdcError)
-    return cls(
-        _text(err.message),
-        code=code,
-        function=_text(err.function),
-        node=_text(err.node),
-    )
+    message, function = _text(err.message), _text(err.function)
+    extra = {}
+    if TRACEBACK_MARK in message and issubclass(cls, TaskError):
+        message, extra["traceback"] = message.split(TRACEBACK_MARK, 1)
+        if function.startswith(PYTHON_LIBRARY + ":") and _RAISED in message:
+            function, message = message.split(_RAISED, 1)
+    return cls(message, code=code, function=function, node=_text(err.node), **extra)

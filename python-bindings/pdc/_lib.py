@@ -177,6 +177,7 @@ class PdcOpts(Structure):
         ("node_id", c_char_p),
         ("soft", c_int),
         ("label_selector", c_char_p),
+        ("runtime", c_char_p),
     ]
 
 
@@ -194,6 +195,35 @@ class PdcActorOpts(Structure):
         ("node_id", c_char_p),
         ("soft", c_int),
         ("label_selector", c_char_p),
+        ("runtime", c_char_p),
+    ]
+
+
+# The C signatures of task functions, actor methods, constructors and
+# destructors (pdc_function_ptr, pdc_method_ptr, pdc_actor_class's
+# create and destroy), and of pdc_worker_run's resolver: the Python
+# worker (pdc._worker) implements them as ctypes callbacks.
+FUNCTION_PTR = ctypes.CFUNCTYPE(c_int, c_void_p)
+METHOD_PTR = ctypes.CFUNCTYPE(c_int, c_void_p, c_void_p)
+CREATE_PTR = ctypes.CFUNCTYPE(c_void_p, c_void_p)
+DESTROY_PTR = ctypes.CFUNCTYPE(None, c_void_p)
+SYMBOL_RESOLVER = ctypes.CFUNCTYPE(c_void_p, c_char_p, c_char_p, c_void_p)
+
+
+class PdcMethod(Structure):
+    """pdc_method: one entry of an actor class's method table."""
+
+    _fields_ = [("name", c_char_p), ("fn", METHOD_PTR)]
+
+
+class PdcActorClass(Structure):
+    """pdc_actor_class: an actor class (what PDC_ACTOR_CLASS declares)."""
+
+    _fields_ = [
+        ("name", c_char_p),
+        ("create", CREATE_PTR),
+        ("destroy", DESTROY_PTR),
+        ("methods", POINTER(PdcMethod)),
     ]
 
 
@@ -207,6 +237,8 @@ STRUCTS = {
     "pdc_node_info": PdcNodeInfo,
     "pdc_opts": PdcOpts,
     "pdc_actor_opts": PdcActorOpts,
+    "pdc_method": PdcMethod,
+    "pdc_actor_class": PdcActorClass,
 }
 
 # ---------------------------------------------------------------------------
@@ -272,6 +304,8 @@ PROTOTYPES = {
     "pdc_actor_retain": (None, [_client, _actor]),
     "pdc_actor_id": (c_char_p, [_actor, c_char_p]),
     "pdc_arg_actor": (_actor, [_task, c_size_t]),
+    # Language workers (the Python worker, pdc._worker)
+    "pdc_worker_run": (c_int, [c_int, POINTER(c_char_p), SYMBOL_RESOLVER, c_void_p]),
 }
 
 

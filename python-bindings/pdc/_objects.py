@@ -37,7 +37,7 @@ import threading
 import time
 from ctypes import byref, c_int, c_ubyte, c_uint8
 
-from . import _errors, _lib
+from . import _errors, _lib, _serial
 from ._lib import PdcObject, PdcRef, PdcValue
 from ._session import current
 
@@ -233,6 +233,20 @@ def _encode(v, a, i, session, what, exports):
         raise _type_error(what, i, a)
 
 
+def sendable_as_is(a):
+    """Whether a crosses to C as a value of its own (what _encode takes)."""
+    t = type(a)
+    if t in (int, bool, float, str, bytes, ObjectRef) or a is None:
+        return t is not int or _INT64_MIN <= a <= _INT64_MAX
+    if isinstance(a, _handle_types) or isinstance(a, numbers.Real):
+        return True
+    try:
+        memoryview(a).release()
+        return True
+    except TypeError:
+        return False
+
+
 def encode_args(args, session, what):
     """(values, exports): args as a pdc_value array (None when empty) and
     the buffer exports to give back with release_exports after the call.
@@ -299,6 +313,14 @@ def _decode(obj, session):
     releases it unless a zero-copy view keeps it."""
     t = obj.type
     lib = session.lib
+    if t == _lib.PDC_T_BYTES and obj.size >= len(_serial.MAGIC):
+        if ctypes.string_at(obj.data, len(_serial.MAGIC)) == _serial.MAGIC:
+            # A Python value, pickled (a Python task's result).
+            try:
+                span = _span_type(obj.size).from_address(obj.data)
+                return _serial.loads(memoryview(span).cast("B")[: obj.size])
+            finally:
+                lib.pdc_object_release(session.handle, byref(obj))
     if t == _lib.PDC_T_BYTES and obj.size >= ZERO_COPY_THRESHOLD:
         return _zero_copy_view(obj, session)
     try:

@@ -25,11 +25,9 @@ The option names are Ray's; where pdc's meaning differs:
 - label_selector: {"tier": "edge", "zone": "!b", "gpu": "in(a100,h100)"}
   as Ray writes it, or pdc's "tier=edge,zone!=b,gpu in (a100|h100)".
 
-Python functions and classes as tasks and actors (@pdc.remote) are not
-here yet: they need Python workers, started by the raylet.  `remote`
-below says so; the classes here are where they will join (a Python task
-is a call of a C trampoline in the Python worker's library, so
-RemoteFunction and ActorClass stay the submitting side).
+Python functions and classes as tasks and actors (@pdc.remote) are in
+_pyremote; `remote` below is the decorator, and ActorHandle serves both
+kinds of actor.
 """
 
 import ctypes
@@ -355,14 +353,24 @@ class ActorMethod:
         self._name = name
         self._bname = bname
 
-    def remote(self, *args):
+    def remote(self, *args, **kwargs):
         h = self._handle
         s = h._session
         if s is not current():
             raise _errors.ShutdownError(
                 "the actor handle belongs to a pdc session that was shut down"
             )
-        values, exports = encode_args(args, s, "%s.%s" % (h._class_name, self._name))
+        what = "%s.%s" % (h._class_name, self._name)
+        if h._python or (h._python is None and not _all_native(args, kwargs)):
+            # A Python actor's method: the pickled layout (see _serial).
+            from ._pyremote import encode_call
+
+            values, n = encode_call(s, None, args, kwargs, what)
+            ref = s.lib.pdc_actor_call_args(s.handle, h._ptr, self._bname, values, n)
+            return ObjectRef(ref, s)
+        if kwargs:
+            raise TypeError("%s: a C actor's method takes no keyword arguments" % what)
+        values, exports = encode_args(args, s, what)
         try:
             ref = s.lib.pdc_actor_call_args(s.handle, h._ptr, self._bname, values, len(args))
         finally:
@@ -379,15 +387,29 @@ class ActorMethod:
         return "<actor method %s.%s>" % (self._handle._class_name, self._name)
 
 
+def _all_native(args, kwargs):
+    """Whether a call of an actor of unknown kind (pdc.get_actor) can go
+    as C values: no keyword arguments, and every argument one C reads."""
+    from ._objects import sendable_as_is
+
+    return not kwargs and all(sendable_as_is(a) for a in args)
+
+
 class ActorHandle:
     """A handle to a running actor.  Any attribute not starting with '_' is
     a method: handle.incr.remote(1).  Releasing the handle does not kill
-    the actor (pdc.kill does); it dies with this driver unless detached."""
+    the actor (pdc.kill does); it dies with this driver unless detached.
 
-    def __init__(self, ptr, session, class_name):
+    python: True for a Python actor (@pdc.remote class), whose calls
+    pickle their arguments; False for a C actor; None when not known (a
+    handle from pdc.get_actor): C values go as they are, anything else
+    (and keyword arguments) as a Python call."""
+
+    def __init__(self, ptr, session, class_name, python=False):
         self._ptr = ptr
         self._session = session
         self._class_name = class_name
+        self._python = python
         self._names = {}
 
     def __getattr__(self, name):
@@ -422,7 +444,7 @@ class ActorHandle:
         with s.lock:
             if s.alive:
                 s.lib.pdc_actor_retain(s.handle, self._ptr)
-        return ActorHandle(self._ptr, s, self._class_name)
+        return ActorHandle(self._ptr, s, self._class_name, self._python)
 
     def __deepcopy__(self, memo):
         return self.__copy__()
@@ -479,9 +501,7 @@ class ActorClass:
         if not ptr:
             raise _errors.InvalidArgumentError(_lib.last_error())
         handle = ActorHandle(ptr, s, self._cls)
-        name = self._options.get("name")
-        if name:
-            s.named[(self._options.get("namespace") or "default", name)] = handle
+        register_named(s, self._options, handle)
         return handle
 
     def __call__(self, *args, **kwargs):
@@ -492,6 +512,19 @@ class ActorClass:
 
     def __repr__(self):
         return "pdc.actor_class(%r, %r)" % (self._library, self._cls)
+
+
+def register_named(s, options, handle):
+    """Remember a named actor created here, for pdc.get_actor right away."""
+    name = options.get("name")
+    if name:
+        s.named[(options.get("namespace") or "default", name)] = handle
+
+
+def wrap_actor(ptr, session, class_name, python):
+    """A handle over ptr, which holds a reference of its own (a worker's
+    actor argument, retained)."""
+    return ActorHandle(ptr, session, class_name or "actor", python)
 
 
 def actor_class(library, cls):
@@ -525,7 +558,7 @@ def get_actor(name, namespace=None, *, timeout=None):
         if code == _lib.PDC_ENOTFOUND:
             raise _errors.ActorNotFoundError(_lib.last_error())
         raise _errors.from_status(code)
-    return ActorHandle(ptr, s, name)
+    return ActorHandle(ptr, s, name, python=None)
 
 
 def _check_handle(actor, what):
@@ -560,13 +593,21 @@ def actor_ready(actor, timeout=None):
 
 
 def remote(*args, **kwargs):
-    """@pdc.remote for Python functions and classes: not built yet.
+    """@pdc.remote: a Python function as a remote function, a Python class
+    as an actor class (see _pyremote), as Ray's @ray.remote:
 
-    Python tasks and actors need Python worker processes started by the
-    raylet (issue 9, point 3).  C functions and classes work today:
-    pdc.function(library, name) and pdc.actor_class(library, name)."""
-    raise NotImplementedError(
-        "@pdc.remote on Python functions and classes is not available yet (it needs Python "
-        "workers in the raylet); use pdc.function(library, name) and "
-        "pdc.actor_class(library, name) for C code"
-    )
+        @pdc.remote
+        def f(x): ...
+
+        @pdc.remote(num_cpus=2, max_retries=1)
+        def g(x): ...
+
+    For C code: pdc.function(library, name) and pdc.actor_class(library,
+    name)."""
+    from ._pyremote import make_remote
+
+    if len(args) == 1 and not kwargs:
+        return make_remote(args[0], None)
+    if args:
+        raise TypeError("@pdc.remote takes a function or a class, or only keyword options")
+    return lambda obj: make_remote(obj, kwargs)

@@ -30,9 +30,10 @@ class Session:
     Usable as a context manager: `with pdc.init(): ...` shuts down at the
     end of the block."""
 
-    def __init__(self, handle, address):
+    def __init__(self, handle, address, owned=True):
         self.handle = handle  # the pdc_client *, as an int
         self.address = address
+        self.owned = owned  # False: a Python worker's own client (attach)
         self.id = next(_ids)
         self.alive = True
         self.lock = threading.RLock()
@@ -65,10 +66,12 @@ class Session:
         return s.decode() if s else ""
 
     def shutdown(self, warn=True):
-        """Stop: release everything and stop the embedded cluster."""
+        """Stop: release everything and stop the embedded cluster.  In a
+        Python worker (a task calling pdc.shutdown) this does nothing: the
+        worker's client belongs to the worker."""
         global _current
         with self.lock:
-            if not self.alive:
+            if not self.alive or not self.owned:
                 return
             if self.pins and warn:
                 warnings.warn(
@@ -123,6 +126,16 @@ def init(address=None, *, ignore_reinit_error=False):
             msg = _lib.last_error() or "pdc_init failed (see stderr)"
             raise _errors.PdcConnectionError(msg)
         _current = Session(handle, address)
+        return _current
+
+
+def attach(handle):
+    """In a Python worker (pdc._worker): the worker's own client as the
+    running Session, so that tasks call, put and get through it."""
+    global _current
+    with _current_lock:
+        if _current is None:
+            _current = Session(handle, "worker", owned=False)
         return _current
 
 

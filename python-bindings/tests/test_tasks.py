@@ -285,9 +285,9 @@ def test_calls_and_gets_from_many_threads(fn):
         assert all(pool.map(work, range(8)))
 
 
-def test_python_functions_as_tasks_are_not_there_yet():
-    with pytest.raises(NotImplementedError, match="pdc.function"):
-
-        @pdc.remote
-        def f():
-            pass
+def test_remote_takes_a_function_or_a_class_only():
+    # (Python functions and classes as tasks: test_python_tasks.py.)
+    with pytest.raises(TypeError, match="function or a class"):
+        pdc.remote(3)
+    with pytest.raises(TypeError, match="keyword options"):
+        pdc.remote(1, 2)

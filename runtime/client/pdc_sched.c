@@ -20,13 +20,16 @@
 #include "pdc_log.h"
 #include "pdc_wire.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 int pdc_sched_from_opts(pdc_sched_t *sched, int strategy, const char *node_id, int soft,
-                        const char *label_selector, char *why, size_t len) {
-    memset(sched, 0, sizeof *sched);
+                        const char *label_selector, const char *runtime, char *why, size_t len) {
+    /* Not the whole runtime buffer: this runs for every call. */
+    memset(sched, 0, offsetof(pdc_sched_t, runtime));
+    sched->runtime[0] = '\0';
     if (strategy < PDC_SCHED_DEFAULT || strategy > PDC_SCHED_NODE_AFFINITY) {
         snprintf(why, len, "unknown strategy %d: use PDC_SCHED_DEFAULT, _SPREAD or _NODE_AFFINITY",
                  strategy);
@@ -47,6 +50,12 @@ int pdc_sched_from_opts(pdc_sched_t *sched, int strategy, const char *node_id, i
         snprintf(why, len, "node_id or label_selector is too long");
         return PDC_EINVAL;
     }
+    if (runtime && strlen(runtime) >= sizeof sched->runtime) {
+        snprintf(why, len, "runtime is too long: %zu bytes, the most is %zu", strlen(runtime),
+                 sizeof sched->runtime - 1);
+        return PDC_EINVAL;
+    }
+    snprintf(sched->runtime, sizeof sched->runtime, "%s", runtime ? runtime : "");
     sched->strategy = (unsigned) strategy;
     snprintf(sched->node, sizeof sched->node, "%s",
              strategy == PDC_SCHED_NODE_AFFINITY ? node_id : "");
@@ -66,6 +75,7 @@ void pdc_sched_request_lease(pdc_client *c, void *raylet, uint64_t request, doub
     pdc_enc_s(&c->enc, sched->node);
     pdc_enc_s(&c->enc, sched->labels);
     pdc_enc_s(&c->enc, locality ? locality : "");
+    pdc_enc_s(&c->enc, sched->runtime);
     pdc_wire_send(raylet ? raylet : pdc_peer_sock(c->raylet), NULL, 0, &c->enc, NULL, 0);
 }
 
@@ -260,9 +270,9 @@ static const pdc_request_ops_t s_request_ops = {"a task lease", s_on_answer, s_r
 
 static sched_class_t *s_class(pdc_client *c, double cpus, const pdc_resources_t *res,
                               const pdc_sched_t *sched) {
-    char key[700], rkey[256];
-    snprintf(key, sizeof key, "%s|%u|%s|%d|%s", pdc_resources_format(res, rkey, sizeof rkey),
-             sched->strategy, sched->node, sched->soft, sched->labels);
+    char key[sizeof((sched_class_t *) 0)->key], rkey[256];
+    snprintf(key, sizeof key, "%s|%u|%s|%d|%s|%s", pdc_resources_format(res, rkey, sizeof rkey),
+             sched->strategy, sched->node, sched->soft, sched->labels, sched->runtime);
     for (sched_class_t *k = c->classes; k; k = k->next)
         if (k->cpus == cpus && !strcmp(k->key, key))
             return k;

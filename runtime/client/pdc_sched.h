@@ -26,11 +26,15 @@
 
 /* Where a task or actor may run (the strategy fields of pdc_opts and
    pdc_actor_opts), as the owner keeps it. */
+/* The longest runtime (pdc_opts.runtime, a worker command line). */
+#define PDC_RUNTIME_MAX 4096
+
 typedef struct {
     unsigned strategy; /* PDC_SCHED_* */
     char node[PDC_NODE_LEN];
     int soft;
     char labels[256];
+    char runtime[PDC_RUNTIME_MAX]; /* the worker's command line; "" for C */
 } pdc_sched_t;
 
 typedef struct conn conn_t;
@@ -52,11 +56,11 @@ typedef struct lease {
 /* Tasks with the same resource shape share leases. */
 typedef struct sched_class {
     double cpus;
-    pdc_resources_t res;   /* other resources every task of it needs */
-    pdc_sched_t sched;     /* where its tasks may run */
-    char key[700];         /* res and sched formatted, to compare classes */
-    uint64_t request;      /* its id in the request registry */
-    pdc_task_list_t queue; /* ready to dispatch */
+    pdc_resources_t res;             /* other resources every task of it needs */
+    pdc_sched_t sched;               /* where its tasks may run */
+    char key[700 + PDC_RUNTIME_MAX]; /* res and sched formatted, to compare classes */
+    uint64_t request;                /* its id in the request registry */
+    pdc_task_list_t queue;           /* ready to dispatch */
     lease_t *leases;
     int requests;   /* LEASE_REQUESTs outstanding */
     double busy_us; /* moving average of the tasks' busy time; < 0 unknown */
@@ -66,14 +70,14 @@ typedef struct sched_class {
 /* Fill sched from the strategy fields of the options.  0, or PDC_EINVAL
    with why. */
 int pdc_sched_from_opts(pdc_sched_t *sched, int strategy, const char *node_id, int soft,
-                        const char *label_selector, char *why, size_t len);
+                        const char *label_selector, const char *runtime, char *why, size_t len);
 /* The resources and placement of a pdc_opts or a pdc_actor_opts (both
    have these fields; opts may be NULL).  0, or nonzero with why. */
 #define PDC_SCHED_FROM_OPTIONS(opts, res, sched, why, len)                                         \
     (pdc_resources_parse((opts) ? (opts)->resources : NULL, res, why, len) ||                      \
      pdc_sched_from_opts(sched, (opts) ? (opts)->strategy : 0, (opts) ? (opts)->node_id : NULL,    \
-                         (opts) ? (opts)->soft : 0, (opts) ? (opts)->label_selector : NULL, why,   \
-                         len))
+                         (opts) ? (opts)->soft : 0, (opts) ? (opts)->label_selector : NULL,        \
+                         (opts) ? (opts)->runtime : NULL, why, len))
 
 /* Send a LEASE_REQUEST under request on raylet (a raw socket; NULL: the
    local one). */

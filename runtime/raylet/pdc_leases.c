@@ -176,17 +176,51 @@ static void s_grant(pdc_leases_t *self, request_t *req, pdc_worker_t *w) {
     pdc_wire_send(self->router, req->owner.bytes, req->owner.len, &self->enc, NULL, 0);
 }
 
+/* Requests that fit but found no idle worker, counted per runtime (a
+   node sees a few runtimes at most: C and a language or two).  The
+   runtime strings are those of the waiting requests, which stay queued. */
+#define S_RUNTIMES 8
+typedef struct {
+    const char *runtime[S_RUNTIMES];
+    int waiting[S_RUNTIMES];
+    int n;
+} s_wants_t;
+
+/* How many requests of runtime wait (0 if none so far). */
+static int s_waiting(const s_wants_t *wants, const char *runtime) {
+    for (int i = 0; i < wants->n; i++)
+        if (!strcmp(wants->runtime[i], runtime))
+            return wants->waiting[i];
+    return 0;
+}
+
+/* One more request of runtime waits; 0, or -1 if too many runtimes wait
+   at once (it then waits for a later round). */
+static int s_wait(s_wants_t *wants, const char *runtime) {
+    for (int i = 0; i < wants->n; i++)
+        if (!strcmp(wants->runtime[i], runtime)) {
+            wants->waiting[i]++;
+            return 0;
+        }
+    if (wants->n == S_RUNTIMES)
+        return -1;
+    wants->runtime[wants->n] = runtime;
+    wants->waiting[wants->n++] = 1;
+    return 0;
+}
+
 /* Grant what the node can run now, in arrival order, passing over what
    it cannot: a request waiting for a GPU (or any resource, or more CPU
    than is free) does not hold back requests of another shape behind it,
    as Ray's raylet schedules each shape on its own.  A request that fits
-   but finds no idle worker keeps its place: what it will take is set
-   aside for it, so later requests do not take it first, and the pool is
-   asked to start a worker for each such request. */
+   but finds no idle worker of its runtime keeps its place: what it will
+   take is set aside for it, so later requests do not take it first, and
+   the pool is asked to start a worker of that runtime for each such
+   request. */
 void pdc_leases_grant(pdc_leases_t *self) {
     double cpus = self->cpus_available; /* not yet promised */
     pdc_resources_t res = self->res_available;
-    int waiting = 0; /* fit, but no idle worker */
+    s_wants_t wants = {.n = 0};
     for (request_t **q = &self->queue; *q;) {
         request_t *req = *q;
         if (cpus + S_SLACK < req->shape.cpus || pdc_resources_short(&res, &req->shape.res)) {
@@ -195,9 +229,10 @@ void pdc_leases_grant(pdc_leases_t *self) {
         }
         cpus -= req->shape.cpus;
         pdc_resources_add(&res, &req->shape.res, -1);
-        pdc_worker_t *w = waiting ? NULL : pdc_pool_take(self->pool);
+        const char *runtime = req->shape.runtime;
+        pdc_worker_t *w = s_waiting(&wants, runtime) ? NULL : pdc_pool_take(self->pool, runtime);
         if (!w) {
-            waiting++;
+            s_wait(&wants, runtime);
             q = &req->next;
             continue;
         }
@@ -206,8 +241,9 @@ void pdc_leases_grant(pdc_leases_t *self) {
         free(req);
     }
     s_queue_fix_tail(self);
-    if (waiting)
-        pdc_pool_want(self->pool, waiting);
+    for (int i = 0; i < wants.n; i++)
+        if (wants.waiting[i])
+            pdc_pool_want(self->pool, wants.runtime[i], wants.waiting[i]);
 }
 
 /* ---- Placing ----------------------------------------------------------- */

@@ -23,6 +23,7 @@ struct pdc_worker {
     char endpoint[PATH_MAX];        /* ipc, for owners on this node     */
     char public_endpoint[PATH_MAX]; /* tcp, for owners on other nodes   */
     pdc_rid_t rid;                  /* its client on our ROUTER         */
+    char *runtime;                  /* its command line; "" for pdc-worker */
     uint64_t idle_since;
     pdc_pool_t *pool;
     struct pdc_worker *next;
@@ -77,14 +78,22 @@ static int s_count(pdc_pool_t *self, pdc_worker_state_t state) {
     return n;
 }
 
+/* Workers in state of runtime (NULL: any runtime). */
+static int s_count_of(pdc_pool_t *self, pdc_worker_state_t state, const char *runtime) {
+    int n = 0;
+    for (pdc_worker_t *w = self->workers; w; w = w->next)
+        n += w->state == state && (!runtime || !strcmp(w->runtime, runtime));
+    return n;
+}
+
 /* Start workers until the pool has its min (not counting those that
    are stopping: they are on their way out). */
 static void s_top_up(pdc_pool_t *self) {
     if (uv_now(self->loop) < self->quiet_until)
         return;
-    int live = s_count(self, PDC_WORKER_STARTING) + s_count(self, PDC_WORKER_IDLE) +
-               s_count(self, PDC_WORKER_LEASED);
-    for (; live < self->min && pdc_pool_spawn(self); live++) {
+    int live = s_count_of(self, PDC_WORKER_STARTING, "") + s_count_of(self, PDC_WORKER_IDLE, "") +
+               s_count_of(self, PDC_WORKER_LEASED, "");
+    for (; live < self->min && pdc_pool_spawn(self, ""); live++) {
     }
 }
 
@@ -96,8 +105,13 @@ static void s_unlink(pdc_pool_t *self, pdc_worker_t *gone) {
         }
 }
 
+static void s_worker_free(pdc_worker_t *w) {
+    free(w->runtime);
+    free(w);
+}
+
 static void s_on_closed(uv_handle_t *h) {
-    free(h->data);
+    s_worker_free(h->data);
 }
 
 static void s_on_exit(uv_process_t *proc, int64_t status, int sig) {
@@ -125,54 +139,92 @@ static void s_on_exit(uv_process_t *proc, int64_t status, int sig) {
     uv_close((uv_handle_t *) proc, s_on_closed);
 }
 
-pdc_worker_t *pdc_pool_spawn(pdc_pool_t *self) {
+/* The words of a runtime (tab-separated) into args, then pdc-worker's
+   options after them; the number of words, or -1 if there are too many. */
+static int s_runtime_args(char *runtime, char **args, int max) {
+    int n = 0;
+    for (char *save = NULL, *word = strtok_r(runtime, "\t", &save); word;
+         word = strtok_r(NULL, "\t", &save)) {
+        if (n == max)
+            return -1;
+        args[n++] = word;
+    }
+    return n;
+}
+
+#define RUNTIME_WORDS 32
+
+pdc_worker_t *pdc_pool_spawn(pdc_pool_t *self, const char *runtime) {
+    runtime = runtime ? runtime : "";
     pdc_worker_t *w = calloc(1, sizeof *w);
-    if (!w)
+    char *words = strdup(runtime);
+    if (!w || !words || !(w->runtime = strdup(runtime))) {
+        free(words);
+        if (w)
+            s_worker_free(w);
         return NULL;
+    }
     w->pool = self;
     pdc_id_new(w->id);
     pdc_id_hex(w->id, w->idhex);
+    char *args[RUNTIME_WORDS + 10];
+    int n = *runtime ? s_runtime_args(words, args, RUNTIME_WORDS) : 0;
+    if (*runtime && n <= 0) {
+        pdc_error("cannot start a worker for runtime '%.200s': %s", runtime,
+                  n < 0 ? "more than 32 words" : "no command");
+        free(words);
+        s_worker_free(w);
+        return NULL;
+    }
+    if (!n)
+        args[n++] = self->worker_bin;
+    const char *program = args[0];
+    char *options[] = {"--raylet", self->raylet, "--worker-id",
+                       w->idhex,   "--session",  self->session};
+    for (size_t i = 0; i < sizeof options / sizeof *options; i++)
+        args[n++] = options[i];
+    if (*self->node_ip) {
+        args[n++] = "--node-ip";
+        args[n++] = self->node_ip;
+    }
+    args[n] = NULL;
     char logpath[PATH_MAX + 64];
     snprintf(logpath, sizeof logpath, "%s/logs/worker-%s.log", self->session,
              w->idhex + PDC_ID_LEN);
     int fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    char *args[] = {
-        self->worker_bin, "--raylet",  self->raylet,  "--worker-id",
-        w->idhex,         "--session", self->session, *self->node_ip ? "--node-ip" : NULL,
-        self->node_ip,    NULL};
     uv_stdio_container_t stdio[3] = {{UV_IGNORE}, {UV_IGNORE}, {UV_IGNORE}};
     if (fd >= 0) {
         stdio[1].flags = stdio[2].flags = UV_INHERIT_FD;
         stdio[1].data.fd = stdio[2].data.fd = fd;
     }
-    uv_process_options_t opts = {.exit_cb = s_on_exit,
-                                 .file = self->worker_bin,
-                                 .args = args,
-                                 .stdio_count = 3,
-                                 .stdio = stdio};
+    uv_process_options_t opts = {
+        .exit_cb = s_on_exit, .file = program, .args = args, .stdio_count = 3, .stdio = stdio};
     w->proc.data = w;
     int rc = uv_spawn(self->loop, &w->proc, &opts);
     if (fd >= 0)
         close(fd);
     if (rc) {
-        pdc_error("cannot start worker %s: %s", self->worker_bin, uv_strerror(rc));
-        free(w);
+        pdc_error("cannot start worker %s: %s", program, uv_strerror(rc));
+        free(words);
+        s_worker_free(w);
         return NULL;
     }
+    free(words);
     w->pid = w->proc.pid;
     w->state = PDC_WORKER_STARTING;
     w->next = self->workers;
     self->workers = w;
     self->started++;
-    pdc_debug("started worker %d (%s)", w->pid, w->idhex);
+    pdc_debug("started worker %d (%s)%s%.200s", w->pid, w->idhex, *runtime ? " for " : "", runtime);
     return w;
 }
 
-void pdc_pool_want(pdc_pool_t *self, int n) {
+void pdc_pool_want(pdc_pool_t *self, const char *runtime, int n) {
     if (uv_now(self->loop) < self->quiet_until)
         return;
-    for (int starting = s_count(self, PDC_WORKER_STARTING); starting < n && pdc_pool_spawn(self);
-         starting++) {
+    runtime = runtime ? runtime : "";
+    for (int starting = s_count_of(self, PDC_WORKER_STARTING, runtime);
+         starting < n && pdc_pool_spawn(self, runtime); starting++) {
     }
 }
 
@@ -203,10 +255,11 @@ pdc_worker_t *pdc_pool_find_rid(pdc_pool_t *self, const void *rid, size_t len) {
 }
 
 /* The idle worker that has waited longest in the list (the oldest). */
-pdc_worker_t *pdc_pool_take(pdc_pool_t *self) {
+pdc_worker_t *pdc_pool_take(pdc_pool_t *self, const char *runtime) {
     pdc_worker_t *idle = NULL;
+    runtime = runtime ? runtime : "";
     for (pdc_worker_t *w = self->workers; w; w = w->next)
-        if (w->state == PDC_WORKER_IDLE)
+        if (w->state == PDC_WORKER_IDLE && !strcmp(w->runtime, runtime))
             idle = w;
     if (idle)
         idle->state = PDC_WORKER_LEASED;
@@ -234,6 +287,10 @@ const char *pdc_worker_endpoint(const pdc_worker_t *w, int remote) {
     return remote && *w->public_endpoint ? w->public_endpoint : w->endpoint;
 }
 
+const char *pdc_worker_runtime(const pdc_worker_t *w) {
+    return w->runtime;
+}
+
 const pdc_rid_t *pdc_worker_rid(const pdc_worker_t *w) {
     return &w->rid;
 }
@@ -242,14 +299,14 @@ void pdc_worker_kill(pdc_worker_t *w, int signum) {
     uv_process_kill(&w->proc, signum);
 }
 
+/* keep applies to each runtime's workers apart. */
 void pdc_pool_check(pdc_pool_t *self, uint64_t now_ms) {
-    int idle = s_count(self, PDC_WORKER_IDLE);
-    for (pdc_worker_t *w = self->workers; w && idle > self->keep; w = w->next)
-        if (w->state == PDC_WORKER_IDLE && now_ms - w->idle_since > self->idle_ms) {
+    for (pdc_worker_t *w = self->workers; w; w = w->next)
+        if (w->state == PDC_WORKER_IDLE && now_ms - w->idle_since > self->idle_ms &&
+            s_count_of(self, PDC_WORKER_IDLE, w->runtime) > self->keep) {
             uv_process_kill(&w->proc, SIGTERM);
             w->state = PDC_WORKER_STOPPING; /* reaped on exit */
             w->rid.len = 0;
-            idle--;
         }
     s_top_up(self);
 }

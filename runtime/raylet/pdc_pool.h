@@ -2,7 +2,10 @@
     stopped and reaped.
 
     The pool starts pdc-worker processes with uv_spawn, each with a fresh
-    id and its output in SESSION/logs/worker-ID.log.  A worker is
+    id and its output in SESSION/logs/worker-ID.log, and workers of other
+    runtimes (a language's worker command, pdc_opts.runtime) the same
+    way; a lease takes only a worker of the runtime it asks for.  A
+    worker is
 
       STARTING  spawned, not yet registered: it cannot take a lease;
       IDLE      registered (REGISTER kind 1 with its id): it can;
@@ -19,11 +22,11 @@
     but still readable, so that its lease can be ended and its holder
     told; the worker is freed after the callback returns.
 
-    The pool keeps at least min workers (STARTING, IDLE or LEASED): one
+    The pool keeps at least min pdc-workers (STARTING, IDLE or LEASED): one
     that exits (a crash, a kill, the end of an actor) is replaced, so a
     node that lost a worker has as many idle ones as before once its
     work is done.  pdc_pool_check, run from the raylet's housekeeping,
-    stops idle workers beyond keep (never fewer than min) that have been
+    stops idle workers beyond keep of each runtime (never fewer than min) that have been
     idle for longer than idle_ms, and starts what a failed spawn left
     missing.  A worker that dies before it registers says the workers
     cannot start (a broken binary, a crash in set-up): the pool then
@@ -78,11 +81,13 @@ pdc_pool_t *pdc_pool_new(uv_loop_t *loop, const pdc_pool_config_t *cfg);
 /* Frees the pool; its workers must have exited (pdc_pool_size is 0). */
 void pdc_pool_destroy(pdc_pool_t **self_p);
 
-/* Start one worker: it, or NULL (logged). */
-pdc_worker_t *pdc_pool_spawn(pdc_pool_t *self);
-/* Have at least n workers STARTING (start what is missing), unless a
-   worker died starting less than retry_ms ago. */
-void pdc_pool_want(pdc_pool_t *self, int n);
+/* Start one worker of runtime (NULL or "": pdc-worker; otherwise a
+   command line, its words separated by tabs, run with pdc-worker's
+   options appended): it, or NULL (logged). */
+pdc_worker_t *pdc_pool_spawn(pdc_pool_t *self, const char *runtime);
+/* Have at least n workers of runtime STARTING (start what is missing),
+   unless a worker died starting less than retry_ms ago. */
+void pdc_pool_want(pdc_pool_t *self, const char *runtime, int n);
 
 /* A REGISTER from a worker: the STARTING worker with id becomes IDLE,
    answering to rid, reached at endpoint (this node) and public_endpoint
@@ -94,8 +99,8 @@ pdc_worker_t *pdc_pool_register(pdc_pool_t *self, const uint8_t *id, const void 
 pdc_worker_t *pdc_pool_find(pdc_pool_t *self, const uint8_t *id);
 pdc_worker_t *pdc_pool_find_rid(pdc_pool_t *self, const void *rid, size_t len);
 
-/* An idle worker, now LEASED; NULL if none is idle. */
-pdc_worker_t *pdc_pool_take(pdc_pool_t *self);
+/* An idle worker of runtime, now LEASED; NULL if none is idle. */
+pdc_worker_t *pdc_pool_take(pdc_pool_t *self, const char *runtime);
 /* A LEASED worker is IDLE again. */
 void pdc_pool_give_back(pdc_pool_t *self, pdc_worker_t *w);
 
@@ -107,6 +112,8 @@ const char *pdc_worker_endpoint(const pdc_worker_t *w, int remote);
 /* Its client's routing id on the raylet's ROUTER (empty until it
    registered). */
 const pdc_rid_t *pdc_worker_rid(const pdc_worker_t *w);
+/* Its runtime ("" for pdc-worker). */
+const char *pdc_worker_runtime(const pdc_worker_t *w);
 void pdc_worker_kill(pdc_worker_t *w, int signum);
 
 /* Stop idle workers beyond keep that have been idle too long. */

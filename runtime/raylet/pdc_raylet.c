@@ -562,7 +562,7 @@ int pdc_raylet_main(int argc, char **argv) {
     signal(SIGPIPE, SIG_IGN);
 
     for (int i = 0; i < prestart; i++)
-        pdc_pool_spawn(self->pool);
+        pdc_pool_spawn(self->pool, NULL);
     pdc_info("node %s serving on %s%s%s with %.2f CPU, store %s (%zu MiB), "
              "labels '%s'",
              self->o.node_id, self->o.endpoint, *self->public_endpoint ? " and " : "",

@@ -87,6 +87,12 @@ int pdc_lease_shape_read(const msgpack_object *f, pdc_lease_shape_t *s, char *er
     char selector[256];
     pdc_f_cstr(&f[PDC_LEASE_REQUEST_LABEL_SELECTOR], selector, sizeof selector);
     pdc_f_cstr(&f[PDC_LEASE_REQUEST_ARG_NODE], s->locality, sizeof s->locality);
+    if (f[PDC_LEASE_REQUEST_RUNTIME].via.str.size >= sizeof s->runtime) {
+        snprintf(err, errlen, "the runtime is too long (%u bytes, the most is %zu)",
+                 f[PDC_LEASE_REQUEST_RUNTIME].via.str.size, sizeof s->runtime - 1);
+        return -1;
+    }
+    pdc_f_cstr(&f[PDC_LEASE_REQUEST_RUNTIME], s->runtime, sizeof s->runtime);
     if (s->strategy > PDC_SCHED_NODE_AFFINITY) {
         snprintf(err, errlen, "unknown scheduling strategy %u", s->strategy);
         return -1;

@@ -61,6 +61,7 @@ typedef struct {
     char affinity[PDC_NODE_ID_MAX];
     pdc_selector_t selector;
     char locality[PDC_NODE_ID_MAX];
+    char runtime[4096]; /* the worker's command line; "" for pdc-worker */
 } pdc_lease_shape_t;
 
 typedef enum { PDC_PLACE_LOCAL, PDC_PLACE_REMOTE, PDC_PLACE_WAIT, PDC_PLACE_FAIL } pdc_place_t;

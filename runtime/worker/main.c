@@ -1,5 +1,5 @@
 /*  pdc-worker: see runtime/worker/pdc_worker.c. */
-int pdc_worker_main(int argc, char **argv);
+#include "pdc_worker.h"
 int main(int argc, char **argv) {
     return pdc_worker_main(argc, argv);
 }

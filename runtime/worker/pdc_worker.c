@@ -19,7 +19,14 @@
     cache (pdc_client_dlopen).  Before a lease's first task the owner
     sends WORKER_LEASE with the lease's GPUs, which become
     CUDA_VISIBLE_DEVICES.
+
+    A language worker (pdc_worker_run with a resolver, see pdc.h) runs
+    this same loop; its resolver is asked for every function and class
+    before the library is opened, so its tasks are calls of its own
+    callbacks.
 */
+#include "pdc_worker.h"
+
 #include "pdc_client_internal.h"
 
 #include "pdc_actor_host.h"
@@ -62,6 +69,14 @@ typedef struct {
 
 #define s_now_us pdc_now_us
 
+/* The language worker's resolver (pdc_worker_run), if any. */
+static pdc_symbol_resolver s_resolve;
+static void *s_resolve_arg;
+
+void *pdc_worker_resolve(const char *library, const char *symbol) {
+    return s_resolve ? s_resolve(library, symbol, s_resolve_arg) : NULL;
+}
+
 static loaded_fn_t *s_lookup(worker_t *self, const char *library, const char *name) {
     for (loaded_fn_t *f = self->fns; f; f = f->next)
         if (!strcmp(f->name, name) && !strcmp(f->library, library))
@@ -73,8 +88,10 @@ static loaded_fn_t *s_lookup(worker_t *self, const char *library, const char *na
     f->name = strdup(name);
     f->self = pdc_function(self->client, library, name);
     char why[1024];
-    void *handle = pdc_client_dlopen(self->client, library, why, sizeof why);
-    if (!handle) {
+    void *handle = NULL, *resolved = pdc_worker_resolve(library, name);
+    if (resolved)
+        f->fn = (pdc_function_ptr) resolved;
+    else if (!(handle = pdc_client_dlopen(self->client, library, why, sizeof why))) {
         f->error = strdup(why);
     } else {
         dlerror();
@@ -201,6 +218,13 @@ static int s_parse_id(const char *hex, uint8_t id[PDC_ID_LEN]) {
 }
 
 int pdc_worker_main(int argc, char **argv) {
+    return pdc_worker_run(argc, argv, NULL, NULL);
+}
+
+int pdc_worker_run(int argc, char **argv, pdc_symbol_resolver resolve, void *arg) {
+    s_resolve = resolve;
+    s_resolve_arg = arg;
+    optind = 1; /* a language worker may have parsed options of its own */
     static const struct option opts[] = {
         {"raylet", required_argument, 0, 'r'},  {"worker-id", required_argument, 0, 'w'},
         {"session", required_argument, 0, 's'}, {"node-ip", required_argument, 0, 'i'},

@@ -1,0 +1,94 @@
+"""_serial: Python values as pdc bytes, for Python tasks and actors.
+
+What C can read crosses as it is (int, float, str, None, bytes: see
+_objects); everything a Python task or actor takes or returns that C
+cannot read is pickled, with cloudpickle, so that functions, lambdas and
+closures defined in __main__ travel by value as in Ray.  A pickled value
+is PDC_T_BYTES that start with MAGIC; bytes a program puts or returns that
+happen to start with MAGIC are pickled too, so that reading them back is
+never ambiguous.
+
+The arguments of a Python call are one pickled layout plus the
+references: each ObjectRef (and actor handle) given at the top level, as
+Ray resolves them, becomes a PDC_T_REF (PDC_T_ACTOR) argument of its own
+after the layout, and the layout holds a Slot naming its position.  pdc
+resolves those references before the call, so the worker finds their
+values in its arguments; references nested inside other values are not
+resolved (pickling one raises TypeError, as ObjectRef says).
+"""
+
+import io
+import pickle
+
+try:
+    import cloudpickle as _pickler
+except ImportError:  # pragma: no cover - cloudpickle is a dependency
+    _pickler = None
+
+MAGIC = b"PDCPY\x00\x01\x00"
+
+# A layout is pickled with this protocol: 5 keeps large buffers (numpy)
+# in one piece without an extra copy on load.
+PROTOCOL = 5
+
+
+class Slot:
+    """The position of a resolved argument (a reference, an actor) in the
+    call, standing in for it in the pickled layout."""
+
+    __slots__ = ("index", "kind", "name")
+
+    def __init__(self, index, kind="ref", name=None):
+        self.index = index
+        self.kind = kind  # "ref", "actor" (C) or "pyactor" (Python)
+        self.name = name  # an actor's class name
+
+    def __reduce__(self):
+        return (Slot, (self.index, self.kind, self.name))
+
+
+class Layout:
+    """A Python call's arguments, with a Slot for each resolved one."""
+
+    __slots__ = ("args", "kwargs")
+
+    def __init__(self, args, kwargs):
+        self.args = args
+        self.kwargs = kwargs
+
+    def __reduce__(self):
+        return (Layout, (self.args, self.kwargs))
+
+
+def dumps(value):
+    """MAGIC and the pickled value."""
+    buf = io.BytesIO()
+    buf.write(MAGIC)
+    if _pickler is not None:
+        _pickler.CloudPickler(buf, protocol=PROTOCOL).dump(value)
+    else:
+        pickle.Pickler(buf, protocol=PROTOCOL).dump(value)
+    return buf.getvalue()
+
+
+def is_pickled(data):
+    """Whether the bytes (or buffer) data hold a pickled value."""
+    return len(data) >= len(MAGIC) and bytes(data[: len(MAGIC)]) == MAGIC
+
+
+def loads(data):
+    """The value dumps pickled into data (bytes or a buffer)."""
+    with memoryview(data) as view:
+        return pickle.loads(view.cast("B")[len(MAGIC) :])
+
+
+def native(value):
+    """Whether value crosses as it is (C can read it): an int that fits
+    in 64 bits (not a bool), a float, a str, None, or bytes that do not
+    start with MAGIC."""
+    t = type(value)
+    if t is int:
+        return -(1 << 63) <= value < (1 << 63)
+    if t is bytes:
+        return not value.startswith(MAGIC)
+    return t is float or t is str or value is None
