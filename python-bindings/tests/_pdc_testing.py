@@ -13,6 +13,8 @@ import ctypes
 import glob
 import os
 import re
+import signal
+import socket
 import subprocess
 import time
 
@@ -140,3 +142,85 @@ def view_address(view):
     """The address of the first byte of a zero-copy view from pdc.get (its
     exporter is a ctypes array over the object's bytes)."""
     return ctypes.addressof(view.obj)
+
+
+class LoopbackCluster:
+    """A cluster started with `pdc start` on loopback, as a user would: a
+    head node, then one node per entry of `nodes` (a list of extra `pdc
+    start` options each), every session under ROOT/name.  start() returns
+    the head's address; stop() runs `pdc stop` and checks that every
+    daemon is gone and no session directory is left."""
+
+    def __init__(self, name, nodes, head_options=("--num-cpus", "1")):
+        self.root = os.path.join(ROOT, name)
+        self.nodes = [list(n) for n in nodes]
+        self.head_options = list(head_options)
+        self.address = None
+        self.pids = []
+
+    def cli(self, *args):
+        env = dict(os.environ, PDC_SESSION_ROOT=self.root)
+        return subprocess.run(
+            [os.path.join(bin_dir(), "pdc")] + list(args),
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+        )
+
+    def node_dirs(self):
+        return sorted(glob.glob(os.path.join(self.root, "node-*")))
+
+    def node_dir(self, node_id):
+        return [d for d in self.node_dirs() if d.endswith(node_id)][0]
+
+    def _pids(self):
+        pids = []
+        for d in self.node_dirs():
+            for name in ("head.pid", "raylet.pid"):
+                try:
+                    with open(os.path.join(d, name)) as f:
+                        pids.append(int(f.read()))
+                except OSError:
+                    pass
+        return pids
+
+    def kill_raylet(self, node_id):
+        with open(os.path.join(self.node_dir(node_id), "raylet.pid")) as f:
+            os.kill(int(f.read()), signal.SIGKILL)
+
+    def start(self):
+        os.makedirs(self.root, exist_ok=True)
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        self.address = "tcp://127.0.0.1:%d" % port
+        head = self.cli("start", "--head", "--port", str(port), *self.head_options)
+        assert head.returncode == 0, head.stderr
+        for options in self.nodes:
+            node = self.cli("start", "--address", self.address, *options)
+            assert node.returncode == 0, node.stderr
+        self.pids = self._pids()
+        for d in self.node_dirs():
+            with open(os.path.join(d, "store.path")) as f:
+                STORES.append(f.read().strip())
+        return self.address
+
+    def stop(self):
+        stop = self.cli("stop")
+        assert stop.returncode == 0, stop.stderr
+        assert wait_until(lambda: not any(_alive(p) for p in self.pids), timeout=10), self.pids
+        assert not self.node_dirs()
+        os.rmdir(self.root)
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().split()[2] != "Z"
+    except OSError:
+        return False

@@ -4,85 +4,25 @@ pdc.init(address): nodes(), SPREAD and node affinity across nodes, an
 object pulled from the other node, and ObjectLostError when the node
 holding an object dies."""
 
-import glob
 import os
-import signal
-import socket
-import subprocess
 
 import pytest
 
 import _pdc_testing as T
 import pdc
 
-MN_ROOT = os.path.join(T.ROOT, "multinode")
-
-
-def _pdc_cli(*args):
-    env = dict(os.environ, PDC_SESSION_ROOT=MN_ROOT)
-    return subprocess.run(
-        [os.path.join(T.bin_dir(), "pdc")] + list(args),
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=T.TIMEOUT,
-    )
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _node_dirs():
-    return sorted(glob.glob(os.path.join(MN_ROOT, "node-*")))
-
-
-def _pids():
-    pids = []
-    for d in _node_dirs():
-        for name in ("head.pid", "raylet.pid"):
-            try:
-                with open(os.path.join(d, name)) as f:
-                    pids.append(int(f.read()))
-            except OSError:
-                pass
-    return pids
-
-
-def _alive(pid):
-    try:
-        os.kill(pid, 0)
-    except OSError:
-        return False
-    with open("/proc/%d/stat" % pid) as f:
-        return f.read().split()[2] != "Z"
+CLUSTER = T.LoopbackCluster("multinode", [["--num-cpus", "1", "--labels", "zone=b"]])
 
 
 @pytest.fixture(scope="module")
 def two_nodes():
-    os.makedirs(MN_ROOT, exist_ok=True)
-    address = "tcp://127.0.0.1:%d" % _free_port()
-    port = address.rsplit(":", 1)[1]
-    head = _pdc_cli("start", "--head", "--port", port, "--num-cpus", "1")
-    assert head.returncode == 0, head.stderr
-    other = _pdc_cli("start", "--address", address, "--num-cpus", "1", "--labels", "zone=b")
-    assert other.returncode == 0, other.stderr
-    pids = _pids()
-    for d in _node_dirs():
-        with open(os.path.join(d, "store.path")) as f:
-            T.STORES.append(f.read().strip())
+    address = CLUSTER.start()
     try:
         pdc.init(address)
         yield address
     finally:
         pdc.shutdown()
-        stop = _pdc_cli("stop")
-        assert stop.returncode == 0, stop.stderr
-        assert T.wait_until(lambda: not any(_alive(p) for p in pids), timeout=10), pids
-        assert not _node_dirs()
-        os.rmdir(MN_ROOT)
+        CLUSTER.stop()
 
 
 @pytest.fixture(scope="module")
@@ -140,8 +80,7 @@ def test_an_object_made_on_the_other_node_is_pulled_and_read_in_place(two_nodes,
     ref = fn("make_bytes").options(strategy=pdc.NodeAffinity(_other_node())).remote(n, 5)
     view = pdc.get(ref, timeout=T.TIMEOUT)
     assert view == T.pattern(n, 5)
-    mine = [d for d in _node_dirs() if d.endswith(pdc.node_id())][0]
-    with open(os.path.join(mine, "store.path")) as f:
+    with open(os.path.join(CLUSTER.node_dir(pdc.node_id()), "store.path")) as f:
         store = f.read().strip()
     mapped = T.store_mapping_of(T.view_address(view))
     assert mapped and mapped.startswith(store), mapped
@@ -155,9 +94,7 @@ def test_object_lost_error_when_the_node_holding_it_dies(two_nodes, fn):
     )
     ready, _ = pdc.wait([ref], timeout=T.TIMEOUT)
     assert ready == [ref]
-    d = [d for d in _node_dirs() if d.endswith(other)][0]
-    with open(os.path.join(d, "raylet.pid")) as f:
-        os.kill(int(f.read()), signal.SIGKILL)
+    CLUSTER.kill_raylet(other)
     with pytest.raises(pdc.ObjectLostError) as e:
         pdc.get(ref, timeout=T.TIMEOUT)
     assert e.value.code == pdc._lib.PDC_EOBJECTLOST and other in str(e.value)
