@@ -26,3 +26,23 @@ def test_matmul_from_python_matches_numpy():
         capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "max error vs numpy" in out.stdout
+
+
+def _run_example(name, *args):
+    out = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "examples", "python", name)] + list(args),
+        capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stdout + out.stderr
+    return out.stdout
+
+
+def test_pi_with_python_remote_functions():
+    pytest.importorskip("numpy")
+    out = _run_example("pi.py", "--tasks", "16", "--samples", "200000")
+    assert "pi ~ 3.1" in out and "16 Python tasks" in out
+
+
+def test_paramserver_as_a_python_actor_converges():
+    pytest.importorskip("numpy")
+    out = _run_example("paramserver.py", "--iters", "40")
+    assert "converged" in out and "NOT" not in out
