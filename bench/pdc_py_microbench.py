@@ -13,16 +13,16 @@ stdout, one line per metric:
 
 Progress, skipped metrics and notes go to stderr.
 
-The work is pdc's C benchmark library (bench/bench_tasks.c, built as
-libpdc_bench_tasks.so): the no-op task small_value returning b"ok" and the
-actor class Actor (small_value, small_value_arg), called through the
-Python package `pdc` (pdc.function, pdc.actor_class, pdc.put/get/wait):
-the driver is Python, what runs remotely is C. Python functions as tasks
-do not exist yet (issue 9, point 3), so the metrics whose client is a
-task or an actor in Ray (a task that puts, a client actor) are skipped
-with the reason on stderr; the multi-client metrics use several Python
-driver processes instead, each its own pdc.init() joining this driver's
-embedded cluster, which is what "several clients" means without tasks.
+The work (--work) is, by default, Python, as in Ray's microbenchmark: the
+no-op task is a Python function returning b"ok" (@pdc.remote) and the
+actor a Python class with the same methods as Ray's, so every metric is
+Ray's own, clients included (tasks that put, client actors that call
+other actors, tasks that call actors round-robin).  --work c runs pdc's C
+benchmark library instead (bench/bench_tasks.c, libpdc_bench_tasks.so):
+the driver is Python, what runs remotely is C; the metrics whose client is
+a task or an actor in Ray are then skipped, and the multi-client metrics
+use several Python driver processes, each its own pdc.init() joining this
+driver's embedded cluster.
 
 Needs PDC_LIBRARY / PDC_BIN_DIR (or an installed pdc) and numpy.
 """
@@ -58,8 +58,9 @@ ALL_METRICS = [
     "n_n_actor_calls_with_arg_async",
 ]
 
-# Metrics that need Python code running as a task or actor.
-SKIPPED = {
+# Metrics that need Python code running as a task or actor (skipped with
+# --work c).
+SKIPPED_C = {
     "multi_client_put_calls_Plasma_Store":
         "Ray's clients are 10 tasks that each put 100 objects; a putting task would be "
         "Python code running as a task (not available yet)",
@@ -109,7 +110,10 @@ def parse_args(argv):
                    "$PDC_BENCH_LIB, else build/bench/ in the repository, else the newest "
                    "build*/bench/)")
     p.add_argument("--clients", type=int, default=4,
-                   help="driver processes of the multi-client metrics (Ray's m = 4)")
+                   help="clients of the multi-client metrics (Ray's m = 4)")
+    p.add_argument("--work", choices=("python", "c"), default="python",
+                   help="what runs remotely: Python functions and actors (default, as Ray's "
+                   "benchmark) or pdc's C benchmark library")
     args = p.parse_args(argv)
     selected = list(ALL_METRICS)
     if args.only:
@@ -283,6 +287,66 @@ def _batch(f, n):
     return op
 
 
+def python_work():
+    """The Python side of Ray's benchmark, as @pdc.remote functions and
+    classes (Ray's definitions, in bench/ray_microbench.py)."""
+
+    @pdc.remote
+    def small_value():
+        return b"ok"
+
+    @pdc.remote
+    def put_small_100():
+        for _ in range(100):
+            pdc.put(0)
+
+    @pdc.remote
+    class Actor:
+        def small_value(self):
+            return b"ok"
+
+        def small_value_arg(self, x):
+            return b"ok"
+
+        def small_value_batch(self, n):
+            pdc.get([small_value.remote() for _ in range(n)])
+
+    @pdc.remote
+    class Client:
+        def __init__(self, *servers):
+            self.servers = servers
+
+        def small_value_batch(self, n):
+            refs = []
+            for s in self.servers:
+                refs.extend(s.small_value.remote() for _ in range(n))
+            pdc.get(refs)
+
+        def small_value_batch_arg(self, n):
+            arg = pdc.put(0)
+            refs = []
+            for s in self.servers:
+                refs.extend(s.small_value_arg.remote(arg) for _ in range(n))
+            pdc.get(refs)
+
+    @pdc.remote
+    def round_robin_calls(n, *actors):
+        k = len(actors)
+        pdc.get([actors[i % k].small_value.remote() for i in range(n)])
+
+    return {"small_value": small_value, "put_small_100": put_small_100, "Actor": Actor,
+            "Client": Client, "round_robin_calls": round_robin_calls}
+
+
+def setup_multi_client_put_calls_Plasma_Store(ctx):
+    # Ray: 10 tasks x 100 puts = 1000 puts per operation.
+    f = ctx["put_small_100"]
+
+    def op():
+        pdc.get([f.remote() for _ in range(10)])
+    return op, 1000, None
+
+
 def setup_single_client_tasks_and_get_batch(ctx):
     return _batch(ctx["small_value"], 1000), 1, None
 
@@ -307,8 +371,13 @@ def setup_single_client_tasks_async(ctx):
 
 
 def setup_multi_client_tasks_async(ctx):
-    # Ray: m = 4 clients, each submits n = 10 000 no-ops and gets them all.
+    # Ray: m = 4 client actors, each submits n = 10 000 no-ops and gets
+    # them all (with --work c: m driver processes).
     n, m = 10000, ctx["clients"]
+    if ctx["work"] == "python":
+        clients = [_actor(ctx) for _ in range(m)]
+        return (lambda: pdc.get([c.small_value_batch.remote(n) for c in clients])), n * m, \
+            _kill(clients)
     pool = ClientPool(m, ctx["address"], ctx["lib"], "tasks")
     return (lambda: pool.run(n)), n * m, pool.close
 
@@ -354,11 +423,35 @@ def setup_1_1_actor_calls_concurrent(ctx):
     return _actor_async(a), 1000, _kill([a])
 
 
+def setup_1_n_actor_calls_async(ctx):
+    # Ray: one client actor, n = 5000 calls to each of cpu_count // 2 actors.
+    n = 5000
+    actors = [_actor(ctx) for _ in range(ctx["n_cpu"])]
+    client = ctx["Client"].remote(*actors)
+    return (lambda: pdc.get(client.small_value_batch.remote(n))), n * len(actors), \
+        _kill(actors + [client])
+
+
+def setup_n_n_actor_calls_with_arg_async(ctx):
+    # Ray: cpu_count // 2 client/server pairs, each client makes n = 1000
+    # calls passing a reference to an object it put.
+    n = 1000
+    servers = [_actor(ctx) for _ in range(ctx["n_cpu"])]
+    clients = [ctx["Client"].remote(s) for s in servers]
+    return (lambda: pdc.get([c.small_value_batch_arg.remote(n) for c in clients])), \
+        n * len(clients), _kill(servers + clients)
+
+
 def setup_n_n_actor_calls_async(ctx):
     # Ray: m = 4 client tasks, each n = 5000 calls round-robin over
-    # cpu_count // 2 actors; here the clients are driver processes that
-    # find the actors by name.
+    # cpu_count // 2 actors; with --work c the clients are driver
+    # processes that find the actors by name.
     n, m = 5000, ctx["clients"]
+    if ctx["work"] == "python":
+        actors = [_actor(ctx) for _ in range(ctx["n_cpu"])]
+        rr = ctx["round_robin_calls"]
+        return (lambda: pdc.get([rr.remote(n, *actors) for _ in range(m)])), m * n, \
+            _kill(actors)
     names = ["pdc-py-bench-%d-%d" % (os.getpid(), i) for i in range(ctx["n_cpu"])]
     actors = [_actor(ctx, name=name) for name in names]
     try:
@@ -373,7 +466,7 @@ def setup_n_n_actor_calls_async(ctx):
     return (lambda: pool.run(n)), m * n, cleanup
 
 
-SETUPS = {name: globals()["setup_" + name] for name in ALL_METRICS if name not in SKIPPED}
+SETUPS = {name: globals()["setup_" + name] for name in ALL_METRICS}
 
 
 class _Terminated(Exception):
@@ -390,7 +483,7 @@ def main(argv=None):
     if args.list:
         print("\n".join(ALL_METRICS))
         return 0
-    if not os.access(args.lib, os.R_OK):
+    if args.work == "c" and not os.access(args.lib, os.R_OK):
         log("pdc_py_microbench: cannot read the task library %s (use --lib)" % args.lib)
         return 2
 
@@ -409,20 +502,22 @@ def main(argv=None):
     session = None
     try:
         session = pdc.init()
-        log("pdc (Python) %s, library %s, tasks from %s"
-            % (pdc.__version__, pdc.library_path(), args.lib))
         n_cpu = max(1, min(16, (os.cpu_count() or 2) // 2))
-        ctx = {
-            "lib": args.lib,
-            "small_value": pdc.function(args.lib, "small_value"),
-            "Actor": pdc.actor_class(args.lib, "Actor"),
-            "n_cpu": n_cpu,
-            "clients": args.clients,
-            "address": cluster_address(session),
-        }
+        ctx = {"lib": args.lib, "n_cpu": n_cpu, "clients": args.clients, "work": args.work,
+               "address": cluster_address(session)}
+        if args.work == "python":
+            log("pdc (Python) %s, library %s, Python tasks and actors"
+                % (pdc.__version__, pdc.library_path()))
+            ctx.update(python_work())
+        else:
+            log("pdc (Python) %s, library %s, C tasks from %s"
+                % (pdc.__version__, pdc.library_path(), args.lib))
+            ctx["small_value"] = pdc.function(args.lib, "small_value")
+            ctx["Actor"] = pdc.actor_class(args.lib, "Actor")
+        skipped = SKIPPED_C if args.work == "c" else {}
         for name in args.metrics:
-            if name in SKIPPED:
-                log("  note: %s skipped: %s" % (name, SKIPPED[name]))
+            if name in skipped:
+                log("  note: %s skipped: %s" % (name, skipped[name]))
                 continue
             log("[%7.1fs] %s ..." % (time.perf_counter() - t_start, name))
             t0 = time.perf_counter()

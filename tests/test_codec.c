@@ -120,9 +120,11 @@ static void s_inline_arg(int64_t v) {
 }
 
 /* LEASE_REQUEST's fields after cpus, flags and resources: the default
-   strategy, no affinity node, no label selector, no locality node. */
+   strategy, no affinity node, no label selector, no locality node, the
+   C runtime. */
 static void s_lease_request_tail(void) {
     pdc_enc_u(&g_enc, 0);
+    pdc_enc_s(&g_enc, "");
     pdc_enc_s(&g_enc, "");
     pdc_enc_s(&g_enc, "");
     pdc_enc_s(&g_enc, "");
@@ -204,6 +206,7 @@ Test(roundtrip, lease_request_grant_return) {
     s_assert_str(&m.fields[PDC_LEASE_REQUEST_AFFINITY_NODE], SAMPLE_NODE);
     s_assert_str(&m.fields[PDC_LEASE_REQUEST_LABEL_SELECTOR], "tier=edge");
     s_assert_str(&m.fields[PDC_LEASE_REQUEST_ARG_NODE], "");
+    s_assert_str(&m.fields[PDC_LEASE_REQUEST_RUNTIME], SAMPLE_RUNTIME);
     pdc_msg_free(&m);
 
     sample_encode(&g_enc, PDC_MSG_LEASE_GRANT, 3);
@@ -463,7 +466,7 @@ Test(roundtrip, f_cstr_truncates_and_ends_with_nul) {
 /* ---- Refusals that name the field --------------------------------------- */
 
 Test(refused, wrong_field_type) {
-    s_header(10, 1, PDC_MSG_LEASE_REQUEST, 0);
+    s_header(11, 1, PDC_MSG_LEASE_REQUEST, 0);
     pdc_enc_s(&g_enc, "two");
     pdc_enc_u(&g_enc, 0);
     pdc_enc_map(&g_enc, 0);
@@ -479,6 +482,7 @@ Test(refused, wrong_field_type) {
     pdc_enc_s(&g_enc, "");
     pdc_enc_s(&g_enc, "");
     pdc_enc_s(&g_enc, "");
+    pdc_enc_s(&g_enc, "");
     s_refused("LEASE_REQUEST field 3: expected unsigned integer, got negative "
               "integer");
 
@@ -489,6 +493,7 @@ Test(refused, wrong_field_type) {
     pdc_enc_u(&g_enc, 0);
     pdc_enc_s(&g_enc, "");
     pdc_enc_nil(&g_enc);
+    pdc_enc_s(&g_enc, "");
     pdc_enc_s(&g_enc, "");
     s_refused("LEASE_REQUEST field 5: expected string, got nil");
 
@@ -570,20 +575,20 @@ Test(refused, wrong_field_type) {
 }
 
 Test(refused, wrong_field_count) {
-    s_header(11, 1, PDC_MSG_LEASE_REQUEST, 0);
+    s_header(12, 1, PDC_MSG_LEASE_REQUEST, 0);
     pdc_enc_f(&g_enc, 1);
     pdc_enc_u(&g_enc, 0);
     pdc_enc_map(&g_enc, 0);
     s_lease_request_tail();
     pdc_enc_f(&g_enc, 1);
-    s_refused("LEASE_REQUEST: expected 7 fields, got 8");
+    s_refused("LEASE_REQUEST: expected 8 fields, got 9");
 
     /* A request in the old three-field form is refused, not misread. */
     s_header(6, 1, PDC_MSG_LEASE_REQUEST, 0);
     pdc_enc_f(&g_enc, 1);
     pdc_enc_u(&g_enc, 0);
     pdc_enc_map(&g_enc, 0);
-    s_refused("LEASE_REQUEST: expected 7 fields, got 3");
+    s_refused("LEASE_REQUEST: expected 8 fields, got 3");
 
     s_header(4, 1, PDC_MSG_PING, 0);
     pdc_enc_nil(&g_enc);
@@ -1196,7 +1201,7 @@ Test(encoder, names_and_schemas_of_every_type) {
     cr_assert_str_eq(pdc_msg_name(PDC_MSG_ERROR), "ERROR");
     cr_assert_str_eq(pdc_msg_schema(PDC_MSG_ERROR), "is");
     cr_assert_str_eq(pdc_msg_name(PDC_MSG_LEASE_REQUEST), "LEASE_REQUEST");
-    cr_assert_str_eq(pdc_msg_schema(PDC_MSG_LEASE_REQUEST), "fu{}usss");
+    cr_assert_str_eq(pdc_msg_schema(PDC_MSG_LEASE_REQUEST), "fu{}ussss");
     cr_assert_str_eq(pdc_msg_schema(PDC_MSG_PING), "");
     cr_assert_str_eq(pdc_msg_schema(PDC_MSG_PUSH_TASKS), "*(dss*(uv))");
     cr_assert_str_eq(pdc_msg_schema(PDC_MSG_TASK_RESULTS), "s*(diuvssu)");

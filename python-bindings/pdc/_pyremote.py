@@ -103,6 +103,12 @@ def encode_call(session, head, args, kwargs, what):
     and kwargs, then each top-level ObjectRef and actor handle as an
     argument of its own.  Raises TypeError before anything is sent."""
     base = 2 if head is not None else 1
+    if not args and not kwargs:  # the most common call of all: f.remote()
+        values = (PdcValue * base)()
+        if head is not None:
+            _set_bytes(values[0], head)
+        _set_bytes(values[base - 1], _EMPTY_LAYOUT)
+        return values, base
     resolved = []
 
     def slot(v, where):
@@ -119,11 +125,12 @@ def encode_call(session, head, args, kwargs, what):
             return _serial.Slot(base + len(resolved) - 1, kind, v._class_name)
         return v
 
-    layout = _serial.Layout(
-        tuple(slot(v, "argument %d" % i) for i, v in enumerate(args)),
-        {k: slot(v, "argument %r" % k) for k, v in kwargs.items()},
-    )
-    blob = _pickled(layout, "%s: an argument" % what)
+    a = tuple(slot(v, "argument %d" % i) for i, v in enumerate(args))
+    kw = {k: slot(v, "argument %r" % k) for k, v in kwargs.items()}
+    try:
+        blob = _serial.dumps_layout(a, kw)
+    except Exception as e:
+        raise TypeError("%s: an argument cannot be pickled to run remotely: %s" % (what, e)) from e
     n = base + len(resolved)
     values = (PdcValue * n)()
     if head is not None:
@@ -137,6 +144,9 @@ def encode_call(session, head, args, kwargs, what):
             values[i].type = _lib.PDC_T_ACTOR
             values[i].as_.actor = v._ptr
     return values, n
+
+
+_EMPTY_LAYOUT = _serial.dumps_layout((), {})
 
 
 def _set_bytes(v, data):

@@ -60,6 +60,37 @@ class Layout:
         return (Layout, (self.args, self.kwargs))
 
 
+# Values whose pickle refers to nothing of __main__ or of a local scope,
+# so that the standard pickler (C, several times faster than cloudpickle)
+# writes what the worker can load.
+_PLAIN = frozenset({int, float, str, bytes, bool, type(None), complex})
+
+
+def plain(value, depth=0):
+    """Whether value is built of builtins only (and Slots), to a small depth."""
+    t = type(value)
+    if t in _PLAIN or t is Slot:
+        return True
+    if depth >= 2:
+        return False
+    if t is tuple or t is list:
+        return len(value) <= 16 and all(plain(v, depth + 1) for v in value)
+    if t is dict:
+        return len(value) <= 16 and all(
+            type(k) is str and plain(v, depth + 1) for k, v in value.items()
+        )
+    return False
+
+
+def dumps_layout(args, kwargs):
+    """dumps(Layout(args, kwargs)), with the standard pickler when every
+    argument is plain."""
+    layout = Layout(args, kwargs)
+    if all(plain(a) for a in args) and all(plain(v) for v in kwargs.values()):
+        return MAGIC + pickle.dumps(layout, protocol=PROTOCOL)
+    return dumps(layout)
+
+
 def dumps(value):
     """MAGIC and the pickled value."""
     buf = io.BytesIO()

@@ -39,6 +39,9 @@ CLASS = b"PyActor"
 _FUNCTIONS_KEPT = 256
 _functions = {}
 
+# The layout of a call without arguments, as the driver sends it.
+_EMPTY = _serial.dumps_layout((), {})
+
 _actors = {}  # state handle given to the actor host -> the instance
 _actor_ids = itertools.count(1)
 
@@ -91,6 +94,11 @@ def _arguments(lib, t, first):
     without one (a C-style call of a Python actor) takes its arguments
     as they are."""
     n = lib.pdc_arg_count(t)
+    if n == first + 1 and lib.pdc_arg_type(t, first) == _lib.PDC_T_BYTES:
+        size = c_size_t()
+        p = lib.pdc_arg_bytes(t, first, byref(size))
+        if size.value == len(_EMPTY) and ctypes.string_at(p, size.value) == _EMPTY:
+            return (), {}  # f.remote(): nothing to unpickle
     layout = _arg_value(lib, t, first) if n > first else None
     if not isinstance(layout, _serial.Layout):
         return tuple(_arg_value(lib, t, i) for i in range(first, n)), {}

@@ -26,6 +26,7 @@ static const uint8_t SAMPLE_ID_B[16] = {0xf0, 0xf1, 0xf2, 0xf3, 0xf4, 0xf5, 0xf6
 static const uint8_t SAMPLE_ID_C[16] = {0xc0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01};
 
 #define SAMPLE_NODE         "node-1"
+#define SAMPLE_RUNTIME      "/usr/bin/python3\t-c\tpass"
 #define SAMPLE_ENDPOINT     "tcp://10.0.0.2:5555"
 #define SAMPLE_IPC          "ipc:///tmp/pdc-test/w1"
 #define SAMPLE_LIB          "libpdc_test_tasks.so"
@@ -147,6 +148,7 @@ static inline void sample_encode(pdc_enc_t *e, unsigned type, uint64_t reqid) {
         pdc_enc_s(e, SAMPLE_NODE);
         pdc_enc_s(e, "tier=edge");
         pdc_enc_s(e, "");
+        pdc_enc_s(e, SAMPLE_RUNTIME);
         break;
     case PDC_MSG_ACTOR_CREATE:
         pdc_enc_id(e, SAMPLE_ID_A);
