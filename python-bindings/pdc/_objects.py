@@ -73,25 +73,32 @@ class ObjectRef:
     reference, given back when the ObjectRef is garbage-collected; the
     object is freed when no reference to it is left anywhere."""
 
-    __slots__ = ("_ref", "_session", "__weakref__")
+    __slots__ = ("_ref", "_session", "_key", "__weakref__")
 
     def __init__(self, ref, session):
         self._ref = ref
+        self._key = None  # bytes of the id, made when first needed
         self._session = session
 
     def binary(self):
         """The 16-byte id."""
-        return bytes(self._ref.id)
+        return self._id()
+
+    def _id(self):
+        k = self._key
+        if k is None:
+            k = self._key = bytes(self._ref.id)
+        return k
 
     def hex(self):
         """The id as 32 hex digits."""
-        return bytes(self._ref.id).hex()
+        return self._id().hex()
 
     def __eq__(self, other):
-        return isinstance(other, ObjectRef) and bytes(self._ref.id) == bytes(other._ref.id)
+        return isinstance(other, ObjectRef) and self._id() == other._id()
 
     def __hash__(self):
-        return hash(bytes(self._ref.id))
+        return hash(self._id())
 
     def __repr__(self):
         return "ObjectRef(%s)" % self.hex()
@@ -358,6 +365,8 @@ def _to_numpy(value, dtype):
 
 
 def _check_refs(refs, session, what):
+    if all(type(r) is ObjectRef and r._session is session for r in refs):
+        return
     for i, r in enumerate(refs):
         if type(r) is not ObjectRef:
             raise TypeError(
@@ -368,10 +377,8 @@ def _check_refs(refs, session, what):
 
 
 def _ref_array(refs):
-    arr = (PdcRef * len(refs))()
-    for i, r in enumerate(refs):
-        arr[i] = r._ref
-    return arr
+    """The refs as a pdc_ref array, in one copy."""
+    return (PdcRef * len(refs)).from_buffer_copy(b"".join([r._id() for r in refs]))
 
 
 def _wait_ms(deadline, main):
@@ -500,21 +507,35 @@ def wait(refs, *, num_returns=1, timeout=None):
     n = len(refs)
     if not n:
         return [], []
-    if len(set(refs)) != n:
+    # The ids once, for the duplicate check and the C array (a wait loop
+    # over 1 000 refs calls this 1 000 times: no per-ref Python calls).
+    ids = [r._key or r._id() for r in refs]
+    if len(set(ids)) != n:
         raise ValueError("pdc.wait: the list holds the same ObjectRef twice")
     if type(num_returns) is not int or not 1 <= num_returns <= n:
         raise ValueError(
             "pdc.wait: num_returns must be an int from 1 to %d, not %r" % (n, num_returns)
         )
     flags = (c_uint8 * n)()
-    _wait_ready(s, _ref_array(refs), n, num_returns, _deadline(timeout), flags)
-    ready, not_ready = [], []
-    for r, f in zip(refs, flags):
-        if f and len(ready) < num_returns:
-            ready.append(r)
-        else:
-            not_ready.append(r)
+    arr = (PdcRef * n).from_buffer_copy(b"".join(ids))
+    _wait_ready(s, arr, n, num_returns, _deadline(timeout), flags)
+    marks = bytes(flags).translate(_READY)
+    picked = []
+    i = marks.find(1)
+    while i >= 0 and len(picked) < num_returns:
+        picked.append(i)
+        i = marks.find(1, i + 1)
+    ready = [refs[i] for i in picked]
+    not_ready, start = [], 0
+    for i in picked:
+        not_ready += refs[start:i]
+        start = i + 1
+    not_ready += refs[start:]
     return ready, not_ready
+
+
+# pdc_wait's flags, any nonzero byte read as 1.
+_READY = bytes([0] + [1] * 255)
 
 
 def cancel(ref):
