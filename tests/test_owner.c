@@ -325,6 +325,32 @@ Test(peer, opening_past_the_socket_limit_is_an_error_naming_it) {
     cr_assert_eq(pdc_peer_count(), 0);
 }
 
+static void s_ignore_event(pdc_peer_t *peer, unsigned events, void *arg) {
+    (void) peer, (void) events, (void) arg;
+}
+
+/* A peer opened right after another was closed (malloc hands it the same
+   address) still gets a monitor of its own: a lease's connection without
+   one would never hear that its worker died. */
+Test(peer, a_peer_made_where_a_closed_one_was_is_monitored) {
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    pdc_config_t cfg;
+    pdc_config_load(&cfg);
+    char why[512] = "";
+    for (int i = 0; i < 200; i++) {
+        pdc_peer_t *p = pdc_peer_new(&loop, &cfg, "ipc:///tmp/pdc-test-no-such-peer", NULL, NULL,
+                                     why, sizeof why);
+        cr_assert(p, "peer %d: %s", i, why);
+        cr_assert_eq(pdc_peer_monitor(p, ZMQ_EVENT_DISCONNECTED, s_ignore_event), 0,
+                     "peer %d got no monitor: %s", i, zmq_strerror(zmq_errno()));
+        pdc_peer_unwatch(p);
+        pdc_peer_destroy(&p, 0);
+    }
+    uv_run(&loop, UV_RUN_NOWAIT);
+    cr_assert_eq(uv_loop_close(&loop), 0);
+}
+
 /* The scheduler's policy: short tasks in batches shared among leases,
    long ones two to a worker with a lease request per two tasks, spread
    one task per lease and a request per task. */

@@ -189,6 +189,26 @@ def test_a_worker_that_dies_is_retried(tmp_path):
         _get(die.remote())
 
 
+@pytest.mark.parametrize(
+    "runtime, why",
+    [
+        ("/nonexistent/python3\t-c\tpass", "cannot start worker /nonexistent/python3"),
+        (sys.executable + "\t-c\timport sys; sys.exit(3)", "exited (status 3) before it registered"),
+    ],
+    ids=["missing-interpreter", "exits-at-once"],
+)
+def test_a_runtime_whose_workers_cannot_start_fails_its_tasks(monkeypatch, runtime, why):
+    from pdc import _pyremote
+
+    monkeypatch.setattr(_pyremote, "_runtime", runtime)
+    doomed = pdc.remote(lambda: 1)  # its runtime is taken here
+    monkeypatch.undo()
+    with pytest.raises(pdc.WorkerDiedError, match="no worker can start") as info:
+        _get(doomed.remote())
+    assert why in str(info.value)
+    assert _get(square.remote(5)) == 25  # the good runtime still serves
+
+
 def test_options_of_python_functions():
     assert _get(square.options(num_cpus=1, name="sq").remote(3)) == 9
     with pytest.raises(pdc.InfeasibleError, match="nonesuch"):

@@ -58,7 +58,10 @@ void pdc_io_conn_watch(pdc_client *c, conn_t *k, unsigned events,
     if (k->on_lost)
         return;
     k->on_lost = on_lost;
-    pdc_peer_monitor(k->peer, events, s_on_conn_event);
+    if (pdc_peer_monitor(k->peer, events, s_on_conn_event))
+        pdc_warn("cannot watch the connection to %s: a death of its worker will be noticed "
+                 "only by its raylet",
+                 pdc_peer_endpoint(k->peer));
 }
 
 void pdc_io_conn_release(pdc_client *c, conn_t *k, int linger_ms) {

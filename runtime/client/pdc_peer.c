@@ -218,8 +218,14 @@ int pdc_peer_monitor(pdc_peer_t *self, unsigned events, pdc_peer_event_fn *fn) {
     char why[256];
     if (!s_room(PEER_SOCKETS - 1, why, sizeof why))
         return -1;
-    char addr[64];
-    snprintf(addr, sizeof addr, "inproc://pdc-monitor-%p", (void *) self);
+    /* A name of its own: a peer made where a closed one was (malloc
+       reuses addresses) must not find that one's name still bound (libzmq
+       unbinds it asynchronously), or it would run without a monitor and
+       never hear that its worker died. */
+    static atomic_ullong monitors;
+    char addr[96];
+    snprintf(addr, sizeof addr, "inproc://pdc-monitor-%llu",
+             (unsigned long long) atomic_fetch_add(&monitors, 1));
     if (zmq_socket_monitor(self->sock, addr, (int) (events | ZMQ_EVENT_CONNECTED)) != 0)
         return -1;
     self->nsockets++; /* libzmq's own end of the monitor */

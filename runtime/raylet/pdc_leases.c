@@ -19,6 +19,9 @@
 
 /* Slack in comparisons of fractional amounts. */
 #define S_SLACK 1e-9
+/* Starts of a runtime's workers that failed in a row before the requests
+   waiting for one are refused. */
+#define S_START_FAILURES 3
 
 typedef struct request {
     pdc_rid_t owner;
@@ -176,6 +179,8 @@ static void s_grant(pdc_leases_t *self, request_t *req, pdc_worker_t *w) {
     pdc_wire_send(self->router, req->owner.bytes, req->owner.len, &self->enc, NULL, 0);
 }
 
+static void s_refuse(pdc_leases_t *self, request_t *req, int code, const char *why);
+
 /* Requests that fit but found no idle worker, counted per runtime (a
    node sees a few runtimes at most: C and a language or two).  The
    runtime strings are those of the waiting requests, which stay queued. */
@@ -229,8 +234,16 @@ void pdc_leases_grant(pdc_leases_t *self) {
         }
         cpus -= req->shape.cpus;
         pdc_resources_add(&res, &req->shape.res, -1);
-        const char *runtime = req->shape.runtime;
+        const char *runtime = req->shape.runtime, *why;
         pdc_worker_t *w = s_waiting(&wants, runtime) ? NULL : pdc_pool_take(self->pool, runtime);
+        if (!w && pdc_pool_start_failures(self->pool, runtime, &why) >= S_START_FAILURES) {
+            /* Its workers cannot start: an error, not a wait for ever. */
+            char full[1024];
+            snprintf(full, sizeof full, "no worker can start for this request: %s", why);
+            *q = req->next;
+            s_refuse(self, req, PDC_EWORKERDIED, full);
+            continue;
+        }
         if (!w) {
             s_wait(&wants, runtime);
             q = &req->next;

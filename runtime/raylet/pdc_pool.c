@@ -29,6 +29,15 @@ struct pdc_worker {
     struct pdc_worker *next;
 };
 
+/* How starting the workers of one runtime goes. */
+typedef struct runtime_state {
+    char *runtime;
+    int failed;           /* starts in a row that failed */
+    uint64_t quiet_until; /* no new worker of it before (ms): one failed */
+    char why[768];        /* the last failure */
+    struct runtime_state *next;
+} runtime_state_t;
+
 struct pdc_pool {
     uv_loop_t *loop;
     char worker_bin[PATH_MAX];
@@ -42,7 +51,7 @@ struct pdc_pool {
     pdc_worker_t *workers;
     uint64_t started;
     uint64_t retry_ms;
-    uint64_t quiet_until; /* no new workers before (ms): one died starting */
+    runtime_state_t *runtimes;
     int stopping;
 };
 
@@ -67,8 +76,52 @@ pdc_pool_t *pdc_pool_new(uv_loop_t *loop, const pdc_pool_config_t *cfg) {
 void pdc_pool_destroy(pdc_pool_t **self_p) {
     if (!self_p || !*self_p)
         return;
+    while ((*self_p)->runtimes) {
+        runtime_state_t *r = (*self_p)->runtimes;
+        (*self_p)->runtimes = r->next;
+        free(r->runtime);
+        free(r);
+    }
     free(*self_p);
     *self_p = NULL;
+}
+
+/* The start state of runtime (made on first use; NULL without memory). */
+static runtime_state_t *s_runtime(pdc_pool_t *self, const char *runtime) {
+    for (runtime_state_t *r = self->runtimes; r; r = r->next)
+        if (!strcmp(r->runtime, runtime))
+            return r;
+    runtime_state_t *r = calloc(1, sizeof *r);
+    if (!r || !(r->runtime = strdup(runtime))) {
+        free(r);
+        return NULL;
+    }
+    r->next = self->runtimes;
+    self->runtimes = r;
+    return r;
+}
+
+/* Whether a worker of runtime may be started now (none failed lately). */
+static int s_may_start(pdc_pool_t *self, const char *runtime) {
+    runtime_state_t *r = s_runtime(self, runtime);
+    return !r || uv_now(self->loop) >= r->quiet_until;
+}
+
+/* A start of runtime failed: no other for retry_ms, and why is kept. */
+static void s_start_failed(pdc_pool_t *self, const char *runtime, const char *why) {
+    runtime_state_t *r = s_runtime(self, runtime);
+    if (!r)
+        return;
+    r->failed++;
+    r->quiet_until = uv_now(self->loop) + self->retry_ms;
+    snprintf(r->why, sizeof r->why, "%s", why);
+}
+
+int pdc_pool_start_failures(pdc_pool_t *self, const char *runtime, const char **why) {
+    runtime_state_t *r = s_runtime(self, runtime ? runtime : "");
+    if (why)
+        *why = r ? r->why : "";
+    return r ? r->failed : 0;
 }
 
 static int s_count(pdc_pool_t *self, pdc_worker_state_t state) {
@@ -89,7 +142,7 @@ static int s_count_of(pdc_pool_t *self, pdc_worker_state_t state, const char *ru
 /* Start workers until the pool has its min (not counting those that
    are stopping: they are on their way out). */
 static void s_top_up(pdc_pool_t *self) {
-    if (uv_now(self->loop) < self->quiet_until)
+    if (!s_may_start(self, ""))
         return;
     int live = s_count_of(self, PDC_WORKER_STARTING, "") + s_count_of(self, PDC_WORKER_IDLE, "") +
                s_count_of(self, PDC_WORKER_LEASED, "");
@@ -124,10 +177,17 @@ static void s_on_exit(uv_process_t *proc, int64_t status, int sig) {
     if (w->state == PDC_WORKER_STARTING && !self->stopping) {
         /* A worker that cannot start (a broken binary, a crash in its
            set-up) would be replaced at once, again and again. */
-        self->quiet_until = uv_now(self->loop) + self->retry_ms;
-        pdc_warn("worker %d exited before it registered (see "
-                 "%s/logs/worker-%s.log); no new worker for %llu ms",
-                 w->pid, self->session, w->idhex + PDC_ID_LEN, (unsigned long long) self->retry_ms);
+        char why[768];
+        int program = (int) strcspn(w->runtime, "\t"); /* its first word */
+        snprintf(why, sizeof why,
+                 "worker %d%s%.*s%s exited (%s %d) before it registered (see "
+                 "%s/logs/worker-%s.log)",
+                 w->pid, *w->runtime ? " (" : "", program < 200 ? program : 200, w->runtime,
+                 *w->runtime ? " ...)" : "", sig ? "signal" : "status", sig ? sig : (int) status,
+                 self->session, w->idhex + PDC_ID_LEN);
+        s_start_failed(self, w->runtime, why);
+        pdc_warn("%s; no new worker of its runtime for %llu ms", why,
+                 (unsigned long long) self->retry_ms);
     }
     if (!strncmp(w->endpoint, "ipc://", 6))
         unlink(w->endpoint + 6);
@@ -170,8 +230,11 @@ pdc_worker_t *pdc_pool_spawn(pdc_pool_t *self, const char *runtime) {
     char *args[RUNTIME_WORDS + 10];
     int n = *runtime ? s_runtime_args(words, args, RUNTIME_WORDS) : 0;
     if (*runtime && n <= 0) {
-        pdc_error("cannot start a worker for runtime '%.200s': %s", runtime,
-                  n < 0 ? "more than 32 words" : "no command");
+        char why[768];
+        snprintf(why, sizeof why, "cannot start a worker for runtime '%.200s': %s", runtime,
+                 n < 0 ? "more than 32 words" : "no command");
+        pdc_error("%s", why);
+        s_start_failed(self, runtime, why);
         free(words);
         s_worker_free(w);
         return NULL;
@@ -204,7 +267,10 @@ pdc_worker_t *pdc_pool_spawn(pdc_pool_t *self, const char *runtime) {
     if (fd >= 0)
         close(fd);
     if (rc) {
-        pdc_error("cannot start worker %s: %s", program, uv_strerror(rc));
+        char why[768];
+        snprintf(why, sizeof why, "cannot start worker %.300s: %s", program, uv_strerror(rc));
+        pdc_error("%s", why);
+        s_start_failed(self, runtime, why);
         free(words);
         s_worker_free(w);
         return NULL;
@@ -220,9 +286,9 @@ pdc_worker_t *pdc_pool_spawn(pdc_pool_t *self, const char *runtime) {
 }
 
 void pdc_pool_want(pdc_pool_t *self, const char *runtime, int n) {
-    if (uv_now(self->loop) < self->quiet_until)
-        return;
     runtime = runtime ? runtime : "";
+    if (!s_may_start(self, runtime))
+        return;
     for (int starting = s_count_of(self, PDC_WORKER_STARTING, runtime);
          starting < n && pdc_pool_spawn(self, runtime); starting++) {
     }
@@ -235,6 +301,9 @@ pdc_worker_t *pdc_pool_register(pdc_pool_t *self, const uint8_t *id, const void 
         return NULL;
     snprintf(w->endpoint, sizeof w->endpoint, "%s", endpoint);
     snprintf(w->public_endpoint, sizeof w->public_endpoint, "%s", public_endpoint);
+    runtime_state_t *r = s_runtime(self, w->runtime);
+    if (r)
+        r->failed = 0; /* its runtime's workers start */
     w->state = PDC_WORKER_IDLE;
     w->idle_since = uv_now(self->loop);
     return w;

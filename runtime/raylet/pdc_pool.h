@@ -28,10 +28,13 @@
     work is done.  pdc_pool_check, run from the raylet's housekeeping,
     stops idle workers beyond keep of each runtime (never fewer than min) that have been
     idle for longer than idle_ms, and starts what a failed spawn left
-    missing.  A worker that dies before it registers says the workers
-    cannot start (a broken binary, a crash in set-up): the pool then
-    starts none, for requests or to keep its min, for retry_ms, so that
-    it does not start and lose one after another.
+    missing.  A worker that dies before it registers, or a program that
+    cannot be run, says the workers of its runtime cannot start (a broken
+    binary, a crash in set-up, a missing interpreter): the pool then
+    starts none of that runtime, for requests or to keep its min, for
+    retry_ms, so that it does not start and lose one after another, and
+    counts the failures (pdc_pool_start_failures) for the lease table to
+    give up on requests that would wait for ever.
     pdc_pool_stop signals every worker when the raylet stops. */
 #ifndef PDC_POOL_H_INCLUDED
 #define PDC_POOL_H_INCLUDED
@@ -98,6 +101,11 @@ pdc_worker_t *pdc_pool_register(pdc_pool_t *self, const uint8_t *id, const void 
 
 pdc_worker_t *pdc_pool_find(pdc_pool_t *self, const uint8_t *id);
 pdc_worker_t *pdc_pool_find_rid(pdc_pool_t *self, const void *rid, size_t len);
+
+/* How many starts of runtime's workers in a row failed (the program
+   could not be run, or the worker exited before it registered), and why
+   the last one did (in *why, owned by the pool); 0 once one registers. */
+int pdc_pool_start_failures(pdc_pool_t *self, const char *runtime, const char **why);
 
 /* An idle worker of runtime, now LEASED; NULL if none is idle. */
 pdc_worker_t *pdc_pool_take(pdc_pool_t *self, const char *runtime);
