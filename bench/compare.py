@@ -292,15 +292,15 @@ def make_report(args, pdc, ray, notes, status, started, pdc_py=None, py_skipped=
         "- command: `%s`" % shlex.join([os.path.relpath(sys.argv[0], os.getcwd())] + sys.argv[1:]),
         "- pdc: `%s`%s" % (args.pdc_bin, " (not run: --ray-only)" if args.ray_only else ""),
         "- pdc (Python): %s" % ("not run" if args.ray_only or args.no_pdc_python else
-                                "`%s bench/pdc_py_microbench.py`, the pdc package over ctypes "
-                                "driving the C task library beside the pdc binary" % args.pdc_python),
+                                "`%s bench/pdc_py_microbench.py`, the pdc package over ctypes, "
+                                "with Python functions and actors (@pdc.remote) as Ray's "
+                                "benchmark has" % args.pdc_python),
         "- Ray: ray==%s, `ray.init(num_cpus=%d)`, bench/ray_microbench.py" % (RAY_VERSION, os.cpu_count() or 1),
         "- mode: %s; order: %s" % ("quick (smoke run, short rounds)" if args.quick else "full (1 s warm-up, 4 rounds >= 2 s)",
                                   "one run each" if args.no_alternate else "alternating per group"),
         "- units: operations per second (single_client_put_gigabytes: GB/s); "
         "mean ± std of the rounds; pdc/Ray > 1 means pdc is faster",
-        "- skipped: metrics whose client would be Python code running as a task or actor "
-        "(not in pdc yet); the Python side's notes below say why",
+        "- skipped: metrics a side says it skipped (their notes below say why)",
     ]
     if status:
         lines.append("- problems: " + "; ".join(status))

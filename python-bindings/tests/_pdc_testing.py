@@ -9,6 +9,7 @@ Sessions live under a private root, ROOT (PDC_SESSION_ROOT, default
 conftest.py sees only this run's sessions, stores and processes.
 """
 
+import contextlib
 import ctypes
 import glob
 import os
@@ -205,6 +206,17 @@ class LoopbackCluster:
             with open(os.path.join(d, "store.path")) as f:
                 STORES.append(f.read().strip())
         return self.address
+
+    @contextlib.contextmanager
+    def joined(self):
+        """Start the cluster and pdc.init it; shut down and stop at the end."""
+        address = self.start()
+        try:
+            pdc.init(address)
+            yield address
+        finally:
+            pdc.shutdown()
+            self.stop()
 
     def stop(self):
         stop = self.cli("stop")

@@ -16,13 +16,8 @@ CLUSTER = T.LoopbackCluster("multinode", [["--num-cpus", "1", "--labels", "zone=
 
 @pytest.fixture(scope="module")
 def two_nodes():
-    address = CLUSTER.start()
-    try:
-        pdc.init(address)
+    with CLUSTER.joined() as address:
         yield address
-    finally:
-        pdc.shutdown()
-        CLUSTER.stop()
 
 
 @pytest.fixture(scope="module")

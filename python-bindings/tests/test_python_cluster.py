@@ -21,13 +21,8 @@ CLUSTER = T.LoopbackCluster(
 
 @pytest.fixture(scope="module")
 def three_nodes():
-    address = CLUSTER.start()
-    try:
-        pdc.init(address)
+    with CLUSTER.joined() as address:
         yield address
-    finally:
-        pdc.shutdown()
-        CLUSTER.stop()
 
 
 pytestmark = pytest.mark.usefixtures("three_nodes")
