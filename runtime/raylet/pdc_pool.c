@@ -272,7 +272,8 @@ pdc_worker_t *pdc_pool_spawn(pdc_pool_t *self, const char *runtime) {
         pdc_error("%s", why);
         s_start_failed(self, runtime, why);
         free(words);
-        s_worker_free(w);
+        /* libuv put the handle in the loop even so: close it, w goes then. */
+        uv_close((uv_handle_t *) &w->proc, s_on_closed);
         return NULL;
     }
     free(words);
