@@ -32,31 +32,16 @@ import glob
 import multiprocessing
 import os
 import signal
-import statistics
 import sys
 import time
 
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 REPO_DIR = os.path.dirname(BENCH_DIR)
 
-# Ray's names and order, as bench/ray_microbench.py.
-ALL_METRICS = [
-    "single_client_get_calls_Plasma_Store",
-    "single_client_put_calls_Plasma_Store",
-    "multi_client_put_calls_Plasma_Store",
-    "single_client_put_gigabytes",
-    "single_client_tasks_and_get_batch",
-    "single_client_wait_1k_refs",
-    "single_client_tasks_sync",
-    "single_client_tasks_async",
-    "multi_client_tasks_async",
-    "1_1_actor_calls_sync",
-    "1_1_actor_calls_async",
-    "1_1_actor_calls_concurrent",
-    "1_n_actor_calls_async",
-    "n_n_actor_calls_async",
-    "n_n_actor_calls_with_arg_async",
-]
+# Ray's names and order, and Ray's timeit, from bench/ray_microbench.py
+# (which imports Ray only when it runs).
+sys.path.insert(0, BENCH_DIR)
+from ray_microbench import ALL_METRICS, timeit  # noqa: E402
 
 # Metrics that need Python code running as a task or actor (skipped with
 # --work c).
@@ -131,27 +116,6 @@ def parse_args(argv):
     if args.lib is None:
         args.lib = default_lib()
     return args
-
-
-def timeit(fn, multiplier, warmup, rounds, round_time):
-    """Ray's timeit (as ray_microbench.py and pdc-microbench)."""
-    start = time.perf_counter()
-    count = 0
-    while time.perf_counter() - start < warmup:
-        fn()
-        count += 1
-    step = count // 10 + 1
-    rates = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        count = 0
-        while time.perf_counter() - start < round_time:
-            for _ in range(step):
-                fn()
-            count += step
-        end = time.perf_counter()
-        rates.append(multiplier * count / (end - start))
-    return statistics.fmean(rates), statistics.pstdev(rates)
 
 
 # ---------------------------------------------------------------------------

@@ -172,7 +172,8 @@ def _type_error(what, i, a):
     )
 
 
-def _set_bytes(v, data, size):
+def set_bytes(v, data, size):
+    """Make the pdc_value v PDC_T_BYTES over size bytes at data."""
     v.type = _lib.PDC_T_BYTES
     v.as_.buf.data = data
     v.as_.buf.size = size
@@ -189,12 +190,12 @@ def _encode_buffer(v, a, exports):
         large = mv.nbytes >= ZERO_COPY_THRESHOLD and mv.c_contiguous
         if not large:
             b = mv.tobytes()
-            _set_bytes(v, b, len(b))
+            set_bytes(v, b, len(b))
             return True
     export = _PyBuffer()
     _GetBuffer(a, byref(export), _PyBUF_SIMPLE)  # raises BufferError on failure
     exports.append(export)
-    _set_bytes(v, export.buf, export.len)
+    set_bytes(v, export.buf, export.len)
     return True
 
 
@@ -214,7 +215,7 @@ def _encode(v, a, i, session, what, exports):
         v.as_.buf.data = b
         v.as_.buf.size = len(b)
     elif t is bytes:
-        _set_bytes(v, a, len(a))
+        set_bytes(v, a, len(a))
     elif a is None:
         v.type = _lib.PDC_T_NIL
     elif t is ObjectRef:

@@ -34,16 +34,16 @@ import sys
 
 from . import _errors, _lib, _serial
 from ._lib import PdcValue
-from ._objects import ObjectRef
+from ._objects import ObjectRef, set_bytes
 from ._remote import (
     _ACTOR_OPTIONS,
     _TASK_OPTIONS,
     ActorHandle,
     _actor_options,
     _check_keys,
-    _COptions,
     _task_options,
 )
+from ._serial import qualified_name as _name
 from ._session import current
 
 LIBRARY = b"pdc:python"
@@ -86,10 +86,6 @@ def adopt_runtime(paths, library):
     _runtime = "\t".join([sys.executable, "-c", _BOOT, paths, library])
 
 
-def _name(obj):
-    return getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None) or repr(obj)
-
-
 def _pickled(obj, what):
     try:
         return _serial.dumps(obj)
@@ -106,8 +102,8 @@ def encode_call(session, head, args, kwargs, what):
     if not args and not kwargs:  # the most common call of all: f.remote()
         values = (PdcValue * base)()
         if head is not None:
-            _set_bytes(values[0], head)
-        _set_bytes(values[base - 1], _EMPTY_LAYOUT)
+            set_bytes(values[0], head, len(head))
+        set_bytes(values[base - 1], _EMPTY_LAYOUT, len(_EMPTY_LAYOUT))
         return values, base
     resolved = []
 
@@ -134,8 +130,8 @@ def encode_call(session, head, args, kwargs, what):
     n = base + len(resolved)
     values = (PdcValue * n)()
     if head is not None:
-        _set_bytes(values[0], head)
-    _set_bytes(values[base - 1], blob)
+        set_bytes(values[0], head, len(head))
+    set_bytes(values[base - 1], blob, len(blob))
     for i, v in enumerate(resolved, base):
         if type(v) is ObjectRef:
             values[i].type = _lib.PDC_T_REF
@@ -149,18 +145,6 @@ def encode_call(session, head, args, kwargs, what):
 _EMPTY_LAYOUT = _serial.dumps_layout((), {})
 
 
-def _set_bytes(v, data):
-    v.type = _lib.PDC_T_BYTES
-    v.as_.buf.data = data
-    v.as_.buf.size = len(data)
-
-
-def _with_runtime(copts, make):
-    c = copts if copts is not None else _COptions(make())
-    c.text("runtime", runtime())
-    return c
-
-
 class PyRemoteFunction:
     """A Python function as a remote function (what @pdc.remote makes)."""
 
@@ -168,7 +152,7 @@ class PyRemoteFunction:
         self._func = func
         self._options = dict(options or {})
         _check_keys(self._options, _TASK_OPTIONS, _name(func))
-        self._copts = _with_runtime(_task_options(self._options), _lib.PdcOpts)
+        self._copts = _task_options(self._options, runtime())
         self._blob = None
         self._bound = None  # (session, pdc_fn)
         self.__doc__ = getattr(func, "__doc__", None)
@@ -220,7 +204,7 @@ class PyActorClass:
         self._cls = cls
         self._options = dict(options or {})
         _check_keys(self._options, _ACTOR_OPTIONS, cls.__name__)
-        self._copts = _with_runtime(_actor_options(self._options), _lib.PdcActorOpts)
+        self._copts = _actor_options(self._options, runtime())
         self._blob = None
         self.__doc__ = cls.__doc__
         self.__name__ = cls.__name__

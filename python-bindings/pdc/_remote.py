@@ -196,28 +196,31 @@ class _COptions:
         setattr(self.struct, field, b)
 
 
-def _common(c, options):
+def _common(c, options, zero_cpus, runtime):
+    """The fields pdc_opts and pdc_actor_opts share, into c.struct."""
     num_cpus = options.get("num_cpus")
+    if num_cpus is not None:
+        _amount("num_cpus", num_cpus)
+        if num_cpus == 0 and not zero_cpus:
+            raise ValueError("num_cpus of a task must be > 0 in pdc (0 reads as the default 1)")
+        c.struct.num_cpus = float(num_cpus)
     c.text("resources", _resources(options.get("resources"), options.get("num_gpus")))
     c.text("label_selector", _label_selector(options.get("label_selector")))
     strategy, node_id, soft = _strategy(options)
     c.struct.strategy = strategy
     c.text("node_id", node_id)
     c.struct.soft = soft
-    return num_cpus
+    c.text("name", options.get("name"))
+    c.text("runtime", runtime)
 
 
-def _task_options(options):
-    """The pdc_opts of a task's options, or None for all defaults."""
-    if not options:
+def _task_options(options, runtime=None):
+    """The pdc_opts of a task's options (and the runtime of its workers,
+    for Python functions), or None for all defaults."""
+    if not options and runtime is None:
         return None
     c = _COptions(PdcOpts())
-    num_cpus = _common(c, options)
-    if num_cpus is not None:
-        _amount("num_cpus", num_cpus)
-        if num_cpus == 0:
-            raise ValueError("num_cpus of a task must be > 0 in pdc (0 reads as the default 1)")
-        c.struct.num_cpus = float(num_cpus)
+    _common(c, options, False, runtime)
     retries = options.get("max_retries")
     if retries is not None:
         if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
@@ -225,25 +228,20 @@ def _task_options(options):
                 "max_retries must be an int >= 0 (pdc has no infinite retries), not %r" % (retries,)
             )
         c.struct.max_retries = retries if retries > 0 else -1
-    c.text("name", options.get("name"))
     return c
 
 
-def _actor_options(options):
-    """The pdc_actor_opts of an actor's options, or None."""
-    if not options:
+def _actor_options(options, runtime=None):
+    """The pdc_actor_opts of an actor's options (and runtime), or None."""
+    if not options and runtime is None:
         return None
     c = _COptions(PdcActorOpts())
-    num_cpus = _common(c, options)
-    if num_cpus is not None:
-        _amount("num_cpus", num_cpus)
-        c.struct.num_cpus = float(num_cpus)
+    _common(c, options, True, runtime)
     mc = options.get("max_concurrency")
     if mc is not None:
         if isinstance(mc, bool) or not isinstance(mc, int) or mc < 1:
             raise ValueError("max_concurrency must be an int >= 1, not %r" % (mc,))
         c.struct.max_concurrency = mc
-    c.text("name", options.get("name"))
     c.text("ns", options.get("namespace"))
     lifetime = options.get("lifetime")
     if lifetime not in (None, "detached", "non_detached"):

@@ -113,6 +113,11 @@ def loads(data):
         return pickle.loads(view.cast("B")[len(MAGIC) :])
 
 
+def qualified_name(obj):
+    """A function's or class's name for messages (its __qualname__)."""
+    return getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None) or repr(obj)
+
+
 def native(value):
     """Whether value crosses as it is (C can read it): an int that fits
     in 64 bits (not a bool), a float, a str, None, or bytes that do not

@@ -30,6 +30,7 @@ from ctypes import byref, c_char_p, c_size_t
 
 from . import _errors, _lib, _serial, _session
 from ._lib import PdcActorClass, PdcMethod
+from ._serial import qualified_name as _name
 
 LIBRARY = b"pdc:python"
 TASK = b"task"
@@ -156,10 +157,6 @@ def _function(lib, t):
             _functions.clear()
         _functions[blob] = fn
     return fn
-
-
-def _name(f):
-    return getattr(f, "__qualname__", None) or getattr(f, "__name__", None) or repr(f)
 
 
 def _run_task(t):

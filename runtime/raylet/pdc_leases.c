@@ -191,27 +191,31 @@ typedef struct {
     int n;
 } s_wants_t;
 
-/* How many requests of runtime wait (0 if none so far). */
-static int s_waiting(const s_wants_t *wants, const char *runtime) {
+/* The entry of runtime in wants, or -1. */
+static int s_wants_find(const s_wants_t *wants, const char *runtime) {
     for (int i = 0; i < wants->n; i++)
         if (!strcmp(wants->runtime[i], runtime))
-            return wants->waiting[i];
-    return 0;
+            return i;
+    return -1;
 }
 
-/* One more request of runtime waits; 0, or -1 if too many runtimes wait
-   at once (it then waits for a later round). */
-static int s_wait(s_wants_t *wants, const char *runtime) {
-    for (int i = 0; i < wants->n; i++)
-        if (!strcmp(wants->runtime[i], runtime)) {
-            wants->waiting[i]++;
-            return 0;
-        }
-    if (wants->n == S_RUNTIMES)
-        return -1;
-    wants->runtime[wants->n] = runtime;
-    wants->waiting[wants->n++] = 1;
-    return 0;
+/* How many requests of runtime wait (0 if none so far). */
+static int s_waiting(const s_wants_t *wants, const char *runtime) {
+    int i = s_wants_find(wants, runtime);
+    return i < 0 ? 0 : wants->waiting[i];
+}
+
+/* One more request of runtime waits (not counted if too many runtimes
+   wait at once: it then waits for a later round). */
+static void s_wait(s_wants_t *wants, const char *runtime) {
+    int i = s_wants_find(wants, runtime);
+    if (i < 0 && wants->n < S_RUNTIMES) {
+        i = wants->n++;
+        wants->runtime[i] = runtime;
+        wants->waiting[i] = 0;
+    }
+    if (i >= 0)
+        wants->waiting[i]++;
 }
 
 /* Grant what the node can run now, in arrival order, passing over what
