@@ -95,7 +95,14 @@
       "bytes of code packages (uploaded libraries) the head keeps in all")                         \
     X(max_sockets, "PDC_MAX_SOCKETS", 0, 0, 1024 * 1024,                                           \
       "ZeroMQ sockets one process may open (a driver needs about three an actor); 0 means as "     \
-      "many as its file descriptors allow, two a socket")
+      "many as its file descriptors allow, two a socket")                                          \
+    X(job_package_max_bytes, "PDC_JOB_PACKAGE_MAX_BYTES", 100 * PDC_MIB, 0, 16 * PDC_GIB,          \
+      "largest working directory pdc-submit packs for a job (the files' bytes, after "             \
+      ".pdcignore)")                                                                               \
+    X(job_log_max_bytes, "PDC_JOB_LOG_MAX_BYTES", PDC_MIB, 4 * PDC_KIB, PDC_GIB,                   \
+      "output of one job the head keeps for pdc-submit --logs (the oldest goes first)")            \
+    X(job_history, "PDC_JOB_HISTORY", 100, 1, 100000,                                              \
+      "ended jobs the head keeps in its job table (the oldest goes first)")
 
 typedef struct {
 #define PDC_X_FIELD(field, env, def, min, max, help) int64_t field;

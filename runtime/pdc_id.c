@@ -1,6 +1,8 @@
 /*  pdc_id: process-unique prefix + counter ids. */
 #include "pdc_id.h"
 
+#include "pdc_job.h"
+
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sys/random.h>
@@ -23,8 +25,13 @@ static void s_fill_random(void *buf, size_t n) {
     }
 }
 
+/* The prefix: random, and in a job's processes the job's tag first
+   (pdc_job.h), which leaves 32 random bits per process. */
 static void s_init(void) {
     s_fill_random(s_prefix, sizeof s_prefix);
+    const char *job = pdc_job_current();
+    if (*job)
+        pdc_job_tag(job, s_prefix);
     s_pid = getpid();
 }
 

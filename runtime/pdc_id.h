@@ -2,7 +2,8 @@
 
     An id is 8 random bytes drawn once per process, then an 8-byte counter:
     unique across the cluster without coordination, cheap to make, and a
-    task's result object shares its task's id. */
+    task's result object shares its task's id.  In a job's processes the
+    first 4 of the 8 are the job's tag (pdc_job.h). */
 #ifndef PDC_ID_H_INCLUDED
 #define PDC_ID_H_INCLUDED
 

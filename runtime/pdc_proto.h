@@ -53,7 +53,8 @@
       the node of a node-affinity strategy, a label selector ("" none),
       the node holding most of the task's argument bytes ("" none), the
       runtime: the command line of the worker to run it in ("" for
-      pdc-worker; see pdc_opts.runtime).
+      pdc-worker; see pdc_opts.runtime), the requester's job ("" none:
+      a job's leases go only to workers started for that job).
       Flags: PDC_LEASE_ACTOR: a dedicated worker for an actor's life,
       which may hold 0 CPU; PDC_LEASE_DETACHED: keep it when the holder
       dies; PDC_LEASE_SOFT: affinity may fall back to other nodes;
@@ -133,6 +134,31 @@
     - OBJECT_FREE: forward flag, object ids.  The raylet deletes them
       from its store; with the flag set (from an owner) it also sends
       them on to every other live node.  No reply.
+
+    Jobs (pdc-submit <-> head <-> raylets; see head/pdc_jobs_table.h):
+    - JOB_SUBMIT (submitter -> head): job id ("" for the head to name
+      it), the hash of the working directory's package ("" none; uploaded
+      first with CODE_PUT), the command's words, environment ("K=V"),
+      resources and label selector the driver's node must have, follow
+      flag.  Reply JOB_TABLE (the new job's row) or ERROR; with follow
+      set, the job's output follows as JOB_LOG and its end as JOB_DONE.
+      CODE_PUT without bytes asks whether the head has a package: reply
+      CODE_STORED, or ERROR PDC_ENOTFOUND.
+    - JOB_LIST: job id ("" every job).  Reply JOB_TABLE or ERROR.
+    - JOB_LOGS: job id, follow flag.  Reply JOB_LOG (the output the head
+      kept), then, with follow, JOB_LOG as output comes; the reply ends
+      with JOB_DONE once the job has ended, or at once with JOB_TABLE
+      without follow while it runs.
+    - JOB_STOP (submitter -> head): job id.  Reply JOB_TABLE.  From the
+      head to every raylet (no reply): stop the job's driver and workers
+      on the node and delete its objects from the store.
+    - JOB_START (head -> raylet): job id, package hash, command, env.
+      The raylet answers JOB_STARTED (job id, driver pid) or JOB_EXITED.
+    - JOB_LOG: job id, text (whole lines; a worker's are prefixed with
+      "(node, pid=N) ").  Raylet -> head, head -> followers.
+    - JOB_EXITED (raylet -> head): job id, status (exit code, or minus
+      the signal), why it could not start ("" if it ran).
+    - JOB_DONE (head -> followers): the job's row.
 */
 /*  The fields, by name.  Each message NAME declares its fields in order
     as a list PDC_NAME_FIELDS(F) of F(NAME_FIELD, token), the token in the
@@ -191,6 +217,19 @@
     F(NODE_ROW_LOCAL_ENDPOINT, "s")
 #define PDC_NODE_ROW_SCHEMA "(" PDC_NODE_ROW_FIELDS(PDC_F_TOKEN_) ")"
 
+#define PDC_JOB_ROW_FIELDS(F)                                                                      \
+    F(JOB_ROW_ID, "s")                                                                             \
+    F(JOB_ROW_COMMAND, "s")                                                                        \
+    F(JOB_ROW_STATE, "u")                                                                          \
+    F(JOB_ROW_NODE, "s")                                                                           \
+    F(JOB_ROW_SUBMITTED_MS, "u")                                                                   \
+    F(JOB_ROW_START_MS, "u")                                                                       \
+    F(JOB_ROW_END_MS, "u")                                                                         \
+    F(JOB_ROW_EXIT_STATUS, "i")                                                                    \
+    F(JOB_ROW_MESSAGE, "s")                                                                        \
+    F(JOB_ROW_DRIVER_PID, "u")
+#define PDC_JOB_ROW_SCHEMA "(" PDC_JOB_ROW_FIELDS(PDC_F_TOKEN_) ")"
+
 #define PDC_STAT_FIELDS(F)                                                                         \
     F(STAT_NAME, "s")                                                                              \
     F(STAT_VALUE, "f")
@@ -227,7 +266,8 @@
     F(LEASE_REQUEST_AFFINITY_NODE, "s")                                                            \
     F(LEASE_REQUEST_LABEL_SELECTOR, "s")                                                           \
     F(LEASE_REQUEST_ARG_NODE, "s")                                                                 \
-    F(LEASE_REQUEST_RUNTIME, "s")
+    F(LEASE_REQUEST_RUNTIME, "s")                                                                  \
+    F(LEASE_REQUEST_JOB, "s")
 #define PDC_LEASE_GRANT_FIELDS(F)                                                                  \
     F(LEASE_GRANT_WORKER_ID, "d")                                                                  \
     F(LEASE_GRANT_ENDPOINT, "s")                                                                   \
@@ -323,6 +363,38 @@
     F(CODE_PATH_HASH, "s")                                                                         \
     F(CODE_PATH_PATH, "s")
 
+/* Jobs */
+#define PDC_JOB_SUBMIT_FIELDS(F)                                                                   \
+    F(JOB_SUBMIT_JOB_ID, "s")                                                                      \
+    F(JOB_SUBMIT_PACKAGE, "s")                                                                     \
+    F(JOB_SUBMIT_ARGV, "*s")                                                                       \
+    F(JOB_SUBMIT_ENV, "*s")                                                                        \
+    F(JOB_SUBMIT_RESOURCES, "{}")                                                                  \
+    F(JOB_SUBMIT_LABEL_SELECTOR, "s")                                                              \
+    F(JOB_SUBMIT_FOLLOW, "u")
+#define PDC_JOB_LIST_FIELDS(F)  F(JOB_LIST_JOB_ID, "s")
+#define PDC_JOB_TABLE_FIELDS(F) F(JOB_TABLE_JOBS, "*" PDC_JOB_ROW_SCHEMA)
+#define PDC_JOB_LOGS_FIELDS(F)                                                                     \
+    F(JOB_LOGS_JOB_ID, "s")                                                                        \
+    F(JOB_LOGS_FOLLOW, "u")
+#define PDC_JOB_STOP_FIELDS(F) F(JOB_STOP_JOB_ID, "s")
+#define PDC_JOB_START_FIELDS(F)                                                                    \
+    F(JOB_START_JOB_ID, "s")                                                                       \
+    F(JOB_START_PACKAGE, "s")                                                                      \
+    F(JOB_START_ARGV, "*s")                                                                        \
+    F(JOB_START_ENV, "*s")
+#define PDC_JOB_STARTED_FIELDS(F)                                                                  \
+    F(JOB_STARTED_JOB_ID, "s")                                                                     \
+    F(JOB_STARTED_PID, "u")
+#define PDC_JOB_LOG_FIELDS(F)                                                                      \
+    F(JOB_LOG_JOB_ID, "s")                                                                         \
+    F(JOB_LOG_TEXT, "s")
+#define PDC_JOB_EXITED_FIELDS(F)                                                                   \
+    F(JOB_EXITED_JOB_ID, "s")                                                                      \
+    F(JOB_EXITED_STATUS, "i")                                                                      \
+    F(JOB_EXITED_MESSAGE, "s")
+#define PDC_JOB_DONE_FIELDS(F) F(JOB_DONE_JOB, PDC_JOB_ROW_SCHEMA)
+
 /* The messages, in wire order (a message's type is its place here: add
    new ones at the end).  X(NAME); its fields are PDC_NAME_FIELDS. */
 #define PDC_MESSAGES(X)                                                                            \
@@ -366,7 +438,17 @@
     X(CODE_GET)                                                                                    \
     X(CODE)                                                                                        \
     X(CODE_PATH)                                                                                   \
-    X(WORKER_LEASE)
+    X(WORKER_LEASE)                                                                                \
+    X(JOB_SUBMIT)                                                                                  \
+    X(JOB_LIST)                                                                                    \
+    X(JOB_TABLE)                                                                                   \
+    X(JOB_LOGS)                                                                                    \
+    X(JOB_STOP)                                                                                    \
+    X(JOB_START)                                                                                   \
+    X(JOB_STARTED)                                                                                 \
+    X(JOB_LOG)                                                                                     \
+    X(JOB_EXITED)                                                                                  \
+    X(JOB_DONE)
 
 /* The schema string of message NAME (a string literal). */
 #define PDC_SCHEMA_OF(name) "" PDC_##name##_FIELDS(PDC_F_TOKEN_)
@@ -386,6 +468,7 @@ PDC_X_FIELD_ENUM(TASK)
 PDC_X_FIELD_ENUM(RESULT)
 PDC_X_FIELD_ENUM(NODE_ROW)
 PDC_X_FIELD_ENUM(STAT)
+PDC_X_FIELD_ENUM(JOB_ROW)
 #undef PDC_X_FIELD_ENUM
 
 /* True when fields a and b of two messages are in the same place, for

@@ -316,7 +316,7 @@ Test(badinput, header_too_short_is_refused) {
 
 Test(badinput, string_where_a_number_belongs_is_refused) {
     uint8_t buf[32];
-    size_t n = s_header(buf, PDC_MSG_LEASE_REQUEST, 8);
+    size_t n = s_header(buf, PDC_MSG_LEASE_REQUEST, 9);
     buf[n++] = 0xa3;
     memcpy(buf + n, "one", 3);
     n += 3;
@@ -327,6 +327,7 @@ Test(badinput, string_where_a_number_belongs_is_refused) {
     buf[n++] = 0xa0; /* no label selector */
     buf[n++] = 0xa0; /* no locality node */
     buf[n++] = 0xa0; /* the C runtime */
+    buf[n++] = 0xa0; /* no job */
     s_refused(buf, n, "LEASE_REQUEST field 0: expected number, got string");
 }
 
@@ -336,7 +337,7 @@ Test(badinput, lease_request_in_the_old_three_field_form_is_refused) {
     buf[n++] = 0x01; /* one CPU */
     buf[n++] = 0x00; /* flags */
     buf[n++] = 0x80; /* no other resources */
-    s_refused(buf, n, "LEASE_REQUEST: expected 8 fields, got 3");
+    s_refused(buf, n, "LEASE_REQUEST: expected 9 fields, got 3");
 }
 
 Test(badinput, number_where_a_string_belongs_is_refused) {
@@ -913,6 +914,7 @@ Test(badinput, worker_refuses_a_message_it_does_not_serve) {
     pdc_enc_s(&e, ""); /* no label selector */
     pdc_enc_s(&e, ""); /* no locality node */
     pdc_enc_s(&e, ""); /* the C runtime */
+    pdc_enc_s(&e, ""); /* no job */
     s_worker_refuses(e.buf.data, e.buf.size, "does not serve LEASE_REQUEST");
     pdc_enc_free(&e);
 }

@@ -121,9 +121,10 @@ static void s_inline_arg(int64_t v) {
 
 /* LEASE_REQUEST's fields after cpus, flags and resources: the default
    strategy, no affinity node, no label selector, no locality node, the
-   C runtime. */
+   C runtime, no job. */
 static void s_lease_request_tail(void) {
     pdc_enc_u(&g_enc, 0);
+    pdc_enc_s(&g_enc, "");
     pdc_enc_s(&g_enc, "");
     pdc_enc_s(&g_enc, "");
     pdc_enc_s(&g_enc, "");
@@ -207,6 +208,7 @@ Test(roundtrip, lease_request_grant_return) {
     s_assert_str(&m.fields[PDC_LEASE_REQUEST_LABEL_SELECTOR], "tier=edge");
     s_assert_str(&m.fields[PDC_LEASE_REQUEST_ARG_NODE], "");
     s_assert_str(&m.fields[PDC_LEASE_REQUEST_RUNTIME], SAMPLE_RUNTIME);
+    s_assert_str(&m.fields[PDC_LEASE_REQUEST_JOB], "job-1");
     pdc_msg_free(&m);
 
     sample_encode(&g_enc, PDC_MSG_LEASE_GRANT, 3);
@@ -466,7 +468,7 @@ Test(roundtrip, f_cstr_truncates_and_ends_with_nul) {
 /* ---- Refusals that name the field --------------------------------------- */
 
 Test(refused, wrong_field_type) {
-    s_header(11, 1, PDC_MSG_LEASE_REQUEST, 0);
+    s_header(12, 1, PDC_MSG_LEASE_REQUEST, 0);
     pdc_enc_s(&g_enc, "two");
     pdc_enc_u(&g_enc, 0);
     pdc_enc_map(&g_enc, 0);
@@ -483,6 +485,7 @@ Test(refused, wrong_field_type) {
     pdc_enc_s(&g_enc, "");
     pdc_enc_s(&g_enc, "");
     pdc_enc_s(&g_enc, "");
+    pdc_enc_s(&g_enc, "");
     s_refused("LEASE_REQUEST field 3: expected unsigned integer, got negative "
               "integer");
 
@@ -493,6 +496,7 @@ Test(refused, wrong_field_type) {
     pdc_enc_u(&g_enc, 0);
     pdc_enc_s(&g_enc, "");
     pdc_enc_nil(&g_enc);
+    pdc_enc_s(&g_enc, "");
     pdc_enc_s(&g_enc, "");
     pdc_enc_s(&g_enc, "");
     s_refused("LEASE_REQUEST field 5: expected string, got nil");
@@ -575,20 +579,20 @@ Test(refused, wrong_field_type) {
 }
 
 Test(refused, wrong_field_count) {
-    s_header(12, 1, PDC_MSG_LEASE_REQUEST, 0);
+    s_header(13, 1, PDC_MSG_LEASE_REQUEST, 0);
     pdc_enc_f(&g_enc, 1);
     pdc_enc_u(&g_enc, 0);
     pdc_enc_map(&g_enc, 0);
     s_lease_request_tail();
     pdc_enc_f(&g_enc, 1);
-    s_refused("LEASE_REQUEST: expected 8 fields, got 9");
+    s_refused("LEASE_REQUEST: expected 9 fields, got 10");
 
     /* A request in the old three-field form is refused, not misread. */
     s_header(6, 1, PDC_MSG_LEASE_REQUEST, 0);
     pdc_enc_f(&g_enc, 1);
     pdc_enc_u(&g_enc, 0);
     pdc_enc_map(&g_enc, 0);
-    s_refused("LEASE_REQUEST: expected 8 fields, got 3");
+    s_refused("LEASE_REQUEST: expected 9 fields, got 3");
 
     s_header(4, 1, PDC_MSG_PING, 0);
     pdc_enc_nil(&g_enc);
@@ -1201,7 +1205,7 @@ Test(encoder, names_and_schemas_of_every_type) {
     cr_assert_str_eq(pdc_msg_name(PDC_MSG_ERROR), "ERROR");
     cr_assert_str_eq(pdc_msg_schema(PDC_MSG_ERROR), "is");
     cr_assert_str_eq(pdc_msg_name(PDC_MSG_LEASE_REQUEST), "LEASE_REQUEST");
-    cr_assert_str_eq(pdc_msg_schema(PDC_MSG_LEASE_REQUEST), "fu{}ussss");
+    cr_assert_str_eq(pdc_msg_schema(PDC_MSG_LEASE_REQUEST), "fu{}usssss");
     cr_assert_str_eq(pdc_msg_schema(PDC_MSG_PING), "");
     cr_assert_str_eq(pdc_msg_schema(PDC_MSG_PUSH_TASKS), "*(dss*(uv))");
     cr_assert_str_eq(pdc_msg_schema(PDC_MSG_TASK_RESULTS), "s*(diuvssu)");
@@ -1223,6 +1227,12 @@ Test(encoder, names_and_schemas_of_every_type) {
         {PDC_MSG_OBJECT_FETCH, "OBJECT_FETCH", "duu"},
         {PDC_MSG_OBJECT_CHUNK, "OBJECT_CHUNK", "duuu"},
         {PDC_MSG_OBJECT_FREE, "OBJECT_FREE", "u*d"},
+        {PDC_MSG_JOB_SUBMIT, "JOB_SUBMIT", "ss*s*s{}su"},
+        {PDC_MSG_JOB_TABLE, "JOB_TABLE", "*(ssusuuuisu)"},
+        {PDC_MSG_JOB_DONE, "JOB_DONE", "(ssusuuuisu)"},
+        {PDC_MSG_JOB_START, "JOB_START", "ss*s*s"},
+        {PDC_MSG_JOB_LOG, "JOB_LOG", "ss"},
+        {PDC_MSG_JOB_EXITED, "JOB_EXITED", "sis"},
     };
     for (size_t i = 0; i < sizeof ext / sizeof *ext; i++) {
         cr_assert_str_eq(pdc_msg_name(ext[i].type), ext[i].name);

@@ -1764,3 +1764,386 @@ Test(store, read_slot_of_a_dead_process_is_taken_back_when_the_table_is_full) {
     s_reap(pid, go); /* it died holding the only slot               */
     cr_assert(s_get_ok(g_store, 1, 100, PDC_T_BYTES), "%s", pdc_store_last_error());
 }
+
+/* ------------------------------------------------------------------------
+   Delete by prefix: the objects of a stopped job
+
+   A job's processes draw ids whose first 4 bytes are a tag of the job,
+   and pdc_store_delete_prefix of the tag deletes them, in every shard.
+   Job j's object n has the id s_job_id(j, n) and s_job_size(n) bytes of
+   s_fill(n); n differs between the jobs, so their bytes do too.
+   ------------------------------------------------------------------------ */
+
+#define JOB_OBJECTS 300
+#define JOB_TAG_LEN 4
+
+/* "JOBA" and "JOBB": two tags that share all but their last byte. */
+static const uint8_t g_job_tags[2][JOB_TAG_LEN] = {{'J', 'O', 'B', 'A'}, {'J', 'O', 'B', 'B'}};
+
+/* Job j's object number i. */
+static uint64_t s_job_n(unsigned j, uint64_t i) {
+    return (j + 1) * 100000 + i;
+}
+
+/* The id of object n of the job tagged tag: the tag, then 12 bytes of
+   s_id(n) (distinct for distinct n). */
+static void s_tagged_id(uint8_t id[PDC_ID_SIZE], const uint8_t tag[JOB_TAG_LEN], uint64_t n) {
+    uint8_t rest[PDC_ID_SIZE];
+    s_id(rest, n);
+    memcpy(id, tag, JOB_TAG_LEN);
+    memcpy(id + JOB_TAG_LEN, rest, PDC_ID_SIZE - JOB_TAG_LEN);
+}
+
+static void s_job_id(uint8_t id[PDC_ID_SIZE], unsigned j, uint64_t n) {
+    s_tagged_id(id, g_job_tags[j], n);
+}
+
+/* Sizes from empty to 3000 bytes (in leaf pages and on overflow pages),
+   and every 50th one of 64 KiB and more. */
+static size_t s_job_size(uint64_t n) {
+    return n % 50 == 0 ? 64 * KIB + n % 1000 : (size_t) (n * 37 % 3000);
+}
+
+static int s_put_tagged(pdc_store_t *st, const uint8_t tag[JOB_TAG_LEN], uint64_t n, size_t size) {
+    uint8_t id[PDC_ID_SIZE];
+    s_tagged_id(id, tag, n);
+    void *buf = malloc(size ? size : 1);
+    if (!buf)
+        return PDC_ENOMEM;
+    s_fill(buf, size, n);
+    int rc = pdc_store_put(st, id, PDC_T_BYTES, buf, size, g_err, sizeof(g_err));
+    free(buf);
+    return rc;
+}
+
+/* Whether object n of tag is there with its bytes. */
+static int s_tagged_ok(pdc_store_t *st, const uint8_t tag[JOB_TAG_LEN], uint64_t n, size_t size) {
+    uint8_t id[PDC_ID_SIZE];
+    s_tagged_id(id, tag, n);
+    const void *data;
+    size_t got;
+    pdc_store_pin_t *pin;
+    if (pdc_store_get(st, id, &data, &got, NULL, &pin) != PDC_OK)
+        return 0;
+    int ok = got == size && s_check(data, size, n);
+    pdc_store_unpin(st, &pin);
+    return ok;
+}
+
+static int s_tagged_contains(pdc_store_t *st, const uint8_t tag[JOB_TAG_LEN], uint64_t n) {
+    uint8_t id[PDC_ID_SIZE];
+    s_tagged_id(id, tag, n);
+    return pdc_store_contains(st, id);
+}
+
+/* Put JOB_OBJECTS objects of each job; the bytes job j's take (header
+   areas and data) into used[j], and how many of them each of the 4 shards
+   holds into in_shard[j] (every shard holds some of each job). */
+static void s_put_two_jobs(pdc_store_t *st, size_t used[2], unsigned in_shard[2][4]) {
+    for (unsigned j = 0; j < 2; j++) {
+        used[j] = 0;
+        for (unsigned s = 0; s < 4; s++)
+            in_shard[j][s] = 0;
+        for (uint64_t i = 0; i < JOB_OBJECTS; i++) {
+            uint64_t n = s_job_n(j, i);
+            uint8_t id[PDC_ID_SIZE];
+            s_job_id(id, j, n);
+            cr_assert_eq(s_put_tagged(st, g_job_tags[j], n, s_job_size(n)), PDC_OK, "%s", g_err);
+            used[j] += s_job_size(n) + 64;
+            in_shard[j][pdc_store_shard_of(st, id)]++;
+        }
+        for (unsigned s = 0; s < 4; s++)
+            cr_assert_gt(in_shard[j][s], 0, "job %u has no object in shard %u", j, s);
+    }
+}
+
+Test(store, delete_prefix_deletes_exactly_the_objects_of_one_job) {
+    pdc_store_t *st = s_create(64 * MIB, 4);
+    size_t used[2];
+    unsigned in_shard[2][4];
+    s_put_two_jobs(st, used, in_shard);
+    pdc_store_usage_t full = s_usage(st);
+    cr_assert_eq(full.used, used[0] + used[1]);
+    cr_assert_eq(full.objects, 2 * JOB_OBJECTS);
+
+    cr_assert_eq(pdc_store_delete_prefix(st, g_job_tags[0], JOB_TAG_LEN), JOB_OBJECTS, "%s",
+                 pdc_store_last_error());
+    pdc_store_usage_t after = s_usage(st);
+    cr_assert_eq(after.used, full.used - used[0], "the space job A used is given back");
+    cr_assert_eq(after.objects, JOB_OBJECTS);
+    for (uint64_t i = 0; i < JOB_OBJECTS; i++) {
+        uint64_t a = s_job_n(0, i), b = s_job_n(1, i);
+        cr_assert_eq(s_tagged_contains(st, g_job_tags[0], a), 0, "job A's object %llu is left",
+                     (unsigned long long) a);
+        cr_assert(s_tagged_ok(st, g_job_tags[1], b, s_job_size(b)), "job B's object %llu",
+                  (unsigned long long) b);
+    }
+    cr_assert_eq(pdc_store_delete_prefix(st, g_job_tags[0], JOB_TAG_LEN), 0, "nothing is left");
+    cr_assert_eq(s_usage(st).used, used[1]);
+}
+
+Test(store, delete_prefix_that_no_id_has_deletes_nothing) {
+    pdc_store_t *st = s_create(64 * MIB, 4);
+    size_t used[2];
+    unsigned in_shard[2][4];
+    s_put_two_jobs(st, used, in_shard);
+    const uint8_t job_c[JOB_TAG_LEN] = {'J', 'O', 'B', 'C'},
+                  below[JOB_TAG_LEN] = {'J', 'O', 'B', 0};
+    cr_assert_eq(pdc_store_delete_prefix(st, job_c, JOB_TAG_LEN), 0, "%s", pdc_store_last_error());
+    cr_assert_eq(pdc_store_delete_prefix(st, below, JOB_TAG_LEN), 0, "%s", pdc_store_last_error());
+    uint8_t absent[PDC_ID_SIZE];
+    s_job_id(absent, 0, s_job_n(0, JOB_OBJECTS)); /* job A's, never put */
+    cr_assert_eq(pdc_store_delete_prefix(st, absent, PDC_ID_SIZE), 0);
+    pdc_store_usage_t u = s_usage(st);
+    cr_assert_eq(u.used, used[0] + used[1]);
+    cr_assert_eq(u.objects, 2 * JOB_OBJECTS);
+    for (unsigned j = 0; j < 2; j++)
+        for (uint64_t i = 0; i < JOB_OBJECTS; i++)
+            cr_assert(s_tagged_ok(st, g_job_tags[j], s_job_n(j, i), s_job_size(s_job_n(j, i))));
+
+    /* "JOB": the prefix both tags share */
+    cr_assert_eq(pdc_store_delete_prefix(st, g_job_tags[0], 3), 2 * JOB_OBJECTS);
+    u = s_usage(st);
+    cr_assert_eq(u.used, 0);
+    cr_assert_eq(u.objects, 0);
+}
+
+Test(store, delete_prefix_takes_prefixes_of_1_to_16_bytes) {
+    pdc_store_t *st = s_create(64 * MIB, 2);
+    for (uint64_t i = 0; i < 20; i++)
+        cr_assert_eq(s_put_tagged(st, g_job_tags[0], s_job_n(0, i), 100), PDC_OK, "%s", g_err);
+    uint8_t id[PDC_ID_SIZE];
+    s_job_id(id, 0, s_job_n(0, 7));
+    cr_assert_eq(pdc_store_delete_prefix(st, id, PDC_ID_SIZE), 1, "a whole id: that object");
+    cr_assert_eq(s_tagged_contains(st, g_job_tags[0], s_job_n(0, 7)), 0);
+    cr_assert_eq(s_usage(st).objects, 19);
+
+    cr_assert_eq(pdc_store_delete_prefix(st, id, PDC_ID_SIZE + 1), -1);
+    cr_assert(strstr(pdc_store_last_error(), "prefix of 17 bytes"), "%s", pdc_store_last_error());
+    cr_assert_eq(pdc_store_delete_prefix(st, id, 0), -1);
+    cr_assert_eq(pdc_store_delete_prefix(st, NULL, 4), -1);
+    cr_assert(strstr(pdc_store_last_error(), "NULL"), "%s", pdc_store_last_error());
+    cr_assert_eq(pdc_store_delete_prefix(NULL, id, 4), -1);
+    cr_assert_eq(s_usage(st).objects, 19, "a refused call deletes nothing");
+
+    cr_assert_eq(pdc_store_delete_prefix(st, (const uint8_t *) "J", 1), 19);
+    cr_assert_eq(s_usage(st).used, 0);
+}
+
+Test(store, delete_prefix_of_a_zero_byte_steps_over_the_usage_counter) {
+    /* each shard's used-bytes counter has the 1-byte key "\0", which
+       starts with the prefix "\0" too, and sorts just before the ids that
+       start with it: it is not an object, and must stay */
+    pdc_store_t *st = s_create(64 * MIB, 2);
+    const uint8_t zero[JOB_TAG_LEN] = {0, 0, 0, 1}, one[JOB_TAG_LEN] = {1, 0, 0, 1};
+    for (uint64_t n = 1; n <= 50; n++) {
+        cr_assert_eq(s_put_tagged(st, zero, n, 200), PDC_OK, "%s", g_err);
+        cr_assert_eq(s_put_tagged(st, one, 100 + n, 300), PDC_OK, "%s", g_err);
+    }
+    cr_assert_eq(pdc_store_delete_prefix(st, zero, 1), 50, "%s", pdc_store_last_error());
+    pdc_store_usage_t u = s_usage(st);
+    cr_assert_eq(u.used, 50 * (300 + 64), "the counters still count the other objects");
+    cr_assert_eq(u.objects, 50);
+    cr_assert_eq(pdc_store_delete_prefix(st, zero, 1), 0);
+    cr_assert_eq(s_put_tagged(st, zero, 1, 200), PDC_OK, "%s", g_err);
+    cr_assert_eq(s_usage(st).used, 50 * (300 + 64) + 200 + 64);
+    cr_assert(s_tagged_ok(st, zero, 1, 200));
+    for (uint64_t n = 1; n <= 50; n++)
+        cr_assert(s_tagged_ok(st, one, 100 + n, 300));
+}
+
+Test(store, delete_prefix_of_more_objects_than_one_batch_deletes_them_all) {
+    /* one shard: every object in one run of keys, deleted 1024 to a
+       write transaction; 2048 ends a batch exactly at the end of the run */
+    pdc_store_t *st = s_create(64 * MIB, 1);
+    for (uint64_t i = 0; i < 2048; i++)
+        cr_assert_eq(s_put_tagged(st, g_job_tags[0], s_job_n(0, i), 16), PDC_OK, "%s", g_err);
+    for (uint64_t i = 0; i < 1500; i++)
+        cr_assert_eq(s_put_tagged(st, g_job_tags[1], s_job_n(1, i), 16), PDC_OK, "%s", g_err);
+    cr_assert_eq(pdc_store_delete_prefix(st, g_job_tags[0], JOB_TAG_LEN), 2048, "%s",
+                 pdc_store_last_error());
+    cr_assert_eq(s_usage(st).objects, 1500);
+    cr_assert_eq(s_usage(st).used, 1500 * (16 + 64));
+    cr_assert(s_tagged_ok(st, g_job_tags[1], s_job_n(1, 0), 16));
+    cr_assert(s_tagged_ok(st, g_job_tags[1], s_job_n(1, 1499), 16));
+    cr_assert_eq(pdc_store_delete_prefix(st, g_job_tags[1], JOB_TAG_LEN), 1500, "%s",
+                 pdc_store_last_error());
+    pdc_store_usage_t u = s_usage(st);
+    cr_assert_eq(u.used, 0);
+    cr_assert_eq(u.objects, 0);
+}
+
+Test(store, delete_prefix_deletes_the_jobs_large_objects_in_shard_0) {
+    pdc_store_t *st = s_create(128 * MIB, 4);
+    uint64_t big = s_job_n(0, 0);
+    uint8_t id[PDC_ID_SIZE];
+    for (s_job_id(id, 0, big); pdc_store_shard_of(st, id) == 0; s_job_id(id, 0, ++big))
+        ;
+    cr_assert_eq(s_put_tagged(st, g_job_tags[0], big, 2 * LARGE), PDC_OK, "%s", g_err);
+    for (uint64_t i = 1; i <= 20; i++)
+        cr_assert_eq(s_put_tagged(st, g_job_tags[0], big + i, 1000), PDC_OK, "%s", g_err);
+    uint64_t after_a = s_shard_memory(4);
+
+    cr_assert_eq(pdc_store_delete_prefix(st, g_job_tags[0], JOB_TAG_LEN), 21, "%s",
+                 pdc_store_last_error());
+    cr_assert_eq(s_tagged_contains(st, g_job_tags[0], big), 0);
+    pdc_store_usage_t u = s_usage(st);
+    cr_assert_eq(u.used, 0);
+    cr_assert_eq(u.objects, 0);
+    /* as after pdc_store_delete: the next large object reuses the pages */
+    cr_assert_eq(s_put_tagged(st, g_job_tags[1], s_job_n(1, 0), 2 * LARGE), PDC_OK, "%s", g_err);
+    uint64_t after_b = s_shard_memory(4);
+    cr_assert_lt(after_b, after_a + MIB, "the next large object took %llu KiB of new memory",
+                 (unsigned long long) (after_b - after_a) / 1024);
+    cr_assert(s_tagged_ok(st, g_job_tags[1], s_job_n(1, 0), 2 * LARGE));
+}
+
+/* Child of delete_prefix_deletes_and_forgets_the_unsealed_objects_of_the_prefix:
+   creates unsealed objects small (100 bytes) and big (3 MiB) and dies
+   receiving them (no destroy: they stay).  Exit 0 when both were made. */
+static int s_child_create_unsealed(const uint8_t *small, const uint8_t *big) {
+    char err[512];
+    pdc_store_t *st = pdc_store_open(g_dir, err, sizeof(err));
+    void *data;
+    if (!st)
+        return 10;
+    if (pdc_store_create_unsealed(st, small, PDC_T_BYTES, 100, &data, err, sizeof(err)) != PDC_OK)
+        return 11;
+    if (pdc_store_create_unsealed(st, big, PDC_T_BYTES, 3 * MIB, &data, err, sizeof(err)) != PDC_OK)
+        return 12;
+    return 0;
+}
+
+Test(store, delete_prefix_deletes_and_forgets_the_unsealed_objects_of_the_prefix) {
+    pdc_store_t *st = s_create(64 * MIB, 2);
+    for (uint64_t i = 0; i < 10; i++)
+        for (unsigned j = 0; j < 2; j++)
+            cr_assert_eq(s_put_tagged(st, g_job_tags[j], s_job_n(j, i), 500), PDC_OK, "%s", g_err);
+    /* job A: one staged (small) and one written in place; job B: one */
+    uint8_t staged[PDC_ID_SIZE], in_place[PDC_ID_SIZE], other[PDC_ID_SIZE];
+    uint64_t n_staged = s_job_n(0, 100), n_in_place = s_job_n(0, 101), n_other = s_job_n(1, 100);
+    s_job_id(staged, 0, n_staged);
+    s_job_id(in_place, 0, n_in_place);
+    s_job_id(other, 1, n_other);
+    void *d_staged, *d_in_place, *d_other;
+    cr_assert_eq(
+        pdc_store_create_unsealed(st, staged, PDC_T_BYTES, 100, &d_staged, g_err, sizeof(g_err)),
+        PDC_OK, "%s", g_err);
+    cr_assert_eq(pdc_store_create_unsealed(st, in_place, PDC_T_BYTES, 3 * MIB, &d_in_place, g_err,
+                                           sizeof(g_err)),
+                 PDC_OK, "%s", g_err);
+    cr_assert_eq(
+        pdc_store_create_unsealed(st, other, PDC_T_BYTES, 3 * MIB, &d_other, g_err, sizeof(g_err)),
+        PDC_OK, "%s", g_err);
+    s_receive(d_staged, 50, 25, n_staged); /* halves have arrived */
+    s_receive(d_in_place, MIB, MIB, n_in_place);
+    s_receive(d_other, MIB, MIB, n_other);
+
+    cr_assert_eq(pdc_store_delete_prefix(st, g_job_tags[0], JOB_TAG_LEN), 12, "%s",
+                 pdc_store_last_error());
+    pdc_store_usage_t u = s_usage(st);
+    cr_assert_eq(u.used, 10 * (500 + 64) + 3 * MIB + 64, "job B's, its unsealed one included");
+    cr_assert_eq(u.objects, 11);
+    cr_assert_eq(pdc_store_contains(st, staged), 0);
+    cr_assert_eq(pdc_store_contains(st, in_place), 0);
+
+    /* Forgotten here: when another process receives the ids again, this
+       one's seal and abort do not act on that process's objects. */
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0)
+        _exit(s_child_create_unsealed(staged, in_place));
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %d", status);
+    size_t job_b = 10 * (500 + 64) + 3 * MIB + 64, child = 100 + 64 + 3 * MIB + 64;
+    cr_assert_eq(s_usage(st).used, job_b + child);
+    cr_assert_eq(pdc_store_seal(st, staged), PDC_ENOTFOUND, "deleted and forgotten");
+    cr_assert_eq(pdc_store_abort_unsealed(st, in_place), PDC_ENOTFOUND, "deleted and forgotten");
+    cr_assert_eq(s_usage(st).used, job_b + child, "the child's objects are left alone");
+    cr_assert_eq(pdc_store_delete(st, staged), PDC_OK);
+    cr_assert_eq(pdc_store_delete(st, in_place), PDC_OK);
+    cr_assert_eq(s_usage(st).used, job_b);
+
+    /* the ids are free again; job B's transfer goes on */
+    void *again;
+    cr_assert_eq(
+        pdc_store_create_unsealed(st, in_place, PDC_T_BYTES, 3 * MIB, &again, g_err, sizeof(g_err)),
+        PDC_OK, "%s", g_err);
+    s_receive(again, 3 * MIB, MIB, n_in_place);
+    cr_assert_eq(pdc_store_seal(st, in_place), PDC_OK);
+    cr_assert(s_tagged_ok(st, g_job_tags[0], n_in_place, 3 * MIB));
+    s_receive(d_other, 3 * MIB, MIB, n_other);
+    cr_assert_eq(pdc_store_seal(st, other), PDC_OK);
+    cr_assert(s_tagged_ok(st, g_job_tags[1], n_other, 3 * MIB));
+}
+
+Test(store, pin_keeps_its_bytes_after_delete_prefix) {
+    pdc_store_t *st = s_create(64 * MIB, 1);
+    uint64_t big = s_job_n(0, 0), small = s_job_n(0, 1);
+    cr_assert_eq(s_put_tagged(st, g_job_tags[0], big, 2 * MIB), PDC_OK, "%s", g_err);
+    cr_assert_eq(s_put_tagged(st, g_job_tags[0], small, 300), PDC_OK, "%s", g_err);
+    uint8_t id_big[PDC_ID_SIZE], id_small[PDC_ID_SIZE];
+    s_job_id(id_big, 0, big);
+    s_job_id(id_small, 0, small);
+    const void *d_big, *d_small;
+    pdc_store_pin_t *p_big, *p_small;
+    cr_assert_eq(pdc_store_get(st, id_big, &d_big, NULL, NULL, &p_big), PDC_OK);
+    cr_assert_eq(pdc_store_get(st, id_small, &d_small, NULL, NULL, &p_small), PDC_OK);
+
+    cr_assert_eq(pdc_store_delete_prefix(st, g_job_tags[0], JOB_TAG_LEN), 2, "%s",
+                 pdc_store_last_error());
+    cr_assert_eq(pdc_store_contains(st, id_big), 0, "gone for new reads");
+    cr_assert_eq(s_usage(st).used, 0);
+    /* new objects of the same sizes, where the freed pages would go */
+    for (uint64_t i = 0; i < 4; i++) {
+        cr_assert_eq(s_put_tagged(st, g_job_tags[1], s_job_n(1, 2 * i), 2 * MIB), PDC_OK, "%s",
+                     g_err);
+        cr_assert_eq(s_put_tagged(st, g_job_tags[1], s_job_n(1, 2 * i + 1), 300), PDC_OK, "%s",
+                     g_err);
+    }
+    cr_assert(s_check(d_big, 2 * MIB, big), "the pinned reader still sees its bytes");
+    cr_assert(s_check(d_small, 300, small));
+    pdc_store_unpin(st, &p_big);
+    pdc_store_unpin(st, &p_small);
+    for (uint64_t i = 0; i < 8; i++)
+        cr_assert(s_tagged_ok(st, g_job_tags[1], s_job_n(1, i), i % 2 ? 300 : 2 * MIB));
+}
+
+Test(store, delete_prefix_while_holding_a_reservation_skips_only_that_shard, .timeout = 60) {
+    pdc_store_t *st = s_create(64 * MIB, 2);
+    /* job A in both shards; job B only in shard 1 */
+    unsigned a_in[2] = {0, 0}, b_count = 0;
+    uint8_t id[PDC_ID_SIZE];
+    for (uint64_t i = 0; i < 40; i++) {
+        uint64_t a = s_job_n(0, i), b = s_job_n(1, i);
+        cr_assert_eq(s_put_tagged(st, g_job_tags[0], a, 100), PDC_OK, "%s", g_err);
+        s_job_id(id, 0, a);
+        a_in[pdc_store_shard_of(st, id)]++;
+        s_job_id(id, 1, b);
+        if (pdc_store_shard_of(st, id) == 1) {
+            cr_assert_eq(s_put_tagged(st, g_job_tags[1], b, 100), PDC_OK, "%s", g_err);
+            b_count++;
+        }
+    }
+    cr_assert(a_in[0] && a_in[1] && b_count);
+    uint8_t held[PDC_ID_SIZE];
+    s_id(held, s_n_in(st, 900, 0));
+    void *dst;
+    pdc_store_reservation_t *res;
+    cr_assert_eq(pdc_store_reserve(st, held, PDC_T_BYTES, 10, &dst, &res, g_err, sizeof(g_err)),
+                 PDC_OK, "%s", g_err);
+
+    cr_assert_eq(pdc_store_delete_prefix(st, g_job_tags[1], JOB_TAG_LEN), b_count,
+                 "nothing of job B in the held shard: no wait, no refusal (%s)",
+                 pdc_store_last_error());
+    cr_assert_eq(pdc_store_delete_prefix(st, g_job_tags[0], JOB_TAG_LEN), -1,
+                 "would wait on its own reservation");
+    cr_assert(strstr(pdc_store_last_error(), "commit or abort"), "%s", pdc_store_last_error());
+    cr_assert_eq(s_usage(st).objects, a_in[0], "shard 1 was done all the same");
+    memset(dst, 1, 10);
+    cr_assert_eq(pdc_store_commit(st, &res), PDC_OK);
+    cr_assert_eq(pdc_store_delete_prefix(st, g_job_tags[0], JOB_TAG_LEN), a_in[0],
+                 "again: the rest");
+    cr_assert_eq(s_usage(st).objects, 1, "the reserved object");
+}

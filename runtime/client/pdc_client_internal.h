@@ -8,6 +8,7 @@
 #include "pdc.h"
 #include "pdc_config.h"
 #include "pdc_idmap.h"
+#include "pdc_job.h"
 #include "pdc_loop.h"
 #include "pdc_proto.h"
 #include "pdc_resources.h"
@@ -62,7 +63,8 @@ struct pdc_client {
     int control[64]; /* BLOCKED/UNBLOCKED to send, in order */
     int ncontrol;
     char head_endpoint[PATH_MAX];
-    pdc_peer_t *head; /* opened on first use */
+    pdc_peer_t *head;            /* opened on first use */
+    char job_id[PDC_JOB_ID_MAX]; /* PDC_JOB_ID, sent with lease requests */
 
     /* Other nodes (pdc_remote.c). */
     struct raylet_conn *raylets; /* other nodes' raylets we asked for leases */

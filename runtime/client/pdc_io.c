@@ -307,6 +307,7 @@ pdc_client *pdc_client_connect(const char *raylet_endpoint, int is_worker, const
         return NULL;
     }
     c->is_worker = is_worker;
+    snprintf(c->job_id, sizeof c->job_id, "%s", pdc_job_current());
     c->exec_thread = pthread_self();
     if (worker_id)
         memcpy(c->worker_id, worker_id, PDC_ID_LEN);

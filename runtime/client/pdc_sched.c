@@ -76,6 +76,7 @@ void pdc_sched_request_lease(pdc_client *c, void *raylet, uint64_t request, doub
     pdc_enc_s(&c->enc, sched->labels);
     pdc_enc_s(&c->enc, locality ? locality : "");
     pdc_enc_s(&c->enc, sched->runtime);
+    pdc_enc_s(&c->enc, c->job_id);
     pdc_wire_send(raylet ? raylet : pdc_peer_sock(c->raylet), NULL, 0, &c->enc, NULL, 0);
 }
 

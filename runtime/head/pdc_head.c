@@ -12,6 +12,11 @@
     actor (so a clash fails the creation at once), fills in the endpoint
     when the actor is built, and drops the name when the actor dies.
 
+    Jobs live here as well (pdc_jobs_table.h): the table of what
+    pdc-submit ran, their output and who follows it.  The head reaches a
+    node's raylet for them on the raylet's own connection (the routing id
+    of its last NODE_REGISTER or HEARTBEAT).
+
     The head is not on the per-task path: tasks and actor calls go from
     callers to workers directly.
 
@@ -24,6 +29,9 @@
 #include "pdc_code.h"
 #include "pdc_config.h"
 #include "pdc_daemon.h"
+#include "pdc_job.h"
+#include "pdc_jobs_table.h"
+#include "pdc_labels.h"
 #include "pdc_log.h"
 #include "pdc_loop.h"
 #include "pdc_wire.h"
@@ -34,6 +42,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #define MAX_RESOURCES 16
@@ -48,6 +57,8 @@ typedef struct node {
     char endpoint[PATH_MAX];       /* from other hosts                  */
     char local_endpoint[PATH_MAX]; /* from the node's own host          */
     char labels[1024];
+    uint8_t rid[256]; /* its raylet's connection to the head */
+    size_t rid_len;
     int alive;
     uint64_t last_seen;
     resource_t res[MAX_RESOURCES];
@@ -86,7 +97,26 @@ typedef struct {
     uv_timer_t check;
     pdc_daemon_signals_t signals;
     uint64_t bad_messages;
+    pdc_jobs_table_t *jobs;
+    int insecure_jobs;
 } head_t;
+
+/* Wall-clock milliseconds, for the job table's times. */
+static uint64_t s_wall_ms(void) {
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (uint64_t) tv.tv_sec * 1000 + (uint64_t) tv.tv_usec / 1000;
+}
+
+/* Where the head reaches n's raylet: the connection its last message
+   came on. */
+static void s_note_rid(node_t *n, pdc_inbound_t *in) {
+    size_t len = zmq_msg_size(&in->frames[0]);
+    if (len <= sizeof n->rid) {
+        memcpy(n->rid, zmq_msg_data(&in->frames[0]), len);
+        n->rid_len = len;
+    }
+}
 
 static node_t *s_node(head_t *self, const char *id) {
     for (node_t *n = self->nodes; n; n = n->next)
@@ -136,6 +166,7 @@ static void s_on_node_register(head_t *self, pdc_inbound_t *in) {
     pdc_f_cstr(&f[PDC_NODE_REGISTER_LOCAL_ENDPOINT], n->local_endpoint, sizeof n->local_endpoint);
     n->alive = 1;
     n->last_seen = uv_now(self->loop);
+    s_note_rid(n, in);
     pdc_info("node %s registered at %s", n->id, n->endpoint);
     pdc_enc_begin(&self->enc, PDC_MSG_NODE_REGISTERED, in->msg.request_id);
     pdc_enc_u(&self->enc, (uint64_t) self->cfg.heartbeat_ms);
@@ -154,6 +185,7 @@ static int s_on_heartbeat(head_t *self, pdc_inbound_t *in) {
         return 0;
     }
     n->last_seen = uv_now(self->loop);
+    s_note_rid(n, in);
     s_read_resources(n, &in->msg.fields[PDC_HEARTBEAT_AVAILABLE], 1);
     return 1;
 }
@@ -192,8 +224,15 @@ static void s_on_status(head_t *self, pdc_inbound_t *in) {
     for (node_t *n = self->nodes; n; n = n->next)
         *(n->alive ? &alive : &dead) += 1;
     pdc_enc_begin(&self->enc, PDC_MSG_STATUS_REPLY, in->msg.request_id);
-    const char *names[] = {"nodes_alive", "nodes_dead", "bad_messages", "pid"};
-    double values[] = {alive, dead, (double) self->bad_messages, (double) getpid()};
+    const char *names[] = {"nodes_alive",  "nodes_dead",   "bad_messages", "pid",
+                           "jobs_pending", "jobs_running", "insecure_jobs"};
+    double values[] = {alive,
+                       dead,
+                       (double) self->bad_messages,
+                       (double) getpid(),
+                       pdc_jobs_table_count(self->jobs, PDC_JOB_PENDING),
+                       pdc_jobs_table_count(self->jobs, PDC_JOB_RUNNING),
+                       self->insecure_jobs};
     size_t count = sizeof names / sizeof *names;
     pdc_enc_array(&self->enc, count);
     for (size_t i = 0; i < count; i++) {
@@ -316,9 +355,9 @@ static void s_on_code(head_t *self, pdc_inbound_t *in) {
     if (!p) {
         char got[PDC_CODE_HASH_LEN + 1];
         size_t size = body ? zmq_msg_size(body) : 0;
-        if (!body) {
-            pdc_wire_reply_error(sock, in, &self->enc, PDC_EINVAL,
-                                 "CODE_PUT without the library's bytes");
+        if (!body) { /* a question: does the head have it? */
+            snprintf(why, sizeof why, "no code package %s at the head: send its bytes", hash);
+            pdc_wire_reply_error(sock, in, &self->enc, PDC_ENOTFOUND, why);
             return;
         }
         pdc_code_hash(zmq_msg_data(body), size, got);
@@ -387,6 +426,8 @@ static void s_on_router(pdc_zwatch_t *watch, void *sock, void *arg) {
         s_on_code(self, &in);
         break;
     default:
+        if (pdc_jobs_table_on_message(self->jobs, &in, s_wall_ms()))
+            break;
         pdc_wire_refuse(sock, &in, &self->enc, "the head", &self->bad_messages);
     }
     pdc_inbound_close(&in);
@@ -405,7 +446,66 @@ static void s_on_check(uv_timer_t *t) {
             n->alive = 0;
             pdc_warn("node %s missed heartbeats for %llu ms: declared dead", n->id,
                      (unsigned long long) (now - n->last_seen));
+            pdc_jobs_table_node_dead(self->jobs, n->id, s_wall_ms());
         }
+    pdc_jobs_table_check(self->jobs, s_wall_ms());
+}
+
+/* ---- What the job table asks of the nodes ------------------------------ */
+
+/* The amount of resource name node n has free (CPU included). */
+static double s_free(const node_t *n, const char *name) {
+    for (int k = 0; k < n->nres; k++)
+        if (!strcmp(n->res[k].name, name))
+            return n->res[k].available;
+    return 0;
+}
+
+static int s_place_job(void *arg, const pdc_resources_t *want, const char *selector, char *node,
+                       size_t len, char *why, size_t why_len) {
+    head_t *self = arg;
+    pdc_selector_t sel;
+    if (pdc_selector_parse(selector, &sel, why, why_len))
+        return -1;
+    node_t *best = NULL;
+    int alive = 0;
+    for (node_t *n = self->nodes; n; n = n->next) {
+        if (!n->alive || !n->rid_len)
+            continue;
+        alive++;
+        pdc_labels_t labels;
+        char err[128];
+        if (pdc_labels_parse(n->labels, &labels, err, sizeof err) ||
+            !pdc_selector_match(&sel, &labels))
+            continue;
+        int fits = 1;
+        for (int k = 0; k < want->n && fits; k++)
+            fits = s_free(n, want->name[k]) + 1e-9 >= want->amount[k];
+        if (fits && (!best || s_free(n, "CPU") > s_free(best, "CPU")))
+            best = n;
+    }
+    if (!best) {
+        char res[256];
+        snprintf(why, why_len, "none of the %d live nodes has %s free%s%s", alive,
+                 want->n ? pdc_resources_format(want, res, sizeof res) : "a place",
+                 *selector ? " with labels matching " : "", selector);
+        return -1;
+    }
+    snprintf(node, len, "%s", best->id);
+    return 0;
+}
+
+static int s_send_to_node(void *arg, const char *node, const pdc_enc_t *enc) {
+    head_t *self = arg;
+    int sent = 0;
+    for (node_t *n = self->nodes; n; n = n->next)
+        if (n->alive && n->rid_len && (!node || !strcmp(n->id, node)))
+            sent += !pdc_wire_send(zsock_resolve(self->router), n->rid, n->rid_len, enc, NULL, 0);
+    return node && !sent ? -1 : 0;
+}
+
+static int s_has_code(void *arg, const char *hash) {
+    return s_code(arg, hash) != NULL;
 }
 
 static void s_on_signal(uv_signal_t *h, int signum) {
@@ -421,6 +521,8 @@ static void s_usage(FILE *out) {
         "The cluster daemon of pdc: node membership, heartbeats, resource view.\n\n"
         "  --endpoint EP        where raylets and clients reach it (tcp://HOST:6380 or ipc://...)\n"
         "  --owner-pid PID      stop when this process is gone (embedded clusters)\n"
+        "  --insecure-jobs      take job submissions (pdc-submit) from any host, not only\n"
+        "                       from this one: anyone who reaches the port can run code\n"
         "  --set NAME=VALUE     any setting of --print-config\n"
         "  --print-config       print every setting and exit\n"
         "  -h, --help           this text\n");
@@ -435,10 +537,13 @@ int pdc_head_main(int argc, char **argv) {
         return 2;
     }
     pdc_log_init("pdc-head", PDC_LOG_INFO);
-    static const struct option opts[] = {
-        {"endpoint", required_argument, 0, 'e'}, {"owner-pid", required_argument, 0, 'o'},
-        {"set", required_argument, 0, 'x'},      {"print-config", no_argument, 0, 'p'},
-        {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
+    static const struct option opts[] = {{"endpoint", required_argument, 0, 'e'},
+                                         {"owner-pid", required_argument, 0, 'o'},
+                                         {"set", required_argument, 0, 'x'},
+                                         {"print-config", no_argument, 0, 'p'},
+                                         {"insecure-jobs", no_argument, 0, 'j'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
     int c;
     char err[256];
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -448,6 +553,9 @@ int pdc_head_main(int argc, char **argv) {
             break;
         case 'o':
             self->owner_pid = atoi(optarg);
+            break;
+        case 'j':
+            self->insecure_jobs = 1;
             break;
         case 'x':
             if (pdc_config_set(&self->cfg, optarg, err, sizeof err)) {
@@ -487,6 +595,23 @@ int pdc_head_main(int argc, char **argv) {
     signal(SIGPIPE, SIG_IGN);
     self->loop = uv_default_loop();
     pdc_enc_init(&self->enc);
+    pdc_jobs_table_config_t jcfg = {.router = zsock_resolve(self->router),
+                                    .cfg = &self->cfg,
+                                    .insecure_jobs = self->insecure_jobs,
+                                    .place = s_place_job,
+                                    .send = s_send_to_node,
+                                    .has_code = s_has_code,
+                                    .arg = self};
+    self->jobs = pdc_jobs_table_new(&jcfg);
+    if (!self->jobs) {
+        pdc_error("out of memory starting the head");
+        zsock_destroy(&self->router);
+        return 1;
+    }
+    if (self->insecure_jobs)
+        pdc_warn("--insecure-jobs: any host that reaches %s can submit jobs, which run code as "
+                 "this cluster's user",
+                 self->endpoint);
     self->watch = pdc_zwatch_new(self->loop, zsock_resolve(self->router), s_on_router, self);
     uv_timer_init(self->loop, &self->check);
     self->check.data = self;
@@ -507,6 +632,7 @@ int pdc_head_main(int argc, char **argv) {
     pdc_daemon_signals_close(&self->signals);
     uv_run(self->loop, UV_RUN_DEFAULT);
     uv_loop_close(self->loop);
+    pdc_jobs_table_destroy(&self->jobs);
     while (self->code) {
         code_pkg_t *p = self->code;
         self->code = p->next;

@@ -27,6 +27,8 @@ typedef struct fetch {
 
 struct pdc_code_cache {
     void *router;
+    pdc_code_cache_ready_fn *on_ready; /* for the raylet's own fetches */
+    void *arg;
     char dir[PATH_MAX];
     int64_t timeout_ms;
     fetch_t *fetches;
@@ -34,11 +36,14 @@ struct pdc_code_cache {
     pdc_enc_t enc;
 };
 
-pdc_code_cache_t *pdc_code_cache_new(void *router, const char *dir, int64_t timeout_ms) {
+pdc_code_cache_t *pdc_code_cache_new(void *router, const char *dir, int64_t timeout_ms,
+                                     pdc_code_cache_ready_fn *on_ready, void *arg) {
     pdc_code_cache_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
     self->router = router;
+    self->on_ready = on_ready;
+    self->arg = arg;
     snprintf(self->dir, sizeof self->dir, "%s", dir);
     self->timeout_ms = timeout_ms;
     self->next_seq = (uint64_t) 1 << 62; /* apart from the heartbeat's 0 */
@@ -70,10 +75,21 @@ static void s_path(pdc_code_cache_t *self, const char *hash, char *out, size_t l
     snprintf(out, len, "%s/%s.so", self->dir, hash);
 }
 
-static void s_reply_path(pdc_code_cache_t *self, const void *rid, size_t rid_len, uint64_t request,
-                         const char *hash) {
+/* The answer to a waiter: a routing id of a client, or none for the
+   raylet's own fetch (pdc_code_cache_fetch), whose callback gets it. */
+static void s_answer(pdc_code_cache_t *self, const void *rid, size_t rid_len, uint64_t request,
+                     const char *hash, int code, const char *why) {
     char path[PATH_MAX + 80];
     s_path(self, hash, path, sizeof path);
+    if (!rid_len) {
+        if (self->on_ready)
+            self->on_ready(hash, code == PDC_OK ? path : NULL, why, self->arg);
+        return;
+    }
+    if (code != PDC_OK) {
+        pdc_wire_send_error(self->router, rid, rid_len, &self->enc, request, code, why);
+        return;
+    }
     pdc_enc_begin(&self->enc, PDC_MSG_CODE_PATH, request);
     pdc_enc_s(&self->enc, hash);
     pdc_enc_s(&self->enc, path);
@@ -87,6 +103,9 @@ static void s_ask_head(pdc_code_cache_t *self, fetch_t *f, void *head) {
     f->asked = 1;
 }
 
+static void s_get(pdc_code_cache_t *self, const char *hash, const void *rid, size_t rid_len,
+                  uint64_t request, void *head, uint64_t now_ms);
+
 void pdc_code_cache_get(pdc_code_cache_t *self, pdc_inbound_t *in, void *head, uint64_t now_ms) {
     size_t hlen;
     const char *h = pdc_f_str(&in->msg.fields[PDC_CODE_GET_HASH], &hlen);
@@ -99,17 +118,29 @@ void pdc_code_cache_get(pdc_code_cache_t *self, pdc_inbound_t *in, void *head, u
                             "a code hash is 64 lowercase hex digits");
         return;
     }
-    char hash[PDC_CODE_HASH_LEN + 1], path[PATH_MAX + 80];
+    char hash[PDC_CODE_HASH_LEN + 1];
     memcpy(hash, h, PDC_CODE_HASH_LEN);
     hash[PDC_CODE_HASH_LEN] = '\0';
+    s_get(self, hash, rid, rid_len, in->msg.request_id, head, now_ms);
+}
+
+void pdc_code_cache_fetch(pdc_code_cache_t *self, const char *hash, void *head, uint64_t now_ms) {
+    s_get(self, hash, NULL, 0, 0, head, now_ms);
+}
+
+/* A package for a waiter: from the cache at once, or once the head has
+   sent it. */
+static void s_get(pdc_code_cache_t *self, const char *hash, const void *rid, size_t rid_len,
+                  uint64_t request, void *head, uint64_t now_ms) {
+    char path[PATH_MAX + 80];
     s_path(self, hash, path, sizeof path);
     if (access(path, R_OK) == 0) {
-        s_reply_path(self, rid, rid_len, in->msg.request_id, hash);
+        s_answer(self, rid, rid_len, request, hash, PDC_OK, NULL);
         return;
     }
     if (!head) {
-        pdc_wire_send_error(self->router, rid, rid_len, &self->enc, in->msg.request_id,
-                            PDC_ENOTFOUND, "this node has no head to fetch code packages from");
+        s_answer(self, rid, rid_len, request, hash, PDC_ENOTFOUND,
+                 "this node has no head to fetch code packages from");
         return;
     }
     fetch_t *f;
@@ -126,7 +157,7 @@ void pdc_code_cache_get(pdc_code_cache_t *self, pdc_inbound_t *in, void *head, u
         self->fetches = f;
         s_ask_head(self, f, head);
     }
-    pdc_waiters_add(&f->waiters, rid, rid_len, in->msg.request_id);
+    pdc_waiters_add(&f->waiters, rid, rid_len, request);
 }
 
 static void s_finish(pdc_code_cache_t *self, fetch_t *f, int code, const char *why) {
@@ -135,13 +166,8 @@ static void s_finish(pdc_code_cache_t *self, fetch_t *f, int code, const char *w
             *p = f->next;
             break;
         }
-    for (pdc_waiter_t *w = f->waiters; w; w = w->next) {
-        if (code == PDC_OK)
-            s_reply_path(self, w->rid, w->rid_len, w->request, f->hash);
-        else
-            pdc_wire_send_error(self->router, w->rid, w->rid_len, &self->enc, w->request, code,
-                                why);
-    }
+    for (pdc_waiter_t *w = f->waiters; w; w = w->next)
+        s_answer(self, w->rid, w->rid_len, w->request, f->hash, code, why);
     s_fetch_free(f);
 }
 

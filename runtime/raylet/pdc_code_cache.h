@@ -19,13 +19,23 @@
 
 typedef struct pdc_code_cache pdc_code_cache_t;
 
+/* The raylet's own fetch of hash is done: path is the package's file,
+   or NULL with why. */
+typedef void pdc_code_cache_ready_fn(const char *hash, const char *path, const char *why,
+                                     void *arg);
+
 /* router: where clients' requests came from (replies go there); dir: the
-   cache directory (created). */
-pdc_code_cache_t *pdc_code_cache_new(void *router, const char *dir, int64_t timeout_ms);
+   cache directory (created); on_ready (may be NULL): for
+   pdc_code_cache_fetch. */
+pdc_code_cache_t *pdc_code_cache_new(void *router, const char *dir, int64_t timeout_ms,
+                                     pdc_code_cache_ready_fn *on_ready, void *arg);
 void pdc_code_cache_destroy(pdc_code_cache_t **self_p);
 
 /* CODE_GET from a client on this node; head: the head's DEALER or NULL. */
 void pdc_code_cache_get(pdc_code_cache_t *self, pdc_inbound_t *in, void *head, uint64_t now_ms);
+/* Fetch hash for the raylet itself (a job's working directory): on_ready
+   is called once it is in the cache (at once if it is) or has failed. */
+void pdc_code_cache_fetch(pdc_code_cache_t *self, const char *hash, void *head, uint64_t now_ms);
 /* A message from the head: 1 if it answered one of our fetches. */
 int pdc_code_cache_on_head(pdc_code_cache_t *self, pdc_inbound_t *in, void *head, uint64_t now_ms);
 /* Ask again, or give up on, fetches the head could not answer yet. */

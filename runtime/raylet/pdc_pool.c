@@ -5,6 +5,7 @@
     until libuv has closed its process handle after the exit callback. */
 #include "pdc_pool.h"
 
+#include "pdc_job.h"
 #include "pdc_log.h"
 
 #include <fcntl.h>
@@ -24,6 +25,7 @@ struct pdc_worker {
     char public_endpoint[PATH_MAX]; /* tcp, for owners on other nodes   */
     pdc_rid_t rid;                  /* its client on our ROUTER         */
     char *runtime;                  /* its command line; "" for pdc-worker */
+    char job[PDC_JOB_ID_MAX];       /* the job it was started for, or "" */
     uint64_t idle_since;
     pdc_pool_t *pool;
     struct pdc_worker *next;
@@ -227,9 +229,14 @@ pdc_worker_t *pdc_pool_spawn(pdc_pool_t *self, const char *runtime) {
     w->pool = self;
     pdc_id_new(w->id);
     pdc_id_hex(w->id, w->idhex);
+    char *job = strchr(words, '\n'); /* a job's worker: runtime "\n" job */
+    if (job) {
+        *job++ = '\0';
+        snprintf(w->job, sizeof w->job, "%s", job);
+    }
     char *args[RUNTIME_WORDS + 10];
-    int n = *runtime ? s_runtime_args(words, args, RUNTIME_WORDS) : 0;
-    if (*runtime && n <= 0) {
+    int n = *words ? s_runtime_args(words, args, RUNTIME_WORDS) : 0;
+    if (*words && n <= 0) {
         char why[768];
         snprintf(why, sizeof why, "cannot start a worker for runtime '%.200s': %s", runtime,
                  n < 0 ? "more than 32 words" : "no command");
@@ -252,18 +259,25 @@ pdc_worker_t *pdc_pool_spawn(pdc_pool_t *self, const char *runtime) {
     }
     args[n] = NULL;
     char logpath[PATH_MAX + 64];
-    snprintf(logpath, sizeof logpath, "%s/logs/worker-%s.log", self->session,
-             w->idhex + PDC_ID_LEN);
+    pdc_worker_log_path(w, logpath, sizeof logpath);
     int fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     uv_stdio_container_t stdio[3] = {{UV_IGNORE}, {UV_IGNORE}, {UV_IGNORE}};
     if (fd >= 0) {
         stdio[1].flags = stdio[2].flags = UV_INHERIT_FD;
         stdio[1].data.fd = stdio[2].data.fd = fd;
     }
-    uv_process_options_t opts = {
-        .exit_cb = s_on_exit, .file = program, .args = args, .stdio_count = 3, .stdio = stdio};
+    char job_var[PDC_JOB_ID_MAX + 16];
+    snprintf(job_var, sizeof job_var, "%s=%s", PDC_JOB_ENV, w->job);
+    char **env = *w->job ? pdc_job_environ(job_var) : NULL;
+    uv_process_options_t opts = {.exit_cb = s_on_exit,
+                                 .file = program,
+                                 .args = args,
+                                 .env = env,
+                                 .stdio_count = 3,
+                                 .stdio = stdio};
     w->proc.data = w;
     int rc = uv_spawn(self->loop, &w->proc, &opts);
+    free(env);
     if (fd >= 0)
         close(fd);
     if (rc) {
@@ -359,6 +373,30 @@ const char *pdc_worker_endpoint(const pdc_worker_t *w, int remote) {
 
 const char *pdc_worker_runtime(const pdc_worker_t *w) {
     return w->runtime;
+}
+
+const char *pdc_worker_job(const pdc_worker_t *w) {
+    return w->job;
+}
+
+void pdc_worker_log_path(const pdc_worker_t *w, char *out, size_t len) {
+    snprintf(out, len, "%s/logs/worker-%s.log", w->pool->session, w->idhex + PDC_ID_LEN);
+}
+
+pdc_worker_t *pdc_pool_next(pdc_pool_t *self, pdc_worker_t *w) {
+    return w ? w->next : self->workers;
+}
+
+int pdc_pool_kill_job(pdc_pool_t *self, const char *job, int signum) {
+    int n = 0;
+    for (pdc_worker_t *w = self->workers; w; w = w->next)
+        if (!strcmp(w->job, job)) {
+            uv_process_kill(&w->proc, signum);
+            if (w->state != PDC_WORKER_LEASED)
+                w->state = PDC_WORKER_STOPPING; /* takes no lease on its way out */
+            n++;
+        }
+    return n;
 }
 
 const pdc_rid_t *pdc_worker_rid(const pdc_worker_t *w) {

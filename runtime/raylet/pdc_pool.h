@@ -86,7 +86,10 @@ void pdc_pool_destroy(pdc_pool_t **self_p);
 
 /* Start one worker of runtime (NULL or "": pdc-worker; otherwise a
    command line, its words separated by tabs, run with pdc-worker's
-   options appended): it, or NULL (logged). */
+   options appended): it, or NULL (logged).  A runtime may end in a
+   newline and a job id: the worker is that job's (PDC_JOB_ID is set in
+   its environment, pdc_worker_job names it), and takes only leases that
+   ask for the same runtime, so only the job's. */
 pdc_worker_t *pdc_pool_spawn(pdc_pool_t *self, const char *runtime);
 /* Have at least n workers of runtime STARTING (start what is missing),
    unless a worker died starting less than retry_ms ago. */
@@ -120,8 +123,17 @@ const char *pdc_worker_endpoint(const pdc_worker_t *w, int remote);
 /* Its client's routing id on the raylet's ROUTER (empty until it
    registered). */
 const pdc_rid_t *pdc_worker_rid(const pdc_worker_t *w);
-/* Its runtime ("" for pdc-worker). */
+/* Its runtime ("" for pdc-worker), as given to pdc_pool_spawn. */
 const char *pdc_worker_runtime(const pdc_worker_t *w);
+/* The job it was started for ("" none). */
+const char *pdc_worker_job(const pdc_worker_t *w);
+/* Where its stdout and stderr go: SESSION/logs/worker-ID.log. */
+void pdc_worker_log_path(const pdc_worker_t *w, char *out, size_t len);
+/* The worker after w in the pool (the first for NULL), or NULL. */
+pdc_worker_t *pdc_pool_next(pdc_pool_t *self, pdc_worker_t *w);
+/* Send signum to every worker of job; those not leased take no lease
+   any more.  How many were signalled. */
+int pdc_pool_kill_job(pdc_pool_t *self, const char *job, int signum);
 void pdc_worker_kill(pdc_worker_t *w, int signum);
 
 /* Stop idle workers beyond keep that have been idle too long. */

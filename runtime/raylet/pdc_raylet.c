@@ -34,6 +34,7 @@
 #include "pdc_daemon.h"
 #include "pdc_holders.h"
 #include "pdc_id.h"
+#include "pdc_job_runner.h"
 #include "pdc_labels.h"
 #include "pdc_leases.h"
 #include "pdc_log.h"
@@ -79,6 +80,7 @@ typedef struct {
     pdc_holders_t *holders;
     pdc_transfers_t *transfers;
     pdc_code_cache_t *code;
+    pdc_job_runner_t *jobs;
     zsock_t *router, *head_sock;
     pdc_zwatch_t *router_watch, *head_watch;
     pdc_store_t *store;
@@ -114,6 +116,8 @@ static void s_on_worker_exit(pdc_pool_t *pool, pdc_worker_t *w, int status, void
     (void) pool;
     raylet_t *self = arg;
     pdc_leases_worker_exited(self->leases, w, status);
+    if (self->jobs)
+        pdc_job_runner_worker_exited(self->jobs, w);
     if (self->stopping)
         return;
     pdc_leases_release_holder(self->leases, pdc_worker_rid(w));
@@ -242,6 +246,7 @@ static void s_reply_status(raylet_t *self, pdc_inbound_t *in) {
         {"transfer_bytes_in", (double) tstats.bytes_in},
         {"transfer_bytes_out", (double) tstats.bytes_out},
         {"transfers_failed", (double) tstats.failed},
+        {"job_drivers", self->jobs ? pdc_job_runner_drivers(self->jobs) : 0},
     };
     size_t n = sizeof rows / sizeof rows[0];
     pdc_enc_begin(&self->enc, PDC_MSG_STATUS_REPLY, in->msg.request_id);
@@ -382,6 +387,8 @@ static void s_on_head(pdc_zwatch_t *watch, void *sock, void *arg) {
         ; /* a code package, or the head's answer that it has none yet */
     else if (in.msg.type == PDC_MSG_NODES_REPLY)
         s_on_view(self, &in.msg.fields[PDC_NODES_REPLY_NODES]);
+    else if (in.msg.type == PDC_MSG_JOB_START || in.msg.type == PDC_MSG_JOB_STOP)
+        pdc_job_runner_on_head(self->jobs, &in);
     else if (in.msg.type == PDC_MSG_ERROR) {
         char why[256];
         pdc_warn("head: %s; registering again",
@@ -404,6 +411,13 @@ static void s_on_heartbeat(uv_timer_t *t) {
     pdc_wire_send(s_head(self), NULL, 0, &self->enc, NULL, 0);
 }
 
+/* The code cache fetched a package for the raylet: a job's. */
+static void s_on_package(const char *hash, const char *path, const char *why, void *arg) {
+    raylet_t *self = arg;
+    if (self->jobs)
+        pdc_job_runner_package_ready(self->jobs, hash, path, why);
+}
+
 /* ---- Stopping ---------------------------------------------------------- */
 
 static void s_stop(raylet_t *self, const char *why) {
@@ -412,6 +426,7 @@ static void s_stop(raylet_t *self, const char *why) {
     self->stopping = 1;
     pdc_info("stopping: %s", why);
     pdc_pool_stop(self->pool, SIGTERM);
+    pdc_job_runner_stop(self->jobs, SIGTERM);
     uv_stop(self->loop);
 }
 
@@ -506,8 +521,8 @@ int pdc_raylet_main(int argc, char **argv) {
                                         zsock_resolve(self->router), self->o.node_id);
     char code_dir[PATH_MAX + 8];
     snprintf(code_dir, sizeof code_dir, "%s/code", self->o.session);
-    self->code =
-        pdc_code_cache_new(zsock_resolve(self->router), code_dir, self->o.cfg.transfer_timeout_ms);
+    self->code = pdc_code_cache_new(zsock_resolve(self->router), code_dir,
+                                    self->o.cfg.transfer_timeout_ms, s_on_package, self);
     int prestart = self->o.cfg.worker_prestart >= 0 ? (int) self->o.cfg.worker_prestart
                                                     : (int) (self->o.cpus + 0.5);
     pdc_pool_config_t pcfg = {.worker_bin = self->o.worker_bin,
@@ -549,8 +564,23 @@ int pdc_raylet_main(int argc, char **argv) {
         zsock_connect(self->head_sock, "%s", self->o.head);
         self->head_watch =
             pdc_zwatch_new(self->loop, zsock_resolve(self->head_sock), s_on_head, self);
-        s_register_with_head(self);
     }
+    pdc_job_runner_config_t jcfg = {.node_id = self->o.node_id,
+                                    .session = self->o.session,
+                                    .head_endpoint = self->o.head,
+                                    .head = s_head(self),
+                                    .pool = self->pool,
+                                    .store = self->store,
+                                    .code = self->code,
+                                    .stop_grace_ms = self->o.cfg.shutdown_timeout_ms,
+                                    .package_max_bytes =
+                                        (size_t) self->o.cfg.job_package_max_bytes};
+    self->jobs = pdc_job_runner_new(self->loop, &jcfg);
+    if (!self->jobs) {
+        pdc_error("out of memory starting the raylet");
+        return 1;
+    }
+    s_register_with_head(self);
     uv_timer_init(self->loop, &self->heartbeat);
     uv_timer_init(self->loop, &self->housekeeping);
     self->heartbeat.data = self->housekeeping.data = self;
@@ -577,17 +607,20 @@ int pdc_raylet_main(int argc, char **argv) {
     pdc_zwatch_destroy(&self->router_watch);
     pdc_zwatch_destroy(&self->head_watch);
     uint64_t deadline = uv_now(self->loop) + (uint64_t) self->o.cfg.shutdown_timeout_ms;
-    while (pdc_pool_size(self->pool) && uv_now(self->loop) < deadline) {
+    while ((pdc_pool_size(self->pool) || pdc_job_runner_drivers(self->jobs)) &&
+           uv_now(self->loop) < deadline) {
         uv_run(self->loop, UV_RUN_NOWAIT);
         usleep(2000);
         uv_update_time(self->loop);
     }
     pdc_pool_stop(self->pool, SIGKILL);
-    while (pdc_pool_size(self->pool))
+    pdc_job_runner_stop(self->jobs, SIGKILL);
+    while (pdc_pool_size(self->pool) || pdc_job_runner_drivers(self->jobs))
         uv_run(self->loop, UV_RUN_ONCE);
 
     /* Sockets and store go before the signal handlers (see pdc_daemon.h). */
     pdc_transfers_destroy(&self->transfers);
+    pdc_job_runner_destroy(&self->jobs);
     pdc_code_cache_destroy(&self->code);
     zsock_destroy(&self->router);
     zsock_destroy(&self->head_sock);

@@ -1,6 +1,8 @@
 /*  pdc_view: the cluster view and the placement policy (see pdc_view.h). */
 #include "pdc_view.h"
 
+#include "pdc_job.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,6 +95,23 @@ int pdc_lease_shape_read(const msgpack_object *f, pdc_lease_shape_t *s, char *er
         return -1;
     }
     pdc_f_cstr(&f[PDC_LEASE_REQUEST_RUNTIME], s->runtime, sizeof s->runtime);
+    char job[PDC_JOB_ID_MAX + 1];
+    if (f[PDC_LEASE_REQUEST_JOB].via.str.size) {
+        char why[160];
+        if (f[PDC_LEASE_REQUEST_JOB].via.str.size >= PDC_JOB_ID_MAX ||
+            pdc_job_id_check(pdc_f_cstr(&f[PDC_LEASE_REQUEST_JOB], job, sizeof job), why,
+                             sizeof why)) {
+            snprintf(err, errlen, "the lease request's job: %s",
+                     f[PDC_LEASE_REQUEST_JOB].via.str.size >= PDC_JOB_ID_MAX ? "too long" : why);
+            return -1;
+        }
+        size_t at = strlen(s->runtime);
+        if (at + 1 + strlen(job) >= sizeof s->runtime) {
+            snprintf(err, errlen, "the runtime is too long for a job's lease (%zu bytes)", at);
+            return -1;
+        }
+        snprintf(s->runtime + at, sizeof s->runtime - at, "\n%s", job);
+    }
     if (s->strategy > PDC_SCHED_NODE_AFFINITY) {
         snprintf(err, errlen, "unknown scheduling strategy %u", s->strategy);
         return -1;

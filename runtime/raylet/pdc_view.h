@@ -61,7 +61,10 @@ typedef struct {
     char affinity[PDC_NODE_ID_MAX];
     pdc_selector_t selector;
     char locality[PDC_NODE_ID_MAX];
-    char runtime[4096]; /* the worker's command line; "" for pdc-worker */
+    /* The kind of worker it needs (pdc_pool's runtime): the worker's
+       command line ("" for pdc-worker), and for a job's lease a newline
+       and the job id, since a job's leases go to the job's own workers. */
+    char runtime[4096];
 } pdc_lease_shape_t;
 
 typedef enum { PDC_PLACE_LOCAL, PDC_PLACE_REMOTE, PDC_PLACE_WAIT, PDC_PLACE_FAIL } pdc_place_t;

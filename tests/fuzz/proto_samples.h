@@ -112,6 +112,19 @@ static inline void sample_tasks(pdc_enc_t *e) {
     pdc_enc_array(e, 0);
 }
 
+/* A job's row in the job table. */
+static inline void sample_job_row(pdc_enc_t *e) {
+    pdc_enc_array(e, 10);
+    pdc_enc_s(e, "job-1");
+    pdc_enc_s(e, "./run --n=3");
+    pdc_enc_u(e, 1);
+    pdc_enc_s(e, SAMPLE_NODE);
+    pdc_enc_u(e, 1000), pdc_enc_u(e, 1001), pdc_enc_u(e, 0);
+    pdc_enc_i(e, 0);
+    pdc_enc_s(e, "");
+    pdc_enc_u(e, SAMPLE_PID);
+}
+
 /* One valid message of the given type into enc (which is restarted). */
 static inline void sample_encode(pdc_enc_t *e, unsigned type, uint64_t reqid) {
     pdc_enc_begin(e, (pdc_msg_type) type, reqid);
@@ -149,6 +162,7 @@ static inline void sample_encode(pdc_enc_t *e, unsigned type, uint64_t reqid) {
         pdc_enc_s(e, "tier=edge");
         pdc_enc_s(e, "");
         pdc_enc_s(e, SAMPLE_RUNTIME);
+        pdc_enc_s(e, "job-1");
         break;
     case PDC_MSG_ACTOR_CREATE:
         pdc_enc_id(e, SAMPLE_ID_A);
@@ -287,6 +301,49 @@ static inline void sample_encode(pdc_enc_t *e, unsigned type, uint64_t reqid) {
         pdc_enc_map(e, 0);
         pdc_enc_map(e, 0);
         pdc_enc_s(e, "");
+        pdc_enc_s(e, "");
+        break;
+    case PDC_MSG_JOB_SUBMIT:
+        pdc_enc_s(e, "job-1");
+        pdc_enc_s(e, SAMPLE_CODE_HASH);
+        pdc_enc_array(e, 2), pdc_enc_s(e, "./run"), pdc_enc_s(e, "--n=3");
+        pdc_enc_array(e, 1), pdc_enc_s(e, "K=V");
+        pdc_enc_map(e, 1), pdc_enc_s(e, "CPU"), pdc_enc_f(e, 1.0);
+        pdc_enc_s(e, "tier=edge");
+        pdc_enc_u(e, 1);
+        break;
+    case PDC_MSG_JOB_LIST:
+    case PDC_MSG_JOB_STOP:
+        pdc_enc_s(e, "job-1");
+        break;
+    case PDC_MSG_JOB_LOGS:
+        pdc_enc_s(e, "job-1");
+        pdc_enc_u(e, 1);
+        break;
+    case PDC_MSG_JOB_TABLE:
+        pdc_enc_array(e, 1);
+        sample_job_row(e);
+        break;
+    case PDC_MSG_JOB_DONE:
+        sample_job_row(e);
+        break;
+    case PDC_MSG_JOB_START:
+        pdc_enc_s(e, "job-1");
+        pdc_enc_s(e, SAMPLE_CODE_HASH);
+        pdc_enc_array(e, 1), pdc_enc_s(e, "./run");
+        pdc_enc_array(e, 0);
+        break;
+    case PDC_MSG_JOB_STARTED:
+        pdc_enc_s(e, "job-1");
+        pdc_enc_u(e, SAMPLE_PID);
+        break;
+    case PDC_MSG_JOB_LOG:
+        pdc_enc_s(e, "job-1");
+        pdc_enc_s(e, "(node-1, pid=7) hello\n");
+        break;
+    case PDC_MSG_JOB_EXITED:
+        pdc_enc_s(e, "job-1");
+        pdc_enc_i(e, -9);
         pdc_enc_s(e, "");
         break;
     case PDC_MSG_PING:
