@@ -128,6 +128,11 @@
 #define S_COUNTER_KEYLEN 1
 /* The shard of every object of at least PDC_STORE_LARGE_OBJECT bytes. */
 #define S_LARGE_SHARD 0u
+/* The most objects one write transaction of pdc_store_delete_prefix
+   deletes: it holds the shard's write lock, so other writers of the shard
+   wait at most this many deletes, and LMDB's dirty pages of one
+   transaction stay few. */
+#define S_DELETE_BATCH 1024
 
 /* Version 2: the value header grew a state field (objects being
    received); a build that knows only version 1 would show those.
@@ -461,6 +466,29 @@ static void s_unsealed_free(s_unsealed_t *u) {
     if (u) {
         free(u->buf);
         free(u);
+    }
+}
+
+/* Forget the objects this process is receiving in shard whose ids start
+   with the len bytes of prefix (pdc_store_delete_prefix deleted them). */
+static void s_unsealed_drop_prefix(pdc_store_t *self, unsigned shard, const uint8_t *prefix,
+                                   size_t len) {
+    s_unsealed_t *dropped = NULL;
+    pthread_mutex_lock(&self->unsealed_lock);
+    for (s_unsealed_t **p = &self->unsealed; *p;) {
+        s_unsealed_t *u = *p;
+        if (u->shard == shard && memcmp(u->id, prefix, len) == 0) {
+            *p = u->next;
+            u->next = dropped;
+            dropped = u;
+        } else
+            p = &u->next;
+    }
+    pthread_mutex_unlock(&self->unsealed_lock);
+    while (dropped) {
+        s_unsealed_t *u = dropped;
+        dropped = u->next;
+        s_unsealed_free(u);
     }
 }
 
@@ -1835,6 +1863,31 @@ int pdc_store_contains(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE]) {
     return rc == MDB_SUCCESS ? 1 : s_status(rc);
 }
 
+/* End txn, a write transaction of shard that deleted objects whose
+   values (header area + data) took freed bytes, the largest of them
+   largest: take freed off the shard's used-bytes counter and commit.  A
+   large object's pages are worth reusing at once: they are already
+   faulted in, where fresh pages of the map cost a page fault each.  LMDB
+   hands them out only after one more commit, so when the largest value
+   is at least PDC_STORE_TOUCH_MIN that commit is made now (s_touch).
+   txn is ended either way; an LMDB code. */
+static int s_delete_finish(pdc_store_t *self, unsigned shard, MDB_txn *txn, uint64_t freed,
+                           size_t largest) {
+    MDB_dbi dbi = self->shards[shard].dbi;
+    uint64_t used = 0;
+    int rc = s_counter_get(txn, dbi, &used);
+    if (rc == MDB_SUCCESS)
+        rc = s_counter_put(txn, dbi, used > freed ? used - freed : 0);
+    if (rc) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    rc = mdb_txn_commit(txn);
+    if (rc == MDB_SUCCESS && largest >= PDC_STORE_TOUCH_MIN)
+        s_touch(self, shard);
+    return rc;
+}
+
 /* Delete id from shard, sealed or not; unsealed_only: only an object
    still being received (a sealed one is PDC_ENOTFOUND).  When the calling
    thread holds shard's write lock (a reservation), a delete of an object
@@ -1853,7 +1906,6 @@ static int s_delete_in(pdc_store_t *self, unsigned shard, const uint8_t *id, int
     if (rc)
         return s_status(rc);
     MDB_val key = {PDC_ID_SIZE, (void *) id}, val;
-    uint64_t used = 0;
     rc = mdb_get(txn, sh->dbi, &key, &val);
     if (rc == MDB_SUCCESS && unsealed_only) {
         s_header_t hdr;
@@ -1862,26 +1914,16 @@ static int s_delete_in(pdc_store_t *self, unsigned shard, const uint8_t *id, int
         else if (hdr.state != S_STATE_UNSEALED)
             rc = MDB_NOTFOUND; /* sealed meanwhile: not ours to drop    */
     }
-    if (rc == MDB_SUCCESS)
-        rc = s_counter_get(txn, sh->dbi, &used);
     size_t len = 0;
     if (rc == MDB_SUCCESS) {
         len = val.mv_size; /* val is invalid after the delete              */
         rc = mdb_del(txn, sh->dbi, &key, NULL);
-        if (rc == MDB_SUCCESS)
-            rc = s_counter_put(txn, sh->dbi, used > len ? used - len : 0);
     }
     if (rc) {
         mdb_txn_abort(txn);
         return s_status(rc);
     }
-    rc = mdb_txn_commit(txn);
-    /* A large object's pages are worth reusing at once: they are already
-       faulted in, where fresh pages of the map cost a page fault each.
-       LMDB hands them out only after one more commit, so make it now. */
-    if (rc == MDB_SUCCESS && len >= PDC_STORE_TOUCH_MIN)
-        s_touch(self, shard);
-    return s_status(rc);
+    return s_status(s_delete_finish(self, shard, txn, len, len));
 }
 
 /* Delete id wherever it is: its hashed shard, then the large shard.  The
@@ -1907,6 +1949,158 @@ int pdc_store_delete(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE]) {
     if (rc == PDC_OK || rc == PDC_ENOTFOUND)
         s_unsealed_free(s_unsealed_take(self, id));
     return rc;
+}
+
+/* ------------------------------------------------------------------------
+   Delete by prefix
+
+   A job's objects have ids that start with a tag of the job, and when the
+   job stops its node deletes them all: pdc_store_delete_prefix.  Keys sort
+   bytewise (LMDB's default order: memcmp, then the shorter first), so in
+   each shard the ids that start with a prefix are one run of keys,
+   beginning at the first key not less than the prefix (MDB_SET_RANGE with
+   the prefix itself).  Every shard is walked, shard 0 for the job's large
+   objects included.  A shard is first looked at with a read (s_look_begin,
+   as s_delete does for the large shard): a shard without an object of the
+   prefix is not written at all, so the delete does not wait for its write
+   lock (a large reservation being filled, say).  Then the run is deleted
+   with a cursor, S_DELETE_BATCH objects a write transaction, each
+   transaction ended by s_delete_finish as pdc_store_delete's is: the
+   used-bytes counter down by what the values took, and the touch that
+   makes a large object's pages reusable at once.  The one key that is not
+   an id, the counter's 1-byte "\0", begins the run of the prefix "\0":
+   it is stepped over.  A pin is a read transaction, so it keeps its bytes
+   as for pdc_store_delete.  Last, the objects this process was receiving
+   in the shard with the prefix are forgotten, as pdc_store_delete forgets
+   the one it deletes.
+   ------------------------------------------------------------------------ */
+
+/* Move cur to the next object whose id starts with the len bytes of
+   prefix: op MDB_SET_RANGE for the first of the run, MDB_NEXT for the one
+   after (also right after mdb_cursor_del, which leaves the cursor where
+   MDB_NEXT returns the key that followed the deleted one).  MDB_SUCCESS
+   with *key and *val, MDB_NOTFOUND past the run, or an LMDB error. */
+static int s_prefix_step(MDB_cursor *cur, MDB_cursor_op op, const uint8_t *prefix, size_t len,
+                         MDB_val *key, MDB_val *val) {
+    if (op == MDB_SET_RANGE)
+        *key = (MDB_val){len, (void *) prefix};
+    for (;; op = MDB_NEXT) {
+        int rc = mdb_cursor_get(cur, key, val, op);
+        if (rc)
+            return rc;
+        if (key->mv_size < len || memcmp(key->mv_data, prefix, len) != 0)
+            return MDB_NOTFOUND;
+        if (key->mv_size == PDC_ID_SIZE)
+            return MDB_SUCCESS; /* else the used-bytes counter: not an id */
+    }
+}
+
+/* Whether shard holds an object, in any state, whose id starts with the
+   len bytes of prefix: as s_present. */
+static int s_prefix_present(pdc_store_t *self, unsigned shard, const uint8_t *prefix, size_t len,
+                            int *rc_p) {
+    pdc_store_pin_t *look;
+    int rc = s_look_begin(self, shard, &look);
+    if (rc == MDB_SUCCESS) {
+        MDB_cursor *cur;
+        MDB_val key, val;
+        rc = mdb_cursor_open(look->txn, self->shards[shard].dbi, &cur);
+        if (rc == MDB_SUCCESS) {
+            rc = s_prefix_step(cur, MDB_SET_RANGE, prefix, len, &key, &val);
+            mdb_cursor_close(cur);
+        }
+        if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND)
+            s_why_set("object store %s: shard %u: cursor: %s", self->dir, shard, mdb_strerror(rc));
+        s_look_end(self, shard, look);
+    }
+    *rc_p = rc == MDB_NOTFOUND ? MDB_SUCCESS : rc;
+    return rc == MDB_SUCCESS;
+}
+
+/* Delete from shard every object whose id starts with the len bytes of
+   prefix; adds to *deleted how many it deleted.  MDB_SUCCESS, or an error
+   that s_why explains (the batches committed before it stay deleted).
+   When the calling thread holds shard's write lock (a reservation) and
+   the shard has such an object, the delete would wait on itself: EDEADLK,
+   and nothing deleted. */
+static int s_delete_prefix_in(pdc_store_t *self, unsigned shard, const uint8_t *prefix, size_t len,
+                              long *deleted) {
+    s_shard_t *sh = &self->shards[shard];
+    int rc;
+    if (!s_prefix_present(self, shard, prefix, len, &rc))
+        return rc; /* none here: no write                                */
+    if (s_holds(sh->env)) {
+        s_why_set("object store %s: this thread holds an open reservation on shard %u, which "
+                  "holds objects of the prefix to delete: commit or abort it first",
+                  self->dir, shard);
+        return EDEADLK;
+    }
+    /* a batch that deleted S_DELETE_BATCH objects may have left some */
+    for (long batch = S_DELETE_BATCH; batch == S_DELETE_BATCH;) {
+        MDB_txn *txn = NULL;
+        MDB_cursor *cur = NULL;
+        MDB_val key, val;
+        uint64_t freed = 0;
+        size_t largest = 0;
+        rc = mdb_txn_begin(sh->env, NULL, 0, &txn);
+        if (rc == MDB_SUCCESS)
+            rc = mdb_cursor_open(txn, sh->dbi, &cur);
+        batch = 0;
+        for (MDB_cursor_op op = MDB_SET_RANGE; rc == MDB_SUCCESS && batch < S_DELETE_BATCH;
+             op = MDB_NEXT) {
+            rc = s_prefix_step(cur, op, prefix, len, &key, &val);
+            if (rc != MDB_SUCCESS)
+                break;
+            size_t size = val.mv_size; /* val is invalid after the delete  */
+            rc = mdb_cursor_del(cur, 0);
+            if (rc == MDB_SUCCESS) {
+                freed += size;
+                largest = size > largest ? size : largest;
+                batch++;
+            }
+        }
+        if (cur)
+            mdb_cursor_close(cur);
+        if (rc == MDB_SUCCESS || rc == MDB_NOTFOUND)
+            rc = s_delete_finish(self, shard, txn, freed, largest);
+        else if (txn)
+            mdb_txn_abort(txn);
+        if (rc) {
+            s_why_set("object store %s: shard %u: delete by prefix: %s", self->dir, shard,
+                      mdb_strerror(rc));
+            return rc;
+        }
+        *deleted += batch;
+    }
+    return MDB_SUCCESS;
+}
+
+long pdc_store_delete_prefix(pdc_store_t *self, const uint8_t *prefix, size_t len) {
+    if (!self || !prefix || len == 0 || len > PDC_ID_SIZE) {
+        if (!self || !prefix)
+            s_why_set("object store: delete_prefix: a NULL argument");
+        else
+            s_why_set("object store: delete_prefix: a prefix of %zu bytes (1 to %d)", len,
+                      PDC_ID_SIZE);
+        return -1;
+    }
+    /* every shard, also after one fails: a stopped job's space is wanted
+       back; the first failure is the one told */
+    char why[S_WHY_LEN];
+    int failed = 0;
+    long total = 0;
+    for (unsigned shard = 0; shard < self->nshards; shard++) {
+        int rc = s_delete_prefix_in(self, shard, prefix, len, &total);
+        if (rc == MDB_SUCCESS)
+            s_unsealed_drop_prefix(self, shard, prefix, len);
+        else if (!failed++)
+            memcpy(why, s_why, sizeof(why));
+    }
+    if (failed) {
+        memcpy(s_why, why, sizeof(s_why));
+        return -1;
+    }
+    return total;
 }
 
 /* ------------------------------------------------------------------------

@@ -56,6 +56,12 @@
     PDC_STORE_SNAPSHOT_SHARE_MS of each other may share one.  Keep pins
     short.
 
+    Deleting by prefix: pdc_store_delete_prefix deletes every object
+    whose id starts with given bytes, in every shard, with a cursor over
+    the run of ids that share them (ids sort bytewise).  A node uses it to
+    remove the objects of a stopped job: the job's processes draw ids that
+    begin with a tag of the job.
+
     Capacity is bounded.  Used bytes are accounted per shard in the shard
     itself (updated in the same transaction as the put or delete), and a
     reserve that would take the total over capacity, or over what
@@ -200,14 +206,16 @@ int pdc_store_put(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE], pdc_type typ
    - write outside [*data, *data + size), or write at all once it has
      called seal, abort or delete of the id: *data may be in the store's
      shared map, and the pages then belong to other objects;
-   - call seal, abort or delete while another thread still writes to
-     *data: every write must happen before the call (join the writing
-     threads, or hand over with a lock or release/acquire);
+   - call seal, abort or delete (pdc_store_delete, or
+     pdc_store_delete_prefix of a prefix of the id) while another thread
+     still writes to *data: every write must happen before the call (join
+     the writing threads, or hand over with a lock or release/acquire);
    - seal or abort through another pdc_store_t than the one that created
      the object (another process's handle does not know it: seal and abort
      are PDC_ENOTFOUND there), nor use *data after fork in the child;
-   - delete, from another process, an id that is being received here, as
-     the writes would land in freed pages; and
+   - delete, from another process, an id that is being received here
+     (by itself or by a prefix), as the writes would land in freed pages;
+     and
    - leave an object unsealed for ever: it holds its space, and an
      unsealed object of a process that died stays (invisible, counted)
      until someone deletes its id. */
@@ -252,6 +260,36 @@ const char *pdc_store_last_error(void);
    PDC_EINVAL when the object is in a shard the calling thread holds a
    reservation on. */
 int pdc_store_delete(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE]);
+
+/* Delete every object whose id starts with the len bytes of prefix
+   (1 <= len <= PDC_ID_SIZE), sealed or not, in every shard, as
+   pdc_store_delete does for one (readers that hold a pin keep their view
+   until they unpin; space is given back as pdc_store_delete gives it
+   back).  The number deleted, or -1 on an LMDB error (pdc_store_last_error
+   says which).
+
+   What it is for: the node removes the objects of a stopped job, whose
+   processes draw ids that begin with a tag of the job.  Ids sort bytewise
+   in a shard, so the cost is a look-up per shard plus the objects deleted,
+   not a scan of the store.  A shard that holds no object of the prefix is
+   only read, never written (no wait for its write lock).  The deletes are
+   committed in batches of up to 1024 objects (other writers of a shard
+   wait for one batch, not for the whole job), so the delete is not
+   atomic: a reader may see some of the objects gone and others not yet,
+   and an object put with the prefix while it runs may be deleted or left
+   (stop the job's writers first).  The objects this process is receiving
+   with the prefix (pdc_store_create_unsealed) are deleted too, and
+   forgotten as by pdc_store_delete (seal and abort: PDC_ENOTFOUND); the
+   rules of pdc_store_delete for them hold here: no thread may still be
+   writing their bytes, and no other process may be receiving one of them.
+
+   Also -1: a NULL argument or a len out of range (nothing deleted), and,
+   as for pdc_store_delete, a shard the calling thread holds a reservation
+   on that has objects of the prefix (deleting there would wait on itself;
+   commit or abort first).  A failed shard keeps its objects (or those of
+   its batches not yet committed) and the other shards are still done:
+   calling again deletes what is left. */
+long pdc_store_delete_prefix(pdc_store_t *self, const uint8_t *prefix, size_t len);
 
 /* Usage: bytes of object data held, capacity, number of objects (all
    counting objects still being received). */

@@ -19,6 +19,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define PDC_JOB_ID_MAX  64 /* with the NUL */
 #define PDC_JOB_TAG_LEN 4
@@ -36,6 +37,29 @@ typedef enum {
 const char *pdc_job_state_name(pdc_job_state state);
 /* Whether the job has ended (SUCCEEDED, FAILED or STOPPED). */
 int pdc_job_state_ended(pdc_job_state state);
+
+/* A row of the job table (JOB_ROW), read. */
+typedef struct {
+    char id[PDC_JOB_ID_MAX];
+    char command[1024];
+    pdc_job_state state;
+    char node[64];
+    uint64_t submitted_ms, start_ms, end_ms, pid; /* wall clock; 0 not yet */
+    int64_t status;                               /* exit code, or minus the signal */
+    char message[512];
+} pdc_job_row_t;
+
+/* Read a validated JOB_ROW tuple (a msgpack_object). */
+void pdc_job_row_read(const void *row, pdc_job_row_t *out);
+/* The exit status a submitter reports for an ended job: 0 if it
+   SUCCEEDED, its driver's exit code, 128 + the signal that killed it, or
+   1 when it failed without an exit of its own (it could not start, or
+   its node died). */
+int pdc_job_exit_code(const pdc_job_row_t *row);
+/* One line per job, a header first (for pdc status and pdc-submit --list). */
+void pdc_job_rows_print(FILE *out, const pdc_job_row_t *rows, int n);
+/* A job's row in full, a field a line (pdc-submit --status). */
+void pdc_job_row_print(FILE *out, const pdc_job_row_t *row);
 
 /* Whether text is a usable job id: 1 to 63 of [A-Za-z0-9_.-], not
    starting with '.' or '-' (it names a directory).  0, or -1 with why. */

@@ -588,3 +588,13 @@ PDC_FUNCTION(cuda_visible) {
     const char *v = getenv("CUDA_VISIBLE_DEVICES");
     return pdc_return_str(t, v ? v : "(unset)");
 }
+
+/* say(text): writes text and a newline to the worker's stdout (for the
+   job tests: a job's workers' output streams to pdc-submit); returns 1. */
+PDC_FUNCTION(say) {
+    size_t n;
+    const char *text = pdc_arg_str(t, 0, &n);
+    printf("%.*s\n", (int) n, text ? text : "");
+    fflush(stdout);
+    return pdc_return_i64(t, 1);
+}

@@ -26,6 +26,7 @@
     holds pdc-head, pdc-raylet and pdc-worker wins.
 */
 #include "pdc_client_internal.h"
+#include "pdc_job.h"
 
 #include "pdc_id.h"
 #include "pdc_install_paths.h"
@@ -332,6 +333,10 @@ static int s_find_raylet(const char *head, char *out, size_t len, int64_t timeou
 
 pdc_client *pdc_init(const char *address) {
     pdc_log_init("libpdc", PDC_LOG_WARN);
+    /* A job's driver writes to a file its submitter follows (pdc-submit):
+       whole lines as they come, not a block at exit. */
+    if (*pdc_job_current())
+        setvbuf(stdout, NULL, _IOLBF, 0);
     if (!address || !*address)
         address = getenv("PDC_ADDRESS");
     pdc_config_t cfg;

@@ -128,9 +128,9 @@ static int s_is_own_address(const struct sockaddr *want) {
             own = ((const struct sockaddr_in *) i->ifa_addr)->sin_addr.s_addr ==
                   ((const struct sockaddr_in *) want)->sin_addr.s_addr;
         else
-            own = !memcmp(&((const struct sockaddr_in6 *) i->ifa_addr)->sin6_addr,
-                          &((const struct sockaddr_in6 *) want)->sin6_addr,
-                          sizeof(struct in6_addr));
+            own =
+                !memcmp(&((const struct sockaddr_in6 *) i->ifa_addr)->sin6_addr,
+                        &((const struct sockaddr_in6 *) want)->sin6_addr, sizeof(struct in6_addr));
     }
     freeifaddrs(list);
     return own;
@@ -358,9 +358,9 @@ static char **s_words(const msgpack_object *list, const char *what, int need_equ
         if (size >= S_ARG_MAX || memchr(text, '\0', size) ||
             (need_equals && (!memchr(text, '=', size) || text[0] == '='))) {
             snprintf(why, len, "the job's %s entry %u is not %s", what, i,
-                     size >= S_ARG_MAX     ? "shorter than 4096 bytes"
+                     size >= S_ARG_MAX          ? "shorter than 4096 bytes"
                      : memchr(text, '\0', size) ? "free of NUL bytes"
-                                           : "NAME=VALUE");
+                                                : "NAME=VALUE");
             s_free_words(words);
             return NULL;
         }
@@ -410,9 +410,9 @@ static void s_on_submit(pdc_jobs_table_t *self, pdc_inbound_t *in, uint64_t now_
     } else if (hlen && !pdc_code_hash_valid(hash, hlen)) {
         snprintf(why, sizeof why, "a package hash is 64 lowercase hex digits");
     } else if (f[PDC_JOB_SUBMIT_LABEL_SELECTOR].via.str.size >= sizeof selector ||
-               pdc_selector_parse(pdc_f_cstr(&f[PDC_JOB_SUBMIT_LABEL_SELECTOR], selector,
-                                             sizeof selector),
-                                  &parsed, why, sizeof why)) {
+               pdc_selector_parse(
+                   pdc_f_cstr(&f[PDC_JOB_SUBMIT_LABEL_SELECTOR], selector, sizeof selector),
+                   &parsed, why, sizeof why)) {
         if (f[PDC_JOB_SUBMIT_LABEL_SELECTOR].via.str.size >= sizeof selector)
             snprintf(why, sizeof why, "the label selector is too long");
     } else {
@@ -432,8 +432,8 @@ static void s_on_submit(pdc_jobs_table_t *self, pdc_inbound_t *in, uint64_t now_
     job_t *j = bad ? NULL : calloc(1, sizeof *j);
     if (!bad && j) {
         j->argv = s_words(&f[PDC_JOB_SUBMIT_ARGV], "command", 0, why, sizeof why);
-        j->env = j->argv ? s_words(&f[PDC_JOB_SUBMIT_ENV], "environment", 1, why, sizeof why)
-                         : NULL;
+        j->env =
+            j->argv ? s_words(&f[PDC_JOB_SUBMIT_ENV], "environment", 1, why, sizeof why) : NULL;
         if (!j->env) {
             s_job_free(j);
             j = NULL;
@@ -531,12 +531,11 @@ static void s_on_exited(pdc_jobs_table_t *self, job_t *j, pdc_inbound_t *in, uin
     int64_t status = pdc_f_i(&f[PDC_JOB_EXITED_STATUS]);
     char message[S_MESSAGE_MAX];
     pdc_f_cstr(&f[PDC_JOB_EXITED_MESSAGE], message, sizeof message);
-    pdc_job_state state = j->stop_requested ? PDC_JOB_STOPPED
+    pdc_job_state state = j->stop_requested          ? PDC_JOB_STOPPED
                           : status == 0 && !*message ? PDC_JOB_SUCCEEDED
                                                      : PDC_JOB_FAILED;
     if (!*message && status > 0)
-        snprintf(message, sizeof message, "the driver exited with status %lld",
-                 (long long) status);
+        snprintf(message, sizeof message, "the driver exited with status %lld", (long long) status);
     else if (!*message && status < 0)
         snprintf(message, sizeof message, "the driver was killed by signal %lld (%s)",
                  (long long) -status, strsignal((int) -status));
@@ -611,7 +610,7 @@ void pdc_jobs_table_node_dead(pdc_jobs_table_t *self, const char *node, uint64_t
         if (!pdc_job_state_ended(j->state) && j->started_on_node && !strcmp(j->node, node)) {
             char why[200];
             snprintf(why, sizeof why, "node %s, where its driver ran, died", node);
-            s_end(self, j, j->stop_requested ? PDC_JOB_STOPPED : PDC_JOB_FAILED, -1, why, now_ms);
+            s_end(self, j, j->stop_requested ? PDC_JOB_STOPPED : PDC_JOB_FAILED, 0, why, now_ms);
         }
     s_trim_history(self);
 }

@@ -186,8 +186,7 @@ static void s_read_tail(pdc_job_runner_t *self, tail_t *t, int final) {
     self->text_len = 0;
     size_t read_now = 0;
     ssize_t n;
-    while ((final || read_now < S_READ_MAX) &&
-           (n = pread(fd, buf, sizeof buf, t->offset)) > 0) {
+    while ((final || read_now < S_READ_MAX) && (n = pread(fd, buf, sizeof buf, t->offset)) > 0) {
         t->offset += n;
         read_now += (size_t) n;
         const char *at = buf, *end = buf + n;
@@ -549,7 +548,8 @@ static void s_on_stop(pdc_job_runner_t *self, pdc_inbound_t *in) {
 static void s_check_stopped(pdc_job_runner_t *self, uint64_t now) {
     for (stopped_t **p = &self->stopped; *p;) {
         stopped_t *s = *p;
-        int left = pdc_pool_kill_job(self->pool, s->job, SIGKILL) + !!s_running_driver(self, s->job);
+        int left =
+            pdc_pool_kill_job(self->pool, s->job, SIGKILL) + !!s_running_driver(self, s->job);
         if (!left && self->store) {
             long gone = pdc_store_delete_prefix(self->store, s->tag, PDC_JOB_TAG_LEN);
             if (gone > 0)

@@ -48,8 +48,8 @@ typedef struct {
     pdc_pool_t *pool;
     pdc_store_t *store;
     pdc_code_cache_t *code;
-    int64_t stop_grace_ms;      /* SIGTERM to SIGKILL for a driver */
-    size_t package_max_bytes;   /* the largest package unpacked */
+    int64_t stop_grace_ms;    /* SIGTERM to SIGKILL for a driver */
+    size_t package_max_bytes; /* the largest package unpacked */
 } pdc_job_runner_config_t;
 
 pdc_job_runner_t *pdc_job_runner_new(uv_loop_t *loop, const pdc_job_runner_config_t *cfg);

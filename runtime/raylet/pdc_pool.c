@@ -268,7 +268,8 @@ pdc_worker_t *pdc_pool_spawn(pdc_pool_t *self, const char *runtime) {
     }
     char job_var[PDC_JOB_ID_MAX + 16];
     snprintf(job_var, sizeof job_var, "%s=%s", PDC_JOB_ENV, w->job);
-    char **env = *w->job ? pdc_job_environ(job_var) : NULL;
+    char *job_env[] = {job_var, "PYTHONUNBUFFERED=1", NULL}; /* output as it comes */
+    char **env = *w->job ? pdc_job_environ_list(job_env) : NULL;
     uv_process_options_t opts = {.exit_cb = s_on_exit,
                                  .file = program,
                                  .args = args,

@@ -222,6 +222,9 @@ int pdc_worker_main(int argc, char **argv) {
 }
 
 int pdc_worker_run(int argc, char **argv, pdc_symbol_resolver resolve, void *arg) {
+    /* Its output goes to a log file that a job's submitter follows line
+       by line (raylet/pdc_job_runner.h): whole lines, as they come. */
+    setvbuf(stdout, NULL, _IOLBF, 0);
     s_resolve = resolve;
     s_resolve_arg = arg;
     optind = 1; /* a language worker may have parsed options of its own */
