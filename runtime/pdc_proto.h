@@ -159,6 +159,10 @@
     - JOB_EXITED (raylet -> head): job id, status (exit code, or minus
       the signal), why it could not start ("" if it ran).
     - JOB_DONE (head -> followers): the job's row.
+    - JOB_CLEANED (raylet -> head): job id: after a JOB_STOP, none of the
+      job's processes is left on the node and all their output was sent.
+      The head ends a job once every live node has said so (or a
+      timeout passed), so its followers get every line.
 */
 /*  The fields, by name.  Each message NAME declares its fields in order
     as a list PDC_NAME_FIELDS(F) of F(NAME_FIELD, token), the token in the
@@ -393,7 +397,8 @@
     F(JOB_EXITED_JOB_ID, "s")                                                                      \
     F(JOB_EXITED_STATUS, "i")                                                                      \
     F(JOB_EXITED_MESSAGE, "s")
-#define PDC_JOB_DONE_FIELDS(F) F(JOB_DONE_JOB, PDC_JOB_ROW_SCHEMA)
+#define PDC_JOB_DONE_FIELDS(F)    F(JOB_DONE_JOB, PDC_JOB_ROW_SCHEMA)
+#define PDC_JOB_CLEANED_FIELDS(F) F(JOB_CLEANED_JOB_ID, "s")
 
 /* The messages, in wire order (a message's type is its place here: add
    new ones at the end).  X(NAME); its fields are PDC_NAME_FIELDS. */
@@ -448,7 +453,8 @@
     X(JOB_STARTED)                                                                                 \
     X(JOB_LOG)                                                                                     \
     X(JOB_EXITED)                                                                                  \
-    X(JOB_DONE)
+    X(JOB_DONE)                                                                                    \
+    X(JOB_CLEANED)
 
 /* The schema string of message NAME (a string literal). */
 #define PDC_SCHEMA_OF(name) "" PDC_##name##_FIELDS(PDC_F_TOKEN_)

@@ -16,7 +16,10 @@
 
     A head that listens on an address other than loopback would accept
     anyone who can reach it, and transport security (CURVE) is not built
-    yet, so that needs --insecure.
+    yet, so that needs --insecure.  Jobs (pdc-submit) run code too: the
+    head takes them only from its own host unless started with
+    --insecure-jobs (pdc start --head --insecure-jobs), which `pdc start`
+    warns of and `pdc status` shows.
 
     `pdc status` asks the head for its nodes (and local raylets for their
     workers and store), `pdc stop` stops every node `pdc start` started on
@@ -26,6 +29,7 @@
 #include "pdc.h"
 #include "pdc_config.h"
 #include "pdc_id.h"
+#include "pdc_job.h"
 #include "pdc_resources.h"
 #include "pdc_session.h"
 #include "pdc_store.h"
@@ -54,19 +58,22 @@ static void s_usage(FILE *out) {
             "Start, inspect and stop pdc nodes on this host.\n\n"
             "  pdc start --head [--port PORT] [--node-ip-address IP] [--num-cpus N]\n"
             "            [--resources GPU=1,edge=1] [--labels tier=cloud,zone=a] [--insecure]\n"
+            "            [--insecure-jobs]\n"
             "      start a head (listening on tcp://IP:PORT, default 127.0.0.1:%d) and a node\n"
             "  pdc start --address tcp://HOST:PORT [--node-ip-address IP] [--num-cpus N]\n"
             "            [--resources ...] [--labels ...] [--insecure]\n"
             "      start a node that joins the head at that address; it listens for other\n"
             "      nodes on IP (default: the address this host reaches the head from)\n"
             "  pdc status [-v] [--address tcp://HOST:PORT]\n"
-            "      nodes alive and dead with their resources; -v adds each local node's\n"
-            "      workers and object store, and every setting with its value\n"
+            "      nodes alive and dead with their resources, and the jobs; -v adds each\n"
+            "      node's workers and object store, and every setting with its value\n"
             "  pdc stop\n"
             "      stop every node started with pdc start on this host\n\n"
             "Options of start:\n"
             "  --set NAME=VALUE     any setting (see pdc status -v), passed to the daemons\n"
             "  --insecure           allow listening on a non-loopback address without CURVE\n"
+            "  --insecure-jobs      the head takes jobs (pdc-submit) from any host, not only\n"
+            "                       from its own: anyone who reaches it can run code\n"
             "Environment: PDC_NUM_CPUS, PDC_RESOURCES, PDC_LABELS, PDC_NODE_IP_ADDRESS give the\n"
             "defaults of --num-cpus, --resources, --labels and --node-ip-address.\n"
             "Programs join a started cluster with pdc_init(\"tcp://HOST:PORT\") or PDC_ADDRESS.\n",
@@ -278,18 +285,14 @@ static int s_is_loopback(const char *ip) {
 }
 
 static int s_cmd_start(int argc, char **argv, const pdc_config_t *cfg) {
-    static const struct option opts[] = {{"head", no_argument, 0, 'H'},
-                                         {"address", required_argument, 0, 'a'},
-                                         {"port", required_argument, 0, 'p'},
-                                         {"node-ip-address", required_argument, 0, 'i'},
-                                         {"num-cpus", required_argument, 0, 'c'},
-                                         {"resources", required_argument, 0, 'r'},
-                                         {"labels", required_argument, 0, 'l'},
-                                         {"set", required_argument, 0, 'x'},
-                                         {"insecure", no_argument, 0, 'I'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
-    int head = 0, insecure = 0, c, port = DEFAULT_PORT;
+    static const struct option opts[] = {
+        {"head", no_argument, 0, 'H'},           {"address", required_argument, 0, 'a'},
+        {"port", required_argument, 0, 'p'},     {"node-ip-address", required_argument, 0, 'i'},
+        {"num-cpus", required_argument, 0, 'c'}, {"resources", required_argument, 0, 'r'},
+        {"labels", required_argument, 0, 'l'},   {"set", required_argument, 0, 'x'},
+        {"insecure", no_argument, 0, 'I'},       {"insecure-jobs", no_argument, 0, 'J'},
+        {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
+    int head = 0, insecure = 0, insecure_jobs = 0, c, port = DEFAULT_PORT;
     const char *address = NULL, *ip = getenv("PDC_NODE_IP_ADDRESS"), *num_cpus = NULL,
                *resources = NULL, *labels = getenv("PDC_LABELS");
     char *sets[32];
@@ -321,6 +324,9 @@ static int s_cmd_start(int argc, char **argv, const pdc_config_t *cfg) {
             break;
         case 'I':
             insecure = 1;
+            break;
+        case 'J':
+            insecure_jobs = 1;
             break;
         case 'x': {
             /* Refuse a bad setting here, not in a daemon started in the
@@ -419,6 +425,13 @@ static int s_cmd_start(int argc, char **argv, const pdc_config_t *cfg) {
         args[n++] = head_ep;
         for (int i = 0; i < nsets; i++)
             args[n++] = "--set", args[n++] = sets[i];
+        if (insecure_jobs) {
+            args[n++] = "--insecure-jobs";
+            fprintf(stderr,
+                    "pdc start: warning: --insecure-jobs: any host that reaches %s can "
+                    "submit jobs, which run code as this user\n",
+                    head_ep);
+        }
         args[n] = NULL;
         head_pid = pdc_session_spawn(args, head_log, 1);
         snprintf(pid, sizeof pid, "%d\n", (int) head_pid);
@@ -478,6 +491,41 @@ static int s_cmd_start(int argc, char **argv, const pdc_config_t *cfg) {
             pdc_session_stop(atoi(text), timeout);
     pdc_store_remove_dir(store);
     return 1;
+}
+
+/* The head's job table, and whether it takes jobs from other hosts. */
+static void s_print_jobs(const char *head, int64_t timeout_ms) {
+    char names[16][64];
+    double values[16];
+    int rows = s_status(head, names, values, 16, timeout_ms);
+    for (int r = 0; r < rows; r++)
+        if (!strcmp(names[r], "insecure_jobs") && values[r] > 0)
+            printf("WARNING: the head runs with --insecure-jobs: any host that reaches it can "
+                   "submit jobs\n");
+    pdc_enc_t enc;
+    pdc_enc_init(&enc);
+    pdc_enc_begin(&enc, PDC_MSG_JOB_LIST, 1);
+    pdc_enc_s(&enc, "");
+    pdc_inbound_t in;
+    if (s_request(head, &enc, &in, timeout_ms)) {
+        if (in.msg.type == PDC_MSG_JOB_TABLE) {
+            const msgpack_object *list = &in.msg.fields[PDC_JOB_TABLE_JOBS];
+            int n = (int) pdc_f_count(list), counts[5] = {0};
+            pdc_job_row_t *jobs = calloc((size_t) n + 1, sizeof *jobs);
+            for (int i = 0; jobs && i < n; i++) {
+                pdc_job_row_read(pdc_f_at(list, (uint32_t) i), &jobs[i]);
+                if ((unsigned) jobs[i].state < 5)
+                    counts[jobs[i].state]++;
+            }
+            printf("jobs: %d running, %d pending, %d ended\n", counts[PDC_JOB_RUNNING],
+                   counts[PDC_JOB_PENDING], n - counts[PDC_JOB_RUNNING] - counts[PDC_JOB_PENDING]);
+            if (jobs && n)
+                pdc_job_rows_print(stdout, jobs, n);
+            free(jobs);
+        }
+        pdc_inbound_close(&in);
+    }
+    pdc_enc_free(&enc);
 }
 
 static int s_cmd_status(int argc, char **argv, const pdc_config_t *cfg) {
@@ -557,6 +605,7 @@ static int s_cmd_status(int argc, char **argv, const pdc_config_t *cfg) {
     printf("demands: %.0f lease requests queued, %.0f infeasible (waiting for a node that can run "
            "them); %.0f actors\n",
            totals[1], totals[2], totals[0]);
+    s_print_jobs(address, cfg->connect_timeout_ms);
     if (verbose) {
         printf("settings:\n");
         pdc_config_print(cfg, stdout);

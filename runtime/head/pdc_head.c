@@ -504,6 +504,26 @@ static int s_send_to_node(void *arg, const char *node, const pdc_enc_t *enc) {
     return node && !sent ? -1 : 0;
 }
 
+static int s_sender_node(void *arg, pdc_inbound_t *in, char *node, size_t len) {
+    head_t *self = arg;
+    for (node_t *n = self->nodes; n; n = n->next)
+        if (n->rid_len == zmq_msg_size(&in->frames[0]) &&
+            !memcmp(n->rid, zmq_msg_data(&in->frames[0]), n->rid_len)) {
+            snprintf(node, len, "%s", n->id);
+            return 0;
+        }
+    return -1;
+}
+
+static int s_live_nodes(void *arg, char (*ids)[64], int max) {
+    head_t *self = arg;
+    int n = 0;
+    for (node_t *node = self->nodes; node && n < max; node = node->next)
+        if (node->alive && node->rid_len)
+            snprintf(ids[n++], sizeof ids[0], "%s", node->id);
+    return n;
+}
+
 static int s_has_code(void *arg, const char *hash) {
     return s_code(arg, hash) != NULL;
 }
@@ -600,6 +620,8 @@ int pdc_head_main(int argc, char **argv) {
                                     .insecure_jobs = self->insecure_jobs,
                                     .place = s_place_job,
                                     .send = s_send_to_node,
+                                    .sender = s_sender_node,
+                                    .live_nodes = s_live_nodes,
                                     .has_code = s_has_code,
                                     .arg = self};
     self->jobs = pdc_jobs_table_new(&jcfg);

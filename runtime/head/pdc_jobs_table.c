@@ -23,6 +23,9 @@
 #define S_SELECTOR_MAX 256
 #define S_ARGS_MAX     256  /* words of a command, and variables of its env */
 #define S_ARG_MAX      4096 /* bytes of one */
+#define S_MAX_NODES    4096 /* nodes a job's clean-up waits for */
+/* How long past shutdown_timeout_ms an ending job waits for its nodes. */
+#define S_CLEAN_SLACK_MS 5000
 
 typedef struct follower {
     uint8_t rid[256];
@@ -49,6 +52,12 @@ typedef struct job {
     size_t log_len;
     uint64_t log_dropped;
     follower_t *followers;
+    /* Ending: the outcome, kept until the nodes have cleaned up. */
+    int ending;
+    pdc_job_state final_state;
+    uint64_t ending_deadline;
+    char (*awaiting)[64]; /* the nodes that have not sent JOB_CLEANED */
+    int nawaiting;
     struct job *next;
 } job_t;
 
@@ -82,6 +91,7 @@ static void s_job_free(job_t *j) {
     s_free_words(j->argv);
     s_free_words(j->env);
     free(j->log);
+    free(j->awaiting);
     free(j);
 }
 
@@ -284,20 +294,15 @@ static void s_trim_history(pdc_jobs_table_t *self) {
     }
 }
 
-/* The job ends: its row is final, every node cleans up after it, and
-   its followers get JOB_DONE. */
-static void s_end(pdc_jobs_table_t *self, job_t *j, pdc_job_state state, int64_t status,
-                  const char *message, uint64_t now_ms) {
-    if (pdc_job_state_ended(j->state))
-        return;
-    j->state = state;
-    j->status = status;
-    j->end_ms = now_ms;
-    snprintf(j->message, sizeof j->message, "%s", message);
-    pdc_info("job %s %s%s%s", j->id, pdc_job_state_name(state), *message ? ": " : "", message);
-    pdc_enc_begin(&self->enc, PDC_MSG_JOB_STOP, 0);
-    pdc_enc_s(&self->enc, j->id);
-    self->cfg.send(self->cfg.arg, NULL, &self->enc);
+/* The job has ended: its row is final and its followers get JOB_DONE. */
+static void s_finish(pdc_jobs_table_t *self, job_t *j) {
+    j->state = j->final_state;
+    j->ending = 0;
+    free(j->awaiting);
+    j->awaiting = NULL;
+    j->nawaiting = 0;
+    pdc_info("job %s %s%s%s", j->id, pdc_job_state_name(j->state), *j->message ? ": " : "",
+             j->message);
     while (j->followers) {
         follower_t *f = j->followers;
         j->followers = f->next;
@@ -306,6 +311,38 @@ static void s_end(pdc_jobs_table_t *self, job_t *j, pdc_job_state state, int64_t
         pdc_wire_send(self->cfg.router, f->rid, f->rid_len, &self->enc, NULL, 0);
         free(f);
     }
+}
+
+/* The job ends with state: every live node stops what is left of it
+   and says when it has; the end is final once they all have. */
+static void s_end(pdc_jobs_table_t *self, job_t *j, pdc_job_state state, int64_t status,
+                  const char *message, uint64_t now_ms) {
+    if (pdc_job_state_ended(j->state) || j->ending)
+        return;
+    j->ending = 1;
+    j->final_state = state;
+    j->status = status;
+    j->end_ms = now_ms;
+    snprintf(j->message, sizeof j->message, "%s", message);
+    j->ending_deadline = now_ms + (uint64_t) self->cfg.cfg->shutdown_timeout_ms + S_CLEAN_SLACK_MS;
+    j->awaiting = calloc(S_MAX_NODES, sizeof *j->awaiting);
+    j->nawaiting = j->awaiting ? self->cfg.live_nodes(self->cfg.arg, j->awaiting, S_MAX_NODES) : 0;
+    pdc_enc_begin(&self->enc, PDC_MSG_JOB_STOP, 0);
+    pdc_enc_s(&self->enc, j->id);
+    self->cfg.send(self->cfg.arg, NULL, &self->enc);
+    if (!j->nawaiting)
+        s_finish(self, j);
+}
+
+/* node has no more of j (it cleaned up, or died). */
+static void s_node_done(pdc_jobs_table_t *self, job_t *j, const char *node) {
+    for (int i = 0; i < j->nawaiting; i++)
+        if (!strcmp(j->awaiting[i], node)) {
+            memcpy(j->awaiting[i], j->awaiting[--j->nawaiting], sizeof j->awaiting[i]);
+            break;
+        }
+    if (j->ending && !j->nawaiting)
+        s_finish(self, j);
 }
 
 /* Find j a node and send it JOB_START; it stays PENDING until then. */
@@ -508,7 +545,7 @@ static void s_on_stop(pdc_jobs_table_t *self, pdc_inbound_t *in, uint64_t now_ms
     job_t *j = s_job_or_error(self, in, &in->msg.fields[PDC_JOB_STOP_JOB_ID]);
     if (!j)
         return;
-    if (!pdc_job_state_ended(j->state)) {
+    if (!pdc_job_state_ended(j->state) && !j->ending) {
         char peer[128];
         pdc_peer_is_local(&in->frames[1], peer, sizeof peer);
         pdc_info("job %s: stop requested from %s", j->id, peer);
@@ -565,6 +602,7 @@ static int s_on_message(pdc_jobs_table_t *self, pdc_inbound_t *in, uint64_t now_
     case PDC_MSG_JOB_STARTED:
     case PDC_MSG_JOB_LOG:
     case PDC_MSG_JOB_EXITED:
+    case PDC_MSG_JOB_CLEANED:
         break;
     default:
         return 0;
@@ -572,16 +610,23 @@ static int s_on_message(pdc_jobs_table_t *self, pdc_inbound_t *in, uint64_t now_
     /* From raylets: a job the head no longer knows (it restarted, or
        the job was forgotten) is ignored. */
     _Static_assert(PDC_SAME_FIELD(PDC_JOB_STARTED_JOB_ID, PDC_JOB_LOG_JOB_ID) &&
-                       PDC_SAME_FIELD(PDC_JOB_EXITED_JOB_ID, PDC_JOB_LOG_JOB_ID),
+                       PDC_SAME_FIELD(PDC_JOB_EXITED_JOB_ID, PDC_JOB_LOG_JOB_ID) &&
+                       PDC_SAME_FIELD(PDC_JOB_CLEANED_JOB_ID, PDC_JOB_LOG_JOB_ID),
                    "the job messages of raylets read the job id in one place");
     char id[PDC_JOB_ID_MAX + 1];
     job_t *j = s_job(self, pdc_f_cstr(&f[PDC_JOB_LOG_JOB_ID], id, sizeof id));
     if (!j || pdc_job_state_ended(j->state))
         return 1;
-    if (in->msg.type == PDC_MSG_JOB_LOG) {
+    if (in->msg.type == PDC_MSG_JOB_CLEANED) {
+        char node[64];
+        if (j->ending && !self->cfg.sender(self->cfg.arg, in, node, sizeof node))
+            s_node_done(self, j, node);
+    } else if (in->msg.type == PDC_MSG_JOB_LOG) {
         size_t len;
         const char *text = pdc_f_str(&f[PDC_JOB_LOG_TEXT], &len);
         s_append_log(self, j, text, len);
+    } else if (j->ending) {
+        ; /* a late start or exit of a job that has ended already */
     } else if (in->msg.type == PDC_MSG_JOB_STARTED) {
         j->state = PDC_JOB_RUNNING;
         j->start_ms = now_ms;
@@ -599,15 +644,23 @@ int pdc_jobs_table_on_message(pdc_jobs_table_t *self, pdc_inbound_t *in, uint64_
 }
 
 void pdc_jobs_table_check(pdc_jobs_table_t *self, uint64_t now_ms) {
-    (void) now_ms;
-    for (job_t *j = self->jobs; j; j = j->next)
-        if (j->state == PDC_JOB_PENDING && !j->started_on_node)
+    for (job_t *j = self->jobs; j; j = j->next) {
+        if (j->ending && now_ms >= j->ending_deadline) {
+            pdc_warn("job %s: %d nodes did not confirm its clean-up within %lld ms", j->id,
+                     j->nawaiting, (long long) (now_ms - j->end_ms));
+            s_finish(self, j);
+        } else if (j->state == PDC_JOB_PENDING && !j->started_on_node && !j->ending) {
             s_try_start(self, j);
+        }
+    }
+    s_trim_history(self);
 }
 
 void pdc_jobs_table_node_dead(pdc_jobs_table_t *self, const char *node, uint64_t now_ms) {
     for (job_t *j = self->jobs; j; j = j->next)
-        if (!pdc_job_state_ended(j->state) && j->started_on_node && !strcmp(j->node, node)) {
+        if (j->ending)
+            s_node_done(self, j, node);
+        else if (!pdc_job_state_ended(j->state) && j->started_on_node && !strcmp(j->node, node)) {
             char why[200];
             snprintf(why, sizeof why, "node %s, where its driver ran, died", node);
             s_end(self, j, j->stop_requested ? PDC_JOB_STOPPED : PDC_JOB_FAILED, 0, why, now_ms);

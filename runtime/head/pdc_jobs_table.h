@@ -27,7 +27,11 @@
     Stopping (JOB_STOP) and the end of a job: when a job ends for any
     reason, or a submitter stops it, every live raylet is sent JOB_STOP,
     and stops the job's driver and workers and deletes its objects from
-    its store.  A job whose node dies is FAILED, saying so.
+    its store.  The job's end (its state, and JOB_DONE to its followers)
+    waits until every one of those nodes has answered JOB_CLEANED (so
+    that the last lines of its workers are in the log), has died, or
+    shutdown_timeout_ms plus S_CLEAN_SLACK_MS have passed.  A job whose
+    node dies is FAILED, saying so.
 
     Who may submit: running a job is running code on the cluster, and
     transport security does not exist yet, so JOB_SUBMIT and JOB_STOP are
@@ -58,6 +62,11 @@ typedef struct {
                  size_t len, char *why, size_t why_len);
     /* Send enc to node's raylet (NULL: every live node's).  0 or -1. */
     int (*send)(void *arg, const char *node, const pdc_enc_t *enc);
+    /* The node whose raylet sent in: its id into node; 0, or -1. */
+    int (*sender)(void *arg, pdc_inbound_t *in, char *node, size_t len);
+    /* The live nodes' ids, one after another in ids (64 bytes each, at
+       most max); how many. */
+    int (*live_nodes)(void *arg, char (*ids)[64], int max);
     /* Whether the head holds the code package hash. */
     int (*has_code)(void *arg, const char *hash);
     void *arg;

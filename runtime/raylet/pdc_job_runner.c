@@ -61,6 +61,7 @@ typedef struct stopped {
     char job[PDC_JOB_ID_MAX];
     uint8_t tag[PDC_JOB_TAG_LEN];
     uint64_t since;
+    int cleaned_sent; /* JOB_CLEANED went to the head for the last JOB_STOP */
     struct stopped *next;
 } stopped_t;
 
@@ -72,6 +73,7 @@ struct pdc_job_runner {
     void *head;
     pdc_pool_t *pool;
     pdc_store_t *store;
+    pdc_transfers_t *transfers;
     pdc_code_cache_t *code;
     int64_t stop_grace_ms;
     size_t package_max_bytes;
@@ -97,6 +99,7 @@ pdc_job_runner_t *pdc_job_runner_new(uv_loop_t *loop, const pdc_job_runner_confi
     self->head = cfg->head;
     self->pool = cfg->pool;
     self->store = cfg->store;
+    self->transfers = cfg->transfers;
     self->code = cfg->code;
     self->stop_grace_ms = cfg->stop_grace_ms;
     self->package_max_bytes = cfg->package_max_bytes;
@@ -538,8 +541,10 @@ static void s_on_stop(pdc_job_runner_t *self, pdc_inbound_t *in) {
         s->next = self->stopped;
         self->stopped = s;
     }
-    if (s)
+    if (s) {
         s->since = now;
+        s->cleaned_sent = 0;
+    }
 }
 
 /* A stopped job: workers started for it since are stopped; once none of
@@ -551,9 +556,20 @@ static void s_check_stopped(pdc_job_runner_t *self, uint64_t now) {
         int left =
             pdc_pool_kill_job(self->pool, s->job, SIGKILL) + !!s_running_driver(self, s->job);
         if (!left && self->store) {
+            if (self->transfers)
+                pdc_transfers_end_prefix(self->transfers, s->tag, PDC_JOB_TAG_LEN,
+                                         "its job was stopped");
             long gone = pdc_store_delete_prefix(self->store, s->tag, PDC_JOB_TAG_LEN);
             if (gone > 0)
                 pdc_info("job %s: %ld of its objects deleted from the store", s->job, gone);
+            else if (gone < 0)
+                pdc_warn("job %s: deleting its objects: %s", s->job, pdc_store_last_error());
+        }
+        if (!left && !s->cleaned_sent && self->head) {
+            pdc_enc_begin(&self->enc, PDC_MSG_JOB_CLEANED, 0);
+            pdc_enc_s(&self->enc, s->job);
+            pdc_wire_send(self->head, NULL, 0, &self->enc, NULL, 0);
+            s->cleaned_sent = 1;
         }
         if (!left && now - s->since > S_STOPPED_MS) {
             *p = s->next;

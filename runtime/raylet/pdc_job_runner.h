@@ -28,7 +28,8 @@
     so does any started for it in the next S_STOPPED_MS; the job's objects
     (ids with its tag, pdc_job.h) are deleted from the store once none of
     its processes are left on the node, and again at each check in that
-    time, in case a write was under way. */
+    time, in case a write was under way.  Once none is left (and so all
+    their output was sent), the head is told with JOB_CLEANED. */
 #ifndef PDC_JOB_RUNNER_H_INCLUDED
 #define PDC_JOB_RUNNER_H_INCLUDED
 
@@ -36,6 +37,7 @@
 #include "pdc_loop.h"
 #include "pdc_pool.h"
 #include "pdc_store.h"
+#include "pdc_transfer.h"
 #include "pdc_wire.h"
 
 typedef struct pdc_job_runner pdc_job_runner_t;
@@ -47,6 +49,7 @@ typedef struct {
     void *head;                /* the DEALER to the head */
     pdc_pool_t *pool;
     pdc_store_t *store;
+    pdc_transfers_t *transfers; /* its objects' transfers end before they go */
     pdc_code_cache_t *code;
     int64_t stop_grace_ms;    /* SIGTERM to SIGKILL for a driver */
     size_t package_max_bytes; /* the largest package unpacked */

@@ -571,6 +571,7 @@ int pdc_raylet_main(int argc, char **argv) {
                                     .head = s_head(self),
                                     .pool = self->pool,
                                     .store = self->store,
+                                    .transfers = self->transfers,
                                     .code = self->code,
                                     .stop_grace_ms = self->o.cfg.shutdown_timeout_ms,
                                     .package_max_bytes =

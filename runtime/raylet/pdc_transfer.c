@@ -412,6 +412,15 @@ void pdc_transfers_free(pdc_transfers_t *self, pdc_inbound_t *in, pdc_view_t *vi
     }
 }
 
+void pdc_transfers_end_prefix(pdc_transfers_t *self, const uint8_t *prefix, size_t len,
+                              const char *why) {
+    for (transfer_t *t = self->transfers, *next; t; t = next) {
+        next = t->next;
+        if (!memcmp(t->id, prefix, len))
+            s_finish(self, t, PDC_EOBJECTLOST, why);
+    }
+}
+
 void pdc_transfers_check(pdc_transfers_t *self, pdc_view_t *view, uint64_t now_ms) {
     if (!self)
         return;

@@ -56,6 +56,11 @@ void pdc_transfers_free(pdc_transfers_t *self, pdc_inbound_t *in, pdc_view_t *vi
 
 /* Fail stalled transfers and those from dead nodes. */
 void pdc_transfers_check(pdc_transfers_t *self, pdc_view_t *view, uint64_t now_ms);
+/* End every transfer of an object whose id starts with prefix (its
+   waiters get PDC_EOBJECTLOST and why), before the objects are deleted:
+   no bytes of theirs may land in freed pages. */
+void pdc_transfers_end_prefix(pdc_transfers_t *self, const uint8_t *prefix, size_t len,
+                              const char *why);
 void pdc_transfers_stats(pdc_transfers_t *self, pdc_transfer_stats_t *out);
 
 #endif

@@ -314,6 +314,7 @@ static inline void sample_encode(pdc_enc_t *e, unsigned type, uint64_t reqid) {
         break;
     case PDC_MSG_JOB_LIST:
     case PDC_MSG_JOB_STOP:
+    case PDC_MSG_JOB_CLEANED:
         pdc_enc_s(e, "job-1");
         break;
     case PDC_MSG_JOB_LOGS:
