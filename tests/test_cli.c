@@ -32,16 +32,22 @@ static void s_setup(void) {
     g_port = 20000 + (int) (getpid() % 20000);
 }
 
-/* Run `pdc ARGS`, capture its output into out; returns the exit code. */
-static int s_pdc(char *out, size_t len, const char *args) {
-    char cmd[PATH_MAX * 2];
-    snprintf(cmd, sizeof cmd, "%s %s 2>&1", g_pdc, args);
+/* Run `PROGRAM ARGS` in a shell, capture its output into out; returns
+   the exit code. */
+static int s_run(const char *program, char *out, size_t len, const char *args) {
+    char cmd[PATH_MAX * 3];
+    snprintf(cmd, sizeof cmd, "%s %s 2>&1", program, args);
     FILE *p = popen(cmd, "r");
     cr_assert(p, "cannot run %s", cmd);
     size_t n = fread(out, 1, len - 1, p);
     out[n] = '\0';
     int status = pclose(p);
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* Run `pdc ARGS`. */
+static int s_pdc(char *out, size_t len, const char *args) {
+    return s_run(g_pdc, out, len, args);
 }
 
 static int s_sessions_left(void) {
@@ -163,4 +169,36 @@ Test(cli, start_fails_cleanly_when_the_port_is_taken) {
                   out);
     cr_assert(strstr(out, "head exited") && strstr(out, "logs"), "%s", out);
     unsetenv("PDC_CONNECT_TIMEOUT_MS");
+}
+
+/* pdc-submit: its help, usage errors and a head that is not there. */
+static int s_submit(char *out, size_t len, const char *args) {
+    char program[PATH_MAX + 64], dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", g_pdc);
+    *strrchr(dir, '/') = '\0';
+    snprintf(program, sizeof program, "PDC_CONNECT_TIMEOUT_MS=300 %s/pdc-submit", dir);
+    return s_run(program, out, len, args);
+}
+
+Test(cli, submit_says_how_to_use_it) {
+    char out[8192];
+    cr_assert_eq(s_submit(out, sizeof out, "--help"), 0, "%s", out);
+    cr_assert(strstr(out, "--working-dir") && strstr(out, "--insecure-jobs"), "%s", out);
+    cr_assert_eq(s_submit(out, sizeof out, "--address tcp://127.0.0.1:1"), 2, "%s", out);
+    cr_assert(strstr(out, "no command to run"), "%s", out);
+    cr_assert_eq(s_submit(out, sizeof out, "--address tcp://127.0.0.1:1 --env NOVALUE -- true"), 2,
+                 "%s", out);
+    cr_assert(strstr(out, "NAME=VALUE"), "%s", out);
+    cr_assert_eq(s_submit(out, sizeof out, "--address tcp://127.0.0.1:1 --list --stop x"), 2, "%s",
+                 out);
+    cr_assert_eq(s_submit(out, sizeof out, "--address tcp://127.0.0.1:1 --job-id ../x -- true"), 2,
+                 "%s", out);
+    cr_assert(strstr(out, "job id"), "%s", out);
+}
+
+Test(cli, submit_to_a_head_that_does_not_answer_times_out) {
+    char out[4096];
+    cr_assert_eq(s_submit(out, sizeof out, "--address tcp://127.0.0.1:1 --list"), 3, "%s", out);
+    cr_assert(strstr(out, "did not answer within 300 ms"), "%s", out);
+    cr_assert_eq(s_submit(out, sizeof out, "--address tcp://127.0.0.1:1 -- true"), 3, "%s", out);
 }

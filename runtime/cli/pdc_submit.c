@@ -171,14 +171,16 @@ static int s_said_error(const pdc_inbound_t *in) {
 }
 
 /* JOB_LIST id ("" all): the rows, malloc'd, their count in *n; NULL
-   after an error (said). */
+   after an error (said), with *n -1 when the head did not answer. */
 static pdc_job_row_t *s_list(head_conn_t *h, const char *id, int *n) {
     uint64_t request = s_begin(h, PDC_MSG_JOB_LIST);
     pdc_enc_s(&h->enc, id);
     s_send(h, NULL, 0);
     pdc_inbound_t in;
+    *n = -1;
     if (!s_reply(h, request, &in))
         return NULL;
+    *n = 0;
     pdc_job_row_t *rows = NULL;
     if (!s_said_error(&in) && in.msg.type == PDC_MSG_JOB_TABLE) {
         const msgpack_object *list = &in.msg.fields[PDC_JOB_TABLE_JOBS];
@@ -369,7 +371,7 @@ static int s_cmd_list(head_conn_t *h, const char *id) {
     int n = 0;
     pdc_job_row_t *rows = s_list(h, id ? id : "", &n);
     if (!rows)
-        return s_interrupts ? 130 : 1;
+        return s_interrupts ? 130 : n < 0 ? 3 : 1;
     if (id)
         pdc_job_row_print(stdout, &rows[0]);
     else

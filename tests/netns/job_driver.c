@@ -33,11 +33,13 @@ static int s_fail(pdc_client *c, const char *what) {
 }
 
 int main(int argc, char **argv) {
-    static const struct option opts[] = {
-        {"lib", required_argument, 0, 'l'}, {"nodes", required_argument, 0, 'n'},
-        {"sleep-ms", required_argument, 0, 's'}, {"exit", required_argument, 0, 'e'},
-        {"hold", no_argument, 0, 'H'},      {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+    static const struct option opts[] = {{"lib", required_argument, 0, 'l'},
+                                         {"nodes", required_argument, 0, 'n'},
+                                         {"sleep-ms", required_argument, 0, 's'},
+                                         {"exit", required_argument, 0, 'e'},
+                                         {"hold", no_argument, 0, 'H'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
     const char *lib = NULL;
     char nodes_text[512] = "", *nodes[MAX_NODES];
     int nnodes = 0, exit_code = 0, hold = 0, sleep_ms = 0, c;
@@ -93,7 +95,8 @@ int main(int argc, char **argv) {
         pdc_object obj;
         if (pdc_get_i64(cl, said[i], &one, WAIT_MS) || pdc_get(cl, where[i], &obj, WAIT_MS))
             return s_fail(cl, "a task on another node");
-        printf("driver: say on %s ran on %.*s\n", nodes[i], (int) obj.size, (const char *) obj.data);
+        printf("driver: say on %s ran on %.*s\n", nodes[i], (int) obj.size,
+               (const char *) obj.data);
         pdc_object_release(cl, &obj);
     }
     if (hold) {
