@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -311,6 +312,21 @@ static void s_on_driver_exit(uv_process_t *proc, int64_t status, int sig) {
     uv_close((uv_handle_t *) proc, s_on_driver_closed);
 }
 
+int pdc_job_runner_exec_driver(int argc, char **argv) {
+    if (argc < 3 || strcmp(argv[1], PDC_JOB_EXEC_OPTION))
+        return -1;
+    /* The raylet that started us may die without stopping us (SIGKILL):
+       the kernel then kills the driver. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() == 1)
+        _exit(127); /* it died before the line above */
+    execvp(argv[2], argv + 2);
+    char cwd[PATH_MAX];
+    fprintf(stderr, "pdc: cannot run '%s' in the job's working directory %s: %s\n", argv[2],
+            getcwd(cwd, sizeof cwd) ? cwd : "?", strerror(errno));
+    _exit(127);
+}
+
 /* The variables every driver gets, which the submitter's may not change. */
 static int s_reserved(const char *var) {
     static const char *names[] = {"PDC_ADDRESS=", "PDC_NODE_ID=", PDC_JOB_ENV "=", "PDC_JOB_DIR="};
@@ -363,23 +379,36 @@ static void s_spawn(pdc_job_runner_t *self, driver_t *d) {
     }
     uv_stdio_container_t stdio[3] = {{UV_IGNORE}, {UV_INHERIT_FD}, {UV_INHERIT_FD}};
     stdio[1].data.fd = stdio[2].data.fd = fd;
+    /* The raylet's own binary starts the command (pdc_job_runner_exec_driver),
+       so that the driver dies with the raylet. */
+    size_t words = 0;
+    while (d->argv[words])
+        words++;
+    char self_exe[] = "/proc/self/exe", option[] = PDC_JOB_EXEC_OPTION;
+    char **args = calloc(words + 3, sizeof *args);
+    if (args) {
+        args[0] = self_exe;
+        args[1] = option;
+        memcpy(args + 2, d->argv, (words + 1) * sizeof *args);
+    }
     uv_process_options_t opts = {.exit_cb = s_on_driver_exit,
-                                 .file = d->argv[0],
-                                 .args = d->argv,
+                                 .file = self_exe,
+                                 .args = args,
                                  .env = env,
                                  .cwd = work,
                                  .flags = UV_PROCESS_DETACHED,
                                  .stdio_count = 3,
                                  .stdio = stdio};
     d->proc.data = d;
-    int rc = env ? uv_spawn(self->loop, &d->proc, &opts) : UV_ENOMEM;
+    int rc = env && args ? uv_spawn(self->loop, &d->proc, &opts) : UV_ENOMEM;
+    free(args);
     free(env);
     free(extra);
     close(fd);
     if (rc) {
         snprintf(why, sizeof why, "cannot run '%s' in the job's working directory %s: %s",
                  d->argv[0], work, uv_strerror(rc));
-        if (env) { /* libuv holds the handle: it goes through uv_close */
+        if (env && args) { /* libuv holds the handle: it goes through uv_close */
             pdc_warn("job %s: %s", d->job, why);
             s_send_exited(self, d->job, 127, why);
             s_unlink_driver(self, d);

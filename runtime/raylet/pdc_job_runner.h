@@ -8,7 +8,8 @@
     code cache and unpacks it into SESSION/jobs/ID/work, and starts the
     command there, in its own process group, with PDC_ADDRESS (the head),
     PDC_NODE_ID (this node, so that pdc_init joins this raylet) and
-    PDC_JOB_ID set, and the submitter's variables after them.  It answers
+    PDC_JOB_ID set, and the submitter's variables after them; the
+    kernel kills the driver if the raylet dies (PR_SET_PDEATHSIG).  It answers
     JOB_STARTED with the driver's pid, and JOB_EXITED when the driver
     exits (its status, or minus the signal) or could not be started (and
     why).  The job's directory is removed when the driver has exited.
@@ -70,5 +71,13 @@ void pdc_job_runner_worker_exited(pdc_job_runner_t *self, pdc_worker_t *w);
 void pdc_job_runner_stop(pdc_job_runner_t *self, int signum);
 /* Drivers not yet reaped. */
 int pdc_job_runner_drivers(pdc_job_runner_t *self);
+
+/* The raylet binary run as `pdc-raylet --exec-job-driver COMMAND...`
+   (how the runner starts a driver): asks the kernel to kill it when the
+   raylet dies, then runs COMMAND (never returns; a command that cannot
+   run exits 127, saying why on stderr, the job's log).  -1 if argv is
+   not that. */
+#define PDC_JOB_EXEC_OPTION "--exec-job-driver"
+int pdc_job_runner_exec_driver(int argc, char **argv);
 
 #endif

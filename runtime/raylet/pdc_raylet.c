@@ -458,6 +458,7 @@ static void s_on_housekeeping(uv_timer_t *t) {
 /* ---- Setup ------------------------------------------------------------- */
 
 int pdc_raylet_main(int argc, char **argv) {
+    pdc_job_runner_exec_driver(argc, argv); /* returns only if this is no driver's start */
     raylet_t *self = calloc(1, sizeof *self);
     if (!self)
         return 1;

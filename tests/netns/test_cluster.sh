@@ -45,42 +45,10 @@ cleanup() {
     rm -rf "$PDC_SESSION_ROOT"
 }
 trap cleanup EXIT
-passed=0
-failed=0
-declare -a ids dirs
-ok() {
-    echo "ok: $*"
-    passed=$((passed + 1))
-}
-# On a failure, what each node's logs say (the session root goes at exit).
-node_logs() {
-    local host log
-    for host in "${!dirs[@]}"; do
-        for log in "${dirs[$host]}"/logs/*.log; do
-            [ -s "$log" ] || continue
-            echo "--- host $host (node ${ids[$host]}): $(basename "$log"), last 40 lines"
-            tail -n 40 "$log"
-        done
-    done
-}
-fail() {
-    echo "FAIL: $*"
-    failed=$((failed + 1))
-    node_logs
-    echo "netns: $passed passed, $failed failed"
-    exit 1
-}
+suite=netns
+# shellcheck source=common.sh
+source "$here/common.sh"
 
-# Run a check every 0.1 s until it holds, at most $1 times.
-retry() {
-    local tries=$1 try
-    shift
-    for ((try = 0; try < tries; try++)); do
-        "$@" && return 0
-        sleep 0.1
-    done
-    return 1
-}
 cluster_status() { "$hosts" run 1 "$pdc" status --address "tcp://$head"; }
 status_says() { cluster_status | grep -q "$1"; }
 # A cluster_check mode in the background on host $1, its output in $2,
@@ -95,13 +63,6 @@ background_check() {
 }
 
 "$hosts" up 6
-start_node() { # host, pdc start options...
-    local host=$1 out
-    shift
-    out=$("$hosts" run "$host" "$pdc" start "$@" --insecure) || fail "host $host: $out"
-    ids[$host]=$(sed -n 's/.*(node \([0-9a-f]*\),.*/\1/p' <<<"$out")
-    dirs[$host]=$(sed -n 's/.*logs in \(.*\)\/logs$/\1/p' <<<"$out")
-}
 start_node 0 --head --node-ip-address 10.213.0.1 --port 6380 --num-cpus 1
 start_node 1 --address "tcp://$head" --num-cpus 1 --resources GPU=1
 start_node 2 --address "tcp://$head" --num-cpus 1 --labels tier=edge
@@ -167,4 +128,4 @@ kill -9 "$(cat "${dirs[3]}/raylet.pid")"
 wait "$bg" || { cat "$survivor_out"; fail "tasks were lost when a node died"; }
 ok "$(sed -n 's/^ok: //p' "$survivor_out")"
 
-echo "netns: $passed passed, $failed failed"
+echo "netns: $passed passed, 0 failed"

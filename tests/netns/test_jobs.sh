@@ -4,7 +4,8 @@
 #
 #   host 0  10.213.0.1  the head (--insecure-jobs) and a node      (1 CPU)
 #   host 1  10.213.0.2  a node labelled role=driver: jobs run here (1 CPU)
-#   host 2  10.213.0.3  a node; pdc-submit runs here               (1 CPU)
+#   host 2  10.213.0.3  a node labelled role=spare; pdc-submit runs here,
+#                       and its node is killed at the end           (1 CPU)
 #
 # Checks: a job from host 2 streams its driver's and its workers' output
 # (prefixed by node and pid) and returns exit status 0, and a non-zero
@@ -13,7 +14,8 @@
 # the job and leaves no process, object or directory of it on any node;
 # --no-wait, --logs --follow, --status and --list agree; a head started
 # without --insecure-jobs refuses a job from another host (and logs it);
-# a working directory of twice the size limit is refused, naming the limit.
+# a working directory of twice the size limit is refused, naming the limit;
+# a job whose node is killed fails, naming the node.
 # Everything is stopped and removed at the end, also when a check fails.
 # Skips (exit 77) without root or netns.
 set -euo pipefail
@@ -41,49 +43,16 @@ cleanup() {
     rm -rf "$PDC_SESSION_ROOT"
 }
 trap cleanup EXIT
-passed=0
-declare -a ids dirs
-ok() {
-    echo "ok: $*"
-    passed=$((passed + 1))
-}
-fail() {
-    echo "FAIL: $*"
-    local host log
-    for host in "${!dirs[@]}"; do
-        for log in "${dirs[$host]}"/logs/*.log; do
-            [ -s "$log" ] || continue
-            echo "--- host $host (node ${ids[$host]}): $(basename "$log"), last 30 lines"
-            tail -n 30 "$log"
-        done
-    done
-    echo "jobs: $passed passed, 1 failed"
-    exit 1
-}
-retry() { # tries, command...: every 0.1 s until it holds
-    local tries=$1 try
-    shift
-    for ((try = 0; try < tries; try++)); do
-        "$@" && return 0
-        sleep 0.1
-    done
-    return 1
-}
+suite=jobs
+# shellcheck source=common.sh
+source "$here/common.sh"
 submit() { "$hosts" run 2 timeout 120 "$bin/pdc-submit" --address "$head" "$@"; }
 
 "$hosts" up 3
-start_node() { # host, pdc start options...
-    local host=$1 out
-    shift
-    out=$("$hosts" run "$host" "$pdc" start "$@" --insecure 2>&1) || fail "host $host: $out"
-    ids[$host]=$(sed -n 's/.*(node \([0-9a-f]*\),.*/\1/p' <<<"$out")
-    dirs[$host]=$(sed -n 's/.*logs in \(.*\)\/logs$/\1/p' <<<"$out")
-    echo "$out" | grep -q "warning: --insecure-jobs" || [ "${1:-}" != --head ] ||
-        fail "pdc start --insecure-jobs gave no warning: $out"
-}
 start_node 0 --head --node-ip-address 10.213.0.1 --port 6380 --num-cpus 1 --insecure-jobs
+grep -q "warning: --insecure-jobs" <<<"$started" || fail "pdc start --insecure-jobs did not warn: $started"
 start_node 1 --address "$head" --num-cpus 1 --labels role=driver
-start_node 2 --address "$head" --num-cpus 1
+start_node 2 --address "$head" --num-cpus 1 --labels role=spare
 status() { "$hosts" run 2 "$pdc" status --address "$head"; }
 retry 50 eval 'status | grep -q "3 nodes alive"' || fail "3 nodes did not register: $(status)"
 status | grep -q "WARNING: the head runs with --insecure-jobs" || fail "pdc status: $(status)"
@@ -213,5 +182,23 @@ big=$(PDC_JOB_PACKAGE_MAX_BYTES=65536 "$hosts" run 2 env PDC_JOB_PACKAGE_MAX_BYT
 [ "$rc" = 1 ] || fail "a working directory over the limit got $rc: $big"
 grep -q "65536.*job_package_max_bytes" <<<"$big" || fail "the refusal does not name the limit: $big"
 ok "a working directory of twice job_package_max_bytes was refused: $(head -c 160 <<<"$big")..."
+
+# The node of a running job dies: the job is FAILED, naming the node,
+# and its driver does not outlive its raylet.
+id=$(submit --label-selector role=spare --job-id orphan-1 --no-wait -- sleep 300 2>/dev/null)
+[ "$id" = orphan-1 ] || fail "orphan-1 was not submitted: $id"
+running() { submit --status orphan-1 | grep -q "state: *RUNNING"; }
+retry 100 running || fail "orphan-1 did not start: $(submit --status orphan-1)"
+driver_pid=$(submit --status orphan-1 | sed -n 's/^driver: *pid //p')
+kill -9 "$(cat "${dirs[2]}/raylet.pid")"
+failed_job() {
+    local now
+    now=$(submit --status orphan-1)
+    grep -q "state: *FAILED" <<<"$now" && grep -q "node ${ids[2]}, where its driver ran, died" <<<"$now"
+}
+retry 100 failed_job || fail "orphan-1 after its node died: $(submit --status orphan-1)"
+gone() { ! kill -0 "$driver_pid" 2>/dev/null; }
+retry 50 gone || fail "the driver $driver_pid of orphan-1 outlived its raylet"
+ok "a job whose node was killed is FAILED, naming the node, and its driver is gone"
 
 echo "jobs: $passed passed, 0 failed"
