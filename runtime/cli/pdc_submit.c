@@ -245,7 +245,8 @@ static int s_follow(head_conn_t *h, const char *id, uint64_t request, int detach
         if (in.msg.type == PDC_MSG_JOB_LOG && in.msg.request_id == request) {
             size_t len;
             const char *text = pdc_f_str(&in.msg.fields[PDC_JOB_LOG_TEXT], &len);
-            fwrite(text, 1, len, stdout);
+            if (len)
+                fwrite(text, 1, len, stdout);
             fflush(stdout);
         } else if (in.msg.type == PDC_MSG_JOB_DONE && in.msg.request_id == request) {
             pdc_job_row_t row;

@@ -239,6 +239,8 @@ static void s_send_log(pdc_jobs_table_t *self, const job_t *j, const void *rid, 
    send it to j's followers. */
 static void s_append_log(pdc_jobs_table_t *self, job_t *j, const char *text, size_t len) {
     size_t max = (size_t) self->cfg.cfg->job_log_max_bytes;
+    if (!len)
+        return;
     if (len > max) { /* only the end of a huge chunk is kept */
         j->log_dropped += len - max;
         text += len - max;
@@ -613,13 +615,20 @@ static int s_on_message(pdc_jobs_table_t *self, pdc_inbound_t *in, uint64_t now_
                        PDC_SAME_FIELD(PDC_JOB_EXITED_JOB_ID, PDC_JOB_LOG_JOB_ID) &&
                        PDC_SAME_FIELD(PDC_JOB_CLEANED_JOB_ID, PDC_JOB_LOG_JOB_ID),
                    "the job messages of raylets read the job id in one place");
-    char id[PDC_JOB_ID_MAX + 1];
+    char id[PDC_JOB_ID_MAX + 1], node[64] = "";
     job_t *j = s_job(self, pdc_f_cstr(&f[PDC_JOB_LOG_JOB_ID], id, sizeof id));
     if (!j || pdc_job_state_ended(j->state))
         return 1;
+    /* Only a node's raylet speaks of jobs, and of a driver only its own. */
+    if (self->cfg.sender(self->cfg.arg, in, node, sizeof node) ||
+        ((in->msg.type == PDC_MSG_JOB_STARTED || in->msg.type == PDC_MSG_JOB_EXITED) &&
+         strcmp(node, j->node))) {
+        pdc_warn("ignored %s for job %s from %s", pdc_msg_name(in->msg.type), j->id,
+                 *node ? node : "a peer that is no node's raylet");
+        return 1;
+    }
     if (in->msg.type == PDC_MSG_JOB_CLEANED) {
-        char node[64];
-        if (j->ending && !self->cfg.sender(self->cfg.arg, in, node, sizeof node))
+        if (j->ending)
             s_node_done(self, j, node);
     } else if (in->msg.type == PDC_MSG_JOB_LOG) {
         size_t len;

@@ -158,6 +158,8 @@ void pdc_job_runner_destroy(pdc_job_runner_t **self_p) {
 /* ---- Output ------------------------------------------------------------ */
 
 static int s_text_add(pdc_job_runner_t *self, const char *bytes, size_t len) {
+    if (!len)
+        return 0;
     if (self->text_len + len > self->text_cap) {
         size_t cap = (self->text_len + len) * 2 + 4096;
         char *grown = realloc(self->text, cap);

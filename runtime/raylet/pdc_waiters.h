@@ -27,7 +27,8 @@ static inline int pdc_waiters_add(pdc_waiter_t **list, const void *rid, size_t r
     pdc_waiter_t *w = rid_len <= PDC_WAITER_RID_MAX ? calloc(1, sizeof *w) : NULL;
     if (!w)
         return -1;
-    memcpy(w->rid, rid, rid_len);
+    if (rid_len) /* none: the raylet's own wait (pdc_code_cache_fetch) */
+        memcpy(w->rid, rid, rid_len);
     w->rid_len = rid_len;
     w->request = request;
     w->next = *list;
