@@ -405,6 +405,8 @@ void pdc_actors_pump(pdc_client *c) {
             else
                 s_name_message(c, a, PDC_MSG_ACTOR_NAME_REGISTER, "");
         }
+        if (a->owned && a->state == A_PLACING && pdc_owner_raylet_lost(c))
+            s_die(c, a, PDC_ECONNECT, pdc_owner_raylet_lost(c)); /* no lease can come */
         if (a->owned && a->state == A_PLACING && !a->asked)
             s_request_lease(c, a, NULL, 0);
         if (a->kill_pending && a->conn) {

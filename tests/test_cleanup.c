@@ -504,3 +504,55 @@ Test(cleanup, repeated_init_and_shutdown_leave_nothing) {
         cr_assert(e->d_name[0] == '.', "%s/%s is left", g_root, e->d_name);
     closedir(d);
 }
+
+static uint64_t s_now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
+}
+
+/* The driver's own raylet is killed: a task running on it, tasks
+   queued behind it, a new call and an actor creation all end with
+   PDC_ECONNECT at once (none waits for its timeout), local puts and
+   gets still work, and pdc_shutdown still leaves nothing. */
+Test(cleanup, a_killed_raylet_fails_what_needs_it_and_shutdown_leaves_nothing) {
+    pdc_client *c = pdc_init(NULL);
+    cr_assert(c, "pdc_init(NULL) failed");
+    char session[4096];
+    cr_assert_eq(s_session_of(getpid(), session, sizeof session), 0);
+    cluster_t k;
+    s_describe(&k, session);
+    pdc_fn sleep_ms = pdc_function(c, g_lib, "sleep_ms");
+    pdc_ref running = pdc_call(c, sleep_ms, PDC_I64(20000));
+    pdc_ref queued[8];
+    for (int i = 0; i < 8; i++)
+        queued[i] = pdc_call(c, sleep_ms, PDC_I64(20000));
+    usleep(500 * 1000); /* running is on a worker by now */
+    cr_assert_eq(kill(k.raylet, SIGKILL), 0);
+    uint64_t start = s_now_ms();
+    pdc_object o;
+    int rc = pdc_get(c, running, &o, 30000);
+    uint64_t took = s_now_ms() - start;
+    cr_assert_eq(rc, PDC_ECONNECT, "%s: %s", pdc_status_name(rc), pdc_last_error(c));
+    cr_assert(strstr(pdc_last_error(c), "raylet") && strstr(pdc_last_error(c), "gone"), "%s",
+              pdc_last_error(c));
+    cr_assert_lt(took, 3000, "the running task's get took %llu ms", (unsigned long long) took);
+    for (int i = 0; i < 8; i++)
+        cr_assert_eq(pdc_get(c, queued[i], &o, 5000), PDC_ECONNECT, "queued %d: %s", i,
+                     pdc_last_error(c));
+    start = s_now_ms();
+    pdc_ref later = pdc_call(c, pdc_function(c, g_lib, "add"), PDC_I64(1), PDC_I64(2));
+    cr_assert_eq(pdc_get(c, later, &o, 5000), PDC_ECONNECT, "%s", pdc_last_error(c));
+    pdc_actor *a = pdc_actor_create(c, g_lib, "Counter", NULL);
+    cr_assert(!a || pdc_actor_ready(c, a, 5000) == PDC_ECONNECT, "%s", pdc_last_error(c));
+    cr_assert_lt(s_now_ms() - start, 3000, "the later calls waited");
+    int status;
+    pdc_ref put = pdc_put(c, PDC_I64(42), &status);
+    int64_t v = 0;
+    cr_assert_eq(status, PDC_OK, "%s", pdc_last_error(c));
+    cr_assert_eq(pdc_get_i64(c, put, &v, 1000), PDC_OK, "%s", pdc_last_error(c));
+    cr_assert_eq(v, 42);
+    pdc_shutdown(&c);
+    s_assert_no_process(&k, DAEMON_EXIT_MS);
+    s_assert_no_trace(&k);
+}

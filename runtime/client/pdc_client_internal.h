@@ -65,6 +65,10 @@ struct pdc_client {
     char head_endpoint[PATH_MAX];
     pdc_peer_t *head;            /* opened on first use */
     char job_id[PDC_JOB_ID_MAX]; /* PDC_JOB_ID, sent with lease requests */
+    /* This node's raylet is gone (its connection dropped): why, for the
+       errors of every call that needs it (pdc_io.c). */
+    int raylet_lost;
+    char raylet_lost_why[PATH_MAX + 160];
 
     /* Other nodes (pdc_remote.c). */
     struct raylet_conn *raylets; /* other nodes' raylets we asked for leases */
@@ -161,6 +165,8 @@ void pdc_remote_on_redirect(pdc_client *c, uint64_t request, const char *node,
                             const char *endpoint);
 void pdc_remote_send(pdc_client *c); /* frees and pulls waiting to go out */
 void pdc_remote_on_keepalive(uv_timer_t *h);
+/* This node's raylet is gone: pulls and code requests waiting on it fail. */
+void pdc_remote_on_raylet_lost(pdc_client *c);
 void pdc_remote_unwatch(pdc_client *c);
 void pdc_remote_close(pdc_client *c);
 

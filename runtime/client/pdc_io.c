@@ -297,6 +297,31 @@ static int s_register(pdc_client *c, const char *raylet_endpoint, const uint8_t 
     return 0;
 }
 
+/* This node's raylet dropped the connection: it died (a raylet that
+   stops on purpose stops its clients' workers too).  Whatever needs it
+   fails with PDC_ECONNECT from now on: queued tasks and those of leases
+   on this node (their workers died with it, and nobody is left to say
+   so), lease requests, pulls and actor placements; tasks leased on
+   other nodes run on, and local gets and puts work on. */
+static void s_on_own_raylet_event(pdc_peer_t *peer, unsigned events, void *arg) {
+    pdc_client *c = arg;
+    if (!(events & ZMQ_EVENT_DISCONNECTED))
+        return;
+    pthread_mutex_lock(&c->mu);
+    if (!c->raylet_lost && !c->stopping) {
+        c->raylet_lost = 1;
+        snprintf(c->raylet_lost_why, sizeof c->raylet_lost_why,
+                 "the raylet of node %s (%s) is gone: its connection dropped", c->node_id,
+                 pdc_peer_endpoint(peer));
+        pdc_warn("%s; what needs it fails with PDC_ECONNECT", c->raylet_lost_why);
+        pdc_sched_on_raylet_lost(c);
+        pdc_remote_on_raylet_lost(c);
+        pdc_io_pump(c);
+        pthread_cond_broadcast(&c->cv);
+    }
+    pthread_mutex_unlock(&c->mu);
+}
+
 pdc_client *pdc_client_connect(const char *raylet_endpoint, int is_worker, const uint8_t *worker_id,
                                const char *endpoint, const char *public_endpoint) {
     pdc_client *c = calloc(1, sizeof *c);
@@ -335,6 +360,10 @@ pdc_client *pdc_client_connect(const char *raylet_endpoint, int is_worker, const
     }
     if (s_register(c, raylet_endpoint, worker_id))
         goto fail;
+    if (pdc_peer_monitor(c->raylet, ZMQ_EVENT_DISCONNECTED, s_on_own_raylet_event))
+        pdc_warn("cannot watch the connection to the raylet at %s: its death will show as "
+                 "timeouts",
+                 raylet_endpoint);
     c->store = pdc_store_open(c->store_dir, err, sizeof err);
     if (!c->store) {
         fprintf(stderr, "pdc: cannot open the object store %s: %s\n", c->store_dir, err);

@@ -68,3 +68,7 @@ int pdc_owner_set_error(int code, const char *fmt, ...) {
 void pdc_owner_clear_error(void) {
     pdc_clear_error();
 }
+
+const char *pdc_owner_raylet_lost(pdc_client *c) {
+    return c->raylet_lost ? c->raylet_lost_why : NULL;
+}

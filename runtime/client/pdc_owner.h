@@ -33,6 +33,8 @@ int pdc_owner_wait(pdc_client *c, int (*pred)(pdc_client *, void *), void *arg, 
 const pdc_config_t *pdc_owner_config(pdc_client *c);
 /* The head's endpoint ("" if the node has none). */
 const char *pdc_owner_head_endpoint(pdc_client *c);
+/* Why this node's raylet is gone, or NULL while it serves. */
+const char *pdc_owner_raylet_lost(pdc_client *c);
 /* The request registry and the I/O thread's encoder (mutex held). */
 pdc_requests_t *pdc_owner_requests(pdc_client *c);
 pdc_enc_t *pdc_owner_enc(pdc_client *c);

@@ -257,11 +257,24 @@ static void s_pull_answer(pdc_client *c, void *ctx, uint64_t id, const pdc_msg_t
 
 static const pdc_request_ops_t s_pull_ops = {"a pull", s_pull_answer, NULL};
 
+void pdc_remote_on_raylet_lost(pdc_client *c) {
+    for (pull_t *p = c->pulls; p; p = p->next)
+        if (!p->done) {
+            p->done = 1;
+            p->code = PDC_ECONNECT;
+            snprintf(p->why, sizeof p->why, "%s", c->raylet_lost_why);
+        }
+}
+
 /* Queue p for the I/O thread to send to the raylet (mutex not held). */
 static void s_raylet_request_start(pdc_client *c, pull_t *p) {
     pthread_mutex_lock(&c->mu);
-    p->request = pdc_requests_add(&c->requests, &s_pull_ops, p);
-    if (!p->request) {
+    p->request = c->raylet_lost ? 0 : pdc_requests_add(&c->requests, &s_pull_ops, p);
+    if (c->raylet_lost) {
+        p->done = 1;
+        p->code = PDC_ECONNECT;
+        snprintf(p->why, sizeof p->why, "%s", c->raylet_lost_why);
+    } else if (!p->request) {
         p->done = 1;
         p->code = PDC_ENOMEM;
         snprintf(p->why, sizeof p->why, "out of memory");

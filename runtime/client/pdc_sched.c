@@ -300,6 +300,8 @@ static sched_class_t *s_class(pdc_client *c, double cpus, const pdc_resources_t 
 uint64_t pdc_sched_pump(pdc_client *c, uint64_t now) {
     uint64_t next_check = 0, idle_ms = (uint64_t) c->cfg.lease_idle_ms;
     for (sched_class_t *k = c->classes; k; k = k->next) {
+        if (c->raylet_lost) /* no lease can be asked for */
+            s_fail_queue(c, k, PDC_ECONNECT, c->raylet_lost_why);
         for (lease_t *l = k->leases; l && k->queue.count; l = l->next)
             s_dispatch(c, k, l);
         size_t want = pdc_sched_requests_wanted(&c->cfg, k);
@@ -374,6 +376,22 @@ int pdc_sched_on_conn_lost(pdc_client *c, conn_t *conn) {
             found = 1;
         }
     return found;
+}
+
+void pdc_sched_on_raylet_lost(pdc_client *c) {
+    for (sched_class_t *k = c->classes; k; k = k->next) {
+        for (lease_t *l = k->leases, *next; l; l = next) {
+            next = l->next;
+            if (l->raylet) /* a worker on another node: it runs on */
+                continue;
+            s_lease_unlink(k, l);
+            while (l->tasks.head)
+                pdc_graph_fail(c, l->tasks.head, PDC_ECONNECT, l->node, c->raylet_lost_why);
+            s_lease_free(c, l);
+        }
+        k->requests = 0;
+        s_fail_queue(c, k, PDC_ECONNECT, c->raylet_lost_why);
+    }
 }
 
 void pdc_sched_close(pdc_client *c) {

@@ -101,6 +101,10 @@ int pdc_sched_on_worker_died(pdc_client *c, const uint8_t *worker_id, int status
 /* The worker connection k went away (its node died): 1 if a lease used it. */
 int pdc_sched_on_conn_lost(pdc_client *c, conn_t *k);
 /* At close: hand every lease back and free the classes. */
+/* This node's raylet is gone: queued tasks and those leased on this
+   node fail with PDC_ECONNECT (c->raylet_lost_why), and so does every
+   task queued later (pdc_sched_pump). */
+void pdc_sched_on_raylet_lost(pdc_client *c);
 void pdc_sched_close(pdc_client *c);
 
 #endif
