@@ -537,12 +537,16 @@ Test(cleanup, a_killed_raylet_fails_what_needs_it_and_shutdown_leaves_nothing) {
     cr_assert(strstr(pdc_last_error(c), "raylet") && strstr(pdc_last_error(c), "gone"), "%s",
               pdc_last_error(c));
     cr_assert_lt(took, 3000, "the running task's get took %llu ms", (unsigned long long) took);
-    for (int i = 0; i < 8; i++)
+    pdc_object_release(c, &o);
+    for (int i = 0; i < 8; i++) {
         cr_assert_eq(pdc_get(c, queued[i], &o, 5000), PDC_ECONNECT, "queued %d: %s", i,
                      pdc_last_error(c));
+        pdc_object_release(c, &o);
+    }
     start = s_now_ms();
     pdc_ref later = pdc_call(c, pdc_function(c, g_lib, "add"), PDC_I64(1), PDC_I64(2));
     cr_assert_eq(pdc_get(c, later, &o, 5000), PDC_ECONNECT, "%s", pdc_last_error(c));
+    pdc_object_release(c, &o);
     pdc_actor *a = pdc_actor_create(c, g_lib, "Counter", NULL);
     cr_assert(!a || pdc_actor_ready(c, a, 5000) == PDC_ECONNECT, "%s", pdc_last_error(c));
     cr_assert_lt(s_now_ms() - start, 3000, "the later calls waited");
