@@ -11,6 +11,9 @@
 #include <string.h>
 
 #define PDC_ID_LEN 16
+/* The bytes of an id that are its process's: every id one process
+   draws begins with the same ones. */
+#define PDC_ID_PREFIX_LEN 8
 
 void pdc_id_new(uint8_t id[PDC_ID_LEN]);
 /* 32 hex digits and a NUL into buf (33 bytes). */

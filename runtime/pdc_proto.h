@@ -42,7 +42,10 @@
 
     Raylet <-> its local clients (drivers and workers), over ipc:
     - REGISTER: kind (0 driver, 1 worker, 2 a lease holder on another
-      node), pid, client id, the client's own endpoint (where owners on
+      node), pid, client id (a worker's: the one its raylet gave it; a
+      driver's: an id it drew, whose first 8 bytes begin every object id
+      it draws, so that its raylet can free its objects when its process
+      dies), the client's own endpoint (where owners on
       this node reach it), its public endpoint (tcp://, where owners on
       other nodes reach it; "" if none), the sender's node id (for kind 2:
       its leases go when that node dies).  Reply REGISTERED:
@@ -136,6 +139,10 @@
       them on to every other live node.  No reply.
 
     Jobs (pdc-submit <-> head <-> raylets; see head/pdc_jobs_table.h):
+    - OBJECT_FREE_PREFIX (raylet -> raylet): an owner's id: delete every
+      object whose id begins with its first 8 bytes (its process died:
+      nothing of it can be read any more).  No reply.
+
     - JOB_SUBMIT (submitter -> head): job id ("" for the head to name
       it), the hash of the working directory's package ("" none; uploaded
       first with CODE_PUT), the command's words, environment ("K=V"),
@@ -397,8 +404,9 @@
     F(JOB_EXITED_JOB_ID, "s")                                                                      \
     F(JOB_EXITED_STATUS, "i")                                                                      \
     F(JOB_EXITED_MESSAGE, "s")
-#define PDC_JOB_DONE_FIELDS(F)    F(JOB_DONE_JOB, PDC_JOB_ROW_SCHEMA)
-#define PDC_JOB_CLEANED_FIELDS(F) F(JOB_CLEANED_JOB_ID, "s")
+#define PDC_JOB_DONE_FIELDS(F)           F(JOB_DONE_JOB, PDC_JOB_ROW_SCHEMA)
+#define PDC_JOB_CLEANED_FIELDS(F)        F(JOB_CLEANED_JOB_ID, "s")
+#define PDC_OBJECT_FREE_PREFIX_FIELDS(F) F(OBJECT_FREE_PREFIX_OWNER, "d")
 
 /* The messages, in wire order (a message's type is its place here: add
    new ones at the end).  X(NAME); its fields are PDC_NAME_FIELDS. */
@@ -454,7 +462,8 @@
     X(JOB_LOG)                                                                                     \
     X(JOB_EXITED)                                                                                  \
     X(JOB_DONE)                                                                                    \
-    X(JOB_CLEANED)
+    X(JOB_CLEANED)                                                                                 \
+    X(OBJECT_FREE_PREFIX)
 
 /* The schema string of message NAME (a string literal). */
 #define PDC_SCHEMA_OF(name) "" PDC_##name##_FIELDS(PDC_F_TOKEN_)

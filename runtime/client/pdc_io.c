@@ -261,8 +261,9 @@ static int s_register(pdc_client *c, const char *raylet_endpoint, const uint8_t 
     pdc_enc_begin(&c->enc, PDC_MSG_REGISTER, 1);
     pdc_enc_u(&c->enc, c->is_worker ? 1 : 0);
     pdc_enc_u(&c->enc, (uint64_t) getpid());
-    uint8_t zero[PDC_ID_LEN] = {0};
-    pdc_enc_id(&c->enc, worker_id ? worker_id : zero);
+    uint8_t own[PDC_ID_LEN]; /* a driver's: its objects' prefix (pdc_proto.h) */
+    pdc_id_new(own);
+    pdc_enc_id(&c->enc, worker_id ? worker_id : own);
     pdc_enc_s(&c->enc, c->endpoint);
     pdc_enc_s(&c->enc, c->public_endpoint);
     pdc_enc_s(&c->enc, "");

@@ -7,12 +7,15 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 typedef struct holder {
     pdc_rid_t rid;
     int pid;                    /* on this node: its death is seen by pid */
     char node[PDC_NODE_ID_MAX]; /* on another node: "" here              */
     uint64_t last_seen;         /* ms; a holder on another node sends KEEPALIVE */
+    uint8_t owner[PDC_ID_LEN];  /* a driver's own id (its objects' prefix) */
+    int has_owner;
     struct holder *next;
 } holder_t;
 
@@ -45,13 +48,17 @@ static holder_t *s_find(pdc_holders_t *self, const void *rid, size_t len) {
 }
 
 int pdc_holders_add(pdc_holders_t *self, const void *rid, size_t len, int pid, const char *node,
-                    uint64_t now_ms) {
+                    const uint8_t *owner, uint64_t now_ms) {
     holder_t *h = calloc(1, sizeof *h);
     if (!h || pdc_rid_set(&h->rid, rid, len)) {
         free(h);
         return -1;
     }
     h->pid = pid;
+    if (owner) {
+        memcpy(h->owner, owner, PDC_ID_LEN);
+        h->has_owner = 1;
+    }
     if (node) {
         snprintf(h->node, sizeof h->node, "%s", *node ? node : "?");
         h->last_seen = now_ms;
@@ -115,7 +122,7 @@ void pdc_holders_expire(pdc_holders_t *self, uint64_t now_ms, uint64_t silence_m
             continue;
         }
         *p = h->next;
-        gone(&h->rid, why, arg);
+        gone(&h->rid, h->has_owner && !*h->node ? h->owner : NULL, why, arg);
         free(h);
     }
 }

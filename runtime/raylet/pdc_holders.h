@@ -15,10 +15,15 @@
 
     pdc_holders_expire finds the first three and hands each one gone to a
     callback (the raylet stops the workers it leased and drops its queued
-    requests) before forgetting it. */
+    requests) before forgetting it.  A driver on this node also says
+    whose objects are its own (the id of its REGISTER, whose first 8
+    bytes begin every object id it draws, pdc_id.h): when its pid is gone
+    the callback gets that id, and the raylet frees its objects on every
+    node. */
 #ifndef PDC_HOLDERS_H_INCLUDED
 #define PDC_HOLDERS_H_INCLUDED
 
+#include "pdc_id.h"
 #include "pdc_rid.h"
 #include "pdc_view.h"
 
@@ -26,18 +31,21 @@
 
 typedef struct pdc_holders pdc_holders_t;
 
-/* Called for a holder that is gone, before it is forgotten.  why: a
+/* Called for a holder that is gone, before it is forgotten.  owner: the
+   id of a driver of this node whose process is gone, else NULL; why: a
    sentence for the log. */
-typedef void pdc_holders_gone_fn(const pdc_rid_t *rid, const char *why, void *arg);
+typedef void pdc_holders_gone_fn(const pdc_rid_t *rid, const uint8_t *owner, const char *why,
+                                 void *arg);
 
 pdc_holders_t *pdc_holders_new(void);
 void pdc_holders_destroy(pdc_holders_t **self_p);
 
 /* A REGISTER from rid: pid for a holder on this node; node (not "") for
-   one on another node, alive as of now_ms.  0, or -1 (out of memory, or
-   a routing id too long). */
+   one on another node, alive as of now_ms; owner: a driver's own id
+   (PDC_ID_LEN bytes) or NULL.  0, or -1 (out of memory, or a routing id
+   too long). */
 int pdc_holders_add(pdc_holders_t *self, const void *rid, size_t len, int pid, const char *node,
-                    uint64_t now_ms);
+                    const uint8_t *owner, uint64_t now_ms);
 /* Whether rid registered here, and for a holder on another node its node
    id (else ""); NULL if it did not register. */
 const char *pdc_holders_find(pdc_holders_t *self, const void *rid, size_t len);

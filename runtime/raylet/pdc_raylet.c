@@ -102,11 +102,16 @@ static void *s_head(raylet_t *self) {
 
 /* ---- Lease holders ----------------------------------------------------- */
 
-/* A holder is gone (pdc_holders_expire). */
-static void s_on_holder_gone(const pdc_rid_t *rid, const char *why, void *arg) {
+/* A holder is gone (pdc_holders_expire): its leases go, and a driver of
+   this node whose process died takes its objects with it, on every
+   node (no one can read them any more). */
+static void s_on_holder_gone(const pdc_rid_t *rid, const uint8_t *owner, const char *why,
+                             void *arg) {
     raylet_t *self = arg;
-    pdc_info("%s; releasing its leases", why);
+    pdc_info("%s; releasing its leases%s", why, owner ? " and its objects" : "");
     pdc_leases_release_holder(self->leases, rid);
+    if (owner)
+        pdc_transfers_free_owner(self->transfers, owner, &self->view);
 }
 
 /* A worker exited: its lease ends (its holder is told), the leases it
@@ -169,8 +174,12 @@ static void s_on_register(raylet_t *self, pdc_inbound_t *in) {
     }
     char node[PDC_NODE_ID_MAX];
     pdc_f_cstr(&f[PDC_REGISTER_NODE], node, sizeof node);
+    static const uint8_t none[PDC_ID_LEN] = {0};
+    const uint8_t *owner = pdc_f_id(&f[PDC_REGISTER_CLIENT_ID]);
     pdc_holders_add(self->holders, rid, rid_len, (int) pdc_f_u(&f[PDC_REGISTER_PID]),
-                    kind == S_KIND_REMOTE ? node : NULL, uv_now(self->loop));
+                    kind == S_KIND_REMOTE ? node : NULL,
+                    kind == S_KIND_DRIVER && !pdc_id_eq(owner, none) ? owner : NULL,
+                    uv_now(self->loop));
     s_reply_registered(self, in);
 }
 
@@ -320,6 +329,10 @@ static void s_on_router(pdc_zwatch_t *watch, void *sock, void *arg) {
         break;
     case PDC_MSG_OBJECT_FETCH:
         pdc_transfers_serve(self->transfers, &in);
+        break;
+    case PDC_MSG_OBJECT_FREE_PREFIX:
+        pdc_transfers_free_owner(self->transfers,
+                                 pdc_f_id(&in.msg.fields[PDC_OBJECT_FREE_PREFIX_OWNER]), NULL);
         break;
     case PDC_MSG_CODE_GET:
         if (!s_registered(self, &in)) {

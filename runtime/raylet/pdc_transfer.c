@@ -421,6 +421,25 @@ void pdc_transfers_end_prefix(pdc_transfers_t *self, const uint8_t *prefix, size
     }
 }
 
+void pdc_transfers_free_owner(pdc_transfers_t *self, const uint8_t *owner, pdc_view_t *view) {
+    pdc_transfers_end_prefix(self, owner, PDC_ID_PREFIX_LEN, "its owner's process died");
+    long gone = pdc_store_delete_prefix(self->store, owner, PDC_ID_PREFIX_LEN);
+    char hex[33];
+    if (gone > 0)
+        pdc_info("deleted %ld objects of the dead owner %.16s", gone, pdc_id_hex(owner, hex));
+    if (!view)
+        return;
+    pdc_enc_begin(&self->enc, PDC_MSG_OBJECT_FREE_PREFIX, 0);
+    pdc_enc_id(&self->enc, owner);
+    for (int i = 0; i < view->n; i++) {
+        if (!view->nodes[i].alive || !strcmp(view->nodes[i].id, self->self_node))
+            continue;
+        peer_t *p = s_peer(self, view, view->nodes[i].id);
+        if (p)
+            pdc_wire_send(zsock_resolve(p->sock), NULL, 0, &self->enc, NULL, 0);
+    }
+}
+
 void pdc_transfers_check(pdc_transfers_t *self, pdc_view_t *view, uint64_t now_ms) {
     if (!self)
         return;

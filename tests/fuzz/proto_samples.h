@@ -250,6 +250,7 @@ static inline void sample_encode(pdc_enc_t *e, unsigned type, uint64_t reqid) {
         pdc_enc_s(e, SAMPLE_SESSION_DIR "/code/" SAMPLE_CODE_HASH ".so");
         break;
     case PDC_MSG_LEASE_RETURN:
+    case PDC_MSG_OBJECT_FREE_PREFIX:
         pdc_enc_id(e, SAMPLE_ID_B);
         break;
     case PDC_MSG_WORKER_DIED:
