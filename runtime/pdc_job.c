@@ -159,3 +159,24 @@ void pdc_job_row_print(FILE *out, const pdc_job_row_t *r) {
     if (*r->message)
         fprintf(out, "message:   %s\n", r->message);
 }
+
+void pdc_job_words_free(char **words) {
+    for (size_t i = 0; words && words[i]; i++)
+        free(words[i]);
+    free(words);
+}
+
+char **pdc_job_words_copy(const void *object) {
+    const msgpack_object *list = object;
+    uint32_t n = pdc_f_count(list);
+    char **words = calloc(n + 1, sizeof *words);
+    for (uint32_t i = 0; words && i < n; i++) {
+        size_t len;
+        const char *text = pdc_f_str(pdc_f_at(list, i), &len);
+        if (!(words[i] = strndup(text, len))) {
+            pdc_job_words_free(words);
+            return NULL;
+        }
+    }
+    return words;
+}

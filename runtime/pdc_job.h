@@ -61,6 +61,12 @@ void pdc_job_rows_print(FILE *out, const pdc_job_row_t *rows, int n);
 /* A job's row in full, a field a line (pdc-submit --status). */
 void pdc_job_row_print(FILE *out, const pdc_job_row_t *row);
 
+/* A validated *s list (a msgpack_object: a job's command or environment)
+   as a NULL-terminated array of copies, or NULL without memory; freed
+   with pdc_job_words_free. */
+char **pdc_job_words_copy(const void *list);
+void pdc_job_words_free(char **words);
+
 /* Whether text is a usable job id: 1 to 63 of [A-Za-z0-9_.-], not
    starting with '.' or '-' (it names a directory).  0, or -1 with why. */
 int pdc_job_id_check(const char *text, char *why, size_t len);

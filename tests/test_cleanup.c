@@ -263,6 +263,16 @@ static void s_assert_no_trace(const cluster_t *k) {
     cr_assert(!s_exists(k->store), "the store %s is left", k->store);
 }
 
+/* pdc_init(NULL) in this process, and what its cluster consists of. */
+static pdc_client *s_init_described(cluster_t *k) {
+    pdc_client *c = pdc_init(NULL);
+    cr_assert(c, "pdc_init(NULL) failed");
+    char session[4096];
+    cr_assert_eq(s_session_of(getpid(), session, sizeof session), 0);
+    s_describe(k, session);
+    return c;
+}
+
 /* ---- A driver in a child process -------------------------------------- */
 
 /* Fork a driver that starts a cluster, runs a task, writes its session
@@ -344,12 +354,8 @@ static void s_init_run_shutdown(void) {
 /* ---- Tests ------------------------------------------------------------ */
 
 Test(cleanup, shutdown_leaves_no_process_socket_store_or_session) {
-    pdc_client *c = pdc_init(NULL);
-    cr_assert(c, "pdc_init(NULL) failed");
-    char session[4096];
-    cr_assert_eq(s_session_of(getpid(), session, sizeof session), 0);
     cluster_t k;
-    s_describe(&k, session);
+    pdc_client *c = s_init_described(&k);
     /* Workers: the ones tasks ran in, and every child of the raylet. */
     pdc_fn f = pdc_function(c, g_lib, "worker_pid");
     pdc_ref r[16];
@@ -365,9 +371,9 @@ Test(cleanup, shutdown_leaves_no_process_socket_store_or_session) {
     }
     cr_assert_geq(k.npids, 3, "no worker found");
     char path[4200];
-    snprintf(path, sizeof path, "%s/raylet.sock", session);
+    snprintf(path, sizeof path, "%s/raylet.sock", k.session);
     cr_assert(s_exists(path));
-    snprintf(path, sizeof path, "%s/head.sock", session);
+    snprintf(path, sizeof path, "%s/head.sock", k.session);
     cr_assert(s_exists(path));
     /* A large object in the store, still referenced at shutdown. */
     size_t size = (size_t) 4 << 20;
@@ -385,12 +391,8 @@ Test(cleanup, shutdown_leaves_no_process_socket_store_or_session) {
 }
 
 Test(cleanup, shutdown_with_a_task_running_leaves_nothing) {
-    pdc_client *c = pdc_init(NULL);
-    cr_assert(c, "pdc_init(NULL) failed");
-    char session[4096];
-    cr_assert_eq(s_session_of(getpid(), session, sizeof session), 0);
     cluster_t k;
-    s_describe(&k, session);
+    pdc_client *c = s_init_described(&k);
     pdc_ref r = pdc_call_args(c, pdc_function(c, g_lib, "worker_pid"), NULL, NULL, 0);
     int64_t pid = 0;
     cr_assert_eq(pdc_get_i64(c, r, &pid, WAIT_MS), PDC_OK);
@@ -516,12 +518,8 @@ static uint64_t s_now_ms(void) {
    PDC_ECONNECT at once (none waits for its timeout), local puts and
    gets still work, and pdc_shutdown still leaves nothing. */
 Test(cleanup, a_killed_raylet_fails_what_needs_it_and_shutdown_leaves_nothing) {
-    pdc_client *c = pdc_init(NULL);
-    cr_assert(c, "pdc_init(NULL) failed");
-    char session[4096];
-    cr_assert_eq(s_session_of(getpid(), session, sizeof session), 0);
     cluster_t k;
-    s_describe(&k, session);
+    pdc_client *c = s_init_described(&k);
     pdc_fn sleep_ms = pdc_function(c, g_lib, "sleep_ms");
     pdc_ref running = pdc_call(c, sleep_ms, PDC_I64(20000));
     pdc_ref queued[8];

@@ -518,9 +518,12 @@ static int s_sender_node(void *arg, pdc_inbound_t *in, char *node, size_t len) {
 static int s_live_nodes(void *arg, char (*ids)[64], int max) {
     head_t *self = arg;
     int n = 0;
-    for (node_t *node = self->nodes; node && n < max; node = node->next)
-        if (node->alive && node->rid_len)
-            snprintf(ids[n++], sizeof ids[0], "%s", node->id);
+    for (node_t *node = self->nodes; node && (!ids || n < max); node = node->next)
+        if (node->alive && node->rid_len) {
+            if (ids)
+                snprintf(ids[n], sizeof ids[0], "%s", node->id);
+            n++;
+        }
     return n;
 }
 

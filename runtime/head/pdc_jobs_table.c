@@ -23,7 +23,6 @@
 #define S_SELECTOR_MAX 256
 #define S_ARGS_MAX     256  /* words of a command, and variables of its env */
 #define S_ARG_MAX      4096 /* bytes of one */
-#define S_MAX_NODES    4096 /* nodes a job's clean-up waits for */
 /* How long past shutdown_timeout_ms an ending job waits for its nodes. */
 #define S_CLEAN_SLACK_MS 5000
 
@@ -76,20 +75,14 @@ pdc_jobs_table_t *pdc_jobs_table_new(const pdc_jobs_table_config_t *cfg) {
     return self;
 }
 
-static void s_free_words(char **words) {
-    for (size_t i = 0; words && words[i]; i++)
-        free(words[i]);
-    free(words);
-}
-
 static void s_job_free(job_t *j) {
     while (j->followers) {
         follower_t *f = j->followers;
         j->followers = f->next;
         free(f);
     }
-    s_free_words(j->argv);
-    s_free_words(j->env);
+    pdc_job_words_free(j->argv);
+    pdc_job_words_free(j->env);
     free(j->log);
     free(j->awaiting);
     free(j);
@@ -327,8 +320,9 @@ static void s_end(pdc_jobs_table_t *self, job_t *j, pdc_job_state state, int64_t
     j->end_ms = now_ms;
     snprintf(j->message, sizeof j->message, "%s", message);
     j->ending_deadline = now_ms + (uint64_t) self->cfg.cfg->shutdown_timeout_ms + S_CLEAN_SLACK_MS;
-    j->awaiting = calloc(S_MAX_NODES, sizeof *j->awaiting);
-    j->nawaiting = j->awaiting ? self->cfg.live_nodes(self->cfg.arg, j->awaiting, S_MAX_NODES) : 0;
+    int live = self->cfg.live_nodes(self->cfg.arg, NULL, 0);
+    j->awaiting = live > 0 ? calloc((size_t) live, sizeof *j->awaiting) : NULL;
+    j->nawaiting = j->awaiting ? self->cfg.live_nodes(self->cfg.arg, j->awaiting, live) : 0;
     pdc_enc_begin(&self->enc, PDC_MSG_JOB_STOP, 0);
     pdc_enc_s(&self->enc, j->id);
     self->cfg.send(self->cfg.arg, NULL, &self->enc);
@@ -390,8 +384,7 @@ static char **s_words(const msgpack_object *list, const char *what, int need_equ
         snprintf(why, len, "a job's %s has at most %d entries, not %u", what, S_ARGS_MAX, n);
         return NULL;
     }
-    char **words = calloc(n + 1, sizeof *words);
-    for (uint32_t i = 0; words && i < n; i++) {
+    for (uint32_t i = 0; i < n; i++) {
         size_t size;
         const char *text = pdc_f_str(pdc_f_at(list, i), &size);
         if (size >= S_ARG_MAX || memchr(text, '\0', size) ||
@@ -400,14 +393,10 @@ static char **s_words(const msgpack_object *list, const char *what, int need_equ
                      size >= S_ARG_MAX          ? "shorter than 4096 bytes"
                      : memchr(text, '\0', size) ? "free of NUL bytes"
                                                 : "NAME=VALUE");
-            s_free_words(words);
             return NULL;
         }
-        if (!(words[i] = strndup(text, size))) {
-            s_free_words(words);
-            words = NULL;
-        }
     }
+    char **words = pdc_job_words_copy(list);
     if (!words)
         snprintf(why, len, "out of memory for the job's %s", what);
     return words;

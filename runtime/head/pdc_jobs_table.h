@@ -65,7 +65,7 @@ typedef struct {
     /* The node whose raylet sent in: its id into node; 0, or -1. */
     int (*sender)(void *arg, pdc_inbound_t *in, char *node, size_t len);
     /* The live nodes' ids, one after another in ids (64 bytes each, at
-       most max); how many. */
+       most max); how many.  With ids NULL: how many there are. */
     int (*live_nodes)(void *arg, char (*ids)[64], int max);
     /* Whether the head holds the code package hash. */
     int (*has_code)(void *arg, const char *hash);

@@ -112,15 +112,9 @@ pdc_job_runner_t *pdc_job_runner_new(uv_loop_t *loop, const pdc_job_runner_confi
     return self;
 }
 
-static void s_free_words(char **words) {
-    for (size_t i = 0; words && words[i]; i++)
-        free(words[i]);
-    free(words);
-}
-
 static void s_driver_free(driver_t *d) {
-    s_free_words(d->argv);
-    s_free_words(d->env);
+    pdc_job_words_free(d->argv);
+    pdc_job_words_free(d->env);
     free(d->tail);
     free(d);
 }
@@ -471,21 +465,6 @@ void pdc_job_runner_package_ready(pdc_job_runner_t *self, const char *hash, cons
     }
 }
 
-/* A validated *s list into a NULL-terminated copy (NULL without memory). */
-static char **s_copy_words(const msgpack_object *list) {
-    uint32_t n = pdc_f_count(list);
-    char **words = calloc(n + 1, sizeof *words);
-    for (uint32_t i = 0; words && i < n; i++) {
-        size_t len;
-        const char *text = pdc_f_str(pdc_f_at(list, i), &len);
-        if (!(words[i] = strndup(text, len))) {
-            s_free_words(words);
-            return NULL;
-        }
-    }
-    return words;
-}
-
 static void s_on_start(pdc_job_runner_t *self, pdc_inbound_t *in) {
     const msgpack_object *f = in->msg.fields;
     char job[PDC_JOB_ID_MAX + 1], why[400];
@@ -506,8 +485,8 @@ static void s_on_start(pdc_job_runner_t *self, pdc_inbound_t *in) {
     d->runner = self;
     snprintf(d->job, sizeof d->job, "%s", job);
     snprintf(d->dir, sizeof d->dir, "%s/jobs/%s", self->session, job);
-    d->argv = s_copy_words(&f[PDC_JOB_START_ARGV]);
-    d->env = s_copy_words(&f[PDC_JOB_START_ENV]);
+    d->argv = pdc_job_words_copy(&f[PDC_JOB_START_ARGV]);
+    d->env = pdc_job_words_copy(&f[PDC_JOB_START_ENV]);
     d->next = self->drivers;
     self->drivers = d;
     char jobs[PATH_MAX + 8];
