@@ -8,7 +8,10 @@
     - When an owner first sends work that uses a library to a worker on
       another node, it reads the library, hashes it (SHA-256, libsodium)
       and uploads it to the head (CODE_PUT: hash, file name, the bytes as a
-      payload frame), once per library per process.  The task then names
+      payload frame), once per library per process.  A library named
+      without a '/' (found by the dynamic linker's search path on each
+      node, or a language worker's own name such as pdc:python) is sent
+      as it is.  The task then names
       its library by reference, "pdc-code:HASH:PATH" (PATH only for
       messages).  Work on the owner's own node keeps the plain path.
     - A worker that is asked to load a reference asks its raylet for the

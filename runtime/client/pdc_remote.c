@@ -372,7 +372,11 @@ int pdc_client_send_head(pdc_client *c, const pdc_enc_t *enc, const void *payloa
 
 const char *pdc_client_library_for(pdc_client *c, const char *library, const char *node) {
     char hash[PDC_CODE_HASH_LEN + 1];
-    if (!node || !*node || !strcmp(node, c->node_id) || pdc_code_parse(library, hash, NULL))
+    /* A name without a '/' is no file of this host: each node finds it
+       itself (the dynamic linker's search path, or a language worker's
+       own name such as pdc:python), so there is nothing to upload. */
+    if (!node || !*node || !strcmp(node, c->node_id) || pdc_code_parse(library, hash, NULL) ||
+        !strchr(library, '/'))
         return library;
     code_upload_t *u;
     for (u = c->uploads; u && u->library != library; u = u->next) {
