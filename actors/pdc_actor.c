@@ -24,6 +24,20 @@
     (DISCONNECTED, or CONNECT_RETRIED for a handle that arrived too late)
     and fails what it had sent.
 
+    Restarts.  The creator of an actor with restarts left does not let a
+    crash kill it: it goes back to PLACING (RESTARTING in the head's
+    table), asks for a new worker, and runs the constructor again with
+    the arguments it kept from the first creation (taken from the
+    creation task when it finished), into the same creation result, so
+    pdc_actor_ready waits for the new constructor.  The calls it had in
+    flight go back to the front of its queue while they have retries
+    left (max_task_retries), or fail.  The creator reports every change
+    of state to the head (ACTOR_STATE); a holder whose connection broke
+    asks the head where the actor is (RESOLVING, ACTOR_RESOLVE), again
+    every heartbeat until it is ALIVE at a new endpoint, is DEAD, or
+    actor_restart_timeout_ms passed, and then sends its calls there or
+    fails them.
+
     This layer sits above the owner core: calls and creations are tasks
     of its graph whose hook (s_hook) is this file's, placement is a lease
     request in its registry under one id per actor (the same id claims
@@ -32,6 +46,8 @@
 */
 #include "pdc_actor_owner.h"
 #include "pdc_owner.h"
+
+#include "pdc_actor_row.h"
 
 #include "pdc_id.h"
 #include "pdc_log.h"
@@ -44,7 +60,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum { A_NAMING, A_PLACING, A_PLACED, A_DEAD } actor_state;
+/* RESOLVING: a holder (not the creator) whose connection broke asks the
+   head where the actor went. */
+typedef enum { A_NAMING, A_PLACING, A_PLACED, A_RESOLVING, A_DEAD } actor_state;
+
+/* A call's retries_left before its holder knows the actor's
+   max_task_retries (a holder learns it from the head). */
+#define RETRIES_UNKNOWN INT_MIN
 
 /* An actor as one client sees it: the creator's copy drives placement and
    creation; other clients' copies (from pdc_actor_get_named or a handle
@@ -77,6 +99,18 @@ struct pdc_actor {
     int kill_pending;         /* ACTOR_KILL to send                      */
     int dead_code;
     char dead_why[256];
+    /* Restarts (see the top). */
+    int max_restarts, max_task_retries; /* -1: without limit */
+    uint64_t restarts;                  /* how many times it was created again */
+    int constructed;                    /* this life's constructor ran */
+    task_arg_t *ctor_args;              /* the creator's, kept to build it again */
+    size_t nctor_args;
+    conn_t *broken;                       /* the connection to a life that ended, to close */
+    char broken_endpoint[PATH_MAX];       /* a holder's: where the actor was */
+    int64_t resolve_at, resolve_deadline; /* a holder's next ACTOR_RESOLVE, and its limit */
+    char crash_why[256];                  /* why the last life ended */
+    int ctor_kept;                        /* ctor_args hold the constructor's arguments */
+    int report;                           /* ACTOR_STATE to send to the head */
     struct pdc_actor *next;
 };
 
@@ -126,7 +160,240 @@ static void s_die(pdc_client *c, pdc_actor *a, int code, const char *why) {
         s_fail_task(c, a, a->queue.head, code, why);
     while (a->inflight.head)
         s_fail_task(c, a, a->inflight.head, code, why);
+    a->report = a->owned;
     pdc_owner_broadcast(c);
+}
+
+/* ---- Restarts (see the top) -------------------------------------------- */
+
+static void s_request_lease(pdc_client *c, pdc_actor *a, void *raylet, unsigned flags);
+static const pdc_request_ops_t s_request_ops;
+static const pdc_task_hook_t s_hook;
+
+static const char *s_restarts_text(const pdc_actor *a, char *buf, size_t len) {
+    if (a->max_restarts < 0)
+        snprintf(buf, len, "restart %llu, without limit", (unsigned long long) a->restarts);
+    else
+        snprintf(buf, len, "restart %llu of %d", (unsigned long long) a->restarts, a->max_restarts);
+    return buf;
+}
+
+/* The calls a's last life was running go back to the front of its queue,
+   in order, while they have retries left, and the others fail; a
+   creation that was running goes back to be sent first. */
+static void s_take_back_inflight(pdc_client *c, pdc_actor *a, const char *why) {
+    while (a->inflight.tail) {
+        task_t *t = a->inflight.tail;
+        pdc_task_list_remove(t);
+        t->state = T_QUEUED;
+        if (a->ready && t->result == a->ready) {
+            a->create = t;
+            continue;
+        }
+        if (t->retries_left == RETRIES_UNKNOWN)
+            t->retries_left = a->max_task_retries;
+        if (t->retries_left != 0) {
+            if (t->retries_left > 0)
+                t->retries_left--;
+            pdc_task_list_push(&a->queue, t, 1);
+            continue;
+        }
+        char msg[600];
+        snprintf(msg, sizeof msg,
+                 "the actor died while running the call (%s); with max_task_retries 0 it is "
+                 "not sent again (at most once)",
+                 why);
+        s_fail_task(c, a, t, PDC_EACTORDIED, msg);
+    }
+}
+
+/* The creator may build a again. */
+static int s_restartable(pdc_client *c, const pdc_actor *a) {
+    return a->owned && a->state != A_DEAD && a->max_restarts != 0 &&
+           (a->max_restarts < 0 || a->restarts < (uint64_t) a->max_restarts) &&
+           (a->ctor_kept || a->create || a->inflight.head) && !pdc_owner_raylet_lost(c);
+}
+
+/* a's worker died: place and build it again (mutex held). */
+static void s_restart(pdc_client *c, pdc_actor *a, const char *why) {
+    char hex[33], count[64];
+    a->restarts++;
+    pdc_warn("actor %s (%s) died: %s; restarting it (%s)", pdc_id_hex(a->id, hex), a->cls, why,
+             s_restarts_text(a, count, sizeof count));
+    snprintf(a->crash_why, sizeof a->crash_why, "%s", why);
+    a->state = A_PLACING;
+    a->asked = 0;
+    a->constructed = 0;
+    memset(a->worker_id, 0, sizeof a->worker_id);
+    a->gpu_ids[0] = '\0';
+    if (a->conn) {
+        a->broken = a->conn; /* closed by the pump, outside the socket's callback */
+        a->conn = NULL;
+    }
+    s_take_back_inflight(c, a, why);
+    if (!a->create) {
+        a->refs++; /* the creation holds the handle */
+        task_t *t = pdc_graph_task_rerun(c, a->ready, a->library, a->cls, a->ctor_args,
+                                         a->nctor_args, &s_hook, a);
+        if (!t) {
+            a->refs--;
+            s_die(c, a, PDC_ENOMEM, "out of memory restarting the actor");
+            return;
+        }
+        a->ctor_args = NULL;
+        a->nctor_args = 0;
+        a->ctor_kept = 0;
+        a->create = t;
+        pdc_graph_submit(c, t);
+        if (a->state == A_DEAD)
+            return; /* an argument of the constructor failed meanwhile */
+    }
+    if (a->request)
+        pdc_requests_drop(pdc_owner_requests(c), a->request);
+    a->request = pdc_requests_add(pdc_owner_requests(c), &s_request_ops, a);
+    if (!a->request) {
+        s_die(c, a, PDC_ENOMEM, "out of memory restarting the actor");
+        return;
+    }
+    if (a->name_registered > 0)
+        a->name_registered = 0; /* its new endpoint, once built */
+    a->report = 1;
+    pdc_owner_broadcast(c);
+}
+
+/* A holder's connection to a broke: ask the head where it went. */
+static void s_resolve(pdc_client *c, pdc_actor *a, const char *why) {
+    snprintf(a->crash_why, sizeof a->crash_why, "%s", why);
+    snprintf(a->broken_endpoint, sizeof a->broken_endpoint, "%s", a->endpoint);
+    a->state = A_RESOLVING;
+    if (a->conn) {
+        a->broken = a->conn;
+        a->conn = NULL;
+    }
+    int64_t now = zclock_mono();
+    a->resolve_at = now;
+    a->resolve_deadline = now + pdc_owner_config(c)->actor_restart_timeout_ms;
+}
+
+/* a's worker died or its connection broke (mutex held). */
+static void s_crashed(pdc_client *c, pdc_actor *a, int code, const char *why) {
+    if (a->state == A_DEAD || a->state == A_RESOLVING)
+        return;
+    if (s_restartable(c, a)) {
+        s_restart(c, a, why);
+    } else if (!a->owned && a->state == A_PLACED && *pdc_owner_head_endpoint(c)) {
+        s_resolve(c, a, why);
+    } else if (a->owned && a->max_restarts != 0 && !pdc_owner_raylet_lost(c)) {
+        char msg[512], count[64];
+        snprintf(msg, sizeof msg, "%s; no restarts left (%s)", why,
+                 s_restarts_text(a, count, sizeof count));
+        s_die(c, a, code, msg);
+    } else {
+        s_die(c, a, code, why);
+    }
+}
+
+/* The head's answer to a holder's ACTOR_RESOLVE. */
+static void s_on_resolved(pdc_client *c, pdc_actor *a, const pdc_msg_t *msg) {
+    char why[800];
+    if (msg->type == PDC_MSG_ERROR) {
+        char err[400];
+        pdc_f_cstr(&msg->fields[PDC_ERROR_MESSAGE], err, sizeof err);
+        snprintf(why, sizeof why, "%s (%s)", a->crash_why, err);
+        s_die(c, a, PDC_EACTORDIED, why);
+        return;
+    }
+    if (msg->type != PDC_MSG_ACTOR_STATE)
+        return;
+    pdc_actor_row_t *row = malloc(sizeof *row);
+    if (!row)
+        return; /* asked again at the next heartbeat */
+    pdc_actor_row_read(&msg->fields[PDC_ACTOR_STATE_ACTOR], row);
+    int moved = row->state == PDC_ACTOR_ALIVE && strcmp(row->endpoint, a->broken_endpoint);
+    int exhausted = row->max_restarts == 0 ||
+                    (row->max_restarts > 0 && row->restarts >= (uint64_t) row->max_restarts &&
+                     row->state == PDC_ACTOR_ALIVE && !moved);
+    if (!pdc_id_eq(row->id, a->id)) {
+        /* not about a */
+    } else if (row->state == PDC_ACTOR_DEAD) {
+        snprintf(why, sizeof why, "the actor is dead: %s", row->reason);
+        s_die(c, a, PDC_EACTORDIED, why);
+    } else if (moved) {
+        snprintf(a->endpoint, sizeof a->endpoint, "%s", row->endpoint);
+        snprintf(a->node, sizeof a->node, "%s", row->node);
+        a->max_task_retries = (int) row->max_task_retries;
+        a->max_restarts = (int) row->max_restarts;
+        a->restarts = row->restarts;
+        a->state = A_PLACED;
+        s_take_back_inflight(c, a, a->crash_why);
+        pdc_owner_broadcast(c);
+    } else if (exhausted) {
+        snprintf(why, sizeof why, "%s; it is not restarted (max_restarts %lld)", a->crash_why,
+                 (long long) row->max_restarts);
+        s_die(c, a, PDC_EACTORDIED, why);
+    }
+    free(row);
+}
+
+/* A holder waiting for the head: ask again, or give up.  The time of the
+   next question. */
+static int64_t s_pump_resolving(pdc_client *c, pdc_actor *a) {
+    int64_t now = zclock_mono();
+    if (now >= a->resolve_deadline) {
+        char why[800];
+        snprintf(why, sizeof why,
+                 "%s; the actor did not come back within actor_restart_timeout_ms (%lld ms)",
+                 a->crash_why, (long long) pdc_owner_config(c)->actor_restart_timeout_ms);
+        s_die(c, a, PDC_EACTORDIED, why);
+        return 0;
+    }
+    if (now >= a->resolve_at) {
+        if (!a->request)
+            a->request = pdc_requests_add(pdc_owner_requests(c), &s_request_ops, a);
+        if (a->request) {
+            pdc_enc_t *e = pdc_owner_enc(c);
+            pdc_enc_begin(e, PDC_MSG_ACTOR_RESOLVE, a->request);
+            pdc_enc_id(e, a->id);
+            pdc_owner_send_head(c, e);
+        }
+        a->resolve_at = now + pdc_owner_config(c)->heartbeat_ms;
+    }
+    return a->resolve_at < a->resolve_deadline ? a->resolve_at : a->resolve_deadline;
+}
+
+/* ACTOR_STATE with a's row, to the head (creators only). */
+static void s_report(pdc_client *c, pdc_actor *a) {
+    a->report = 0;
+    if (!*pdc_owner_head_endpoint(c))
+        return;
+    pdc_actor_row_t *row = calloc(1, sizeof *row);
+    if (!row)
+        return;
+    memcpy(row->id, a->id, PDC_ID_LEN);
+    snprintf(row->cls, sizeof row->cls, "%s:%s", a->library ? a->library : "?",
+             a->cls ? a->cls : "?");
+    snprintf(row->ns, sizeof row->ns, "%s", a->name[0] ? a->ns : "");
+    snprintf(row->name, sizeof row->name, "%s", a->name);
+    row->state = a->state == A_DEAD ? PDC_ACTOR_DEAD
+                 : a->constructed   ? PDC_ACTOR_ALIVE
+                 : a->restarts      ? PDC_ACTOR_RESTARTING
+                                    : PDC_ACTOR_PENDING;
+    snprintf(row->node, sizeof row->node, "%s", a->node);
+    snprintf(row->endpoint, sizeof row->endpoint, "%s",
+             *a->public_endpoint ? a->public_endpoint : a->endpoint);
+    snprintf(row->owner_node, sizeof row->owner_node, "%s", pdc_node_id(c));
+    row->restarts = a->restarts;
+    row->max_restarts = a->max_restarts;
+    row->max_task_retries = a->max_task_retries;
+    snprintf(row->reason, sizeof row->reason, "%s",
+             a->state == A_DEAD                   ? a->dead_why
+             : row->state == PDC_ACTOR_RESTARTING ? a->crash_why
+                                                  : "");
+    pdc_enc_t *e = pdc_owner_enc(c);
+    pdc_enc_begin(e, PDC_MSG_ACTOR_STATE, 0);
+    pdc_actor_row_encode(e, row);
+    pdc_owner_send_head(c, e);
+    free(row);
 }
 
 /* ---- The hook of calls and creations (pdc_graph.h) ------------------- */
@@ -148,11 +415,24 @@ static void s_task_done(pdc_client *c, task_t *t) {
     if (t == a->create)
         a->create = NULL;
     a->refs--; /* the task's hold on the handle */
-    if (t->result == a->ready && t->result->state == OBJ_FAILED) {
+    if (t->result != a->ready)
+        return;
+    if (t->result->state == OBJ_FAILED) {
         /* The constructor failed, or never ran (an argument failed). */
         char why[600];
         snprintf(why, sizeof why, "the actor could not be created: %s", a->ready->err.message);
         s_die(c, a, a->ready->err.code, why);
+        return;
+    }
+    a->constructed = 1;
+    a->report = 1;
+    if (a->max_restarts != 0 && !a->ctor_kept) {
+        /* Its arguments, for a restart: taken from the task before it goes. */
+        a->ctor_args = t->args;
+        a->nctor_args = t->nargs;
+        a->ctor_kept = 1;
+        t->args = NULL;
+        t->nargs = 0;
     }
 }
 
@@ -229,7 +509,7 @@ pdc_actor *pdc_actor_from_wire(pdc_client *c, const char *text, size_t len) {
 static void s_on_conn_lost(pdc_client *c, conn_t *k, const char *why) {
     for (pdc_actor *a = *pdc_owner_actors(c); a; a = a->next)
         if (a->conn == k)
-            s_die(c, a, PDC_EACTORDIED, why);
+            s_crashed(c, a, PDC_EACTORDIED, why);
 }
 
 static conn_t *s_actor_conn(pdc_client *c, pdc_actor *a) {
@@ -271,6 +551,12 @@ static void s_request_lease(pdc_client *c, pdc_actor *a, void *raylet, unsigned 
 static void s_on_answer(pdc_client *c, void *ctx, uint64_t id, const pdc_msg_t *msg, void *sock) {
     pdc_actor *a = ctx;
     const msgpack_object *f = msg->fields;
+    if (a->state == A_RESOLVING) {
+        s_on_resolved(c, a, msg);
+        return;
+    }
+    if (!a->owned)
+        return; /* a late answer to a holder's question */
     if (a->state == A_NAMING) {
         if (msg->type == PDC_MSG_ACTOR_INFO &&
             pdc_id_eq(pdc_f_id(&f[PDC_ACTOR_INFO_ACTOR_ID]), a->id)) {
@@ -330,6 +616,12 @@ static const pdc_request_ops_t s_request_ops = {"an actor's placement", s_on_ans
 
 /* A dead actor: drop its name, close its connection once a kill went. */
 static void s_pump_dead(pdc_client *c, pdc_actor *a) {
+    if (a->ctor_kept) {
+        pdc_graph_args_free(c, a->ctor_args, a->nctor_args);
+        a->ctor_args = NULL;
+        a->nctor_args = 0;
+        a->ctor_kept = 0;
+    }
     if (a->owned && a->name[0] && a->name_registered >= 0) {
         s_name_message(c, a, PDC_MSG_ACTOR_NAME_DROP, NULL);
         a->name_registered = -1;
@@ -373,7 +665,7 @@ static void s_pump_placed(pdc_client *c, pdc_actor *a) {
         t->state = T_INFLIGHT;
         pdc_task_list_push(&a->inflight, t, 0);
     }
-    if (a->owned && a->name[0] && !a->name_registered && a->ready && a->ready->state == OBJ_READY) {
+    if (a->owned && a->name[0] && !a->name_registered && a->constructed) {
         s_name_message(c, a, PDC_MSG_ACTOR_NAME_REGISTER,
                        *a->public_endpoint ? a->public_endpoint : a->endpoint);
         a->name_registered = 1;
@@ -396,8 +688,13 @@ static void s_pump_placed(pdc_client *c, pdc_actor *a) {
     pdc_wire_send(sock, NULL, 0, e, NULL, 0);
 }
 
-void pdc_actors_pump(pdc_client *c) {
+uint64_t pdc_actors_pump(pdc_client *c) {
+    int64_t next = 0;
     for (pdc_actor *a = *pdc_owner_actors(c); a; a = a->next) {
+        if (a->broken) {
+            pdc_io_conn_release(c, a->broken, 0);
+            a->broken = NULL;
+        }
         if (a->owned && a->state == A_NAMING && !a->asked) {
             a->asked = 1;
             if (!*pdc_owner_head_endpoint(c))
@@ -416,11 +713,19 @@ void pdc_actors_pump(pdc_client *c) {
             pdc_wire_send(pdc_peer_sock(a->conn->peer), NULL, 0, e, NULL, 0);
             a->kill_pending = 0;
         }
+        if (a->state == A_RESOLVING) {
+            int64_t when = s_pump_resolving(c, a);
+            if (when && (!next || when < next))
+                next = when;
+        }
+        if (a->report)
+            s_report(c, a);
         if (a->state == A_DEAD)
             s_pump_dead(c, a);
         else if (a->state == A_PLACED)
             s_pump_placed(c, a);
     }
+    return next > 0 ? (uint64_t) next : 0;
 }
 
 int pdc_actors_on_worker_died(pdc_client *c, const uint8_t *worker_id, int status) {
@@ -430,7 +735,7 @@ int pdc_actors_on_worker_died(pdc_client *c, const uint8_t *worker_id, int statu
         char why[160];
         snprintf(why, sizeof why, "the actor's worker on node %s exited (%s %d)", a->node,
                  status < 0 ? "signal" : "status", status < 0 ? -status : status);
-        s_die(c, a, PDC_EACTORDIED, why);
+        s_crashed(c, a, PDC_EACTORDIED, why);
         return 1;
     }
     return 0;
@@ -449,10 +754,14 @@ void pdc_actors_free(pdc_client *c) {
     while (*list) {
         pdc_actor *a = *list;
         *list = a->next;
+        if (a->ctor_kept)
+            pdc_graph_args_free(c, a->ctor_args, a->nctor_args);
         if (a->ready)
             pdc_obj_unref(c, a->ready);
         if (a->conn)
             pdc_io_conn_release(c, a->conn, 0);
+        if (a->broken)
+            pdc_io_conn_release(c, a->broken, 0);
         free(a);
     }
 }
@@ -504,6 +813,11 @@ pdc_actor *pdc_actor_create_args(pdc_client *c, const char *library, const char 
     a->sched = sched;
     a->max_concurrency = opts && opts->max_concurrency > 0 ? opts->max_concurrency : 1;
     a->detached = opts && opts->detached;
+    a->max_restarts = opts && opts->max_restarts < 0 ? -1 : opts ? opts->max_restarts : 0;
+    a->max_task_retries = opts && opts->max_task_retries < 0 ? -1
+                          : opts                             ? opts->max_task_retries
+                                                             : 0;
+    a->report = 1;
     snprintf(a->ns, sizeof a->ns, "%s", opts && opts->ns ? opts->ns : "default");
     if (opts && opts->name)
         snprintf(a->name, sizeof a->name, "%s", opts->name);
@@ -580,6 +894,7 @@ pdc_ref pdc_actor_call_args(pdc_client *c, pdc_actor *a, const char *method, con
     task_t *t = pdc_graph_task_new(c, a->library, pdc_owner_intern(c, method), args, nargs, &s_hook,
                                    a, &ref);
     if (t) {
+        t->retries_left = a->owned || a->restarts ? a->max_task_retries : RETRIES_UNKNOWN;
         pdc_task_list_push(&a->queue, t, 0);
         pdc_graph_submit(c, t);
     }

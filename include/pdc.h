@@ -505,6 +505,21 @@ PDC_EXPORT int pdc_worker_run(int argc, char **argv, pdc_symbol_resolver resolve
      pdc_actor_kill stops it: its destructor runs, and calls not finished
      and calls made later fail with PDC_EACTORDIED.  A crashed actor's
      calls fail with PDC_EACTORDIED too; nothing waits forever.
+   - Restarts: an actor created with max_restarts > 0 (or -1, without
+     limit) whose worker dies (crash, kill -9, its node's death) is
+     created again by its creator on a feasible node: the constructor runs
+     again with its original arguments (its state starts afresh), under
+     the same id, and every handle (the creator's, other processes', a
+     name) goes on working; calls wait while it restarts, and
+     pdc_actor_ready waits for the new constructor.  Calls that were
+     running when it died are sent again up to max_task_retries times
+     each (-1: without limit; at least once, so make them idempotent),
+     or with max_task_retries 0 fail with PDC_EACTORDIED (at most once).
+     pdc_actor_kill, the creator's exit and a constructor error end it
+     for good.  The head's actor table (pdc status) shows each actor as
+     PENDING, ALIVE, RESTARTING or DEAD, with the reason and restarts.
+     A holder other than the creator learns where the actor went from
+     the head, and gives up after actor_restart_timeout_ms.
    - Every handle you are given (create, get_named, pdc_arg_actor excepted)
      is released with pdc_actor_release; releasing does not kill.
    ------------------------------------------------------------------------ */
@@ -555,7 +570,12 @@ typedef struct {
     const char *node_id;
     int soft;
     const char *label_selector;
-    const char *runtime; /* the worker process to host it in, as in pdc_opts */
+    const char *runtime;  /* the worker process to host it in, as in pdc_opts */
+    int max_restarts;     /* re-create it when its worker dies, this many
+                             times; -1 without limit; default 0 (never)  */
+    int max_task_retries; /* send a call that was running when it died
+                             again, this many times; -1 without limit;
+                             default 0: such calls fail (PDC_EACTORDIED) */
 } pdc_actor_opts;
 
 PDC_EXPORT pdc_actor *pdc_actor_create_args(pdc_client *client, const char *library,

@@ -102,7 +102,12 @@
     X(job_log_max_bytes, "PDC_JOB_LOG_MAX_BYTES", PDC_MIB, 4 * PDC_KIB, PDC_GIB,                   \
       "output of one job the head keeps for pdc-submit --logs (the oldest goes first)")            \
     X(job_history, "PDC_JOB_HISTORY", 100, 1, 100000,                                              \
-      "ended jobs the head keeps in its job table (the oldest goes first)")
+      "ended jobs the head keeps in its job table (the oldest goes first)")                        \
+    X(actor_history, "PDC_ACTOR_HISTORY", 1000, 1, 1000000,                                        \
+      "dead actors the head keeps in its actor table (the oldest goes first)")                     \
+    X(actor_restart_timeout_ms, "PDC_ACTOR_RESTART_TIMEOUT_MS", 60000, 100, 86400000,              \
+      "how long a holder of an actor handle waits for a crashed actor to come back (restarted "    \
+      "by its creator) before its calls fail with PDC_EACTORDIED")
 
 typedef struct {
 #define PDC_X_FIELD(field, env, def, min, max, help) int64_t field;

@@ -105,6 +105,16 @@
     - ACTOR_LOOKUP: namespace, name.  Reply ACTOR_INFO (id, endpoint) or
       ERROR.
 
+    The actor table, at the head (pdc_actor_row.h):
+    - ACTOR_STATE (creator -> head): the actor's row (id, class,
+      namespace, name, state, node, endpoint, creator's node, restarts,
+      max_restarts, max_task_retries, reason), sent at every change of
+      state.  No reply.  Also the reply to ACTOR_RESOLVE.
+    - ACTOR_RESOLVE: actor id.  Reply ACTOR_STATE, or ERROR (ENOTFOUND)
+      when the head has no row for it.  Holders of a handle ask it when
+      their connection to the actor broke, to learn where it restarted.
+    - ACTOR_LIST: no fields.  Reply ACTOR_TABLE: every row (pdc status).
+
     Any daemon:
     - PING -> PONG; STATUS -> STATUS_REPLY (name, number) pairs.
     - ERROR: a request could not be served: code, message.
@@ -240,6 +250,21 @@
     F(JOB_ROW_MESSAGE, "s")                                                                        \
     F(JOB_ROW_DRIVER_PID, "u")
 #define PDC_JOB_ROW_SCHEMA "(" PDC_JOB_ROW_FIELDS(PDC_F_TOKEN_) ")"
+
+#define PDC_ACTOR_ROW_FIELDS(F)                                                                    \
+    F(ACTOR_ROW_ACTOR_ID, "d")                                                                     \
+    F(ACTOR_ROW_CLASS, "s")                                                                        \
+    F(ACTOR_ROW_NAMESPACE, "s")                                                                    \
+    F(ACTOR_ROW_NAME, "s")                                                                         \
+    F(ACTOR_ROW_STATE, "u")                                                                        \
+    F(ACTOR_ROW_NODE, "s")                                                                         \
+    F(ACTOR_ROW_ENDPOINT, "s")                                                                     \
+    F(ACTOR_ROW_OWNER_NODE, "s")                                                                   \
+    F(ACTOR_ROW_RESTARTS, "u")                                                                     \
+    F(ACTOR_ROW_MAX_RESTARTS, "i")                                                                 \
+    F(ACTOR_ROW_MAX_TASK_RETRIES, "i")                                                             \
+    F(ACTOR_ROW_REASON, "s")
+#define PDC_ACTOR_ROW_SCHEMA "(" PDC_ACTOR_ROW_FIELDS(PDC_F_TOKEN_) ")"
 
 #define PDC_STAT_FIELDS(F)                                                                         \
     F(STAT_NAME, "s")                                                                              \
@@ -407,6 +432,10 @@
 #define PDC_JOB_DONE_FIELDS(F)           F(JOB_DONE_JOB, PDC_JOB_ROW_SCHEMA)
 #define PDC_JOB_CLEANED_FIELDS(F)        F(JOB_CLEANED_JOB_ID, "s")
 #define PDC_OBJECT_FREE_PREFIX_FIELDS(F) F(OBJECT_FREE_PREFIX_OWNER, "d")
+#define PDC_ACTOR_STATE_FIELDS(F)        F(ACTOR_STATE_ACTOR, PDC_ACTOR_ROW_SCHEMA)
+#define PDC_ACTOR_RESOLVE_FIELDS(F)      F(ACTOR_RESOLVE_ACTOR_ID, "d")
+#define PDC_ACTOR_LIST_FIELDS(F)
+#define PDC_ACTOR_TABLE_FIELDS(F) F(ACTOR_TABLE_ACTORS, "*" PDC_ACTOR_ROW_SCHEMA)
 
 /* The messages, in wire order (a message's type is its place here: add
    new ones at the end).  X(NAME); its fields are PDC_NAME_FIELDS. */
@@ -463,7 +492,11 @@
     X(JOB_EXITED)                                                                                  \
     X(JOB_DONE)                                                                                    \
     X(JOB_CLEANED)                                                                                 \
-    X(OBJECT_FREE_PREFIX)
+    X(OBJECT_FREE_PREFIX)                                                                          \
+    X(ACTOR_STATE)                                                                                 \
+    X(ACTOR_RESOLVE)                                                                               \
+    X(ACTOR_LIST)                                                                                  \
+    X(ACTOR_TABLE)
 
 /* The schema string of message NAME (a string literal). */
 #define PDC_SCHEMA_OF(name) "" PDC_##name##_FIELDS(PDC_F_TOKEN_)
@@ -484,6 +517,7 @@ PDC_X_FIELD_ENUM(RESULT)
 PDC_X_FIELD_ENUM(NODE_ROW)
 PDC_X_FIELD_ENUM(STAT)
 PDC_X_FIELD_ENUM(JOB_ROW)
+PDC_X_FIELD_ENUM(ACTOR_ROW)
 #undef PDC_X_FIELD_ENUM
 
 /* True when fields a and b of two messages are in the same place, for

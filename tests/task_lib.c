@@ -536,6 +536,27 @@ PDC_FUNCTION(use_actor) {
     return pdc_return_i64(t, v);
 }
 
+/* use_actor_twice(handle, k, wait_ms): incr(k) on the actor it was
+   handed, then after wait_ms incr(k) again; returns the second total (the
+   restart tests kill the actor in between: the handle must follow it). */
+PDC_FUNCTION(use_actor_twice) {
+    pdc_actor *a = pdc_arg_actor(t, 0);
+    int64_t k = pdc_arg_i64(t, 1), v = 0;
+    if (!a)
+        return 1;
+    pdc_client *c = pdc_task_client(t);
+    for (int i = 0; i < 2; i++) {
+        if (i)
+            s_sleep_ms(pdc_arg_i64(t, 2));
+        pdc_ref r = pdc_actor_call(c, a, "incr", PDC_I64(k));
+        int rc = pdc_get_i64(c, r, &v, 30000);
+        pdc_ref_release(c, r);
+        if (rc != PDC_OK)
+            return pdc_fail(t, "incr %d: %s", i + 1, pdc_last_error(c));
+    }
+    return pdc_return_i64(t, v);
+}
+
 /* make_actors(): creates a Counter and a detached Counter named
    "keeper" from inside a task (this worker owns both) and returns three
    int64 as bytes: this worker's pid and the two actors' pids. */

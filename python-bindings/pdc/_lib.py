@@ -196,6 +196,8 @@ class PdcActorOpts(Structure):
         ("soft", c_int),
         ("label_selector", c_char_p),
         ("runtime", c_char_p),
+        ("max_restarts", c_int),
+        ("max_task_retries", c_int),
     ]
 
 

@@ -27,6 +27,7 @@
     PDC_ADDRESS.
 */
 #include "pdc.h"
+#include "pdc_actor_row.h"
 #include "pdc_config.h"
 #include "pdc_id.h"
 #include "pdc_job.h"
@@ -65,7 +66,8 @@ static void s_usage(FILE *out) {
             "      start a node that joins the head at that address; it listens for other\n"
             "      nodes on IP (default: the address this host reaches the head from)\n"
             "  pdc status [-v] [--address tcp://HOST:PORT]\n"
-            "      nodes alive and dead with their resources, and the jobs; -v adds each\n"
+            "      nodes alive and dead with their resources, the actors (state, node,\n"
+            "      restarts) and the jobs; -v adds each\n"
             "      node's workers and object store, and every setting with its value\n"
             "  pdc stop\n"
             "      stop every node started with pdc start on this host\n\n"
@@ -528,6 +530,34 @@ static void s_print_jobs(const char *head, int64_t timeout_ms) {
     pdc_enc_free(&enc);
 }
 
+/* The head's actor table: every actor with its state, node and restarts
+   (dead ones too, actor_history at most). */
+static void s_print_actors(const char *head, int64_t timeout_ms) {
+    pdc_enc_t enc;
+    pdc_enc_init(&enc);
+    pdc_enc_begin(&enc, PDC_MSG_ACTOR_LIST, 1);
+    pdc_inbound_t in;
+    if (s_request(head, &enc, &in, timeout_ms)) {
+        if (in.msg.type == PDC_MSG_ACTOR_TABLE) {
+            const msgpack_object *list = &in.msg.fields[PDC_ACTOR_TABLE_ACTORS];
+            int n = (int) pdc_f_count(list), counts[PDC_ACTOR_DEAD + 1] = {0};
+            pdc_actor_row_t *actors = calloc((size_t) n + 1, sizeof *actors);
+            for (int i = 0; actors && i < n; i++) {
+                pdc_actor_row_read(pdc_f_at(list, (uint32_t) i), &actors[i]);
+                counts[actors[i].state]++;
+            }
+            printf("actors: %d alive, %d pending, %d restarting, %d dead\n",
+                   counts[PDC_ACTOR_ALIVE], counts[PDC_ACTOR_PENDING], counts[PDC_ACTOR_RESTARTING],
+                   counts[PDC_ACTOR_DEAD]);
+            if (actors && n)
+                pdc_actor_rows_print(stdout, actors, n);
+            free(actors);
+        }
+        pdc_inbound_close(&in);
+    }
+    pdc_enc_free(&enc);
+}
+
 static int s_cmd_status(int argc, char **argv, const pdc_config_t *cfg) {
     static const struct option opts[] = {{"address", required_argument, 0, 'a'},
                                          {"verbose", no_argument, 0, 'v'},
@@ -605,6 +635,7 @@ static int s_cmd_status(int argc, char **argv, const pdc_config_t *cfg) {
     printf("demands: %.0f lease requests queued, %.0f infeasible (waiting for a node that can run "
            "them); %.0f actors\n",
            totals[1], totals[2], totals[0]);
+    s_print_actors(address, cfg->connect_timeout_ms);
     s_print_jobs(address, cfg->connect_timeout_ms);
     if (verbose) {
         printf("settings:\n");

@@ -56,6 +56,7 @@ struct task {
     size_t nargs;
     task_arg_t *args;
     int pending_deps;
+    obj_t *failed_dep; /* a rerun's argument that failed before it was submitted */
     int retries_left;
     task_state state;
     obj_t *result;
@@ -75,6 +76,19 @@ struct task {
 task_t *pdc_graph_task_new(pdc_client *c, const char *library, const char *function,
                            const pdc_value *args, size_t nargs, const pdc_task_hook_t *hook,
                            void *hook_ctx, pdc_ref *ref);
+/* A task that runs library:function again into result, an object of
+   this client whose producing task ended (a restarted actor's
+   creation): result goes back to pending and is the task's again.  The
+   task takes args (nargs of them, as a finished task left them: the
+   arguments it holds are moved, and freed with it).  NULL when out of
+   memory (args are then still the caller's).  Not ready until
+   pdc_graph_submit; an argument that failed meanwhile fails it then. */
+task_t *pdc_graph_task_rerun(pdc_client *c, obj_t *result, const char *library,
+                             const char *function, task_arg_t *args, size_t nargs,
+                             const pdc_task_hook_t *hook, void *hook_ctx);
+/* Free arguments taken from a finished task (as pdc_graph_task_rerun
+   would with its task). */
+void pdc_graph_args_free(pdc_client *c, task_arg_t *args, size_t nargs);
 /* Hand t to its hook once its arguments are ready (now, or when they
    become ready). */
 void pdc_graph_submit(pdc_client *c, task_t *t);

@@ -12,6 +12,9 @@
     actor (so a clash fails the creation at once), fills in the endpoint
     when the actor is built, and drops the name when the actor dies.
 
+    So does the table of every actor and its state (pdc_actors_table.h),
+    which creators report and holders resolve.
+
     Jobs live here as well (pdc_jobs_table.h): the table of what
     pdc-submit ran, their output and who follows it.  The head reaches a
     node's raylet for them on the raylet's own connection (the routing id
@@ -26,6 +29,7 @@
 #include "pdc_head.h"
 
 #include "pdc.h"
+#include "pdc_actors_table.h"
 #include "pdc_code.h"
 #include "pdc_config.h"
 #include "pdc_daemon.h"
@@ -98,6 +102,7 @@ typedef struct {
     pdc_daemon_signals_t signals;
     uint64_t bad_messages;
     pdc_jobs_table_t *jobs;
+    pdc_actors_table_t *actors;
     int insecure_jobs;
 } head_t;
 
@@ -167,6 +172,7 @@ static void s_on_node_register(head_t *self, pdc_inbound_t *in) {
     n->alive = 1;
     n->last_seen = uv_now(self->loop);
     s_note_rid(n, in);
+    pdc_actors_table_node_alive(self->actors, n->id);
     pdc_info("node %s registered at %s", n->id, n->endpoint);
     pdc_enc_begin(&self->enc, PDC_MSG_NODE_REGISTERED, in->msg.request_id);
     pdc_enc_u(&self->enc, (uint64_t) self->cfg.heartbeat_ms);
@@ -224,15 +230,19 @@ static void s_on_status(head_t *self, pdc_inbound_t *in) {
     for (node_t *n = self->nodes; n; n = n->next)
         *(n->alive ? &alive : &dead) += 1;
     pdc_enc_begin(&self->enc, PDC_MSG_STATUS_REPLY, in->msg.request_id);
-    const char *names[] = {"nodes_alive",  "nodes_dead",   "bad_messages", "pid",
-                           "jobs_pending", "jobs_running", "insecure_jobs"};
+    const char *names[] = {"nodes_alive",       "nodes_dead",   "bad_messages",  "pid",
+                           "jobs_pending",      "jobs_running", "insecure_jobs", "actors_alive",
+                           "actors_restarting", "actors_dead"};
     double values[] = {alive,
                        dead,
                        (double) self->bad_messages,
                        (double) getpid(),
                        pdc_jobs_table_count(self->jobs, PDC_JOB_PENDING),
                        pdc_jobs_table_count(self->jobs, PDC_JOB_RUNNING),
-                       self->insecure_jobs};
+                       self->insecure_jobs,
+                       pdc_actors_table_count(self->actors, PDC_ACTOR_ALIVE),
+                       pdc_actors_table_count(self->actors, PDC_ACTOR_RESTARTING),
+                       pdc_actors_table_count(self->actors, PDC_ACTOR_DEAD)};
     size_t count = sizeof names / sizeof *names;
     pdc_enc_array(&self->enc, count);
     for (size_t i = 0; i < count; i++) {
@@ -426,7 +436,8 @@ static void s_on_router(pdc_zwatch_t *watch, void *sock, void *arg) {
         s_on_code(self, &in);
         break;
     default:
-        if (pdc_jobs_table_on_message(self->jobs, &in, s_wall_ms()))
+        if (pdc_jobs_table_on_message(self->jobs, &in, s_wall_ms()) ||
+            pdc_actors_table_on_message(self->actors, &in))
             break;
         pdc_wire_refuse(sock, &in, &self->enc, "the head", &self->bad_messages);
     }
@@ -447,6 +458,7 @@ static void s_on_check(uv_timer_t *t) {
             pdc_warn("node %s missed heartbeats for %llu ms: declared dead", n->id,
                      (unsigned long long) (now - n->last_seen));
             pdc_jobs_table_node_dead(self->jobs, n->id, s_wall_ms());
+            pdc_actors_table_node_dead(self->actors, n->id);
         }
     pdc_jobs_table_check(self->jobs, s_wall_ms());
 }
@@ -628,7 +640,8 @@ int pdc_head_main(int argc, char **argv) {
                                     .has_code = s_has_code,
                                     .arg = self};
     self->jobs = pdc_jobs_table_new(&jcfg);
-    if (!self->jobs) {
+    self->actors = pdc_actors_table_new(zsock_resolve(self->router), &self->cfg);
+    if (!self->jobs || !self->actors) {
         pdc_error("out of memory starting the head");
         zsock_destroy(&self->router);
         return 1;
@@ -658,6 +671,7 @@ int pdc_head_main(int argc, char **argv) {
     uv_run(self->loop, UV_RUN_DEFAULT);
     uv_loop_close(self->loop);
     pdc_jobs_table_destroy(&self->jobs);
+    pdc_actors_table_destroy(&self->actors);
     while (self->code) {
         code_pkg_t *p = self->code;
         self->code = p->next;

@@ -125,6 +125,23 @@ static inline void sample_job_row(pdc_enc_t *e) {
     pdc_enc_u(e, SAMPLE_PID);
 }
 
+/* An actor's row in the actor table. */
+static inline void sample_actor_row(pdc_enc_t *e) {
+    pdc_enc_array(e, 12);
+    pdc_enc_id(e, SAMPLE_ID_A);
+    pdc_enc_s(e, "libcounter.so:Counter");
+    pdc_enc_s(e, "default");
+    pdc_enc_s(e, "counter");
+    pdc_enc_u(e, 1);
+    pdc_enc_s(e, SAMPLE_NODE);
+    pdc_enc_s(e, "tcp://10.0.0.2:40001");
+    pdc_enc_s(e, SAMPLE_NODE);
+    pdc_enc_u(e, 1);
+    pdc_enc_i(e, -1);
+    pdc_enc_i(e, 0);
+    pdc_enc_s(e, "");
+}
+
 /* One valid message of the given type into enc (which is restarted). */
 static inline void sample_encode(pdc_enc_t *e, unsigned type, uint64_t reqid) {
     pdc_enc_begin(e, (pdc_msg_type) type, reqid);
@@ -329,6 +346,16 @@ static inline void sample_encode(pdc_enc_t *e, unsigned type, uint64_t reqid) {
     case PDC_MSG_JOB_DONE:
         sample_job_row(e);
         break;
+    case PDC_MSG_ACTOR_STATE:
+        sample_actor_row(e);
+        break;
+    case PDC_MSG_ACTOR_TABLE:
+        pdc_enc_array(e, 1);
+        sample_actor_row(e);
+        break;
+    case PDC_MSG_ACTOR_RESOLVE:
+        pdc_enc_id(e, SAMPLE_ID_A);
+        break;
     case PDC_MSG_JOB_START:
         pdc_enc_s(e, "job-1");
         pdc_enc_s(e, SAMPLE_CODE_HASH);
@@ -356,6 +383,7 @@ static inline void sample_encode(pdc_enc_t *e, unsigned type, uint64_t reqid) {
     case PDC_MSG_BYE:
     case PDC_MSG_KEEPALIVE:
     case PDC_MSG_NODES:
+    case PDC_MSG_ACTOR_LIST:
     case PDC_MSG_COUNT_:
         break;
     }

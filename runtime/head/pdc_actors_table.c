@@ -1,0 +1,212 @@
+/*  pdc_actors_table: the head's actors (see the header).
+
+    Rows are in an id map for ACTOR_STATE and ACTOR_RESOLVE, and in a
+    list in the order the head first heard of them, for ACTOR_LIST and
+    for dropping the oldest dead rows. */
+#include "pdc_actors_table.h"
+
+#include "pdc.h"
+#include "pdc_idmap.h"
+#include "pdc_log.h"
+#include "pdc_proto.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct actor_entry {
+    pdc_actor_row_t row;
+    struct actor_entry *next, *prev;
+} actor_entry_t;
+
+struct pdc_actors_table {
+    void *router;
+    const pdc_config_t *cfg;
+    pdc_enc_t enc;
+    pdc_idmap_t by_id;
+    actor_entry_t *oldest, *newest;
+    size_t count, dead;
+    /* The nodes declared dead, for rows that arrive after the death. */
+    char (*dead_nodes)[64];
+    size_t ndead_nodes;
+};
+
+pdc_actors_table_t *pdc_actors_table_new(void *router, const pdc_config_t *cfg) {
+    pdc_actors_table_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->router = router;
+    self->cfg = cfg;
+    pdc_enc_init(&self->enc);
+    pdc_idmap_init(&self->by_id);
+    return self;
+}
+
+void pdc_actors_table_destroy(pdc_actors_table_t **self_p) {
+    pdc_actors_table_t *self = *self_p;
+    if (!self)
+        return;
+    while (self->oldest) {
+        actor_entry_t *e = self->oldest;
+        self->oldest = e->next;
+        free(e);
+    }
+    pdc_idmap_free(&self->by_id);
+    pdc_enc_free(&self->enc);
+    free(self->dead_nodes);
+    free(self);
+    *self_p = NULL;
+}
+
+static void s_unlink(pdc_actors_table_t *self, actor_entry_t *e) {
+    if (e->prev)
+        e->prev->next = e->next;
+    else
+        self->oldest = e->next;
+    if (e->next)
+        e->next->prev = e->prev;
+    else
+        self->newest = e->prev;
+    self->count--;
+}
+
+/* At most actor_history dead rows: the oldest go. */
+static void s_trim(pdc_actors_table_t *self) {
+    for (actor_entry_t *e = self->oldest; e && self->dead > (size_t) self->cfg->actor_history;) {
+        actor_entry_t *next = e->next;
+        if (e->row.state == PDC_ACTOR_DEAD) {
+            s_unlink(self, e);
+            pdc_idmap_del(&self->by_id, e->row.id);
+            self->dead--;
+            free(e);
+        }
+        e = next;
+    }
+}
+
+static int s_node_is_dead(const pdc_actors_table_t *self, const char *node) {
+    for (size_t i = 0; *node && i < self->ndead_nodes; i++)
+        if (!strcmp(self->dead_nodes[i], node))
+            return 1;
+    return 0;
+}
+
+/* What a node's death means for row r (on node, or created from it). */
+static void s_after_node_death(pdc_actors_table_t *self, pdc_actor_row_t *r) {
+    if (r->state == PDC_ACTOR_DEAD)
+        return;
+    int here = s_node_is_dead(self, r->node), creator = s_node_is_dead(self, r->owner_node);
+    if (!here)
+        return;
+    int left = r->max_restarts < 0 || r->restarts < (uint64_t) r->max_restarts;
+    if (left && !creator) {
+        r->state = PDC_ACTOR_RESTARTING;
+        snprintf(r->reason, sizeof r->reason,
+                 "node %s, where it ran, died; its creator on node %s restarts it", r->node,
+                 r->owner_node);
+    } else {
+        r->state = PDC_ACTOR_DEAD;
+        snprintf(r->reason, sizeof r->reason, "node %s, where it ran, died%s", r->node,
+                 creator      ? ", and so did its creator's node"
+                 : left       ? ""
+                              : ", and it has no restarts left");
+        self->dead++;
+    }
+}
+
+static void s_on_state(pdc_actors_table_t *self, pdc_inbound_t *in) {
+    pdc_actor_row_t row;
+    pdc_actor_row_read(&in->msg.fields[PDC_ACTOR_STATE_ACTOR], &row);
+    actor_entry_t *e = pdc_idmap_get(&self->by_id, row.id);
+    if (!e) {
+        e = calloc(1, sizeof *e);
+        if (!e || pdc_idmap_put(&self->by_id, row.id, e)) {
+            free(e);
+            pdc_warn("out of memory for the actor table");
+            return;
+        }
+        e->prev = self->newest;
+        if (self->newest)
+            self->newest->next = e;
+        else
+            self->oldest = e;
+        self->newest = e;
+        self->count++;
+    } else if (e->row.state == PDC_ACTOR_DEAD) {
+        if (row.state != PDC_ACTOR_DEAD)
+            return; /* dead is for good: a late report of a life before */
+        self->dead--;
+    }
+    e->row = row;
+    if (row.state == PDC_ACTOR_DEAD)
+        self->dead++;
+    else
+        s_after_node_death(self, &e->row);
+    s_trim(self);
+}
+
+static void s_on_resolve(pdc_actors_table_t *self, pdc_inbound_t *in) {
+    const uint8_t *id = pdc_f_id(&in->msg.fields[PDC_ACTOR_RESOLVE_ACTOR_ID]);
+    actor_entry_t *e = pdc_idmap_get(&self->by_id, id);
+    if (!e) {
+        char hex[33], why[200];
+        snprintf(why, sizeof why, "the head has no actor %s (its creator did not report it)",
+                 pdc_id_hex(id, hex));
+        pdc_wire_reply_error(self->router, in, &self->enc, PDC_ENOTFOUND, why);
+        return;
+    }
+    pdc_enc_begin(&self->enc, PDC_MSG_ACTOR_STATE, in->msg.request_id);
+    pdc_actor_row_encode(&self->enc, &e->row);
+    pdc_wire_reply(self->router, in, &self->enc);
+}
+
+static void s_on_list(pdc_actors_table_t *self, pdc_inbound_t *in) {
+    pdc_enc_begin(&self->enc, PDC_MSG_ACTOR_TABLE, in->msg.request_id);
+    pdc_enc_array(&self->enc, self->count);
+    for (actor_entry_t *e = self->oldest; e; e = e->next)
+        pdc_actor_row_encode(&self->enc, &e->row);
+    pdc_wire_reply(self->router, in, &self->enc);
+}
+
+int pdc_actors_table_on_message(pdc_actors_table_t *self, pdc_inbound_t *in) {
+    switch (in->msg.type) {
+    case PDC_MSG_ACTOR_STATE:
+        s_on_state(self, in);
+        return 1;
+    case PDC_MSG_ACTOR_RESOLVE:
+        s_on_resolve(self, in);
+        return 1;
+    case PDC_MSG_ACTOR_LIST:
+        s_on_list(self, in);
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+void pdc_actors_table_node_dead(pdc_actors_table_t *self, const char *node) {
+    if (!s_node_is_dead(self, node)) {
+        char(*grown)[64] = realloc(self->dead_nodes, (self->ndead_nodes + 1) * sizeof *grown);
+        if (!grown)
+            return;
+        self->dead_nodes = grown;
+        snprintf(grown[self->ndead_nodes++], sizeof *grown, "%s", node);
+    }
+    for (actor_entry_t *e = self->oldest; e; e = e->next)
+        s_after_node_death(self, &e->row);
+    s_trim(self);
+}
+
+void pdc_actors_table_node_alive(pdc_actors_table_t *self, const char *node) {
+    for (size_t i = 0; i < self->ndead_nodes; i++)
+        if (!strcmp(self->dead_nodes[i], node)) {
+            memcpy(self->dead_nodes[i], self->dead_nodes[--self->ndead_nodes], sizeof *self->dead_nodes);
+            return;
+        }
+}
+
+double pdc_actors_table_count(const pdc_actors_table_t *self, pdc_actor_state state) {
+    double n = 0;
+    for (const actor_entry_t *e = self->oldest; e; e = e->next)
+        n += e->row.state == state;
+    return n;
+}
