@@ -66,8 +66,8 @@ const char *pdc_actor_row_restarts(const pdc_actor_row_t *r, char *buf, size_t l
 }
 
 void pdc_actor_rows_print(FILE *out, const pdc_actor_row_t *rows, int n) {
-    fprintf(out, "%-32s %-10s %-14s %-18s %-20s %s\n", "ACTOR", "STATE", "NODE", "RESTARTS",
-            "NAME", "CLASS");
+    fprintf(out, "%-32s %-10s %-14s %-18s %-20s %s\n", "ACTOR", "STATE", "NODE", "RESTARTS", "NAME",
+            "CLASS");
     for (int i = 0; i < n; i++) {
         const pdc_actor_row_t *r = &rows[i];
         char hex[33], restarts[48], name[200];

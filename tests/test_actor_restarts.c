@@ -14,9 +14,8 @@ TestSuite(actor_restarts, .init = itest_setup, .fini = itest_teardown);
 
 static pdc_actor *s_counter(int64_t start, int max_restarts, int max_task_retries,
                             const char *name) {
-    pdc_actor_opts opts = {.max_restarts = max_restarts,
-                           .max_task_retries = max_task_retries,
-                           .name = name};
+    pdc_actor_opts opts = {
+        .max_restarts = max_restarts, .max_task_retries = max_task_retries, .name = name};
     pdc_actor *a = pdc_actor_create(g_c, g_lib, "Counter", &opts, PDC_I64(start));
     cr_assert(a, "create: %s", pdc_last_error(g_c));
     cr_assert_eq(pdc_actor_ready(g_c, a, T_TIMEOUT_MS), PDC_OK, "ready: %s", pdc_last_error(g_c));
@@ -43,8 +42,7 @@ static int64_t s_value(pdc_actor *a, const char *method, int64_t arg) {
     int64_t v = -1;
     char why[1024];
     int rc = s_call(a, method, arg, &v, why, sizeof why);
-    cr_assert_eq(rc, PDC_OK, "%s(%lld): %s: %s", method, (long long) arg, pdc_status_name(rc),
-                 why);
+    cr_assert_eq(rc, PDC_OK, "%s(%lld): %s: %s", method, (long long) arg, pdc_status_name(rc), why);
     return v;
 }
 
@@ -85,8 +83,7 @@ Test(actor_restarts, without_restarts_a_killed_actor_stays_dead) {
     int64_t v;
     char why[1024];
     cr_assert_eq(s_call(a, "get", 0, &v, why, sizeof why), PDC_EACTORDIED);
-    cr_assert(strstr(why, "exited") || strstr(why, "disconnect") || strstr(why, "lost"), "%s",
-              why);
+    cr_assert(strstr(why, "exited") || strstr(why, "disconnect") || strstr(why, "lost"), "%s", why);
     pdc_actor_release(g_c, a);
 }
 

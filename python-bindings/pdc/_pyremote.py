@@ -214,7 +214,7 @@ class PyActorClass:
     def options(self, **options):
         """A copy with these options (name, namespace, max_concurrency,
         num_cpus, num_gpus, resources, detached/lifetime, strategy,
-        label_selector)."""
+        label_selector, max_restarts, max_task_retries)."""
         _check_keys(options, _ACTOR_OPTIONS, self._cls.__name__)
         return PyActorClass(self._cls, {**self._options, **options})
 

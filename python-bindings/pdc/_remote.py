@@ -85,6 +85,8 @@ _ACTOR_OPTIONS = frozenset(
         "max_concurrency",
         "detached",
         "lifetime",
+        "max_restarts",
+        "max_task_retries",
     }
 )
 
@@ -250,6 +252,12 @@ def _actor_options(options, runtime=None):
     if detached is not None and lifetime is not None and bool(detached) != (lifetime == "detached"):
         raise ValueError("detached and lifetime disagree")
     c.struct.detached = int(bool(detached) or lifetime == "detached")
+    for key in ("max_restarts", "max_task_retries"):
+        v = options.get(key)
+        if v is not None:
+            if isinstance(v, bool) or not isinstance(v, int) or v < -1:
+                raise ValueError("%s must be an int >= -1 (-1: without limit), not %r" % (key, v))
+            setattr(c.struct, key, v)
     return c
 
 
@@ -480,7 +488,7 @@ class ActorClass:
     def options(self, **options):
         """A copy with these options (name, namespace, max_concurrency,
         num_cpus, num_gpus, resources, detached/lifetime, strategy,
-        label_selector)."""
+        label_selector, max_restarts, max_task_retries)."""
         _check_keys(options, _ACTOR_OPTIONS, self._cls)
         return ActorClass(self._library, self._cls, {**self._options, **options})
 

@@ -106,9 +106,9 @@ static void s_after_node_death(pdc_actors_table_t *self, pdc_actor_row_t *r) {
     } else {
         r->state = PDC_ACTOR_DEAD;
         snprintf(r->reason, sizeof r->reason, "node %s, where it ran, died%s", r->node,
-                 creator      ? ", and so did its creator's node"
-                 : left       ? ""
-                              : ", and it has no restarts left");
+                 creator ? ", and so did its creator's node"
+                 : left  ? ""
+                         : ", and it has no restarts left");
         self->dead++;
     }
 }
@@ -199,7 +199,8 @@ void pdc_actors_table_node_dead(pdc_actors_table_t *self, const char *node) {
 void pdc_actors_table_node_alive(pdc_actors_table_t *self, const char *node) {
     for (size_t i = 0; i < self->ndead_nodes; i++)
         if (!strcmp(self->dead_nodes[i], node)) {
-            memcpy(self->dead_nodes[i], self->dead_nodes[--self->ndead_nodes], sizeof *self->dead_nodes);
+            memcpy(self->dead_nodes[i], self->dead_nodes[--self->ndead_nodes],
+                   sizeof *self->dead_nodes);
             return;
         }
 }
