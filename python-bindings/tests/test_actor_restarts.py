@@ -59,7 +59,11 @@ def test_an_actor_whose_node_dies_restarts_on_another_node(three_nodes, lib):
         .remote(c, 1, 3000)
     )
     assert T.wait_until(lambda: pdc.get(c.get.remote(), timeout=T.TIMEOUT) == 106, timeout=20)
+    pid = pdc.get(c.actor_pid.remote(), timeout=T.TIMEOUT)
     CLUSTER.kill_raylet(first)
+    # The worker dies with its raylet a moment later (PR_SET_PDEATHSIG):
+    # a call before that could still be answered by the old actor.
+    assert T.wait_until(lambda: not T._alive(pid), timeout=10)
     second = pdc.get(c.actor_node.remote(), timeout=T.TIMEOUT)
     assert second not in (first, pdc.node_id())
     # Built again from its constructor's argument: 100, not 106.

@@ -43,7 +43,8 @@ typedef struct raylet_conn {
     pdc_client *client;
     char node[PDC_NODE_LEN];
     pdc_peer_t *peer;
-    int down; /* it dropped (or never came up): node dead */
+    int down;           /* it dropped (or never came up): node dead */
+    int connected_once; /* a later CONNECTED is a new connection */
     uint64_t created_ms;
     struct raylet_conn *next;
 } raylet_conn_t;
@@ -82,6 +83,7 @@ typedef struct code_upload {
 } code_upload_t;
 
 static void s_raylet_lost(pdc_client *c, raylet_conn_t *r, const char *why);
+static void s_register_holder(pdc_client *c, raylet_conn_t *r);
 
 /* The monitor of a raylet connection (its peer's arg is the client, so
    the connection is found by its peer). */
@@ -91,8 +93,15 @@ static void s_on_raylet_event_c(pdc_peer_t *peer, unsigned events, void *arg) {
     for (raylet_conn_t *r = c->raylets; r; r = r->next) {
         if (r->peer != peer)
             continue;
-        if (events & ZMQ_EVENT_CONNECTED)
+        if (events & ZMQ_EVENT_CONNECTED) {
             r->down = 0; /* up (again: a glitch, not a death) */
+            /* ZeroMQ connected again by itself: the raylet there (restarted,
+               or back after a partition in which it dropped this holder)
+               does not know this client on the new connection. */
+            if (r->connected_once)
+                s_register_holder(c, r);
+            r->connected_once = 1;
+        }
         if (events & ZMQ_EVENT_DISCONNECTED)
             s_raylet_lost(c, r, "lost the connection");
     }
@@ -119,7 +128,15 @@ static raylet_conn_t *s_raylet_conn(pdc_client *c, const char *node, const char 
         free(r);
         return NULL;
     }
-    /* A holder on another node: its leases go when this node dies. */
+    s_register_holder(c, r);
+    r->next = c->raylets;
+    c->raylets = r;
+    return r;
+}
+
+/* REGISTER on r as a holder on another node: its leases go when this
+   client's node dies. */
+static void s_register_holder(pdc_client *c, raylet_conn_t *r) {
     pdc_enc_begin(&c->enc, PDC_MSG_REGISTER, 0);
     pdc_enc_u(&c->enc, 2);
     pdc_enc_u(&c->enc, (uint64_t) getpid());
@@ -129,9 +146,6 @@ static raylet_conn_t *s_raylet_conn(pdc_client *c, const char *node, const char 
     pdc_enc_s(&c->enc, c->public_endpoint);
     pdc_enc_s(&c->enc, c->node_id);
     pdc_peer_send(r->peer, &c->enc, NULL, 0);
-    r->next = c->raylets;
-    c->raylets = r;
-    return r;
 }
 
 void pdc_remote_spilled_forget(pdc_client *c, uint64_t request, void *raylet) {

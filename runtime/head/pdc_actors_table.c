@@ -90,11 +90,24 @@ static int s_node_is_dead(const pdc_actors_table_t *self, const char *node) {
     return 0;
 }
 
-/* What a node's death means for row r (on node, or created from it). */
+/* What node deaths mean for row r: an actor that ran on a dead node is
+   RESTARTING when it has restarts left and its creator's node lives (the
+   creator places it again and will say so), else DEAD; one being
+   restarted by a creator whose node died is DEAD.  A row the creator
+   already moved to RESTARTING is the creator's to update. */
 static void s_after_node_death(pdc_actors_table_t *self, pdc_actor_row_t *r) {
+    int here = s_node_is_dead(self, r->node), creator = s_node_is_dead(self, r->owner_node);
     if (r->state == PDC_ACTOR_DEAD)
         return;
-    int here = s_node_is_dead(self, r->node), creator = s_node_is_dead(self, r->owner_node);
+    if (r->state == PDC_ACTOR_RESTARTING) {
+        if (creator) {
+            r->state = PDC_ACTOR_DEAD;
+            snprintf(r->reason, sizeof r->reason,
+                     "it was being restarted when its creator's node %s died", r->owner_node);
+            self->dead++;
+        }
+        return;
+    }
     if (!here)
         return;
     int left = r->max_restarts < 0 || r->restarts < (uint64_t) r->max_restarts;
@@ -106,9 +119,7 @@ static void s_after_node_death(pdc_actors_table_t *self, pdc_actor_row_t *r) {
     } else {
         r->state = PDC_ACTOR_DEAD;
         snprintf(r->reason, sizeof r->reason, "node %s, where it ran, died%s", r->node,
-                 creator ? ", and so did its creator's node"
-                 : left  ? ""
-                         : ", and it has no restarts left");
+                 creator ? ", and so did its creator's node" : ", and it has no restarts left");
         self->dead++;
     }
 }
