@@ -27,8 +27,10 @@ void pdc_actor_arg_release(pdc_client *c, struct pdc_actor *h);
 const char *pdc_actor_to_wire(struct pdc_actor *a, char *buf, size_t len);
 
 /* Send what actors have waiting: name claims, lease requests, creations,
-   calls, kills (I/O thread). */
-void pdc_actors_pump(pdc_client *c);
+   calls, kills (I/O thread).  The time (monotonic ms, as pdc_now_ms) by which it wants
+   to be called again, to repeat a message the head has not answered
+   (0: none). */
+uint64_t pdc_actors_pump(pdc_client *c);
 /* A worker of this client exited: 1 if it hosted one of its actors. */
 int pdc_actors_on_worker_died(pdc_client *c, const uint8_t *worker_id, int status);
 /* At close: kill the actors this client created (not detached) before
