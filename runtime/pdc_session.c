@@ -93,19 +93,7 @@ int pdc_session_alive(pid_t pid) {
         return 0;
     if (waitpid(pid, NULL, WNOHANG) == pid)
         return 0; /* our child, now reaped */
-    if (kill(pid, 0) && errno == ESRCH)
-        return 0;
-    /* A zombie (exited, its parent has not reaped it yet) is gone too. */
-    char path[64], stat[256] = "";
-    snprintf(path, sizeof path, "/proc/%d/stat", (int) pid);
-    FILE *f = fopen(path, "r");
-    if (f) {
-        if (!fgets(stat, sizeof stat, f))
-            stat[0] = '\0';
-        fclose(f);
-    }
-    const char *end = strrchr(stat, ')'); /* after the command, which may hold spaces */
-    return !(end && end[1] == ' ' && end[2] == 'Z');
+    return !(kill(pid, 0) && errno == ESRCH);
 }
 
 int pdc_session_is_pdc(pid_t pid) {

@@ -281,13 +281,27 @@ static void s_head_session(const char *address, char *dir, size_t len) {
     snprintf(dir, len, "%s", want.dir);
 }
 
+/* Whether pid has exited and waits for its parent to reap it. */
+static int s_zombie(pid_t pid) {
+    char path[64], stat[256] = "";
+    snprintf(path, sizeof path, "/proc/%d/stat", (int) pid);
+    FILE *f = fopen(path, "r");
+    if (f) {
+        if (!fgets(stat, sizeof stat, f))
+            stat[0] = '\0';
+        fclose(f);
+    }
+    const char *end = strrchr(stat, ')'); /* after the command, which may hold spaces */
+    return end && end[1] == ' ' && end[2] == 'Z';
+}
+
 /* The pid in dir/name if that process runs one of pdc's daemons, else 0. */
 static pid_t s_running(const char *dir, const char *name) {
     char text[32];
     if (pdc_session_read(dir, name, text, sizeof text))
         return 0;
     pid_t pid = (pid_t) atoi(text);
-    return pid > 0 && pdc_session_alive(pid) && pdc_session_is_pdc(pid) ? pid : 0;
+    return pid > 0 && pdc_session_alive(pid) && pdc_session_is_pdc(pid) && !s_zombie(pid) ? pid : 0;
 }
 
 /* ---- Commands ------------------------------------------------------------ */
@@ -438,13 +452,9 @@ static int s_cmd_start(int argc, char **argv, const pdc_config_t *cfg) {
     int restart = 0, start_raylet = 1;
     if (head)
         s_head_session(head_ep, dir, sizeof dir);
-    if (head && *dir) {
-        pid_t running = s_running(dir, "head.pid");
-        if (running) {
-            fprintf(stderr, "pdc start: a head at %s runs already (pid %d, session %s)\n", head_ep,
-                    (int) running, dir);
-            return 1;
-        }
+    if (head && *dir && !s_running(dir, "head.pid")) {
+        /* (With that head still running, a new session is made and its
+           head finds the port taken, as for any other process there.) */
         restart = 1;
         snprintf(node, sizeof node, "%s", strrchr(dir, '-') + 1);
         if (pdc_session_read(dir, "store.path", store, sizeof store))

@@ -117,10 +117,13 @@ typedef struct {
 /* The tables the head keeps in its database, and their rows' schemas. */
 #define S_NODES    "nodes" /* node id -> (endpoint, local endpoint, labels, total, alive) */
 #define S_NODE_ROW "(sss{}u)"
+enum { S_NODE_ENDPOINT, S_NODE_LOCAL_ENDPOINT, S_NODE_LABELS, S_NODE_TOTAL, S_NODE_ALIVE };
 #define S_NAMES    "names" /* namespace NUL name -> (namespace, name, actor id, endpoint) */
 #define S_NAME_ROW "(ssds)"
+enum { S_NAME_NAMESPACE, S_NAME_NAME, S_NAME_ACTOR_ID, S_NAME_ENDPOINT };
 #define S_CODE     "code" /* hash -> (file name, bytes) */
 #define S_CODE_ROW "(sb)"
+enum { S_CODE_FILE_NAME, S_CODE_BYTES };
 
 /* Wall-clock milliseconds, for the job table's times. */
 static uint64_t s_wall_ms(void) {
@@ -633,13 +636,13 @@ static void s_load_node(void *arg, const void *key, size_t key_len, const msgpac
         return;
     }
     memcpy(n->id, key, key_len);
-    pdc_f_cstr(&f[0], n->endpoint, sizeof n->endpoint);
-    pdc_f_cstr(&f[1], n->local_endpoint, sizeof n->local_endpoint);
-    pdc_f_cstr(&f[2], n->labels, sizeof n->labels);
-    s_read_resources(n, &f[3], 0);
+    pdc_f_cstr(&f[S_NODE_ENDPOINT], n->endpoint, sizeof n->endpoint);
+    pdc_f_cstr(&f[S_NODE_LOCAL_ENDPOINT], n->local_endpoint, sizeof n->local_endpoint);
+    pdc_f_cstr(&f[S_NODE_LABELS], n->labels, sizeof n->labels);
+    s_read_resources(n, &f[S_NODE_TOTAL], 0);
     /* Alive as if it had just registered: dead after node_timeout_ms
        unless its raylet heartbeats again. */
-    n->alive = (int) pdc_f_u(&f[4]);
+    n->alive = (int) pdc_f_u(&f[S_NODE_ALIVE]);
     n->last_seen = uv_now(self->loop);
     n->next = self->nodes;
     self->nodes = n;
@@ -654,10 +657,10 @@ static void s_load_name(void *arg, const void *key, size_t key_len, const msgpac
     actor_name_t *a = calloc(1, sizeof *a);
     if (!a)
         return;
-    pdc_f_cstr(&f[0], a->ns, sizeof a->ns);
-    pdc_f_cstr(&f[1], a->name, sizeof a->name);
-    memcpy(a->id, pdc_f_id(&f[2]), 16);
-    pdc_f_cstr(&f[3], a->endpoint, sizeof a->endpoint);
+    pdc_f_cstr(&f[S_NAME_NAMESPACE], a->ns, sizeof a->ns);
+    pdc_f_cstr(&f[S_NAME_NAME], a->name, sizeof a->name);
+    memcpy(a->id, pdc_f_id(&f[S_NAME_ACTOR_ID]), 16);
+    pdc_f_cstr(&f[S_NAME_ENDPOINT], a->endpoint, sizeof a->endpoint);
     a->next = self->names;
     self->names = a;
 }
@@ -668,7 +671,7 @@ static void s_load_code(void *arg, const void *key, size_t key_len, const msgpac
     head_t *self = arg;
     char hash[PDC_CODE_HASH_LEN + 1], name[256], got[PDC_CODE_HASH_LEN + 1];
     size_t size;
-    const void *bytes = pdc_f_bin(&f[1], &size);
+    const void *bytes = pdc_f_bin(&f[S_CODE_BYTES], &size);
     if (key_len != PDC_CODE_HASH_LEN)
         return;
     memcpy(hash, key, PDC_CODE_HASH_LEN);
@@ -679,7 +682,7 @@ static void s_load_code(void *arg, const void *key, size_t key_len, const msgpac
         return;
     }
     if (!s_code(self, hash) &&
-        !s_keep_code(self, hash, pdc_f_cstr(&f[0], name, sizeof name), bytes, size))
+        !s_keep_code(self, hash, pdc_f_cstr(&f[S_CODE_FILE_NAME], name, sizeof name), bytes, size))
         pdc_warn("out of memory reading code package %s back", hash);
 }
 

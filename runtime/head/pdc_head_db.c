@@ -31,6 +31,8 @@
 #define S_FORMAT 1
 /* Named tables an environment may hold. */
 #define S_MAX_TABLES 32
+/* The table "meta": name -> (value). */
+enum { S_META_VALUE };
 
 struct pdc_head_db {
     MDB_env *env;
@@ -154,7 +156,7 @@ static void s_read_format(void *arg, const void *key, size_t key_len, const msgp
     (void) key;
     (void) key_len;
     (void) count;
-    *(uint64_t *) arg = pdc_f_u(&fields[0]);
+    *(uint64_t *) arg = pdc_f_u(&fields[S_META_VALUE]);
 }
 
 pdc_head_db_t *pdc_head_db_open(const char *dir, const pdc_config_t *cfg, char *why, size_t len) {

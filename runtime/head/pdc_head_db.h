@@ -16,7 +16,7 @@
         pdc_enc_array(&enc, 2); pdc_enc_s(&enc, ...); pdc_enc_u(&enc, ...);
         pdc_head_db_put(db, "actors", id, 16, &enc);
         ...
-        pdc_head_db_each(db, "actors", "(su)", s_load_actor, self);
+        pdc_head_db_each(db, "actors", "(su)", on_row, self);
 
     Durability: a commit is written to the file before put returns, so a
     head killed right after its reply loses nothing it acknowledged (the

@@ -76,6 +76,26 @@ static void s_load_job(void *arg, const void *key, size_t key_len, const msgpack
    message, log). */
 #define S_JOBS    "jobs"
 #define S_JOB_ROW "(s*s*ss{}susuuuuuuiss)"
+enum {
+    S_JOB_COMMAND,
+    S_JOB_ARGV,
+    S_JOB_ENV,
+    S_JOB_PACKAGE,
+    S_JOB_RESOURCES,
+    S_JOB_SELECTOR,
+    S_JOB_STATE,
+    S_JOB_NODE,
+    S_JOB_STARTED_ON_NODE,
+    S_JOB_STOP_REQUESTED,
+    S_JOB_SUBMITTED,
+    S_JOB_START,
+    S_JOB_END,
+    S_JOB_PID,
+    S_JOB_STATUS,
+    S_JOB_MESSAGE,
+    S_JOB_LOG,
+    S_JOB_NFIELDS
+};
 
 pdc_jobs_table_t *pdc_jobs_table_new(const pdc_jobs_table_config_t *cfg) {
     pdc_jobs_table_t *self = calloc(1, sizeof *self);
@@ -152,7 +172,7 @@ static void s_save(pdc_jobs_table_t *self, const job_t *j) {
         return;
     pdc_enc_t *e = &self->enc;
     pdc_head_db_row(e);
-    pdc_enc_array(e, 17);
+    pdc_enc_array(e, S_JOB_NFIELDS);
     pdc_enc_s(e, j->command);
     s_enc_words(e, j->argv);
     s_enc_words(e, j->env);
@@ -187,31 +207,31 @@ static void s_load_job(void *arg, const void *key, size_t key_len, const msgpack
         return;
     }
     memcpy(j->id, key, key_len);
-    pdc_f_cstr(&f[0], j->command, sizeof j->command);
-    j->argv = pdc_job_words_copy(&f[1]);
-    j->env = pdc_job_words_copy(&f[2]);
+    pdc_f_cstr(&f[S_JOB_COMMAND], j->command, sizeof j->command);
+    j->argv = pdc_job_words_copy(&f[S_JOB_ARGV]);
+    j->env = pdc_job_words_copy(&f[S_JOB_ENV]);
     if (!j->argv || !j->env || pdc_job_id_check(j->id, j->message, sizeof j->message) ||
-        pdc_f_u(&f[6]) > PDC_JOB_STOPPED) {
+        pdc_f_u(&f[S_JOB_STATE]) > PDC_JOB_STOPPED) {
         pdc_warn("the head's database: job row %.*s not read back", (int) key_len,
                  (const char *) key);
         s_job_free(j);
         return;
     }
-    pdc_f_cstr(&f[3], j->package, sizeof j->package);
-    pdc_resources_decode(&f[4], &j->want);
-    pdc_f_cstr(&f[5], j->selector, sizeof j->selector);
-    j->state = (pdc_job_state) pdc_f_u(&f[6]);
-    pdc_f_cstr(&f[7], j->node, sizeof j->node);
-    j->started_on_node = (int) pdc_f_u(&f[8]);
-    j->stop_requested = (int) pdc_f_u(&f[9]);
-    j->submitted_ms = pdc_f_u(&f[10]);
-    j->start_ms = pdc_f_u(&f[11]);
-    j->end_ms = pdc_f_u(&f[12]);
-    j->pid = pdc_f_u(&f[13]);
-    j->status = pdc_f_i(&f[14]);
-    pdc_f_cstr(&f[15], j->message, sizeof j->message);
+    pdc_f_cstr(&f[S_JOB_PACKAGE], j->package, sizeof j->package);
+    pdc_resources_decode(&f[S_JOB_RESOURCES], &j->want);
+    pdc_f_cstr(&f[S_JOB_SELECTOR], j->selector, sizeof j->selector);
+    j->state = (pdc_job_state) pdc_f_u(&f[S_JOB_STATE]);
+    pdc_f_cstr(&f[S_JOB_NODE], j->node, sizeof j->node);
+    j->started_on_node = (int) pdc_f_u(&f[S_JOB_STARTED_ON_NODE]);
+    j->stop_requested = (int) pdc_f_u(&f[S_JOB_STOP_REQUESTED]);
+    j->submitted_ms = pdc_f_u(&f[S_JOB_SUBMITTED]);
+    j->start_ms = pdc_f_u(&f[S_JOB_START]);
+    j->end_ms = pdc_f_u(&f[S_JOB_END]);
+    j->pid = pdc_f_u(&f[S_JOB_PID]);
+    j->status = pdc_f_i(&f[S_JOB_STATUS]);
+    pdc_f_cstr(&f[S_JOB_MESSAGE], j->message, sizeof j->message);
     size_t len;
-    const char *log = pdc_f_str(&f[16], &len);
+    const char *log = pdc_f_str(&f[S_JOB_LOG], &len);
     size_t max = (size_t) self->cfg.cfg->job_log_max_bytes;
     if (len > max) {
         log += len - max;
