@@ -8,7 +8,8 @@ joins afterwards runs a library uploaded before the restart (the code
 package came back from disk: without it that node fails with
 FunctionNotFoundError), `pdc status` lists the nodes and a new driver's
 task is accepted.  A named actor created while the head is down waits
-for it and is built once it is back."""
+for it and is built once it is back.  The job table (pdc-submit) is read
+back too, and a job running across the restart ends in it."""
 
 import os
 import subprocess
@@ -124,3 +125,30 @@ def test_a_named_actor_created_while_the_head_is_down_is_built_once_it_is_back(l
         again = pdc.get_actor("late", timeout=T.TIMEOUT)
         assert pdc.get(again.get.remote(), timeout=T.TIMEOUT) == 11
         pdc.kill(made["actor"])
+
+
+def test_the_job_table_survives_the_restart_and_a_running_job_ends_in_it(tmp_path):
+    submit = os.path.join(T.bin_dir(), "pdc-submit")
+    address = CLUSTER.start()
+    try:
+        run = lambda *args: subprocess.run(  # noqa: E731
+            [submit, "--address", address, *args],
+            env=dict(os.environ, PDC_SESSION_ROOT=CLUSTER.root),
+            capture_output=True,
+            text=True,
+            timeout=T.TIMEOUT,
+        )
+        wd = ["--working-dir", str(tmp_path)]
+        done = run(*wd, "--job-id", "quick", "--", "sh", "-c", "echo hi")
+        assert done.returncode == 0, done.stderr
+        started = run(*wd, "--job-id", "across", "--no-wait", "--", "sh", "-c", "sleep 3; echo late")
+        assert started.returncode == 0, started.stderr
+        assert T.wait_until(lambda: "RUNNING" in run("--status", "across").stdout)
+        CLUSTER.kill_head()
+        CLUSTER.restart_head()
+        listed = run("--list").stdout
+        assert "quick" in listed and "SUCCEEDED" in listed, listed
+        assert T.wait_until(lambda: "SUCCEEDED" in run("--status", "across").stdout, timeout=15)
+        assert "late" in run("--logs", "across").stdout
+    finally:
+        CLUSTER.stop()
