@@ -91,7 +91,8 @@ struct pdc_actor {
     int asked;                 /* the name claim or lease request is out         */
     const char *library, *cls; /* interned */
     char ns[64], name[128];
-    int name_registered;
+    int name_registered;      /* -1 dropped, 0 not yet, 1 endpoint sent, 2 the head has it */
+    uint64_t name_sent_ms;    /* when the endpoint last went to the head */
     task_t *create;           /* the creator's creation task until sent */
     obj_t *ready;             /* the creator's creation result          */
     pdc_task_list_t queue;    /* calls waiting to be pushed, in order  */
@@ -571,6 +572,11 @@ static void s_on_answer(pdc_client *c, void *ctx, uint64_t id, const pdc_msg_t *
         }
         return;
     }
+    if (msg->type == PDC_MSG_ACTOR_INFO) { /* the head has the endpoint */
+        if (a->name_registered == 1)
+            a->name_registered = 2;
+        return;
+    }
     if (msg->type == PDC_MSG_LEASE_REDIRECT) {
         char node[PDC_NODE_LEN], endpoint[PATH_MAX];
         pdc_f_cstr(&f[PDC_LEASE_REDIRECT_NODE], node, sizeof node);
@@ -665,10 +671,18 @@ static void s_pump_placed(pdc_client *c, pdc_actor *a) {
         t->state = T_INFLIGHT;
         pdc_task_list_push(&a->inflight, t, 0);
     }
-    if (a->owned && a->name[0] && !a->name_registered && a->constructed) {
+    /* The endpoint goes to the head until it answers: one sent as the
+       head dies is lost, and lookups would find the actor "being
+       placed" for ever. */
+    uint64_t now = (uint64_t) zclock_mono();
+    if (a->owned && a->name[0] && a->constructed &&
+        (!a->name_registered ||
+         (a->name_registered == 1 &&
+          now >= a->name_sent_ms + (uint64_t) pdc_owner_config(c)->node_timeout_ms))) {
         s_name_message(c, a, PDC_MSG_ACTOR_NAME_REGISTER,
                        *a->public_endpoint ? a->public_endpoint : a->endpoint);
         a->name_registered = 1;
+        a->name_sent_ms = now;
     }
     size_t ready = 0;
     for (task_t *t = a->queue.head; t && t->state == T_QUEUED; t = t->next)
@@ -690,6 +704,7 @@ static void s_pump_placed(pdc_client *c, pdc_actor *a) {
 
 uint64_t pdc_actors_pump(pdc_client *c) {
     int64_t next = 0;
+    uint64_t again = 0;
     for (pdc_actor *a = *pdc_owner_actors(c); a; a = a->next) {
         if (a->broken) {
             pdc_io_conn_release(c, a->broken, 0);
@@ -724,8 +739,14 @@ uint64_t pdc_actors_pump(pdc_client *c) {
             s_pump_dead(c, a);
         else if (a->state == A_PLACED)
             s_pump_placed(c, a);
+        if (a->state == A_PLACED && a->name_registered == 1) {
+            uint64_t at = a->name_sent_ms + (uint64_t) pdc_owner_config(c)->node_timeout_ms;
+            again = !again || at < again ? at : again;
+        }
     }
-    return next > 0 ? (uint64_t) next : 0;
+    if (next > 0 && (!again || (uint64_t) next < again))
+        again = (uint64_t) next;
+    return again;
 }
 
 int pdc_actors_on_worker_died(pdc_client *c, const uint8_t *worker_id, int status) {
@@ -772,6 +793,36 @@ void pdc_actors_free(pdc_client *c) {
 static int s_named(pdc_client *c, void *arg) {
     (void) c;
     return ((pdc_actor *) arg)->state != A_NAMING;
+}
+
+/* As in Ray, the name is the actor's when create returns, so a lookup
+   right after it finds the actor (being placed).  A head that does not
+   answer (down, restarting on its database) is asked again every
+   node_timeout_ms, the claim that went into a dead connection being
+   lost, until connect_timeout_ms have passed; then the actor fails.  A
+   claim the head gets twice is answered twice (the same id). */
+static void s_claim_name(pdc_client *c, pdc_actor *a) {
+    const pdc_config_t *cfg = pdc_owner_config(c);
+    int64_t start = zclock_mono(), left;
+    pdc_owner_wake(c);
+    while (a->state == A_NAMING && (left = start + cfg->connect_timeout_ms - zclock_mono()) > 0) {
+        if (pdc_owner_wait(c, s_named, a,
+                           left < cfg->node_timeout_ms ? left : cfg->node_timeout_ms) ==
+            PDC_ESHUTDOWN)
+            return;
+        if (a->state == A_NAMING) {
+            a->asked = 0; /* the pump claims it again */
+            pdc_owner_wake(c);
+        }
+    }
+    if (a->state == A_NAMING) {
+        char why[600];
+        snprintf(why, sizeof why,
+                 "the head at %s did not answer the claim of the actor name '%s' within %lld ms "
+                 "(connect_timeout_ms)",
+                 pdc_owner_head_endpoint(c), a->name, (long long) cfg->connect_timeout_ms);
+        s_die(c, a, PDC_ETIMEOUT, why);
+    }
 }
 
 pdc_actor *pdc_actor_create_args(pdc_client *c, const char *library, const char *cls,
@@ -839,12 +890,8 @@ pdc_actor *pdc_actor_create_args(pdc_client *c, const char *library, const char 
         a->create = t;
         pdc_graph_submit(c, t);
     }
-    if (a->state == A_NAMING) {
-        /* As in Ray, the name is the actor's when create returns, so a
-           lookup right after it finds the actor (being placed). */
-        pdc_owner_wake(c);
-        pdc_owner_wait(c, s_named, a, pdc_owner_config(c)->connect_timeout_ms);
-    }
+    if (a->state == A_NAMING)
+        s_claim_name(c, a);
     pdc_owner_unlock(c);
     pdc_owner_wake(c);
     return a;

@@ -28,7 +28,9 @@ const char *pdc_actor_to_wire(struct pdc_actor *a, char *buf, size_t len);
 
 /* Send what actors have waiting: name claims, lease requests, creations,
    calls, kills, reports to the head, holders' questions (I/O thread).
-   The monotonic ms (zclock_mono) when it wants to run again, or 0. */
+   The time (monotonic ms, as pdc_now_ms and zclock_mono) by which it
+   wants to be called again: to ask the head again, or to repeat a
+   message the head has not answered (0: none). */
 uint64_t pdc_actors_pump(pdc_client *c);
 /* A worker of this client exited: 1 if it hosted one of its actors. */
 int pdc_actors_on_worker_died(pdc_client *c, const uint8_t *worker_id, int status);

@@ -70,7 +70,8 @@
     X(node_timeout_ms, "PDC_NODE_TIMEOUT_MS", 1000, 100, PDC_HOUR_MS,                              \
       "silence after which the head declares a node dead")                                         \
     X(connect_timeout_ms, "PDC_CONNECT_TIMEOUT_MS", 15000, 100, PDC_HOUR_MS,                       \
-      "how long pdc_init waits for the cluster to answer")                                         \
+      "how long pdc_init waits for the cluster to answer, and what needs the head (a named "       \
+      "actor's name claim) waits for one that is silent (restarting)")                             \
     X(shutdown_timeout_ms, "PDC_SHUTDOWN_TIMEOUT_MS", 5000, 0, 10 * PDC_MINUTE_MS,                 \
       "how long a stop waits for processes before SIGKILL")                                        \
     X(max_message_size, "PDC_MAX_MESSAGE_SIZE", PDC_GIB, PDC_MIB, 64 * PDC_GIB,                    \
@@ -107,7 +108,12 @@
       "dead actors the head keeps in its actor table (the oldest goes first)")                     \
     X(actor_restart_timeout_ms, "PDC_ACTOR_RESTART_TIMEOUT_MS", 60000, 100, 86400000,              \
       "how long a holder of an actor handle waits for a crashed actor to come back (restarted "    \
-      "by its creator) before its calls fail with PDC_EACTORDIED")
+      "by its creator) before its calls fail with PDC_EACTORDIED")                                 \
+    X(head_db_size, "PDC_HEAD_DB_SIZE", PDC_GIB, 16 * PDC_MIB, PDC_TIB,                            \
+      "largest the head's database (its tables on disk: nodes, names, code, jobs) may grow")       \
+    X(head_db_sync, "PDC_HEAD_DB_SYNC", 1, 0, 1,                                                   \
+      "1: the head fsyncs each change of its tables (survives a machine crash); 0: written "       \
+      "only (survives the head's process, not the machine)")
 
 typedef struct {
 #define PDC_X_FIELD(field, env, def, min, max, help) int64_t field;

@@ -100,7 +100,9 @@
     Named actors, at the head:
     - ACTOR_NAME_REGISTER: namespace, name, actor id, endpoint ("" while
       the actor is being placed).  Reply ACTOR_INFO, or ERROR if another
-      actor holds the name.
+      actor holds the name (or the head cannot store it).  The same
+      claim sent again (a creator whose head was silent) gets the same
+      answer; the head has the row on disk before it answers.
     - ACTOR_NAME_DROP: namespace, name, actor id.  No reply.
     - ACTOR_LOOKUP: namespace, name.  Reply ACTOR_INFO (id, endpoint) or
       ERROR.

@@ -207,6 +207,37 @@ class LoopbackCluster:
                 STORES.append(f.read().strip())
         return self.address
 
+    def head_dir(self):
+        """The head node's session directory (the one with head.pid)."""
+        return [d for d in self.node_dirs() if os.path.exists(os.path.join(d, "head.pid"))][0]
+
+    def kill_head(self):
+        """SIGKILL the head (its raylet and the other nodes run on)."""
+        with open(os.path.join(self.head_dir(), "head.pid")) as f:
+            pid = int(f.read())
+        os.kill(pid, signal.SIGKILL)
+        assert wait_until(lambda: not _alive(pid), timeout=10), pid
+
+    def restart_head(self):
+        """`pdc start --head` again on the same address: the head starts in
+        its old session directory and reads its tables back."""
+        port = self.address.rsplit(":", 1)[1]
+        head = self.cli("start", "--head", "--port", port, *self.head_options)
+        assert head.returncode == 0, head.stderr
+        self.pids = sorted(set(self.pids) | set(self._pids()))
+        return head
+
+    def add_node(self, *options):
+        """Start one more node (`pdc start --address`); its node id."""
+        before = set(self.node_dirs())
+        node = self.cli("start", "--address", self.address, *options)
+        assert node.returncode == 0, node.stderr
+        (new,) = set(self.node_dirs()) - before
+        self.pids = sorted(set(self.pids) | set(self._pids()))
+        with open(os.path.join(new, "store.path")) as f:
+            STORES.append(f.read().strip())
+        return new.rsplit("-", 1)[1]
+
     @contextlib.contextmanager
     def joined(self):
         """Start the cluster and pdc.init it; shut down and stop at the end."""

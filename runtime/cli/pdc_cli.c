@@ -21,6 +21,15 @@
     --insecure-jobs (pdc start --head --insecure-jobs), which `pdc start`
     warns of and `pdc status` shows.
 
+    The head keeps its tables (nodes, actor names, code packages, jobs)
+    in SESSION/head.db (pdc_head_db.h).  `pdc start --head` on an address
+    whose session is still here but whose head is gone (killed, crashed)
+    restarts the head in that session instead of making a new one: it
+    reads its tables back, the node's raylet (if it still runs; else it is
+    started again, with an empty store) and those of the other nodes
+    heartbeat to it again, and work goes on.  `pdc stop` removes the
+    session and so the tables.
+
     `pdc status` asks the head for its nodes (and local raylets for their
     workers and store), `pdc stop` stops every node `pdc start` started on
     this host.  Programs join with pdc_init("tcp://HOST:6380") or
@@ -253,6 +262,50 @@ static void s_stop_session(const char *dir, void *arg) {
     pdc_session_remove(dir);
 }
 
+typedef struct {
+    const char *address;
+    char dir[PATH_MAX];
+} head_session_t;
+
+static void s_match_head(const char *dir, void *arg) {
+    head_session_t *want = arg;
+    char address[PATH_MAX], pid[32];
+    if (!pdc_session_read(dir, "head.pid", pid, sizeof pid) &&
+        !pdc_session_read(dir, "address", address, sizeof address) &&
+        !strcmp(address, want->address))
+        snprintf(want->dir, sizeof want->dir, "%s", dir); /* the newest wins */
+}
+
+/* The session of the head at address started here before, or "". */
+static void s_head_session(const char *address, char *dir, size_t len) {
+    head_session_t want = {address, ""};
+    s_each_session(s_match_head, &want);
+    snprintf(dir, len, "%s", want.dir);
+}
+
+/* Whether pid has exited and waits for its parent to reap it. */
+static int s_zombie(pid_t pid) {
+    char path[64], stat[256] = "";
+    snprintf(path, sizeof path, "/proc/%d/stat", (int) pid);
+    FILE *f = fopen(path, "r");
+    if (f) {
+        if (!fgets(stat, sizeof stat, f))
+            stat[0] = '\0';
+        fclose(f);
+    }
+    const char *end = strrchr(stat, ')'); /* after the command, which may hold spaces */
+    return end && end[1] == ' ' && end[2] == 'Z';
+}
+
+/* The pid in dir/name if that process runs one of pdc's daemons, else 0. */
+static pid_t s_running(const char *dir, const char *name) {
+    char text[32];
+    if (pdc_session_read(dir, name, text, sizeof text))
+        return 0;
+    pid_t pid = (pid_t) atoi(text);
+    return pid > 0 && pdc_session_alive(pid) && pdc_session_is_pdc(pid) && !s_zombie(pid) ? pid : 0;
+}
+
 /* ---- Commands ------------------------------------------------------------ */
 
 /* The address this host uses to reach the head at tcp://HOST:PORT (a UDP
@@ -393,18 +446,36 @@ static int s_cmd_start(int argc, char **argv, const pdc_config_t *cfg) {
     else
         snprintf(head_ep, sizeof head_ep, "%s", address);
 
-    /* The node's session directory. */
+    /* The node's session directory: a new one, or the one of a head at
+       this address that is gone (a restart). */
     mkdir(pdc_session_root(), 0777);
     char stamp[32], node[13], dir[PATH_MAX], logs[PATH_MAX + 8], store[PATH_MAX];
-    time_t now = time(NULL);
-    struct tm tm;
-    localtime_r(&now, &tm);
-    strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
-    pdc_random_hex(node, 12);
-    snprintf(dir, sizeof dir, "%s/node-%s-%s", pdc_session_root(), stamp, node);
+    char db[PATH_MAX + 16];
+    int restart = 0, start_raylet = 1;
+    if (head)
+        s_head_session(head_ep, dir, sizeof dir);
+    if (head && *dir && !s_running(dir, "head.pid")) {
+        /* (With that head still running, a new session is made and its
+           head finds the port taken, as for any other process there.) */
+        restart = 1;
+        snprintf(node, sizeof node, "%s", strrchr(dir, '-') + 1);
+        if (pdc_session_read(dir, "store.path", store, sizeof store))
+            snprintf(store, sizeof store, "/dev/shm/pdc-%s", node);
+        start_raylet = !s_running(dir, "raylet.pid");
+        if (start_raylet && !strncmp(store, "/dev/shm/pdc-", 13))
+            pdc_store_remove_dir(store); /* a dead raylet's objects are gone */
+    } else {
+        time_t now = time(NULL);
+        struct tm tm;
+        localtime_r(&now, &tm);
+        strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+        pdc_random_hex(node, 12);
+        snprintf(dir, sizeof dir, "%s/node-%s-%s", pdc_session_root(), stamp, node);
+        snprintf(store, sizeof store, "/dev/shm/pdc-%s", node);
+    }
     snprintf(logs, sizeof logs, "%s/logs", dir);
-    snprintf(store, sizeof store, "/dev/shm/pdc-%s", node);
-    if (mkdir(dir, 0700) || mkdir(logs, 0700)) {
+    snprintf(db, sizeof db, "%s/head.db", dir);
+    if (!restart && (mkdir(dir, 0700) || mkdir(logs, 0700))) {
         fprintf(stderr, "pdc start: cannot create %s: %s\n", dir, strerror(errno));
         return 1;
     }
@@ -425,6 +496,8 @@ static int s_cmd_start(int argc, char **argv, const pdc_config_t *cfg) {
         args[n++] = head_bin;
         args[n++] = "--endpoint";
         args[n++] = head_ep;
+        args[n++] = "--db";
+        args[n++] = db;
         for (int i = 0; i < nsets; i++)
             args[n++] = "--set", args[n++] = sets[i];
         if (insecure_jobs) {
@@ -439,26 +512,28 @@ static int s_cmd_start(int argc, char **argv, const pdc_config_t *cfg) {
         snprintf(pid, sizeof pid, "%d\n", (int) head_pid);
         pdc_session_write(dir, "head.pid", pid);
     }
-    n = 0;
-    args[n++] = raylet_bin;
-    args[n++] = "--endpoint", args[n++] = raylet_ep;
-    args[n++] = "--head", args[n++] = head_ep;
-    args[n++] = "--store-dir", args[n++] = store;
-    args[n++] = "--session", args[n++] = dir;
-    args[n++] = "--node-id", args[n++] = node;
-    args[n++] = "--node-ip-address", args[n++] = (char *) ip;
-    if (num_cpus)
-        args[n++] = "--num-cpus", args[n++] = (char *) num_cpus;
-    if (resources)
-        args[n++] = "--resources", args[n++] = (char *) resources;
-    if (labels)
-        args[n++] = "--labels", args[n++] = (char *) labels;
-    for (int i = 0; i < nsets; i++)
-        args[n++] = "--set", args[n++] = sets[i];
-    args[n] = NULL;
-    pid_t p = pdc_session_spawn(args, raylet_log, 1);
-    snprintf(pid, sizeof pid, "%d\n", (int) p);
-    pdc_session_write(dir, "raylet.pid", pid);
+    if (start_raylet) {
+        n = 0;
+        args[n++] = raylet_bin;
+        args[n++] = "--endpoint", args[n++] = raylet_ep;
+        args[n++] = "--head", args[n++] = head_ep;
+        args[n++] = "--store-dir", args[n++] = store;
+        args[n++] = "--session", args[n++] = dir;
+        args[n++] = "--node-id", args[n++] = node;
+        args[n++] = "--node-ip-address", args[n++] = (char *) ip;
+        if (num_cpus)
+            args[n++] = "--num-cpus", args[n++] = (char *) num_cpus;
+        if (resources)
+            args[n++] = "--resources", args[n++] = (char *) resources;
+        if (labels)
+            args[n++] = "--labels", args[n++] = (char *) labels;
+        for (int i = 0; i < nsets; i++)
+            args[n++] = "--set", args[n++] = sets[i];
+        args[n] = NULL;
+        pid_t p = pdc_session_spawn(args, raylet_log, 1);
+        snprintf(pid, sizeof pid, "%d\n", (int) p);
+        pdc_session_write(dir, "raylet.pid", pid);
+    }
 
     /* Started means: the head lists this node as alive (and, for --head,
        the head answering is the one we started). */
@@ -476,10 +551,14 @@ static int s_cmd_start(int argc, char **argv, const pdc_config_t *cfg) {
         int count = s_nodes(head_ep, nodes, 256, 200);
         for (int i = 0; i < count; i++)
             if (!strcmp(nodes[i].id, node) && nodes[i].alive) {
-                printf("started %s%s (node %s, %.0f CPU); logs in %s\n"
+                printf("%s %s%s (node %s, %.0f CPU); logs in %s\n"
                        "join it with pdc_init(\"%s\") or PDC_ADDRESS=%s; stop with pdc stop\n",
+                       restart ? "restarted" : "started",
                        head ? "a head at " : "a node of the head at ", head_ep, node,
                        nodes[i].cpu_total, logs, head_ep, head_ep);
+                if (restart)
+                    printf("the head read its tables back from %s%s\n", db,
+                           start_raylet ? "; this node's raylet was gone and started again" : "");
                 return 0;
             }
         usleep(50000);
@@ -488,10 +567,11 @@ static int s_cmd_start(int argc, char **argv, const pdc_config_t *cfg) {
     int64_t timeout = cfg->shutdown_timeout_ms;
     static const char *pidfiles[] = {"raylet.pid", "head.pid"};
     char text[64];
-    for (int i = 0; i < 2; i++)
+    for (int i = start_raylet ? 0 : 1; i < 2; i++) /* what this call started */
         if (!pdc_session_read(dir, pidfiles[i], text, sizeof text))
             pdc_session_stop(atoi(text), timeout);
-    pdc_store_remove_dir(store);
+    if (start_raylet)
+        pdc_store_remove_dir(store);
     return 1;
 }
 

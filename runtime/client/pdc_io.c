@@ -221,12 +221,12 @@ void pdc_io_pump(pdc_client *c) {
         pdc_io_send_raylet(c);
         memmove(c->control, c->control + 1, (size_t) --c->ncontrol * sizeof c->control[0]);
     }
-    uint64_t actors_next = pdc_actors_pump(c);
+    uint64_t actors_again = pdc_actors_pump(c);
     pdc_remote_send(c);
     uint64_t now = pdc_now_ms();
     uint64_t next_check = pdc_sched_pump(c, now);
-    if (actors_next && (!next_check || actors_next < next_check))
-        next_check = actors_next;
+    if (actors_again && (!next_check || actors_again < next_check))
+        next_check = actors_again;
     if (next_check)
         uv_timer_start(&c->lease_timer, s_on_lease_timer, next_check > now ? next_check - now : 0,
                        0);

@@ -23,6 +23,16 @@
     The head is not on the per-task path: tasks and actor calls go from
     callers to workers directly.
 
+    Restart (pdc_head_db.h): started with --db DIR, the head writes its
+    tables through to an LMDB environment there as they change (a node's
+    registration and death, a name's claim, endpoint and drop, a code
+    package, a job's steps; never a heartbeat) and reads them back when
+    it starts.  A node read back is alive until node_timeout_ms pass
+    without a heartbeat from it, as if it had just registered: its raylet
+    goes on heartbeating (ERROR makes it register again only if the head
+    does not know it), and one that never comes back is declared dead as
+    usual.
+
     Every message is decoded totally; a malformed one is answered with
     ERROR, counted and logged, and the head keeps serving.
 */
@@ -33,6 +43,7 @@
 #include "pdc_code.h"
 #include "pdc_config.h"
 #include "pdc_daemon.h"
+#include "pdc_head_db.h"
 #include "pdc_job.h"
 #include "pdc_jobs_table.h"
 #include "pdc_labels.h"
@@ -104,7 +115,20 @@ typedef struct {
     pdc_jobs_table_t *jobs;
     pdc_actors_table_t *actors;
     int insecure_jobs;
+    pdc_head_db_t *db; /* NULL: nothing is kept across a restart */
+    char db_dir[PATH_MAX];
 } head_t;
+
+/* The tables the head keeps in its database, and their rows' schemas. */
+#define S_NODES    "nodes" /* node id -> (endpoint, local endpoint, labels, total, alive) */
+#define S_NODE_ROW "(sss{}u)"
+enum { S_NODE_ENDPOINT, S_NODE_LOCAL_ENDPOINT, S_NODE_LABELS, S_NODE_TOTAL, S_NODE_ALIVE };
+#define S_NAMES    "names" /* namespace NUL name -> (namespace, name, actor id, endpoint) */
+#define S_NAME_ROW "(ssds)"
+enum { S_NAME_NAMESPACE, S_NAME_NAME, S_NAME_ACTOR_ID, S_NAME_ENDPOINT };
+#define S_CODE     "code" /* hash -> (file name, bytes) */
+#define S_CODE_ROW "(sb)"
+enum { S_CODE_FILE_NAME, S_CODE_BYTES };
 
 /* Wall-clock milliseconds, for the job table's times. */
 static uint64_t s_wall_ms(void) {
@@ -151,6 +175,25 @@ static void s_read_resources(node_t *n, const msgpack_object *map, int available
     }
 }
 
+/* Write n's row (on registration and death; never per heartbeat). */
+static void s_save_node(head_t *self, const node_t *n) {
+    if (!self->db)
+        return;
+    pdc_head_db_row(&self->enc);
+    pdc_enc_array(&self->enc, 5);
+    pdc_enc_s(&self->enc, n->endpoint);
+    pdc_enc_s(&self->enc, n->local_endpoint);
+    pdc_enc_s(&self->enc, n->labels);
+    pdc_enc_map(&self->enc, (size_t) n->nres);
+    for (int k = 0; k < n->nres; k++) {
+        pdc_enc_s(&self->enc, n->res[k].name);
+        pdc_enc_f(&self->enc, n->res[k].total);
+    }
+    pdc_enc_u(&self->enc, (uint64_t) n->alive);
+    if (pdc_head_db_put(self->db, S_NODES, n->id, strlen(n->id), &self->enc))
+        pdc_warn("node %s: %s", n->id, pdc_head_db_error(self->db));
+}
+
 static void s_on_node_register(head_t *self, pdc_inbound_t *in) {
     const msgpack_object *f = in->msg.fields;
     char id[64];
@@ -173,6 +216,7 @@ static void s_on_node_register(head_t *self, pdc_inbound_t *in) {
     n->last_seen = uv_now(self->loop);
     s_note_rid(n, in);
     pdc_actors_table_node_alive(self->actors, n->id);
+    s_save_node(self, n);
     pdc_info("node %s registered at %s", n->id, n->endpoint);
     pdc_enc_begin(&self->enc, PDC_MSG_NODE_REGISTERED, in->msg.request_id);
     pdc_enc_u(&self->enc, (uint64_t) self->cfg.heartbeat_ms);
@@ -298,10 +342,14 @@ static void s_on_actor_name(head_t *self, pdc_inbound_t *in) {
         return;
     }
     const uint8_t *id = pdc_f_id(&f[PDC_ACTOR_NAME_REGISTER_ACTOR_ID]);
+    char key[sizeof ns + sizeof name];
+    size_t key_len = (size_t) snprintf(key, sizeof key, "%s%c%s", ns, 0, name);
     if (in->msg.type == PDC_MSG_ACTOR_NAME_DROP) {
         if (a && !memcmp(a->id, id, 16)) {
             *slot = a->next;
             free(a);
+            if (pdc_head_db_delete(self->db, S_NAMES, key, key_len))
+                pdc_warn("actor name '%s': %s", name, pdc_head_db_error(self->db));
         }
         return;
     }
@@ -317,9 +365,29 @@ static void s_on_actor_name(head_t *self, pdc_inbound_t *in) {
         snprintf(a->ns, sizeof a->ns, "%s", ns);
         snprintf(a->name, sizeof a->name, "%s", name);
         memcpy(a->id, id, 16);
-        *slot = a;
     }
-    pdc_f_cstr(&f[PDC_ACTOR_NAME_REGISTER_ENDPOINT], a->endpoint, sizeof a->endpoint);
+    char endpoint[PATH_MAX];
+    pdc_f_cstr(&f[PDC_ACTOR_NAME_REGISTER_ENDPOINT], endpoint, sizeof endpoint);
+    if (self->db && (!*slot || strcmp(endpoint, a->endpoint))) {
+        /* The claim is the actor's once it is on disk: a restarted head
+           must not give the name to another. */
+        pdc_head_db_row(&self->enc);
+        pdc_enc_array(&self->enc, 4);
+        pdc_enc_s(&self->enc, ns);
+        pdc_enc_s(&self->enc, name);
+        pdc_enc_id(&self->enc, id);
+        pdc_enc_s(&self->enc, endpoint);
+        if (pdc_head_db_put(self->db, S_NAMES, key, key_len, &self->enc)) {
+            pdc_warn("actor name '%s': %s", name, pdc_head_db_error(self->db));
+            if (!*slot)
+                free(a);
+            pdc_wire_reply_error(zsock_resolve(self->router), in, &self->enc, PDC_ESTOREFULL,
+                                 pdc_head_db_error(self->db));
+            return;
+        }
+    }
+    *slot = a;
+    snprintf(a->endpoint, sizeof a->endpoint, "%s", endpoint);
     s_reply_actor(self, in, a);
 }
 
@@ -328,6 +396,27 @@ static code_pkg_t *s_code(head_t *self, const char *hash) {
         if (!strcmp(p->hash, hash))
             return p;
     return NULL;
+}
+
+/* Keep a package in memory (the list CODE_GET serves).  NULL if out of
+   memory. */
+static code_pkg_t *s_keep_code(head_t *self, const char *hash, const char *name, const void *data,
+                               size_t size) {
+    code_pkg_t *p = calloc(1, sizeof *p);
+    void *bytes = p ? malloc(size ? size : 1) : NULL;
+    if (!bytes) {
+        free(p);
+        return NULL;
+    }
+    memcpy(bytes, data, size);
+    snprintf(p->hash, sizeof p->hash, "%s", hash);
+    snprintf(p->name, sizeof p->name, "%s", name);
+    p->bytes = bytes;
+    p->size = size;
+    p->next = self->code;
+    self->code = p;
+    self->code_bytes += size;
+    return p;
 }
 
 /* CODE_PUT: keep the package if its bytes match its hash.  CODE_GET:
@@ -383,23 +472,26 @@ static void s_on_code(head_t *self, pdc_inbound_t *in) {
             pdc_wire_reply_error(sock, in, &self->enc, PDC_ESTOREFULL, why);
             return;
         }
-        p = calloc(1, sizeof *p);
-        void *bytes = p ? malloc(size ? size : 1) : NULL;
-        if (!bytes) {
-            free(p);
+        char name[256];
+        pdc_f_cstr(&in->msg.fields[PDC_CODE_PUT_FILE_NAME], name, sizeof name);
+        if (self->db) { /* on disk before CODE_STORED: a new node after a restart gets it */
+            pdc_head_db_row(&self->enc);
+            pdc_enc_array(&self->enc, 2);
+            pdc_enc_s(&self->enc, name);
+            pdc_enc_b(&self->enc, zmq_msg_data(body), size);
+            if (pdc_head_db_put(self->db, S_CODE, hash, PDC_CODE_HASH_LEN, &self->enc)) {
+                pdc_warn("code package %s: %s", hash, pdc_head_db_error(self->db));
+                pdc_wire_reply_error(sock, in, &self->enc, PDC_ESTOREFULL,
+                                     pdc_head_db_error(self->db));
+                return;
+            }
+        }
+        if (!s_keep_code(self, hash, name, zmq_msg_data(body), size)) {
             pdc_wire_reply_error(sock, in, &self->enc, PDC_ENOMEM,
                                  "out of memory for the code package");
             return;
         }
-        memcpy(bytes, zmq_msg_data(body), size);
-        snprintf(p->hash, sizeof p->hash, "%s", hash);
-        pdc_f_cstr(&in->msg.fields[PDC_CODE_PUT_FILE_NAME], p->name, sizeof p->name);
-        p->bytes = bytes;
-        p->size = size;
-        p->next = self->code;
-        self->code = p;
-        self->code_bytes += size;
-        pdc_info("code package %s (%s, %zu bytes) uploaded", hash, p->name, size);
+        pdc_info("code package %s (%s, %zu bytes) uploaded", hash, name, size);
     }
     pdc_enc_begin(&self->enc, PDC_MSG_CODE_STORED, in->msg.request_id);
     pdc_enc_s(&self->enc, hash);
@@ -457,6 +549,7 @@ static void s_on_check(uv_timer_t *t) {
             n->alive = 0;
             pdc_warn("node %s missed heartbeats for %llu ms: declared dead", n->id,
                      (unsigned long long) (now - n->last_seen));
+            s_save_node(self, n);
             pdc_jobs_table_node_dead(self->jobs, n->id, s_wall_ms());
             pdc_actors_table_node_dead(self->actors, n->id);
         }
@@ -543,6 +636,110 @@ static int s_has_code(void *arg, const char *hash) {
     return s_code(arg, hash) != NULL;
 }
 
+/* ---- Reading the tables back after a restart --------------------------- */
+
+static void s_load_node(void *arg, const void *key, size_t key_len, const msgpack_object *f,
+                        uint32_t count) {
+    (void) count;
+    head_t *self = arg;
+    node_t *n = calloc(1, sizeof *n);
+    if (!n || key_len >= sizeof n->id) {
+        free(n);
+        return;
+    }
+    memcpy(n->id, key, key_len);
+    pdc_f_cstr(&f[S_NODE_ENDPOINT], n->endpoint, sizeof n->endpoint);
+    pdc_f_cstr(&f[S_NODE_LOCAL_ENDPOINT], n->local_endpoint, sizeof n->local_endpoint);
+    pdc_f_cstr(&f[S_NODE_LABELS], n->labels, sizeof n->labels);
+    s_read_resources(n, &f[S_NODE_TOTAL], 0);
+    /* Alive as if it had just registered: dead after node_timeout_ms
+       unless its raylet heartbeats again. */
+    n->alive = (int) pdc_f_u(&f[S_NODE_ALIVE]);
+    n->last_seen = uv_now(self->loop);
+    n->next = self->nodes;
+    self->nodes = n;
+}
+
+static void s_load_name(void *arg, const void *key, size_t key_len, const msgpack_object *f,
+                        uint32_t count) {
+    (void) key;
+    (void) key_len;
+    (void) count;
+    head_t *self = arg;
+    actor_name_t *a = calloc(1, sizeof *a);
+    if (!a)
+        return;
+    pdc_f_cstr(&f[S_NAME_NAMESPACE], a->ns, sizeof a->ns);
+    pdc_f_cstr(&f[S_NAME_NAME], a->name, sizeof a->name);
+    memcpy(a->id, pdc_f_id(&f[S_NAME_ACTOR_ID]), 16);
+    pdc_f_cstr(&f[S_NAME_ENDPOINT], a->endpoint, sizeof a->endpoint);
+    a->next = self->names;
+    self->names = a;
+}
+
+static void s_load_code(void *arg, const void *key, size_t key_len, const msgpack_object *f,
+                        uint32_t count) {
+    (void) count;
+    head_t *self = arg;
+    char hash[PDC_CODE_HASH_LEN + 1], name[256], got[PDC_CODE_HASH_LEN + 1];
+    size_t size;
+    const void *bytes = pdc_f_bin(&f[S_CODE_BYTES], &size);
+    if (key_len != PDC_CODE_HASH_LEN)
+        return;
+    memcpy(hash, key, PDC_CODE_HASH_LEN);
+    hash[PDC_CODE_HASH_LEN] = '\0';
+    pdc_code_hash(bytes, size, got);
+    if (strcmp(got, hash)) {
+        pdc_warn("the head's database: code package %s hashes to %s: skipped", hash, got);
+        return;
+    }
+    if (!s_code(self, hash) &&
+        !s_keep_code(self, hash, pdc_f_cstr(&f[S_CODE_FILE_NAME], name, sizeof name), bytes, size))
+        pdc_warn("out of memory reading code package %s back", hash);
+}
+
+static void s_free_tables(head_t *self) {
+    pdc_head_db_destroy(&self->db);
+    while (self->code) {
+        code_pkg_t *p = self->code;
+        self->code = p->next;
+        free(p->bytes);
+        free(p);
+    }
+    while (self->names) {
+        actor_name_t *a = self->names;
+        self->names = a->next;
+        free(a);
+    }
+    while (self->nodes) {
+        node_t *n = self->nodes;
+        self->nodes = n->next;
+        free(n);
+    }
+}
+
+/* Open --db and read its tables back.  0, or -1 (logged). */
+static int s_load(head_t *self) {
+    char why[600];
+    self->db = pdc_head_db_open(self->db_dir, &self->cfg, why, sizeof why);
+    if (!self->db) {
+        pdc_error("%s", why);
+        return -1;
+    }
+    uv_update_time(self->loop);
+    int nodes = pdc_head_db_each(self->db, S_NODES, S_NODE_ROW, s_load_node, self);
+    int names = pdc_head_db_each(self->db, S_NAMES, S_NAME_ROW, s_load_name, self);
+    int code = pdc_head_db_each(self->db, S_CODE, S_CODE_ROW, s_load_code, self);
+    if (nodes < 0 || names < 0 || code < 0) {
+        pdc_error("%s", pdc_head_db_error(self->db));
+        return -1;
+    }
+    if (nodes || names || code)
+        pdc_info("restarted on %s: %d nodes, %d actor names, %d code packages (%zu bytes)",
+                 self->db_dir, nodes, names, code, self->code_bytes);
+    return 0;
+}
+
 static void s_on_signal(uv_signal_t *h, int signum) {
     head_t *self = h->data;
     pdc_info("stopping: %s", signum == SIGINT ? "SIGINT" : "SIGTERM");
@@ -556,6 +753,8 @@ static void s_usage(FILE *out) {
         "The cluster daemon of pdc: node membership, heartbeats, resource view.\n\n"
         "  --endpoint EP        where raylets and clients reach it (tcp://HOST:6380 or ipc://...)\n"
         "  --owner-pid PID      stop when this process is gone (embedded clusters)\n"
+        "  --db DIR             keep the tables (nodes, actor names, code packages, jobs) in an\n"
+        "                       LMDB environment in DIR, and read them back when started again\n"
         "  --insecure-jobs      take job submissions (pdc-submit) from any host, not only\n"
         "                       from this one: anyone who reaches the port can run code\n"
         "  --set NAME=VALUE     any setting of --print-config\n"
@@ -572,13 +771,11 @@ int pdc_head_main(int argc, char **argv) {
         return 2;
     }
     pdc_log_init("pdc-head", PDC_LOG_INFO);
-    static const struct option opts[] = {{"endpoint", required_argument, 0, 'e'},
-                                         {"owner-pid", required_argument, 0, 'o'},
-                                         {"set", required_argument, 0, 'x'},
-                                         {"print-config", no_argument, 0, 'p'},
-                                         {"insecure-jobs", no_argument, 0, 'j'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
+    static const struct option opts[] = {
+        {"endpoint", required_argument, 0, 'e'}, {"owner-pid", required_argument, 0, 'o'},
+        {"db", required_argument, 0, 'd'},       {"set", required_argument, 0, 'x'},
+        {"print-config", no_argument, 0, 'p'},   {"insecure-jobs", no_argument, 0, 'j'},
+        {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
     int c;
     char err[256];
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -588,6 +785,9 @@ int pdc_head_main(int argc, char **argv) {
             break;
         case 'o':
             self->owner_pid = atoi(optarg);
+            break;
+        case 'd':
+            snprintf(self->db_dir, sizeof self->db_dir, "%s", optarg);
             break;
         case 'j':
             self->insecure_jobs = 1;
@@ -630,6 +830,13 @@ int pdc_head_main(int argc, char **argv) {
     signal(SIGPIPE, SIG_IGN);
     self->loop = uv_default_loop();
     pdc_enc_init(&self->enc);
+    if (*self->db_dir && s_load(self)) {
+        s_free_tables(self);
+        pdc_enc_free(&self->enc);
+        zsock_destroy(&self->router);
+        free(self);
+        return 1;
+    }
     pdc_jobs_table_config_t jcfg = {.router = zsock_resolve(self->router),
                                     .cfg = &self->cfg,
                                     .insecure_jobs = self->insecure_jobs,
@@ -638,6 +845,7 @@ int pdc_head_main(int argc, char **argv) {
                                     .sender = s_sender_node,
                                     .live_nodes = s_live_nodes,
                                     .has_code = s_has_code,
+                                    .db = self->db,
                                     .arg = self};
     self->jobs = pdc_jobs_table_new(&jcfg);
     self->actors = pdc_actors_table_new(zsock_resolve(self->router), &self->cfg);
@@ -672,22 +880,7 @@ int pdc_head_main(int argc, char **argv) {
     uv_loop_close(self->loop);
     pdc_jobs_table_destroy(&self->jobs);
     pdc_actors_table_destroy(&self->actors);
-    while (self->code) {
-        code_pkg_t *p = self->code;
-        self->code = p->next;
-        free(p->bytes);
-        free(p);
-    }
-    while (self->names) {
-        actor_name_t *a = self->names;
-        self->names = a->next;
-        free(a);
-    }
-    while (self->nodes) {
-        node_t *n = self->nodes;
-        self->nodes = n->next;
-        free(n);
-    }
+    s_free_tables(self);
     pdc_enc_free(&self->enc);
     pdc_info("stopped");
     free(self);

@@ -66,12 +66,50 @@ struct pdc_jobs_table {
     pdc_enc_t enc;
 };
 
+static void s_job_free(job_t *j);
+static void s_load_job(void *arg, const void *key, size_t key_len, const msgpack_object *f,
+                       uint32_t count);
+
+/* The table of jobs in the head's database, and its rows: job id ->
+   (command, argv, env, package, resources, selector, state, node,
+   started_on_node, stop_requested, submitted, start, end, pid, status,
+   message, log). */
+#define S_JOBS    "jobs"
+#define S_JOB_ROW "(s*s*ss{}susuuuuuuiss)"
+enum {
+    S_JOB_COMMAND,
+    S_JOB_ARGV,
+    S_JOB_ENV,
+    S_JOB_PACKAGE,
+    S_JOB_RESOURCES,
+    S_JOB_SELECTOR,
+    S_JOB_STATE,
+    S_JOB_NODE,
+    S_JOB_STARTED_ON_NODE,
+    S_JOB_STOP_REQUESTED,
+    S_JOB_SUBMITTED,
+    S_JOB_START,
+    S_JOB_END,
+    S_JOB_PID,
+    S_JOB_STATUS,
+    S_JOB_MESSAGE,
+    S_JOB_LOG,
+    S_JOB_NFIELDS
+};
+
 pdc_jobs_table_t *pdc_jobs_table_new(const pdc_jobs_table_config_t *cfg) {
     pdc_jobs_table_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
     self->cfg = *cfg;
     pdc_enc_init(&self->enc);
+    int n = pdc_head_db_each(cfg->db, S_JOBS, S_JOB_ROW, s_load_job, self);
+    if (n < 0)
+        pdc_warn("jobs not read back: %s", pdc_head_db_error(cfg->db));
+    else if (n)
+        pdc_info("read back %d jobs (%d running, %d pending)", n,
+                 pdc_jobs_table_count(self, PDC_JOB_RUNNING),
+                 pdc_jobs_table_count(self, PDC_JOB_PENDING));
     return self;
 }
 
@@ -114,6 +152,101 @@ int pdc_jobs_table_count(pdc_jobs_table_t *self, int state) {
     for (job_t *j = self->jobs; j; j = j->next)
         n += (int) j->state == state;
     return n;
+}
+
+/* ---- Across a restart --------------------------------------------------- */
+
+static void s_enc_words(pdc_enc_t *enc, char **words) {
+    size_t n = 0;
+    while (words && words[n])
+        n++;
+    pdc_enc_array(enc, n);
+    for (size_t i = 0; i < n; i++)
+        pdc_enc_s(enc, words[i]);
+}
+
+/* Write j's row: as it will be once its nodes have cleaned up if it is
+   ending, with its output once it has ended. */
+static void s_save(pdc_jobs_table_t *self, const job_t *j) {
+    if (!self->cfg.db)
+        return;
+    pdc_enc_t *e = &self->enc;
+    pdc_head_db_row(e);
+    pdc_enc_array(e, S_JOB_NFIELDS);
+    pdc_enc_s(e, j->command);
+    s_enc_words(e, j->argv);
+    s_enc_words(e, j->env);
+    pdc_enc_s(e, j->package);
+    pdc_resources_encode(&j->want, e);
+    pdc_enc_s(e, j->selector);
+    pdc_enc_u(e, (uint64_t) (j->ending ? j->final_state : j->state));
+    pdc_enc_s(e, j->node);
+    pdc_enc_u(e, (uint64_t) j->started_on_node);
+    pdc_enc_u(e, (uint64_t) j->stop_requested);
+    pdc_enc_u(e, j->submitted_ms);
+    pdc_enc_u(e, j->start_ms);
+    pdc_enc_u(e, j->end_ms);
+    pdc_enc_u(e, j->pid);
+    pdc_enc_i(e, j->status);
+    pdc_enc_s(e, j->message);
+    if (pdc_job_state_ended(j->state) && j->log)
+        pdc_enc_sn(e, j->log, j->log_len);
+    else
+        pdc_enc_s(e, "");
+    if (pdc_head_db_put(self->cfg.db, S_JOBS, j->id, strlen(j->id), e))
+        pdc_warn("job %s: %s", j->id, pdc_head_db_error(self->cfg.db));
+}
+
+static void s_load_job(void *arg, const void *key, size_t key_len, const msgpack_object *f,
+                       uint32_t count) {
+    (void) count;
+    pdc_jobs_table_t *self = arg;
+    job_t *j = calloc(1, sizeof *j);
+    if (!j || key_len >= sizeof j->id) {
+        free(j);
+        return;
+    }
+    memcpy(j->id, key, key_len);
+    pdc_f_cstr(&f[S_JOB_COMMAND], j->command, sizeof j->command);
+    j->argv = pdc_job_words_copy(&f[S_JOB_ARGV]);
+    j->env = pdc_job_words_copy(&f[S_JOB_ENV]);
+    if (!j->argv || !j->env || pdc_job_id_check(j->id, j->message, sizeof j->message) ||
+        pdc_f_u(&f[S_JOB_STATE]) > PDC_JOB_STOPPED) {
+        pdc_warn("the head's database: job row %.*s not read back", (int) key_len,
+                 (const char *) key);
+        s_job_free(j);
+        return;
+    }
+    pdc_f_cstr(&f[S_JOB_PACKAGE], j->package, sizeof j->package);
+    pdc_resources_decode(&f[S_JOB_RESOURCES], &j->want);
+    pdc_f_cstr(&f[S_JOB_SELECTOR], j->selector, sizeof j->selector);
+    j->state = (pdc_job_state) pdc_f_u(&f[S_JOB_STATE]);
+    pdc_f_cstr(&f[S_JOB_NODE], j->node, sizeof j->node);
+    j->started_on_node = (int) pdc_f_u(&f[S_JOB_STARTED_ON_NODE]);
+    j->stop_requested = (int) pdc_f_u(&f[S_JOB_STOP_REQUESTED]);
+    j->submitted_ms = pdc_f_u(&f[S_JOB_SUBMITTED]);
+    j->start_ms = pdc_f_u(&f[S_JOB_START]);
+    j->end_ms = pdc_f_u(&f[S_JOB_END]);
+    j->pid = pdc_f_u(&f[S_JOB_PID]);
+    j->status = pdc_f_i(&f[S_JOB_STATUS]);
+    pdc_f_cstr(&f[S_JOB_MESSAGE], j->message, sizeof j->message);
+    size_t len;
+    const char *log = pdc_f_str(&f[S_JOB_LOG], &len);
+    size_t max = (size_t) self->cfg.cfg->job_log_max_bytes;
+    if (len > max) {
+        log += len - max;
+        len = max;
+    }
+    if (len && (j->log = malloc(max))) {
+        memcpy(j->log, log, len);
+        j->log_len = len;
+    }
+    /* Newest first, as submitted. */
+    job_t **p = &self->jobs;
+    while (*p && (*p)->submitted_ms > j->submitted_ms)
+        p = &(*p)->next;
+    j->next = *p;
+    *p = j;
 }
 
 /* ---- Who may submit ---------------------------------------------------- */
@@ -282,6 +415,8 @@ static void s_trim_history(pdc_jobs_table_t *self) {
         job_t *j = *p;
         if (pdc_job_state_ended(j->state) && ++ended > self->cfg.cfg->job_history) {
             *p = j->next;
+            if (pdc_head_db_delete(self->cfg.db, S_JOBS, j->id, strlen(j->id)))
+                pdc_warn("job %s: %s", j->id, pdc_head_db_error(self->cfg.db));
             s_job_free(j);
         } else {
             p = &j->next;
@@ -298,6 +433,7 @@ static void s_finish(pdc_jobs_table_t *self, job_t *j) {
     j->nawaiting = 0;
     pdc_info("job %s %s%s%s", j->id, pdc_job_state_name(j->state), *j->message ? ": " : "",
              j->message);
+    s_save(self, j);
     while (j->followers) {
         follower_t *f = j->followers;
         j->followers = f->next;
@@ -323,6 +459,7 @@ static void s_end(pdc_jobs_table_t *self, job_t *j, pdc_job_state state, int64_t
     int live = self->cfg.live_nodes(self->cfg.arg, NULL, 0);
     j->awaiting = live > 0 ? calloc((size_t) live, sizeof *j->awaiting) : NULL;
     j->nawaiting = j->awaiting ? self->cfg.live_nodes(self->cfg.arg, j->awaiting, live) : 0;
+    s_save(self, j);
     pdc_enc_begin(&self->enc, PDC_MSG_JOB_STOP, 0);
     pdc_enc_s(&self->enc, j->id);
     self->cfg.send(self->cfg.arg, NULL, &self->enc);
@@ -371,6 +508,7 @@ static void s_try_start(pdc_jobs_table_t *self, job_t *j) {
         return;
     }
     j->started_on_node = 1;
+    s_save(self, j);
     pdc_info("job %s: starting on node %s: %s", j->id, j->node, j->command);
 }
 
@@ -489,6 +627,7 @@ static void s_on_submit(pdc_jobs_table_t *self, pdc_inbound_t *in, uint64_t now_
     pdc_info("job %s submitted from %s: %s", j->id, peer, j->command);
     if (pdc_f_u(&f[PDC_JOB_SUBMIT_FOLLOW]))
         s_follow(j, in);
+    s_save(self, j);
     s_try_start(self, j);
     s_reply_rows(self, in, j);
 }
@@ -541,6 +680,7 @@ static void s_on_stop(pdc_jobs_table_t *self, pdc_inbound_t *in, uint64_t now_ms
         pdc_peer_is_local(&in->frames[1], peer, sizeof peer);
         pdc_info("job %s: stop requested from %s", j->id, peer);
         j->stop_requested = 1;
+        s_save(self, j);
         if (!j->started_on_node) {
             s_end(self, j, PDC_JOB_STOPPED, 0, "stopped before it started", now_ms);
         } else {
@@ -629,6 +769,7 @@ static int s_on_message(pdc_jobs_table_t *self, pdc_inbound_t *in, uint64_t now_
         j->state = PDC_JOB_RUNNING;
         j->start_ms = now_ms;
         j->pid = pdc_f_u(&f[PDC_JOB_STARTED_PID]);
+        s_save(self, j);
     } else {
         s_on_exited(self, j, in, now_ms);
     }

@@ -39,11 +39,23 @@
     host's own addresses; or over ipc), unless the head was started with
     --insecure-jobs.  A refusal names the rule and is logged with the
     submitter's address.  Reading the table and the logs (JOB_LIST,
-    JOB_LOGS) is open to whoever reaches the head, as pdc status is. */
+    JOB_LOGS) is open to whoever reaches the head, as pdc status is.
+
+    Restart: with a database (pdc_head_db.h) every job's row is written
+    when it changes (submitted, sent to its node, started, stop asked,
+    ending, ended) and read back by pdc_jobs_table_new.  A job that was
+    running stays RUNNING: its driver runs on in its raylet, which goes on
+    sending JOB_LOG and, at the end, JOB_EXITED to the restarted head.  A
+    job that was ending is read back ended (the clean-up confirmations of
+    its nodes are not waited for again).  The output kept for a job is
+    written when it ends; of a job running across a restart only the
+    lines after it are kept, and followers (pdc-submit) are not: they
+    follow again with pdc-submit --logs. */
 #ifndef PDC_JOBS_TABLE_H_INCLUDED
 #define PDC_JOBS_TABLE_H_INCLUDED
 
 #include "pdc_config.h"
+#include "pdc_head_db.h"
 #include "pdc_resources.h"
 #include "pdc_wire.h"
 
@@ -69,9 +81,11 @@ typedef struct {
     int (*live_nodes)(void *arg, char (*ids)[64], int max);
     /* Whether the head holds the code package hash. */
     int (*has_code)(void *arg, const char *hash);
+    pdc_head_db_t *db; /* where rows are kept across a restart (NULL: nowhere) */
     void *arg;
 } pdc_jobs_table_config_t;
 
+/* The table, with the jobs of cfg->db read back. */
 pdc_jobs_table_t *pdc_jobs_table_new(const pdc_jobs_table_config_t *cfg);
 void pdc_jobs_table_destroy(pdc_jobs_table_t **self_p);
 
