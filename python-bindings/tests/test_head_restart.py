@@ -98,6 +98,10 @@ def test_the_head_restarts_on_its_tables_and_the_cluster_goes_on(lib):
         status = CLUSTER.cli("status", "--address", CLUSTER.address)
         assert status.returncode == 0, status.stderr
         assert "3 nodes alive, 0 dead" in status.stdout, status.stdout
+        # The actor table came back from the head's database: the detached
+        # actor is ALIVE under its name, on the other node.
+        row = [line for line in status.stdout.splitlines() if "default/keeper" in line]
+        assert row and "ALIVE" in row[0] and other in row[0], status.stdout
         pdc.kill(found)
 
 

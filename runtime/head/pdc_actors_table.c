@@ -18,10 +18,13 @@ typedef struct actor_entry {
     struct actor_entry *next, *prev;
 } actor_entry_t;
 
+#define S_TABLE "actors"
+
 struct pdc_actors_table {
     void *router;
     const pdc_config_t *cfg;
-    pdc_enc_t enc;
+    pdc_head_db_t *db;
+    pdc_enc_t enc, row;
     pdc_idmap_t by_id;
     actor_entry_t *oldest, *newest;
     size_t count, dead;
@@ -30,14 +33,63 @@ struct pdc_actors_table {
     size_t ndead_nodes;
 };
 
-pdc_actors_table_t *pdc_actors_table_new(void *router, const pdc_config_t *cfg) {
+static actor_entry_t *s_add(pdc_actors_table_t *self, const uint8_t *id) {
+    actor_entry_t *e = calloc(1, sizeof *e);
+    if (!e || pdc_idmap_put(&self->by_id, id, e)) {
+        free(e);
+        pdc_warn("out of memory for the actor table");
+        return NULL;
+    }
+    e->prev = self->newest;
+    if (self->newest)
+        self->newest->next = e;
+    else
+        self->oldest = e;
+    self->newest = e;
+    self->count++;
+    return e;
+}
+
+/* Write e's row to the database. */
+static void s_save(pdc_actors_table_t *self, const actor_entry_t *e) {
+    if (!self->db)
+        return;
+    pdc_head_db_row(&self->row);
+    pdc_actor_row_encode(&self->row, &e->row);
+    if (pdc_head_db_put(self->db, S_TABLE, e->row.id, PDC_ID_LEN, &self->row))
+        pdc_warn("actor table: %s", pdc_head_db_error(self->db));
+}
+
+static void s_load_row(void *arg, const void *key, size_t key_len, const msgpack_object *fields,
+                       uint32_t count) {
+    (void) key;
+    (void) key_len;
+    pdc_actors_table_t *self = arg;
+    msgpack_object tuple = {.type = MSGPACK_OBJECT_ARRAY};
+    tuple.via.array.ptr = (msgpack_object *) fields;
+    tuple.via.array.size = count;
+    pdc_actor_row_t row;
+    pdc_actor_row_read(&tuple, &row);
+    actor_entry_t *e = s_add(self, row.id);
+    if (!e)
+        return;
+    e->row = row;
+    self->dead += row.state == PDC_ACTOR_DEAD;
+}
+
+pdc_actors_table_t *pdc_actors_table_new(void *router, const pdc_config_t *cfg, pdc_head_db_t *db) {
     pdc_actors_table_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
     self->router = router;
     self->cfg = cfg;
+    self->db = db;
     pdc_enc_init(&self->enc);
+    pdc_enc_init(&self->row);
     pdc_idmap_init(&self->by_id);
+    int n = pdc_head_db_each(db, S_TABLE, PDC_ACTOR_ROW_SCHEMA, s_load_row, self);
+    if (n > 0)
+        pdc_info("actor table: %d actors read back", n);
     return self;
 }
 
@@ -52,6 +104,7 @@ void pdc_actors_table_destroy(pdc_actors_table_t **self_p) {
     }
     pdc_idmap_free(&self->by_id);
     pdc_enc_free(&self->enc);
+    pdc_enc_free(&self->row);
     free(self->dead_nodes);
     free(self);
     *self_p = NULL;
@@ -76,6 +129,8 @@ static void s_trim(pdc_actors_table_t *self) {
         if (e->row.state == PDC_ACTOR_DEAD) {
             s_unlink(self, e);
             pdc_idmap_del(&self->by_id, e->row.id);
+            if (self->db && pdc_head_db_delete(self->db, S_TABLE, e->row.id, PDC_ID_LEN))
+                pdc_warn("actor table: %s", pdc_head_db_error(self->db));
             self->dead--;
             free(e);
         }
@@ -129,19 +184,8 @@ static void s_on_state(pdc_actors_table_t *self, pdc_inbound_t *in) {
     pdc_actor_row_read(&in->msg.fields[PDC_ACTOR_STATE_ACTOR], &row);
     actor_entry_t *e = pdc_idmap_get(&self->by_id, row.id);
     if (!e) {
-        e = calloc(1, sizeof *e);
-        if (!e || pdc_idmap_put(&self->by_id, row.id, e)) {
-            free(e);
-            pdc_warn("out of memory for the actor table");
+        if (!(e = s_add(self, row.id)))
             return;
-        }
-        e->prev = self->newest;
-        if (self->newest)
-            self->newest->next = e;
-        else
-            self->oldest = e;
-        self->newest = e;
-        self->count++;
     } else if (e->row.state == PDC_ACTOR_DEAD) {
         if (row.state != PDC_ACTOR_DEAD)
             return; /* dead is for good: a late report of a life before */
@@ -152,6 +196,7 @@ static void s_on_state(pdc_actors_table_t *self, pdc_inbound_t *in) {
         self->dead++;
     else
         s_after_node_death(self, &e->row);
+    s_save(self, e);
     s_trim(self);
 }
 
@@ -202,8 +247,12 @@ void pdc_actors_table_node_dead(pdc_actors_table_t *self, const char *node) {
         self->dead_nodes = grown;
         snprintf(grown[self->ndead_nodes++], sizeof *grown, "%s", node);
     }
-    for (actor_entry_t *e = self->oldest; e; e = e->next)
+    for (actor_entry_t *e = self->oldest; e; e = e->next) {
+        pdc_actor_state before = e->row.state;
         s_after_node_death(self, &e->row);
+        if (e->row.state != before)
+            s_save(self, e);
+    }
     s_trim(self);
 }
 

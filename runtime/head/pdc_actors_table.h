@@ -15,18 +15,23 @@
     them at most, the oldest going first.
 
     The table is advisory: the creator drives an actor's life, and the
-    head's row is what the creator last said, corrected by node deaths. */
+    head's row is what the creator last said, corrected by node deaths.
+    It is kept in the head's database (pdc_head_db.h, table "actors", a
+    row per actor written when it changes), so that a restarted head
+    still answers holders and pdc status. */
 #ifndef PDC_ACTORS_TABLE_H_INCLUDED
 #define PDC_ACTORS_TABLE_H_INCLUDED
 
 #include "pdc_actor_row.h"
 #include "pdc_config.h"
+#include "pdc_head_db.h"
 #include "pdc_wire.h"
 
 typedef struct pdc_actors_table pdc_actors_table_t;
 
-/* router: the head's ROUTER, for replies. */
-pdc_actors_table_t *pdc_actors_table_new(void *router, const pdc_config_t *cfg);
+/* router: the head's ROUTER, for replies; db: where rows are kept (NULL:
+   nowhere), read back here. */
+pdc_actors_table_t *pdc_actors_table_new(void *router, const pdc_config_t *cfg, pdc_head_db_t *db);
 void pdc_actors_table_destroy(pdc_actors_table_t **self_p);
 
 /* ACTOR_STATE, ACTOR_RESOLVE or ACTOR_LIST: 1 if it was one (handled),

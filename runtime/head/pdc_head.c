@@ -848,7 +848,7 @@ int pdc_head_main(int argc, char **argv) {
                                     .db = self->db,
                                     .arg = self};
     self->jobs = pdc_jobs_table_new(&jcfg);
-    self->actors = pdc_actors_table_new(zsock_resolve(self->router), &self->cfg);
+    self->actors = pdc_actors_table_new(zsock_resolve(self->router), &self->cfg, self->db);
     if (!self->jobs || !self->actors) {
         pdc_error("out of memory starting the head");
         zsock_destroy(&self->router);
