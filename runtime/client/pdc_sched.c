@@ -336,7 +336,8 @@ static void s_lease_lost(pdc_client *c, sched_class_t *k, lease_t *l, int status
         task_t *t = l->tasks.head;
         s_lease_remove_task(l, t);
         if (t->retries_left-- > 0) {
-            pdc_warn("worker died (%d) running %s:%s; retrying", status, t->library, t->function);
+            pdc_warn("the worker on node %s died (%d) running %s:%s; retrying", l->node, status,
+                     t->library, t->function);
             t->state = T_QUEUED;
             s_queue_push(k, t, 1);
             continue;

@@ -183,11 +183,17 @@ static void s_on_register(raylet_t *self, pdc_inbound_t *in) {
     s_reply_registered(self, in);
 }
 
+/* ERROR to a client that sent what before REGISTER (naming this node). */
+static void s_refuse_unregistered(raylet_t *self, void *sock, pdc_inbound_t *in, const char *what) {
+    char why[200];
+    snprintf(why, sizeof why, "node %s: %s before REGISTER: register first", self->o.node_id, what);
+    self->bad_messages++;
+    pdc_wire_reply_error(sock, in, &self->enc, PDC_EINVAL, why);
+}
+
 static void s_on_lease_request(raylet_t *self, pdc_inbound_t *in) {
     if (!s_registered(self, in)) {
-        self->bad_messages++;
-        pdc_wire_reply_error(s_router(self), in, &self->enc, PDC_EINVAL,
-                             "LEASE_REQUEST before REGISTER: register first");
+        s_refuse_unregistered(self, s_router(self), in, "LEASE_REQUEST");
         return;
     }
     const char *node =
@@ -316,11 +322,9 @@ static void s_on_router(pdc_zwatch_t *watch, void *sock, void *arg) {
         if ((in.msg.type == PDC_MSG_OBJECT_PULL ||
              pdc_f_u(&in.msg.fields[PDC_OBJECT_FREE_FORWARD])) &&
             !s_registered(self, &in)) {
-            self->bad_messages++;
-            pdc_wire_reply_error(sock, &in, &self->enc, PDC_EINVAL,
-                                 in.msg.type == PDC_MSG_OBJECT_PULL
-                                     ? "OBJECT_PULL before REGISTER: register first"
-                                     : "OBJECT_FREE with forwarding before REGISTER");
+            s_refuse_unregistered(
+                self, sock, &in,
+                in.msg.type == PDC_MSG_OBJECT_PULL ? "OBJECT_PULL" : "OBJECT_FREE with forwarding");
         } else if (in.msg.type == PDC_MSG_OBJECT_PULL) {
             pdc_transfers_pull(self->transfers, &in, &self->view);
         } else {
@@ -336,9 +340,7 @@ static void s_on_router(pdc_zwatch_t *watch, void *sock, void *arg) {
         break;
     case PDC_MSG_CODE_GET:
         if (!s_registered(self, &in)) {
-            self->bad_messages++;
-            pdc_wire_reply_error(sock, &in, &self->enc, PDC_EINVAL,
-                                 "CODE_GET before REGISTER: register first");
+            s_refuse_unregistered(self, sock, &in, "CODE_GET");
         } else {
             pdc_code_cache_get(self->code, &in, s_head(self), uv_now(self->loop));
         }

@@ -32,6 +32,13 @@
       survive   (only when asked for) 60 spread tasks of 300 ms; after
                 "submitted" the script kills a node; every task still
                 ends with its result (retried on the others)
+      partition (only when asked for) 40 spread tasks of 2 s and one
+                pinned to --dead-node; after "submitted" the script cuts
+                that node's link past the node timeout and restores it;
+                every task ends, with its result or an error code (none
+                is left waiting: PDC_ETIMEOUT counts as a failure); then,
+                once the node is alive again, a task pinned to it and an
+                actor placed on it work from this same driver
       code      a library that exists only on this driver's host until
                 it is deleted runs on two other nodes: its code travels
                 through the head as a package, not a shared file system
@@ -465,6 +472,61 @@ static void s_survive(void) {
              N);
 }
 
+/* Whether node id is alive in this driver's view. */
+static int s_node_alive(const char *id) {
+    pdc_node_info nodes[MAX_NODES];
+    int n = pdc_nodes(g_c, nodes, MAX_NODES, 5000);
+    for (int i = 0; i < n && i < MAX_NODES; i++)
+        if (!strcmp(nodes[i].id, id))
+            return nodes[i].alive;
+    return 0;
+}
+
+static void s_partition(void) {
+    enum { N = 40 };
+    pdc_opts spread = {.strategy = PDC_SCHED_SPREAD};
+    pdc_opts pinned = {.strategy = PDC_SCHED_NODE_AFFINITY, .node_id = g_dead};
+    pdc_fn fn = pdc_function(g_c, g_lib, "sleep_node");
+    pdc_ref refs[N + 1];
+    for (int i = 0; i < N; i++)
+        refs[i] = pdc_call_opts(g_c, fn, &spread, PDC_I64(2000));
+    refs[N] = pdc_call_opts(g_c, fn, &pinned, PDC_I64(2000));
+    printf("submitted\n");
+    fflush(stdout);
+    int answered = 0, results = 0, hung = 0;
+    for (int i = 0; i <= N; i++) {
+        pdc_object o;
+        int rc = pdc_get(g_c, refs[i], &o, T_TIMEOUT_MS);
+        if (rc == PDC_ETIMEOUT) {
+            hung++;
+            printf("    task %d: no answer within %d ms\n", i, T_TIMEOUT_MS);
+        } else {
+            answered++;
+            results += rc == PDC_OK;
+            if (rc != PDC_OK)
+                printf("    task %d: %s: %s\n", i, pdc_status_name(rc),
+                       o.type == PDC_T_ERROR ? o.error.message : "");
+        }
+        pdc_object_release(g_c, &o);
+        pdc_ref_release(g_c, refs[i]);
+    }
+    s_result(!hung, "%d of %d tasks answered across the partition (%d with their result), %d hung",
+             answered, N + 1, results, hung);
+    int alive = 0;
+    for (int i = 0; i < 300 && !(alive = s_node_alive(g_dead)); i++)
+        usleep(100000);
+    s_result(alive, "node %s is alive again in this driver's view", g_dead);
+    char where[256] = "";
+    int rc = s_get_str(pdc_call_opts(g_c, fn, &pinned, PDC_I64(10)), where, sizeof where);
+    s_result(rc == 0 && !strcmp(where, g_dead), "a task pinned to the rejoined node ran there (%s)",
+             where);
+    pdc_actor_opts on = {.strategy = PDC_SCHED_NODE_AFFINITY, .node_id = g_dead};
+    char node[256] = "";
+    rc = s_actor_node(&on, node, sizeof node);
+    s_result(rc == 0 && !strcmp(node, g_dead), "an actor placed on the rejoined node answers (%s)",
+             node);
+}
+
 static void s_usage(FILE *out) {
     fprintf(out,
             "usage: cluster_check --lib LIB --nodes A,B,... --gpu-node ID --edge-nodes ID,...\n"
@@ -529,11 +591,11 @@ int main(int argc, char **argv) {
     struct {
         const char *name;
         void (*fn)(void);
-    } checks[] = {{"gpu", s_check_gpu},       {"edge", s_check_edge},
-                  {"spread", s_check_spread}, {"affinity", s_check_affinity},
-                  {"object", s_check_object}, {"actors", s_check_actors},
-                  {"code", s_check_code},     {"full", s_check_full},
-                  {"hold", s_hold},           {"survive", s_survive}};
+    } checks[] = {
+        {"gpu", s_check_gpu},           {"edge", s_check_edge},     {"spread", s_check_spread},
+        {"affinity", s_check_affinity}, {"object", s_check_object}, {"actors", s_check_actors},
+        {"code", s_check_code},         {"full", s_check_full},     {"hold", s_hold},
+        {"survive", s_survive},         {"partition", s_partition}};
     for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++) {
         char pattern[64];
         snprintf(pattern, sizeof pattern, ",%s,", checks[i].name);
