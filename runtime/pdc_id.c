@@ -35,6 +35,26 @@ static void s_init(void) {
     s_pid = getpid();
 }
 
+void pdc_id_worker_prefix(const uint8_t worker_id[PDC_ID_LEN], const char *job,
+                          uint8_t prefix[PDC_ID_PREFIX_LEN]) {
+    /* Not the worker id's own first bytes: those are its raylet's prefix,
+       shared with the raylet's other ids. */
+    uint8_t salted[PDC_ID_LEN + 8];
+    memcpy(salted, worker_id, PDC_ID_LEN);
+    memcpy(salted + PDC_ID_LEN, "pdc-wkr", 8);
+    uint64_t h = XXH3_64bits(salted, sizeof salted);
+    for (int i = 0; i < PDC_ID_PREFIX_LEN; i++)
+        prefix[i] = (uint8_t) (h >> (8 * i));
+    if (job && *job)
+        pdc_job_tag(job, prefix);
+}
+
+void pdc_id_use_prefix(const uint8_t prefix[PDC_ID_PREFIX_LEN]) {
+    pthread_once(&s_once, s_init);
+    memcpy(s_prefix, prefix, sizeof s_prefix);
+    s_pid = getpid();
+}
+
 void pdc_id_new(uint8_t id[PDC_ID_LEN]) {
     pthread_once(&s_once, s_init);
     if (s_pid != getpid())

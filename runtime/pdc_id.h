@@ -16,6 +16,13 @@
 #define PDC_ID_PREFIX_LEN 8
 
 void pdc_id_new(uint8_t id[PDC_ID_LEN]);
+/* The prefix a pooled worker's ids begin with: derived from the id its
+   raylet gave it (and its job's tag first, for a job's worker), so that
+   the raylet can delete what the worker owned when it exits without
+   being told.  pdc_id_use_prefix makes this process draw ids with it. */
+void pdc_id_worker_prefix(const uint8_t worker_id[PDC_ID_LEN], const char *job,
+                          uint8_t prefix[PDC_ID_PREFIX_LEN]);
+void pdc_id_use_prefix(const uint8_t prefix[PDC_ID_PREFIX_LEN]);
 /* 32 hex digits and a NUL into buf (33 bytes). */
 char *pdc_id_hex(const uint8_t id[PDC_ID_LEN], char *buf);
 /* Parse the 32 hex digits at hex (more may follow) into id.  0 or -1. */

@@ -557,6 +557,28 @@ PDC_FUNCTION(use_actor_twice) {
     return pdc_return_i64(t, v);
 }
 
+/* put_and_keep(size): puts size bytes from inside the task and keeps
+   the reference in this worker (never released: the worker owns the
+   object for its life); returns the worker's pid.  The owner-death test
+   kills the worker and watches the object go from the store. */
+PDC_FUNCTION(put_and_keep) {
+    static pdc_ref kept[64] __attribute__((used));
+    static int nkept;
+    size_t n = (size_t) pdc_arg_i64(t, 0);
+    void *buf = malloc(n ? n : 1);
+    if (!buf)
+        return pdc_fail(t, "out of memory");
+    memset(buf, 0x5a, n);
+    int status = PDC_OK;
+    pdc_ref r = pdc_put(pdc_task_client(t), PDC_BYTES(buf, n), &status);
+    free(buf);
+    if (status != PDC_OK)
+        return pdc_fail(t, "put: %s", pdc_last_error(pdc_task_client(t)));
+    if (nkept < 64)
+        kept[nkept++] = r;
+    return pdc_return_i64(t, (int64_t) getpid());
+}
+
 /* make_actors(): creates a Counter and a detached Counter named
    "keeper" from inside a task (this worker owns both) and returns three
    int64 as bytes: this worker's pid and the two actors' pids. */

@@ -9,6 +9,8 @@
     (pdc_itest.h).  The remote functions are in task_lib.c. */
 #include "pdc_itest.h"
 
+#include <signal.h>
+
 TestSuite(objects, .init = itest_setup, .fini = itest_teardown);
 
 #define LARGE (8 * MIB)
@@ -482,4 +484,23 @@ Test(objects, cancel_a_finished_task_or_a_put_is_invalid) {
     cr_assert_eq(pdc_cancel(g_c, p), PDC_EINVAL);
     pdc_ref_release(g_c, p);
     pdc_ref_release(g_c, r);
+}
+
+/* A worker that owns objects (its puts) takes them with it when it dies:
+   its raylet derives the worker's id prefix and deletes them from every
+   store.  Without that, a SIGKILLed worker's puts stayed until the
+   cluster stopped. */
+Test(objects, a_killed_workers_own_puts_go_from_the_store) {
+    long before = itest_store_objects();
+    cr_assert_geq(before, 0);
+    int64_t pid = 0;
+    pdc_ref r = pdc_call(g_c, fn("put_and_keep"), PDC_I64(256 * KIB));
+    cr_assert_eq(pdc_get_i64(g_c, r, &pid, T_TIMEOUT_MS), PDC_OK, "%s", pdc_last_error(g_c));
+    pdc_ref_release(g_c, r);
+    cr_assert_eq(itest_store_objects(), before + 1, "the worker's put is in the store");
+    cr_assert_eq(kill((pid_t) pid, SIGKILL), 0);
+    long now = -1;
+    for (int i = 0; i < 100 && (now = itest_store_objects()) != before; i++)
+        usleep(50000);
+    cr_assert_eq(now, before, "the dead worker's put is still in the store after 5 s");
 }

@@ -337,8 +337,14 @@ pdc_client *pdc_client_connect(const char *raylet_endpoint, int is_worker, const
     c->is_worker = is_worker;
     snprintf(c->job_id, sizeof c->job_id, "%s", pdc_job_current());
     c->exec_thread = pthread_self();
-    if (worker_id)
+    if (worker_id) {
         memcpy(c->worker_id, worker_id, PDC_ID_LEN);
+        /* What this worker will own begins with a prefix its raylet can
+           derive, to delete it when the worker exits. */
+        uint8_t prefix[PDC_ID_PREFIX_LEN];
+        pdc_id_worker_prefix(worker_id, c->job_id, prefix);
+        pdc_id_use_prefix(prefix);
+    }
     snprintf(c->endpoint, sizeof c->endpoint, "%s", endpoint ? endpoint : "");
     snprintf(c->public_endpoint, sizeof c->public_endpoint, "%s",
              public_endpoint ? public_endpoint : "");

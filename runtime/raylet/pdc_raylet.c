@@ -115,8 +115,9 @@ static void s_on_holder_gone(const pdc_rid_t *rid, const uint8_t *owner, const c
 }
 
 /* A worker exited: its lease ends (its holder is told), the leases it
-   held itself (tasks it submitted, actors it created) go, and its slots
-   may go to a waiting request. */
+   held itself (tasks it submitted, actors it created) go, what it owned
+   (its puts, its nested tasks' results) goes from every store, and its
+   slots may go to a waiting request. */
 static void s_on_worker_exit(pdc_pool_t *pool, pdc_worker_t *w, int status, void *arg) {
     (void) pool;
     raylet_t *self = arg;
@@ -126,6 +127,11 @@ static void s_on_worker_exit(pdc_pool_t *pool, pdc_worker_t *w, int status, void
     if (self->stopping)
         return;
     pdc_leases_release_holder(self->leases, pdc_worker_rid(w));
+    if (pdc_worker_rid(w)->len) {
+        uint8_t owner[PDC_ID_LEN] = {0};
+        pdc_id_worker_prefix(pdc_worker_id(w), pdc_worker_job(w), owner);
+        pdc_transfers_free_owner(self->transfers, owner, &self->view);
+    }
     pdc_leases_grant(self->leases);
 }
 

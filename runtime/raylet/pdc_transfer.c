@@ -32,6 +32,8 @@ typedef struct transfer {
     struct transfer *next;
 } transfer_t;
 
+#define S_DEAD_OWNERS 256
+
 struct pdc_transfers {
     uv_loop_t *loop;
     pdc_store_t *store;
@@ -43,7 +45,30 @@ struct pdc_transfers {
     uint64_t next_seq;
     pdc_enc_t enc;
     pdc_transfer_stats_t stats;
+    /* The prefixes of owners whose process died, newest last (a ring):
+       asking for one of their objects then says PDC_EOWNERDIED. */
+    uint8_t dead_owners[S_DEAD_OWNERS][PDC_ID_PREFIX_LEN];
+    unsigned ndead_owners;
 };
+
+/* Whether id's owner is one this node saw die. */
+static int s_owner_dead(const pdc_transfers_t *self, const uint8_t *id) {
+    unsigned n = self->ndead_owners < S_DEAD_OWNERS ? self->ndead_owners : S_DEAD_OWNERS;
+    for (unsigned i = 0; i < n; i++)
+        if (!memcmp(self->dead_owners[i], id, PDC_ID_PREFIX_LEN))
+            return 1;
+    return 0;
+}
+
+/* The error for an object that is not here: the owner died, or lost. */
+static int s_missing(const pdc_transfers_t *self, const uint8_t *id, char *why, size_t len) {
+    if (!s_owner_dead(self, id))
+        return PDC_EOBJECTLOST;
+    char hex[33];
+    snprintf(why, len, "object %s: its owner's process died, and its objects went with it",
+             pdc_id_hex(id, hex));
+    return PDC_EOWNERDIED;
+}
 
 static void s_on_peer(pdc_zwatch_t *watch, void *sock, void *arg);
 
@@ -221,8 +246,8 @@ void pdc_transfers_pull(pdc_transfers_t *self, pdc_inbound_t *in, pdc_view_t *vi
             else
                 snprintf(why, sizeof why, "object %s is on node %s, which is %s",
                          pdc_id_hex(id, hex), node, n ? "dead" : "not in the cluster");
-            pdc_wire_send_error(self->router, rid, rid_len, &self->enc, request, PDC_EOBJECTLOST,
-                                why);
+            int code = s_missing(self, id, why, sizeof why);
+            pdc_wire_send_error(self->router, rid, rid_len, &self->enc, request, code, why);
             return;
         }
         t = calloc(1, sizeof *t);
@@ -353,7 +378,8 @@ void pdc_transfers_serve(pdc_transfers_t *self, pdc_inbound_t *in) {
         free(sp);
         snprintf(why, sizeof why, "object %s is not in node %s's store", pdc_id_hex(id, hex),
                  self->self_node);
-        pdc_wire_reply_error(self->router, in, &self->enc, PDC_EOBJECTLOST, why);
+        int code = s_missing(self, id, why, sizeof why);
+        pdc_wire_reply_error(self->router, in, &self->enc, code, why);
         return;
     }
     if (offset > size) {
@@ -412,17 +438,24 @@ void pdc_transfers_free(pdc_transfers_t *self, pdc_inbound_t *in, pdc_view_t *vi
     }
 }
 
-void pdc_transfers_end_prefix(pdc_transfers_t *self, const uint8_t *prefix, size_t len,
-                              const char *why) {
+static void s_end_prefix(pdc_transfers_t *self, const uint8_t *prefix, size_t len, int code,
+                         const char *why) {
     for (transfer_t *t = self->transfers, *next; t; t = next) {
         next = t->next;
         if (!memcmp(t->id, prefix, len))
-            s_finish(self, t, PDC_EOBJECTLOST, why);
+            s_finish(self, t, code, why);
     }
 }
 
+void pdc_transfers_end_prefix(pdc_transfers_t *self, const uint8_t *prefix, size_t len,
+                              const char *why) {
+    s_end_prefix(self, prefix, len, PDC_EOBJECTLOST, why);
+}
+
 void pdc_transfers_free_owner(pdc_transfers_t *self, const uint8_t *owner, pdc_view_t *view) {
-    pdc_transfers_end_prefix(self, owner, PDC_ID_PREFIX_LEN, "its owner's process died");
+    if (!s_owner_dead(self, owner))
+        memcpy(self->dead_owners[self->ndead_owners++ % S_DEAD_OWNERS], owner, PDC_ID_PREFIX_LEN);
+    s_end_prefix(self, owner, PDC_ID_PREFIX_LEN, PDC_EOWNERDIED, "its owner's process died");
     long gone = pdc_store_delete_prefix(self->store, owner, PDC_ID_PREFIX_LEN);
     char hex[33];
     if (gone > 0)

@@ -61,10 +61,13 @@ void pdc_transfers_check(pdc_transfers_t *self, pdc_view_t *view, uint64_t now_m
    no bytes of theirs may land in freed pages. */
 void pdc_transfers_end_prefix(pdc_transfers_t *self, const uint8_t *prefix, size_t len,
                               const char *why);
-/* The process of owner (a driver's REGISTER id) died: delete every
-   object it owned (ids that begin with its first PDC_ID_PREFIX_LEN
-   bytes) from this store, and, with view, tell every other live node to
-   do the same (OBJECT_FREE_PREFIX; they call this with view NULL). */
+/* The process of owner (a driver's REGISTER id, or a pooled worker's
+   prefix, pdc_id_worker_prefix) died: delete every object it owned (ids
+   that begin with its first PDC_ID_PREFIX_LEN bytes) from this store,
+   and, with view, tell every other live node to do the same
+   (OBJECT_FREE_PREFIX; they call this with view NULL).  Transfers of
+   them end, and later requests for them are answered, with
+   PDC_EOWNERDIED (the last 256 dead owners are remembered). */
 void pdc_transfers_free_owner(pdc_transfers_t *self, const uint8_t *owner, pdc_view_t *view);
 void pdc_transfers_stats(pdc_transfers_t *self, pdc_transfer_stats_t *out);
 
