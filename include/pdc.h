@@ -84,7 +84,9 @@ typedef enum {
     PDC_EARGS = -22,       /* wrong number or types of arguments             */
     PDC_EWORKERDIED = -23, /* the worker died; retries were used up          */
     PDC_ECANCELLED = -24,  /* the task was cancelled before it ran           */
-    PDC_EOBJECTLOST = -25, /* every copy of the object was lost              */
+    PDC_EOBJECTLOST = -25, /* every copy of the object was lost, and it could
+                              not be rebuilt: a put, a task out of retries,
+                              or lineage evicted (the message says which)  */
     PDC_EOWNERDIED = -26,  /* the process owning the object is gone          */
     PDC_EINFEASIBLE = -27, /* no node can ever satisfy the resource request  */
     PDC_EACTORDIED = -28,  /* the actor was killed, crashed or never started */
@@ -261,8 +263,10 @@ typedef struct {
                               actor given GPUs sees them in
                               CUDA_VISIBLE_DEVICES (whole devices for whole
                               amounts, a shared one for a fraction) */
-    int max_retries;            /* retries after a worker death: 0 means the default
-                                   3, a negative value means never retry             */
+    int max_retries;            /* retries after a worker death, and re-runs to
+                                   rebuild a stored result that lost every copy
+                                   (lineage; both count): 0 means the default 3,
+                                   a negative value means never retry            */
     const char *name;           /* a name for logs; NULL uses the function name      */
     int strategy;               /* PDC_SCHED_*; 0 is the default (hybrid)            */
     const char *node_id;        /* the node of PDC_SCHED_NODE_AFFINITY            */
@@ -359,7 +363,17 @@ PDC_EXPORT pdc_ref pdc_put_commit(pdc_client *client, void **reservation, int *s
 
    A worker blocked here inside a task gives its CPU slot back to the
    raylet until the wait ends, so recursive tasks cannot deadlock the
-   worker pool. */
+   worker pool.
+
+   Lost objects.  A remote function's stored result whose every copy is
+   gone (its node died, or its copy was deleted) is rebuilt: the owner
+   re-runs the task that made it under the same id, on a live node, and
+   the arguments it lost too, and this call waits for that within
+   timeout_ms.  Each re-run counts against the task's max_retries;
+   PDC_EOBJECTLOST, naming the object, its task and why, when they are
+   used up, when the object was put (puts have no lineage), when the
+   task took an actor handle, or when its spec was dropped past the
+   lineage_max_bytes setting (docs/configuration.md). */
 #define PDC_FOREVER ((int64_t) -1)
 PDC_EXPORT int pdc_get(pdc_client *client, pdc_ref ref, pdc_object *out, int64_t timeout_ms);
 PDC_EXPORT void pdc_object_release(pdc_client *client, pdc_object *obj);

@@ -17,6 +17,7 @@
 
 #include "pdc_graph.h"
 #include "pdc_io.h"
+#include "pdc_lineage.h"
 #include "pdc_objects.h"
 #include "pdc_peer.h"
 #include "pdc_requests.h"
@@ -42,6 +43,11 @@ struct pdc_client {
     sched_class_t *classes;   /* pdc_sched.c */
     struct pdc_actor *actors; /* actors/pdc_actor.c */
     interned_t *strings;
+    /* Finished tasks kept as lineage, oldest first (pdc_lineage.c). */
+    pdc_task_list_t lineage;
+    size_t lineage_bytes;
+    int lineage_warned;
+    uint64_t graph_seq; /* orders results becoming ready and dispatches */
 
     pdc_store_t *store;
     char node_id[64];
@@ -119,6 +125,7 @@ struct pdc_task {
     size_t rsize;
     void *rbuf;       /* owned result buffer (pdc_return_alloc, copies) */
     int rstored;      /* the result was written to the store */
+    size_t lost_arg;  /* 1 + the argument that lost every copy, or 0 */
     uint64_t busy_us; /* wall time less time blocked in pdc_get */
 };
 

@@ -25,6 +25,7 @@ obj_t *pdc_obj_find(pdc_client *c, const uint8_t *id) {
 /* Free o and what it holds, and delete its store copy (not from the
    table). */
 static void s_destroy(pdc_client *c, obj_t *o) {
+    pdc_lineage_drop(c, o);
     if (o->stored && c->store)
         pdc_store_delete(c->store, o->id);
     if (o->stored && (o->spread || strcmp(o->node, c->node_id)) && !c->stopping) {
@@ -103,6 +104,7 @@ static void s_free_left(void *value, void *arg) {
     obj_t *o = value;
     if (o->task)
         pdc_graph_discard(o->task);
+    pdc_lineage_discard(o);
     s_destroy(arg, o);
 }
 

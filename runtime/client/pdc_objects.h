@@ -43,6 +43,15 @@ typedef struct obj {
     int spread;              /* copies may exist on other nodes: free them there too */
     pdc_error err;           /* for OBJ_FAILED; strings malloc'd */
     task_t *task;            /* the producing task while it is alive */
+    /* Lineage (pdc_lineage.h): the finished task that made this stored
+       result, kept to re-run it if every copy is lost, or NULL; the
+       function that made it (interned, NULL for a put), and whether its
+       spec was dropped past lineage_max_bytes.  ready_seq orders the
+       moment it became ready against a dependent's dispatch. */
+    task_t *lineage;
+    const char *made_library, *made_function;
+    int lineage_evicted;
+    uint64_t ready_seq;
     /* Tasks waiting for this object.  While they are told (walking), a
        task that stops waiting leaves a NULL in its slot instead of
        moving another entry into it, so that none is skipped. */
