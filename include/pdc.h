@@ -343,6 +343,26 @@ PDC_EXPORT int pdc_cancel(pdc_client *client, pdc_ref ref);
    NULL) says which. */
 PDC_EXPORT pdc_ref pdc_put(pdc_client *client, pdc_value value, int *status);
 
+/* Options of pdc_put_opts (zeroed: as pdc_put). */
+#define PDC_PUT_MAX_REPLICAS 8
+typedef struct {
+    int replicas; /* copies of a stored value on distinct live nodes, this
+                     node's included: 0 or 1 keeps this node's only, as
+                     pdc_put; at most PDC_PUT_MAX_REPLICAS */
+} pdc_put_options;
+
+/* pdc_put with options.  Puts have no lineage: a put object whose every
+   copy is lost is gone for good (its gets say PDC_EOBJECTLOST and why).
+   With replicas > 1 a large value is also copied to replicas - 1 other
+   live nodes (chosen from the head's node list; fewer if fewer are
+   alive, with a warning) before this returns (within pull_timeout_ms):
+   when this node's copy is lost, a get or a task reads another copy, and
+   a copy lost with its node is made again on another live node.  Small
+   values (kept in this process) ignore replicas.  PDC_EINVAL for
+   replicas outside 0..PDC_PUT_MAX_REPLICAS. */
+PDC_EXPORT pdc_ref pdc_put_opts(pdc_client *client, pdc_value value, const pdc_put_options *opts,
+                                int *status);
+
 /* Reserve size bytes for a BYTES object and return where to write it;
    pdc_put_commit stores it and returns its reference (status as for
    pdc_put).  NULL on failure, with pdc_last_error set. */

@@ -66,8 +66,8 @@ static void s_expect_lost(pdc_ref r, const char *what) {
     int rc = pdc_get(g_c, r, &o, T_TIMEOUT_MS);
     cr_assert_eq(rc, PDC_EOBJECTLOST, "pdc_get: %s: %s", pdc_status_name(rc), pdc_last_error(g_c));
     cr_assert_eq(o.type, PDC_T_ERROR);
-    cr_assert(strstr(o.error.message, hex) && strstr(o.error.message, what),
-              "the error says: %s", o.error.message);
+    cr_assert(strstr(o.error.message, hex) && strstr(o.error.message, what), "the error says: %s",
+              o.error.message);
     pdc_object_release(g_c, &o);
 }
 

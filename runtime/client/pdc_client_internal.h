@@ -20,6 +20,7 @@
 #include "pdc_lineage.h"
 #include "pdc_objects.h"
 #include "pdc_peer.h"
+#include "pdc_replicas.h"
 #include "pdc_requests.h"
 #include "pdc_sched.h"
 
@@ -81,7 +82,8 @@ struct pdc_client {
     struct spilled *spilled;
     struct pull *pulls;
     struct code_upload *uploads;
-    uint8_t (*frees)[PDC_ID_LEN]; /* stored objects to free on every node */
+    struct replication *replications; /* copies of puts being made (pdc_replicas.c) */
+    uint8_t (*frees)[PDC_ID_LEN];     /* stored objects to free on every node */
     size_t nfrees, capfrees;
 
     /* A worker's identity. */
@@ -171,6 +173,9 @@ void pdc_remote_spilled_forget(pdc_client *c, uint64_t request, void *raylet);
 void pdc_remote_on_redirect(pdc_client *c, uint64_t request, const char *node,
                             const char *endpoint);
 void pdc_remote_send(pdc_client *c); /* frees and pulls waiting to go out */
+/* The socket to node's raylet (at endpoint), opened on first use and
+   registered there as a holder; NULL if it is down.  I/O thread. */
+void *pdc_remote_raylet_sock(pdc_client *c, const char *node, const char *endpoint);
 void pdc_remote_on_keepalive(uv_timer_t *h);
 /* This node's raylet is gone: pulls and code requests waiting on it fail. */
 void pdc_remote_on_raylet_lost(pdc_client *c);

@@ -130,7 +130,7 @@ static int s_put_entry(pdc_client *c, pdc_ref *ref, pdc_value v, int stored) {
     return PDC_OK;
 }
 
-pdc_ref pdc_put(pdc_client *c, pdc_value v, int *status) {
+pdc_ref pdc_put_opts(pdc_client *c, pdc_value v, const pdc_put_options *opts, int *status) {
     pdc_ref ref;
     pdc_id_new(ref.id);
     if (!c) {
@@ -143,9 +143,14 @@ pdc_ref pdc_put(pdc_client *c, pdc_value v, int *status) {
     int rc = PDC_OK;
     char err[512] = "";
     int large = (v.type == PDC_T_STR || v.type == PDC_T_BYTES) && v.as.buf.size > c->inline_max;
+    int replicas = opts ? opts->replicas : 0;
     if (s_bad_value(v)) {
         rc = PDC_EINVAL;
         snprintf(err, sizeof err, "pdc_put: a value must be an int, float, string or bytes");
+    } else if (replicas < 0 || replicas > PDC_PUT_MAX_REPLICAS) {
+        rc = PDC_EINVAL;
+        snprintf(err, sizeof err, "pdc_put: replicas is %d; it must be 0..%d", replicas,
+                 PDC_PUT_MAX_REPLICAS);
     } else if (large) {
         rc = pdc_store_put(c->store, ref.id, v.type, v.as.buf.data, v.as.buf.size, err, sizeof err);
     }
@@ -154,10 +159,23 @@ pdc_ref pdc_put(pdc_client *c, pdc_value v, int *status) {
         ref = pdc_obj_error_ref(c, rc, "pdc_put", err);
     else
         rc = s_put_entry(c, &ref, v, large);
+    obj_t *o = rc == PDC_OK && large && replicas > 1 ? pdc_obj_find(c, ref.id) : NULL;
+    if (o && (o->replicas = calloc(1, sizeof *o->replicas))) {
+        /* Copies on other nodes before the put returns. */
+        o->replicas->want = replicas;
+        o->spread = 1;
+        replication_t *r = pdc_replicas_start(c, o);
+        if (r)
+            pdc_replicas_wait(c, r, c->cfg.pull_timeout_ms);
+    }
     pthread_mutex_unlock(&c->mu);
     if (status)
         *status = rc;
     return ref;
+}
+
+pdc_ref pdc_put(pdc_client *c, pdc_value v, int *status) {
+    return pdc_put_opts(c, v, NULL, status);
 }
 
 struct pdc_put_reservation {

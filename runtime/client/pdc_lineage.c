@@ -104,12 +104,16 @@ int pdc_lineage_rebuild(pdc_client *c, obj_t *o, const char *why) {
     }
     snprintf(fn, sizeof fn, "%s:%s", o->made_library ? o->made_library : "pdc_put",
              o->made_function ? o->made_function : "");
+    if (pdc_replicas_failover(c, o, why))
+        return PDC_OK; /* a replicated put: another node's copy serves */
     if (!o->made_function) {
         snprintf(fn, sizeof fn, "pdc_put");
         snprintf(msg, sizeof msg,
                  "object %s was lost (%s); it was put, not made by a task, so it has no lineage "
-                 "to rebuild it from",
-                 hex, why);
+                 "to rebuild it from%s",
+                 hex, why,
+                 o->replicas ? ", and no other node holds a copy of it any more"
+                             : " (a put with replicas > 1 keeps copies on other nodes)");
     } else if (!o->lineage && o->lineage_evicted) {
         snprintf(msg, sizeof msg,
                  "object %s, the result of %s, was lost (%s) and cannot be rebuilt: its lineage "

@@ -45,6 +45,7 @@ static void s_destroy(pdc_client *c, obj_t *o) {
     free((char *) o->err.message);
     free((char *) o->err.node);
     free(o->dependents);
+    free(o->replicas);
     free(o);
 }
 

@@ -29,6 +29,13 @@ typedef enum { OBJ_PENDING, OBJ_READY, OBJ_FAILED } obj_state;
 
 typedef struct task task_t;
 
+/* The other nodes holding copies of a replicated put (pdc_replicas.h). */
+typedef struct obj_replicas {
+    int want; /* copies wanted, node's included */
+    int n;    /* nodes[0..n): other nodes with a copy */
+    char nodes[PDC_PUT_MAX_REPLICAS][PDC_NODE_LEN];
+} obj_replicas_t;
+
 typedef struct obj {
     uint8_t id[PDC_ID_LEN];
     obj_state state;
@@ -52,6 +59,7 @@ typedef struct obj {
     const char *made_library, *made_function;
     int lineage_evicted;
     uint64_t ready_seq;
+    obj_replicas_t *replicas; /* a replicated put's other copies, or NULL */
     /* Tasks waiting for this object.  While they are told (walking), a
        task that stops waiting leaves a NULL in its slot instead of
        moving another entry into it, so that none is skipped. */
