@@ -12,7 +12,11 @@ the only copy of each is gone, and the owner re-runs the tasks on C:
   with ObjectLostError saying its lineage was evicted.
 
 Without reconstruction each get below raises ObjectLostError ("is on node
-B, which is dead")."""
+B, which is dead").
+
+Puts have no lineage; pdc.put(_replicas=2) keeps a second copy on another
+node, and when that node's raylet is killed the owner makes one on the
+last node."""
 
 import contextlib
 import os
@@ -157,3 +161,19 @@ def test_a_lost_result_whose_lineage_was_evicted_says_so(lib, monkeypatch):
             pdc.get(ref, timeout=T.TIMEOUT)
         text = str(e.value)
         assert ref.hex() in text and "lineage was evicted" in text, text
+
+
+def test_a_replicated_put_gets_a_new_copy_when_its_holder_dies(monkeypatch):
+    cluster = _cluster("lineage-replicas")
+    with _joined(cluster, monkeypatch) as (b, c):
+        with pytest.raises(ValueError):
+            pdc.put(b"x", _replicas=99)
+        data = T.pattern(SIZE, 6)
+        ref = pdc.put(data, _replicas=2)
+        held = _objects(cluster)
+        me = pdc.node_id()
+        assert held[me] == 1 and held[b] + held[c] == 1, held
+        holder, spare = (b, c) if held[b] else (c, b)
+        cluster.kill_raylet(holder)
+        assert T.wait_until(lambda: _objects(cluster).get(spare) == 1), _objects(cluster)
+        assert bytes(pdc.get(ref, timeout=T.TIMEOUT)) == data

@@ -17,12 +17,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define S_ROUNDS 5 /* rounds of pulls a replication tries */
+
 struct replication {
     uint8_t id[PDC_ID_LEN];
     uint64_t request; /* the NODES request while it is out */
     int sent, done;
     int waited; /* an API thread waits for it (and frees it) */
     int npulls;
+    int failed, rounds;                          /* pulls refused this round; rounds run */
+    uint64_t due;                                /* ms (pdc_now_ms) before which it is not sent */
     uint64_t pull_request[PDC_PUT_MAX_REPLICAS]; /* 0 once answered */
     char pull_node[PDC_PUT_MAX_REPLICAS][PDC_NODE_LEN];
     struct replication *next;
@@ -62,6 +66,20 @@ static int s_pulls_out(const replication_t *r) {
     return out;
 }
 
+/* Every pull of r's round answered: done, or another round a little
+   later if some were refused (a node that joined just now may not know
+   the holder's node yet). */
+static void s_round_over(pdc_client *c, replication_t *r) {
+    if (!r->failed) {
+        s_done(c, r);
+        return;
+    }
+    r->failed = 0;
+    r->npulls = 0;
+    r->sent = 0;
+    r->due = pdc_now_ms() + 2 * (uint64_t) c->cfg.heartbeat_ms;
+}
+
 /* A raylet answered one of r's pulls. */
 static void s_pull_answer(pdc_client *c, void *ctx, uint64_t id, const pdc_msg_t *msg, void *sock) {
     (void) sock;
@@ -75,14 +93,16 @@ static void s_pull_answer(pdc_client *c, void *ctx, uint64_t id, const pdc_msg_t
     r->pull_request[i] = 0;
     obj_t *o = pdc_obj_find(c, r->id);
     char hex[33], why[512];
-    if (msg->type == PDC_MSG_ERROR)
+    if (msg->type == PDC_MSG_ERROR && r->rounds < S_ROUNDS)
+        r->failed++; /* the node may not know the holder yet: again later */
+    else if (msg->type == PDC_MSG_ERROR)
         pdc_warn("node %s could not copy object %s: %s", r->pull_node[i], pdc_id_hex(r->id, hex),
                  pdc_f_cstr(&msg->fields[PDC_ERROR_MESSAGE], why, sizeof why));
     else if (o && o->replicas && o->replicas->n < PDC_PUT_MAX_REPLICAS &&
              !s_holds(o, r->pull_node[i]))
         snprintf(o->replicas->nodes[o->replicas->n++], PDC_NODE_LEN, "%s", r->pull_node[i]);
     if (!s_pulls_out(r))
-        s_done(c, r);
+        s_round_over(c, r);
 }
 
 static const pdc_request_ops_t s_pull_ops = {"a replica", s_pull_answer, NULL};
@@ -224,7 +244,7 @@ void pdc_replicas_on_node_lost(pdc_client *c, const char *node) {
                 answered = 1;
             }
         if (answered && r->sent && !r->request && !s_pulls_out(r))
-            s_done(c, r);
+            s_round_over(c, r);
     }
     lost_t l = {c, node};
     pdc_idmap_each(&c->objects, s_forget_holder, &l);
@@ -233,9 +253,10 @@ void pdc_replicas_on_node_lost(pdc_client *c, const char *node) {
 void pdc_replicas_pump(pdc_client *c) {
     for (replication_t *r = c->replications, *next; r; r = next) {
         next = r->next;
-        if (r->sent)
-            continue;
+        if (r->sent || r->due > pdc_now_ms())
+            continue; /* (a later round goes at a keepalive) */
         r->sent = 1;
+        r->rounds++;
         r->request = pdc_requests_add(&c->requests, &s_nodes_ops, r);
         if (r->request) {
             pdc_enc_begin(&c->enc, PDC_MSG_NODES, r->request);
