@@ -16,27 +16,58 @@ static void s_setup_no_lineage(void) {
 }
 
 TestSuite(lineage, .init = itest_setup, .fini = itest_teardown);
+/* Its own suite: criterion runs a suite's .init before a test's own. */
+TestSuite(lineage_evicted, .init = s_setup_no_lineage, .fini = itest_teardown);
 
 #define SIZE (300 * KIB) /* over inline_max: results go to the store */
 
-/* Delete id's copy from the cluster's store, in a child process (LMDB
-   forbids a second environment of the store in this one). */
+/* Deleting an object from the store happens in a fresh process: this
+   program run again with PDC_TEST_DELETE="DIR HEX" set, which deletes
+   and exits before criterion starts: LMDB forbids a second environment
+   of the store in this process, and a fresh one inherits none of its
+   state. */
+__attribute__((constructor)) static void s_delete_helper(void) {
+    const char *job = getenv("PDC_TEST_DELETE");
+    char dir[PATH_MAX], hex[33];
+    uint8_t id[16];
+    if (!job)
+        return;
+    if (sscanf(job, "%4095s %32s", dir, hex) != 2 || strlen(hex) != 32)
+        _exit(1);
+    for (int i = 0; i < 16; i++) {
+        unsigned byte;
+        if (sscanf(hex + 2 * i, "%2x", &byte) != 1)
+            _exit(1);
+        id[i] = (uint8_t) byte;
+    }
+    char err[512];
+    pdc_store_t *s = pdc_store_open(dir, err, sizeof err);
+    if (!s)
+        fprintf(stderr, "test_lineage: cannot open the store %s: %s\n", dir, err);
+    int rc = s ? pdc_store_delete(s, id) : -1;
+    pdc_store_destroy(&s);
+    _exit(rc == PDC_OK ? 0 : rc == PDC_ENOTFOUND ? 2 : 1);
+}
+
+static void s_hex(pdc_ref r, char out[33]);
+
 static void s_delete_from_store(pdc_ref r) {
-    char dir[PATH_MAX];
+    char dir[PATH_MAX], hex[33], job[PATH_MAX + 40];
     cr_assert_eq(itest_store_dir(dir, sizeof dir), 0, "no store directory for this process");
+    s_hex(r, hex);
+    snprintf(job, sizeof job, "%s %s", dir, hex);
     pid_t pid = fork();
     cr_assert(pid >= 0);
     if (pid == 0) {
-        char err[512];
-        pdc_store_t *s = pdc_store_open(dir, err, sizeof err);
-        int rc = s ? pdc_store_delete(s, r.id) : -1;
-        pdc_store_destroy(&s);
-        _exit(rc == PDC_OK ? 0 : 1);
+        setenv("PDC_TEST_DELETE", job, 1);
+        execl("/proc/self/exe", "test_lineage", (char *) NULL);
+        _exit(1);
     }
     int status = 0;
     waitpid(pid, &status, 0);
-    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-              "the child could not delete the object from the store");
+    int rc = WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+    cr_assert_eq(rc, 0, "could not delete object %s from the store %s (%s)", hex, dir,
+                 rc == 2 ? "not found" : "see above");
 }
 
 static void s_hex(pdc_ref r, char out[33]) {
@@ -122,7 +153,7 @@ Test(lineage, a_lost_put_says_it_has_no_lineage) {
     pdc_ref_release(g_c, r);
 }
 
-Test(lineage, a_lost_result_whose_lineage_was_evicted_says_so, .init = s_setup_no_lineage) {
+Test(lineage_evicted, a_lost_result_whose_lineage_was_evicted_says_so) {
     pdc_ref r = pdc_call(g_c, fn("make_bytes"), PDC_I64(SIZE), PDC_I64(3));
     s_expect_bytes(r, 3, 0);
     s_delete_from_store(r);
