@@ -48,6 +48,8 @@ struct pdc_client {
     pdc_task_list_t lineage;
     size_t lineage_bytes;
     int lineage_warned;
+    task_t *lineage_dead; /* dropped, to free (pdc_lineage_reap) */
+    int lineage_reaping;
     uint64_t graph_seq; /* orders results becoming ready and dispatches */
 
     pdc_store_t *store;

@@ -78,7 +78,24 @@ void pdc_lineage_drop(pdc_client *c, obj_t *o) {
         return;
     o->lineage = NULL;
     s_unlist(c, t);
-    pdc_graph_free(c, t);
+    /* Freed by pdc_lineage_reap: freeing it here would free its
+       arguments, and their lineage, and theirs, one stack frame deeper
+       each (a chain of a million links). */
+    t->next = c->lineage_dead;
+    c->lineage_dead = t;
+}
+
+void pdc_lineage_reap(pdc_client *c) {
+    if (c->lineage_reaping)
+        return; /* an outer call is draining the list */
+    c->lineage_reaping = 1;
+    while (c->lineage_dead) {
+        task_t *t = c->lineage_dead;
+        c->lineage_dead = t->next;
+        t->next = NULL;
+        pdc_graph_free(c, t); /* may drop more lineage onto the list */
+    }
+    c->lineage_reaping = 0;
 }
 
 void pdc_lineage_discard(obj_t *o) {

@@ -31,8 +31,10 @@
    be re-run, keep t as the result's lineage and return 1 (t then belongs
    to its result); else 0, and the caller frees t. */
 int pdc_lineage_keep(pdc_client *c, task_t *t);
-/* o is being freed: free its lineage, releasing the arguments it holds. */
+/* o is being freed: its lineage goes onto a list that pdc_lineage_reap
+   frees, releasing the arguments it holds (in a loop, not recursively). */
 void pdc_lineage_drop(pdc_client *c, obj_t *o);
+void pdc_lineage_reap(pdc_client *c);
 /* At close: free o's lineage without releasing anything (every object
    is being freed anyway). */
 void pdc_lineage_discard(obj_t *o);

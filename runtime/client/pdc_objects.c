@@ -54,6 +54,7 @@ void pdc_obj_unref(pdc_client *c, obj_t *o) {
         return;
     pdc_idmap_del(&c->objects, o->id);
     s_destroy(c, o);
+    pdc_lineage_reap(c);
 }
 
 static char *s_strdup(const char *s) {
@@ -110,6 +111,11 @@ static void s_free_left(void *value, void *arg) {
 }
 
 void pdc_obj_free_all(pdc_client *c) {
+    while (c->lineage_dead) { /* (none: every unref reaps) */
+        task_t *t = c->lineage_dead;
+        c->lineage_dead = t->next;
+        pdc_graph_discard(t);
+    }
     pdc_idmap_each(&c->objects, s_free_left, c);
     pdc_idmap_free(&c->objects);
     free(c->frees);

@@ -9,8 +9,10 @@
 
     References.  refs counts user references, tasks that take the object
     as an argument, the task that produces it, and values handed out by
-    pdc_get; at zero the entry is freed and its store copy deleted (on
-    other nodes too, through an OBJECT_FREE the I/O thread sends).
+    pdc_get, and the kept specs (lineage) of finished tasks that took it;
+    at zero the entry is freed, with its lineage, and its store copy
+    deleted (on other nodes too, through an OBJECT_FREE the I/O thread
+    sends).
 
     All functions here run with the client's mutex held.
 */
