@@ -84,7 +84,9 @@ typedef enum {
     PDC_EARGS = -22,       /* wrong number or types of arguments             */
     PDC_EWORKERDIED = -23, /* the worker died; retries were used up          */
     PDC_ECANCELLED = -24,  /* the task was cancelled before it ran           */
-    PDC_EOBJECTLOST = -25, /* every copy of the object was lost              */
+    PDC_EOBJECTLOST = -25, /* every copy of the object was lost, and it could
+                              not be rebuilt: a put, a task out of retries,
+                              or lineage evicted (the message says which)  */
     PDC_EOWNERDIED = -26,  /* the process owning the object is gone          */
     PDC_EINFEASIBLE = -27, /* no node can ever satisfy the resource request  */
     PDC_EACTORDIED = -28,  /* the actor was killed, crashed or never started */
@@ -261,8 +263,10 @@ typedef struct {
                               actor given GPUs sees them in
                               CUDA_VISIBLE_DEVICES (whole devices for whole
                               amounts, a shared one for a fraction) */
-    int max_retries;            /* retries after a worker death: 0 means the default
-                                   3, a negative value means never retry             */
+    int max_retries;            /* retries after a worker death, and re-runs to
+                                   rebuild a stored result that lost every copy
+                                   (lineage; both count): 0 means the default 3,
+                                   a negative value means never retry            */
     const char *name;           /* a name for logs; NULL uses the function name      */
     int strategy;               /* PDC_SCHED_*; 0 is the default (hybrid)            */
     const char *node_id;        /* the node of PDC_SCHED_NODE_AFFINITY            */
@@ -339,6 +343,26 @@ PDC_EXPORT int pdc_cancel(pdc_client *client, pdc_ref ref);
    NULL) says which. */
 PDC_EXPORT pdc_ref pdc_put(pdc_client *client, pdc_value value, int *status);
 
+/* Options of pdc_put_opts (zeroed: as pdc_put). */
+#define PDC_PUT_MAX_REPLICAS 8
+typedef struct {
+    int replicas; /* copies of a stored value on distinct live nodes, this
+                     node's included: 0 or 1 keeps this node's only, as
+                     pdc_put; at most PDC_PUT_MAX_REPLICAS */
+} pdc_put_options;
+
+/* pdc_put with options.  Puts have no lineage: a put object whose every
+   copy is lost is gone for good (its gets say PDC_EOBJECTLOST and why).
+   With replicas > 1 a large value is also copied to replicas - 1 other
+   live nodes (chosen from the head's node list; fewer if fewer are
+   alive, with a warning) before this returns (within pull_timeout_ms):
+   when this node's copy is lost, a get or a task reads another copy, and
+   a copy lost with its node is made again on another live node.  Small
+   values (kept in this process) ignore replicas.  PDC_EINVAL for
+   replicas outside 0..PDC_PUT_MAX_REPLICAS. */
+PDC_EXPORT pdc_ref pdc_put_opts(pdc_client *client, pdc_value value, const pdc_put_options *opts,
+                                int *status);
+
 /* Reserve size bytes for a BYTES object and return where to write it;
    pdc_put_commit stores it and returns its reference (status as for
    pdc_put).  NULL on failure, with pdc_last_error set. */
@@ -359,7 +383,17 @@ PDC_EXPORT pdc_ref pdc_put_commit(pdc_client *client, void **reservation, int *s
 
    A worker blocked here inside a task gives its CPU slot back to the
    raylet until the wait ends, so recursive tasks cannot deadlock the
-   worker pool. */
+   worker pool.
+
+   Lost objects.  A remote function's stored result whose every copy is
+   gone (its node died, or its copy was deleted) is rebuilt: the owner
+   re-runs the task that made it under the same id, on a live node, and
+   the arguments it lost too, and this call waits for that within
+   timeout_ms.  Each re-run counts against the task's max_retries;
+   PDC_EOBJECTLOST, naming the object, its task and why, when they are
+   used up, when the object was put (puts have no lineage), when the
+   task took an actor handle, or when its spec was dropped past the
+   lineage_max_bytes setting (docs/configuration.md). */
 #define PDC_FOREVER ((int64_t) -1)
 PDC_EXPORT int pdc_get(pdc_client *client, pdc_ref ref, pdc_object *out, int64_t timeout_ms);
 PDC_EXPORT void pdc_object_release(pdc_client *client, pdc_object *obj);

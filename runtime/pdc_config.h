@@ -92,6 +92,9 @@
       "a transfer that makes no progress for this long fails")                                     \
     X(pull_timeout_ms, "PDC_PULL_TIMEOUT_MS", 120000, 100, PDC_DAY_MS,                             \
       "longest a client waits for its raylet to bring an object over")                             \
+    X(lineage_max_bytes, "PDC_LINEAGE_MAX_BYTES", 64 * PDC_MIB, 0, 64 * PDC_GIB,                   \
+      "bytes of finished task specs an owner keeps to rebuild lost results (the oldest go "        \
+      "first; 0 keeps none)")                                                                      \
     X(max_code_bytes, "PDC_MAX_CODE_BYTES", 256 * PDC_MIB, 0, 64 * PDC_GIB,                        \
       "bytes of code packages (uploaded libraries) the head keeps in all")                         \
     X(max_sockets, "PDC_MAX_SOCKETS", 0, 0, 1024 * 1024,                                           \

@@ -86,7 +86,9 @@
       object whose value is its 16-byte id.
     - TASK_RESULTS: the node, then per task (task id, status, kind, value,
       function, message, busy microseconds): kind 0 inline value, 1 stored
-      object (value is its size), 2 error (status is its code).  Busy time
+      object (value is its size), 2 error (status is its code; value is
+      nil, or for PDC_EOBJECTLOST the index of the argument whose every
+      copy was lost, for the owner to rebuild it).  Busy time
       is the task's wall time less the time it waited in pdc_get; owners
       use it to decide whether to spread a kind of task over workers.
 

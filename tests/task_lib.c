@@ -202,6 +202,22 @@ PDC_FUNCTION(make_bytes) {
     return 0;
 }
 
+/* bytes_plus_one(b): b with every byte one higher (mod 256), written in
+   place (large ones straight to the store): each link of a chain makes a
+   value of its own, so a rebuilt chain shows it ran every link. */
+PDC_FUNCTION(bytes_plus_one) {
+    size_t n;
+    const unsigned char *in = pdc_arg_bytes(t, 0, &n);
+    if (!in)
+        return 1;
+    unsigned char *out = pdc_return_alloc(t, n);
+    if (!out)
+        return 1;
+    for (size_t i = 0; i < n; i++)
+        out[i] = (unsigned char) (in[i] + 1);
+    return 0;
+}
+
 /* sleep_ms(ms): sleeps, returns ms. */
 PDC_FUNCTION(sleep_ms) {
     int64_t ms = pdc_arg_i64(t, 0);

@@ -181,6 +181,15 @@ class PdcOpts(Structure):
     ]
 
 
+class PdcPutOptions(Structure):
+    """pdc_put_options: options of a put; zero means pdc_put's."""
+
+    _fields_ = [("replicas", c_int)]
+
+
+PDC_PUT_MAX_REPLICAS = 8
+
+
 class PdcActorOpts(Structure):
     """pdc_actor_opts: options of an actor's creation."""
 
@@ -267,6 +276,7 @@ PROTOTYPES = {
     "pdc_cancel": (c_int, [_client, PdcRef]),
     # Objects
     "pdc_put": (PdcRef, [_client, PdcValue, POINTER(c_int)]),
+    "pdc_put_opts": (PdcRef, [_client, PdcValue, POINTER(PdcPutOptions), POINTER(c_int)]),
     "pdc_put_reserve": (c_void_p, [_client, c_size_t, POINTER(c_void_p)]),
     "pdc_put_commit": (PdcRef, [_client, POINTER(c_void_p), POINTER(c_int)]),
     "pdc_get": (c_int, [_client, PdcRef, POINTER(PdcObject), c_int64]),

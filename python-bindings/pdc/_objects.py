@@ -424,21 +424,38 @@ def _get_one(session, ref, deadline):
     raise _errors.from_status(rc)
 
 
-def put(value):
+def put(value, *, _replicas=None):
     """Store value in the cluster and return its ObjectRef.
 
     value: int, float, str, None or a bytes-like object (numpy arrays are
     stored as their bytes).  Buffers of ZERO_COPY_THRESHOLD bytes or more
-    are read in place, not copied first."""
+    are read in place, not copied first.
+
+    _replicas (a pdc extension): copies of a large value on distinct live
+    nodes, this one's included (pdc_put_opts): puts have no lineage, so
+    with the default (one copy) a put whose copy is lost raises
+    ObjectLostError; with more, another node's copy serves it and a copy
+    lost with its node is made again elsewhere."""
     s = current()
     if type(value) is ObjectRef or isinstance(value, _handle_types):
         raise TypeError("pdc.put: cannot put a %s; %s" % (type(value).__name__, _ACCEPTED))
+    if _replicas is not None and (
+        type(_replicas) is not int or not 0 <= _replicas <= _lib.PDC_PUT_MAX_REPLICAS
+    ):
+        raise ValueError(
+            "pdc.put: _replicas must be an int 0..%d, not %r"
+            % (_lib.PDC_PUT_MAX_REPLICAS, _replicas)
+        )
     v = PdcValue()
     exports = []
     _encode(v, value, 0, s, "pdc.put", exports)
     status = c_int(_lib.PDC_OK)
     try:
-        ref = s.lib.pdc_put(s.handle, v, byref(status))
+        if _replicas:
+            opts = _lib.PdcPutOptions(replicas=_replicas)
+            ref = s.lib.pdc_put_opts(s.handle, v, byref(opts), byref(status))
+        else:
+            ref = s.lib.pdc_put(s.handle, v, byref(status))
     finally:
         release_exports(exports)
     if status.value != _lib.PDC_OK:

@@ -8,6 +8,8 @@
 
       pdc_objects   the object table: states, values, counts, frees
       pdc_graph     the task graph: arguments, dependencies, ready, finish
+      pdc_lineage   finished tasks kept to rebuild lost results
+      pdc_replicas  copies of replicated puts on other nodes
       pdc_sched     the scheduler: classes, lease requests, pushes, returns
       pdc_get       put, get, wait, release (the API threads' side)
       pdc_io        the I/O thread: its loop, dispatch, connect, close

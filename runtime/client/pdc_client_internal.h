@@ -17,8 +17,10 @@
 
 #include "pdc_graph.h"
 #include "pdc_io.h"
+#include "pdc_lineage.h"
 #include "pdc_objects.h"
 #include "pdc_peer.h"
+#include "pdc_replicas.h"
 #include "pdc_requests.h"
 #include "pdc_sched.h"
 
@@ -42,6 +44,13 @@ struct pdc_client {
     sched_class_t *classes;   /* pdc_sched.c */
     struct pdc_actor *actors; /* actors/pdc_actor.c */
     interned_t *strings;
+    /* Finished tasks kept as lineage, oldest first (pdc_lineage.c). */
+    pdc_task_list_t lineage;
+    size_t lineage_bytes;
+    int lineage_warned;
+    task_t *lineage_dead; /* dropped, to free (pdc_lineage_reap) */
+    int lineage_reaping;
+    uint64_t graph_seq; /* orders results becoming ready and dispatches */
 
     pdc_store_t *store;
     char node_id[64];
@@ -75,7 +84,8 @@ struct pdc_client {
     struct spilled *spilled;
     struct pull *pulls;
     struct code_upload *uploads;
-    uint8_t (*frees)[PDC_ID_LEN]; /* stored objects to free on every node */
+    struct replication *replications; /* copies of puts being made (pdc_replicas.c) */
+    uint8_t (*frees)[PDC_ID_LEN];     /* stored objects to free on every node */
     size_t nfrees, capfrees;
 
     /* A worker's identity. */
@@ -119,6 +129,7 @@ struct pdc_task {
     size_t rsize;
     void *rbuf;       /* owned result buffer (pdc_return_alloc, copies) */
     int rstored;      /* the result was written to the store */
+    size_t lost_arg;  /* 1 + the argument that lost every copy, or 0 */
     uint64_t busy_us; /* wall time less time blocked in pdc_get */
 };
 
@@ -164,6 +175,9 @@ void pdc_remote_spilled_forget(pdc_client *c, uint64_t request, void *raylet);
 void pdc_remote_on_redirect(pdc_client *c, uint64_t request, const char *node,
                             const char *endpoint);
 void pdc_remote_send(pdc_client *c); /* frees and pulls waiting to go out */
+/* The socket to node's raylet (at endpoint), opened on first use and
+   registered there as a holder; NULL if it is down.  I/O thread. */
+void *pdc_remote_raylet_sock(pdc_client *c, const char *node, const char *endpoint);
 void pdc_remote_on_keepalive(uv_timer_t *h);
 /* This node's raylet is gone: pulls and code requests waiting on it fail. */
 void pdc_remote_on_raylet_lost(pdc_client *c);

@@ -130,7 +130,7 @@ static int s_put_entry(pdc_client *c, pdc_ref *ref, pdc_value v, int stored) {
     return PDC_OK;
 }
 
-pdc_ref pdc_put(pdc_client *c, pdc_value v, int *status) {
+pdc_ref pdc_put_opts(pdc_client *c, pdc_value v, const pdc_put_options *opts, int *status) {
     pdc_ref ref;
     pdc_id_new(ref.id);
     if (!c) {
@@ -143,9 +143,14 @@ pdc_ref pdc_put(pdc_client *c, pdc_value v, int *status) {
     int rc = PDC_OK;
     char err[512] = "";
     int large = (v.type == PDC_T_STR || v.type == PDC_T_BYTES) && v.as.buf.size > c->inline_max;
+    int replicas = opts ? opts->replicas : 0;
     if (s_bad_value(v)) {
         rc = PDC_EINVAL;
         snprintf(err, sizeof err, "pdc_put: a value must be an int, float, string or bytes");
+    } else if (replicas < 0 || replicas > PDC_PUT_MAX_REPLICAS) {
+        rc = PDC_EINVAL;
+        snprintf(err, sizeof err, "pdc_put: replicas is %d; it must be 0..%d", replicas,
+                 PDC_PUT_MAX_REPLICAS);
     } else if (large) {
         rc = pdc_store_put(c->store, ref.id, v.type, v.as.buf.data, v.as.buf.size, err, sizeof err);
     }
@@ -154,10 +159,23 @@ pdc_ref pdc_put(pdc_client *c, pdc_value v, int *status) {
         ref = pdc_obj_error_ref(c, rc, "pdc_put", err);
     else
         rc = s_put_entry(c, &ref, v, large);
+    obj_t *o = rc == PDC_OK && large && replicas > 1 ? pdc_obj_find(c, ref.id) : NULL;
+    if (o && (o->replicas = calloc(1, sizeof *o->replicas))) {
+        /* Copies on other nodes before the put returns. */
+        o->replicas->want = replicas;
+        o->spread = 1;
+        replication_t *r = pdc_replicas_start(c, o);
+        if (r)
+            pdc_replicas_wait(c, r, c->cfg.pull_timeout_ms);
+    }
     pthread_mutex_unlock(&c->mu);
     if (status)
         *status = rc;
     return ref;
+}
+
+pdc_ref pdc_put(pdc_client *c, pdc_value v, int *status) {
+    return pdc_put_opts(c, v, NULL, status);
 }
 
 struct pdc_put_reservation {
@@ -251,33 +269,47 @@ static int s_obj_done(pdc_client *c, void *arg) {
 }
 
 /* Pin o's bytes in this node's store (pulling them from o's node first);
-   mutex held, released while pulling.  PDC_OK or a code with the error. */
+   mutex held, released while pulling.  PDC_OK or a code with why. */
 static int s_pin_stored(pdc_client *c, obj_t *o, pdc_object *out, obj_pin_t *pin,
-                        int64_t timeout_ms) {
+                        int64_t timeout_ms, char *why, size_t len) {
     int here = pdc_store_contains(c->store, o->id);
-    if (here < 0)
-        return pdc_set_error(here, "pdc_get: %s", pdc_store_last_error());
+    if (here < 0) {
+        snprintf(why, len, "%s", pdc_store_last_error());
+        return here;
+    }
     if (strcmp(o->node, c->node_id) && !here) {
         /* Made on another node: bring it here first. */
-        char node[PDC_NODE_LEN], why[512];
+        char node[PDC_NODE_LEN];
         snprintf(node, sizeof node, "%s", o->node);
         o->spread = 1;
         pthread_mutex_unlock(&c->mu);
-        int pulled = pdc_client_pull(c, o->id, node, timeout_ms, why, sizeof why);
+        int pulled = pdc_client_pull(c, o->id, node, timeout_ms, why, len);
         pthread_mutex_lock(&c->mu);
         if (pulled != PDC_OK)
-            return pdc_set_error(pulled, "pdc_get: %s", why);
+            return pulled;
     }
     pdc_type type;
     char hex[33];
     int rc = pdc_store_get(c->store, o->id, &out->data, &out->size, &type, &pin->pin);
-    if (rc == PDC_ENOTFOUND)
-        return pdc_set_error(PDC_EOBJECTLOST, "pdc_get: object %s is gone from the store",
-                             pdc_id_hex(o->id, hex));
-    if (rc != PDC_OK)
-        return pdc_set_error(rc, "pdc_get: %s", pdc_store_last_error());
+    if (rc == PDC_ENOTFOUND) {
+        snprintf(why, len, "object %s is gone from the store of node %s", pdc_id_hex(o->id, hex),
+                 c->node_id);
+        return PDC_EOBJECTLOST;
+    }
+    if (rc != PDC_OK) {
+        snprintf(why, len, "%s", pdc_store_last_error());
+        return rc;
+    }
     out->type = type;
     return PDC_OK;
+}
+
+/* Milliseconds left until deadline_ms (timeout_ms < 0: no deadline). */
+static int64_t s_left(int64_t timeout_ms, uint64_t deadline_ms) {
+    if (timeout_ms < 0)
+        return -1;
+    uint64_t now = pdc_now_ms();
+    return now >= deadline_ms ? 0 : (int64_t) (deadline_ms - now);
 }
 
 int pdc_get(pdc_client *c, pdc_ref ref, pdc_object *out, int64_t timeout_ms) {
@@ -294,12 +326,39 @@ int pdc_get(pdc_client *c, pdc_ref ref, pdc_object *out, int64_t timeout_ms) {
                              pdc_id_hex(ref.id, hex));
     }
     o->refs++; /* stays alive while we wait and while out is held */
-    int rc = pdc_client_wait_until(c, s_obj_done, o, timeout_ms, 1);
-    obj_pin_t *pin = rc == PDC_OK ? calloc(1, sizeof *pin) : NULL;
-    if (rc != PDC_OK || !pin) {
+    uint64_t deadline = pdc_now_ms() + (uint64_t) (timeout_ms > 0 ? timeout_ms : 0);
+    obj_pin_t *pin = calloc(1, sizeof *pin);
+    int rc = pin ? PDC_OK : PDC_ENOMEM;
+    /* A stored object that lost every copy is rebuilt (lineage) and
+       waited for again, within the same timeout. */
+    while (rc == PDC_OK) {
+        rc = pdc_client_wait_until(c, s_obj_done, o, s_left(timeout_ms, deadline), 1);
+        if (rc != PDC_OK || o->state == OBJ_FAILED || !o->stored)
+            break;
+        char why[1024];
+        uint64_t seq = o->ready_seq;
+        rc = s_pin_stored(c, o, out, pin, s_left(timeout_ms, deadline), why, sizeof why);
+        if (rc == PDC_EOBJECTLOST && o->state == OBJ_READY && o->ready_seq == seq)
+            pdc_lineage_rebuild(c, o, why);
+        if (rc == PDC_EOBJECTLOST) {
+            rc = PDC_OK; /* wait for the rebuild, or report the object's failure */
+            continue;
+        }
+        if (rc != PDC_OK) {
+            pdc_set_error(rc, "pdc_get: %s", why);
+            free(pin);
+            pdc_obj_unref(c, o);
+            memset(out, 0, sizeof *out);
+            pthread_mutex_unlock(&c->mu);
+            return rc;
+        }
+        break;
+    }
+    if (rc != PDC_OK) {
+        free(pin);
         pdc_obj_unref(c, o);
         pthread_mutex_unlock(&c->mu);
-        if (rc == PDC_OK)
+        if (rc == PDC_ENOMEM)
             return pdc_set_error(PDC_ENOMEM, "pdc_get: out of memory");
         return pdc_set_error(rc,
                              rc == PDC_ETIMEOUT ? "pdc_get: timed out after %lld ms"
@@ -307,21 +366,14 @@ int pdc_get(pdc_client *c, pdc_ref ref, pdc_object *out, int64_t timeout_ms) {
                              (long long) timeout_ms);
     }
     pin->obj = o;
-    out->type = o->type;
     if (o->state == OBJ_FAILED) {
+        memset(out, 0, sizeof *out);
         out->type = PDC_T_ERROR;
         out->error = o->err;
         rc = o->err.code;
         pdc_set_error(rc, "%s failed on node %s: %s", o->err.function, o->err.node, o->err.message);
-    } else if (o->stored) {
-        rc = s_pin_stored(c, o, out, pin, timeout_ms);
-        if (rc != PDC_OK) {
-            free(pin);
-            pin = NULL;
-            pdc_obj_unref(c, o);
-            memset(out, 0, sizeof *out);
-        }
-    } else {
+    } else if (!o->stored) {
+        out->type = o->type;
         out->i64 = o->i64;
         out->f64 = o->f64;
         out->data = o->data;

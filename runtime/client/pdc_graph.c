@@ -76,7 +76,7 @@ void pdc_graph_args_free(pdc_client *c, task_arg_t *args, size_t nargs) {
     free(args);
 }
 
-static void s_free(pdc_client *c, task_t *t) {
+void pdc_graph_free(pdc_client *c, task_t *t) {
     pdc_graph_args_free(c, t->args, t->nargs);
     free(t);
 }
@@ -158,7 +158,9 @@ void pdc_graph_finish(pdc_client *c, task_t *t) {
         o->dependents = NULL;
         o->ndependents = o->capdependents = 0;
     }
-    s_free(c, t);
+    o->ready_seq = ++c->graph_seq;
+    if (!pdc_lineage_keep(c, t))
+        pdc_graph_free(c, t);
     pthread_cond_broadcast(&c->cv);
     pdc_obj_unref(c, o); /* the task's hold on its result */
 }
@@ -167,6 +169,33 @@ void pdc_graph_fail(pdc_client *c, task_t *t, int code, const char *node, const 
     char fn[1024];
     pdc_obj_fail(t->result, code, pdc_graph_name(t, fn, sizeof fn), node, why);
     pdc_graph_finish(c, t);
+}
+
+void pdc_graph_rewait(pdc_client *c, task_t *t) {
+    t->state = T_WAITING;
+    t->pending_deps = 0;
+    t->lease = NULL;
+    obj_t *failed = NULL;
+    for (size_t i = 0; i < t->nargs && !failed; i++) {
+        obj_t *dep = t->args[i].ref;
+        if (!dep)
+            continue;
+        if (dep->state == OBJ_FAILED)
+            failed = dep;
+        else if (dep->state == OBJ_PENDING && s_depend(t, dep)) {
+            s_undepend(t);
+            pdc_graph_fail(c, t, PDC_ENOMEM, "", "out of memory waiting for an argument again");
+            return;
+        }
+    }
+    if (failed) {
+        s_undepend(t);
+        t->pending_deps = 1;
+        s_dep_done(c, t, failed);
+        return;
+    }
+    if (t->pending_deps == 0)
+        s_ready(c, t);
 }
 
 void pdc_graph_submit(pdc_client *c, task_t *t) {

@@ -12,8 +12,9 @@
     Reference arguments hold their objects.  A task whose argument failed
     fails with that error without running; a task that waits for several
     arguments and sees one fail stops waiting for the others at once.
-    Lineage (re-running a task whose result was lost) will keep specs
-    here after their tasks finish.
+    A finished task whose result is stored may stay on as that result's
+    lineage (pdc_lineage.h): its spec, still holding its arguments, is
+    re-run under the same id if every copy of the result is lost.
 
     All functions run with the client's mutex held.
 */
@@ -64,7 +65,10 @@ struct task {
     void *hook_ctx;          /* the actor of an actor call or creation */
     struct sched_class *cls; /* for the scheduler's tasks */
     struct lease *lease;     /* the lease running it, in flight */
-    pdc_task_list_t *list;   /* the list it is in, or NULL */
+    int rebuildable;         /* may be re-run to rebuild a lost result (lineage) */
+    size_t lineage_bytes;    /* what its spec costs, counted while kept as lineage */
+    uint64_t sent_seq;       /* when it was last pushed to a worker (c->graph_seq) */
+    pdc_task_list_t *list;   /* the list it is in (or the owner's lineage), or NULL */
     task_t *next, *prev;     /* in that list */
 };
 
@@ -100,6 +104,12 @@ void pdc_graph_finish(pdc_client *c, task_t *t);
 void pdc_graph_fail(pdc_client *c, task_t *t, int code, const char *node, const char *why);
 /* At close: free t without telling anyone. */
 void pdc_graph_discard(task_t *t);
+/* Free t and release what its arguments hold (a finished task). */
+void pdc_graph_free(pdc_client *c, task_t *t);
+/* Run t again (out of every list, its result pending again): wait for
+   its arguments that are pending, then hand it to its hook; an argument
+   that failed fails it. */
+void pdc_graph_rewait(pdc_client *c, task_t *t);
 
 /* Put t at the back (or the front) of list; take it out of its list. */
 void pdc_task_list_push(pdc_task_list_t *list, task_t *t, int front);

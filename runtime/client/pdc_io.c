@@ -139,6 +139,16 @@ static void s_apply_result(pdc_client *c, const msgpack_object *r, const char *n
         return;
     task_t *t = o->task;
     pdc_sched_note_busy(t, (double) pdc_f_u(&f[PDC_RESULT_BUSY_US]));
+    const msgpack_object *v = &f[PDC_RESULT_VALUE];
+    if (pdc_f_u(&f[PDC_RESULT_KIND]) == PDC_RES_ERROR &&
+        pdc_f_i(&f[PDC_RESULT_STATUS]) == PDC_EOBJECTLOST &&
+        v->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+        /* An argument lost every copy: rebuild it and run t again. */
+        char why[1024];
+        pdc_f_cstr(&f[PDC_RESULT_MESSAGE], why, sizeof why);
+        if (pdc_sched_on_arg_lost(c, t, (size_t) v->via.u64, why))
+            return;
+    }
     s_set_value(o, (unsigned) pdc_f_u(&f[PDC_RESULT_KIND]), f, node);
     pdc_graph_finish(c, t);
 }

@@ -25,6 +25,7 @@ obj_t *pdc_obj_find(pdc_client *c, const uint8_t *id) {
 /* Free o and what it holds, and delete its store copy (not from the
    table). */
 static void s_destroy(pdc_client *c, obj_t *o) {
+    pdc_lineage_drop(c, o);
     if (o->stored && c->store)
         pdc_store_delete(c->store, o->id);
     if (o->stored && (o->spread || strcmp(o->node, c->node_id)) && !c->stopping) {
@@ -44,6 +45,7 @@ static void s_destroy(pdc_client *c, obj_t *o) {
     free((char *) o->err.message);
     free((char *) o->err.node);
     free(o->dependents);
+    free(o->replicas);
     free(o);
 }
 
@@ -52,6 +54,7 @@ void pdc_obj_unref(pdc_client *c, obj_t *o) {
         return;
     pdc_idmap_del(&c->objects, o->id);
     s_destroy(c, o);
+    pdc_lineage_reap(c);
 }
 
 static char *s_strdup(const char *s) {
@@ -103,10 +106,16 @@ static void s_free_left(void *value, void *arg) {
     obj_t *o = value;
     if (o->task)
         pdc_graph_discard(o->task);
+    pdc_lineage_discard(o);
     s_destroy(arg, o);
 }
 
 void pdc_obj_free_all(pdc_client *c) {
+    while (c->lineage_dead) { /* (none: every unref reaps) */
+        task_t *t = c->lineage_dead;
+        c->lineage_dead = t->next;
+        pdc_graph_discard(t);
+    }
     pdc_idmap_each(&c->objects, s_free_left, c);
     pdc_idmap_free(&c->objects);
     free(c->frees);

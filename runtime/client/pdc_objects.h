@@ -9,8 +9,10 @@
 
     References.  refs counts user references, tasks that take the object
     as an argument, the task that produces it, and values handed out by
-    pdc_get; at zero the entry is freed and its store copy deleted (on
-    other nodes too, through an OBJECT_FREE the I/O thread sends).
+    pdc_get, and the kept specs (lineage) of finished tasks that took it;
+    at zero the entry is freed, with its lineage, and its store copy
+    deleted (on other nodes too, through an OBJECT_FREE the I/O thread
+    sends).
 
     All functions here run with the client's mutex held.
 */
@@ -29,6 +31,13 @@ typedef enum { OBJ_PENDING, OBJ_READY, OBJ_FAILED } obj_state;
 
 typedef struct task task_t;
 
+/* The other nodes holding copies of a replicated put (pdc_replicas.h). */
+typedef struct obj_replicas {
+    int want; /* copies wanted, node's included */
+    int n;    /* nodes[0..n): other nodes with a copy */
+    char nodes[PDC_PUT_MAX_REPLICAS][PDC_NODE_LEN];
+} obj_replicas_t;
+
 typedef struct obj {
     uint8_t id[PDC_ID_LEN];
     obj_state state;
@@ -43,6 +52,16 @@ typedef struct obj {
     int spread;              /* copies may exist on other nodes: free them there too */
     pdc_error err;           /* for OBJ_FAILED; strings malloc'd */
     task_t *task;            /* the producing task while it is alive */
+    /* Lineage (pdc_lineage.h): the finished task that made this stored
+       result, kept to re-run it if every copy is lost, or NULL; the
+       function that made it (interned, NULL for a put), and whether its
+       spec was dropped past lineage_max_bytes.  ready_seq orders the
+       moment it became ready against a dependent's dispatch. */
+    task_t *lineage;
+    const char *made_library, *made_function;
+    int lineage_evicted;
+    uint64_t ready_seq;
+    obj_replicas_t *replicas; /* a replicated put's other copies, or NULL */
     /* Tasks waiting for this object.  While they are told (walking), a
        task that stops waiting leaves a NULL in its slot instead of
        moving another entry into it, so that none is skipped. */

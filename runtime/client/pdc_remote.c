@@ -148,6 +148,11 @@ static void s_register_holder(pdc_client *c, raylet_conn_t *r) {
     pdc_peer_send(r->peer, &c->enc, NULL, 0);
 }
 
+void *pdc_remote_raylet_sock(pdc_client *c, const char *node, const char *endpoint) {
+    raylet_conn_t *r = s_raylet_conn(c, node, endpoint);
+    return r && !r->down ? pdc_peer_sock(r->peer) : NULL;
+}
+
 void pdc_remote_spilled_forget(pdc_client *c, uint64_t request, void *raylet) {
     for (spilled_t **p = &c->spilled; *p; p = &(*p)->next)
         if ((*p)->request == request && (*p)->raylet &&
@@ -192,6 +197,7 @@ static void s_raylet_lost(pdc_client *c, raylet_conn_t *r, const char *why) {
             x->raylet = NULL;
             x->due = due;
         }
+    pdc_replicas_on_node_lost(c, r->node); /* copies of puts it held */
 }
 
 /* Every keepalive: connections that never came up count as lost, and
@@ -218,6 +224,7 @@ static void s_retry_deferred(pdc_client *c) {
 /* Send OBJECT_FREE for objects with copies on other nodes, and OBJECT_PULL
    for objects waited for. */
 void pdc_remote_send(pdc_client *c) {
+    pdc_replicas_pump(c);
     size_t nfrees;
     const uint8_t(*frees)[PDC_ID_LEN] = pdc_obj_frees(c, &nfrees);
     if (nfrees) {
@@ -500,6 +507,7 @@ void pdc_remote_close(pdc_client *c) {
         c->spilled = x->next;
         free(x);
     }
+    pdc_replicas_close(c);
     while (c->uploads) {
         code_upload_t *u = c->uploads;
         c->uploads = u->next;

@@ -185,6 +185,7 @@ static void s_dispatch(pdc_client *c, sched_class_t *k, lease_t *l) {
         task_t *t = k->queue.head;
         pdc_task_list_remove(t);
         t->state = T_INFLIGHT;
+        t->sent_seq = ++c->graph_seq;
         t->lease = l;
         pdc_task_list_push(&l->tasks, t, 0);
         pdc_graph_encode(c, &c->enc, t, l->node);
@@ -360,6 +361,26 @@ int pdc_sched_on_worker_died(pdc_client *c, const uint8_t *worker_id, int status
     return 0;
 }
 
+int pdc_sched_on_arg_lost(pdc_client *c, task_t *t, size_t i, const char *why) {
+    obj_t *dep = i < t->nargs && !t->args[i].actor ? t->args[i].ref : NULL;
+    if (t->hook != &s_hook || t->state != T_INFLIGHT || !dep)
+        return 0;
+    /* Rebuild it, unless it was rebuilt after t went out (then t only
+       missed the new copy) or is being rebuilt already. */
+    if (dep->state == OBJ_READY && dep->ready_seq < t->sent_seq) {
+        const char *colon = strstr(why, ": ");
+        if (!strncmp(why, "argument ", 9) && colon) /* the worker's prefix */
+            why = colon + 2;
+        pdc_lineage_rebuild(c, dep, why);
+    }
+    if (t->lease)
+        s_lease_remove_task(t->lease, t);
+    else
+        pdc_task_list_remove(t);
+    pdc_graph_rewait(c, t); /* fails t if dep could not be rebuilt */
+    return 1;
+}
+
 int pdc_sched_on_conn_lost(pdc_client *c, conn_t *conn) {
     /* Every lease on it (a request asked again may be granted twice, and
        both leases share the worker's connection); the last one's release
@@ -443,6 +464,10 @@ pdc_ref pdc_call_args(pdc_client *c, pdc_fn fn, const pdc_opts *opts, const pdc_
     int wake = 0;
     if (t) {
         t->cls = k;
+        t->rebuildable = 1; /* unless it holds an actor handle (lineage) */
+        for (size_t i = 0; i < nargs; i++)
+            if (args[i].type == PDC_T_ACTOR)
+                t->rebuildable = 0;
         t->retries_left = !opts || opts->max_retries == 0 ? 3
                           : opts->max_retries < 0         ? 0
                                                           : opts->max_retries;

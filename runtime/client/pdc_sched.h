@@ -98,6 +98,10 @@ uint64_t pdc_sched_pump(pdc_client *c, uint64_t now_ms);
 void pdc_sched_note_busy(task_t *t, double busy_us);
 /* A leased worker died: 1 if it was one of the scheduler's. */
 int pdc_sched_on_worker_died(pdc_client *c, const uint8_t *worker_id, int status);
+/* The worker running t could not get argument i: every copy was lost
+   (why).  1 if t waits again, for that argument's rebuild (lineage) or
+   a copy made since; 0 if t is not the scheduler's (the result stands). */
+int pdc_sched_on_arg_lost(pdc_client *c, task_t *t, size_t i, const char *why);
 /* The worker connection k went away (its node died): 1 if a lease used it. */
 int pdc_sched_on_conn_lost(pdc_client *c, conn_t *k);
 /* At close: hand every lease back and free the classes. */

@@ -238,6 +238,7 @@ void pdc_task_read_args(pdc_task *t, const msgpack_object *list) {
             if (rc != PDC_OK) {
                 if (t->code == PDC_OK) {
                     t->code = rc;
+                    t->lost_arg = rc == PDC_EOBJECTLOST ? i + 1 : 0;
                     snprintf(t->message, sizeof t->message, "argument %zu: %s", i, why);
                 }
                 continue;
@@ -258,6 +259,7 @@ void pdc_task_read_args(pdc_task *t, const msgpack_object *list) {
             if (rc != PDC_OK && t->code == PDC_OK) {
                 char hex[33];
                 t->code = rc == PDC_ENOTFOUND ? PDC_EOBJECTLOST : rc;
+                t->lost_arg = rc == PDC_ENOTFOUND ? i + 1 : 0;
                 if (rc == PDC_ENOTFOUND)
                     snprintf(t->message, sizeof t->message,
                              "argument %zu: object %s is not in the store of node %s", i,
@@ -319,7 +321,10 @@ void pdc_task_encode_result(pdc_task *t, pdc_enc_t *e) {
     pdc_enc_i(e, t->code);
     if (t->code != PDC_OK) {
         pdc_enc_u(e, PDC_RES_ERROR);
-        pdc_enc_nil(e);
+        if (t->code == PDC_EOBJECTLOST && t->lost_arg) /* which argument was lost */
+            pdc_enc_u(e, t->lost_arg - 1);
+        else
+            pdc_enc_nil(e);
         pdc_enc_s(e, t->function);
         pdc_enc_s(e, t->message);
     } else if (t->rstored) {

@@ -518,10 +518,12 @@ int pdc_raylet_main(int argc, char **argv) {
         return 1;
     }
     if (*self->o.node_ip) {
-        /* Other nodes reach this raylet on tcp, on the same ROUTER. */
+        /* Other nodes reach this raylet on tcp, on the same ROUTER; on a
+           random port ("!", as workers): not the one of a process that
+           just died here, which its peers may still reconnect to. */
         int port = self->o.port > 0
                        ? zsock_bind(self->router, "tcp://%s:%d", self->o.node_ip, self->o.port)
-                       : zsock_bind(self->router, "tcp://%s:*", self->o.node_ip);
+                       : zsock_bind(self->router, "tcp://%s:!", self->o.node_ip);
         if (port == 0)
             port = self->o.port;
         if (port < 0) {

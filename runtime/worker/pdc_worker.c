@@ -297,10 +297,13 @@ int pdc_worker_run(int argc, char **argv, pdc_symbol_resolver resolve, void *arg
         zsock_destroy(&router);
         return 1;
     }
-    /* Owners on other nodes reach this worker on tcp, same ROUTER. */
+    /* Owners on other nodes reach this worker on tcp, same ROUTER, on a
+       random port of the dynamic range ("!"): the first free one ("*")
+       is the port a raylet or worker that just died on this host had,
+       and peers still reconnecting to it would reach this worker. */
     char public_endpoint[PATH_MAX] = "";
     if (node_ip && *node_ip) {
-        int port = zsock_bind(router, "tcp://%s:*", node_ip);
+        int port = zsock_bind(router, "tcp://%s:!", node_ip);
         if (port < 0) {
             pdc_error("cannot listen on %s: %s", node_ip, zmq_strerror(errno));
             zsock_destroy(&router);
