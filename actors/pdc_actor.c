@@ -112,6 +112,8 @@ struct pdc_actor {
     char crash_why[256];                  /* why the last life ended */
     int ctor_kept;                        /* ctor_args hold the constructor's arguments */
     int report;                           /* ACTOR_STATE to send to the head */
+    uint64_t report_request;              /* the last one sent, until the head answers */
+    uint64_t report_sent_ms;              /* when (sent again after node_timeout_ms)  */
     struct pdc_actor *next;
 };
 
@@ -362,11 +364,32 @@ static int64_t s_pump_resolving(pdc_client *c, pdc_actor *a) {
     return a->resolve_at < a->resolve_deadline ? a->resolve_at : a->resolve_deadline;
 }
 
-/* ACTOR_STATE with a's row, to the head (creators only). */
+/* The head has the row last sent. */
+static void s_on_report_answer(pdc_client *c, void *ctx, uint64_t id, const pdc_msg_t *msg,
+                               void *sock) {
+    (void) msg;
+    (void) sock;
+    pdc_actor *a = ctx;
+    if (id == a->report_request) {
+        pdc_requests_drop(pdc_owner_requests(c), id);
+        a->report_request = 0;
+    }
+}
+
+static const pdc_request_ops_t s_report_ops = {"an actor's state report", s_on_report_answer, NULL};
+
+/* ACTOR_STATE with a's row, to the head (creators only), under a request
+   of its own: until the head answers it is sent again every
+   node_timeout_ms (a report sent as the head died is lost with it, and
+   the restarted head would keep an old state). */
 static void s_report(pdc_client *c, pdc_actor *a) {
     a->report = 0;
     if (!*pdc_owner_head_endpoint(c))
         return;
+    if (a->report_request)
+        pdc_requests_drop(pdc_owner_requests(c), a->report_request);
+    a->report_request = pdc_requests_add(pdc_owner_requests(c), &s_report_ops, a);
+    a->report_sent_ms = (uint64_t) zclock_mono();
     pdc_actor_row_t *row = calloc(1, sizeof *row);
     if (!row)
         return;
@@ -391,7 +414,7 @@ static void s_report(pdc_client *c, pdc_actor *a) {
              : row->state == PDC_ACTOR_RESTARTING ? a->crash_why
                                                   : "");
     pdc_enc_t *e = pdc_owner_enc(c);
-    pdc_enc_begin(e, PDC_MSG_ACTOR_STATE, 0);
+    pdc_enc_begin(e, PDC_MSG_ACTOR_STATE, a->report_request);
     pdc_actor_row_encode(e, row);
     pdc_owner_send_head(c, e);
     free(row);
@@ -733,8 +756,15 @@ uint64_t pdc_actors_pump(pdc_client *c) {
             if (when && (!next || when < next))
                 next = when;
         }
+        uint64_t resend = a->report_sent_ms + (uint64_t) pdc_owner_config(c)->node_timeout_ms;
+        if (a->report_request && !a->report && (uint64_t) zclock_mono() >= resend)
+            a->report = 1;
         if (a->report)
             s_report(c, a);
+        if (a->report_request) {
+            resend = a->report_sent_ms + (uint64_t) pdc_owner_config(c)->node_timeout_ms;
+            again = !again || resend < again ? resend : again;
+        }
         if (a->state == A_DEAD)
             s_pump_dead(c, a);
         else if (a->state == A_PLACED)

@@ -113,7 +113,8 @@
     - ACTOR_STATE (creator -> head): the actor's row (id, class,
       namespace, name, state, node, endpoint, creator's node, restarts,
       max_restarts, max_task_retries, reason), sent at every change of
-      state.  No reply.  Also the reply to ACTOR_RESOLVE.
+      state.  Answered PONG once the head has stored it (the creator
+      sends it again until then).  Also the reply to ACTOR_RESOLVE.
     - ACTOR_RESOLVE: actor id.  Reply ACTOR_STATE, or ERROR (ENOTFOUND)
       when the head has no row for it.  Holders of a handle ask it when
       their connection to the actor broke, to learn where it restarted.

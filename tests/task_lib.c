@@ -552,6 +552,74 @@ PDC_FUNCTION(use_actor) {
     return pdc_return_i64(t, v);
 }
 
+/* Ledger(path, n): an actor whose state is n bytes of a file shared by
+   every host (the chaos test's hosts share one file system), mapped, so
+   that a restarted Ledger on any node goes on where the last one left
+   off: mark(i) sets byte i (idempotent: marking twice is marking once)
+   and returns i; marked() counts the bytes set. */
+#include <sys/mman.h>
+
+typedef struct {
+    unsigned char *bytes;
+    size_t n;
+} ledger_t;
+
+static void *ledger_new(pdc_task *t) {
+    size_t len;
+    const char *path = pdc_arg_str(t, 0, &len);
+    int64_t n = pdc_arg_i64(t, 1);
+    char file[4096];
+    if (!path || n <= 0 || len >= sizeof file) {
+        pdc_fail(t, "Ledger(path, n > 0)");
+        return NULL;
+    }
+    snprintf(file, sizeof file, "%.*s", (int) len, path);
+    int fd = open(file, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0 || ftruncate(fd, (off_t) n) != 0) {
+        pdc_fail(t, "cannot open %s", file);
+        if (fd >= 0)
+            close(fd);
+        return NULL;
+    }
+    ledger_t *l = calloc(1, sizeof *l);
+    void *map = mmap(NULL, (size_t) n, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    if (!l || map == MAP_FAILED) {
+        free(l);
+        pdc_fail(t, "cannot map %s", file);
+        return NULL;
+    }
+    l->bytes = map;
+    l->n = (size_t) n;
+    return l;
+}
+
+static void ledger_free(void *state) {
+    ledger_t *l = state;
+    munmap(l->bytes, l->n);
+    free(l);
+}
+
+static PDC_METHOD(mark) {
+    ledger_t *l = state;
+    int64_t i = pdc_arg_i64(t, 0);
+    if (i < 0 || (size_t) i >= l->n)
+        return pdc_fail(t, "mark(%lld): out of range", (long long) i);
+    l->bytes[i] = 1;
+    return pdc_return_i64(t, i);
+}
+
+static PDC_METHOD(marked) {
+    ledger_t *l = state;
+    int64_t n = 0;
+    for (size_t i = 0; i < l->n; i++)
+        n += l->bytes[i] != 0;
+    return pdc_return_i64(t, n);
+}
+
+PDC_ACTOR_CLASS(Ledger, ledger_new, ledger_free, PDC_METHOD_ENTRY(mark), PDC_METHOD_ENTRY(marked),
+                PDC_METHOD_ENTRY(actor_pid));
+
 /* use_actor_twice(handle, k, wait_ms): incr(k) on the actor it was
    handed, then after wait_ms incr(k) again; returns the second total (the
    restart tests kill the actor in between: the handle must follow it). */

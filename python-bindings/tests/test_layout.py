@@ -60,7 +60,7 @@ _HAND_SIZES = {
     "pdc_object": 80,  # 4+4 pad, i64, f64, data, size, pdc_error (32), pin_
     "pdc_node_info": 1604,  # char[64], int, char[256] x 2, char[512] x 2 (align 4)
     "pdc_opts": 72,  # double, ptr, int+pad, ptr, int+pad, ptr, int+pad, ptr, ptr
-    "pdc_actor_opts": 80,  # double, ptr, int+pad, ptr, ptr, int, int, ptr, int+pad, ptr, ptr
+    "pdc_actor_opts": 88,  # double, ptr, int+pad, ptr, ptr, int, int, ptr, int+pad, ptr, ptr, int, int
     "pdc_method": 16,  # two pointers
     "pdc_actor_class": 32,  # four pointers
 }

@@ -179,6 +179,14 @@ static void s_after_node_death(pdc_actors_table_t *self, pdc_actor_row_t *r) {
     }
 }
 
+/* The creator sends a row again until it hears this (once it is on disk). */
+static void s_ack(pdc_actors_table_t *self, pdc_inbound_t *in) {
+    if (!in->msg.request_id)
+        return;
+    pdc_enc_begin(&self->enc, PDC_MSG_PONG, in->msg.request_id);
+    pdc_wire_reply(self->router, in, &self->enc);
+}
+
 static void s_on_state(pdc_actors_table_t *self, pdc_inbound_t *in) {
     pdc_actor_row_t row;
     pdc_actor_row_read(&in->msg.fields[PDC_ACTOR_STATE_ACTOR], &row);
@@ -187,8 +195,10 @@ static void s_on_state(pdc_actors_table_t *self, pdc_inbound_t *in) {
         if (!(e = s_add(self, row.id)))
             return;
     } else if (e->row.state == PDC_ACTOR_DEAD) {
-        if (row.state != PDC_ACTOR_DEAD)
+        if (row.state != PDC_ACTOR_DEAD) {
+            s_ack(self, in);
             return; /* dead is for good: a late report of a life before */
+        }
         self->dead--;
     }
     e->row = row;
@@ -198,6 +208,7 @@ static void s_on_state(pdc_actors_table_t *self, pdc_inbound_t *in) {
         s_after_node_death(self, &e->row);
     s_save(self, e);
     s_trim(self);
+    s_ack(self, in);
 }
 
 static void s_on_resolve(pdc_actors_table_t *self, pdc_inbound_t *in) {

@@ -1,10 +1,19 @@
-# What the namespace cluster tests share (sourced by test_cluster.sh and
-# test_jobs.sh): counting checks, failing with every node's log tail,
+# What the namespace cluster tests share (sourced by test_cluster.sh,
+# test_jobs.sh, test_partition.sh and test_chaos.sh): skipping without
+# namespaces, counting checks, failing with every node's log tail,
 # retrying a check, and starting a node on a test host with pdc start.
 # The sourcing script sets suite (its name in the summary line), hosts
 # (hosts.sh) and pdc (the pdc command).
 passed=0
 declare -a ids dirs
+# Exit 77 (meson's skip) with a message unless this can make namespaces.
+netns_or_skip() {
+    if [ "$(id -u)" != 0 ] || ! ip netns add "pdc-probe-$$" 2>/dev/null; then
+        echo "SKIP: network namespaces need root and ip netns"
+        exit 77
+    fi
+    ip netns del "pdc-probe-$$"
+}
 ok() {
     echo "ok: $*"
     passed=$((passed + 1))

@@ -29,11 +29,9 @@ tests=${PDC_TESTS_DIR:?run through meson test}
 lib=${PDC_TEST_LIB:?run through meson test}
 head=10.213.0.1:6380
 
-if [ "$(id -u)" != 0 ] || ! ip netns add "pdc-probe-$$" 2>/dev/null; then
-    echo "SKIP: network namespaces need root and ip netns"
-    exit 77
-fi
-ip netns del "pdc-probe-$$"
+# shellcheck source=common.sh
+source "$here/common.sh"
+netns_or_skip
 
 export PDC_SESSION_ROOT=/tmp/pdc-test/netns-$$
 # Requests no node can run fail after 2 s here, not 30 s.
@@ -46,8 +44,6 @@ cleanup() {
 }
 trap cleanup EXIT
 suite=netns
-# shellcheck source=common.sh
-source "$here/common.sh"
 
 cluster_status() { "$hosts" run 1 "$pdc" status --address "tcp://$head"; }
 status_says() { cluster_status | grep -q "$1"; }

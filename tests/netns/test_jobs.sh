@@ -27,11 +27,9 @@ tests=${PDC_TESTS_DIR:?run through meson test}
 lib=${PDC_TEST_LIB:?run through meson test}
 head=tcp://10.213.0.1:6380
 
-if [ "$(id -u)" != 0 ] || ! ip netns add "pdc-probe-$$" 2>/dev/null; then
-    echo "SKIP: network namespaces need root and ip netns"
-    exit 77
-fi
-ip netns del "pdc-probe-$$"
+# shellcheck source=common.sh
+source "$here/common.sh"
+netns_or_skip
 
 export PDC_SESSION_ROOT=/tmp/pdc-test/jobs-$$
 mkdir -p "$PDC_SESSION_ROOT"
@@ -44,8 +42,6 @@ cleanup() {
 }
 trap cleanup EXIT
 suite=jobs
-# shellcheck source=common.sh
-source "$here/common.sh"
 submit() { "$hosts" run 2 timeout 120 "$bin/pdc-submit" --address "$head" "$@"; }
 
 "$hosts" up 3

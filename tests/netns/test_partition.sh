@@ -22,11 +22,9 @@ tests=${PDC_TESTS_DIR:?run through meson test}
 lib=${PDC_TEST_LIB:?run through meson test}
 head=10.213.0.1:6380
 
-if [ "$(id -u)" != 0 ] || ! ip netns add "pdc-probe-$$" 2>/dev/null; then
-    echo "SKIP: network namespaces need root and ip netns"
-    exit 77
-fi
-ip netns del "pdc-probe-$$"
+# shellcheck source=common.sh
+source "$here/common.sh"
+netns_or_skip
 
 export PDC_SESSION_ROOT=/tmp/pdc-test/partition-$$
 mkdir -p "$PDC_SESSION_ROOT"
@@ -38,8 +36,6 @@ cleanup() {
 }
 trap cleanup EXIT
 suite=partition
-# shellcheck source=common.sh
-source "$here/common.sh"
 
 cluster_status() { "$hosts" run 0 "$pdc" status --address "tcp://$head"; }
 status_says() { cluster_status | grep -q "$1"; }
