@@ -13,7 +13,10 @@
               return i, and at the end the actor (whatever life it is in)
               must count M marks: every increment applied at least once.
 
-        chaos_driver --lib LIB --ledger FILE [--chain N] [--marks M]
+        chaos_driver --lib LIB --ledger FILE [--chain N] [--marks M] [--pace-ms P]
+
+    The marks go in batches of 100, P ms apart (default 0), so that the
+    work lasts as long as the nemesis needs.
 
     Prints "ok: ..." or "FAIL: ..." per check and exits 0 when all hold.
     Every wait has a timeout. */
@@ -24,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define WAIT_MS    120000
 #define CHAIN_SIZE (110 * 1024)
@@ -49,10 +53,11 @@ int main(int argc, char **argv) {
                                          {"ledger", required_argument, 0, 'f'},
                                          {"chain", required_argument, 0, 'c'},
                                          {"marks", required_argument, 0, 'm'},
+                                         {"pace-ms", required_argument, 0, 'p'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     const char *lib = NULL, *ledger = NULL;
-    long chain = 2000, marks = 2000;
+    long chain = 2000, marks = 2000, pace_ms = 0;
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
@@ -68,8 +73,12 @@ int main(int argc, char **argv) {
         case 'm':
             marks = atol(optarg);
             break;
+        case 'p':
+            pace_ms = atol(optarg);
+            break;
         default:
-            printf("usage: chaos_driver --lib LIB --ledger FILE [--chain N] [--marks M]\n");
+            printf("usage: chaos_driver --lib LIB --ledger FILE [--chain N] [--marks M] "
+                   "[--pace-ms P]\n");
             return c == 'h' ? 0 : 2;
         }
     }
@@ -104,6 +113,8 @@ int main(int argc, char **argv) {
     long right = 0;
     char first_bad[600] = "";
     for (long base = 0; a && base < marks; base += BATCH) {
+        if (base && pace_ms > 0)
+            usleep((useconds_t) pace_ms * 1000);
         pdc_ref refs[BATCH];
         long n = marks - base < BATCH ? marks - base : BATCH;
         for (long k = 0; k < n; k++)
