@@ -532,6 +532,11 @@ PDC_X_FIELD_ENUM(ACTOR_ROW)
 #define PDC_SAME_FIELD(a, b) ((int) (a) == (int) (b))
 
 /* Argument and result kinds inside PUSH_TASKS and TASK_RESULTS. */
+/* The end of a raylet's ERROR (PDC_EINVAL) to a sender that did not
+   REGISTER first; a client that did, on a connection the raylet lost
+   track of (a partition, a reconnect), registers again on seeing it. */
+#define PDC_NOT_REGISTERED_TEXT "before REGISTER: register first"
+
 /* An actor handle argument (PDC_ARG_ACTOR) is the string "ID@ENDPOINT",
    ID in 32 hex digits. */
 /* A stored object on another node (PDC_ARG_REMOTE) is the string

@@ -172,6 +172,10 @@ typedef struct pull pdc_pull_t;
 pdc_pull_t *pdc_client_pull_start(pdc_client *c, const uint8_t *id, const char *node);
 int pdc_client_pull_wait(pdc_client *c, pdc_pull_t *p, int64_t timeout_ms, char *why, size_t len);
 void pdc_remote_spilled_forget(pdc_client *c, uint64_t request, void *raylet);
+/* msg on sock is another node's raylet refusing a request because it does
+   not know this client (it dropped it during a partition): register there
+   again and ask the request again.  1 if so (msg is handled), else 0. */
+int pdc_remote_on_unregistered(pdc_client *c, const pdc_msg_t *msg, void *sock);
 void pdc_remote_on_redirect(pdc_client *c, uint64_t request, const char *node,
                             const char *endpoint);
 void pdc_remote_send(pdc_client *c); /* frees and pulls waiting to go out */

@@ -201,9 +201,12 @@ void pdc_io_on_raylet(pdc_peer_t *peer, void *sock, void *arg) {
         s_on_worker_died(c, pdc_f_id(&f[PDC_WORKER_DIED_WORKER_ID]),
                          (int) pdc_f_i(&f[PDC_WORKER_DIED_STATUS]));
     } else {
-        if (in.msg.type == PDC_MSG_LEASE_GRANT || in.msg.type == PDC_MSG_ERROR)
+        int reasked = pdc_remote_on_unregistered(c, &in.msg, sock);
+        if (!reasked && (in.msg.type == PDC_MSG_LEASE_GRANT || in.msg.type == PDC_MSG_ERROR))
             pdc_remote_spilled_forget(c, in.msg.request_id, sock);
-        if (!pdc_requests_answer(c, &c->requests, &in.msg, sock)) {
+        if (reasked) {
+            /* registered there again, and the request asked again */
+        } else if (!pdc_requests_answer(c, &c->requests, &in.msg, sock)) {
             if (in.msg.type == PDC_MSG_LEASE_GRANT) {
                 /* Nobody wants it (any more): give it straight back. */
                 pdc_enc_begin(&c->enc, PDC_MSG_LEASE_RETURN, 0);

@@ -43,8 +43,10 @@ typedef struct raylet_conn {
     pdc_client *client;
     char node[PDC_NODE_LEN];
     pdc_peer_t *peer;
-    int down;           /* it dropped (or never came up): node dead */
-    int connected_once; /* a later CONNECTED is a new connection */
+    int down;                 /* it dropped (or never came up): node dead */
+    int connected_once;       /* a later CONNECTED is a new connection */
+    uint64_t reregistered_ms; /* when it last registered again on a refusal */
+    int refusals;             /* refusals asked again since its last grant */
     uint64_t created_ms;
     struct raylet_conn *next;
 } raylet_conn_t;
@@ -151,6 +153,48 @@ static void s_register_holder(pdc_client *c, raylet_conn_t *r) {
 void *pdc_remote_raylet_sock(pdc_client *c, const char *node, const char *endpoint) {
     raylet_conn_t *r = s_raylet_conn(c, node, endpoint);
     return r && !r->down ? pdc_peer_sock(r->peer) : NULL;
+}
+
+/* Refusals of one raylet connection answered by registering again, before
+   one of its grants shows the registration holds: past this, they fail. */
+#define S_MAX_REREGISTERED 100
+
+int pdc_remote_on_unregistered(pdc_client *c, const pdc_msg_t *msg, void *sock) {
+    raylet_conn_t *r = c->raylets;
+    while (r && pdc_peer_sock(r->peer) != sock)
+        r = r->next;
+    if (!r)
+        return 0; /* the local raylet, or the head */
+    if (msg->type == PDC_MSG_LEASE_GRANT) {
+        r->refusals = 0; /* it knows this client */
+        return 0;
+    }
+    if (msg->type != PDC_MSG_ERROR || pdc_f_i(&msg->fields[PDC_ERROR_CODE]) != PDC_EINVAL)
+        return 0;
+    char why[512];
+    pdc_f_cstr(&msg->fields[PDC_ERROR_MESSAGE], why, sizeof why);
+    if (!strstr(why, PDC_NOT_REGISTERED_TEXT) || r->refusals >= S_MAX_REREGISTERED)
+        return 0;
+    /* Several requests sent before the REGISTER are refused one by one:
+       one REGISTER a heartbeat is enough, and each is asked again after
+       it on the same connection. */
+    uint64_t now = uv_now(&c->loop);
+    if (!r->reregistered_ms || now - r->reregistered_ms >= (uint64_t) c->cfg.heartbeat_ms) {
+        r->reregistered_ms = now;
+        pdc_warn("node %s's raylet no longer knew this client: registering again", r->node);
+        s_register_holder(c, r);
+    }
+    r->refusals++;
+    /* Asked again a heartbeat later, through the local raylet (as when a
+       node's connection drops): a raylet that rejoined may still see this
+       client's node as dead for a moment, and drop it again. */
+    for (spilled_t *x = c->spilled; x; x = x->next)
+        if (x->request == msg->request_id && x->raylet == r) {
+            x->raylet = NULL;
+            x->due = now + (uint64_t) c->cfg.heartbeat_ms;
+            return 1;
+        }
+    return pdc_requests_reask(c, &c->requests, msg->request_id, sock, PDC_LEASE_SPILLED);
 }
 
 void pdc_remote_spilled_forget(pdc_client *c, uint64_t request, void *raylet) {

@@ -192,7 +192,7 @@ static void s_on_register(raylet_t *self, pdc_inbound_t *in) {
 /* ERROR to a client that sent what before REGISTER (naming this node). */
 static void s_refuse_unregistered(raylet_t *self, void *sock, pdc_inbound_t *in, const char *what) {
     char why[200];
-    snprintf(why, sizeof why, "node %s: %s before REGISTER: register first", self->o.node_id, what);
+    snprintf(why, sizeof why, "node %s: %s " PDC_NOT_REGISTERED_TEXT, self->o.node_id, what);
     self->bad_messages++;
     pdc_wire_reply_error(sock, in, &self->enc, PDC_EINVAL, why);
 }

@@ -117,9 +117,10 @@ matmuls() {
     local round=0
     while kill -0 "$driver" 2>/dev/null; do
         round=$((round + 1))
-        "$hosts" run 0 env PDC_ADDRESS="tcp://$head" timeout "$bound" "$examples/pdc-example-matmul" \
+        echo "matmul round $round at $(date +%T.%N)"
+        "$hosts" run 0 env PDC_ADDRESS="tcp://$head" timeout -v "$bound" "$examples/pdc-example-matmul" \
             --n 384 --block 64 --seed "$round" --spread --timeout "$bound" || {
-            echo "matmul round $round failed"
+            echo "matmul round $round failed (exit $?)"
             return 1
         }
     done
