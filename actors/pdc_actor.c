@@ -26,9 +26,9 @@
 
     Restarts.  The creator of an actor with restarts left does not let a
     crash kill it: it goes back to PLACING (RESTARTING in the head's
-    table), asks for a new worker, and runs the constructor again with
-    the arguments it kept from the first creation (taken from the
-    creation task when it finished), into the same creation result, so
+    table), asks for a new worker, and runs the creation again (the
+    finished creation task, which it kept through its hook's keep) into
+    the same creation result, so
     pdc_actor_ready waits for the new constructor.  The calls it had in
     flight go back to the front of its queue while they have retries
     left (max_task_retries), or fail.  The creator reports every change
@@ -101,16 +101,14 @@ struct pdc_actor {
     int dead_code;
     char dead_why[256];
     /* Restarts (see the top). */
-    int max_restarts, max_task_retries; /* -1: without limit */
-    uint64_t restarts;                  /* how many times it was created again */
-    int constructed;                    /* this life's constructor ran */
-    task_arg_t *ctor_args;              /* the creator's, kept to build it again */
-    size_t nctor_args;
+    int max_restarts, max_task_retries;   /* -1: without limit */
+    uint64_t restarts;                    /* how many times it was created again */
+    int constructed;                      /* this life's constructor ran */
+    task_t *ctor;                         /* the finished creation, kept to build it again */
     conn_t *broken;                       /* the connection to a life that ended, to close */
     char broken_endpoint[PATH_MAX];       /* a holder's: where the actor was */
     int64_t resolve_at, resolve_deadline; /* a holder's next ACTOR_RESOLVE, and its limit */
     char crash_why[256];                  /* why the last life ended */
-    int ctor_kept;                        /* ctor_args hold the constructor's arguments */
     int report;                           /* ACTOR_STATE to send to the head */
     uint64_t report_request;              /* the last one sent, until the head answers */
     uint64_t report_sent_ms;              /* when (sent again after node_timeout_ms)  */
@@ -214,7 +212,7 @@ static void s_take_back_inflight(pdc_client *c, pdc_actor *a, const char *why) {
 static int s_restartable(pdc_client *c, const pdc_actor *a) {
     return a->owned && a->state != A_DEAD && a->max_restarts != 0 &&
            (a->max_restarts < 0 || a->restarts < (uint64_t) a->max_restarts) &&
-           (a->ctor_kept || a->create || a->inflight.head) && !pdc_owner_raylet_lost(c);
+           (a->ctor || a->create || a->inflight.head) && !pdc_owner_raylet_lost(c);
 }
 
 /* a's worker died: place and build it again (mutex held). */
@@ -235,19 +233,12 @@ static void s_restart(pdc_client *c, pdc_actor *a, const char *why) {
     }
     s_take_back_inflight(c, a, why);
     if (!a->create) {
+        /* The kept creation runs again: the same arguments, result and id. */
+        task_t *t = a->ctor;
+        a->ctor = NULL;
         a->refs++; /* the creation holds the handle */
-        task_t *t = pdc_graph_task_rerun(c, a->ready, a->library, a->cls, a->ctor_args,
-                                         a->nctor_args, &s_hook, a);
-        if (!t) {
-            a->refs--;
-            s_die(c, a, PDC_ENOMEM, "out of memory restarting the actor");
-            return;
-        }
-        a->ctor_args = NULL;
-        a->nctor_args = 0;
-        a->ctor_kept = 0;
         a->create = t;
-        pdc_graph_submit(c, t);
+        pdc_graph_rerun(c, t);
         if (a->state == A_DEAD)
             return; /* an argument of the constructor failed meanwhile */
     }
@@ -450,17 +441,20 @@ static void s_task_done(pdc_client *c, task_t *t) {
     }
     a->constructed = 1;
     a->report = 1;
-    if (a->max_restarts != 0 && !a->ctor_kept) {
-        /* Its arguments, for a restart: taken from the task before it goes. */
-        a->ctor_args = t->args;
-        a->nctor_args = t->nargs;
-        a->ctor_kept = 1;
-        t->args = NULL;
-        t->nargs = 0;
-    }
 }
 
-static const pdc_task_hook_t s_hook = {s_task_ready, s_task_done};
+/* A restartable actor keeps its finished creation, to run it again. */
+static int s_task_keep(pdc_client *c, task_t *t) {
+    (void) c;
+    pdc_actor *a = t->hook_ctx;
+    if (t->result != a->ready || t->result->state != OBJ_READY || a->max_restarts == 0 ||
+        a->state == A_DEAD || a->ctor)
+        return 0;
+    a->ctor = t;
+    return 1;
+}
+
+static const pdc_task_hook_t s_hook = {s_task_ready, s_task_done, s_task_keep};
 
 /* ---- Called by the client core (pdc_actor_owner.h) -------------------- */
 
@@ -645,11 +639,9 @@ static const pdc_request_ops_t s_request_ops = {"an actor's placement", s_on_ans
 
 /* A dead actor: drop its name, close its connection once a kill went. */
 static void s_pump_dead(pdc_client *c, pdc_actor *a) {
-    if (a->ctor_kept) {
-        pdc_graph_args_free(c, a->ctor_args, a->nctor_args);
-        a->ctor_args = NULL;
-        a->nctor_args = 0;
-        a->ctor_kept = 0;
+    if (a->ctor) {
+        pdc_graph_free(c, a->ctor);
+        a->ctor = NULL;
     }
     if (a->owned && a->name[0] && a->name_registered >= 0) {
         s_name_message(c, a, PDC_MSG_ACTOR_NAME_DROP, NULL);
@@ -805,8 +797,8 @@ void pdc_actors_free(pdc_client *c) {
     while (*list) {
         pdc_actor *a = *list;
         *list = a->next;
-        if (a->ctor_kept)
-            pdc_graph_args_free(c, a->ctor_args, a->nctor_args);
+        if (a->ctor)
+            pdc_graph_free(c, a->ctor);
         if (a->ready)
             pdc_obj_unref(c, a->ready);
         if (a->conn)

@@ -65,7 +65,7 @@ static void s_done(pdc_client *c, task_t *t) {
     s_done_seen[s_ndone++ % MAX_SEEN] = t;
 }
 
-static const pdc_task_hook_t s_hook = {s_ready, s_done};
+static const pdc_task_hook_t s_hook = {s_ready, s_done, NULL};
 
 static void s_reset(void) {
     s_nready = s_ndone = 0;

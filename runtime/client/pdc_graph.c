@@ -64,20 +64,16 @@ const char *pdc_graph_name(const task_t *t, char *buf, size_t len) {
     return buf;
 }
 
-void pdc_graph_args_free(pdc_client *c, task_arg_t *args, size_t nargs) {
-    for (size_t i = 0; i < nargs; i++) {
-        if (args[i].actor)
-            pdc_actor_arg_release(c, args[i].actor);
-        if (args[i].ref)
-            pdc_obj_unref(c, args[i].ref);
-        else
-            free(args[i].data);
-    }
-    free(args);
-}
-
 void pdc_graph_free(pdc_client *c, task_t *t) {
-    pdc_graph_args_free(c, t->args, t->nargs);
+    for (size_t i = 0; i < t->nargs; i++) {
+        if (t->args[i].actor)
+            pdc_actor_arg_release(c, t->args[i].actor);
+        if (t->args[i].ref)
+            pdc_obj_unref(c, t->args[i].ref);
+        else
+            free(t->args[i].data);
+    }
+    free(t->args);
     free(t);
 }
 
@@ -159,7 +155,7 @@ void pdc_graph_finish(pdc_client *c, task_t *t) {
         o->ndependents = o->capdependents = 0;
     }
     o->ready_seq = ++c->graph_seq;
-    if (!pdc_lineage_keep(c, t))
+    if (!(t->hook->keep && t->hook->keep(c, t)) && !pdc_lineage_keep(c, t))
         pdc_graph_free(c, t);
     pthread_cond_broadcast(&c->cv);
     pdc_obj_unref(c, o); /* the task's hold on its result */
@@ -198,20 +194,16 @@ void pdc_graph_rewait(pdc_client *c, task_t *t) {
         s_ready(c, t);
 }
 
+void pdc_graph_rerun(pdc_client *c, task_t *t) {
+    obj_t *o = t->result;
+    o->state = OBJ_PENDING;
+    o->stored = 0;
+    o->task = t;
+    o->refs++; /* the task's hold on its result, as at submission */
+    pdc_graph_rewait(c, t);
+}
+
 void pdc_graph_submit(pdc_client *c, task_t *t) {
-    if (t->failed_dep) {
-        obj_t *dep = t->failed_dep;
-        t->failed_dep = NULL;
-        if (dep->state == OBJ_FAILED) {
-            s_dep_done(c, t, dep);
-            return;
-        }
-        char fn[1024];
-        pdc_obj_fail(t->result, PDC_ENOMEM, pdc_graph_name(t, fn, sizeof fn), "",
-                     "out of memory for the task's dependencies");
-        pdc_graph_finish(c, t);
-        return;
-    }
     if (t->state == T_WAITING && t->pending_deps == 0)
         s_ready(c, t);
 }
@@ -368,43 +360,6 @@ task_t *pdc_graph_task_new(pdc_client *c, const char *library, const char *funct
         t->pending_deps = 1;
         s_dep_done(c, t, failed);
         return NULL;
-    }
-    return t;
-}
-
-task_t *pdc_graph_task_rerun(pdc_client *c, obj_t *result, const char *library,
-                             const char *function, task_arg_t *args, size_t nargs,
-                             const pdc_task_hook_t *hook, void *hook_ctx) {
-    (void) c;
-    task_t *t = calloc(1, sizeof *t);
-    if (!t)
-        return NULL;
-    memcpy(t->id, result->id, PDC_ID_LEN);
-    t->library = library;
-    t->function = function;
-    t->nargs = nargs;
-    t->args = args;
-    t->hook = hook;
-    t->hook_ctx = hook_ctx;
-    t->result = result;
-    t->state = T_WAITING;
-    result->state = OBJ_PENDING;
-    result->type = PDC_T_NIL;
-    result->refs++; /* the task's */
-    result->task = t;
-    obj_t *failed = NULL;
-    for (size_t i = 0; i < nargs && !failed; i++) {
-        obj_t *dep = args[i].ref;
-        if (dep && dep->state == OBJ_FAILED)
-            failed = dep;
-        else if (dep && dep->state == OBJ_PENDING && s_depend(t, dep))
-            failed = dep; /* out of memory: treated below */
-    }
-    if (failed) {
-        /* Fails when submitted, as a new task whose argument failed. */
-        s_undepend(t);
-        t->pending_deps = 1;
-        t->failed_dep = failed;
     }
     return t;
 }

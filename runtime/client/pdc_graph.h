@@ -45,10 +45,15 @@ typedef struct pdc_task_list {
     size_t count;
 } pdc_task_list_t;
 
-/* The layer that sends a task: told when it may go, and when it ends. */
+/* The layer that sends a task: told when it may go, and when it ends.
+   keep (may be NULL): the finished task is offered to its layer, which
+   may take it (1) to run it again later (pdc_graph_rerun), as the actor
+   layer keeps an actor's creation to restart it; otherwise (0) it is
+   lineage's or freed. */
 typedef struct {
     void (*ready)(pdc_client *c, task_t *t);
     void (*done)(pdc_client *c, task_t *t);
+    int (*keep)(pdc_client *c, task_t *t);
 } pdc_task_hook_t;
 
 struct task {
@@ -57,7 +62,6 @@ struct task {
     size_t nargs;
     task_arg_t *args;
     int pending_deps;
-    obj_t *failed_dep; /* a rerun's argument that failed before it was submitted */
     int retries_left;
     task_state state;
     obj_t *result;
@@ -80,19 +84,6 @@ struct task {
 task_t *pdc_graph_task_new(pdc_client *c, const char *library, const char *function,
                            const pdc_value *args, size_t nargs, const pdc_task_hook_t *hook,
                            void *hook_ctx, pdc_ref *ref);
-/* A task that runs library:function again into result, an object of
-   this client whose producing task ended (a restarted actor's
-   creation): result goes back to pending and is the task's again.  The
-   task takes args (nargs of them, as a finished task left them: the
-   arguments it holds are moved, and freed with it).  NULL when out of
-   memory (args are then still the caller's).  Not ready until
-   pdc_graph_submit; an argument that failed meanwhile fails it then. */
-task_t *pdc_graph_task_rerun(pdc_client *c, obj_t *result, const char *library,
-                             const char *function, task_arg_t *args, size_t nargs,
-                             const pdc_task_hook_t *hook, void *hook_ctx);
-/* Free arguments taken from a finished task (as pdc_graph_task_rerun
-   would with its task). */
-void pdc_graph_args_free(pdc_client *c, task_arg_t *args, size_t nargs);
 /* Hand t to its hook once its arguments are ready (now, or when they
    become ready). */
 void pdc_graph_submit(pdc_client *c, task_t *t);
@@ -110,6 +101,9 @@ void pdc_graph_free(pdc_client *c, task_t *t);
    its arguments that are pending, then hand it to its hook; an argument
    that failed fails it. */
 void pdc_graph_rewait(pdc_client *c, task_t *t);
+/* t finished and was kept (its layer's keep, or lineage): run it again
+   into the same result object, which is pending and t's again. */
+void pdc_graph_rerun(pdc_client *c, task_t *t);
 
 /* Put t at the back (or the front) of list; take it out of its list. */
 void pdc_task_list_push(pdc_task_list_t *list, task_t *t, int front);

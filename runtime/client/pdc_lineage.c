@@ -154,11 +154,7 @@ int pdc_lineage_rebuild(pdc_client *c, obj_t *o, const char *why) {
              hex, fn, why, t->retries_left);
     s_unlist(c, t);
     o->lineage = NULL;
-    o->state = OBJ_PENDING;
-    o->stored = 0;
-    o->task = t;
-    o->refs++; /* the task's hold on its result, as at submission */
-    pdc_graph_rewait(c, t);
+    pdc_graph_rerun(c, t);
     pthread_cond_broadcast(&c->cv);
     pdc_client_wake(c);
     return o->state == OBJ_FAILED ? o->err.code : PDC_OK;

@@ -108,7 +108,7 @@ static void s_task_done(pdc_client *c, task_t *t) {
         pdc_task_list_remove(t);
 }
 
-static const pdc_task_hook_t s_hook = {s_task_ready, s_task_done};
+static const pdc_task_hook_t s_hook = {s_task_ready, s_task_done, NULL};
 
 /* ---- Leases ----------------------------------------------------------- */
 
