@@ -689,15 +689,15 @@ static void s_pump_placed(pdc_client *c, pdc_actor *a) {
     /* The endpoint goes to the head until it answers: one sent as the
        head dies is lost, and lookups would find the actor "being
        placed" for ever. */
-    uint64_t now = (uint64_t) zclock_mono();
     if (a->owned && a->name[0] && a->constructed &&
         (!a->name_registered ||
          (a->name_registered == 1 &&
-          now >= a->name_sent_ms + (uint64_t) pdc_owner_config(c)->node_timeout_ms))) {
+          (uint64_t) zclock_mono() >=
+              a->name_sent_ms + (uint64_t) pdc_owner_config(c)->node_timeout_ms))) {
         s_name_message(c, a, PDC_MSG_ACTOR_NAME_REGISTER,
                        *a->public_endpoint ? a->public_endpoint : a->endpoint);
         a->name_registered = 1;
-        a->name_sent_ms = now;
+        a->name_sent_ms = (uint64_t) zclock_mono();
     }
     size_t ready = 0;
     for (task_t *t = a->queue.head; t && t->state == T_QUEUED; t = t->next)
