@@ -290,6 +290,16 @@ static void s_refuse(pdc_leases_t *self, request_t *req, int code, const char *w
     free(req);
 }
 
+/* The same, for a requester that may be gone: not logged (why starts
+   with this node's id). */
+static void s_refuse_quietly(pdc_leases_t *self, request_t *req, int code, const char *why) {
+    char full[512];
+    snprintf(full, sizeof full, "node %s: LEASE_REQUEST %s", self->node_id, why);
+    pdc_wire_send_error(self->router, req->owner.bytes, req->owner.len, &self->enc, req->request_id,
+                        code, full);
+    free(req);
+}
+
 /* Send req's holder to ask target instead (LEASE_REDIRECT).  Takes req. */
 static void s_redirect(pdc_leases_t *self, request_t *req, const pdc_view_node_t *target) {
     self->spilled++;
@@ -470,7 +480,15 @@ void pdc_leases_release_holder(pdc_leases_t *self, const pdc_rid_t *rid) {
             request_t *r = *q;
             if (pdc_rid_is(&r->owner, rid->bytes, rid->len)) {
                 *q = r->next;
-                free(r);
+                /* A holder on another node may live on (its node only
+                   looked dead: a partition): told, it registers again and
+                   asks again, where silence would leave it waiting. */
+                if (r->remote)
+                    s_refuse_quietly(
+                        self, r, PDC_EINVAL,
+                        "dropped with its holder, as if sent " PDC_NOT_REGISTERED_TEXT);
+                else
+                    free(r);
             } else {
                 q = &r->next;
             }

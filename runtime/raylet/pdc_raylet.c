@@ -89,7 +89,8 @@ typedef struct {
     pdc_daemon_signals_t signals;
     int stopping;
     uint64_t bad_messages;
-    unsigned rounds; /* of housekeeping */
+    unsigned rounds;          /* of housekeeping */
+    uint64_t reregistered_ms; /* when an ERROR of the head last made it register again */
 } raylet_t;
 
 static void *s_router(raylet_t *self) {
@@ -411,10 +412,18 @@ static void s_on_head(pdc_zwatch_t *watch, void *sock, void *arg) {
     else if (in.msg.type == PDC_MSG_JOB_START || in.msg.type == PDC_MSG_JOB_STOP)
         pdc_job_runner_on_head(self->jobs, &in);
     else if (in.msg.type == PDC_MSG_ERROR) {
-        char why[256];
-        pdc_warn("head: %s; registering again",
-                 pdc_f_cstr(&in.msg.fields[PDC_ERROR_MESSAGE], why, sizeof why));
-        s_register_with_head(self);
+        /* Heartbeats queued while the head was out of reach are refused
+           one by one when it is back: one REGISTER a heartbeat answers
+           them all. */
+        uint64_t now = uv_now(self->loop);
+        if (!self->reregistered_ms ||
+            now - self->reregistered_ms >= (uint64_t) self->o.cfg.heartbeat_ms) {
+            char why[256];
+            pdc_warn("head: %s; registering again",
+                     pdc_f_cstr(&in.msg.fields[PDC_ERROR_MESSAGE], why, sizeof why));
+            self->reregistered_ms = now;
+            s_register_with_head(self);
+        }
     }
     pdc_inbound_close(&in);
 }
