@@ -1,7 +1,8 @@
 /*  bench_tasks: the remote functions of the microbenchmark, as in Ray's
     ray_perf.py: a no-op returning b"ok", a task that puts 100 small
     objects, and a "client" task that submits n no-ops and gets them all
-    (Ray uses client actors for the multi-client metric); and for the
+    (Ray uses client actors for the multi-client metric), a task that
+    puts ten 80 MiB buffers; and for the
     cluster benchmark 10 ms sleeps and large objects made where they run. */
 #include <pdc.h>
 
@@ -25,6 +26,25 @@ PDC_FUNCTION(put_small_100) {
             return pdc_fail(t, "put failed: %s", pdc_last_error(c));
     }
     return pdc_return_i64(t, 100);
+}
+
+/* multi_client_put_gigabytes: ten puts of 80 MiB (Ray: np.zeros of 10 Mi
+   int64 each time; here one zeroed buffer per worker, warm after its
+   first use, as Ray's zeros read the kernel's zero page). */
+#define PUT_GIGABYTES_BYTES ((size_t) 80 << 20)
+PDC_FUNCTION(put_gigabytes_10) {
+    static void *buffer;
+    if (!buffer && !(buffer = calloc(1, PUT_GIGABYTES_BYTES)))
+        return pdc_fail(t, "out of memory for 80 MiB");
+    pdc_client *c = pdc_task_client(t);
+    for (int i = 0; i < 10; i++) {
+        int status;
+        pdc_ref r = pdc_put(c, PDC_BYTES(buffer, PUT_GIGABYTES_BYTES), &status);
+        pdc_ref_release(c, r);
+        if (status != PDC_OK)
+            return pdc_fail(t, "put of 80 MiB failed: %s", pdc_last_error(c));
+    }
+    return pdc_return_i64(t, 10);
 }
 
 PDC_FUNCTION(small_value_batch) {

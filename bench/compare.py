@@ -56,6 +56,7 @@ GROUPS = [
         "single_client_put_calls_Plasma_Store",
         "multi_client_put_calls_Plasma_Store",
         "single_client_put_gigabytes",
+        "multi_client_put_gigabytes",
     ]),
     ("tasks", [
         "single_client_tasks_and_get_batch",
@@ -298,7 +299,7 @@ def make_report(args, pdc, ray, notes, status, started, pdc_py=None, py_skipped=
         "- Ray: ray==%s, `ray.init(num_cpus=%d)`, bench/ray_microbench.py" % (RAY_VERSION, os.cpu_count() or 1),
         "- mode: %s; order: %s" % ("quick (smoke run, short rounds)" if args.quick else "full (1 s warm-up, 4 rounds >= 2 s)",
                                   "one run each" if args.no_alternate else "alternating per group"),
-        "- units: operations per second (single_client_put_gigabytes: GB/s); "
+        "- units: operations per second (*_put_gigabytes: GB/s); "
         "mean ± std of the rounds; pdc/Ray > 1 means pdc is faster",
         "- skipped: metrics a side says it skipped (their notes below say why)",
     ]

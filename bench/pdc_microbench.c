@@ -36,7 +36,7 @@
 typedef struct {
     pdc_client *c;
     const char *lib;
-    pdc_fn small_value, put_small_100, small_value_batch, round_robin_calls;
+    pdc_fn small_value, put_small_100, put_gigabytes_10, small_value_batch, round_robin_calls;
     pdc_ref put_ref;
     void *big;
     /* Actor metrics: servers and clients made by the metric's setup. */
@@ -99,6 +99,10 @@ static void op_put_gigabytes(bench_t *b) {
     if (status != PDC_OK)
         s_die(b, "put 800 MiB");
     pdc_ref_release(b->c, r);
+}
+
+static void op_multi_put_gigabytes(bench_t *b) {
+    s_submit_and_get(b, b->put_gigabytes_10, 10);
 }
 
 static void op_tasks_batch(bench_t *b) {
@@ -240,6 +244,7 @@ static const metric_t s_metrics[] = {
     {"single_client_put_calls_Plasma_Store", op_put_calls, 1},
     {"multi_client_put_calls_Plasma_Store", op_multi_put, 1000},
     {"single_client_put_gigabytes", op_put_gigabytes, 8 * 0.1},
+    {"multi_client_put_gigabytes", op_multi_put_gigabytes, 10 * 8 * 0.1},
     {"memcpy_shm_prefaulted_gigabytes", op_memcpy_shm, 8 * 0.1},
     {"single_client_tasks_and_get_batch", op_tasks_batch, 1},
     {"single_client_wait_1k_refs", op_wait_1k, 1},
@@ -359,6 +364,7 @@ int main(int argc, char **argv) {
         return 1;
     b.small_value = pdc_function(b.c, lib, "small_value");
     b.put_small_100 = pdc_function(b.c, lib, "put_small_100");
+    b.put_gigabytes_10 = pdc_function(b.c, lib, "put_gigabytes_10");
     b.small_value_batch = pdc_function(b.c, lib, "small_value_batch");
     b.round_robin_calls = pdc_function(b.c, lib, "round_robin_calls");
     b.lib = lib;

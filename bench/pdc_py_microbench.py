@@ -49,6 +49,9 @@ SKIPPED_C = {
     "multi_client_put_calls_Plasma_Store":
         "Ray's clients are 10 tasks that each put 100 objects; a putting task would be "
         "Python code running as a task (not available yet)",
+    "multi_client_put_gigabytes":
+        "Ray's clients are 10 tasks that each put 10 x 80 MiB; a putting task would be "
+        "Python code running as a task (not available yet)",
     "1_n_actor_calls_async":
         "Ray's client is an actor that calls the n actors; that client would be a Python "
         "actor (not available yet)",
@@ -265,6 +268,12 @@ def python_work():
             pdc.put(0)
 
     @pdc.remote
+    def put_gigabytes_10():
+        import numpy as np
+        for _ in range(10):
+            pdc.put(np.zeros(10 * 1024 * 1024, dtype=np.int64))
+
+    @pdc.remote
     class Actor:
         def small_value(self):
             return b"ok"
@@ -298,7 +307,8 @@ def python_work():
         k = len(actors)
         pdc.get([actors[i % k].small_value.remote() for i in range(n)])
 
-    return {"small_value": small_value, "put_small_100": put_small_100, "Actor": Actor,
+    return {"small_value": small_value, "put_small_100": put_small_100,
+            "put_gigabytes_10": put_gigabytes_10, "Actor": Actor,
             "Client": Client, "round_robin_calls": round_robin_calls}
 
 
@@ -309,6 +319,15 @@ def setup_multi_client_put_calls_Plasma_Store(ctx):
     def op():
         pdc.get([f.remote() for _ in range(10)])
     return op, 1000, None
+
+
+def setup_multi_client_put_gigabytes(ctx):
+    # Ray: 10 tasks x 10 puts of 80 MiB, counted as 10 * 8 * 0.1 "GB".
+    f = ctx["put_gigabytes_10"]
+
+    def op():
+        pdc.get([f.remote() for _ in range(10)])
+    return op, 10 * 8 * 0.1, None
 
 
 def setup_single_client_tasks_and_get_batch(ctx):

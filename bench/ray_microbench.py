@@ -45,6 +45,7 @@ NON_ACTOR_METRICS = [
     "single_client_put_calls_Plasma_Store",
     "multi_client_put_calls_Plasma_Store",
     "single_client_put_gigabytes",
+    "multi_client_put_gigabytes",
     "single_client_tasks_and_get_batch",
     "single_client_wait_1k_refs",
     "single_client_tasks_sync",
@@ -149,6 +150,13 @@ def define_remotes():
         for _ in range(100):
             ray.put(0)
 
+    @ray.remote
+    def put_gigabytes_10():
+        # multi client put gigabytes: each task puts 10 x 80 MiB.
+        import numpy as np
+        for _ in range(10):
+            ray.put(np.zeros(10 * 1024 * 1024, dtype=np.int64))
+
     @ray.remote(num_cpus=0)
     class Actor:
         def small_value(self):
@@ -185,7 +193,8 @@ def define_remotes():
         k = len(actors)
         ray.get([actors[i % k].small_value.remote() for i in range(n)])
 
-    R.update(small_value=small_value, put_small_100=put_small_100, Actor=Actor,
+    R.update(small_value=small_value, put_small_100=put_small_100,
+             put_gigabytes_10=put_gigabytes_10, Actor=Actor,
              Client=Client, round_robin_calls=round_robin_calls)
 
 
@@ -223,6 +232,13 @@ def setup_single_client_put_gigabytes(ctx):
     del ref
     log("  note: single_client_put_gigabytes first (cold) put: %.3f GB/s (%.3f s)" % (0.8 / dt, dt))
     return (lambda: ray.put(arr)), 8 * 0.1, []
+
+
+def setup_multi_client_put_gigabytes(ctx):
+    # 10 tasks x 10 puts of 80 MiB; Ray counts 10 * 8 * 0.1 "GB".
+    def op():
+        ray.get([R["put_gigabytes_10"].remote() for _ in range(10)])
+    return op, 10 * 8 * 0.1, []
 
 
 def setup_single_client_tasks_and_get_batch(ctx):

@@ -77,7 +77,9 @@
     Every stored object has a small header before its bytes that records
     its type (pdc_type) so readers know what they hold.  Data pointers
     returned by get and reserve are 64-byte aligned for objects larger
-    than an LMDB page.
+    than an LMDB page.  A put of 1 MiB or more places the data at its
+    source's offset within a 4 KiB page (rounded down to 64 bytes), where
+    glibc's large copy runs at full speed; a reserve, at a page boundary.
 
     Thread safety: a pdc_store_t may be used from several threads at once.
     A pin may be released from any thread.  Reads of a shard (get,
@@ -90,7 +92,7 @@
     is refused with PDC_EINVAL; the shard is the one written: shard 0 for
     any large object, and for a delete the shard that holds the object,
     so a delete of an absent id is PDC_ENOTFOUND).  One object is at most
-    4 GiB - 65 bytes (LMDB keeps value sizes in 32 bits).  Never use a
+    4 GiB - 4161 bytes (LMDB keeps value sizes in 32 bits).  Never use a
     store across fork: the child opens its own.
 */
 #ifndef PDC_STORE_H_INCLUDED
