@@ -67,6 +67,7 @@
 */
 
 #include "pdc_store.h"
+#include "pdc_spill.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -139,6 +140,9 @@
 #define S_COUNTER_KEYLEN 1
 /* The shard of every object of at least PDC_STORE_LARGE_OBJECT bytes. */
 #define S_LARGE_SHARD 0u
+/* How many times a write refused for want of room is tried again after
+   spilling (s_room_again): others may take the room meanwhile. */
+#define S_ROOM_TRIES 3
 /* The most objects one write transaction of pdc_store_delete_prefix
    deletes: it holds the shard's write lock, so other writers of the shard
    wait at most this many deletes, and LMDB's dirty pages of one
@@ -171,14 +175,22 @@ typedef struct {
     uint16_t type;   /* pdc_type                                      */
     uint16_t offset; /* where the data starts, from the value start   */
     uint64_t size;   /* bytes of data                                 */
-    uint32_t state;  /* S_STATE_*; atomic: see s_state_load           */
+    uint32_t flags;  /* S_FLAG_*                                      */
     uint32_t spare;  /* zero                                          */
+    uint32_t state;  /* S_STATE_*; atomic: see s_state_load           */
+    /* Of a tracked value only (s_tracked: on overflow pages, which stay
+       where they are while the value lives), written outside any write
+       transaction by every reader, atomically: */
+    uint32_t pins;    /* gets not yet unpinned, in every process       */
+    uint64_t used_ms; /* the last get, or the put: CLOCK_MONOTONIC ms  */
 } s_header_t;
+_Static_assert(sizeof(s_header_t) <= S_HDR_AREA - 16, "the header fits a small value's area");
 #define S_HDR_SIZE ((size_t) sizeof(s_header_t))
 /* The header bytes before state: what s_header_read copies plainly. */
 #define S_HDR_FIXED      ((size_t) offsetof(s_header_t, state))
 #define S_STATE_SEALED   0u /* an ordinary object: visible               */
 #define S_STATE_UNSEALED 1u /* being received: invisible until sealed    */
+#define S_FLAG_COPY      1u /* a copy of an object of another node       */
 
 /* One shard's slot in the shared inflight file.  bytes is 0 when the
    shard has no reservation in flight; then id means nothing. */
@@ -197,6 +209,7 @@ _Static_assert(PDC_ID_SIZE == 2 * sizeof(uint64_t), "an id is 16 bytes");
    is counted on, so many pins share one handle.  Under the shard's
    snap_lock. */
 struct pdc_store_pin {
+    uint32_t kind; /* S_PIN_SNAPSHOT (0)                             */
     MDB_txn *txn;
     unsigned shard;
     size_t pins;                  /* pins counted here; > 0: in the pinned list  */
@@ -214,6 +227,17 @@ struct pdc_store_reservation {
     pdc_store_reservation_t *next_held; /* the owner's other ones      */
 };
 
+/* The pin handle of a get of a tracked object (s_tracked): its count in
+   the object's header goes back at unpin, then the snapshot's.  kind is
+   the first field of both handles. */
+#define S_PIN_SNAPSHOT 0u
+#define S_PIN_OBJECT   0x4f42504eu
+typedef struct {
+    uint32_t kind; /* S_PIN_OBJECT */
+    pdc_store_pin_t *snapshot;
+    void *value;
+} s_object_pin_t;
+
 /* The reservations the calling thread holds.  A thread that holds a
    shard's write lock and asks for it again would wait on itself for
    ever; this list turns that into PDC_EINVAL. */
@@ -226,8 +250,9 @@ typedef struct s_unsealed {
     unsigned shard;
     pdc_type type;
     size_t size;
-    void *value; /* in place: the value in the map (its header)    */
-    void *buf;   /* staged: the bytes so far; NULL when in place    */
+    uint32_t flags; /* S_FLAG_* of its header                        */
+    void *value;    /* in place: the value in the map (its header)    */
+    void *buf;      /* staged: the bytes so far; NULL when in place    */
     struct s_unsealed *next;
 } s_unsealed_t;
 
@@ -262,6 +287,7 @@ struct pdc_store {
     unsigned opened; /* shards whose environment is open         */
     pthread_mutex_t unsealed_lock;
     s_unsealed_t *unsealed; /* objects being received, any shard   */
+    char *spill_dir;        /* NULL: no spilling (pdc_spill.h)      */
 };
 
 /* ------------------------------------------------------------------------
@@ -424,14 +450,39 @@ static void s_state_store(void *value, uint32_t state) {
     __atomic_store_n((uint32_t *) p, state, __ATOMIC_RELEASE);
 }
 
-/* Check a stored value; fills hdr.  0 or -1.  The fields before state
-   never change once committed: a plain copy; state is loaded apart. */
+/* Whether the value v is tracked: on overflow pages (larger than a page:
+   never in a leaf, where LMDB moves values about), which stay where they
+   are while the value lives, so that every reader may count its pins and
+   note its last use in the header (s_pins_of, s_used_of). */
+static int s_tracked(const pdc_store_t *self, const MDB_val *v) {
+    return v->mv_size > self->page_size && (uintptr_t) v->mv_data % 8 == 0;
+}
+
+static uint32_t *s_pins_of(void *value) {
+    return (uint32_t *) ((char *) value + offsetof(s_header_t, pins));
+}
+
+static uint64_t *s_used_of(void *value) {
+    return (uint64_t *) ((char *) value + offsetof(s_header_t, used_ms));
+}
+
+static uint64_t s_now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
+}
+
+/* Check a stored value; fills hdr (not pins and used_ms).  0 or -1.  The
+   fields before state never change once committed: a plain copy; state
+   is loaded apart. */
 static int s_header_read(const MDB_val *v, s_header_t *hdr) {
     if (v->mv_size < S_HDR_AREA)
         return -1;
     memcpy(hdr, v->mv_data, S_HDR_FIXED);
     hdr->state = s_state_load(v->mv_data);
     hdr->spare = 0;
+    hdr->pins = 0;
+    hdr->used_ms = 0;
     if (hdr->magic != S_MAGIC || hdr->size > v->mv_size || hdr->offset < S_HDR_SIZE ||
         hdr->offset > s_hdr_area(hdr->size) || hdr->size + s_hdr_area(hdr->size) != v->mv_size ||
         (hdr->state != S_STATE_SEALED && hdr->state != S_STATE_UNSEALED))
@@ -1054,6 +1105,8 @@ static int s_conf_write(pdc_store_t *self, char *err, size_t errlen) {
             "# pdc object store; written by pdc_store_create, do not edit\n"
             "version %d\ncapacity %zu\nshards %u\nmax_readers %u\n",
             S_CONF_VERSION, self->capacity, self->nshards, self->max_readers);
+    if (self->spill_dir)
+        fprintf(f, "spill_dir %s\n", self->spill_dir);
     int bad = ferror(f);
     bad |= fclose(f) != 0;
     if (bad || rename(tmp, path) != 0) {
@@ -1066,12 +1119,14 @@ static int s_conf_write(pdc_store_t *self, char *err, size_t errlen) {
 }
 
 static int s_conf_read(const char *dir, size_t *capacity, unsigned *shards, unsigned *readers,
-                       char *err, size_t errlen) {
-    char path[PATH_MAX], line[256];
+                       char *spill_dir, size_t spill_len, char *err, size_t errlen) {
+    char path[PATH_MAX], line[PATH_MAX + 32];
     if (s_path(path, sizeof(path), dir, S_CONF_NAME)) {
         s_err(err, errlen, "object store %s: path too long", dir);
         return PDC_EINVAL;
     }
+    if (spill_len)
+        *spill_dir = '\0';
     FILE *f = fopen(path, "re");
     if (!f) {
         int e = errno;
@@ -1085,6 +1140,11 @@ static int s_conf_read(const char *dir, size_t *capacity, unsigned *shards, unsi
         unsigned long long value;
         if (line[0] == '#' || line[0] == '\n')
             continue;
+        if (!strncmp(line, "spill_dir ", 10)) {
+            line[strcspn(line, "\n")] = '\0';
+            snprintf(spill_dir, spill_len, "%s", line + 10);
+            continue;
+        }
         if (sscanf(line, "%31s %llu", name, &value) != 2)
             continue;
         if (strcmp(name, "version") == 0)
@@ -1150,6 +1210,16 @@ pdc_store_t *pdc_store_create(const char *dir, const pdc_store_config_t *cfg, ch
         pdc_store_destroy(&self);
         return NULL;
     }
+    if (cfg->spill_dir && *cfg->spill_dir) {
+        if (strchr(cfg->spill_dir, '\n') || !(self->spill_dir = strdup(cfg->spill_dir)) ||
+            (mkdir(cfg->spill_dir, 0700) != 0 && errno != EEXIST)) {
+            s_err(err, errlen, "object store: cannot make the spill directory %s: %s",
+                  cfg->spill_dir, self->spill_dir ? strerror(errno) : "a bad name");
+            pdc_store_destroy(&self);
+            rmdir(dir);
+            return NULL;
+        }
+    }
     /* store.conf last: until it exists, pdc_store_open refuses the dir */
     if (s_open_all(self, 1, err, errlen) != PDC_OK || s_conf_write(self, err, errlen) != PDC_OK) {
         pdc_store_destroy(&self);
@@ -1166,11 +1236,17 @@ pdc_store_t *pdc_store_open(const char *dir, char *err, size_t errlen) {
     }
     size_t capacity;
     unsigned shards, readers;
-    if (s_conf_read(dir, &capacity, &shards, &readers, err, errlen))
+    char spill_dir[PATH_MAX];
+    if (s_conf_read(dir, &capacity, &shards, &readers, spill_dir, sizeof spill_dir, err, errlen))
         return NULL;
     pdc_store_t *self = s_store_new(dir, capacity, shards, readers, err, errlen);
     if (!self)
         return NULL;
+    if (*spill_dir && !(self->spill_dir = strdup(spill_dir))) {
+        s_err(err, errlen, "object store %s: out of memory", dir);
+        pdc_store_destroy(&self);
+        return NULL;
+    }
     if (s_open_all(self, 0, err, errlen) != PDC_OK) {
         pdc_store_destroy(&self);
         return NULL;
@@ -1213,6 +1289,7 @@ void pdc_store_destroy(pdc_store_t **self_p) {
         close(self->dirfd);
     free(self->shards);
     free(self->dir);
+    free(self->spill_dir);
     free(self);
     *self_p = NULL;
 }
@@ -1247,6 +1324,14 @@ int pdc_store_remove_dir(const char *dir) {
         errno = EINVAL;
         return -1;
     }
+    /* its spill directory first: store.conf names it */
+    size_t capacity;
+    unsigned shards, readers;
+    char spill_dir[PATH_MAX], err[64];
+    if (s_conf_read(dir, &capacity, &shards, &readers, spill_dir, sizeof spill_dir, err,
+                    sizeof err) == PDC_OK &&
+        *spill_dir)
+        pdc_spill_remove_dir(spill_dir);
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
         return errno == ENOENT ? 0 : -1; /* nothing to remove           */
@@ -1578,8 +1663,8 @@ static int s_elsewhere(pdc_store_t *self, unsigned other, const uint8_t *id, int
     (S_STATE_UNSEALED for pdc_store_create_unsealed); *value is the start
     of the value (its header), *data where the data goes. */
 static int s_reserve(pdc_store_t *self, const uint8_t *id, pdc_type type, size_t size,
-                     uint32_t state, uintptr_t source_offset, void **value, void **data,
-                     pdc_store_reservation_t **res, char *err, size_t errlen) {
+                     uint32_t state, uint32_t flags, uintptr_t source_offset, void **value,
+                     void **data, pdc_store_reservation_t **res, char *err, size_t errlen) {
     char hex[2 * PDC_ID_SIZE + 1], h1[32], h2[32];
     size_t area = s_hdr_area(size);
     if (size > self->capacity || size + area > self->capacity) {
@@ -1721,7 +1806,9 @@ static int s_reserve(pdc_store_t *self, const uint8_t *id, pdc_type type, size_t
                           .type = (uint16_t) type,
                           .offset = s_data_offset(val.mv_data, size, source_offset),
                           .size = size,
-                          .state = state};
+                          .flags = flags,
+                          .state = state,
+                          .used_ms = s_now_ms()};
         memcpy(val.mv_data, &hdr, S_HDR_SIZE);
         r->txn = txn;
         r->env = sh->env;
@@ -1736,6 +1823,21 @@ static int s_reserve(pdc_store_t *self, const uint8_t *id, pdc_type type, size_t
     }
 }
 
+/* After a write refused with rc for size bytes of data (tries refusals
+   so far): whether to write again, once the store has spilled or evicted
+   objects to make room (pdc_spill_make_room).  Only for a store with a
+   spill directory, an object no larger than the store, and a thread that
+   holds no reservation (spilling writes to any shard); the last refusal
+   and a room that cannot be made keep rc, with err saying what holds the
+   space. */
+static int s_room_again(pdc_store_t *self, int rc, size_t size, int tries, char *err,
+                        size_t errlen) {
+    if (rc != PDC_ESTOREFULL || !self->spill_dir || tries >= S_ROOM_TRIES || s_held ||
+        size > self->capacity || size + s_hdr_area(size) > self->capacity)
+        return 0;
+    return pdc_spill_make_room(self, size + s_hdr_area(size), err, errlen) == PDC_OK;
+}
+
 int pdc_store_reserve(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE], pdc_type type, size_t size,
                       void **data, pdc_store_reservation_t **res, char *err, size_t errlen) {
     if (data)
@@ -1747,7 +1849,12 @@ int pdc_store_reserve(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE], pdc_type
         return PDC_EINVAL;
     }
     void *value;
-    return s_reserve(self, id, type, size, S_STATE_SEALED, 0, &value, data, res, err, errlen);
+    int rc;
+    for (int tries = 0;; tries++) {
+        rc = s_reserve(self, id, type, size, S_STATE_SEALED, 0, 0, &value, data, res, err, errlen);
+        if (!s_room_again(self, rc, size, tries, err, errlen))
+            return rc;
+    }
 }
 
 int pdc_store_commit(pdc_store_t *self, pdc_store_reservation_t **res) {
@@ -1790,8 +1897,13 @@ int pdc_store_put(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE], pdc_type typ
     void *value, *dst;
     pdc_store_reservation_t *res;
     /* The data lands where the copy from data runs fastest. */
-    int rc = s_reserve(self, id, type, size, S_STATE_SEALED, (uintptr_t) data, &value, &dst, &res,
-                       err, errlen);
+    int rc;
+    for (int tries = 0;; tries++) {
+        rc = s_reserve(self, id, type, size, S_STATE_SEALED, 0, (uintptr_t) data, &value, &dst,
+                       &res, err, errlen);
+        if (!s_room_again(self, rc, size, tries, err, errlen))
+            break;
+    }
     if (rc != PDC_OK)
         return rc;
     if (size)
@@ -1868,6 +1980,22 @@ int pdc_store_get(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE], const void *
                       unsealed ? " (being received, not yet sealed)" : "");
         return s_status(rc);
     }
+    if (s_tracked(self, &val)) {
+        /* Counted in the object too, for whoever chooses what to spill;
+           the snapshot's pin keeps the pages where they are until then. */
+        s_object_pin_t *op = malloc(sizeof(*op));
+        if (!op) {
+            pdc_store_unpin(self, &pin);
+            s_why_set("object store: get: out of memory");
+            return PDC_ENOMEM;
+        }
+        op->kind = S_PIN_OBJECT;
+        op->snapshot = pin;
+        op->value = val.mv_data;
+        __atomic_add_fetch(s_pins_of(val.mv_data), 1, __ATOMIC_RELAXED);
+        __atomic_store_n(s_used_of(val.mv_data), s_now_ms(), __ATOMIC_RELAXED);
+        pin = (pdc_store_pin_t *) op;
+    }
     *data = (const char *) val.mv_data + hdr.offset;
     if (size)
         *size = (size_t) hdr.size;
@@ -1877,11 +2005,23 @@ int pdc_store_get(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE], const void *
     return PDC_OK;
 }
 
+const pdc_store_pin_t *pdc_store_pin_snapshot(const pdc_store_pin_t *pin) {
+    if (pin && *(const uint32_t *) pin == S_PIN_OBJECT)
+        return ((const s_object_pin_t *) pin)->snapshot;
+    return pin;
+}
+
 void pdc_store_unpin(pdc_store_t *self, pdc_store_pin_t **pin_p) {
     if (!self || !pin_p || !*pin_p)
         return;
     pdc_store_pin_t *snap = *pin_p;
     *pin_p = NULL;
+    if (*(const uint32_t *) snap == S_PIN_OBJECT) {
+        s_object_pin_t *op = (s_object_pin_t *) snap;
+        __atomic_sub_fetch(s_pins_of(op->value), 1, __ATOMIC_RELAXED);
+        snap = op->snapshot;
+        free(op);
+    }
     if (snap->shard >= self->nshards)
         return; /* not a pin of this store                              */
     s_shard_t *sh = &self->shards[snap->shard];
@@ -1987,6 +2127,14 @@ static int s_delete(pdc_store_t *self, const uint8_t *id, int unsealed_only) {
 }
 
 int pdc_store_delete(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE]) {
+    int rc = pdc_store_delete_resident(self, id);
+    /* not in memory: maybe spilled (see pdc_spill.c for the races) */
+    if (rc == PDC_ENOTFOUND && self->spill_dir && pdc_spill_forget(self->spill_dir, id))
+        rc = PDC_OK;
+    return rc;
+}
+
+int pdc_store_delete_resident(pdc_store_t *self, const uint8_t *id) {
     if (!self || !id)
         return PDC_EINVAL;
     int rc = s_delete(self, id, 0);
@@ -1994,6 +2142,59 @@ int pdc_store_delete(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE]) {
     if (rc == PDC_OK || rc == PDC_ENOTFOUND)
         s_unsealed_free(s_unsealed_take(self, id));
     return rc;
+}
+
+const char *pdc_store_spill_dir(pdc_store_t *self) {
+    return self ? self->spill_dir : NULL;
+}
+
+size_t pdc_store_value_bytes(size_t size) {
+    return size + s_hdr_area(size);
+}
+
+int pdc_store_scan(pdc_store_t *self, pdc_store_scan_fn *fn, void *arg) {
+    if (!self || !fn) {
+        s_why_set("object store: scan: a NULL argument");
+        return PDC_EINVAL;
+    }
+    for (unsigned shard = 0; shard < self->nshards; shard++) {
+        s_shard_t *sh = &self->shards[shard];
+        MDB_txn *txn = NULL;
+        MDB_cursor *cur = NULL;
+        int rc = mdb_txn_begin(sh->env, NULL, MDB_RDONLY, &txn);
+        if (rc == MDB_SUCCESS)
+            rc = mdb_cursor_open(txn, sh->dbi, &cur);
+        MDB_val key, val;
+        for (int op = MDB_FIRST; rc == MDB_SUCCESS; op = MDB_NEXT) {
+            rc = mdb_cursor_get(cur, &key, &val, (MDB_cursor_op) op);
+            s_header_t hdr;
+            if (rc != MDB_SUCCESS || key.mv_size != PDC_ID_SIZE || s_header_read(&val, &hdr))
+                continue;
+            pdc_store_entry_t e = {.size = (size_t) hdr.size,
+                                   .bytes = val.mv_size,
+                                   .type = (pdc_type) hdr.type,
+                                   .sealed = hdr.state == S_STATE_SEALED,
+                                   .copy = (hdr.flags & S_FLAG_COPY) != 0,
+                                   .tracked = s_tracked(self, &val)};
+            memcpy(e.id, key.mv_data, PDC_ID_SIZE);
+            if (e.tracked) {
+                e.pins = __atomic_load_n(s_pins_of(val.mv_data), __ATOMIC_RELAXED);
+                e.used_ms = __atomic_load_n(s_used_of(val.mv_data), __ATOMIC_RELAXED);
+            }
+            fn(&e, arg);
+        }
+        if (cur)
+            mdb_cursor_close(cur);
+        if (rc == MDB_NOTFOUND) {
+            mdb_txn_abort(txn);
+            continue;
+        }
+        if (txn && rc != MDB_SUCCESS)
+            mdb_txn_abort(txn);
+        s_why_set("object store %s: shard %u: scan: %s", self->dir, shard, mdb_strerror(rc));
+        return s_status(rc);
+    }
+    return PDC_OK;
 }
 
 /* ------------------------------------------------------------------------
@@ -2141,6 +2342,8 @@ long pdc_store_delete_prefix(pdc_store_t *self, const uint8_t *prefix, size_t le
         else if (!failed++)
             memcpy(why, s_why, sizeof(why));
     }
+    if (self->spill_dir)
+        total += pdc_spill_forget_prefix(self->spill_dir, prefix, len);
     if (failed) {
         memcpy(s_why, why, sizeof(s_why));
         return -1;
@@ -2209,8 +2412,8 @@ static int s_back_pages(pdc_store_t *self, unsigned shard, const void *value, si
     return e == ENOSPC || e == ENOMEM ? PDC_ESTOREFULL : PDC_EINVAL;
 }
 
-int pdc_store_create_unsealed(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE], pdc_type type,
-                              size_t size, void **data, char *err, size_t errlen) {
+static int s_create_unsealed(pdc_store_t *self, const uint8_t *id, pdc_type type, size_t size,
+                             uint32_t flags, void **data, char *err, size_t errlen) {
     char hex[2 * PDC_ID_SIZE + 1];
     if (data)
         *data = NULL;
@@ -2230,7 +2433,8 @@ int pdc_store_create_unsealed(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE], 
     }
     void *value, *dst;
     pdc_store_reservation_t *res;
-    int rc = s_reserve(self, id, type, size, S_STATE_UNSEALED, 0, &value, &dst, &res, err, errlen);
+    int rc = s_reserve(self, id, type, size, S_STATE_UNSEALED, flags, 0, &value, &dst, &res, err,
+                       errlen);
     if (rc == PDC_OK) {
         if (staged)
             memset(dst, 0, size); /* the placeholder: back its pages too */
@@ -2254,12 +2458,33 @@ int pdc_store_create_unsealed(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE], 
     u->shard = shard;
     u->type = type;
     u->size = size;
+    u->flags = flags;
     u->value = staged ? NULL : value;
     /* an entry left for id is stale: its object was deleted elsewhere */
     s_unsealed_free(s_unsealed_take(self, id));
     s_unsealed_add(self, u);
     *data = staged ? u->buf : dst;
     return PDC_OK;
+}
+
+int pdc_store_create_unsealed(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE], pdc_type type,
+                              size_t size, void **data, char *err, size_t errlen) {
+    int rc;
+    for (int tries = 0;; tries++) {
+        rc = s_create_unsealed(self, id, type, size, 0, data, err, errlen);
+        if (!s_room_again(self, rc, size, tries, err, errlen))
+            return rc;
+    }
+}
+
+int pdc_store_create_copy(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE], pdc_type type,
+                          size_t size, void **data, char *err, size_t errlen) {
+    int rc;
+    for (int tries = 0;; tries++) {
+        rc = s_create_unsealed(self, id, type, size, S_FLAG_COPY, data, err, errlen);
+        if (!s_room_again(self, rc, size, tries, err, errlen))
+            return rc;
+    }
 }
 
 /* Seal an object written in place: flip its state in the map.  The read
@@ -2313,7 +2538,9 @@ static int s_seal_staged(pdc_store_t *self, s_unsealed_t *u) {
                        .type = (uint16_t) u->type,
                        .offset = s_data_offset(val.mv_data, u->size, 0),
                        .size = u->size,
-                       .state = S_STATE_SEALED};
+                       .flags = u->flags,
+                       .state = S_STATE_SEALED,
+                       .used_ms = s_now_ms()};
     memcpy(val.mv_data, &hdr, S_HDR_SIZE);
     if (u->size)
         memcpy((char *) val.mv_data + hdr.offset, u->buf, u->size);

@@ -133,12 +133,15 @@ typedef struct pdc_store_pin pdc_store_pin_t;
 typedef struct pdc_store_reservation pdc_store_reservation_t;
 
 typedef struct {
-    size_t capacity;      /* bytes of object data the store may hold          */
-    unsigned shards;      /* number of LMDB environments; 0 = default 4       */
-    unsigned max_readers; /* read slots per shard, for all the node's
-                             processes together; 0 = default 16384.  A
-                             process takes at most PDC_STORE_SNAPSHOTS
-                             of them per shard, whatever its pins.      */
+    size_t capacity;       /* bytes of object data the store may hold          */
+    unsigned shards;       /* number of LMDB environments; 0 = default 4       */
+    unsigned max_readers;  /* read slots per shard, for all the node's
+                              processes together; 0 = default 16384.  A
+                              process takes at most PDC_STORE_SNAPSHOTS
+                              of them per shard, whatever its pins.      */
+    const char *spill_dir; /* where objects go when the store is full
+                              (made if missing; on disk, not tmpfs);
+                              NULL or "": no spilling (see "Spilling")  */
 } pdc_store_config_t;
 
 /* Create a new store in dir (which must not exist; it is created with
@@ -223,6 +226,10 @@ int pdc_store_put(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE], pdc_type typ
      until someone deletes its id. */
 int pdc_store_create_unsealed(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE], pdc_type type,
                               size_t size, void **data, char *err, size_t errlen);
+/* The same for a copy of an object held by another node (a transfer):
+   the first to go when the store needs room (evicted, not spilled). */
+int pdc_store_create_copy(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE], pdc_type type,
+                          size_t size, void **data, char *err, size_t errlen);
 int pdc_store_seal(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE]);
 int pdc_store_abort_unsealed(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE]);
 
@@ -245,6 +252,10 @@ int pdc_store_abort_unsealed(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE]);
    nor destroy the store with pins held. */
 int pdc_store_get(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE], const void **data, size_t *size,
                   pdc_type *type, pdc_store_pin_t **pin);
+/* The snapshot pin is counted on (the handle itself, but for an object
+   on overflow pages, whose handle also counts the pin in the object):
+   for tests and diagnostics. */
+const pdc_store_pin_t *pdc_store_pin_snapshot(const pdc_store_pin_t *pin);
 /* Release a pin from get (any thread); nulls *pin; NULL is a no-op. */
 void pdc_store_unpin(pdc_store_t *self, pdc_store_pin_t **pin);
 
@@ -301,6 +312,60 @@ typedef struct {
     size_t objects;
 } pdc_store_usage_t;
 int pdc_store_usage(pdc_store_t *self, pdc_store_usage_t *usage);
+
+/* ---- Spilling (pdc_spill.c) ---------------------------------------------
+
+   A store created with a spill directory never refuses a write for want
+   of room while it holds objects it can let go: a reserve, put or create
+   that would take it over capacity first evicts copies of other nodes'
+   objects (pdc_store_create_copy), then writes primary copies to files in
+   the spill directory, least recently used first, and deletes them from
+   memory, until the write fits (pdc_spill_make_room); only objects no
+   process holds a pin on go.  Any process of the node does this itself,
+   under no lock but LMDB's: a file's name is the object's id, and its
+   existence is the whole index.  Only then is the write refused
+   (PDC_ESTOREFULL), with a message that says how full the store and the
+   spill directory are and what holds the space.
+
+   A spilled object is absent from the store (get: PDC_ENOTFOUND) until
+   pdc_store_restore brings it back; delete (and delete by prefix)
+   removes its file, and pdc_store_remove_dir the spill directory.  Only
+   objects on overflow pages (larger than a page) count their pins and
+   uses, and only they are spilled or evicted. */
+
+/* Bring id back into memory if it was spilled.  PDC_OK: it is in the
+   store (restored now, by another process, or never gone);
+   PDC_ENOTFOUND: neither in the store nor spilled; another code, with
+   err, when it could not be read back (no room, a bad file). */
+int pdc_store_restore(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE], char *err, size_t errlen);
+/* Read up to len bytes of a spilled object's data from offset into buf,
+   without bringing it back (for another node pulling it): the bytes
+   read, with its type and whole size; -PDC_ENOTFOUND if it is not
+   spilled, another -code on a failed read. */
+long pdc_store_spilled_read(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE], size_t offset,
+                            void *buf, size_t len, pdc_type *type, size_t *total);
+/* The spill directory, NULL if none. */
+const char *pdc_store_spill_dir(pdc_store_t *self);
+
+/* One object, as pdc_store_scan sees it. */
+typedef struct {
+    uint8_t id[PDC_ID_SIZE];
+    size_t size;  /* bytes of data                                 */
+    size_t bytes; /* what it counts against capacity               */
+    pdc_type type;
+    int sealed;       /* 0: being received                             */
+    int copy;         /* made by pdc_store_create_copy                 */
+    int tracked;      /* pins and used_ms are counted (see above)      */
+    unsigned pins;    /* gets not yet unpinned, in every process       */
+    uint64_t used_ms; /* the last get, or the write (monotonic clock)  */
+} pdc_store_entry_t;
+typedef void pdc_store_scan_fn(const pdc_store_entry_t *entry, void *arg);
+/* Call fn for every object of the store (sealed or not), shard by shard,
+   each shard under one read transaction: fn must not write to the store.
+   PDC_OK or an error (pdc_store_last_error says which). */
+int pdc_store_scan(pdc_store_t *self, pdc_store_scan_fn *fn, void *arg);
+/* What an object of size bytes of data counts against capacity. */
+size_t pdc_store_value_bytes(size_t size);
 
 /* Clear read slots left by dead processes; returns how many. */
 int pdc_store_check_readers(pdc_store_t *self);
