@@ -351,8 +351,7 @@ static int s_restore_file(pdc_store_t *store, const uint8_t *id, const char *pat
     return rc;
 }
 
-int pdc_store_restore(pdc_store_t *store, const uint8_t id[PDC_ID_SIZE], char *err,
-                      size_t errlen) {
+int pdc_store_restore(pdc_store_t *store, const uint8_t id[PDC_ID_SIZE], char *err, size_t errlen) {
     const char *dir = pdc_store_spill_dir(store);
     char final[PATH_MAX], restoring[PATH_MAX];
     if (!store || !id)
