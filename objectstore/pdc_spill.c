@@ -283,7 +283,9 @@ int pdc_spill_make_room(pdc_store_t *store, size_t need, char *err, size_t errle
         return PDC_ESTOREFULL;
     }
     qsort(s.list, s.n, sizeof *s.list, s_victim_order);
-    size_t free_now = u.used < u.capacity ? u.capacity - u.used : 0;
+    /* others' reservations in flight take room too */
+    size_t taken = u.used + u.reserving;
+    size_t free_now = taken < u.capacity ? u.capacity - taken : 0;
     char why[PATH_MAX + 64] = "";
     uint64_t spilled = 0, evicted = 0;
     for (size_t i = 0; i < s.n && free_now < target; i++) {
@@ -301,7 +303,8 @@ int pdc_spill_make_room(pdc_store_t *store, size_t need, char *err, size_t errle
         }
     }
     free(s.list);
-    if (pdc_store_usage(store, &u) == PDC_OK && u.used <= u.capacity && u.capacity - u.used >= need)
+    if (pdc_store_usage(store, &u) == PDC_OK && u.used + u.reserving <= u.capacity &&
+        u.capacity - u.used - u.reserving >= need)
         return PDC_OK;
     uint64_t files, file_bytes, disk_free;
     s_dir_usage(dir, &files, &file_bytes, &disk_free);

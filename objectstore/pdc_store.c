@@ -2586,7 +2586,10 @@ int pdc_store_usage(pdc_store_t *self, pdc_store_usage_t *usage) {
         s_why_set("object store: usage: a NULL argument");
         return PDC_EINVAL;
     }
-    pdc_store_usage_t u = {0, self->capacity, 0};
+    pdc_store_usage_t u = {0, self->capacity, 0, 0};
+    uint64_t inflight, fresh;
+    s_inflight_others(self, self->nshards, 1, &inflight, &fresh);
+    u.reserving = (size_t) inflight;
     for (unsigned i = 0; i < self->nshards; i++) {
         uint64_t used;
         size_t objects;

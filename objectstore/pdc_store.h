@@ -310,6 +310,8 @@ typedef struct {
     size_t used;
     size_t capacity;
     size_t objects;
+    size_t reserving; /* bytes being reserved now by live writers of any
+                         process, not yet in used                       */
 } pdc_store_usage_t;
 int pdc_store_usage(pdc_store_t *self, pdc_store_usage_t *usage);
 

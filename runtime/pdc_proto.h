@@ -137,9 +137,13 @@
       endpoint).
 
     Objects between nodes:
-    - OBJECT_PULL (client -> its raylet): object id, the node holding it.
-      The raylet copies it into this node's store and answers
-      OBJECT_READY (id), or ERROR saying why it could not.
+    - OBJECT_PULL (client -> its raylet): object id, the node holding it,
+      replica flag.  The raylet copies it into this node's store and
+      answers OBJECT_READY (id), or ERROR saying why it could not.  The
+      copy is a secondary one, evicted first when the store needs room,
+      unless the flag says it is a replica of a replicated put (kept
+      like a primary copy).  With the node being this one, the raylet
+      restores the object if it was spilled.
     - OBJECT_FETCH (raylet -> raylet): object id, offset, length.  Reply
       OBJECT_CHUNK: id, type, total size, offset, then the bytes as a
       payload frame; or ERROR if the object is not there.
@@ -380,7 +384,8 @@
 /* Objects and code between nodes */
 #define PDC_OBJECT_PULL_FIELDS(F)                                                                  \
     F(OBJECT_PULL_OBJECT_ID, "d")                                                                  \
-    F(OBJECT_PULL_NODE, "s")
+    F(OBJECT_PULL_NODE, "s")                                                                       \
+    F(OBJECT_PULL_REPLICA, "u")
 #define PDC_OBJECT_READY_FIELDS(F) F(OBJECT_READY_OBJECT_ID, "d")
 #define PDC_OBJECT_FETCH_FIELDS(F)                                                                 \
     F(OBJECT_FETCH_OBJECT_ID, "d")                                                                 \

@@ -631,6 +631,7 @@ static void s_send_pull(void *s, const char *node) {
     uint8_t id[16] = {0xfe, 0xed, 0x01};
     pdc_enc_id(&e, id);
     pdc_enc_s(&e, node);
+    pdc_enc_u(&e, 0);
     s_send_enc(s, &e);
     pdc_enc_free(&e);
 }
@@ -666,6 +667,7 @@ Test(badinput, object_pull_from_a_node_not_in_the_cluster_is_refused) {
     uint8_t id[16] = {0xfe, 0xed, 0x01};
     pdc_enc_id(&e, id);
     pdc_enc_s(&e, "no-such-node");
+    pdc_enc_u(&e, 0);
     s_send_enc(s, &e);
     pdc_enc_free(&e);
     char why[512];

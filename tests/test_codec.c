@@ -255,6 +255,7 @@ Test(roundtrip, object_pull_and_ready) {
     cr_assert_eq(m.nfields, PDC_OBJECT_PULL_NFIELDS);
     s_assert_id(&m.fields[PDC_OBJECT_PULL_OBJECT_ID], SAMPLE_ID_A);
     s_assert_str(&m.fields[PDC_OBJECT_PULL_NODE], SAMPLE_NODE);
+    cr_assert_eq(pdc_f_u(&m.fields[PDC_OBJECT_PULL_REPLICA]), 1);
     pdc_msg_free(&m);
 
     sample_encode(&g_enc, PDC_MSG_OBJECT_READY, 12);
@@ -1222,7 +1223,7 @@ Test(encoder, names_and_schemas_of_every_type) {
         {PDC_MSG_WORKER_LEASE, "WORKER_LEASE", "s"},
         {PDC_MSG_NODE_REGISTER, "NODE_REGISTER", "ss{}ss"},
         {PDC_MSG_LEASE_REDIRECT, "LEASE_REDIRECT", "ss"},
-        {PDC_MSG_OBJECT_PULL, "OBJECT_PULL", "ds"},
+        {PDC_MSG_OBJECT_PULL, "OBJECT_PULL", "dsu"},
         {PDC_MSG_OBJECT_READY, "OBJECT_READY", "d"},
         {PDC_MSG_OBJECT_FETCH, "OBJECT_FETCH", "duu"},
         {PDC_MSG_OBJECT_CHUNK, "OBJECT_CHUNK", "duuu"},

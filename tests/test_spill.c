@@ -160,9 +160,9 @@ Test(spill, copies_are_evicted_before_anything_is_spilled) {
     uint8_t copy[PDC_ID_SIZE];
     s_id(copy, 2);
     void *data;
-    cr_assert_eq(pdc_store_create_copy(g_store, copy, PDC_T_BYTES, 8 * MIB, &data, g_err,
-                                       sizeof g_err),
-                 PDC_OK, "%s", g_err);
+    cr_assert_eq(
+        pdc_store_create_copy(g_store, copy, PDC_T_BYTES, 8 * MIB, &data, g_err, sizeof g_err),
+        PDC_OK, "%s", g_err);
     s_fill(data, 8 * MIB, 2);
     cr_assert_eq(pdc_store_seal(g_store, copy), PDC_OK);
     cr_assert_eq(s_put(3, 8 * MIB), PDC_OK, "%s", g_err);

@@ -23,6 +23,10 @@
 #include <string.h>
 #include <time.h>
 
+/* How many times a get pulls an object from its node when the copy it
+   pulled is evicted before it could pin it. */
+#define S_PULLS_PER_GET 3
+
 /* ---- Waiting ---------------------------------------------------------- */
 
 static void s_deadline(struct timespec *ts, int64_t timeout_ms) {
@@ -272,25 +276,43 @@ static int s_obj_done(pdc_client *c, void *arg) {
    mutex held, released while pulling.  PDC_OK or a code with why. */
 static int s_pin_stored(pdc_client *c, obj_t *o, pdc_object *out, obj_pin_t *pin,
                         int64_t timeout_ms, char *why, size_t len) {
-    int here = pdc_store_contains(c->store, o->id);
-    if (here < 0) {
-        snprintf(why, len, "%s", pdc_store_last_error());
-        return here;
-    }
-    if (strcmp(o->node, c->node_id) && !here) {
-        /* Made on another node: bring it here first. */
-        char node[PDC_NODE_LEN];
-        snprintf(node, sizeof node, "%s", o->node);
-        o->spread = 1;
-        pthread_mutex_unlock(&c->mu);
-        int pulled = pdc_client_pull(c, o->id, node, timeout_ms, why, len);
-        pthread_mutex_lock(&c->mu);
-        if (pulled != PDC_OK)
-            return pulled;
-    }
     pdc_type type;
     char hex[33];
-    int rc = pdc_store_get(c->store, o->id, &out->data, &out->size, &type, &pin->pin);
+    int rc = PDC_ENOTFOUND;
+    /* A copy pulled here may be evicted before it is read (the store
+       needed room): pulled again, a few times. */
+    for (int pulls = 0; rc == PDC_ENOTFOUND && pulls < S_PULLS_PER_GET; pulls++) {
+        int here = pdc_store_contains(c->store, o->id);
+        if (here < 0) {
+            snprintf(why, len, "%s", pdc_store_last_error());
+            return here;
+        }
+        if (strcmp(o->node, c->node_id) && !here) {
+            /* Made on another node: bring it here first. */
+            char node[PDC_NODE_LEN];
+            snprintf(node, sizeof node, "%s", o->node);
+            o->spread = 1;
+            pthread_mutex_unlock(&c->mu);
+            int pulled = pdc_client_pull(c, o->id, node, timeout_ms, why, len);
+            pthread_mutex_lock(&c->mu);
+            if (pulled != PDC_OK)
+                return pulled;
+        }
+        rc = pdc_store_get(c->store, o->id, &out->data, &out->size, &type, &pin->pin);
+        if (rc == PDC_ENOTFOUND && !strcmp(o->node, c->node_id)) {
+            /* Spilled to disk when the store filled: read back (any
+               process of the node may; it waits for one that does). */
+            uint8_t id[PDC_ID_LEN];
+            memcpy(id, o->id, PDC_ID_LEN);
+            pthread_mutex_unlock(&c->mu);
+            int restored = pdc_store_restore(c->store, id, why, len);
+            pthread_mutex_lock(&c->mu);
+            if (restored != PDC_OK && restored != PDC_ENOTFOUND)
+                return restored;
+            rc = pdc_store_get(c->store, o->id, &out->data, &out->size, &type, &pin->pin);
+            break; /* this node's own: there is nowhere to pull it from */
+        }
+    }
     if (rc == PDC_ENOTFOUND) {
         snprintf(why, len, "object %s is gone from the store of node %s", pdc_id_hex(o->id, hex),
                  c->node_id);

@@ -291,6 +291,7 @@ void pdc_remote_send(pdc_client *c) {
             pdc_enc_begin(&c->enc, PDC_MSG_OBJECT_PULL, p->request);
             pdc_enc_id(&c->enc, p->id);
             pdc_enc_s(&c->enc, p->node);
+            pdc_enc_u(&c->enc, 0); /* a copy for a reader here */
         }
         pdc_io_send_raylet(c);
     }
@@ -386,7 +387,12 @@ pdc_pull_t *pdc_client_pull_start(pdc_client *c, const uint8_t *id, const char *
     if (!strcmp(node, c->node_id)) {
         char hex[33];
         p->done = 1;
-        p->code = PDC_EOBJECTLOST;
+        int rc = pdc_store_restore(c->store, id, p->why, sizeof p->why);
+        if (rc == PDC_OK)
+            return p; /* it was spilled: here again */
+        p->code = rc == PDC_ENOTFOUND ? PDC_EOBJECTLOST : rc;
+        if (rc != PDC_ENOTFOUND)
+            return p;
         snprintf(p->why, sizeof p->why, "object %s should be in this node's (%s) store and is not",
                  pdc_id_hex(id, hex), node);
         return p;

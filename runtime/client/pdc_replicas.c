@@ -144,6 +144,7 @@ static void s_nodes_answer(pdc_client *c, void *ctx, uint64_t id, const pdc_msg_
         pdc_enc_begin(&c->enc, PDC_MSG_OBJECT_PULL, rq);
         pdc_enc_id(&c->enc, o->id);
         pdc_enc_s(&c->enc, o->node);
+        pdc_enc_u(&c->enc, 1); /* a replica: never evicted */
         pdc_wire_send(raylet, NULL, 0, &c->enc, NULL, 0);
     }
     if (r->npulls < missing)

@@ -256,6 +256,11 @@ void pdc_task_read_args(pdc_task *t, const msgpack_object *list) {
         if (stored_id) {
             int rc =
                 pdc_store_get(t->client->store, stored_id, &a->data, &a->size, &a->type, &a->pin);
+            char why[512];
+            if (rc == PDC_ENOTFOUND &&
+                pdc_store_restore(t->client->store, stored_id, why, sizeof why) == PDC_OK)
+                rc = pdc_store_get(t->client->store, stored_id, &a->data, &a->size, &a->type,
+                                   &a->pin); /* it was spilled */
             if (rc != PDC_OK && t->code == PDC_OK) {
                 char hex[33];
                 t->code = rc == PDC_ENOTFOUND ? PDC_EOBJECTLOST : rc;

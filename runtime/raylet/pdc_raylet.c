@@ -48,10 +48,12 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <linux/magic.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 /* How many heartbeats an idle worker beyond the pool's keep may wait
@@ -507,7 +509,18 @@ int pdc_raylet_main(int argc, char **argv) {
     mkdir(logs, 0700);
 
     pdc_store_config_t scfg = {.capacity = self->o.store_capacity,
-                               .shards = (unsigned) self->o.cfg.store_shards};
+                               .shards = (unsigned) self->o.cfg.store_shards,
+                               .spill_dir = self->o.spill_dir};
+    struct statfs spill_fs;
+    char spill_parent[PATH_MAX];
+    snprintf(spill_parent, sizeof spill_parent, "%s", self->o.spill_dir);
+    if (strrchr(spill_parent, '/'))
+        *strrchr(spill_parent, '/') = '\0';
+    if (statfs(*spill_parent ? spill_parent : "/", &spill_fs) == 0 &&
+        spill_fs.f_type == TMPFS_MAGIC)
+        pdc_warn("the spill directory %s is on tmpfs: spilled objects still take memory "
+                 "(give --spill-dir or PDC_SPILL_DIR on a disk)",
+                 self->o.spill_dir);
     self->store = pdc_store_create(self->o.store_dir, &scfg, err, sizeof err);
     if (!self->store) {
         pdc_error("cannot create the object store: %s", err);
@@ -627,11 +640,11 @@ int pdc_raylet_main(int argc, char **argv) {
 
     for (int i = 0; i < prestart; i++)
         pdc_pool_spawn(self->pool, NULL);
-    pdc_info("node %s serving on %s%s%s with %.2f CPU, store %s (%zu MiB), "
+    pdc_info("node %s serving on %s%s%s with %.2f CPU, store %s (%zu MiB, spilling to %s), "
              "labels '%s'",
              self->o.node_id, self->o.endpoint, *self->public_endpoint ? " and " : "",
              self->public_endpoint, self->o.cpus, self->o.store_dir, scfg.capacity >> 20,
-             self->o.labels_text);
+             self->o.spill_dir, self->o.labels_text);
 
     uv_run(self->loop, UV_RUN_DEFAULT);
 

@@ -30,6 +30,8 @@ static const char *s_usage_text =
     "  --head EP            the head to register with and heartbeat (optional)\n"
     "  --store-dir DIR      the object store directory to create (under /dev/shm)\n"
     "  --session DIR        session directory (logs/ inside it)\n"
+    "  --spill-dir DIR      where objects go when the store is full, on disk\n"
+    "                       (default: PDC_SPILL_DIR, else spill/ in the session)\n"
     "  --node-id ID         this node's id (default: random)\n"
     "  --num-cpus N         CPU slots (default: PDC_NUM_CPUS or the cores)\n"
     "  --resources R        other resources, e.g. GPU=1,edge=1 (default: PDC_RESOURCES;\n"
@@ -103,6 +105,7 @@ int pdc_raylet_options_parse(pdc_raylet_options_t *o, int argc, char **argv, int
                                          {"head", required_argument, 0, 'H'},
                                          {"store-dir", required_argument, 0, 's'},
                                          {"session", required_argument, 0, 'S'},
+                                         {"spill-dir", required_argument, 0, 'D'},
                                          {"node-id", required_argument, 0, 'n'},
                                          {"num-cpus", required_argument, 0, 'c'},
                                          {"resources", required_argument, 0, 'r'},
@@ -132,6 +135,9 @@ int pdc_raylet_options_parse(pdc_raylet_options_t *o, int argc, char **argv, int
             break;
         case 'S':
             S_COPY(session);
+            break;
+        case 'D':
+            S_COPY(spill_dir);
             break;
         case 'n':
             S_COPY(node_id);
@@ -188,6 +194,13 @@ int pdc_raylet_options_parse(pdc_raylet_options_t *o, int argc, char **argv, int
     }
     if (!*o->node_id)
         pdc_random_hex(o->node_id, S_NODE_ID_DIGITS);
+    const char *spill = getenv("PDC_SPILL_DIR");
+    /* A directory of this node's own: the store removes it at the end. */
+    if (!*o->spill_dir && spill && *spill)
+        snprintf(o->spill_dir, sizeof o->spill_dir, "%.*s/spill-%s", PATH_MAX - 40, spill,
+                 o->node_id);
+    else if (!*o->spill_dir)
+        snprintf(o->spill_dir, sizeof o->spill_dir, "%.*s/spill", PATH_MAX - 8, o->session);
     if (!*o->worker_bin && s_default_worker_bin(o->worker_bin, sizeof o->worker_bin)) {
         fprintf(stderr, "pdc-raylet: cannot find pdc-worker; pass --worker-bin\n");
         return 0;

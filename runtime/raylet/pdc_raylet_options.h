@@ -30,6 +30,7 @@ typedef struct {
     char head[PATH_MAX];     /* "" for none                           */
     char store_dir[PATH_MAX];
     char session[PATH_MAX];
+    char spill_dir[PATH_MAX]; /* the store's spill directory          */
     char worker_bin[PATH_MAX];
     char node_id[PDC_NODE_ID_MAX];
     char node_ip[PDC_RAYLET_IP_MAX]; /* "" : this host only               */

@@ -23,7 +23,8 @@ typedef struct transfer {
     char node[PDC_NODE_ID_MAX];
     uint64_t seq; /* request id of its fetches */
     peer_t *peer;
-    int sized; /* the first chunk arrived: size and data are known */
+    int sized;   /* the first chunk arrived: size and data are known */
+    int replica; /* a replica of a replicated put, not an evictable copy */
     void *data;
     size_t size, asked, received;
     int inflight;
@@ -228,7 +229,10 @@ void pdc_transfers_pull(pdc_transfers_t *self, pdc_inbound_t *in, pdc_view_t *vi
     uint64_t request = in->msg.request_id;
     if (rid_len > PDC_WAITER_RID_MAX)
         return;
-    if (pdc_store_contains(self->store, id)) {
+    char err[512];
+    if (pdc_store_contains(self->store, id) ||
+        (!strcmp(node, self->self_node) &&
+         pdc_store_restore(self->store, id, err, sizeof err) == PDC_OK)) {
         s_reply_ready(self, rid, rid_len, request, id);
         return;
     }
@@ -261,6 +265,7 @@ void pdc_transfers_pull(pdc_transfers_t *self, pdc_inbound_t *in, pdc_view_t *vi
         t->peer = peer;
         t->seq = ++self->next_seq;
         t->last_progress = uv_now(self->loop);
+        t->replica = (int) pdc_f_u(&in->msg.fields[PDC_OBJECT_PULL_REPLICA]);
         t->next = self->transfers;
         self->transfers = t;
         self->stats.active++;
@@ -286,8 +291,11 @@ static void s_on_chunk(pdc_transfers_t *self, transfer_t *t, pdc_inbound_t *in) 
     char why[700], err[512];
     t->inflight--;
     if (!t->sized) {
-        int rc =
-            pdc_store_create_unsealed(self->store, t->id, type, size, &t->data, err, sizeof err);
+        /* a reader's copy goes first when the store needs room */
+        int rc = t->replica ? pdc_store_create_unsealed(self->store, t->id, type, size, &t->data,
+                                                        err, sizeof err)
+                            : pdc_store_create_copy(self->store, t->id, type, size, &t->data, err,
+                                                    sizeof err);
         if (rc == PDC_EINVAL && pdc_store_contains(self->store, t->id)) {
             s_finish(self, t, PDC_OK, NULL); /* it arrived another way */
             return;
@@ -362,6 +370,43 @@ static void s_release_pin(void *data, void *hint) {
     free(sp);
 }
 
+/* A fetch of an object this node spilled: the chunk is read from its
+   file, which stays (the object is not brought back for another node).
+   Whether it was spilled (and answered). */
+static int s_serve_spilled(pdc_transfers_t *self, pdc_inbound_t *in, const uint8_t *id,
+                           size_t offset, size_t len) {
+    size_t chunk = (size_t) self->cfg->transfer_chunk_size;
+    if (chunk && len > chunk)
+        len = chunk;
+    void *buf = malloc(len ? len : 1);
+    pdc_type type;
+    size_t total;
+    long n = buf ? pdc_store_spilled_read(self->store, id, offset, buf, len, &type, &total)
+                 : -PDC_ENOMEM;
+    if (n == -PDC_ENOTFOUND) {
+        free(buf);
+        return 0;
+    }
+    if (n < 0) {
+        char why[256], hex[33];
+        snprintf(why, sizeof why, "node %s cannot read its spilled object %s (%s)", self->self_node,
+                 pdc_id_hex(id, hex), pdc_status_name((int) -n));
+        pdc_wire_reply_error(self->router, in, &self->enc, (int) -n, why);
+        free(buf);
+        return 1;
+    }
+    pdc_enc_begin(&self->enc, PDC_MSG_OBJECT_CHUNK, in->msg.request_id);
+    pdc_enc_id(&self->enc, id);
+    pdc_enc_u(&self->enc, (uint64_t) type);
+    pdc_enc_u(&self->enc, total);
+    pdc_enc_u(&self->enc, offset);
+    if (pdc_wire_send(self->router, zmq_msg_data(&in->frames[0]), zmq_msg_size(&in->frames[0]),
+                      &self->enc, n ? buf : NULL, (size_t) n) == 0)
+        self->stats.bytes_out += (uint64_t) n;
+    free(buf);
+    return 1;
+}
+
 void pdc_transfers_serve(pdc_transfers_t *self, pdc_inbound_t *in) {
     const uint8_t *id = pdc_f_id(&in->msg.fields[PDC_OBJECT_FETCH_OBJECT_ID]);
     size_t offset = (size_t) pdc_f_u(&in->msg.fields[PDC_OBJECT_FETCH_OFFSET]);
@@ -376,6 +421,8 @@ void pdc_transfers_serve(pdc_transfers_t *self, pdc_inbound_t *in) {
     sp->store = self->store;
     if (pdc_store_get(self->store, id, &data, &size, &type, &sp->pin) != PDC_OK) {
         free(sp);
+        if (s_serve_spilled(self, in, id, offset, len))
+            return;
         snprintf(why, sizeof why, "object %s is not in node %s's store", pdc_id_hex(id, hex),
                  self->self_node);
         int code = s_missing(self, id, why, sizeof why);

@@ -232,6 +232,7 @@ static inline void sample_encode(pdc_enc_t *e, unsigned type, uint64_t reqid) {
     case PDC_MSG_OBJECT_PULL:
         pdc_enc_id(e, SAMPLE_ID_A);
         pdc_enc_s(e, SAMPLE_NODE);
+        pdc_enc_u(e, 1);
         break;
     case PDC_MSG_OBJECT_READY:
         pdc_enc_id(e, SAMPLE_ID_A);
