@@ -267,6 +267,14 @@ static void s_dir_usage(const char *dir, uint64_t *objects, uint64_t *bytes, uin
     closedir(d);
 }
 
+void pdc_store_spill_usage(pdc_store_t *store, uint64_t *objects, uint64_t *bytes) {
+    const char *dir = pdc_store_spill_dir(store);
+    uint64_t free_bytes;
+    *objects = *bytes = 0;
+    if (dir)
+        s_dir_usage(dir, objects, bytes, &free_bytes);
+}
+
 int pdc_spill_make_room(pdc_store_t *store, size_t need, char *err, size_t errlen) {
     const char *dir = pdc_store_spill_dir(store);
     pdc_store_usage_t u;

@@ -348,6 +348,9 @@ long pdc_store_spilled_read(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE], si
                             void *buf, size_t len, pdc_type *type, size_t *total);
 /* The spill directory, NULL if none. */
 const char *pdc_store_spill_dir(pdc_store_t *self);
+/* How many objects are spilled, and their files' bytes (0 without a
+   spill directory); a walk of the directory. */
+void pdc_store_spill_usage(pdc_store_t *self, uint64_t *objects, uint64_t *bytes);
 
 /* One object, as pdc_store_scan sees it. */
 typedef struct {

@@ -689,25 +689,26 @@ static int s_cmd_status(int argc, char **argv, const pdc_config_t *cfg) {
         char names[64][64];
         double values[64];
         int rows = s_status(nodes[i].endpoint, names, values, 64, 1000);
-        double v[6] = {0};
+        double v[8] = {0};
         static const char *wanted[] = {"store_used",
                                        "store_capacity",
                                        "actors",
                                        "lease_requests_queued",
                                        "lease_requests_infeasible",
-                                       "store_objects"};
+                                       "store_objects",
+                                       "spilled_bytes",
+                                       "spilled_objects"};
         for (int r = 0; r < rows; r++)
-            for (int k = 0; k < 6; k++)
+            for (int k = 0; k < 8; k++)
                 if (!strcmp(names[r], wanted[k]))
                     v[k] = values[r];
         if (rows < 0) {
             printf("      (its raylet did not answer)\n");
             continue;
         }
-        printf(
-            "      store %.1f of %.0f MiB (%.0f objects), %.0f actors, %.0f lease requests queued, "
-            "%.0f infeasible\n",
-            v[0] / 1048576.0, v[1] / 1048576.0, v[5], v[2], v[3], v[4]);
+        printf("      store %.1f of %.0f MiB (%.0f objects), %.1f MiB spilled (%.0f objects), %.0f "
+               "actors, %.0f lease requests queued, %.0f infeasible\n",
+               v[0] / 1048576.0, v[1] / 1048576.0, v[5], v[6] / 1048576.0, v[7], v[2], v[3], v[4]);
         totals[0] += v[2], totals[1] += v[3], totals[2] += v[4];
         for (int r = 0; verbose && r < rows; r++)
             printf("      %-22s %.0f\n", names[r], values[r]);

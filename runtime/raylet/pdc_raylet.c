@@ -234,6 +234,9 @@ static void s_reply_status(raylet_t *self, pdc_inbound_t *in) {
     pdc_store_usage_t use = {0};
     if (self->store)
         pdc_store_usage(self->store, &use);
+    uint64_t spilled = 0, spilled_bytes = 0;
+    if (self->store)
+        pdc_store_spill_usage(self->store, &spilled, &spilled_bytes);
     pdc_transfer_stats_t tstats;
     pdc_transfers_stats(self->transfers, &tstats);
     pdc_pool_stats_t pool;
@@ -271,6 +274,8 @@ static void s_reply_status(raylet_t *self, pdc_inbound_t *in) {
         {"transfer_bytes_out", (double) tstats.bytes_out},
         {"transfers_failed", (double) tstats.failed},
         {"job_drivers", self->jobs ? pdc_job_runner_drivers(self->jobs) : 0},
+        {"spilled_objects", (double) spilled},
+        {"spilled_bytes", (double) spilled_bytes},
     };
     size_t n = sizeof rows / sizeof rows[0];
     pdc_enc_begin(&self->enc, PDC_MSG_STATUS_REPLY, in->msg.request_id);

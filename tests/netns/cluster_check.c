@@ -39,6 +39,14 @@
                 is left waiting: PDC_ETIMEOUT counts as a failure); then,
                 once the node is alive again, a task pinned to it and an
                 actor placed on it work from this same driver
+      spill     (only when asked for, with stores of 64 MiB) 24 objects of
+                8 MiB made by tasks on the last node and 24 put by this
+                driver: each node holds three times its store, so both
+                spill; this driver reads the first 24 twice (pulled from
+                the other node's spill files, its own copies evicted and
+                pulled again) and tasks on the last node checksum the
+                second 24 (pulled from this node's spill files): every
+                byte matches
       code      a library that exists only on this driver's host until
                 it is deleted runs on two other nodes: its code travels
                 through the head as a package, not a shared file system
@@ -482,6 +490,71 @@ static int s_node_alive(const char *id) {
     return 0;
 }
 
+/* The bytes make_bytes(n, seed) returns. */
+static void s_make_bytes_like(unsigned char *p, size_t n, int64_t seed) {
+    for (size_t i = 0; i < n; i++)
+        p[i] = (unsigned char) (((int64_t) i * 31 + seed) & 0xff);
+}
+
+static void s_spill(void) {
+    enum { N = 24 };
+    const size_t size = (size_t) 8 << 20;
+    const char *far = g_nodes.id[g_nodes.n - 1];
+    pdc_opts on_far = {.strategy = PDC_SCHED_NODE_AFFINITY, .node_id = far};
+    pdc_fn make = pdc_function(g_c, g_lib, "make_bytes"),
+           sum = pdc_function(g_c, g_lib, "checksum");
+    pdc_ref made[N], put[N], sums[N];
+    unsigned char *want = malloc(size);
+    if (!want) {
+        s_result(0, "out of memory for the spill check");
+        return;
+    }
+    for (int i = 0; i < N; i++)
+        made[i] = pdc_call_opts(g_c, make, &on_far, PDC_I64((int64_t) size), PDC_I64(i));
+    int bad = 0, rc = PDC_OK;
+    for (int round = 0; round < 2; round++)
+        for (int i = 0; i < N; i++) {
+            pdc_object o;
+            rc = pdc_get(g_c, made[i], &o, T_TIMEOUT_MS);
+            s_make_bytes_like(want, size, i);
+            if (rc != PDC_OK || o.size != size || memcmp(o.data, want, size)) {
+                if (!bad++)
+                    s_result(0, "object %d made on %s (round %d): %s", i, far, round + 1,
+                             rc == PDC_OK ? "wrong bytes" : pdc_last_error(g_c));
+            }
+            pdc_object_release(g_c, &o);
+        }
+    if (!bad)
+        s_result(1, "%d objects of 8 MiB made on %s, 3x its store, read here twice", N, far);
+    bad = 0;
+    for (int i = 0; i < N; i++) {
+        s_make_bytes_like(want, size, 100 + i);
+        int status;
+        put[i] = pdc_put(g_c, PDC_BYTES(want, size), &status);
+        if (status != PDC_OK && !bad++)
+            s_result(0, "put %d of 8 MiB here: %s", i, pdc_last_error(g_c));
+        sums[i] = pdc_call_opts(g_c, sum, &on_far, PDC_REF(put[i]));
+    }
+    for (int i = 0; i < N && !bad; i++) {
+        int64_t got = 0;
+        rc = pdc_get_i64(g_c, sums[i], &got, T_TIMEOUT_MS);
+        s_make_bytes_like(want, size, 100 + i);
+        if (rc != PDC_OK || got != s_fnv1a(want, size)) {
+            bad++;
+            s_result(0, "a task on %s read put %d: %s", far, i,
+                     rc == PDC_OK ? "wrong checksum" : pdc_last_error(g_c));
+        }
+    }
+    if (!bad)
+        s_result(1, "%d objects of 8 MiB put here, 3x this store, checksummed on %s", N, far);
+    for (int i = 0; i < N; i++) {
+        pdc_ref_release(g_c, made[i]);
+        pdc_ref_release(g_c, put[i]);
+        pdc_ref_release(g_c, sums[i]);
+    }
+    free(want);
+}
+
 static void s_partition(void) {
     enum { N = 40 };
     pdc_opts spread = {.strategy = PDC_SCHED_SPREAD};
@@ -595,7 +668,7 @@ int main(int argc, char **argv) {
         {"gpu", s_check_gpu},           {"edge", s_check_edge},     {"spread", s_check_spread},
         {"affinity", s_check_affinity}, {"object", s_check_object}, {"actors", s_check_actors},
         {"code", s_check_code},         {"full", s_check_full},     {"hold", s_hold},
-        {"survive", s_survive},         {"partition", s_partition}};
+        {"survive", s_survive},         {"partition", s_partition}, {"spill", s_spill}};
     for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++) {
         char pattern[64];
         snprintf(pattern, sizeof pattern, ",%s,", checks[i].name);
