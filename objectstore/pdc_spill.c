@@ -36,9 +36,12 @@
     Another node pulling a spilled object reads it from the file
     (pdc_store_spilled_read) without bringing it back.
 
-    Files are written through the page cache, without fsync: a spilled
-    object lives no longer than its node's store, which a crash loses
-    anyway. */
+    Files are written and read back with O_DIRECT (where the filesystem
+    has it), through an aligned bounce buffer: spilling is for memory,
+    and a spilled object kept in the page cache would still take it.
+    The bytes start at the file's second 4 KiB block, and the last block
+    is padded.  No fsync: a spilled object lives no longer than its
+    node's store, which a crash loses anyway. */
 #include "pdc_spill.h"
 
 #include <dirent.h>
@@ -54,7 +57,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#define S_HEADER_BYTES 64
+/* The header takes the file's first block: the bytes after it stay
+   aligned for O_DIRECT. */
+#define S_HEADER_BYTES 4096
+/* O_DIRECT transfers go through an aligned bounce buffer this large. */
+#define S_BOUNCE_BYTES ((size_t) 8 << 20)
+#define S_BLOCK        ((size_t) 4096)
 #define S_MAGIC        "PDCSPIL1"
 /* How long a reader waits for another process's restore of an object
    before it takes the file over (that restorer died). */
@@ -71,7 +79,7 @@ typedef struct {
     uint64_t size;
     char pad[S_HEADER_BYTES - 24];
 } s_file_header_t;
-_Static_assert(sizeof(s_file_header_t) == S_HEADER_BYTES, "the file header is 64 bytes");
+_Static_assert(sizeof(s_file_header_t) == S_HEADER_BYTES, "the file header is one block");
 
 /* ---- Names -------------------------------------------------------------- */
 
@@ -142,6 +150,61 @@ static int s_pread_all(int fd, void *buf, size_t len, off_t at) {
     return 0;
 }
 
+/* An aligned buffer for O_DIRECT, or NULL. */
+static void *s_bounce(void) {
+    void *p;
+    return posix_memalign(&p, S_BLOCK, S_BOUNCE_BYTES) ? NULL : p;
+}
+
+/* Write h and the object's size bytes at data to the new file fd: with
+   O_DIRECT through a bounce buffer where the filesystem allows it (the
+   last block padded), else plainly.  0 or -1 (errno). */
+static int s_write_file(int fd, const s_file_header_t *h, const void *data, size_t size) {
+    int flags = fcntl(fd, F_GETFL);
+    void *bounce = flags >= 0 && fcntl(fd, F_SETFL, flags | O_DIRECT) == 0 ? s_bounce() : NULL;
+    if (!bounce) {
+        if (flags >= 0)
+            fcntl(fd, F_SETFL, flags); /* no O_DIRECT here (tmpfs) */
+        return s_write_all(fd, h, sizeof *h) || s_write_all(fd, data, size) ? -1 : 0;
+    }
+    memcpy(bounce, h, sizeof *h);
+    int rc = s_write_all(fd, bounce, sizeof *h);
+    for (size_t done = 0; rc == 0 && done < size;) {
+        size_t n = size - done < S_BOUNCE_BYTES ? size - done : S_BOUNCE_BYTES;
+        size_t padded = (n + S_BLOCK - 1) & ~(S_BLOCK - 1);
+        memcpy(bounce, (const char *) data + done, n);
+        memset((char *) bounce + n, 0, padded - n);
+        rc = s_write_all(fd, bounce, padded);
+        done += n;
+    }
+    free(bounce);
+    return rc;
+}
+
+/* Read size bytes of object data from the file fd into data, with
+   O_DIRECT through a bounce buffer where the filesystem allows it.  0 or
+   -1 (errno). */
+static int s_read_file(int fd, void *data, size_t size) {
+    int flags = fcntl(fd, F_GETFL);
+    void *bounce = flags >= 0 && fcntl(fd, F_SETFL, flags | O_DIRECT) == 0 ? s_bounce() : NULL;
+    if (!bounce) {
+        if (flags >= 0)
+            fcntl(fd, F_SETFL, flags);
+        return s_pread_all(fd, data, size, S_HEADER_BYTES);
+    }
+    int rc = 0;
+    for (size_t done = 0; rc == 0 && done < size;) {
+        size_t n = size - done < S_BOUNCE_BYTES ? size - done : S_BOUNCE_BYTES;
+        size_t padded = (n + S_BLOCK - 1) & ~(S_BLOCK - 1);
+        rc = s_pread_all(fd, bounce, padded, (off_t) (S_HEADER_BYTES + done));
+        if (rc == 0)
+            memcpy((char *) data + done, bounce, n);
+        done += n;
+    }
+    free(bounce);
+    return rc;
+}
+
 static int s_read_header(int fd, s_file_header_t *h) {
     if (s_pread_all(fd, h, sizeof *h, 0))
         return -1;
@@ -182,7 +245,7 @@ static int s_spill_one(pdc_store_t *store, const char *dir, const uint8_t *id, c
     }
     s_file_header_t h = {.type = (uint32_t) type, .size = size};
     memcpy(h.magic, S_MAGIC, sizeof h.magic);
-    int bad = s_write_all(fd, &h, sizeof h) || s_write_all(fd, data, size);
+    int bad = s_write_file(fd, &h, data, size);
     int e = errno;
     bad |= close(fd) != 0;
     pdc_store_unpin(store, &pin);
@@ -267,6 +330,14 @@ static void s_dir_usage(const char *dir, uint64_t *objects, uint64_t *bytes, uin
     closedir(d);
 }
 
+int pdc_store_spill(pdc_store_t *store, size_t bytes, char *err, size_t errlen) {
+    if (!store || !pdc_store_spill_dir(store)) {
+        snprintf(err, errlen, "object store: no spill directory");
+        return PDC_EINVAL;
+    }
+    return pdc_spill_make_room(store, bytes, err, errlen);
+}
+
 void pdc_store_spill_usage(pdc_store_t *store, uint64_t *objects, uint64_t *bytes) {
     const char *dir = pdc_store_spill_dir(store);
     uint64_t free_bytes;
@@ -349,7 +420,7 @@ static int s_restore_file(pdc_store_t *store, const uint8_t *id, const char *pat
     void *data;
     int rc = pdc_store_create_unsealed(store, id, (pdc_type) h.type, (size_t) h.size, &data, err,
                                        errlen);
-    if (rc == PDC_OK && s_pread_all(fd, data, (size_t) h.size, S_HEADER_BYTES)) {
+    if (rc == PDC_OK && s_read_file(fd, data, (size_t) h.size)) {
         snprintf(err, errlen, "spilled object file %s: %s", path, strerror(errno));
         pdc_store_abort_unsealed(store, id);
         rc = PDC_EPROTO;

@@ -346,6 +346,9 @@ int pdc_store_restore(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE], char *er
    spilled, another -code on a failed read. */
 long pdc_store_spilled_read(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE], size_t offset,
                             void *buf, size_t len, pdc_type *type, size_t *total);
+/* Make bytes of room now, as a write that needs them would (evicting and
+   spilling): PDC_OK, or PDC_ESTOREFULL with err as a refused write's. */
+int pdc_store_spill(pdc_store_t *self, size_t bytes, char *err, size_t errlen);
 /* The spill directory, NULL if none. */
 const char *pdc_store_spill_dir(pdc_store_t *self);
 /* How many objects are spilled, and their files' bytes (0 without a
