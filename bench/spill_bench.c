@@ -11,8 +11,8 @@
     cache where it can (root: /proc/sys/vm/drop_caches) so that reads come
     from the disk.  It prints GB/s for each, with fdatasync of the spill
     files counted in the spill time (else the page cache would be
-    measured; the files are written with O_DIRECT anyway), and the same for `dd` with oflag=direct / iflag=direct of
-    the same amount in the same directory. */
+    measured; the files are written with O_DIRECT anyway), and the same for `dd` with oflag=direct /
+   iflag=direct of the same amount in the same directory. */
 #include "pdc_store.h"
 
 #include <dirent.h>

@@ -85,6 +85,8 @@ static void s_usage(FILE *out) {
             "  --insecure           allow listening on a non-loopback address without CURVE\n"
             "  --insecure-jobs      the head takes jobs (pdc-submit) from any host, not only\n"
             "                       from its own: anyone who reaches it can run code\n"
+            "  --spill-dir DIR      where the node's objects go when its store is full (a\n"
+            "                       disk; default PDC_SPILL_DIR, else spill/ in its session)\n"
             "Environment: PDC_NUM_CPUS, PDC_RESOURCES, PDC_LABELS, PDC_NODE_IP_ADDRESS give the\n"
             "defaults of --num-cpus, --resources, --labels and --node-ip-address.\n"
             "Programs join a started cluster with pdc_init(\"tcp://HOST:PORT\") or PDC_ADDRESS.\n",
@@ -340,16 +342,22 @@ static int s_is_loopback(const char *ip) {
 }
 
 static int s_cmd_start(int argc, char **argv, const pdc_config_t *cfg) {
-    static const struct option opts[] = {
-        {"head", no_argument, 0, 'H'},           {"address", required_argument, 0, 'a'},
-        {"port", required_argument, 0, 'p'},     {"node-ip-address", required_argument, 0, 'i'},
-        {"num-cpus", required_argument, 0, 'c'}, {"resources", required_argument, 0, 'r'},
-        {"labels", required_argument, 0, 'l'},   {"set", required_argument, 0, 'x'},
-        {"insecure", no_argument, 0, 'I'},       {"insecure-jobs", no_argument, 0, 'J'},
-        {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
+    static const struct option opts[] = {{"head", no_argument, 0, 'H'},
+                                         {"address", required_argument, 0, 'a'},
+                                         {"port", required_argument, 0, 'p'},
+                                         {"node-ip-address", required_argument, 0, 'i'},
+                                         {"num-cpus", required_argument, 0, 'c'},
+                                         {"resources", required_argument, 0, 'r'},
+                                         {"labels", required_argument, 0, 'l'},
+                                         {"set", required_argument, 0, 'x'},
+                                         {"insecure", no_argument, 0, 'I'},
+                                         {"insecure-jobs", no_argument, 0, 'J'},
+                                         {"spill-dir", required_argument, 0, 'D'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
     int head = 0, insecure = 0, insecure_jobs = 0, c, port = DEFAULT_PORT;
     const char *address = NULL, *ip = getenv("PDC_NODE_IP_ADDRESS"), *num_cpus = NULL,
-               *resources = NULL, *labels = getenv("PDC_LABELS");
+               *resources = NULL, *labels = getenv("PDC_LABELS"), *spill_dir = NULL;
     char *sets[32];
     int nsets = 0;
     pid_t head_pid = 0;
@@ -382,6 +390,9 @@ static int s_cmd_start(int argc, char **argv, const pdc_config_t *cfg) {
             break;
         case 'J':
             insecure_jobs = 1;
+            break;
+        case 'D':
+            spill_dir = optarg;
             break;
         case 'x': {
             /* Refuse a bad setting here, not in a daemon started in the
@@ -490,7 +501,7 @@ static int s_cmd_start(int argc, char **argv, const pdc_config_t *cfg) {
     snprintf(head_log, sizeof head_log, "%s/head.log", logs);
     snprintf(raylet_log, sizeof raylet_log, "%s/raylet.log", logs);
 
-    char *args[64];
+    char *args[128]; /* the fixed flags, and up to 32 --set pairs */
     int n = 0;
     if (head) {
         args[n++] = head_bin;
@@ -527,6 +538,8 @@ static int s_cmd_start(int argc, char **argv, const pdc_config_t *cfg) {
             args[n++] = "--resources", args[n++] = (char *) resources;
         if (labels)
             args[n++] = "--labels", args[n++] = (char *) labels;
+        if (spill_dir)
+            args[n++] = "--spill-dir", args[n++] = (char *) spill_dir;
         for (int i = 0; i < nsets; i++)
             args[n++] = "--set", args[n++] = sets[i];
         args[n] = NULL;
