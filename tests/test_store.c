@@ -112,8 +112,7 @@ static int s_check(const void *buf, size_t size, uint64_t seed) {
 
 /* The bytes an object of size bytes counts beside its data: its header
    area, 64 bytes, and a page more from 1 MiB on, where the store places
-   the data within a page for the copy into it (pdc_store.c,
-   s_data_offset). */
+   the data within a page for the copy into it (pdc_store.c). */
 #define AREA(size) ((size_t) (size) >= MIB ? (size_t) 4096 + 64 : (size_t) 64)
 
 static int s_put(pdc_store_t *st, uint64_t n, size_t size, pdc_type type) {
@@ -223,7 +222,7 @@ Test(store, large_object_data_is_64_byte_aligned) {
 
 /* A put of 1 MiB or more places the data at its source's offset within
    a 4 KiB page, rounded down to 64 bytes, where glibc's large memcpy runs
-   at full speed (see s_data_offset); a reserve at a page boundary. */
+   at full speed (see the store's data offset); a reserve at a page boundary. */
 Test(store, large_put_data_lands_at_its_sources_page_offset) {
     pdc_store_t *st = s_create(256 * MIB, 0);
     size_t size = 2 * MIB;
