@@ -123,6 +123,9 @@ typedef enum {
     PDC_T_REF = 5,   /* only as an argument: resolved before the task runs */
     PDC_T_ERROR = 6, /* only in results: see pdc_object.error             */
     PDC_T_ACTOR = 7, /* only as an argument: an actor handle              */
+    PDC_T_REFS = 8,  /* a list of references (see "References inside
+                        objects"): built with PDC_REFS, read with
+                        pdc_object_ref / pdc_arg_ref                  */
 } pdc_type;
 
 /* One argument of a call.  Build it with the PDC_I64 ... PDC_REF macros.
@@ -153,16 +156,19 @@ typedef struct {
 #define PDC_STRN(s, n)  ((pdc_value){.type = PDC_T_STR, .as.buf = {(s), (size_t) (n)}})
 #define PDC_BYTES(p, n) ((pdc_value){.type = PDC_T_BYTES, .as.buf = {(p), (size_t) (n)}})
 #define PDC_REF(r)      ((pdc_value){.type = PDC_T_REF, .as.ref = (r)})
+#define PDC_REFS(refs, n)                                                                          \
+    ((pdc_value){.type = PDC_T_REFS, .as.buf = {(refs), (size_t) (n) * sizeof(pdc_ref)}})
 /* An actor handle as an argument (see Actors below). */
 #define PDC_ACTOR(h) ((pdc_value){.type = PDC_T_ACTOR, .as.actor = (h)})
 #else
-#define PDC_I64(x)      pdc_cxx_i64_((int64_t) (x))
-#define PDC_F64(x)      pdc_cxx_f64_((double) (x))
-#define PDC_STR(s)      pdc_cxx_buf_(PDC_T_STR, (s), pdc_strlen_(s))
-#define PDC_STRN(s, n)  pdc_cxx_buf_(PDC_T_STR, (s), (size_t) (n))
-#define PDC_BYTES(p, n) pdc_cxx_buf_(PDC_T_BYTES, (p), (size_t) (n))
-#define PDC_REF(r)      pdc_cxx_ref_(r)
-#define PDC_ACTOR(h)    pdc_cxx_actor_(h)
+#define PDC_I64(x)        pdc_cxx_i64_((int64_t) (x))
+#define PDC_F64(x)        pdc_cxx_f64_((double) (x))
+#define PDC_STR(s)        pdc_cxx_buf_(PDC_T_STR, (s), pdc_strlen_(s))
+#define PDC_STRN(s, n)    pdc_cxx_buf_(PDC_T_STR, (s), (size_t) (n))
+#define PDC_BYTES(p, n)   pdc_cxx_buf_(PDC_T_BYTES, (p), (size_t) (n))
+#define PDC_REF(r)        pdc_cxx_ref_(r)
+#define PDC_REFS(refs, n) pdc_cxx_buf_(PDC_T_REFS, (refs), (size_t) (n) * sizeof(pdc_ref))
+#define PDC_ACTOR(h)      pdc_cxx_actor_(h)
 #endif
 /* strlen that takes NULL as "": what PDC_STR measures with. */
 PDC_EXPORT size_t pdc_strlen_(const char *s);
@@ -417,6 +423,29 @@ PDC_EXPORT int pdc_wait(pdc_client *client, const pdc_ref *refs, size_t n, size_
 PDC_EXPORT void pdc_ref_retain(pdc_client *client, pdc_ref ref);
 PDC_EXPORT void pdc_ref_release(pdc_client *client, pdc_ref ref);
 
+/* ---- References inside objects ------------------------------------------
+
+   An object may hold references: pdc_put(c, PDC_REFS(refs, n), ...), or
+   a task's pdc_return_refs.  While the object lives, so do the objects
+   it refers to, whoever owns them.  A process that reads it (pdc_get,
+   or a task argument) and takes reference i (pdc_object_ref,
+   pdc_arg_ref) borrows that object from its owner: the owner keeps it
+   alive while any holder has it, its own references, objects holding
+   it and borrowers in other processes counted alike, and frees it when
+   the last lets go.  A borrowed reference works as an owned one (get,
+   wait, pass it to calls, put it in another list).  If the owner's
+   process dies, every borrower's get of it fails with PDC_EOWNERDIED.
+   A task may return only references it owns (its puts and the results
+   of its calls), not borrowed ones.  A list is one value: up to
+   max_message_size / 32 references. */
+
+/* How many references obj (of type PDC_T_REFS) holds; 0 for any other. */
+PDC_EXPORT size_t pdc_object_nrefs(const pdc_object *obj);
+/* Reference i of obj: a new reference of the caller's (release it with
+   pdc_ref_release).  *status (if given): PDC_OK, PDC_EINVAL for another
+   type or an index past the end. */
+PDC_EXPORT pdc_ref pdc_object_ref(pdc_client *client, const pdc_object *obj, size_t i, int *status);
+
 /* Format a reference as 32 hex digits into buf (at least 33 bytes). */
 PDC_EXPORT const char *pdc_ref_hex(pdc_ref ref, char *buf);
 
@@ -460,11 +489,19 @@ PDC_EXPORT int64_t pdc_arg_i64(pdc_task *t, size_t i);
 PDC_EXPORT double pdc_arg_f64(pdc_task *t, size_t i);
 PDC_EXPORT const char *pdc_arg_str(pdc_task *t, size_t i, size_t *len);
 PDC_EXPORT const void *pdc_arg_bytes(pdc_task *t, size_t i, size_t *size);
+/* Argument i as a list of references (PDC_T_REFS): how many, and a new
+   reference to the k-th, borrowed for as long as the task keeps it
+   (release it with pdc_ref_release on pdc_task_client(t)). */
+PDC_EXPORT size_t pdc_arg_nrefs(pdc_task *t, size_t i);
+PDC_EXPORT pdc_ref pdc_arg_ref(pdc_task *t, size_t i, size_t k);
 
 PDC_EXPORT int pdc_return_i64(pdc_task *t, int64_t v);
 PDC_EXPORT int pdc_return_f64(pdc_task *t, double v);
 PDC_EXPORT int pdc_return_str(pdc_task *t, const char *s);
 PDC_EXPORT int pdc_return_bytes(pdc_task *t, const void *data, size_t size);
+/* The result is a list of references this task's process owns (its
+   puts, the results of its calls): they live on for the caller. */
+PDC_EXPORT int pdc_return_refs(pdc_task *t, const pdc_ref *refs, size_t n);
 /* Reserve size bytes for the result and return where to write them:
    large results go straight into the object store.  NULL on failure
    (the task then fails with the reason). */

@@ -69,6 +69,12 @@
 #define S_RESTORE_WAIT_MS 10000
 /* Room made beyond a write's own: a sixteenth of the capacity. */
 #define S_SLACK_DIVISOR 16
+/* s_spill_one: another process spills the object now. */
+#define S_BUSY (-1000)
+/* How long make_room waits for the spills of other processes, when it
+   found its picks being spilled by them: S_BUSY_WAITS x S_BUSY_WAIT_US. */
+#define S_BUSY_WAITS   500
+#define S_BUSY_WAIT_US 10000
 /* Reads and writes of a file, at most this many bytes a call. */
 #define S_IO_BYTES ((size_t) 64 << 20)
 
@@ -218,8 +224,8 @@ static int s_read_header(int fd, s_file_header_t *h) {
 /* ---- Spilling ----------------------------------------------------------- */
 
 /* Write object id to the spill directory and delete it from memory.
-   PDC_OK: its bytes are freed; another code: it stays (busy elsewhere,
-   freed meanwhile, or a failed write, with why). */
+   PDC_OK: its bytes are freed; S_BUSY: another process spills it; another
+   code: it stays (freed meanwhile, or a failed write, with why). */
 static int s_spill_one(pdc_store_t *store, const char *dir, const uint8_t *id, char *why,
                        size_t len) {
     char tmp[PATH_MAX], final[PATH_MAX];
@@ -239,7 +245,7 @@ static int s_spill_one(pdc_store_t *store, const char *dir, const uint8_t *id, c
         int e = errno;
         pdc_store_unpin(store, &pin);
         if (e == EEXIST)
-            return PDC_EINVAL; /* another process spills it now */
+            return S_BUSY; /* another process spills it now */
         snprintf(why, len, "cannot create %s: %s", tmp, strerror(e));
         return PDC_ESTOREFULL;
     }
@@ -361,16 +367,22 @@ int pdc_spill_make_room(pdc_store_t *store, size_t need, char *err, size_t errle
                  s.failed ? "out of memory" : pdc_store_last_error());
         return PDC_ESTOREFULL;
     }
-    qsort(s.list, s.n, sizeof *s.list, s_victim_order);
+    if (s.n)
+        qsort(s.list, s.n, sizeof *s.list, s_victim_order);
     /* others' reservations in flight take room too */
     size_t taken = u.used + u.reserving;
     size_t free_now = taken < u.capacity ? u.capacity - taken : 0;
     char why[PATH_MAX + 64] = "";
-    uint64_t spilled = 0, evicted = 0;
+    uint64_t spilled = 0, evicted = 0, busy = 0;
     for (size_t i = 0; i < s.n && free_now < target; i++) {
         const pdc_store_entry_t *e = &s.list[i];
         int done = e->copy ? pdc_store_delete_resident(store, e->id)
                            : s_spill_one(store, dir, e->id, why, sizeof why);
+        if (done == S_BUSY) {
+            busy++; /* another process spills it: its room comes too */
+            free_now += e->bytes;
+            continue;
+        }
         if (done != PDC_OK)
             continue;
         free_now += e->bytes;
@@ -382,9 +394,16 @@ int pdc_spill_make_room(pdc_store_t *store, size_t need, char *err, size_t errle
         }
     }
     free(s.list);
-    if (pdc_store_usage(store, &u) == PDC_OK && u.used + u.reserving <= u.capacity &&
-        u.capacity - u.used - u.reserving >= need)
-        return PDC_OK;
+    /* Others spilling what this process picked too finish on their own
+       time: wait for the room they make, a while. */
+    for (int waits = 0;; waits++) {
+        if (pdc_store_usage(store, &u) == PDC_OK && u.used + u.reserving <= u.capacity &&
+            u.capacity - u.used - u.reserving >= need)
+            return PDC_OK;
+        if (!busy || waits == S_BUSY_WAITS)
+            break;
+        usleep(S_BUSY_WAIT_US);
+    }
     uint64_t files, file_bytes, disk_free;
     s_dir_usage(dir, &files, &file_bytes, &disk_free);
     char h[7][32];

@@ -50,7 +50,8 @@
       other nodes reach it; "" if none), the sender's node id (for kind 2:
       its leases go when that node dies).  Reply REGISTERED:
       node id, store directory, inline limit in bytes, session directory,
-      the head's endpoint ("" if none).
+      the head's endpoint ("" if none), the node's address for other
+      hosts ("" if it has none).
     - LEASE_REQUEST: CPU slots wanted, flags, other resources wanted
       (GPU, custom names; fractional amounts), strategy (PDC_SCHED_*),
       the node of a node-affinity strategy, a label selector ("" none),
@@ -119,6 +120,17 @@
       when the head has no row for it.  Holders of a handle ask it when
       their connection to the actor broke, to learn where it restarted.
     - ACTOR_LIST: no fields.  Reply ACTOR_TABLE: every row (pdc status).
+
+    Borrower -> owner (a process that holds references another process
+    owns, to that owner's object service; see client/pdc_borrow.h):
+    - BORROW_ADD: object ids.  The owner counts the sender as a holder of
+      each.  Reply BORROW_ACK: the ids it no longer has (freed).
+    - BORROW_DROP: object ids: the sender let go of them.  No reply.
+    - OBJECT_WAIT: object id.  Reply OBJECT_INFO: id, kind (PDC_RES_*, or
+      PDC_INFO_PENDING when not ready yet: ask again later), value (an
+      inline value, a stored object's size, a list of references'
+      encoding), the node whose store holds it, and for a failed one its
+      code, function and message.
 
     Any daemon:
     - PING -> PONG; STATUS -> STATUS_REPLY (name, number) pairs.
@@ -302,7 +314,8 @@
     F(REGISTERED_STORE_DIR, "s")                                                                   \
     F(REGISTERED_INLINE_MAX, "u")                                                                  \
     F(REGISTERED_SESSION_DIR, "s")                                                                 \
-    F(REGISTERED_HEAD_ENDPOINT, "s")
+    F(REGISTERED_HEAD_ENDPOINT, "s")                                                               \
+    F(REGISTERED_NODE_IP, "s")
 #define PDC_LEASE_REQUEST_FIELDS(F)                                                                \
     F(LEASE_REQUEST_CPUS, "f")                                                                     \
     F(LEASE_REQUEST_FLAGS, "u")                                                                    \
@@ -446,6 +459,19 @@
 #define PDC_ACTOR_RESOLVE_FIELDS(F)      F(ACTOR_RESOLVE_ACTOR_ID, "d")
 #define PDC_ACTOR_LIST_FIELDS(F)
 #define PDC_ACTOR_TABLE_FIELDS(F) F(ACTOR_TABLE_ACTORS, "*" PDC_ACTOR_ROW_SCHEMA)
+/* Borrowed references (client/pdc_borrow.h) */
+#define PDC_BORROW_ADD_FIELDS(F)  F(BORROW_ADD_OBJECT_IDS, "*d")
+#define PDC_BORROW_ACK_FIELDS(F)  F(BORROW_ACK_GONE, "*d")
+#define PDC_BORROW_DROP_FIELDS(F) F(BORROW_DROP_OBJECT_IDS, "*d")
+#define PDC_OBJECT_WAIT_FIELDS(F) F(OBJECT_WAIT_OBJECT_ID, "d")
+#define PDC_OBJECT_INFO_FIELDS(F)                                                                  \
+    F(OBJECT_INFO_OBJECT_ID, "d")                                                                  \
+    F(OBJECT_INFO_KIND, "u")                                                                       \
+    F(OBJECT_INFO_VALUE, "v")                                                                      \
+    F(OBJECT_INFO_NODE, "s")                                                                       \
+    F(OBJECT_INFO_STATUS, "i")                                                                     \
+    F(OBJECT_INFO_FUNCTION, "s")                                                                   \
+    F(OBJECT_INFO_MESSAGE, "s")
 
 /* The messages, in wire order (a message's type is its place here: add
    new ones at the end).  X(NAME); its fields are PDC_NAME_FIELDS. */
@@ -506,7 +532,12 @@
     X(ACTOR_STATE)                                                                                 \
     X(ACTOR_RESOLVE)                                                                               \
     X(ACTOR_LIST)                                                                                  \
-    X(ACTOR_TABLE)
+    X(ACTOR_TABLE)                                                                                 \
+    X(BORROW_ADD)                                                                                  \
+    X(BORROW_ACK)                                                                                  \
+    X(BORROW_DROP)                                                                                 \
+    X(OBJECT_WAIT)                                                                                 \
+    X(OBJECT_INFO)
 
 /* The schema string of message NAME (a string literal). */
 #define PDC_SCHEMA_OF(name) "" PDC_##name##_FIELDS(PDC_F_TOKEN_)
@@ -546,9 +577,17 @@ PDC_X_FIELD_ENUM(ACTOR_ROW)
    ID in 32 hex digits. */
 /* A stored object on another node (PDC_ARG_REMOTE) is the string
    "ID@NODE": the worker's raylet pulls it from that node first. */
-enum { PDC_ARG_INLINE = 0, PDC_ARG_STORED = 1, PDC_ARG_ACTOR = 2, PDC_ARG_REMOTE = 3 };
+enum {
+    PDC_ARG_INLINE = 0,
+    PDC_ARG_STORED = 1,
+    PDC_ARG_ACTOR = 2,
+    PDC_ARG_REMOTE = 3,
+    PDC_ARG_REFS = 4 /* a list of references: its encoding (client/pdc_refs.h) */
+};
 enum { PDC_LEASE_ACTOR = 1, PDC_LEASE_DETACHED = 2, PDC_LEASE_SOFT = 4, PDC_LEASE_SPILLED = 8 };
-enum { PDC_RES_INLINE = 0, PDC_RES_STORED = 1, PDC_RES_ERROR = 2 };
+enum { PDC_RES_INLINE = 0, PDC_RES_STORED = 1, PDC_RES_ERROR = 2, PDC_RES_REFS = 3 };
+/* OBJECT_INFO's kind beyond the PDC_RES_* ones: not ready yet. */
+#define PDC_INFO_PENDING 4
 
 /* The name ("LEASE_REQUEST") and schema of a type; NULL if out of range. */
 const char *pdc_msg_name(unsigned type);

@@ -725,3 +725,82 @@ PDC_FUNCTION(say) {
     fflush(stdout);
     return pdc_return_i64(t, 1);
 }
+
+/* put_list(n, size): n objects put by this task (object i: size bytes
+   of fill_pattern with seed i, or the int i when size is 0), returned as
+   a list of references; this worker owns them and lets go of its own
+   references, so only the caller's borrow keeps them. */
+PDC_FUNCTION(put_list) {
+    int64_t n = pdc_arg_i64(t, 0), size = pdc_arg_i64(t, 1);
+    pdc_client *c = pdc_task_client(t);
+    if (n < 0 || size < 0)
+        return pdc_fail(t, "put_list: negative n or size");
+    pdc_ref *refs = malloc((size_t) (n ? n : 1) * sizeof *refs);
+    unsigned char *buf = malloc((size_t) (size ? size : 1));
+    if (!refs || !buf)
+        return pdc_fail(t, "put_list: out of memory");
+    for (int64_t i = 0; i < n; i++) {
+        int status;
+        if (size)
+            for (int64_t k = 0; k < size; k++)
+                buf[k] = (unsigned char) ((k * 131 + i * 7 + 3) & 0xff);
+        refs[i] = size ? pdc_put(c, PDC_BYTES(buf, (size_t) size), &status)
+                       : pdc_put(c, PDC_I64(i), &status);
+        if (status != PDC_OK)
+            return pdc_fail(t, "put_list: put %lld: %s", (long long) i, pdc_last_error(c));
+    }
+    int rc = pdc_return_refs(t, refs, (size_t) n);
+    for (int64_t i = 0; i < n; i++)
+        pdc_ref_release(c, refs[i]);
+    free(refs);
+    free(buf);
+    return rc;
+}
+
+/* sum_list(list): the sum of the ints the list's references hold (read
+   from their owners: borrowed for the task). */
+PDC_FUNCTION(sum_list) {
+    pdc_client *c = pdc_task_client(t);
+    size_t n = pdc_arg_nrefs(t, 0);
+    int64_t sum = 0;
+    for (size_t k = 0; k < n; k++) {
+        pdc_ref r = pdc_arg_ref(t, 0, k);
+        int64_t v = 0;
+        int rc = pdc_get_i64(c, r, &v, 30000);
+        pdc_ref_release(c, r);
+        if (rc != PDC_OK)
+            return pdc_fail(t, "sum_list: reference %zu: %s", k, pdc_last_error(c));
+        sum += v;
+    }
+    return pdc_return_i64(t, sum);
+}
+
+/* return_borrowed(list): returns the list's first reference, which it
+   only borrows: refused (a task returns only its own references). */
+PDC_FUNCTION(return_borrowed) {
+    pdc_client *c = pdc_task_client(t);
+    pdc_ref r = pdc_arg_ref(t, 0, 0);
+    int rc = pdc_return_refs(t, &r, 1);
+    pdc_ref_release(c, r);
+    return rc;
+}
+
+/* pid_list(n): a list of n ints this worker puts, the first its pid and
+   the others 1..n-1 (for the owner-death test). */
+PDC_FUNCTION(pid_list) {
+    int64_t n = pdc_arg_i64(t, 0);
+    pdc_client *c = pdc_task_client(t);
+    pdc_ref refs[16];
+    if (n < 1 || n > 16)
+        return pdc_fail(t, "pid_list: n must be 1..16");
+    for (int64_t i = 0; i < n; i++) {
+        int status;
+        refs[i] = pdc_put(c, PDC_I64(i ? i : (int64_t) getpid()), &status);
+        if (status != PDC_OK)
+            return pdc_fail(t, "pid_list: %s", pdc_last_error(c));
+    }
+    int rc = pdc_return_refs(t, refs, (size_t) n);
+    for (int64_t i = 0; i < n; i++)
+        pdc_ref_release(c, refs[i]);
+    return rc;
+}

@@ -191,6 +191,7 @@ Test(roundtrip, register_and_registered) {
     cr_assert_eq(pdc_f_u(&m.fields[PDC_REGISTERED_INLINE_MAX]), SAMPLE_INLINE_LIMIT);
     s_assert_str(&m.fields[PDC_REGISTERED_SESSION_DIR], SAMPLE_SESSION_DIR);
     s_assert_str(&m.fields[PDC_REGISTERED_HEAD_ENDPOINT], SAMPLE_IPC);
+    s_assert_str(&m.fields[PDC_REGISTERED_NODE_IP], "10.0.0.7");
     pdc_msg_free(&m);
 }
 

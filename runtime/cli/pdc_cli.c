@@ -719,10 +719,10 @@ static int s_cmd_status(int argc, char **argv, const pdc_config_t *cfg) {
             printf("      (its raylet did not answer)\n");
             continue;
         }
-        printf("      store %.1f of %.0f MiB (%.0f objects), %.0f actors, %.0f lease requests queued, "
-               "%.0f infeasible; spilled %.1f MiB in %.0f files\n",
-               v[0] / 1048576.0, v[1] / 1048576.0, v[5], v[2], v[3], v[4], v[6] / 1048576.0,
-               v[7]);
+        printf(
+            "      store %.1f of %.0f MiB (%.0f objects), %.0f actors, %.0f lease requests queued, "
+            "%.0f infeasible; spilled %.1f MiB in %.0f files\n",
+            v[0] / 1048576.0, v[1] / 1048576.0, v[5], v[2], v[3], v[4], v[6] / 1048576.0, v[7]);
         totals[0] += v[2], totals[1] += v[3], totals[2] += v[4];
         for (int r = 0; verbose && r < rows; r++)
             printf("      %-22s %.0f\n", names[r], values[r]);

@@ -56,6 +56,7 @@ struct pdc_client {
     char node_id[64];
     char store_dir[PATH_MAX];
     char session[PATH_MAX];
+    char node_ip[64]; /* the node's address for other hosts ("" none) */
     size_t inline_max;
 
     /* The I/O thread and what it owns (pdc_io.c). */
@@ -88,6 +89,18 @@ struct pdc_client {
     uint8_t (*frees)[PDC_ID_LEN];     /* stored objects to free on every node */
     size_t nfrees, capfrees;
 
+    /* References owned by other processes, and this process's object
+       service for those it lends (pdc_borrow.c). */
+    struct lender *lenders;
+    void *owner_sock; /* zsock_t *: the service's ROUTER */
+    struct pdc_zwatch *owner_watch;
+    char owner_ipc[PATH_MAX], owner_tcp[PATH_MAX]; /* its endpoints ("" none) */
+    int owner_state;                               /* 0 none, 1 asked, 2 serving, -1 failed */
+    char owner_why[PATH_MAX + 128];
+    uint64_t borrow_requests;
+    size_t nborrow_due; /* borrowed entries told "pending", to ask again */
+    int freeing_all;    /* pdc_obj_free_all runs: entries go without unrefs */
+
     /* A worker's identity. */
     uint8_t worker_id[PDC_ID_LEN];
     char endpoint[PATH_MAX];
@@ -110,6 +123,8 @@ typedef struct {
     size_t size;
     pdc_store_pin_t *pin;    /* for an argument read from the store */
     struct pdc_actor *actor; /* for an actor handle (held) */
+    struct obj **held;       /* a list's references, once borrowed */
+    uint32_t nheld;
 } task_input_t;
 
 struct pdc_task {
@@ -129,6 +144,7 @@ struct pdc_task {
     size_t rsize;
     void *rbuf;       /* owned result buffer (pdc_return_alloc, copies) */
     int rstored;      /* the result was written to the store */
+    int rlent;        /* the result's references are lent to the caller */
     size_t lost_arg;  /* 1 + the argument that lost every copy, or 0 */
     uint64_t busy_us; /* wall time less time blocked in pdc_get */
 };

@@ -17,6 +17,9 @@
 */
 #include "pdc_client_internal.h"
 
+#include "pdc_borrow.h"
+#include "pdc_refs.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,8 +99,40 @@ uint64_t pdc_client_blocked_us(pdc_client *c) {
 
 static int s_bad_value(pdc_value v) {
     return v.type == PDC_T_REF || v.type == PDC_T_ERROR || v.type == PDC_T_ACTOR ||
-           (unsigned) v.type > PDC_T_ACTOR ||
-           ((v.type == PDC_T_STR || v.type == PDC_T_BYTES) && v.as.buf.size && !v.as.buf.data);
+           (unsigned) v.type > PDC_T_REFS ||
+           ((v.type == PDC_T_STR || v.type == PDC_T_BYTES || v.type == PDC_T_REFS) &&
+            v.as.buf.size && !v.as.buf.data) ||
+           (v.type == PDC_T_REFS && v.as.buf.size % sizeof(pdc_ref));
+}
+
+/* A put of a list of references: its encoding is the entry's value, and
+   the entry holds what it refers to.  Mutex held.  PDC_OK or a code. */
+static int s_put_refs(pdc_client *c, pdc_ref *ref, pdc_value v) {
+    char why[512];
+    void *data;
+    size_t size;
+    int rc = pdc_refs_encode(c, v.as.buf.data, v.as.buf.size / sizeof(pdc_ref), &data, &size, why,
+                             sizeof why);
+    obj_t *o = rc == PDC_OK ? pdc_obj_new(c, ref->id) : NULL;
+    if (rc == PDC_OK && !o) {
+        free(data);
+        rc = PDC_ENOMEM;
+        snprintf(why, sizeof why, "out of memory");
+    }
+    if (rc == PDC_OK) {
+        o->type = PDC_T_REFS;
+        o->data = data;
+        o->size = size;
+        o->state = OBJ_READY;
+        rc = pdc_refs_hold(c, o, data, size, 0, why, sizeof why);
+        if (rc != PDC_OK)
+            pdc_obj_fail(o, rc, "pdc_put", c->node_id, why);
+    }
+    if (rc != PDC_OK && !o)
+        *ref = pdc_obj_error_ref(c, rc, "pdc_put", why);
+    else if (rc != PDC_OK)
+        pdc_set_error(rc, "pdc_put: %s", why);
+    return rc;
 }
 
 /* Enter a put's object in the table (mutex held): stored in this node's
@@ -150,7 +185,9 @@ pdc_ref pdc_put_opts(pdc_client *c, pdc_value v, const pdc_put_options *opts, in
     int replicas = opts ? opts->replicas : 0;
     if (s_bad_value(v)) {
         rc = PDC_EINVAL;
-        snprintf(err, sizeof err, "pdc_put: a value must be an int, float, string or bytes");
+        snprintf(err, sizeof err,
+                 "pdc_put: a value must be an int, float, string, bytes or a list of references "
+                 "(PDC_REFS)");
     } else if (replicas < 0 || replicas > PDC_PUT_MAX_REPLICAS) {
         rc = PDC_EINVAL;
         snprintf(err, sizeof err, "pdc_put: replicas is %d; it must be 0..%d", replicas,
@@ -161,6 +198,8 @@ pdc_ref pdc_put_opts(pdc_client *c, pdc_value v, const pdc_put_options *opts, in
     pthread_mutex_lock(&c->mu);
     if (rc != PDC_OK)
         ref = pdc_obj_error_ref(c, rc, "pdc_put", err);
+    else if (v.type == PDC_T_REFS)
+        rc = s_put_refs(c, &ref, v);
     else
         rc = s_put_entry(c, &ref, v, large);
     obj_t *o = rc == PDC_OK && large && replicas > 1 ? pdc_obj_find(c, ref.id) : NULL;
@@ -267,6 +306,12 @@ typedef struct {
     pdc_store_pin_t *pin;
 } obj_pin_t;
 
+static int s_list_settled(pdc_client *c, void *arg) {
+    (void) c;
+    obj_t *o = arg;
+    return pdc_refs_settled(o->inner, o->ninner);
+}
+
 static int s_obj_done(pdc_client *c, void *arg) {
     (void) c;
     return ((obj_t *) arg)->state != OBJ_PENDING;
@@ -347,7 +392,8 @@ int pdc_get(pdc_client *c, pdc_ref ref, pdc_object *out, int64_t timeout_ms) {
         return pdc_set_error(PDC_ENOTFOUND, "pdc_get: unknown object %s (released?)",
                              pdc_id_hex(ref.id, hex));
     }
-    o->refs++; /* stays alive while we wait and while out is held */
+    o->refs++;                  /* stays alive while we wait and while out is held */
+    pdc_borrow_want_info(c, o); /* a borrowed one: asked of its owner */
     uint64_t deadline = pdc_now_ms() + (uint64_t) (timeout_ms > 0 ? timeout_ms : 0);
     obj_pin_t *pin = calloc(1, sizeof *pin);
     int rc = pin ? PDC_OK : PDC_ENOMEM;
@@ -388,6 +434,23 @@ int pdc_get(pdc_client *c, pdc_ref ref, pdc_object *out, int64_t timeout_ms) {
                              (long long) timeout_ms);
     }
     pin->obj = o;
+    if (o->state == OBJ_READY && o->type == PDC_T_REFS && !o->stored) {
+        /* A list: what it refers to is held (borrowed from the owners it
+           names, each of whom has answered) before it is handed out. */
+        char why[512];
+        rc = pdc_refs_hold(c, o, o->data, o->size, 0, why, sizeof why);
+        if (rc == PDC_OK && pdc_client_wait_until(c, s_list_settled, o,
+                                                  s_left(timeout_ms, deadline), 1) != PDC_OK) {
+            rc = PDC_ETIMEOUT;
+            snprintf(why, sizeof why, "the owners of the list's references did not answer in time");
+        }
+        if (rc != PDC_OK) {
+            free(pin);
+            pdc_obj_unref(c, o);
+            pthread_mutex_unlock(&c->mu);
+            return pdc_set_error(rc, "pdc_get: %s", why);
+        }
+    }
     if (o->state == OBJ_FAILED) {
         memset(out, 0, sizeof *out);
         out->type = PDC_T_ERROR;
@@ -470,8 +533,10 @@ int pdc_wait(pdc_client *c, const pdc_ref *refs, size_t n, size_t num_ready, int
     pthread_mutex_lock(&c->mu);
     for (size_t i = 0; i < n; i++) {
         objs[i] = pdc_obj_find(c, refs[i].id);
-        if (objs[i])
+        if (objs[i]) {
             objs[i]->refs++;
+            pdc_borrow_want_info(c, objs[i]);
+        }
     }
     wait_set_t set = {objs, n, num_ready};
     int rc = pdc_client_wait_until(c, s_enough_ready, &set, timeout_ms, 1);
@@ -497,6 +562,41 @@ void pdc_ref_retain(pdc_client *c, pdc_ref ref) {
     if (o)
         o->refs++;
     pthread_mutex_unlock(&c->mu);
+}
+
+size_t pdc_object_nrefs(const pdc_object *obj) {
+    return obj && obj->type == PDC_T_REFS ? pdc_refs_count(obj->data, obj->size) : 0;
+}
+
+pdc_ref pdc_object_ref(pdc_client *c, const pdc_object *obj, size_t i, int *status) {
+    pdc_ref ref;
+    memset(&ref, 0, sizeof ref);
+    int rc = PDC_EINVAL;
+    if (!c || !obj || obj->type != PDC_T_REFS || i >= pdc_refs_count(obj->data, obj->size)) {
+        pdc_set_error(rc, "pdc_object_ref: %s",
+                      !c || !obj                ? "no client or object"
+                      : obj->type != PDC_T_REFS ? "the object is not a list of references"
+                                                : "the index is past the end of the list");
+    } else {
+        pdc_refs_at(obj->data, obj->size, i, ref.id, NULL);
+        pthread_mutex_lock(&c->mu);
+        /* The list, alive while obj is held, holds the entry. */
+        obj_t *o = pdc_obj_find(c, ref.id);
+        if (o) {
+            o->refs++;
+            rc = PDC_OK;
+        } else {
+            char hex[33];
+            rc = pdc_set_error(PDC_ENOTFOUND,
+                               "pdc_object_ref: reference %zu (%s) is not held: the object was "
+                               "released",
+                               i, pdc_id_hex(ref.id, hex));
+        }
+        pthread_mutex_unlock(&c->mu);
+    }
+    if (status)
+        *status = rc;
+    return ref;
 }
 
 void pdc_ref_release(pdc_client *c, pdc_ref ref) {

@@ -14,6 +14,9 @@
 */
 #include "pdc_client_internal.h"
 
+#include "pdc_borrow.h"
+#include "pdc_refs.h"
+
 #include "pdc_actor_owner.h"
 
 #include <stdio.h>
@@ -72,15 +75,18 @@ void pdc_graph_free(pdc_client *c, task_t *t) {
             pdc_obj_unref(c, t->args[i].ref);
         else
             free(t->args[i].data);
+        pdc_refs_release(c, t->args[i].held, t->args[i].nheld);
     }
     free(t->args);
     free(t);
 }
 
 void pdc_graph_discard(task_t *t) {
-    for (size_t i = 0; i < t->nargs; i++)
+    for (size_t i = 0; i < t->nargs; i++) {
         if (!t->args[i].ref)
             free(t->args[i].data);
+        free(t->args[i].held); /* the entries go in the same walk */
+    }
     free(t->args);
     free(t);
 }
@@ -139,12 +145,7 @@ static void s_dep_done(pdc_client *c, task_t *t, obj_t *dep) {
         s_ready(c, t);
 }
 
-void pdc_graph_finish(pdc_client *c, task_t *t) {
-    obj_t *o = t->result;
-    s_undepend(t);
-    t->hook->done(c, t);
-    t->state = T_DONE;
-    o->task = NULL;
+void pdc_graph_object_final(pdc_client *c, obj_t *o) {
     o->walking++;
     for (int i = 0; i < o->ndependents; i++)
         if (o->dependents[i])
@@ -155,6 +156,15 @@ void pdc_graph_finish(pdc_client *c, task_t *t) {
         o->ndependents = o->capdependents = 0;
     }
     o->ready_seq = ++c->graph_seq;
+}
+
+void pdc_graph_finish(pdc_client *c, task_t *t) {
+    obj_t *o = t->result;
+    s_undepend(t);
+    t->hook->done(c, t);
+    t->state = T_DONE;
+    o->task = NULL;
+    pdc_graph_object_final(c, o);
     if (!(t->hook->keep && t->hook->keep(c, t)) && !pdc_lineage_keep(c, t))
         pdc_graph_free(c, t);
     pthread_cond_broadcast(&c->cv);
@@ -286,6 +296,24 @@ static int s_arg(pdc_client *c, task_t *t, size_t i, const pdc_value *v, obj_t *
     if ((v->type == PDC_T_STR || v->type == PDC_T_BYTES) && v->as.buf.size > c->inline_max &&
         v->as.buf.data)
         return s_store_arg(c, a, v, i, why, len);
+    if (v->type == PDC_T_REFS) {
+        /* A list passed by value: encoded now, its objects held by the
+           task until it is freed. */
+        char err[512];
+        int rc = v->as.buf.size % sizeof(pdc_ref) || (v->as.buf.size && !v->as.buf.data)
+                     ? PDC_EINVAL
+                     : pdc_refs_encode(c, v->as.buf.data, v->as.buf.size / sizeof(pdc_ref),
+                                       &a->data, &a->size, err, sizeof err);
+        if (rc == PDC_OK)
+            rc = pdc_refs_hold_list(c, a->data, a->size, &a->held, &a->nheld, err, sizeof err);
+        if (rc != PDC_OK) {
+            snprintf(why, len, "argument %zu: %s", i,
+                     rc == PDC_EINVAL && !*err ? "a list of references needs PDC_REFS" : err);
+            return rc;
+        }
+        a->type = PDC_T_REFS;
+        return PDC_OK;
+    }
     if (v->type != PDC_T_REF) {
         if (!s_copy_value(a, v))
             return PDC_OK;
@@ -304,6 +332,7 @@ static int s_arg(pdc_client *c, task_t *t, size_t i, const pdc_value *v, obj_t *
     a->type = PDC_T_REF;
     a->ref = dep;
     dep->refs++;
+    pdc_borrow_want_info(c, dep); /* a borrowed one: its owner says when it is ready */
     if (dep->state == OBJ_FAILED)
         *failed = dep;
     else if (dep->state == OBJ_PENDING && s_depend(t, dep))
@@ -393,9 +422,14 @@ void pdc_graph_encode_args(pdc_client *c, pdc_enc_t *e, task_t *t, const char *n
             pdc_enc_id(e, o->id);
             continue;
         }
-        pdc_enc_u(e, PDC_ARG_INLINE);
         const void *data = o ? o->data : a->data;
         size_t size = o ? o->size : a->size;
+        if (type == PDC_T_REFS) {
+            pdc_enc_u(e, PDC_ARG_REFS);
+            pdc_enc_b(e, data, size);
+            continue;
+        }
+        pdc_enc_u(e, PDC_ARG_INLINE);
         switch (type) {
         case PDC_T_I64:
             pdc_enc_i(e, o ? o->i64 : a->i64);

@@ -33,6 +33,8 @@ typedef struct {
     size_t size;
     obj_t *ref;              /* for reference arguments (holds a ref) */
     struct pdc_actor *actor; /* for actor handle arguments (holds one) */
+    obj_t **held;            /* a list's references (PDC_REFS), held */
+    uint32_t nheld;
 } task_arg_t;
 
 typedef enum { T_WAITING, T_QUEUED, T_INFLIGHT, T_DONE } task_state;
@@ -90,6 +92,9 @@ void pdc_graph_submit(pdc_client *c, task_t *t);
 /* t's result is final (its object set by the caller): tell the hook,
    wake dependents and waiters, free t. */
 void pdc_graph_finish(pdc_client *c, task_t *t);
+/* o's state became final without a task of this graph (a borrowed
+   object's value arrived): wake the tasks waiting for it. */
+void pdc_graph_object_final(pdc_client *c, obj_t *o);
 /* Fail t's result with code and why (on node, "" if it never ran), then
    finish it. */
 void pdc_graph_fail(pdc_client *c, task_t *t, int code, const char *node, const char *why);

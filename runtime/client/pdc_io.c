@@ -3,7 +3,9 @@
 #include "pdc_client_internal.h"
 
 #include "pdc_actor_owner.h"
+#include "pdc_borrow.h"
 #include "pdc_log.h"
+#include "pdc_refs.h"
 #include "pdc_wire.h"
 
 #include <stdio.h>
@@ -88,8 +90,27 @@ void pdc_io_send_raylet(pdc_client *c) {
 /* ---- Results ---------------------------------------------------------- */
 
 /* Set o from one result (kind, value as the schema validated them). */
-static void s_set_value(obj_t *o, unsigned kind, const msgpack_object *f, const char *node) {
+static void s_set_value(pdc_client *c, obj_t *o, unsigned kind, const msgpack_object *f,
+                        const char *node) {
     const msgpack_object *v = &f[PDC_RESULT_VALUE];
+    if (kind == PDC_RES_REFS && v->type == MSGPACK_OBJECT_BIN) {
+        /* A list of references its worker owns and counted this process
+           for: the entries are held by this result from now on. */
+        char why[512];
+        o->type = PDC_T_REFS;
+        o->size = v->via.bin.size;
+        o->data = malloc(o->size ? o->size : 1);
+        int rc = o->data ? PDC_OK : PDC_ENOMEM;
+        if (o->data) {
+            memcpy(o->data, o->size ? v->via.bin.ptr : "", o->size);
+            rc = pdc_refs_hold(c, o, o->data, o->size, 1, why, sizeof why);
+        }
+        if (rc != PDC_OK)
+            pdc_obj_fail(o, rc, "result", node, o->data ? why : "out of memory for the result");
+        else
+            o->state = OBJ_READY;
+        return;
+    }
     if (kind == PDC_RES_ERROR) {
         char fn[512], msg[1024];
         pdc_obj_fail(o, (int) pdc_f_i(&f[PDC_RESULT_STATUS]),
@@ -149,7 +170,7 @@ static void s_apply_result(pdc_client *c, const msgpack_object *r, const char *n
         if (pdc_sched_on_arg_lost(c, t, (size_t) v->via.u64, why))
             return;
     }
-    s_set_value(o, (unsigned) pdc_f_u(&f[PDC_RESULT_KIND]), f, node);
+    s_set_value(c, o, (unsigned) pdc_f_u(&f[PDC_RESULT_KIND]), f, node);
     pdc_graph_finish(c, t);
 }
 
@@ -240,6 +261,9 @@ void pdc_io_pump(pdc_client *c) {
     uint64_t next_check = pdc_sched_pump(c, now);
     if (actors_again && (!next_check || actors_again < next_check))
         next_check = actors_again;
+    uint64_t borrow_again = pdc_borrow_pump(c);
+    if (borrow_again && (!next_check || borrow_again < next_check))
+        next_check = borrow_again;
     if (next_check)
         uv_timer_start(&c->lease_timer, s_on_lease_timer, next_check > now ? next_check - now : 0,
                        0);
@@ -309,6 +333,7 @@ static int s_register(pdc_client *c, const char *raylet_endpoint, const uint8_t 
     c->inline_max = (size_t) pdc_f_u(&f[PDC_REGISTERED_INLINE_MAX]);
     pdc_f_cstr(&f[PDC_REGISTERED_SESSION_DIR], c->session, sizeof c->session);
     pdc_f_cstr(&f[PDC_REGISTERED_HEAD_ENDPOINT], c->head_endpoint, sizeof c->head_endpoint);
+    pdc_f_cstr(&f[PDC_REGISTERED_NODE_IP], c->node_ip, sizeof c->node_ip);
     pdc_inbound_close(&in);
     return 0;
 }
@@ -440,6 +465,7 @@ void pdc_client_close(pdc_client *c) {
             pdc_io_conn_release(c, c->conns, 0);
         }
         pdc_remote_unwatch(c);
+        pdc_borrow_close(c); /* drops what this process borrowed */
         pdc_peer_unwatch(c->raylet);
         uv_close((uv_handle_t *) &c->wake, NULL);
         uv_close((uv_handle_t *) &c->lease_timer, NULL);

@@ -1,6 +1,9 @@
 /*  pdc_objects: the owner's object table (see the header). */
 #include "pdc_client_internal.h"
 
+#include "pdc_borrow.h"
+#include "pdc_refs.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,9 +29,15 @@ obj_t *pdc_obj_find(pdc_client *c, const uint8_t *id) {
    table). */
 static void s_destroy(pdc_client *c, obj_t *o) {
     pdc_lineage_drop(c, o);
-    if (o->stored && c->store)
+    if (o->lender) {
+        /* Borrowed: its owner frees it (and its copies). */
+        pdc_borrow_drop(c, o);
+        if (o->info_state == 2)
+            c->nborrow_due--;
+    } else if (o->stored && c->store) {
         pdc_store_delete(c->store, o->id);
-    if (o->stored && (o->spread || strcmp(o->node, c->node_id)) && !c->stopping) {
+    }
+    if (o->stored && !o->lender && (o->spread || strcmp(o->node, c->node_id)) && !c->stopping) {
         /* Copies elsewhere go with an OBJECT_FREE the I/O thread sends. */
         if (c->nfrees == c->capfrees) {
             size_t cap = c->capfrees ? 2 * c->capfrees : 64;
@@ -40,6 +49,10 @@ static void s_destroy(pdc_client *c, obj_t *o) {
             memcpy(c->frees[c->nfrees++], o->id, PDC_ID_LEN);
         pdc_client_wake(c);
     }
+    if (c->freeing_all)
+        free(o->inner); /* the entries it held go in the same walk */
+    else
+        pdc_refs_release(c, o->inner, o->ninner);
     free(o->data);
     free((char *) o->err.function);
     free((char *) o->err.message);
@@ -116,8 +129,10 @@ void pdc_obj_free_all(pdc_client *c) {
         c->lineage_dead = t->next;
         pdc_graph_discard(t);
     }
+    c->freeing_all = 1;
     pdc_idmap_each(&c->objects, s_free_left, c);
     pdc_idmap_free(&c->objects);
+    c->freeing_all = 0;
     free(c->frees);
     c->frees = NULL;
     c->nfrees = c->capfrees = 0;

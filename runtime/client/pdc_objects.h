@@ -62,6 +62,20 @@ typedef struct obj {
     int lineage_evicted;
     uint64_t ready_seq;
     obj_replicas_t *replicas; /* a replicated put's other copies, or NULL */
+    /* A list of references (PDC_T_REFS, pdc_refs.h): the entries it
+       holds while it lives, once inner_held. */
+    struct obj **inner;
+    uint32_t ninner;
+    int inner_held;
+    /* Borrowed (pdc_borrow.h): its owner, NULL for this process's own;
+       whether the owner counts this process; the value's state (0 not
+       asked, 1 asked, 2 told pending, 3 known) and when to ask again. */
+    struct lender *lender;
+    int borrow_acked;
+    int info_state;
+    uint64_t info_wait_ms, info_due;
+    /* This process's own: BORROW_ADDs of other processes not dropped. */
+    int borrowers;
     /* Tasks waiting for this object.  While they are told (walking), a
        task that stops waiting leaves a NULL in its slot instead of
        moving another entry into it, so that none is skipped. */

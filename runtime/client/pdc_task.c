@@ -11,6 +11,9 @@
 */
 #include "pdc_client_internal.h"
 
+#include "pdc_borrow.h"
+#include "pdc_refs.h"
+
 #include "pdc_actor_owner.h"
 
 #include <stdio.h>
@@ -23,9 +26,10 @@
 #include <time.h>
 
 static const char *s_type_name(pdc_type t) {
-    static const char *names[] = {"nil",   "an int",      "a float", "a string",
-                                  "bytes", "a reference", "an error"};
-    return (unsigned) t < 7 ? names[t] : "?";
+    static const char *names[] = {"nil",      "an int",          "a float",
+                                  "a string", "bytes",           "a reference",
+                                  "an error", "an actor handle", "a list of references"};
+    return (unsigned) t < sizeof names / sizeof *names ? names[t] : "?";
 }
 
 static void s_args_error(pdc_task *t, size_t i, const char *wanted) {
@@ -83,7 +87,19 @@ const void *pdc_arg_bytes(pdc_task *t, size_t i, size_t *size) {
     return a ? a->data : NULL;
 }
 
+/* A list returned and then replaced, or not sent (the task failed):
+   what it lent goes back. */
+static void s_unlend(pdc_task *t) {
+    if (!t->rlent)
+        return;
+    pthread_mutex_lock(&t->client->mu);
+    pdc_borrow_unlend(t->client, t->rdata, t->rsize);
+    pthread_mutex_unlock(&t->client->mu);
+    t->rlent = 0;
+}
+
 static void s_clear_result(pdc_task *t) {
+    s_unlend(t);
     free(t->rbuf);
     t->rbuf = NULL;
     t->rdata = NULL;
@@ -125,6 +141,76 @@ int pdc_return_bytes(pdc_task *t, const void *data, size_t size) {
     if (size && !data)
         return pdc_fail(t, "pdc_return_bytes: NULL data");
     return s_return_buf(t, PDC_T_BYTES, data, size);
+}
+
+int pdc_return_refs(pdc_task *t, const pdc_ref *refs, size_t n) {
+    if (n && !refs)
+        return pdc_fail(t, "pdc_return_refs: NULL references");
+    pdc_client *c = t->client;
+    char why[512];
+    void *data;
+    size_t size;
+    s_clear_result(t);
+    pthread_mutex_lock(&c->mu);
+    int rc = pdc_refs_encode(c, refs, n, &data, &size, why, sizeof why);
+    /* Held for the caller from now on: the task may let go of its own. */
+    if (rc == PDC_OK && (rc = pdc_borrow_lend(c, data, size, why, sizeof why)) != PDC_OK)
+        free(data);
+    pthread_mutex_unlock(&c->mu);
+    if (rc != PDC_OK)
+        return pdc_fail(t, "pdc_return_refs: %s", why);
+    t->rbuf = data;
+    t->rtype = PDC_T_REFS;
+    t->rdata = data;
+    t->rsize = size;
+    t->rlent = 1;
+    return 0;
+}
+
+size_t pdc_arg_nrefs(pdc_task *t, size_t i) {
+    task_input_t *a = s_arg(t, i, PDC_T_REFS, "a list of references");
+    return a ? pdc_refs_count(a->data, a->size) : 0;
+}
+
+static int s_held_settled(pdc_client *c, void *arg) {
+    (void) c;
+    task_input_t *a = arg;
+    return pdc_refs_settled(a->held, a->nheld);
+}
+
+pdc_ref pdc_arg_ref(pdc_task *t, size_t i, size_t k) {
+    pdc_ref ref;
+    memset(&ref, 0, sizeof ref);
+    task_input_t *a = s_arg(t, i, PDC_T_REFS, "a list of references");
+    if (!a)
+        return ref;
+    if (pdc_refs_at(a->data, a->size, k, ref.id, NULL)) {
+        pdc_fail(t, "pdc_arg_ref: argument %zu holds %zu references, not %zu", i,
+                 pdc_refs_count(a->data, a->size), k + 1);
+        return ref;
+    }
+    pdc_client *c = t->client;
+    char why[512];
+    pthread_mutex_lock(&c->mu);
+    int rc = PDC_OK;
+    if (!a->held) {
+        /* The first reference taken borrows the whole list, and waits for
+           the owners to answer: the caller, which holds the list for the
+           task's duration, may let go of it as soon as the task ends. */
+        rc = pdc_refs_hold_list(c, a->data, a->size, &a->held, &a->nheld, why, sizeof why);
+        if (rc == PDC_OK &&
+            pdc_client_wait_until(c, s_held_settled, a, c->cfg.connect_timeout_ms, 0) != PDC_OK) {
+            rc = PDC_ETIMEOUT;
+            snprintf(why, sizeof why, "the owners of its references did not answer in time");
+        }
+    }
+    obj_t *o = rc == PDC_OK ? pdc_obj_find(c, ref.id) : NULL;
+    if (o)
+        o->refs++;
+    pthread_mutex_unlock(&c->mu);
+    if (!o)
+        pdc_fail(t, "pdc_arg_ref: argument %zu: %s", i, rc == PDC_OK ? "not held" : why);
+    return ref;
 }
 
 void *pdc_return_alloc(pdc_task *t, size_t size) {
@@ -244,6 +330,19 @@ void pdc_task_read_args(pdc_task *t, const msgpack_object *list) {
                 continue;
             }
             stored_id = remote_id;
+        } else if (pdc_f_u(&pair[PDC_ARG_KIND]) == PDC_ARG_REFS) {
+            /* A list of references: read through pdc_arg_ref, which
+               borrows what it refers to. */
+            if (v->type != MSGPACK_OBJECT_BIN || !pdc_refs_valid(v->via.bin.ptr, v->via.bin.size)) {
+                t->code = PDC_EPROTO;
+                snprintf(t->message, sizeof t->message,
+                         "argument %zu: a malformed list of references", i);
+                continue;
+            }
+            a->type = PDC_T_REFS;
+            a->data = v->via.bin.ptr;
+            a->size = v->via.bin.size;
+            continue;
         } else if (pdc_f_u(&pair[PDC_ARG_KIND]) == PDC_ARG_STORED) {
             if (v->type != MSGPACK_OBJECT_BIN || v->via.bin.size != PDC_ID_LEN) {
                 t->code = PDC_EPROTO;
@@ -309,7 +408,11 @@ void pdc_task_read_args(pdc_task *t, const msgpack_object *list) {
 void pdc_task_encode_result(pdc_task *t, pdc_enc_t *e) {
     pdc_client *c = t->client;
     e->buf.size = 0;
-    if (t->code == PDC_OK && t->rdata && t->rsize > c->inline_max) {
+    if (t->code != PDC_OK)
+        s_unlend(t); /* the caller gets no list */
+    else if (t->rtype == PDC_T_REFS)
+        t->rlent = 0; /* the caller drops what the list lends it */
+    else if (t->rdata && t->rsize > c->inline_max) {
         char err[512];
         pdc_store_delete(c->store, t->id); /* a retry may find its own earlier copy */
         int rc = pdc_store_put(c->store, t->id, t->rtype, t->rdata, t->rsize, err, sizeof err);
@@ -332,6 +435,11 @@ void pdc_task_encode_result(pdc_task *t, pdc_enc_t *e) {
             pdc_enc_nil(e);
         pdc_enc_s(e, t->function);
         pdc_enc_s(e, t->message);
+    } else if (t->rtype == PDC_T_REFS) {
+        pdc_enc_u(e, PDC_RES_REFS);
+        pdc_enc_b(e, t->rdata, t->rsize);
+        pdc_enc_s(e, "");
+        pdc_enc_s(e, "");
     } else if (t->rstored) {
         pdc_enc_u(e, PDC_RES_STORED);
         pdc_enc_u(e, t->rsize);
@@ -368,6 +476,11 @@ void pdc_task_release(pdc_task *t) {
             pdc_store_unpin(t->client->store, &t->args[i].pin);
         if (t->args[i].actor)
             pdc_actor_release(t->client, t->args[i].actor);
+        if (t->args[i].held) {
+            pthread_mutex_lock(&t->client->mu);
+            pdc_refs_release(t->client, t->args[i].held, t->args[i].nheld);
+            pthread_mutex_unlock(&t->client->mu);
+        }
     }
     free(t->args);
     free(t->rbuf);

@@ -154,6 +154,7 @@ static void s_reply_registered(raylet_t *self, pdc_inbound_t *in) {
     pdc_enc_u(&self->enc, (uint64_t) self->o.cfg.inline_max);
     pdc_enc_s(&self->enc, self->o.session);
     pdc_enc_s(&self->enc, self->o.head);
+    pdc_enc_s(&self->enc, self->o.node_ip);
     pdc_wire_reply(s_router(self), in, &self->enc);
 }
 

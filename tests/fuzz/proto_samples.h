@@ -169,6 +169,7 @@ static inline void sample_encode(pdc_enc_t *e, unsigned type, uint64_t reqid) {
         pdc_enc_u(e, SAMPLE_INLINE_LIMIT);
         pdc_enc_s(e, SAMPLE_SESSION_DIR);
         pdc_enc_s(e, SAMPLE_IPC);
+        pdc_enc_s(e, "10.0.0.7");
         break;
     case PDC_MSG_LEASE_REQUEST:
         pdc_enc_f(e, SAMPLE_CPUS);
@@ -355,7 +356,24 @@ static inline void sample_encode(pdc_enc_t *e, unsigned type, uint64_t reqid) {
         sample_actor_row(e);
         break;
     case PDC_MSG_ACTOR_RESOLVE:
+    case PDC_MSG_OBJECT_WAIT:
         pdc_enc_id(e, SAMPLE_ID_A);
+        break;
+    case PDC_MSG_BORROW_ADD:
+    case PDC_MSG_BORROW_ACK:
+    case PDC_MSG_BORROW_DROP:
+        pdc_enc_array(e, 2);
+        pdc_enc_id(e, SAMPLE_ID_A);
+        pdc_enc_id(e, SAMPLE_ID_B);
+        break;
+    case PDC_MSG_OBJECT_INFO:
+        pdc_enc_id(e, SAMPLE_ID_A);
+        pdc_enc_u(e, PDC_RES_STORED);
+        pdc_enc_u(e, 1 << 20);
+        pdc_enc_s(e, SAMPLE_NODE);
+        pdc_enc_i(e, 0);
+        pdc_enc_s(e, "");
+        pdc_enc_s(e, "");
         break;
     case PDC_MSG_JOB_START:
         pdc_enc_s(e, "job-1");
