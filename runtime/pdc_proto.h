@@ -69,6 +69,9 @@
     - LEASE_RETURN: worker id.  No reply.
     - BLOCKED / UNBLOCKED: the sending worker waits in pdc_get and gives
       its CPU back / takes it again.  No reply.
+    - LENDING / NOT_LENDING: the sending worker owns objects that other
+      processes borrow / no longer does: while it lends, the pool does
+      not stop it for being idle.  No reply.
     - KEEPALIVE: a lease holder on another node is alive (sent every
       keepalive_ms to each raylet it holds leases at).  No reply.
     - BYE: the sending client is closing: its queued lease requests are
@@ -338,6 +341,8 @@
 #define PDC_LEASE_RETURN_FIELDS(F) F(LEASE_RETURN_WORKER_ID, "d")
 #define PDC_BLOCKED_FIELDS(F)
 #define PDC_UNBLOCKED_FIELDS(F)
+#define PDC_LENDING_FIELDS(F)
+#define PDC_NOT_LENDING_FIELDS(F)
 #define PDC_KEEPALIVE_FIELDS(F)
 #define PDC_BYE_FIELDS(F)
 #define PDC_WORKER_DIED_FIELDS(F)                                                                  \
@@ -537,7 +542,9 @@
     X(BORROW_ACK)                                                                                  \
     X(BORROW_DROP)                                                                                 \
     X(OBJECT_WAIT)                                                                                 \
-    X(OBJECT_INFO)
+    X(OBJECT_INFO)                                                                                 \
+    X(LENDING)                                                                                     \
+    X(NOT_LENDING)
 
 /* The schema string of message NAME (a string literal). */
 #define PDC_SCHEMA_OF(name) "" PDC_##name##_FIELDS(PDC_F_TOKEN_)

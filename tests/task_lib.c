@@ -804,3 +804,21 @@ PDC_FUNCTION(pid_list) {
         pdc_ref_release(c, refs[i]);
     return rc;
 }
+
+/* call_pid_list(n): calls pid_list(n), waits for it, and returns a list
+   of that one reference: the caller borrows the inner list from this
+   worker, and the inner list's objects from the worker that ran it. */
+PDC_FUNCTION(call_pid_list) {
+    pdc_client *c = pdc_task_client(t);
+    pdc_fn self = pdc_task_self(t);
+    pdc_ref inner =
+        pdc_call(c, pdc_function(c, self.library, "pid_list"), PDC_I64(pdc_arg_i64(t, 0)));
+    uint8_t ready = 0;
+    if (pdc_wait(c, &inner, 1, 1, 60000, &ready) != 1) {
+        pdc_ref_release(c, inner);
+        return pdc_fail(t, "call_pid_list: pid_list did not finish: %s", pdc_last_error(c));
+    }
+    int rc = pdc_return_refs(t, &inner, 1);
+    pdc_ref_release(c, inner);
+    return rc;
+}

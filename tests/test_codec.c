@@ -144,8 +144,9 @@ Test(roundtrip, error_carries_code_and_message) {
 }
 
 Test(roundtrip, messages_without_fields) {
-    static const unsigned types[] = {PDC_MSG_PING,    PDC_MSG_PONG,      PDC_MSG_STATUS,
-                                     PDC_MSG_BLOCKED, PDC_MSG_UNBLOCKED, PDC_MSG_NODES};
+    static const unsigned types[] = {PDC_MSG_PING,    PDC_MSG_PONG,       PDC_MSG_STATUS,
+                                     PDC_MSG_BLOCKED, PDC_MSG_UNBLOCKED,  PDC_MSG_NODES,
+                                     PDC_MSG_LENDING, PDC_MSG_NOT_LENDING};
     for (size_t i = 0; i < sizeof types / sizeof *types; i++) {
         pdc_msg_t m;
         sample_encode(&g_enc, types[i], 100 + i);

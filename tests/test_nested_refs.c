@@ -157,8 +157,7 @@ Test(nested_refs, a_task_reads_a_list_argument_by_borrowing) {
     cr_assert_eq(pdc_get_i64(g_c, by_ref, &got, T_TIMEOUT_MS), PDC_OK, "%s", pdc_last_error(g_c));
     cr_assert_eq(got, 285, "the sum of 0..9 squared, read through the list");
     pdc_ref by_value = pdc_call(g_c, fn("sum_list"), PDC_REFS(ints, 3));
-    cr_assert_eq(pdc_get_i64(g_c, by_value, &got, T_TIMEOUT_MS), PDC_OK, "%s",
-                 pdc_last_error(g_c));
+    cr_assert_eq(pdc_get_i64(g_c, by_value, &got, T_TIMEOUT_MS), PDC_OK, "%s", pdc_last_error(g_c));
     cr_assert_eq(got, 5, "a list passed by value");
     pdc_ref bad = pdc_call(g_c, fn("return_borrowed"), PDC_REF(list));
     cr_assert_neq(pdc_get_i64(g_c, bad, &got, T_TIMEOUT_MS), PDC_OK);
@@ -177,8 +176,7 @@ Test(nested_refs, a_list_of_an_unknown_reference_is_refused) {
     int status;
     pdc_ref r = pdc_put(g_c, PDC_REFS(&stranger, 1), &status);
     cr_assert_eq(status, PDC_EINVAL);
-    cr_assert(strstr(pdc_last_error(g_c), "not one of this process's"), "%s",
-              pdc_last_error(g_c));
+    cr_assert(strstr(pdc_last_error(g_c), "not one of this process's"), "%s", pdc_last_error(g_c));
     pdc_ref_release(g_c, r);
 }
 

@@ -3,6 +3,8 @@
     - A worker killed with SIGKILL is replaced: the node has as many idle
       workers as before once its work is done, whether the worker was
       idle or running a task (the task is retried and succeeds).
+    - A worker that lends objects (a driver borrows them) is not stopped
+      for being idle; it serves them until they are dropped.
     - A worker the raylet stops for being idle too long does not count
       as one on its way: while it is still exiting (held here with
       SIGSTOP, so its SIGTERM stays pending), a task that needs a worker
@@ -131,4 +133,54 @@ Test(reap, a_worker_still_stopping_does_not_hold_back_a_new_one) {
         kill(pids[i], SIGCONT);
     cr_assert(probe_wait_row("workers_stopping", 0, REPLACE_MS),
               "the stopped workers did not exit once continued");
+}
+
+/* A worker whose objects another process borrows is not stopped for
+   being idle: the borrowers would lose them.  call_pid_list runs on one
+   worker and makes pid_list run on a second: the driver borrows the
+   inner list from the first and the inner list's objects (the second's
+   pid, then 1, 2) from the second.  One CPU keeps one idle worker, yet
+   the reaper keeps both lenders and stops only the third; they still
+   serve the objects; once the driver lets them go, none lends. */
+Test(reap, workers_lending_objects_are_not_stopped_for_idleness) {
+    cr_assert(probe_wait_row("workers_idle", 3, REPLACE_MS),
+              "the three prestarted workers did not register");
+    pdc_ref outer = pdc_call(g_c, fn("call_pid_list"), PDC_I64(3));
+    pdc_object o;
+    cr_assert_eq(pdc_get(g_c, outer, &o, TASK_MS), PDC_OK, "%s", pdc_last_error(g_c));
+    cr_assert_eq(pdc_object_nrefs(&o), 1);
+    pdc_ref inner = pdc_object_ref(g_c, &o, 0, NULL);
+    pdc_object_release(g_c, &o);
+    pdc_ref_release(g_c, outer);
+    cr_assert_eq(pdc_get(g_c, inner, &o, TASK_MS), PDC_OK, "%s", pdc_last_error(g_c));
+    cr_assert_eq(pdc_object_nrefs(&o), 3);
+    pdc_ref refs[3];
+    for (size_t i = 0; i < 3; i++)
+        refs[i] = pdc_object_ref(g_c, &o, i, NULL);
+    pdc_object_release(g_c, &o);
+    cr_assert(probe_wait_row("workers_lending", 2, REPLACE_MS),
+              "the raylet counts %g lending workers, not 2", probe_row("workers_lending"));
+    cr_assert(probe_wait_row("workers", 2, REPLACE_MS),
+              "the node has %g workers, not the two lenders (the third lent nothing)",
+              probe_row("workers"));
+    usleep(1500 * 1000); /* idle past the reaper's 1 s (ten heartbeats of 100 ms) */
+    cr_assert_eq(probe_row("workers_idle"), 2, "a lending worker was stopped");
+    int64_t pid = 0;
+    cr_assert_eq(pdc_get_i64(g_c, refs[0], &pid, TASK_MS), PDC_OK, "%s", pdc_last_error(g_c));
+    for (int i = 1; i < 3; i++) {
+        int64_t v = -1;
+        cr_assert_eq(pdc_get_i64(g_c, refs[i], &v, TASK_MS), PDC_OK, "object %d: %s", i,
+                     pdc_last_error(g_c));
+        cr_assert_eq(v, i, "object %d holds %lld", i, (long long) v);
+    }
+    cr_assert_eq(kill((pid_t) pid, 0), 0, "the worker %lld that owns the objects is gone",
+                 (long long) pid);
+    for (int i = 0; i < 3; i++)
+        pdc_ref_release(g_c, refs[i]);
+    pdc_ref_release(g_c, inner);
+    cr_assert(probe_wait_row("workers_lending", 0, REPLACE_MS),
+              "%g workers still count as lending once every borrow was dropped",
+              probe_row("workers_lending"));
+    cr_assert(probe_wait_row("workers_idle", 1, REPLACE_MS),
+              "the former lenders beyond the one kept were not stopped once idle");
 }

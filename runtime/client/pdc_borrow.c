@@ -59,6 +59,28 @@ static void s_ids_free(s_ids_t *l) {
 
 /* ---- The owner's side: the object service -------------------------------- */
 
+/* Objects with borrowers: a worker tells its raylet while it has any
+   (pdc_io_pump sends LENDING / NOT_LENDING), so that the pool does not
+   stop it for being idle, which would lose them for every borrower. */
+static void s_lending_changed(pdc_client *c) {
+    if (c->is_worker)
+        uv_async_send(&c->wake);
+}
+
+static void s_borrower_add(pdc_client *c, obj_t *o) {
+    o->refs++;
+    if (o->borrowers++ == 0 && c->nlending++ == 0)
+        s_lending_changed(c);
+}
+
+static void s_borrower_drop(pdc_client *c, obj_t *o) {
+    if (!o || o->borrowers == 0)
+        return;
+    if (--o->borrowers == 0 && --c->nlending == 0)
+        s_lending_changed(c);
+    pdc_obj_unref(c, o);
+}
+
 /* OBJECT_INFO for id (o may be NULL: freed). */
 static void s_encode_info(pdc_client *c, pdc_enc_t *e, uint64_t request, const uint8_t *id,
                           const obj_t *o) {
@@ -125,12 +147,10 @@ static void s_on_service(pdc_zwatch_t *watch, void *sock, void *arg) {
             for (uint32_t i = 0; i < ids->via.array.size; i++) {
                 const uint8_t *id = pdc_f_id(&ids->via.array.ptr[i]);
                 obj_t *o = pdc_obj_find(c, id);
-                if (o && !o->lender) {
-                    o->refs++;
-                    o->borrowers++;
-                } else {
+                if (o && !o->lender)
+                    s_borrower_add(c, o);
+                else
                     s_ids_add(&gone, id);
-                }
             }
             pdc_enc_begin(&c->enc, PDC_MSG_BORROW_ACK, in.msg.request_id);
             pdc_enc_array(&c->enc, gone.n);
@@ -140,13 +160,8 @@ static void s_on_service(pdc_zwatch_t *watch, void *sock, void *arg) {
             s_ids_free(&gone);
         } else if (in.msg.type == PDC_MSG_BORROW_DROP) {
             const msgpack_object *ids = &f[PDC_BORROW_DROP_OBJECT_IDS];
-            for (uint32_t i = 0; i < ids->via.array.size; i++) {
-                obj_t *o = pdc_obj_find(c, pdc_f_id(&ids->via.array.ptr[i]));
-                if (o && o->borrowers > 0) {
-                    o->borrowers--;
-                    pdc_obj_unref(c, o);
-                }
-            }
+            for (uint32_t i = 0; i < ids->via.array.size; i++)
+                s_borrower_drop(c, pdc_obj_find(c, pdc_f_id(&ids->via.array.ptr[i])));
         } else if (in.msg.type == PDC_MSG_OBJECT_WAIT) {
             const uint8_t *id = pdc_f_id(&f[PDC_OBJECT_WAIT_OBJECT_ID]);
             obj_t *o = pdc_obj_find(c, id);
@@ -177,8 +192,9 @@ static void s_start_service(pdc_client *c) {
             unlink(ipc + 6);
     }
     if (!s || port < 0) {
-        snprintf(c->owner_why, sizeof c->owner_why, "cannot start this process's object service on %s%s%s: %s",
-                 ipc, *c->node_ip ? " and tcp://" : "", c->node_ip, zmq_strerror(zmq_errno()));
+        snprintf(c->owner_why, sizeof c->owner_why,
+                 "cannot start this process's object service on %s%s%s: %s", ipc,
+                 *c->node_ip ? " and tcp://" : "", c->node_ip, zmq_strerror(zmq_errno()));
         zsock_destroy(&s);
         c->owner_state = -1;
         return;
@@ -232,9 +248,7 @@ int pdc_borrow_lend(pdc_client *c, const void *data, size_t len, char *why, size
     for (size_t i = 0; i < n; i++) {
         uint8_t id[PDC_ID_LEN];
         pdc_refs_at(data, len, i, id, NULL);
-        obj_t *o = pdc_obj_find(c, id);
-        o->refs++;
-        o->borrowers++; /* the caller's, dropped with BORROW_DROP */
+        s_borrower_add(c, pdc_obj_find(c, id)); /* the caller's, dropped with BORROW_DROP */
     }
     return PDC_OK;
 }
@@ -244,11 +258,7 @@ void pdc_borrow_unlend(pdc_client *c, const void *data, size_t len) {
     for (size_t i = 0; i < n; i++) {
         uint8_t id[PDC_ID_LEN];
         pdc_refs_at(data, len, i, id, NULL);
-        obj_t *o = pdc_obj_find(c, id);
-        if (o && o->borrowers > 0) {
-            o->borrowers--;
-            pdc_obj_unref(c, o);
-        }
+        s_borrower_drop(c, pdc_obj_find(c, id));
     }
 }
 
@@ -441,7 +451,7 @@ static void s_on_info(pdc_client *c, lender_t *l, const msgpack_object *f) {
         o->state = OBJ_READY;
         o->type = v->type == MSGPACK_OBJECT_FLOAT64 || v->type == MSGPACK_OBJECT_FLOAT32 ? PDC_T_F64
                   : v->type == MSGPACK_OBJECT_NIL                                        ? PDC_T_NIL
-                                                                                         : PDC_T_I64;
+                                                  : PDC_T_I64;
         if (o->type == PDC_T_F64)
             o->f64 = v->via.f64;
         else if (o->type == PDC_T_I64)
@@ -567,9 +577,9 @@ uint64_t pdc_borrow_pump(pdc_client *c) {
                 s_lender_down(c, l, "its socket file is gone");
                 continue;
             }
-            l->peer = pdc_peer_new_monitored(&c->loop, &c->cfg, ep, s_on_lender_msg, c,
-                                             ZMQ_EVENT_DISCONNECTED, s_on_lender_event, why,
-                                             sizeof why);
+            l->peer =
+                pdc_peer_new_monitored(&c->loop, &c->cfg, ep, s_on_lender_msg, c,
+                                       ZMQ_EVENT_DISCONNECTED, s_on_lender_event, why, sizeof why);
             if (!l->peer) {
                 s_lender_down(c, l, why);
                 continue;

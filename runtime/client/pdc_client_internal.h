@@ -72,6 +72,8 @@ struct pdc_client {
     pdc_enc_t enc;
     int control[64]; /* BLOCKED/UNBLOCKED to send, in order */
     int ncontrol;
+    size_t nlending;  /* own objects with borrowers (pdc_borrow.c) */
+    int lending_told; /* the raylet was told LENDING (pdc_io_pump) */
     char head_endpoint[PATH_MAX];
     pdc_peer_t *head;            /* opened on first use */
     char job_id[PDC_JOB_ID_MAX]; /* PDC_JOB_ID, sent with lease requests */

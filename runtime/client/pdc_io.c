@@ -255,6 +255,11 @@ void pdc_io_pump(pdc_client *c) {
         pdc_io_send_raylet(c);
         memmove(c->control, c->control + 1, (size_t) --c->ncontrol * sizeof c->control[0]);
     }
+    if (c->is_worker && (c->nlending > 0) != c->lending_told) {
+        c->lending_told = c->nlending > 0;
+        pdc_enc_begin(&c->enc, c->lending_told ? PDC_MSG_LENDING : PDC_MSG_NOT_LENDING, 0);
+        pdc_io_send_raylet(c);
+    }
     uint64_t actors_again = pdc_actors_pump(c);
     pdc_remote_send(c);
     uint64_t now = pdc_now_ms();

@@ -195,8 +195,8 @@ int pdc_refs_at(const void *data, size_t len, size_t i, uint8_t id[PDC_ID_LEN],
 
 /* ---- Holding ------------------------------------------------------------ */
 
-int pdc_refs_hold_list(pdc_client *c, const void *data, size_t len, obj_t ***held,
-                       uint32_t *nheld, char *why, size_t why_len) {
+int pdc_refs_hold_list(pdc_client *c, const void *data, size_t len, obj_t ***held, uint32_t *nheld,
+                       char *why, size_t why_len) {
     *held = NULL;
     *nheld = 0;
     if (!pdc_refs_valid(data, len)) {

@@ -52,8 +52,8 @@ int pdc_refs_hold(pdc_client *c, obj_t *o, const void *data, size_t len, int len
                   size_t why_len);
 /* The same for a holder that is not an object of the table (a task's
    argument): the entries held are put in *held (malloc'd, *nheld). */
-int pdc_refs_hold_list(pdc_client *c, const void *data, size_t len, obj_t ***held,
-                       uint32_t *nheld, char *why, size_t why_len);
+int pdc_refs_hold_list(pdc_client *c, const void *data, size_t len, obj_t ***held, uint32_t *nheld,
+                       char *why, size_t why_len);
 /* Whether every borrowed entry o holds is known to its owner (its
    BORROW_ADD answered, or failed): a reader waits for this before it
    hands the list out, so that no release of o can overtake a borrow. */

@@ -27,6 +27,7 @@ struct pdc_worker {
     char *runtime;                  /* its command line; "" for pdc-worker */
     char job[PDC_JOB_ID_MAX];       /* the job it was started for, or "" */
     uint64_t idle_since;
+    int lending; /* owns objects others borrow: not stopped for idleness */
     pdc_pool_t *pool;
     struct pdc_worker *next;
 };
@@ -404,14 +405,19 @@ const pdc_rid_t *pdc_worker_rid(const pdc_worker_t *w) {
     return &w->rid;
 }
 
+void pdc_worker_set_lending(pdc_worker_t *w, int lending) {
+    w->lending = lending;
+}
+
 void pdc_worker_kill(pdc_worker_t *w, int signum) {
     uv_process_kill(&w->proc, signum);
 }
 
-/* keep applies to each runtime's workers apart. */
+/* keep applies to each runtime's workers apart; a worker that lends
+   objects stays (its borrowers would lose them). */
 void pdc_pool_check(pdc_pool_t *self, uint64_t now_ms) {
     for (pdc_worker_t *w = self->workers; w; w = w->next)
-        if (w->state == PDC_WORKER_IDLE && now_ms - w->idle_since > self->idle_ms &&
+        if (w->state == PDC_WORKER_IDLE && !w->lending && now_ms - w->idle_since > self->idle_ms &&
             s_count_of(self, PDC_WORKER_IDLE, w->runtime) > self->keep) {
             uv_process_kill(&w->proc, SIGTERM);
             w->state = PDC_WORKER_STOPPING; /* reaped on exit */
@@ -439,4 +445,7 @@ void pdc_pool_stats(pdc_pool_t *self, pdc_pool_stats_t *out) {
     out->leased = s_count(self, PDC_WORKER_LEASED);
     out->stopping = s_count(self, PDC_WORKER_STOPPING);
     out->started = self->started;
+    out->lending = 0;
+    for (pdc_worker_t *w = self->workers; w; w = w->next)
+        out->lending += w->lending && w->state != PDC_WORKER_STOPPING;
 }

@@ -77,6 +77,7 @@ typedef struct {
 typedef struct {
     int starting, idle, leased, stopping;
     uint64_t started; /* since the pool was made */
+    int lending;      /* workers that own objects others borrow */
 } pdc_pool_stats_t;
 
 /* The strings of cfg are copied. */
@@ -114,6 +115,9 @@ int pdc_pool_start_failures(pdc_pool_t *self, const char *runtime, const char **
 pdc_worker_t *pdc_pool_take(pdc_pool_t *self, const char *runtime);
 /* A LEASED worker is IDLE again. */
 void pdc_pool_give_back(pdc_pool_t *self, pdc_worker_t *w);
+
+/* w owns objects other processes borrow (LENDING), or no longer does. */
+void pdc_worker_set_lending(pdc_worker_t *w, int lending);
 
 pdc_worker_state_t pdc_worker_state(const pdc_worker_t *w);
 const uint8_t *pdc_worker_id(const pdc_worker_t *w);

@@ -218,6 +218,13 @@ static void s_on_blocked(raylet_t *self, pdc_inbound_t *in, int blocked) {
         pdc_leases_blocked(self->leases, w, blocked);
 }
 
+static void s_on_lending(raylet_t *self, pdc_inbound_t *in, int lending) {
+    pdc_worker_t *w =
+        pdc_pool_find_rid(self->pool, zmq_msg_data(&in->frames[0]), zmq_msg_size(&in->frames[0]));
+    if (w)
+        pdc_worker_set_lending(w, lending);
+}
+
 static void s_on_bye(raylet_t *self, pdc_inbound_t *in) {
     pdc_rid_t rid;
     if (pdc_rid_set(&rid, zmq_msg_data(&in->frames[0]), zmq_msg_size(&in->frames[0])))
@@ -258,6 +265,7 @@ static void s_reply_status(raylet_t *self, pdc_inbound_t *in) {
         {"workers_starting", pool.starting},
         {"workers_stopping", pool.stopping},
         {"workers_started", (double) pool.started},
+        {"workers_lending", pool.lending},
         {"cpus_total", cpus_total},
         {"cpus_available", cpus_available},
         {"lease_requests_queued", leases.queued},
@@ -326,6 +334,10 @@ static void s_on_router(pdc_zwatch_t *watch, void *sock, void *arg) {
         break;
     case PDC_MSG_UNBLOCKED:
         s_on_blocked(self, &in, 0);
+        break;
+    case PDC_MSG_LENDING:
+    case PDC_MSG_NOT_LENDING:
+        s_on_lending(self, &in, in.msg.type == PDC_MSG_LENDING);
         break;
     case PDC_MSG_STATUS:
         s_reply_status(self, &in);

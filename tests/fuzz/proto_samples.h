@@ -399,6 +399,8 @@ static inline void sample_encode(pdc_enc_t *e, unsigned type, uint64_t reqid) {
     case PDC_MSG_STATUS:
     case PDC_MSG_BLOCKED:
     case PDC_MSG_UNBLOCKED:
+    case PDC_MSG_LENDING:
+    case PDC_MSG_NOT_LENDING:
     case PDC_MSG_BYE:
     case PDC_MSG_KEEPALIVE:
     case PDC_MSG_NODES:
