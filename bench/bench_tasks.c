@@ -47,6 +47,28 @@ PDC_FUNCTION(put_gigabytes_10) {
     return pdc_return_i64(t, 10);
 }
 
+/* single_client_get_object_containing_10k_refs: the object is a list of
+   10000 references to puts of 1 (Ray: create_object_containing_ref). */
+PDC_FUNCTION(create_object_containing_ref) {
+    enum { N = 10000 };
+    pdc_client *c = pdc_task_client(t);
+    pdc_ref *refs = malloc(N * sizeof *refs);
+    if (!refs)
+        return pdc_fail(t, "out of memory");
+    int n = 0, rc;
+    for (; n < N; n++) {
+        int status;
+        refs[n] = pdc_put(c, PDC_I64(1), &status);
+        if (status != PDC_OK)
+            break;
+    }
+    rc = n == N ? pdc_return_refs(t, refs, N) : pdc_fail(t, "put %d: %s", n, pdc_last_error(c));
+    for (int i = 0; i < n; i++)
+        pdc_ref_release(c, refs[i]);
+    free(refs);
+    return rc;
+}
+
 PDC_FUNCTION(small_value_batch) {
     int64_t n = pdc_arg_i64(t, 0);
     if (n <= 0)

@@ -57,6 +57,7 @@ GROUPS = [
         "multi_client_put_calls_Plasma_Store",
         "single_client_put_gigabytes",
         "multi_client_put_gigabytes",
+        "single_client_get_object_containing_10k_refs",
     ]),
     ("tasks", [
         "single_client_tasks_and_get_batch",

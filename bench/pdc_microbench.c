@@ -38,6 +38,7 @@ typedef struct {
     const char *lib;
     pdc_fn small_value, put_small_100, put_gigabytes_10, small_value_batch, round_robin_calls;
     pdc_ref put_ref;
+    pdc_ref containing_ref; /* create_object_containing_ref's list */
     void *big;
     /* Actor metrics: servers and clients made by the metric's setup. */
     pdc_actor *servers[16], *clients[16];
@@ -87,6 +88,25 @@ static void op_put_calls(bench_t *b) {
     if (status != PDC_OK)
         s_die(b, "put");
     pdc_ref_release(b->c, r);
+}
+
+/* Ray's get deserializes the list into 10000 ObjectRefs and drops them:
+   here a reference handle is taken out of the list for each and let go. */
+static void op_get_containing(bench_t *b) {
+    pdc_object o;
+    if (pdc_get(b->c, b->containing_ref, &o, TIMEOUT_MS) != PDC_OK)
+        s_die(b, "get");
+    size_t n = pdc_object_nrefs(&o);
+    for (size_t i = 0; i < n; i++) {
+        int status;
+        pdc_ref r = pdc_object_ref(b->c, &o, i, &status);
+        if (status != PDC_OK)
+            s_die(b, "pdc_object_ref");
+        pdc_ref_release(b->c, r);
+    }
+    if (n != 10000)
+        s_die(b, "the list does not hold 10000 references");
+    pdc_object_release(b->c, &o);
 }
 
 static void op_multi_put(bench_t *b) {
@@ -247,6 +267,7 @@ static const metric_t s_metrics[] = {
     {"multi_client_put_gigabytes", op_multi_put_gigabytes, 10 * 8 * 0.1},
     {"memcpy_shm_prefaulted_gigabytes", op_memcpy_shm, 8 * 0.1},
     {"single_client_tasks_and_get_batch", op_tasks_batch, 1},
+    {"single_client_get_object_containing_10k_refs", op_get_containing, 1},
     {"single_client_wait_1k_refs", op_wait_1k, 1},
     {"single_client_tasks_sync", op_tasks_sync, 1},
     {"single_client_tasks_async", op_tasks_batch, 1000},
@@ -390,6 +411,14 @@ int main(int argc, char **argv) {
             op_put_gigabytes(&b);
             fprintf(stderr, "  note: first (cold) 800 MiB put: %.3f GB/s\n", 0.8 / (s_now() - t0));
         }
+        if (m->op == op_get_containing) {
+            b.containing_ref =
+                pdc_call(b.c, pdc_function(b.c, lib, "create_object_containing_ref"));
+            pdc_object o;
+            if (pdc_get(b.c, b.containing_ref, &o, TIMEOUT_MS) != PDC_OK)
+                s_die(&b, "create_object_containing_ref");
+            pdc_object_release(b.c, &o);
+        }
         if (m->op == op_memcpy_shm) {
             int fd = open(shm_path, O_RDWR | O_CREAT | O_EXCL, 0600);
             if (fd < 0 || ftruncate(fd, (off_t) BIG_BYTES))
@@ -405,6 +434,8 @@ int main(int argc, char **argv) {
         s_timeit(&b, m, warmup, rounds, round_time);
         if (actor_metric)
             s_actor_teardown(&b);
+        if (m->op == op_get_containing)
+            pdc_ref_release(b.c, b.containing_ref);
         if (m->op == op_memcpy_shm) {
             munmap(s_shm_map, BIG_BYTES);
             unlink(shm_path);

@@ -47,6 +47,7 @@ NON_ACTOR_METRICS = [
     "single_client_put_gigabytes",
     "multi_client_put_gigabytes",
     "single_client_tasks_and_get_batch",
+    "single_client_get_object_containing_10k_refs",
     "single_client_wait_1k_refs",
     "single_client_tasks_sync",
     "single_client_tasks_async",
@@ -157,6 +158,11 @@ def define_remotes():
         for _ in range(10):
             ray.put(np.zeros(10 * 1024 * 1024, dtype=np.int64))
 
+    @ray.remote
+    def create_object_containing_ref():
+        # single client get object containing 10k refs.
+        return [ray.put(1) for _ in range(10000)]
+
     @ray.remote(num_cpus=0)
     class Actor:
         def small_value(self):
@@ -195,7 +201,8 @@ def define_remotes():
 
     R.update(small_value=small_value, put_small_100=put_small_100,
              put_gigabytes_10=put_gigabytes_10, Actor=Actor,
-             Client=Client, round_robin_calls=round_robin_calls)
+             Client=Client, round_robin_calls=round_robin_calls,
+             create_object_containing_ref=create_object_containing_ref)
 
 
 # ---------------------------------------------------------------------------
@@ -244,6 +251,15 @@ def setup_multi_client_put_gigabytes(ctx):
 def setup_single_client_tasks_and_get_batch(ctx):
     def op():
         ray.get([R["small_value"].remote() for _ in range(1000)])
+    return op, 1, []
+
+
+def setup_single_client_get_object_containing_10k_refs(ctx):
+    containing = R["create_object_containing_ref"].remote()
+    ray.get(containing)
+
+    def op():
+        ray.get(containing)
     return op, 1, []
 
 

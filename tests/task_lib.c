@@ -769,7 +769,8 @@ PDC_FUNCTION(sum_list) {
         int rc = pdc_get_i64(c, r, &v, 30000);
         pdc_ref_release(c, r);
         if (rc != PDC_OK)
-            return pdc_fail(t, "sum_list: reference %zu: %s", k, pdc_last_error(c));
+            return pdc_fail(t, "sum_list: reference %zu: %s: %s", k, pdc_status_name(rc),
+                            pdc_last_error(c));
         sum += v;
     }
     return pdc_return_i64(t, sum);

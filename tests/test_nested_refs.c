@@ -210,6 +210,8 @@ Test(nested_refs, a_dead_owners_references_read_as_owner_died) {
     int64_t pid = 0, v = 0;
     cr_assert_eq(pdc_get_i64(g_c, first, &pid, T_TIMEOUT_MS), PDC_OK, "%s", pdc_last_error(g_c));
     cr_assert_gt(pid, 0);
+    /* A list of the driver's holding a borrowed reference, for a task. */
+    pdc_ref again = s_put(PDC_REFS(&second, 1));
     cr_assert_eq(kill((pid_t) pid, SIGKILL), 0, "kill the owner %lld", (long long) pid);
     double start = now_ms();
     int rc = pdc_get_i64(g_c, second, &v, T_TIMEOUT_MS);
@@ -219,6 +221,21 @@ Test(nested_refs, a_dead_owners_references_read_as_owner_died) {
     cr_assert_eq(pdc_get_i64(g_c, first, &v, T_TIMEOUT_MS), PDC_EOWNERDIED,
                  "one read before the death reads as the owner's death too");
     cr_assert_lt(now_ms() - start, 5000, "the borrower learned of it within 5 s");
+    /* Tasks: one given the borrowed reference as an argument fails
+       without running; one that borrows it from a list reads the death. */
+    pdc_ref direct = pdc_call(g_c, fn("add"), PDC_REF(second), PDC_I64(1));
+    rc = pdc_get_i64(g_c, direct, &v, T_TIMEOUT_MS);
+    cr_assert_eq(rc, PDC_EOWNERDIED, "a task's argument: %s: %s", pdc_status_name(rc),
+                 pdc_last_error(g_c));
+    pdc_ref summed = pdc_call(g_c, fn("sum_list"), PDC_REF(again));
+    rc = pdc_get_i64(g_c, summed, &v, T_TIMEOUT_MS);
+    cr_assert(rc != PDC_OK && strstr(pdc_last_error(g_c), "PDC_EOWNERDIED"),
+              "a task borrowing from the dead owner: %s: %s", pdc_status_name(rc),
+              pdc_last_error(g_c));
+    cr_assert_lt(now_ms() - start, 10000, "the tasks learned of it within 10 s");
+    pdc_ref_release(g_c, direct);
+    pdc_ref_release(g_c, summed);
+    pdc_ref_release(g_c, again);
     pdc_ref_release(g_c, first);
     pdc_ref_release(g_c, second);
 }

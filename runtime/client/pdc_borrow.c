@@ -5,6 +5,8 @@
 #include "pdc_log.h"
 #include "pdc_wire.h"
 
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -272,6 +274,17 @@ static void s_owner_strings(const pdc_refs_owner_t *owner, char *ipc, char *tcp,
     snprintf(ipc, PATH_MAX, "%.*s", (int) owner->ipc_len, owner->ipc);
     snprintf(tcp, PATH_MAX, "%.*s", (int) owner->tcp_len, owner->tcp);
     snprintf(node, PDC_NODE_LEN, "%.*s", (int) owner->node_len, owner->node);
+}
+
+/* Whether the process named by an owner's ipc endpoint (o-PID-X.sock)
+   is alive: a process killed with SIGKILL leaves its socket file, and a
+   connection to it would only be refused until the connect timeout. */
+static int s_ipc_owner_alive(const char *ep) {
+    const char *base = strrchr(ep, '/');
+    int pid = 0;
+    if (!base || sscanf(base, "/o-%d-", &pid) != 1 || pid <= 0)
+        return 1;
+    return kill((pid_t) pid, 0) == 0 || errno != ESRCH;
 }
 
 /* The lender for owner (opened on first use), or NULL (why). */
@@ -575,6 +588,10 @@ uint64_t pdc_borrow_pump(pdc_client *c) {
             }
             if (!strncmp(ep, "ipc://", 6) && access(ep + 6, F_OK)) {
                 s_lender_down(c, l, "its socket file is gone");
+                continue;
+            }
+            if (!strncmp(ep, "ipc://", 6) && !s_ipc_owner_alive(ep)) {
+                s_lender_down(c, l, "its process has exited");
                 continue;
             }
             l->peer =
