@@ -138,6 +138,8 @@
 /* The key of a shard's used-bytes counter; ids are PDC_ID_SIZE long. */
 #define S_COUNTER_KEY    "\0"
 #define S_COUNTER_KEYLEN 1
+/* The key of a shard's count of part values (see "Objects over 4 GiB"). */
+#define S_PARTS_KEY "\1"
 /* The shard of every object of at least PDC_STORE_LARGE_OBJECT bytes. */
 #define S_LARGE_SHARD 0u
 /* How many times a write refused for want of room is tried again after
@@ -191,6 +193,7 @@ _Static_assert(sizeof(s_header_t) <= S_HDR_AREA - 16, "the header fits a small v
 #define S_STATE_SEALED   0u /* an ordinary object: visible               */
 #define S_STATE_UNSEALED 1u /* being received: invisible until sealed    */
 #define S_FLAG_COPY      1u /* a copy of an object of another node       */
+#define S_FLAG_PARTS     2u /* data over 4 GiB: the rest in part values  */
 
 /* One shard's slot in the shared inflight file.  bytes is 0 when the
    shard has no reservation in flight; then id means nothing. */
@@ -219,11 +222,23 @@ struct pdc_store_pin {
     pdc_store_pin_t *prev, *next; /* pinned list; next: spare list    */
 };
 
+/* An object over 4 GiB (see "Objects over 4 GiB"): its parts' data in
+   the map: where each part's data is. */
+typedef struct {
+    unsigned n;
+    const char **data; /* n pointers into the map                    */
+    uint64_t *len;
+} s_parts_t;
+
 struct pdc_store_reservation {
     MDB_txn *txn;
     MDB_env *env;
     unsigned shard;
     pthread_t owner;
+    /* an object over 4 GiB: its parts and the writable view of them */
+    s_parts_t parts;
+    void *view;
+    size_t view_len;
     pdc_store_reservation_t *next_held; /* the owner's other ones      */
 };
 
@@ -236,6 +251,8 @@ typedef struct {
     uint32_t kind; /* S_PIN_OBJECT */
     pdc_store_pin_t *snapshot;
     void *value;
+    void *view; /* an object over 4 GiB: its mapping (view_len bytes) */
+    size_t view_len;
 } s_object_pin_t;
 
 /* The reservations the calling thread holds.  A thread that holds a
@@ -253,6 +270,8 @@ typedef struct s_unsealed {
     uint32_t flags; /* S_FLAG_* of its header                        */
     void *value;    /* in place: the value in the map (its header)    */
     void *buf;      /* staged: the bytes so far; NULL when in place    */
+    void *view;     /* over 4 GiB: the writable view of its parts      */
+    size_t view_len;
     struct s_unsealed *next;
 } s_unsealed_t;
 
@@ -472,6 +491,225 @@ static uint64_t s_now_ms(void) {
     return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
 }
 
+/* ------------------------------------------------------------------------
+   Objects over 4 GiB
+
+   LMDB keeps a value's size in 32 bits, so an object whose value would
+   be larger (S_MAX_VALUE) is stored as several values, its parts, and
+   read back whole, zero-copy, through a mapping of its own.  Part 0 is
+   the value under the id, with the object's header (flags S_FLAG_PARTS,
+   size the whole size) and the first S_PART_BYTES - w bytes of data,
+   where w is the data's offset within its page (s_data_offset: the
+   source's, for the copy), so that it ends on a page boundary.  Part k
+   (1, 2, ...) is the value under the key id + k (two bytes, big-endian:
+   the parts sort right after the id), with a small header (s_part_t)
+   and up to S_PART_BYTES bytes of data from a page boundary.  Every part
+   sits on overflow pages, which LMDB never moves while the value lives,
+   and data.mdb is the map itself (MDB_WRITEMAP): so the parts' pages can
+   be mapped again, from the file, next to each other (s_view_map), and
+   the object is one run of bytes there.  A get maps that view on its
+   pin's snapshot and unpin unmaps it; a reserve or an object being
+   received maps it writable for the writer.  A part key is 18 bytes
+   long: scans skip it, deletes of the id (or of a prefix) take it too,
+   and the used-bytes counter counts every part's value.
+   ------------------------------------------------------------------------ */
+static void s_why_set(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int s_parts_count_add(MDB_txn *txn, MDB_dbi dbi, int64_t delta);
+
+#define S_PART_BYTES  ((uint64_t) 1 << 30)
+#define S_PART_KEYLEN (PDC_ID_SIZE + 2)
+#define S_PART_MAGIC  0x54504450u /* "PDPT" */
+
+typedef struct {
+    uint32_t magic;
+    uint16_t index;
+    uint16_t offset; /* where the part's data starts, from its value */
+    uint64_t size;   /* bytes of data in this part                   */
+} s_part_t;
+
+static int s_parted(uint64_t size) {
+    return size + S_HDR_AREA_PLACED > S_MAX_VALUE;
+}
+
+/* Bytes of data in part 0 when the data starts at page offset w. */
+static uint64_t s_part0_len(uintptr_t w) {
+    return S_PART_BYTES - w % S_COPY_PAGE;
+}
+
+static unsigned s_nparts(uint64_t size, uint64_t len0) {
+    return 1 + (unsigned) ((size - len0 + S_PART_BYTES - 1) / S_PART_BYTES);
+}
+
+static uint64_t s_part_len(uint64_t size, uint64_t len0, unsigned k) {
+    if (k == 0)
+        return len0;
+    uint64_t rest = size - len0 - (uint64_t) (k - 1) * S_PART_BYTES;
+    return rest < S_PART_BYTES ? rest : S_PART_BYTES;
+}
+
+/* The bytes the values of a parted object of size bytes take. */
+static uint64_t s_parted_need(uint64_t size, uintptr_t w) {
+    return size + (uint64_t) s_nparts(size, s_part0_len(w)) * S_HDR_AREA_PLACED;
+}
+
+static void s_part_key(uint8_t key[S_PART_KEYLEN], const uint8_t *id, unsigned k) {
+    memcpy(key, id, PDC_ID_SIZE);
+    key[PDC_ID_SIZE] = (uint8_t) (k >> 8);
+    key[PDC_ID_SIZE + 1] = (uint8_t) k;
+}
+
+/* Part 0's header: its value holds the header area and part 0's data. */
+static int s_parted_header_ok(const MDB_val *v, const s_header_t *hdr) {
+    uintptr_t w = ((uintptr_t) v->mv_data + hdr->offset) % S_COPY_PAGE;
+    return hdr->magic == S_MAGIC && s_parted(hdr->size) && hdr->offset >= S_HDR_SIZE &&
+           hdr->offset <= S_HDR_AREA_PLACED && v->mv_size == S_HDR_AREA_PLACED + s_part0_len(w) &&
+           (hdr->state == S_STATE_SEALED || hdr->state == S_STATE_UNSEALED);
+}
+
+static void s_parts_free(s_parts_t *p) {
+    free(p->data);
+    free(p->len);
+    memset(p, 0, sizeof *p);
+}
+
+/* Look up the parts of the parted object whose part 0 is v (header hdr)
+   in txn, and fill p.  An LMDB code (MDB_CORRUPTED: a part is missing or
+   malformed). */
+static int s_parts_find(pdc_store_t *self, unsigned shard, MDB_txn *txn, const uint8_t *id,
+                        const MDB_val *v, const s_header_t *hdr, s_parts_t *p) {
+    const char *data0 = (const char *) v->mv_data + hdr->offset;
+    uint64_t len0 = s_part0_len((uintptr_t) data0);
+    p->n = s_nparts(hdr->size, len0);
+    p->data = calloc(p->n, sizeof *p->data);
+    p->len = calloc(p->n, sizeof *p->len);
+    if (!p->data || !p->len) {
+        s_parts_free(p);
+        return ENOMEM;
+    }
+    p->data[0] = data0;
+    p->len[0] = len0;
+    for (unsigned k = 1; k < p->n; k++) {
+        uint8_t kb[S_PART_KEYLEN];
+        s_part_key(kb, id, k);
+        MDB_val key = {S_PART_KEYLEN, kb}, val;
+        int rc = mdb_get(txn, self->shards[shard].dbi, &key, &val);
+        s_part_t part = {0};
+        if (rc == MDB_SUCCESS && val.mv_size >= sizeof part)
+            memcpy(&part, val.mv_data, sizeof part);
+        if (rc == MDB_SUCCESS &&
+            (val.mv_size < sizeof part || part.magic != S_PART_MAGIC || part.index != k ||
+             part.size != s_part_len(hdr->size, len0, k) || part.offset + part.size > val.mv_size ||
+             ((uintptr_t) val.mv_data + part.offset) % S_COPY_PAGE))
+            rc = MDB_CORRUPTED;
+        if (rc) {
+            s_parts_free(p);
+            return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
+        }
+        p->data[k] = (const char *) val.mv_data + part.offset;
+        p->len[k] = part.size;
+    }
+    return MDB_SUCCESS;
+}
+
+/* Map the parts p of shard's map next to each other: *view (view_len
+   bytes, to munmap) holds the object's data from *view + the first
+   part's page offset.  PDC_OK or an error (s_why says it). */
+static int s_view_map(pdc_store_t *self, unsigned shard, const s_parts_t *p, int writable,
+                      void **view, size_t *view_len, char **data) {
+    s_shard_t *sh = &self->shards[shard];
+    mdb_filehandle_t fd;
+    uintptr_t w = (uintptr_t) p->data[0] % S_COPY_PAGE;
+    uint64_t total = w;
+    for (unsigned k = 0; k < p->n; k++)
+        total += p->len[k];
+    size_t len = (size_t) ((total + S_COPY_PAGE - 1) / S_COPY_PAGE * S_COPY_PAGE);
+    *view = NULL;
+    if (!sh->map || mdb_env_get_fd(sh->env, &fd) != MDB_SUCCESS) {
+        s_why_set("object store %s: shard %u: cannot find its map, which an object over 4 GiB "
+                  "is read through",
+                  self->dir, shard);
+        return PDC_EINVAL;
+    }
+    char *base = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (base == MAP_FAILED) {
+        s_why_set("object store: cannot reserve %zu bytes of address space for an object over "
+                  "4 GiB: %s",
+                  len, strerror(errno));
+        return PDC_ENOMEM;
+    }
+    char *at = base;
+    for (unsigned k = 0; k < p->n; k++) {
+        uintptr_t start = (uintptr_t) p->data[k] - (k ? 0 : w);
+        size_t n =
+            (size_t) ((p->len[k] + (k ? 0 : w) + S_COPY_PAGE - 1) / S_COPY_PAGE * S_COPY_PAGE);
+        if (mmap(at, n, PROT_READ | (writable ? PROT_WRITE : 0), MAP_SHARED | MAP_FIXED, fd,
+                 (off_t) (start - sh->map)) == MAP_FAILED) {
+            s_why_set("object store %s: shard %u: mmap of part %u of an object over 4 GiB: %s",
+                      self->dir, shard, k, strerror(errno));
+            munmap(base, len);
+            return PDC_ENOMEM;
+        }
+        at += n;
+    }
+    *view = base;
+    *view_len = len;
+    *data = base + w;
+    return PDC_OK;
+}
+
+/* Put the parts 1.. of a parted object of size bytes in txn (MDB_RESERVE)
+   and note where their data goes in p, whose part 0 the caller set and
+   whose n it counted.  An LMDB code. */
+static int s_parts_put(pdc_store_t *self, unsigned shard, MDB_txn *txn, const uint8_t *id,
+                       uint64_t size, s_parts_t *p) {
+    for (unsigned k = 1; k < p->n; k++) {
+        uint8_t kb[S_PART_KEYLEN];
+        s_part_key(kb, id, k);
+        uint64_t len = s_part_len(size, p->len[0], k);
+        MDB_val key = {S_PART_KEYLEN, kb}, val = {S_HDR_AREA_PLACED + len, NULL};
+        int rc = mdb_put(txn, self->shards[shard].dbi, &key, &val, MDB_RESERVE | MDB_NOOVERWRITE);
+        if (rc)
+            return rc;
+        uintptr_t v = (uintptr_t) val.mv_data;
+        uintptr_t off = (S_COPY_PAGE - v % S_COPY_PAGE) % S_COPY_PAGE;
+        while (off < sizeof(s_part_t))
+            off += S_COPY_PAGE;
+        if (off + len > val.mv_size)
+            return MDB_CORRUPTED; /* LMDB placed it where no page fits  */
+        s_part_t part = {
+            .magic = S_PART_MAGIC, .index = (uint16_t) k, .offset = (uint16_t) off, .size = len};
+        memcpy(val.mv_data, &part, sizeof part);
+        p->data[k] = (const char *) val.mv_data + off;
+        p->len[k] = len;
+    }
+    return MDB_SUCCESS;
+}
+
+/* Delete the parts 1.. of the parted object id (header hdr, part 0 at v)
+   in txn; adds their values' bytes to *freed. */
+static int s_parts_delete(pdc_store_t *self, unsigned shard, MDB_txn *txn, const uint8_t *id,
+                          const MDB_val *v, const s_header_t *hdr, uint64_t *freed) {
+    uint64_t len0 = s_part0_len((uintptr_t) v->mv_data + hdr->offset);
+    unsigned n = s_nparts(hdr->size, len0);
+    for (unsigned k = 1; k < n; k++) {
+        uint8_t kb[S_PART_KEYLEN];
+        s_part_key(kb, id, k);
+        MDB_val key = {S_PART_KEYLEN, kb}, val;
+        int rc = mdb_get(txn, self->shards[shard].dbi, &key, &val);
+        if (rc == MDB_NOTFOUND)
+            continue;
+        if (rc == MDB_SUCCESS) {
+            *freed += val.mv_size;
+            rc = mdb_del(txn, self->shards[shard].dbi, &key, NULL);
+        }
+        if (rc == MDB_SUCCESS)
+            rc = s_parts_count_add(txn, self->shards[shard].dbi, -1);
+        if (rc)
+            return rc;
+    }
+    return MDB_SUCCESS;
+}
+
 /* Check a stored value; fills hdr (not pins and used_ms).  0 or -1.  The
    fields before state never change once committed: a plain copy; state
    is loaded apart. */
@@ -483,6 +721,8 @@ static int s_header_read(const MDB_val *v, s_header_t *hdr) {
     hdr->spare = 0;
     hdr->pins = 0;
     hdr->used_ms = 0;
+    if (hdr->flags & S_FLAG_PARTS)
+        return s_parted_header_ok(v, hdr) ? 0 : -1;
     if (hdr->magic != S_MAGIC || hdr->size > v->mv_size || hdr->offset < S_HDR_SIZE ||
         hdr->offset > s_hdr_area(hdr->size) || hdr->size + s_hdr_area(hdr->size) != v->mv_size ||
         (hdr->state != S_STATE_SEALED && hdr->state != S_STATE_UNSEALED))
@@ -507,8 +747,8 @@ static void s_held_remove(pdc_store_reservation_t *res) {
 }
 
 /* A shard's used-bytes counter as seen by txn. */
-static int s_counter_get(MDB_txn *txn, MDB_dbi dbi, uint64_t *used) {
-    MDB_val key = {S_COUNTER_KEYLEN, (void *) S_COUNTER_KEY}, val;
+static int s_counter_get_at(MDB_txn *txn, MDB_dbi dbi, const char *name, uint64_t *used) {
+    MDB_val key = {S_COUNTER_KEYLEN, (void *) name}, val;
     int rc = mdb_get(txn, dbi, &key, &val);
     if (rc == MDB_NOTFOUND) {
         *used = 0;
@@ -522,10 +762,29 @@ static int s_counter_get(MDB_txn *txn, MDB_dbi dbi, uint64_t *used) {
     return MDB_SUCCESS;
 }
 
-static int s_counter_put(MDB_txn *txn, MDB_dbi dbi, uint64_t used) {
-    MDB_val key = {S_COUNTER_KEYLEN, (void *) S_COUNTER_KEY};
+static int s_counter_put_at(MDB_txn *txn, MDB_dbi dbi, const char *name, uint64_t used) {
+    MDB_val key = {S_COUNTER_KEYLEN, (void *) name};
     MDB_val val = {sizeof(used), &used};
     return mdb_put(txn, dbi, &key, &val, 0);
+}
+
+static int s_counter_get(MDB_txn *txn, MDB_dbi dbi, uint64_t *used) {
+    return s_counter_get_at(txn, dbi, S_COUNTER_KEY, used);
+}
+
+static int s_counter_put(MDB_txn *txn, MDB_dbi dbi, uint64_t used) {
+    return s_counter_put_at(txn, dbi, S_COUNTER_KEY, used);
+}
+
+/* Add delta to the shard's count of part values (objects over 4 GiB),
+   which pdc_store_usage takes off the entries: they are not objects. */
+static int s_parts_count_add(MDB_txn *txn, MDB_dbi dbi, int64_t delta) {
+    uint64_t n = 0;
+    int rc = s_counter_get_at(txn, dbi, S_PARTS_KEY, &n);
+    if (rc == MDB_SUCCESS)
+        rc = s_counter_put_at(txn, dbi, S_PARTS_KEY,
+                              delta < 0 && n < (uint64_t) -delta ? 0 : n + (uint64_t) delta);
+    return rc;
 }
 
 /* The objects being received (s_unsealed_t), under unsealed_lock. */
@@ -554,6 +813,8 @@ static s_unsealed_t *s_unsealed_take(pdc_store_t *self, const uint8_t *id) {
 
 static void s_unsealed_free(s_unsealed_t *u) {
     if (u) {
+        if (u->view)
+            munmap(u->view, u->view_len);
         free(u->buf);
         free(u);
     }
@@ -905,7 +1166,11 @@ static int s_shard_usage(pdc_store_t *self, unsigned shard, uint64_t *used, size
         if (rc == MDB_SUCCESS) {
             MDB_val key = {S_COUNTER_KEYLEN, (void *) S_COUNTER_KEY}, val;
             size_t counters = mdb_get(look->txn, dbi, &key, &val) == 0;
-            *objects = st.ms_entries - counters;
+            uint64_t parts = 0;
+            key.mv_data = (void *) S_PARTS_KEY;
+            counters += mdb_get(look->txn, dbi, &key, &val) == 0;
+            rc = s_counter_get_at(look->txn, dbi, S_PARTS_KEY, &parts);
+            *objects = st.ms_entries - counters - (size_t) parts;
         }
     }
     s_look_end(self, shard, look);
@@ -1617,6 +1882,16 @@ static int s_elsewhere(pdc_store_t *self, unsigned other, const uint8_t *id, int
     return rc == MDB_NOTFOUND ? MDB_SUCCESS : rc;
 }
 
+/* Free r (its transaction ended), with the view of an object over 4 GiB. */
+static void s_reservation_free(pdc_store_reservation_t *r) {
+    if (!r)
+        return;
+    if (r->view)
+        munmap(r->view, r->view_len);
+    s_parts_free(&r->parts);
+    free(r);
+}
+
 /*  Reserve runs the whole write under the shard's LMDB write lock, which
     it takes here and pdc_store_commit or pdc_store_abort gives back:
 
@@ -1674,14 +1949,17 @@ static int s_reserve(pdc_store_t *self, const uint8_t *id, pdc_type type, size_t
               s_human(size, h1), s_hex(id, hex), s_human(self->capacity, h2));
         return PDC_ESTOREFULL;
     }
-    if ((uint64_t) size + area > S_MAX_VALUE) {
+    /* an object over 4 GiB: parts (see "Objects over 4 GiB") */
+    int parted = s_parted(size);
+    uintptr_t want = source_offset % S_COPY_PAGE & ~((uintptr_t) S_ALIGN - 1);
+    uint64_t need = parted ? s_parted_need(size, want) : size + area;
+    if (parted && need > self->capacity) {
         s_err(err, errlen,
-              "object store: object %s of %s is too large: LMDB stores at "
-              "most %s per object",
-              s_hex(id, hex), s_human(size, h1), s_human(S_MAX_VALUE - S_HDR_AREA_PLACED, h2));
-        return PDC_EINVAL;
+              "object store full: %s requested (object %s, in parts) is more than the capacity "
+              "of %s",
+              s_human(need, h1), s_hex(id, hex), s_human(self->capacity, h2));
+        return PDC_ESTOREFULL;
     }
-    uint64_t need = size + area;
     /* shard: where the object goes; other: the other shard an object of
        this id could be in (the same when there is none) */
     unsigned shard = s_shard_for(self, id, size);
@@ -1694,8 +1972,14 @@ static int s_reserve(pdc_store_t *self, const uint8_t *id, pdc_type type, size_t
               shard, s_hex(id, hex));
         return PDC_EINVAL;
     }
-    pdc_store_reservation_t *r = malloc(sizeof(*r));
-    if (!r) {
+    pdc_store_reservation_t *r = calloc(1, sizeof(*r));
+    if (r && parted) {
+        r->parts.n = s_nparts(size, s_part0_len(want));
+        r->parts.data = calloc(r->parts.n, sizeof *r->parts.data);
+        r->parts.len = calloc(r->parts.n, sizeof *r->parts.len);
+    }
+    if (!r || (parted && (!r->parts.data || !r->parts.len))) {
+        s_reservation_free(r);
         s_err(err, errlen, "object store: reserve: out of memory");
         return PDC_ENOMEM;
     }
@@ -1706,7 +1990,7 @@ static int s_reserve(pdc_store_t *self, const uint8_t *id, pdc_type type, size_t
         if (rc) {
             s_err(err, errlen, "object store %s: shard %u: begin: %s", self->dir, shard,
                   mdb_strerror(rc));
-            free(r);
+            s_reservation_free(r);
             return s_status(rc);
         }
         /* the id in this shard (under the write lock), then, published
@@ -1732,7 +2016,7 @@ static int s_reserve(pdc_store_t *self, const uint8_t *id, pdc_type type, size_t
         if (rc != MDB_SUCCESS || found != S_FOUND_NONE) {
             s_slot_clear(self, shard);
             mdb_txn_abort(txn);
-            free(r);
+            s_reservation_free(r);
             if (rc == MDB_SUCCESS) {
                 s_err(err, errlen, "object store: object %s exists already%s", s_hex(id, hex),
                       found == S_FOUND_UNSEALED  ? " (unsealed: being received)"
@@ -1757,14 +2041,22 @@ static int s_reserve(pdc_store_t *self, const uint8_t *id, pdc_type type, size_t
         if (rc != PDC_OK) {
             s_slot_clear(self, shard);
             mdb_txn_abort(txn);
-            free(r);
+            s_reservation_free(r);
             return rc;
         }
-        val.mv_size = need;
+        val.mv_size = parted ? S_HDR_AREA_PLACED + s_part0_len(want) : need;
         val.mv_data = NULL;
         rc = s_counter_put(txn, sh->dbi, used + need);
         if (rc == MDB_SUCCESS)
             rc = mdb_put(txn, sh->dbi, &key, &val, MDB_RESERVE | MDB_NOOVERWRITE);
+        uint16_t offset = rc == MDB_SUCCESS ? s_data_offset(val.mv_data, size, source_offset) : 0;
+        if (rc == MDB_SUCCESS && parted) {
+            r->parts.data[0] = (const char *) val.mv_data + offset;
+            r->parts.len[0] = s_part0_len(want);
+            rc = s_parts_put(self, shard, txn, id, size, &r->parts);
+            if (rc == MDB_SUCCESS)
+                rc = s_parts_count_add(txn, sh->dbi, (int64_t) r->parts.n - 1);
+        }
         if (rc == MDB_MAP_FULL && attempt == 0) {
             mdb_txn_abort(txn);
             int dead;
@@ -1779,7 +2071,7 @@ static int s_reserve(pdc_store_t *self, const uint8_t *id, pdc_type type, size_t
             if (txn)
                 mdb_txn_abort(txn);
             s_slot_clear(self, shard);
-            free(r);
+            s_reservation_free(r);
             if (rc == MDB_MAP_FULL || rc == MDB_TXN_FULL)
                 s_err(err, errlen,
                       "object store full: shard %u of %s has no run of "
@@ -1794,19 +2086,32 @@ static int s_reserve(pdc_store_t *self, const uint8_t *id, pdc_type type, size_t
         }
         rc = s_check_fresh(self, shard, val.mv_data, val.mv_size, fresh_others, &fresh, id, err,
                            errlen);
+        for (unsigned k = 1; rc == PDC_OK && k < r->parts.n; k++) {
+            uint64_t more = 0; /* a part: its data and the page before */
+            rc = s_check_fresh(self, shard, r->parts.data[k] - S_COPY_PAGE,
+                               r->parts.len[k] + S_COPY_PAGE, fresh_others + fresh, &more, id, err,
+                               errlen);
+            fresh += more;
+        }
+        char *dst = (char *) val.mv_data + offset;
+        if (rc == PDC_OK && parted &&
+            s_view_map(self, shard, &r->parts, 1, &r->view, &r->view_len, &dst) != PDC_OK) {
+            s_err(err, errlen, "%s", s_why);
+            rc = PDC_ENOMEM;
+        }
         if (rc != PDC_OK) {
             mdb_txn_abort(txn);
             s_slot_clear(self, shard);
-            free(r);
+            s_reservation_free(r);
             return rc;
         }
         s_slot_set(self, shard, id, need, fresh);
 
         s_header_t hdr = {.magic = S_MAGIC,
                           .type = (uint16_t) type,
-                          .offset = s_data_offset(val.mv_data, size, source_offset),
+                          .offset = offset,
                           .size = size,
-                          .flags = flags,
+                          .flags = flags | (parted ? S_FLAG_PARTS : 0),
                           .state = state,
                           .used_ms = s_now_ms()};
         memcpy(val.mv_data, &hdr, S_HDR_SIZE);
@@ -1817,7 +2122,7 @@ static int s_reserve(pdc_store_t *self, const uint8_t *id, pdc_type type, size_t
         r->next_held = s_held;
         s_held = r;
         *value = val.mv_data;
-        *data = (char *) val.mv_data + hdr.offset;
+        *data = dst;
         *res = r;
         return PDC_OK;
     }
@@ -1866,7 +2171,7 @@ int pdc_store_commit(pdc_store_t *self, pdc_store_reservation_t **res) {
     int rc = mdb_txn_commit(r->txn);
     s_slot_clear(self, r->shard);
     s_held_remove(r);
-    free(r);
+    s_reservation_free(r);
     *res = NULL;
     return s_status(rc);
 }
@@ -1880,7 +2185,7 @@ void pdc_store_abort(pdc_store_t *self, pdc_store_reservation_t **res) {
     mdb_txn_abort(r->txn);
     s_slot_clear(self, r->shard);
     s_held_remove(r);
-    free(r);
+    s_reservation_free(r);
     *res = NULL;
 }
 
@@ -1929,7 +2234,7 @@ int pdc_store_put(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE], pdc_type typ
    not to be used).  Else no pin is counted, and for an error other than
    MDB_NOTFOUND s_why says what failed. */
 static int s_find(pdc_store_t *self, const uint8_t *id, pdc_store_pin_t **pin_p, MDB_val *val,
-                  s_header_t *hdr) {
+                  s_header_t *hdr, s_parts_t *parts) {
     unsigned shard = s_shard_of(self, id);
     MDB_val key = {PDC_ID_SIZE, (void *) id};
     char hex[2 * PDC_ID_SIZE + 1];
@@ -1942,12 +2247,18 @@ static int s_find(pdc_store_t *self, const uint8_t *id, pdc_store_pin_t **pin_p,
         rc = mdb_get(look->txn, sh->dbi, &key, val);
         if (rc == MDB_SUCCESS && s_header_read(val, hdr) != 0)
             rc = MDB_CORRUPTED;
+        /* an object over 4 GiB: its parts, in the read that found it
+           (the pin may be counted on an older snapshot, which keeps the
+           pages but does not show them) */
+        if (rc == MDB_SUCCESS && parts && pin_p && hdr->state == S_STATE_SEALED &&
+            (hdr->flags & S_FLAG_PARTS))
+            rc = s_parts_find(self, shard, look->txn, id, val, hdr, parts);
         if (rc == MDB_SUCCESS && pin_p && hdr->state == S_STATE_SEALED)
             *pin_p = s_pin_count(self, sh, look);
         s_look_end(self, shard, look);
         if (rc == MDB_CORRUPTED)
             s_why_set("object store %s: object %s in shard %u has a "
-                      "malformed header",
+                      "malformed header, or a part of it over 4 GiB is missing or malformed",
                       self->dir, s_hex(id, hex), shard);
         else if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND)
             s_why_set("object store %s: shard %u: get of object %s: %s", self->dir, shard,
@@ -1969,7 +2280,8 @@ int pdc_store_get(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE], const void *
     pdc_store_pin_t *pin = NULL;
     MDB_val val;
     s_header_t hdr;
-    int rc = s_find(self, id, &pin, &val, &hdr);
+    s_parts_t parts = {0};
+    int rc = s_find(self, id, &pin, &val, &hdr, &parts);
     int unsealed = rc == MDB_SUCCESS && hdr.state != S_STATE_SEALED;
     if (unsealed)
         rc = MDB_NOTFOUND; /* still being received: no pin was counted  */
@@ -1985,6 +2297,7 @@ int pdc_store_get(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE], const void *
            the snapshot's pin keeps the pages where they are until then. */
         s_object_pin_t *op = malloc(sizeof(*op));
         if (!op) {
+            s_parts_free(&parts);
             pdc_store_unpin(self, &pin);
             s_why_set("object store: get: out of memory");
             return PDC_ENOMEM;
@@ -1992,11 +2305,24 @@ int pdc_store_get(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE], const void *
         op->kind = S_PIN_OBJECT;
         op->snapshot = pin;
         op->value = val.mv_data;
+        op->view = NULL;
         __atomic_add_fetch(s_pins_of(val.mv_data), 1, __ATOMIC_RELAXED);
         __atomic_store_n(s_used_of(val.mv_data), s_now_ms(), __ATOMIC_RELAXED);
         pin = (pdc_store_pin_t *) op;
     }
     *data = (const char *) val.mv_data + hdr.offset;
+    if (hdr.flags & S_FLAG_PARTS) {
+        /* over 4 GiB: its parts mapped as one */
+        s_object_pin_t *op = (s_object_pin_t *) pin;
+        char *view_data = NULL;
+        rc = s_view_map(self, op->snapshot->shard, &parts, 0, &op->view, &op->view_len, &view_data);
+        s_parts_free(&parts);
+        if (rc) {
+            pdc_store_unpin(self, &pin);
+            return rc;
+        }
+        *data = view_data;
+    }
     if (size)
         *size = (size_t) hdr.size;
     if (type)
@@ -2018,6 +2344,8 @@ void pdc_store_unpin(pdc_store_t *self, pdc_store_pin_t **pin_p) {
     *pin_p = NULL;
     if (*(const uint32_t *) snap == S_PIN_OBJECT) {
         s_object_pin_t *op = (s_object_pin_t *) snap;
+        if (op->view)
+            munmap(op->view, op->view_len);
         __atomic_sub_fetch(s_pins_of(op->value), 1, __ATOMIC_RELAXED);
         snap = op->snapshot;
         free(op);
@@ -2040,7 +2368,7 @@ int pdc_store_contains(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE]) {
     }
     MDB_val val;
     s_header_t hdr;
-    int rc = s_find(self, id, NULL, &val, &hdr);
+    int rc = s_find(self, id, NULL, &val, &hdr, NULL);
     if (rc == MDB_SUCCESS && hdr.state != S_STATE_SEALED)
         rc = MDB_NOTFOUND; /* still being received                  */
     if (rc == MDB_NOTFOUND)
@@ -2099,16 +2427,20 @@ static int s_delete_in(pdc_store_t *self, unsigned shard, const uint8_t *id, int
         else if (hdr.state != S_STATE_UNSEALED)
             rc = MDB_NOTFOUND; /* sealed meanwhile: not ours to drop    */
     }
-    size_t len = 0;
+    uint64_t len = 0;
     if (rc == MDB_SUCCESS) {
-        len = val.mv_size; /* val is invalid after the delete              */
-        rc = mdb_del(txn, sh->dbi, &key, NULL);
+        s_header_t hdr;
+        len = val.mv_size;
+        if (s_header_read(&val, &hdr) == 0 && (hdr.flags & S_FLAG_PARTS))
+            rc = s_parts_delete(self, shard, txn, id, &val, &hdr, &len);
     }
+    if (rc == MDB_SUCCESS)
+        rc = mdb_del(txn, sh->dbi, &key, NULL); /* val is invalid after it */
     if (rc) {
         mdb_txn_abort(txn);
         return s_status(rc);
     }
-    return s_status(s_delete_finish(self, shard, txn, len, len));
+    return s_status(s_delete_finish(self, shard, txn, len, (size_t) len));
 }
 
 /* Delete id wherever it is: its hashed shard, then the large shard.  The
@@ -2149,7 +2481,8 @@ const char *pdc_store_spill_dir(pdc_store_t *self) {
 }
 
 size_t pdc_store_value_bytes(size_t size) {
-    return size + s_hdr_area(size);
+    /* over 4 GiB: as many parts as the data's page offset can make */
+    return s_parted(size) ? s_parted_need(size, S_COPY_PAGE - S_ALIGN) : size + s_hdr_area(size);
 }
 
 int pdc_store_scan(pdc_store_t *self, pdc_store_scan_fn *fn, void *arg) {
@@ -2170,12 +2503,15 @@ int pdc_store_scan(pdc_store_t *self, pdc_store_scan_fn *fn, void *arg) {
             s_header_t hdr;
             if (rc != MDB_SUCCESS || key.mv_size != PDC_ID_SIZE || s_header_read(&val, &hdr))
                 continue;
-            pdc_store_entry_t e = {.size = (size_t) hdr.size,
-                                   .bytes = val.mv_size,
-                                   .type = (pdc_type) hdr.type,
-                                   .sealed = hdr.state == S_STATE_SEALED,
-                                   .copy = (hdr.flags & S_FLAG_COPY) != 0,
-                                   .tracked = s_tracked(self, &val)};
+            pdc_store_entry_t e = {
+                .size = (size_t) hdr.size,
+                .bytes = hdr.flags & S_FLAG_PARTS
+                             ? s_parted_need(hdr.size, (uintptr_t) val.mv_data + hdr.offset)
+                             : val.mv_size,
+                .type = (pdc_type) hdr.type,
+                .sealed = hdr.state == S_STATE_SEALED,
+                .copy = (hdr.flags & S_FLAG_COPY) != 0,
+                .tracked = s_tracked(self, &val)};
             memcpy(e.id, key.mv_data, PDC_ID_SIZE);
             if (e.tracked) {
                 e.pins = __atomic_load_n(s_pins_of(val.mv_data), __ATOMIC_RELAXED);
@@ -2236,7 +2572,7 @@ static int s_prefix_step(MDB_cursor *cur, MDB_cursor_op op, const uint8_t *prefi
             return rc;
         if (key->mv_size < len || memcmp(key->mv_data, prefix, len) != 0)
             return MDB_NOTFOUND;
-        if (key->mv_size == PDC_ID_SIZE)
+        if (key->mv_size == PDC_ID_SIZE || key->mv_size == S_PART_KEYLEN)
             return MDB_SUCCESS; /* else the used-bytes counter: not an id */
     }
 }
@@ -2288,6 +2624,7 @@ static int s_delete_prefix_in(pdc_store_t *self, unsigned shard, const uint8_t *
         MDB_val key, val;
         uint64_t freed = 0;
         size_t largest = 0;
+        int64_t parts = 0;
         rc = mdb_txn_begin(sh->env, NULL, 0, &txn);
         if (rc == MDB_SUCCESS)
             rc = mdb_cursor_open(txn, sh->dbi, &cur);
@@ -2297,16 +2634,23 @@ static int s_delete_prefix_in(pdc_store_t *self, unsigned shard, const uint8_t *
             rc = s_prefix_step(cur, op, prefix, len, &key, &val);
             if (rc != MDB_SUCCESS)
                 break;
-            size_t size = val.mv_size; /* val is invalid after the delete  */
+            size_t size = val.mv_size;               /* val is invalid after the delete  */
+            int part = key.mv_size == S_PART_KEYLEN; /* of an object over 4 GiB */
             rc = mdb_cursor_del(cur, 0);
             if (rc == MDB_SUCCESS) {
                 freed += size;
                 largest = size > largest ? size : largest;
-                batch++;
+                batch += !part;
+                parts += part;
             }
         }
         if (cur)
             mdb_cursor_close(cur);
+        if ((rc == MDB_SUCCESS || rc == MDB_NOTFOUND) && parts) {
+            rc = s_parts_count_add(txn, sh->dbi, -parts);
+            if (rc != MDB_SUCCESS)
+                mdb_txn_abort(txn);
+        }
         if (rc == MDB_SUCCESS || rc == MDB_NOTFOUND)
             rc = s_delete_finish(self, shard, txn, freed, largest);
         else if (txn)
@@ -2438,10 +2782,20 @@ static int s_create_unsealed(pdc_store_t *self, const uint8_t *id, pdc_type type
     if (rc == PDC_OK) {
         if (staged)
             memset(dst, 0, size); /* the placeholder: back its pages too */
-        else
+        else if (!res->view)
             rc = s_back_pages(self, shard, value, size + s_hdr_area(size), id, err, errlen);
+        else
+            for (unsigned k = 0; rc == PDC_OK && k < res->parts.n; k++) /* over 4 GiB */
+                rc = s_back_pages(self, shard, res->parts.data[k] - S_COPY_PAGE,
+                                  res->parts.len[k] + S_COPY_PAGE, id, err, errlen);
         if (rc != PDC_OK)
             pdc_store_abort(self, &res);
+    }
+    if (rc == PDC_OK && res->view) {
+        /* the writer's view of an object over 4 GiB lives until the seal */
+        u->view = res->view;
+        u->view_len = res->view_len;
+        res->view = NULL;
     }
     if (rc == PDC_OK) {
         rc = pdc_store_commit(self, &res);
