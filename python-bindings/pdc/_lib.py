@@ -77,6 +77,7 @@ PDC_T_BYTES = 4
 PDC_T_REF = 5
 PDC_T_ERROR = 6
 PDC_T_ACTOR = 7
+PDC_T_REFS = 8
 
 # Scheduling strategies (pdc_opts.strategy, pdc_actor_opts.strategy)
 PDC_SCHED_DEFAULT = 0
@@ -286,6 +287,9 @@ PROTOTYPES = {
     "pdc_wait": (c_int, [_client, POINTER(PdcRef), c_size_t, c_size_t, c_int64, POINTER(c_uint8)]),
     "pdc_ref_retain": (None, [_client, PdcRef]),
     "pdc_ref_release": (None, [_client, PdcRef]),
+    # References inside objects
+    "pdc_object_nrefs": (c_size_t, [POINTER(PdcObject)]),
+    "pdc_object_ref": (PdcRef, [_client, POINTER(PdcObject), c_size_t, POINTER(c_int)]),
     "pdc_ref_hex": (c_char_p, [PdcRef, c_char_p]),
     # Writing remote functions (for code that runs inside a task)
     "pdc_arg_count": (c_size_t, [_task]),
@@ -294,10 +298,13 @@ PROTOTYPES = {
     "pdc_arg_f64": (c_double, [_task, c_size_t]),
     "pdc_arg_str": (c_void_p, [_task, c_size_t, POINTER(c_size_t)]),
     "pdc_arg_bytes": (c_void_p, [_task, c_size_t, POINTER(c_size_t)]),
+    "pdc_arg_nrefs": (c_size_t, [_task, c_size_t]),
+    "pdc_arg_ref": (PdcRef, [_task, c_size_t, c_size_t]),
     "pdc_return_i64": (c_int, [_task, c_int64]),
     "pdc_return_f64": (c_int, [_task, c_double]),
     "pdc_return_str": (c_int, [_task, c_char_p]),
     "pdc_return_bytes": (c_int, [_task, c_void_p, c_size_t]),
+    "pdc_return_refs": (c_int, [_task, POINTER(PdcRef), c_size_t]),
     "pdc_return_alloc": (c_void_p, [_task, c_size_t]),
     # variadic: (task, format, ...); call it as pdc_fail(t, b"%s", message)
     "pdc_fail": (c_int, [_task, c_char_p]),

@@ -1,10 +1,12 @@
 """_objects: object references, values in and out, put/get/wait/cancel.
 
 Values cross into pdc as pdc_value (encode_args): int, float, str, None,
-ObjectRef and actor handles map to their PDC_T_* types, and anything with
-the buffer protocol (bytes, bytearray, memoryview, numpy arrays,
-array.array ...) is sent as PDC_T_BYTES.  Anything else is a TypeError
-naming the argument, raised before anything is sent.
+ObjectRef and actor handles map to their PDC_T_* types, a list of
+references (a non-empty list or tuple of ObjectRefs only: is_ref_list) to
+PDC_T_REFS, and anything with the buffer protocol (bytes, bytearray,
+memoryview, numpy arrays, array.array ...) is sent as PDC_T_BYTES.
+Anything else is a TypeError naming the argument, raised before anything
+is sent.
 
 Large buffers go in without a copy on the Python side: a bytes object is
 passed by the address of its own buffer, and any other C-contiguous buffer
@@ -13,7 +15,9 @@ of ZERO_COPY_THRESHOLD bytes or more is exported with PyObject_GetBuffer
 pdc_call_args, which copy it once, into the store or the call.  Smaller
 ones are copied to bytes first (pdc copies them at submission anyway).
 
-Values come out of pdc_get as int, float, str, None or bytes, and
+Values come out of pdc_get as int, float, str, None, bytes or (PDC_T_REFS)
+a list of ObjectRefs, each a reference of its own taken with
+pdc_object_ref (borrowed from the owner when this process is not it), and
 PDC_T_BYTES of ZERO_COPY_THRESHOLD bytes or more as a read-only
 memoryview straight over pdc's memory (the store's shared pages for large
 objects): the pdc_object stays pinned, and pdc_object_release is called
@@ -116,7 +120,10 @@ class ObjectRef:
 
     def __reduce__(self):
         raise TypeError(
-            "an ObjectRef cannot be pickled yet: pass it to a task as an argument instead"
+            "an ObjectRef cannot be pickled, so it cannot be nested inside another value: "
+            "pdc sends references only at the top level, an ObjectRef or a list (or tuple) "
+            "of ObjectRefs only, given to pdc.put (a list), returned by a Python task or "
+            "passed to a task as an argument"
         )
 
     def __del__(self):
@@ -161,7 +168,8 @@ _ReleaseBuffer.restype = None
 
 _ACCEPTED = (
     "pdc takes int, float, str, bytes-like objects (bytes, bytearray, memoryview, numpy "
-    "arrays), None, ObjectRef and actor handles"
+    "arrays), None, ObjectRef, a non-empty list (or tuple) of ObjectRefs only, and actor "
+    "handles"
 )
 
 
@@ -177,6 +185,29 @@ def set_bytes(v, data, size):
     v.type = _lib.PDC_T_BYTES
     v.as_.buf.data = data
     v.as_.buf.size = size
+
+
+def is_ref_list(a):
+    """Whether a is sent as a list of references (PDC_T_REFS): a non-empty
+    list or tuple whose every element is an ObjectRef.  An empty list is
+    a plain Python value."""
+    t = type(a)
+    return (t is list or t is tuple) and len(a) > 0 and all(type(r) is ObjectRef for r in a)
+
+
+def set_refs(v, refs, session, what, where):
+    """Make the pdc_value v PDC_T_REFS over refs (is_ref_list holds):
+    their ids, one after the other, in a bytes object v keeps alive."""
+    for k, r in enumerate(refs):
+        if r._session is not session:
+            raise ValueError(
+                "%s: %s holds an ObjectRef of an earlier pdc session (element %d)"
+                % (what, where, k)
+            )
+    ids = b"".join([r._id() for r in refs])
+    v.type = _lib.PDC_T_REFS
+    v.as_.buf.data = ids
+    v.as_.buf.size = len(ids)
 
 
 def _encode_buffer(v, a, exports):
@@ -225,6 +256,8 @@ def _encode(v, a, i, session, what, exports):
             )
         v.type = _lib.PDC_T_REF
         v.as_.ref = a._ref
+    elif (t is list or t is tuple) and is_ref_list(a):
+        set_refs(v, a, session, what, "argument %d" % i)
     elif isinstance(a, _handle_types):
         if a._session is not session:
             raise ValueError(
@@ -246,7 +279,7 @@ def sendable_as_is(a):
     t = type(a)
     if t in (int, bool, float, str, bytes, ObjectRef) or a is None:
         return t is not int or _INT64_MIN <= a <= _INT64_MAX
-    if isinstance(a, _handle_types) or isinstance(a, numbers.Real):
+    if isinstance(a, _handle_types) or isinstance(a, numbers.Real) or is_ref_list(a):
         return True
     try:
         memoryview(a).release()
@@ -316,6 +349,20 @@ def _zero_copy_view(obj, session):
     return memoryview(span).cast("B")[: obj.size].toreadonly()
 
 
+def _decode_refs(obj, session):
+    """The ObjectRefs of a PDC_T_REFS object, each holding a reference of
+    its own (the object itself is released by the caller)."""
+    lib = session.lib
+    status = c_int(_lib.PDC_OK)
+    refs = []
+    for i in range(lib.pdc_object_nrefs(byref(obj))):
+        ref = lib.pdc_object_ref(session.handle, byref(obj), i, byref(status))
+        if status.value != _lib.PDC_OK:
+            raise _errors.from_status(status.value)
+        refs.append(ObjectRef(ref, session))
+    return refs
+
+
 def _decode(obj, session):
     """The Python value of a pdc_object that pdc_get filled with PDC_OK;
     releases it unless a zero-copy view keeps it."""
@@ -344,6 +391,8 @@ def _decode(obj, session):
             return ctypes.string_at(obj.data, obj.size).decode("utf-8", "surrogateescape")
         if t == _lib.PDC_T_NIL:
             return None
+        if t == _lib.PDC_T_REFS:
+            return _decode_refs(obj, session)
         raise _errors.ProtocolError("pdc_get returned an object of unknown type %d" % t)
     finally:
         lib.pdc_object_release(session.handle, byref(obj))
@@ -377,7 +426,7 @@ def _check_refs(refs, session, what):
             raise ValueError("%s: element %d is an ObjectRef of an earlier pdc session" % (what, i))
 
 
-def _ref_array(refs):
+def ref_array(refs):
     """The refs as a pdc_ref array, in one copy."""
     return (PdcRef * len(refs)).from_buffer_copy(b"".join([r._id() for r in refs]))
 
@@ -427,9 +476,12 @@ def _get_one(session, ref, deadline):
 def put(value, *, _replicas=None):
     """Store value in the cluster and return its ObjectRef.
 
-    value: int, float, str, None or a bytes-like object (numpy arrays are
-    stored as their bytes).  Buffers of ZERO_COPY_THRESHOLD bytes or more
-    are read in place, not copied first.
+    value: int, float, str, None, a bytes-like object (numpy arrays are
+    stored as their bytes), or a list of references: a non-empty list or
+    tuple of ObjectRefs only, whose objects then live at least as long
+    as the list (pdc.get of it gives a list of ObjectRefs back).  Buffers
+    of ZERO_COPY_THRESHOLD bytes or more are read in place, not copied
+    first.
 
     _replicas (a pdc extension): copies of a large value on distinct live
     nodes, this one's included (pdc_put_opts): puts have no lineage, so
@@ -470,6 +522,8 @@ def get(refs, *, timeout=None, numpy=None):
 
     timeout: seconds (None: wait as long as it takes); GetTimeoutError
     when it runs out.  A failed task's error is raised (TaskError, ...).
+    A list of references comes back as a list of ObjectRefs (not their
+    values).
     Bytes of ZERO_COPY_THRESHOLD or more come back as a read-only
     memoryview over the store (zero-copy).  numpy: a dtype, to get
     numpy arrays (read-only, zero-copy for large objects) instead of
@@ -492,7 +546,7 @@ def get(refs, *, timeout=None, numpy=None):
     # blocks in pdc_get itself.
     if n and (deadline is not None or threading.current_thread() is threading.main_thread()):
         flags = (c_uint8 * n)()
-        ready = _wait_ready(s, _ref_array(items), n, n, deadline, flags)
+        ready = _wait_ready(s, ref_array(items), n, n, deadline, flags)
         if ready < n:
             late = [r for r, f in zip(items, flags) if not f]
             raise _errors.GetTimeoutError(

@@ -34,7 +34,7 @@ import sys
 
 from . import _errors, _lib, _serial
 from ._lib import PdcValue
-from ._objects import ObjectRef, set_bytes
+from ._objects import ObjectRef, is_ref_list, set_bytes, set_refs
 from ._remote import (
     _ACTOR_OPTIONS,
     _TASK_OPTIONS,
@@ -96,8 +96,9 @@ def _pickled(obj, what):
 def encode_call(session, head, args, kwargs, what):
     """(values, n): the pdc_value array of a Python call: head (the
     pickled function or class, unless None), the pickled layout of args
-    and kwargs, then each top-level ObjectRef and actor handle as an
-    argument of its own.  Raises TypeError before anything is sent."""
+    and kwargs, then each top-level ObjectRef, list of ObjectRefs
+    (is_ref_list) and actor handle as an argument of its own.  Raises
+    TypeError before anything is sent."""
     base = 2 if head is not None else 1
     if not args and not kwargs:  # the most common call of all: f.remote()
         values = (PdcValue * base)()
@@ -105,18 +106,21 @@ def encode_call(session, head, args, kwargs, what):
             set_bytes(values[0], head, len(head))
         set_bytes(values[base - 1], _EMPTY_LAYOUT, len(_EMPTY_LAYOUT))
         return values, base
-    resolved = []
+    resolved = []  # (value, where)
 
     def slot(v, where):
         if type(v) is ObjectRef:
             if v._session is not session:
                 raise ValueError("%s: %s is an ObjectRef of an earlier pdc session" % (what, where))
-            resolved.append(v)
+            resolved.append((v, where))
             return _serial.Slot(base + len(resolved) - 1)
+        if is_ref_list(v):
+            resolved.append((v, where))
+            return _serial.Slot(base + len(resolved) - 1, "refs", type(v).__name__)
         if isinstance(v, ActorHandle):
             if v._session is not session:
                 raise ValueError("%s: %s is an actor handle of an earlier session" % (what, where))
-            resolved.append(v)
+            resolved.append((v, where))
             kind = "pyactor" if v._python else "actor"
             return _serial.Slot(base + len(resolved) - 1, kind, v._class_name)
         return v
@@ -132,13 +136,15 @@ def encode_call(session, head, args, kwargs, what):
     if head is not None:
         set_bytes(values[0], head, len(head))
     set_bytes(values[base - 1], blob, len(blob))
-    for i, v in enumerate(resolved, base):
+    for i, (v, where) in enumerate(resolved, base):
         if type(v) is ObjectRef:
             values[i].type = _lib.PDC_T_REF
             values[i].as_.ref = v._ref
-        else:
+        elif isinstance(v, ActorHandle):
             values[i].type = _lib.PDC_T_ACTOR
             values[i].as_.actor = v._ptr
+        else:
+            set_refs(values[i], v, session, what, where)
     return values, n
 
 

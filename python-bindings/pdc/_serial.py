@@ -13,8 +13,12 @@ references: each ObjectRef (and actor handle) given at the top level, as
 Ray resolves them, becomes a PDC_T_REF (PDC_T_ACTOR) argument of its own
 after the layout, and the layout holds a Slot naming its position.  pdc
 resolves those references before the call, so the worker finds their
-values in its arguments; references nested inside other values are not
-resolved (pickling one raises TypeError, as ObjectRef says).
+values in its arguments.  A top-level list (or tuple) of ObjectRefs only
+becomes a PDC_T_REFS argument (a Slot of kind "refs"): the worker makes
+it a list (a tuple) of ObjectRefs again, borrowed from their owners and
+not resolved, as Ray passes references inside a list.  References nested
+inside other values are refused (pickling one raises TypeError, as
+ObjectRef says).
 """
 
 import io
@@ -40,8 +44,8 @@ class Slot:
 
     def __init__(self, index, kind="ref", name=None):
         self.index = index
-        self.kind = kind  # "ref", "actor" (C) or "pyactor" (Python)
-        self.name = name  # an actor's class name
+        self.kind = kind  # "ref", "refs" (a list of them), "actor" (C) or "pyactor" (Python)
+        self.name = name  # an actor's class name; "list" or "tuple" for "refs"
 
     def __reduce__(self):
         return (Slot, (self.index, self.kind, self.name))

@@ -16,6 +16,13 @@ symbols of the library LIBRARY ("pdc:python"):
   a layout, and its "*" method runs whichever method was called
   (pdc_task_self names it) on the instance.
 
+A list of references (PDC_T_REFS), as an argument or as the value of a
+resolved one, arrives as a list of ObjectRefs, each borrowed with
+pdc_arg_ref; a result that is a non-empty list or tuple of ObjectRefs
+only goes back with pdc_return_refs (which takes only references this
+worker owns: its puts and the results of its calls; for others it fails
+the task with its reason).
+
 Callbacks never let an exception out: a Python exception fails the task
 with pdc_fail, its message the exception and the remote traceback
 (_errors.remote_failure), which pdc.get raises as TaskError.  Nested calls
@@ -30,6 +37,7 @@ from ctypes import byref, c_char_p, c_size_t
 
 from . import _errors, _lib, _serial, _session
 from ._lib import PdcActorClass, PdcMethod
+from ._objects import ObjectRef, is_ref_list, ref_array
 from ._serial import qualified_name as _name
 
 LIBRARY = b"pdc:python"
@@ -76,7 +84,16 @@ def _arg_value(lib, t, i):
         return ctypes.string_at(p, size.value).decode("utf-8", "surrogateescape")
     if ty == _lib.PDC_T_NIL:
         return None
+    if ty == _lib.PDC_T_REFS:
+        return _arg_refs(lib, t, i)
     raise _errors.TaskArgumentError("argument %d has a type Python cannot read (%d)" % (i, ty))
+
+
+def _arg_refs(lib, t, i):
+    """Argument i, a list of references, as ObjectRefs borrowed for this
+    process (each released when garbage-collected, as any ObjectRef)."""
+    s = _session.current()
+    return [ObjectRef(lib.pdc_arg_ref(t, i, k), s) for k in range(lib.pdc_arg_nrefs(t, i))]
 
 
 def _actor_arg(lib, t, slot):
@@ -109,26 +126,32 @@ def _arguments(lib, t, first):
             return v
         if v.kind == "ref":
             return _arg_value(lib, t, v.index)
+        if v.kind == "refs":
+            refs = _arg_refs(lib, t, v.index)
+            return tuple(refs) if v.name == "tuple" else refs
         return _actor_arg(lib, t, v)
 
     return tuple(value(v) for v in layout.args), {k: value(v) for k, v in layout.kwargs.items()}
 
 
 def _return(lib, t, value):
+    """Set value as the task's result; what the function returns (0, or
+    nonzero when pdc_return_* failed the task)."""
     t_ = type(value)
     if t_ is int and _serial.native(value):
-        lib.pdc_return_i64(t, value)
-    elif t_ is float:
-        lib.pdc_return_f64(t, value)
-    elif value is None:
-        pass  # nil
-    elif t_ is str and "\0" not in value:
-        lib.pdc_return_str(t, value.encode("utf-8", "surrogateescape"))
-    elif t_ is bytes and _serial.native(value):
-        lib.pdc_return_bytes(t, value, len(value))
-    else:
-        data = _serial.dumps(value)
-        lib.pdc_return_bytes(t, data, len(data))
+        return lib.pdc_return_i64(t, value)
+    if t_ is float:
+        return lib.pdc_return_f64(t, value)
+    if value is None:
+        return 0  # nil
+    if t_ is str and "\0" not in value:
+        return lib.pdc_return_str(t, value.encode("utf-8", "surrogateescape"))
+    if t_ is bytes and _serial.native(value):
+        return lib.pdc_return_bytes(t, value, len(value))
+    if is_ref_list(value):
+        return lib.pdc_return_refs(t, ref_array(value), len(value))
+    data = _serial.dumps(value)
+    return lib.pdc_return_bytes(t, data, len(data))
 
 
 def _fail(lib, t, what, exc):
@@ -167,8 +190,7 @@ def _run_task(t):
         fn = _function(lib, t)
         what = _name(fn)
         args, kwargs = _arguments(lib, t, 1)
-        _return(lib, t, fn(*args, **kwargs))
-        return 0
+        return 1 if _return(lib, t, fn(*args, **kwargs)) else 0
     except BaseException as e:  # noqa: B902 - a task's SystemExit fails the task too
         _fail(lib, t, what, e)
         return 1
@@ -212,8 +234,7 @@ def _method(state, t):
         if name.startswith("__") or not callable(getattr(instance, name, None)):
             raise AttributeError("actor class %s has no method %r" % (_name(type(instance)), name))
         args, kwargs = _arguments(lib, t, 0)
-        _return(lib, t, getattr(instance, name)(*args, **kwargs))
-        return 0
+        return 1 if _return(lib, t, getattr(instance, name)(*args, **kwargs)) else 0
     except BaseException as e:  # noqa: B902
         _fail(lib, t, what, e)
         return 1

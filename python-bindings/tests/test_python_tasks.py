@@ -114,8 +114,11 @@ def test_references_are_resolved_before_the_call():
 
 
 def test_a_reference_nested_in_a_value_is_refused_before_anything_is_sent():
+    # (A list of ObjectRefs only is sent as one: test_nested_refs.py.)
     with pytest.raises(TypeError, match="ObjectRef cannot be pickled"):
-        square.remote([pdc.put(1)])
+        square.remote([pdc.put(1), 2])
+    with pytest.raises(TypeError, match="ObjectRef cannot be pickled"):
+        square.remote({"ref": pdc.put(1)})
 
 
 def test_an_unpicklable_argument_is_a_type_error_before_anything_is_sent():
