@@ -823,3 +823,22 @@ PDC_FUNCTION(call_pid_list) {
     pdc_ref_release(c, inner);
     return rc;
 }
+
+/* sleep_list(n, ms): calls sleep_ms(ms) n times and returns the n
+   references at once, before those calls finish: the caller borrows
+   objects still pending at their owner. */
+PDC_FUNCTION(sleep_list) {
+    int64_t n = pdc_arg_i64(t, 0), ms = pdc_arg_i64(t, 1);
+    pdc_client *c = pdc_task_client(t);
+    pdc_ref refs[16];
+    if (n < 1 || n > 16)
+        return pdc_fail(t, "sleep_list: n must be 1..16");
+    pdc_fn self = pdc_task_self(t);
+    pdc_fn sleep = pdc_function(c, self.library, "sleep_ms");
+    for (int64_t i = 0; i < n; i++)
+        refs[i] = pdc_call(c, sleep, PDC_I64(ms + i));
+    int rc = pdc_return_refs(t, refs, (size_t) n);
+    for (int64_t i = 0; i < n; i++)
+        pdc_ref_release(c, refs[i]);
+    return rc;
+}

@@ -147,6 +147,29 @@ Test(nested_refs, a_task_returns_references_its_worker_owns_and_the_caller_borro
     s_expect_objects(0, "every borrow dropped: the worker freed them");
 }
 
+/* The references a task returns may still be pending at their owner (its
+   calls not finished): the borrower asks again until they are ready. */
+Test(nested_refs, references_returned_before_their_tasks_finish_become_ready) {
+    enum { N = 4 };
+    pdc_ref list = pdc_call(g_c, fn("sleep_list"), PDC_I64(N), PDC_I64(300));
+    pdc_object o;
+    cr_assert_eq(pdc_get(g_c, list, &o, T_TIMEOUT_MS), PDC_OK, "%s", pdc_last_error(g_c));
+    cr_assert_eq(pdc_object_nrefs(&o), N);
+    pdc_ref refs[N];
+    for (int i = 0; i < N; i++)
+        refs[i] = pdc_object_ref(g_c, &o, (size_t) i, NULL);
+    pdc_object_release(g_c, &o);
+    pdc_ref_release(g_c, list);
+    for (int i = 0; i < N; i++) {
+        int64_t v = -1;
+        int rc = pdc_get_i64(g_c, refs[i], &v, 20000);
+        cr_assert_eq(rc, PDC_OK, "reference %d: %s: %s", i, pdc_status_name(rc),
+                     pdc_last_error(g_c));
+        cr_assert_eq(v, 300 + i, "reference %d holds %lld", i, (long long) v);
+        pdc_ref_release(g_c, refs[i]);
+    }
+}
+
 Test(nested_refs, a_task_reads_a_list_argument_by_borrowing) {
     pdc_ref ints[10];
     for (int i = 0; i < 10; i++)

@@ -435,7 +435,9 @@ static void s_on_info(pdc_client *c, lender_t *l, const msgpack_object *f) {
     char node[PDC_NODE_LEN], fn[512], msg[1024];
     pdc_f_cstr(&f[PDC_OBJECT_INFO_NODE], node, sizeof node);
     if (kind == PDC_INFO_PENDING) {
-        o->info_state = 2; /* asked again when due */
+        if (o->info_state != 2)
+            c->nborrow_due++;
+        o->info_state = 2; /* asked again when due (s_ask_due) */
         o->info_due = pdc_now_ms() + o->info_wait_ms;
         if (o->info_wait_ms < S_INFO_MAX_MS)
             o->info_wait_ms *= 2;
@@ -554,9 +556,16 @@ static void s_send_ids(pdc_client *c, lender_t *l, s_ids_t *list, pdc_msg_type t
 
 static void s_ask_due(void *value, void *arg) {
     obj_t *o = value;
+    pdc_client *c = ((void **) arg)[0];
     uint64_t now = *(uint64_t *) ((void **) arg)[1];
-    if (o->lender && o->info_state == 2 && o->state == OBJ_PENDING && o->info_due <= now) {
+    if (!o->lender || o->info_state != 2)
+        return;
+    if (o->state != OBJ_PENDING) { /* settled meanwhile: ask no more */
+        o->info_state = 3;
+        c->nborrow_due--;
+    } else if (o->info_due <= now) {
         o->info_state = 1;
+        c->nborrow_due--;
         s_ids_add(&o->lender->waits, o->id);
     }
 }
@@ -567,10 +576,7 @@ uint64_t pdc_borrow_pump(pdc_client *c) {
         pthread_cond_broadcast(&c->cv);
     }
     uint64_t now = pdc_now_ms(), next = 0;
-    int waiting = 0;
-    for (lender_t *l = c->lenders; l; l = l->next)
-        waiting |= !l->down;
-    if (waiting && c->nborrow_due) {
+    if (c->nborrow_due) {
         void *arg[2] = {c, &now};
         pdc_idmap_each(&c->objects, s_ask_due, arg);
     }
