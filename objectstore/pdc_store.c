@@ -270,8 +270,10 @@ typedef struct s_unsealed {
     uint32_t flags; /* S_FLAG_* of its header                        */
     void *value;    /* in place: the value in the map (its header)    */
     void *buf;      /* staged: the bytes so far; NULL when in place    */
+    void *data;     /* in place: where its data starts                 */
     void *view;     /* over 4 GiB: the writable view of its parts      */
     size_t view_len;
+    s_parts_t parts; /* over 4 GiB: where each part's data is in the map */
     struct s_unsealed *next;
 } s_unsealed_t;
 
@@ -815,6 +817,7 @@ static void s_unsealed_free(s_unsealed_t *u) {
     if (u) {
         if (u->view)
             munmap(u->view, u->view_len);
+        s_parts_free(&u->parts);
         free(u->buf);
         free(u);
     }
@@ -2757,7 +2760,7 @@ static int s_back_pages(pdc_store_t *self, unsigned shard, const void *value, si
 }
 
 static int s_create_unsealed(pdc_store_t *self, const uint8_t *id, pdc_type type, size_t size,
-                             uint32_t flags, void **data, char *err, size_t errlen) {
+                             uint32_t flags, int lazy, void **data, char *err, size_t errlen) {
     char hex[2 * PDC_ID_SIZE + 1];
     if (data)
         *data = NULL;
@@ -2782,6 +2785,8 @@ static int s_create_unsealed(pdc_store_t *self, const uint8_t *id, pdc_type type
     if (rc == PDC_OK) {
         if (staged)
             memset(dst, 0, size); /* the placeholder: back its pages too */
+        else if (lazy && size > PDC_STORE_BACK_EAGER_MAX)
+            ; /* the writer backs each range first (pdc_store_back) */
         else if (!res->view)
             rc = s_back_pages(self, shard, value, size + s_hdr_area(size), id, err, errlen);
         else
@@ -2791,11 +2796,15 @@ static int s_create_unsealed(pdc_store_t *self, const uint8_t *id, pdc_type type
         if (rc != PDC_OK)
             pdc_store_abort(self, &res);
     }
-    if (rc == PDC_OK && res->view) {
-        /* the writer's view of an object over 4 GiB lives until the seal */
+    if (rc == PDC_OK && !staged) {
+        /* where its data lies in the map, for pdc_store_back; the
+           writer's view of an object over 4 GiB lives until the seal */
+        u->data = dst;
         u->view = res->view;
         u->view_len = res->view_len;
+        u->parts = res->parts;
         res->view = NULL;
+        res->parts = (s_parts_t){0};
     }
     if (rc == PDC_OK) {
         rc = pdc_store_commit(self, &res);
@@ -2825,7 +2834,7 @@ int pdc_store_create_unsealed(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE], 
                               size_t size, void **data, char *err, size_t errlen) {
     int rc;
     for (int tries = 0;; tries++) {
-        rc = s_create_unsealed(self, id, type, size, 0, data, err, errlen);
+        rc = s_create_unsealed(self, id, type, size, 0, 0, data, err, errlen);
         if (!s_room_again(self, rc, size, tries, err, errlen))
             return rc;
     }
@@ -2835,10 +2844,56 @@ int pdc_store_create_copy(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE], pdc_
                           size_t size, void **data, char *err, size_t errlen) {
     int rc;
     for (int tries = 0;; tries++) {
-        rc = s_create_unsealed(self, id, type, size, S_FLAG_COPY, data, err, errlen);
+        rc = s_create_unsealed(self, id, type, size, S_FLAG_COPY, 0, data, err, errlen);
         if (!s_room_again(self, rc, size, tries, err, errlen))
             return rc;
     }
+}
+
+int pdc_store_create_receiving(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE], pdc_type type,
+                               size_t size, int copy, void **data, char *err, size_t errlen) {
+    int rc;
+    for (int tries = 0;; tries++) {
+        rc = s_create_unsealed(self, id, type, size, copy ? S_FLAG_COPY : 0, 1, data, err, errlen);
+        if (!s_room_again(self, rc, size, tries, err, errlen))
+            return rc;
+    }
+}
+
+int pdc_store_back(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE], size_t offset, size_t len,
+                   char *err, size_t errlen) {
+    if (!self || !id)
+        return PDC_EINVAL;
+    pthread_mutex_lock(&self->unsealed_lock);
+    s_unsealed_t *u = self->unsealed;
+    while (u && memcmp(u->id, id, PDC_ID_SIZE))
+        u = u->next;
+    int rc = PDC_OK;
+    if (!u)
+        rc = PDC_ENOTFOUND;
+    else if (offset > u->size || len > u->size - offset)
+        rc = PDC_EINVAL;
+    else if (u->buf || u->size <= PDC_STORE_BACK_EAGER_MAX || !len)
+        ; /* staged, or backed at its creation */
+    else if (!u->parts.n)
+        rc = s_back_pages(self, u->shard, (char *) u->data + offset, len, id, err, errlen);
+    else {
+        /* over 4 GiB: the ranges of the parts [offset, offset + len) covers */
+        uint64_t at = 0, end = (uint64_t) offset + len;
+        for (unsigned k = 0; rc == PDC_OK && k < u->parts.n && at < end; k++) {
+            uint64_t from = offset > at ? offset - at : 0, n = u->parts.len[k];
+            if (offset < at + n)
+                rc = s_back_pages(self, u->shard, u->parts.data[k] + from,
+                                  (size_t) ((end < at + n ? end - at : n) - from), id, err, errlen);
+            at += n;
+        }
+    }
+    pthread_mutex_unlock(&self->unsealed_lock);
+    if (rc == PDC_ENOTFOUND || rc == PDC_EINVAL)
+        s_err(err, errlen, "object store: back: %s",
+              rc == PDC_ENOTFOUND ? "no such object being received here"
+                                  : "a range outside the object");
+    return rc;
 }
 
 /* Seal an object written in place: flip its state in the map.  The read

@@ -230,6 +230,21 @@ int pdc_store_create_unsealed(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE], 
    the first to go when the store needs room (evicted, not spilled). */
 int pdc_store_create_copy(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE], pdc_type type,
                           size_t size, void **data, char *err, size_t errlen);
+/* The same (copy: as create_copy), for a writer that cannot wait for all
+   the memory of a large object at once (a raylet receiving one: giving
+   5 GiB of fresh tmpfs pages their memory takes seconds on a VM): an
+   object over PDC_STORE_BACK_EAGER_MAX bytes gets no memory now, and the
+   caller calls pdc_store_back for each range before it writes there.  A
+   smaller one is backed at once, as by create_unsealed. */
+#define PDC_STORE_BACK_EAGER_MAX ((size_t) 64 << 20)
+int pdc_store_create_receiving(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE], pdc_type type,
+                               size_t size, int copy, void **data, char *err, size_t errlen);
+/* Give the bytes [offset, offset + len) of the data of id, being
+   received here (create_receiving), their memory.  PDC_OK;
+   PDC_ESTOREFULL when the filesystem has no room for them (then abort);
+   PDC_ENOTFOUND, PDC_EINVAL for an id or range that is not one. */
+int pdc_store_back(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE], size_t offset, size_t len,
+                   char *err, size_t errlen);
 int pdc_store_seal(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE]);
 int pdc_store_abort_unsealed(pdc_store_t *self, const uint8_t id[PDC_ID_SIZE]);
 

@@ -9,21 +9,27 @@
 #include <dirent.h>
 #include <errno.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #define OBJECTS 24
 #define SIZE    (8 * MIB)
+#define GIB     ((size_t) 1 << 30)
 
 static char g_spill_root[PATH_MAX];
 
-static void s_setup(void) {
+static void s_setup_capacity(const char *bytes) {
     const char *root = getenv("PDC_SESSION_ROOT");
     snprintf(g_spill_root, sizeof g_spill_root, "%s/spill-test-%d", root ? root : "/tmp/pdc",
              (int) getpid());
     mkdir(root ? root : "/tmp/pdc", 0700);
     cr_assert(mkdir(g_spill_root, 0700) == 0 || errno == EEXIST, "mkdir %s", g_spill_root);
     setenv("PDC_SPILL_DIR", g_spill_root, 1);
-    setenv("PDC_OBJECT_STORE_MEMORY", "67108864", 1);
+    setenv("PDC_OBJECT_STORE_MEMORY", bytes, 1);
     itest_setup();
+}
+
+static void s_setup(void) {
+    s_setup_capacity("67108864");
 }
 
 /* Spill files under the spill root (each node spills to a directory of
@@ -162,4 +168,79 @@ Test(spill_cluster, a_store_all_pinned_refuses_a_put_and_says_what_holds_it) {
         pdc_ref_release(g_c, refs[i]);
     }
     free(buf);
+}
+
+/* ---- An object over 4 GiB --------------------------------------------- */
+
+#define BIG_OBJECT ((size_t) 5 << 30)
+#define BIG_SECOND ((size_t) 3 << 30)
+
+/* Room for the 5 GiB object (7 GiB), not for it and the 3 GiB one. */
+static void s_big_setup(void) {
+    s_setup_capacity("7516192768");
+}
+
+TestSuite(spill_big, .init = s_big_setup, .fini = s_teardown, .timeout = 600);
+
+static uint64_t s_word(size_t j) {
+    return j * 0x9e3779b97f4a7c15ull + 1;
+}
+
+static int64_t s_sum_task(pdc_ref r) {
+    int64_t sum = 0;
+    pdc_ref s = pdc_call(g_c, fn("sum_words"), PDC_REF(r));
+    int rc = pdc_get_i64(g_c, s, &sum, 300000);
+    cr_assert_eq(rc, PDC_OK, "sum_words: %s: %s", pdc_status_name(rc), pdc_last_error(g_c));
+    pdc_ref_release(g_c, s);
+    return sum;
+}
+
+/* A 5 GiB object (over LMDB's 4 GiB value limit: stored in parts) put
+   by the driver is read whole by a task and by the driver, goes to the
+   spill directory when a 3 GiB put needs the room, and comes back from
+   there for a task, every word intact; its file goes with it. */
+Test(spill_big, a_5_gib_object_round_trips_through_a_task_and_the_spill_directory) {
+    struct statvfs vfs;
+    double shm = statvfs("/dev/shm", &vfs) == 0 ? (double) vfs.f_bavail * vfs.f_frsize : 0;
+    double mem = (double) sysconf(_SC_AVPHYS_PAGES) * (double) sysconf(_SC_PAGESIZE);
+    if (shm < 8.0 * GIB || mem < 10.0 * GIB)
+        cr_skip_test("a 5 GiB object needs 8 GiB of /dev/shm and 10 GiB of memory: %.1f and "
+                     "%.1f GiB free here",
+                     shm / GIB, mem / GIB);
+    void *res;
+    uint64_t *w = pdc_put_reserve(g_c, BIG_OBJECT, &res);
+    cr_assert_not_null(w, "pdc_put_reserve of 5 GiB: %s", pdc_last_error(g_c));
+    uint64_t sum = 0;
+    for (size_t j = 0; j < BIG_OBJECT / 8; j++)
+        sum += w[j] = s_word(j);
+    int status;
+    pdc_ref big = pdc_put_commit(g_c, &res, &status);
+    cr_assert_eq(status, PDC_OK, "pdc_put_commit: %s", pdc_last_error(g_c));
+    cr_assert_eq((uint64_t) s_sum_task(big), sum, "a task read the 5 GiB object");
+
+    pdc_object o;
+    cr_assert_eq(pdc_get(g_c, big, &o, T_TIMEOUT_MS), PDC_OK, "%s", pdc_last_error(g_c));
+    cr_assert_eq(o.size, BIG_OBJECT);
+    const uint64_t *r = o.data;
+    size_t bad = BIG_OBJECT / 8;
+    for (size_t j = 0; j < BIG_OBJECT / 8 && bad == BIG_OBJECT / 8; j++)
+        if (r[j] != s_word(j))
+            bad = j;
+    cr_assert_eq(bad, BIG_OBJECT / 8, "the driver's get: word %zu differs", bad);
+    pdc_object_release(g_c, &o);
+
+    void *res2;
+    void *p2 = pdc_put_reserve(g_c, BIG_SECOND, &res2);
+    cr_assert_not_null(p2, "pdc_put_reserve of 3 GiB: %s", pdc_last_error(g_c));
+    memset(p2, 7, BIG_SECOND);
+    pdc_ref second = pdc_put_commit(g_c, &res2, &status);
+    cr_assert_eq(status, PDC_OK, "the 3 GiB put: %s", pdc_last_error(g_c));
+    cr_assert_geq(s_spill_files(), 1, "the 5 GiB object was not spilled");
+    cr_assert_eq((uint64_t) s_sum_task(big), sum, "a task read the 5 GiB object from the spill");
+    pdc_ref_release(g_c, second);
+    pdc_ref_release(g_c, big);
+    int files = -2;
+    for (int i = 0; i < 500 && (files = s_spill_files()) > 0; i++)
+        usleep(20 * 1000);
+    cr_assert_leq(files, 0, "%d spill files left once both objects were freed", files);
 }

@@ -292,10 +292,10 @@ static void s_on_chunk(pdc_transfers_t *self, transfer_t *t, pdc_inbound_t *in) 
     t->inflight--;
     if (!t->sized) {
         /* a reader's copy goes first when the store needs room */
-        int rc = t->replica ? pdc_store_create_unsealed(self->store, t->id, type, size, &t->data,
-                                                        err, sizeof err)
-                            : pdc_store_create_copy(self->store, t->id, type, size, &t->data, err,
-                                                    sizeof err);
+        /* memory for its pages as the chunks come (pdc_store_back below):
+           backing GiBs at once would stall this loop for seconds */
+        int rc = pdc_store_create_receiving(self->store, t->id, type, size, !t->replica, &t->data,
+                                            err, sizeof err);
         if (rc == PDC_EINVAL && pdc_store_contains(self->store, t->id)) {
             s_finish(self, t, PDC_OK, NULL); /* it arrived another way */
             return;
@@ -316,8 +316,16 @@ static void s_on_chunk(pdc_transfers_t *self, transfer_t *t, pdc_inbound_t *in) 
         s_finish(self, t, PDC_EPROTO, why);
         return;
     }
-    if (len)
+    if (len) {
+        int rc = pdc_store_back(self->store, t->id, offset, len, err, sizeof err);
+        if (rc != PDC_OK) {
+            snprintf(why, sizeof why, "no memory for the %zu-byte object from node %s: %s", size,
+                     t->node, err);
+            s_finish(self, t, rc, why);
+            return;
+        }
         memcpy((char *) t->data + offset, zmq_msg_data(payload), len);
+    }
     t->received += len;
     self->stats.bytes_in += len;
     t->last_progress = uv_now(self->loop);

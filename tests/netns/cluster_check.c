@@ -47,6 +47,10 @@
                 pulled again) and tasks on the last node checksum the
                 second 24 (pulled from this node's spill files): every
                 byte matches
+      big       (only when asked for, with stores of 6 GiB) a 5 GiB object
+                (over LMDB's 4 GiB value: stored in parts) put by this
+                driver is read whole by a task on the last node, which
+                pulls it over TCP: the sums of its words match
       code      a library that exists only on this driver's host until
                 it is deleted runs on two other nodes: its code travels
                 through the head as a package, not a shared file system
@@ -62,6 +66,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define T_TIMEOUT_MS  60000
@@ -81,6 +86,12 @@ static const char *g_lib;
 static node_list_t g_nodes, g_edge;
 static char g_gpu[64], g_dead[64], g_small[64];
 static int g_passed, g_failed;
+
+static uint64_t s_now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
+}
 
 static void s_result(int ok, const char *fmt, ...) {
     va_list ap;
@@ -555,6 +566,43 @@ static void s_spill(void) {
     free(want);
 }
 
+/* The word j of the big object. */
+static uint64_t s_big_word(size_t j) {
+    return j * 0x9e3779b97f4a7c15ull + 1;
+}
+
+static void s_big(void) {
+    const size_t size = (size_t) 5 << 30;
+    const char *far = g_nodes.id[g_nodes.n - 1];
+    pdc_opts on_far = {.strategy = PDC_SCHED_NODE_AFFINITY, .node_id = far};
+    void *res;
+    uint64_t *w = pdc_put_reserve(g_c, size, &res);
+    if (!w) {
+        s_result(0, "pdc_put_reserve of 5 GiB: %s", pdc_last_error(g_c));
+        return;
+    }
+    uint64_t want = 0;
+    for (size_t j = 0; j < size / 8; j++)
+        want += w[j] = s_big_word(j);
+    int status;
+    pdc_ref big = pdc_put_commit(g_c, &res, &status);
+    if (status != PDC_OK) {
+        s_result(0, "pdc_put_commit of 5 GiB: %s", pdc_last_error(g_c));
+        return;
+    }
+    double t0 = (double) s_now_ms();
+    pdc_ref sum = pdc_call_opts(g_c, pdc_function(g_c, g_lib, "sum_words"), &on_far, PDC_REF(big));
+    int64_t got = 0;
+    int rc = pdc_get_i64(g_c, sum, &got, 5 * T_TIMEOUT_MS);
+    double secs = ((double) s_now_ms() - t0) / 1000;
+    s_result(rc == PDC_OK && (uint64_t) got == want,
+             "a 5 GiB object put here was read whole by a task on %s (%.1f s with the pull)%s%s",
+             far, secs, rc == PDC_OK ? (uint64_t) got == want ? "" : ": wrong sum" : ": ",
+             rc == PDC_OK ? "" : pdc_last_error(g_c));
+    pdc_ref_release(g_c, sum);
+    pdc_ref_release(g_c, big);
+}
+
 static void s_partition(void) {
     enum { N = 40 };
     pdc_opts spread = {.strategy = PDC_SCHED_SPREAD};
@@ -664,11 +712,19 @@ int main(int argc, char **argv) {
     struct {
         const char *name;
         void (*fn)(void);
-    } checks[] = {
-        {"gpu", s_check_gpu},           {"edge", s_check_edge},     {"spread", s_check_spread},
-        {"affinity", s_check_affinity}, {"object", s_check_object}, {"actors", s_check_actors},
-        {"code", s_check_code},         {"full", s_check_full},     {"hold", s_hold},
-        {"survive", s_survive},         {"partition", s_partition}, {"spill", s_spill}};
+    } checks[] = {{"gpu", s_check_gpu},
+                  {"edge", s_check_edge},
+                  {"spread", s_check_spread},
+                  {"affinity", s_check_affinity},
+                  {"object", s_check_object},
+                  {"actors", s_check_actors},
+                  {"code", s_check_code},
+                  {"full", s_check_full},
+                  {"hold", s_hold},
+                  {"survive", s_survive},
+                  {"partition", s_partition},
+                  {"spill", s_spill},
+                  {"big", s_big}};
     for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++) {
         char pattern[64];
         snprintf(pattern, sizeof pattern, ",%s,", checks[i].name);
