@@ -406,19 +406,21 @@ int pdc_spill_make_room(pdc_store_t *store, size_t need, char *err, size_t errle
     }
     uint64_t files, file_bytes, disk_free;
     s_dir_usage(dir, &files, &file_bytes, &disk_free);
-    char h[7][32];
+    char h[8][32];
     snprintf(err, errlen,
-             "object store full: %s used of %s, %s wanted; spilling %s%s could not make room "
+             "object store full: %s used of %s (and %s being reserved by other writers), %s "
+             "wanted; spilling %s%s could not make room "
              "(spilled %llu and evicted %llu objects now): %s pinned by readers (%llu objects), "
              "%s being received, %s primary copies left, %s in objects too small to spill; "
              "spill directory %s holds %llu objects (%s), %s free on its filesystem",
              s_human(u.used, h[0], sizeof h[0]), s_human(u.capacity, h[1], sizeof h[1]),
-             s_human(need, h[2], sizeof h[2]), *why ? "failed: " : "", why,
-             (unsigned long long) spilled, (unsigned long long) evicted,
-             s_human(s.pinned, h[3], sizeof h[3]), (unsigned long long) s.pinned_objects,
-             s_human(s.unsealed, h[4], sizeof h[4]), s_human(s.primary, h[5], sizeof h[5]),
-             s_human(s.small, h[6], sizeof h[6]), dir, (unsigned long long) files,
-             s_human(file_bytes, h[0], sizeof h[0]), s_human(disk_free, h[1], sizeof h[1]));
+             s_human(u.reserving, h[7], sizeof h[7]), s_human(need, h[2], sizeof h[2]),
+             *why ? "failed: " : "", why, (unsigned long long) spilled,
+             (unsigned long long) evicted, s_human(s.pinned, h[3], sizeof h[3]),
+             (unsigned long long) s.pinned_objects, s_human(s.unsealed, h[4], sizeof h[4]),
+             s_human(s.primary, h[5], sizeof h[5]), s_human(s.small, h[6], sizeof h[6]), dir,
+             (unsigned long long) files, s_human(file_bytes, h[0], sizeof h[0]),
+             s_human(disk_free, h[1], sizeof h[1]));
     return PDC_ESTOREFULL;
 }
 

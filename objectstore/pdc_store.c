@@ -143,8 +143,10 @@
 /* The shard of every object of at least PDC_STORE_LARGE_OBJECT bytes. */
 #define S_LARGE_SHARD 0u
 /* How many times a write refused for want of room is tried again after
-   spilling (s_room_again): others may take the room meanwhile. */
-#define S_ROOM_TRIES 3
+   spilling (s_room_again): others may take the room meanwhile (a reader
+   restoring a spilled object reserves its bytes while it reads the
+   file), and each try spills what is left to spill. */
+#define S_ROOM_TRIES 10
 /* The most objects one write transaction of pdc_store_delete_prefix
    deletes: it holds the shard's write lock, so other writers of the shard
    wait at most this many deletes, and LMDB's dirty pages of one
@@ -1932,8 +1934,9 @@ static void s_reservation_free(pdc_store_reservation_t *r) {
     object is in.  The check of the other shard in step 3 takes no lock
     (a read transaction), so it never waits on a reservation.
 
-    One object is at most 4 GiB - 4161 bytes (LMDB keeps value sizes in
-    32 bits; the header area is 4160 bytes); a larger one is PDC_EINVAL.  LMDB 0.9.24 (Debian 12)
+    An object whose value would pass 4 GiB (LMDB keeps value sizes in 32
+    bits) is put in parts, all in the same transaction (see "Objects over
+    4 GiB"), and *data is then a writable view of them.  LMDB 0.9.24 (Debian 12)
    leaks 1 MiB per write of a value above 256 MiB: it allocates a spill list for such a transaction
    and never frees it (ITS#9155, fixed in 0.9.25).
 

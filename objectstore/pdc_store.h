@@ -91,8 +91,9 @@
     store again (a second write on the same shard would deadlock, so it
     is refused with PDC_EINVAL; the shard is the one written: shard 0 for
     any large object, and for a delete the shard that holds the object,
-    so a delete of an absent id is PDC_ENOTFOUND).  One object is at most
-    4 GiB - 4161 bytes (LMDB keeps value sizes in 32 bits).  Never use a
+    so a delete of an absent id is PDC_ENOTFOUND).  An object larger than
+    LMDB's 4 GiB value is kept in parts of up to 1 GiB and read back as
+    one run of bytes through a mapping of its own.  Never use a
     store across fork: the child opens its own.
 */
 #ifndef PDC_STORE_H_INCLUDED
