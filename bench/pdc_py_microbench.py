@@ -274,6 +274,10 @@ def python_work():
             pdc.put(np.zeros(10 * 1024 * 1024, dtype=np.int64))
 
     @pdc.remote
+    def create_object_containing_ref():
+        return [pdc.put(1) for _ in range(10000)]
+
+    @pdc.remote
     class Actor:
         def small_value(self):
             return b"ok"
@@ -309,7 +313,8 @@ def python_work():
 
     return {"small_value": small_value, "put_small_100": put_small_100,
             "put_gigabytes_10": put_gigabytes_10, "Actor": Actor,
-            "Client": Client, "round_robin_calls": round_robin_calls}
+            "Client": Client, "round_robin_calls": round_robin_calls,
+            "create_object_containing_ref": create_object_containing_ref}
 
 
 def setup_multi_client_put_calls_Plasma_Store(ctx):
@@ -328,6 +333,17 @@ def setup_multi_client_put_gigabytes(ctx):
     def op():
         pdc.get([f.remote() for _ in range(10)])
     return op, 10 * 8 * 0.1, None
+
+
+def setup_single_client_get_object_containing_10k_refs(ctx):
+    # Ray: a task returns [ray.put(1) for _ in range(10000)]; one get of
+    # that list (10000 ObjectRefs made and dropped) is one operation.
+    containing = ctx["create_object_containing_ref"].remote()
+    pdc.get(containing)
+
+    def op():
+        pdc.get(containing)
+    return op, 1, None
 
 
 def setup_single_client_tasks_and_get_batch(ctx):
@@ -496,6 +512,8 @@ def main(argv=None):
             log("pdc (Python) %s, library %s, C tasks from %s"
                 % (pdc.__version__, pdc.library_path(), args.lib))
             ctx["small_value"] = pdc.function(args.lib, "small_value")
+            ctx["create_object_containing_ref"] = pdc.function(args.lib,
+                                                               "create_object_containing_ref")
             ctx["Actor"] = pdc.actor_class(args.lib, "Actor")
         skipped = SKIPPED_C if args.work == "c" else {}
         for name in args.metrics:
