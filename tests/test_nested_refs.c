@@ -27,6 +27,18 @@ static pdc_ref s_put(pdc_value v) {
     return r;
 }
 
+/* Get the list a call returned, take its n references out into refs and
+   let the list go. */
+static void s_take_all(pdc_ref list, pdc_ref *refs, size_t n) {
+    pdc_object o;
+    cr_assert_eq(pdc_get(g_c, list, &o, T_TIMEOUT_MS), PDC_OK, "%s", pdc_last_error(g_c));
+    cr_assert_eq(pdc_object_nrefs(&o), n);
+    for (size_t i = 0; i < n; i++)
+        refs[i] = pdc_object_ref(g_c, &o, i, NULL);
+    pdc_object_release(g_c, &o);
+    pdc_ref_release(g_c, list);
+}
+
 /* The bytes put_list puts as object i. */
 static int s_put_list_bytes_ok(const pdc_object *o, int64_t i, size_t size) {
     const unsigned char *p = o->data;
@@ -115,14 +127,8 @@ Test(nested_refs, a_list_inside_a_list_holds_through_both) {
 Test(nested_refs, a_task_returns_references_its_worker_owns_and_the_caller_borrows) {
     enum { N = 5 };
     pdc_ref list = pdc_call(g_c, fn("put_list"), PDC_I64(N), PDC_I64((int64_t) BIG));
-    pdc_object o;
-    cr_assert_eq(pdc_get(g_c, list, &o, T_TIMEOUT_MS), PDC_OK, "%s", pdc_last_error(g_c));
-    cr_assert_eq(pdc_object_nrefs(&o), N);
     pdc_ref refs[N];
-    for (int i = 0; i < N; i++)
-        refs[i] = pdc_object_ref(g_c, &o, (size_t) i, NULL);
-    pdc_object_release(g_c, &o);
-    pdc_ref_release(g_c, list);
+    s_take_all(list, refs, N);
     s_expect_objects(N, "the worker's objects live on for the borrower");
     for (int i = 0; i < N; i++) {
         pdc_object v;
@@ -152,14 +158,8 @@ Test(nested_refs, a_task_returns_references_its_worker_owns_and_the_caller_borro
 Test(nested_refs, references_returned_before_their_tasks_finish_become_ready) {
     enum { N = 4 };
     pdc_ref list = pdc_call(g_c, fn("sleep_list"), PDC_I64(N), PDC_I64(300));
-    pdc_object o;
-    cr_assert_eq(pdc_get(g_c, list, &o, T_TIMEOUT_MS), PDC_OK, "%s", pdc_last_error(g_c));
-    cr_assert_eq(pdc_object_nrefs(&o), N);
     pdc_ref refs[N];
-    for (int i = 0; i < N; i++)
-        refs[i] = pdc_object_ref(g_c, &o, (size_t) i, NULL);
-    pdc_object_release(g_c, &o);
-    pdc_ref_release(g_c, list);
+    s_take_all(list, refs, N);
     for (int i = 0; i < N; i++) {
         int64_t v = -1;
         int rc = pdc_get_i64(g_c, refs[i], &v, 20000);

@@ -195,8 +195,13 @@ int pdc_refs_at(const void *data, size_t len, size_t i, uint8_t id[PDC_ID_LEN],
 
 /* ---- Holding ------------------------------------------------------------ */
 
-int pdc_refs_hold_list(pdc_client *c, const void *data, size_t len, obj_t ***held, uint32_t *nheld,
-                       char *why, size_t why_len) {
+/* Hold what the list (data, len) refers to: an entry of this table
+   counts one more, another process's object becomes a borrowed entry.
+   lent: its worker counted this process once for each reference when it
+   returned the list, so those counts become the borrowed entries (or,
+   for ones already borrowed here, are given back). */
+static int s_hold(pdc_client *c, const void *data, size_t len, int lent, obj_t ***held,
+                  uint32_t *nheld, char *why, size_t why_len) {
     *held = NULL;
     *nheld = 0;
     if (!pdc_refs_valid(data, len)) {
@@ -216,7 +221,10 @@ int pdc_refs_hold_list(pdc_client *c, const void *data, size_t len, obj_t ***hel
         obj_t *o = pdc_obj_find(c, id);
         if (o) {
             o->refs++;
-        } else if (!(o = pdc_borrow_new(c, id, &owner, why, why_len))) {
+            if (lent)
+                pdc_borrow_give_back(c, id, &owner);
+        } else if (!(o = lent ? pdc_borrow_lent(c, id, &owner, why, why_len)
+                              : pdc_borrow_new(c, id, &owner, why, why_len))) {
             pdc_refs_release(c, list, (uint32_t) i);
             return PDC_ENOMEM;
         }
@@ -227,44 +235,16 @@ int pdc_refs_hold_list(pdc_client *c, const void *data, size_t len, obj_t ***hel
     return PDC_OK;
 }
 
+int pdc_refs_hold_list(pdc_client *c, const void *data, size_t len, obj_t ***held, uint32_t *nheld,
+                       char *why, size_t why_len) {
+    return s_hold(c, data, len, 0, held, nheld, why, why_len);
+}
+
 int pdc_refs_hold(pdc_client *c, obj_t *o, const void *data, size_t len, int lent, char *why,
                   size_t why_len) {
     if (o->inner_held)
         return PDC_OK;
-    int rc = PDC_OK;
-    if (lent) {
-        /* Its worker counted this process once for each reference when it
-           returned the list: those counts become this table's borrowed
-           entries (or, for ones already borrowed, are given back). */
-        if (!pdc_refs_valid(data, len)) {
-            snprintf(why, why_len, "a malformed list of references (%zu bytes)", len);
-            return PDC_EPROTO;
-        }
-        size_t n = pdc_refs_count(data, len);
-        o->inner = malloc((n ? n : 1) * sizeof *o->inner);
-        if (!o->inner) {
-            snprintf(why, why_len, "out of memory for a list of %zu references", n);
-            return PDC_ENOMEM;
-        }
-        for (size_t i = 0; i < n; i++) {
-            uint8_t id[PDC_ID_LEN];
-            pdc_refs_owner_t owner;
-            pdc_refs_at(data, len, i, id, &owner);
-            obj_t *inner = pdc_obj_find(c, id);
-            if (inner) {
-                inner->refs++;
-                pdc_borrow_give_back(c, id, &owner);
-            } else if (!(inner = pdc_borrow_lent(c, id, &owner, why, why_len))) {
-                pdc_refs_release(c, o->inner, (uint32_t) i);
-                o->inner = NULL;
-                return PDC_ENOMEM;
-            }
-            o->inner[i] = inner;
-        }
-        o->ninner = (uint32_t) n;
-    } else {
-        rc = pdc_refs_hold_list(c, data, len, &o->inner, &o->ninner, why, why_len);
-    }
+    int rc = s_hold(c, data, len, lent, &o->inner, &o->ninner, why, why_len);
     if (rc == PDC_OK)
         o->inner_held = 1;
     return rc;
