@@ -9,6 +9,8 @@
       objects; wrong shapes and unknown handles fail naming them and the
       actor keeps serving; asking for the GPU backend where there is none
       fails its creation with the reason.
+    - On a node that declares GPU=1 without a usable device, two GPU=0.5
+      actors are granted it, try CUDA, and serve from OpenBLAS saying why.
     - Where this machine has a CUDA device, a Gemm actor with GPU=1 runs
       the CUDA backend (cuBLAS and the tiled kernel) and agrees with
       OpenBLAS; elsewhere that test is skipped, saying what is missing. */
@@ -238,5 +240,48 @@ Test(gemm_actor, an_actor_granted_a_gpu_runs_cuda_and_agrees_with_openblas) {
         s_check_products(g, PDC_GEMM_F32, 1000, 1002, 1001);
         pdc_actor_kill(g_c, g);
         pdc_actor_release(g_c, g);
+    }
+}
+
+/* ---- A GPU granted where no driver or device answers ------------------- */
+
+/* The node declares GPU=1 (PDC_RESOURCES) whatever it has. */
+static void s_declared_gpu_setup(void) {
+    setenv("PDC_RESOURCES", "GPU=1", 1);
+    itest_setup();
+}
+
+static void s_declared_gpu_teardown(void) {
+    itest_teardown();
+    unsetenv("PDC_RESOURCES");
+}
+
+TestSuite(gemm_declared_gpu, .init = s_declared_gpu_setup, .fini = s_declared_gpu_teardown,
+          .timeout = 120);
+
+/* Two GPU=0.5 actors on a node that only declares its GPU: each is
+   granted device 0, tries CUDA, and where CUDA cannot run serves from
+   OpenBLAS, saying why; the products are right either way. */
+Test(gemm_declared_gpu, actors_granted_a_gpu_fall_back_to_openblas_saying_why) {
+    char why[256];
+    int devices = pdc_gpu_count(why, sizeof why);
+    pdc_actor_opts half = {.resources = "GPU=0.5"};
+    pdc_actor *g[2] = {s_gemm(&half, NULL), s_gemm(&half, NULL)};
+    for (int i = 0; i < 2; i++) {
+        char backend[64], text[700];
+        s_call_str(g[i], "backend", backend, sizeof backend);
+        s_call_str(g[i], "describe", text, sizeof text);
+        if (devices > 0) {
+            cr_assert_str_eq(backend, "cuda", "a device is here: %s", text);
+        } else {
+            cr_assert_str_eq(backend, "openblas", "%s", text);
+            cr_assert(strstr(text, "CUDA") && !strstr(text, "no GPU granted"),
+                      "the reason names CUDA, not a missing grant: %s", text);
+        }
+        s_check_products(g[i], PDC_GEMM_F64, 7, 9, 8);
+    }
+    for (int i = 0; i < 2; i++) {
+        pdc_actor_kill(g_c, g[i]);
+        pdc_actor_release(g_c, g[i]);
     }
 }
