@@ -443,35 +443,9 @@ static void s_on_info(pdc_client *c, lender_t *l, const msgpack_object *f) {
             o->info_wait_ms *= 2;
         return;
     }
-    if (kind == PDC_RES_ERROR) {
-        pdc_obj_fail(o, (int) pdc_f_i(&f[PDC_OBJECT_INFO_STATUS]),
-                     pdc_f_cstr(&f[PDC_OBJECT_INFO_FUNCTION], fn, sizeof fn), node,
-                     pdc_f_cstr(&f[PDC_OBJECT_INFO_MESSAGE], msg, sizeof msg));
-    } else if (kind == PDC_RES_STORED) {
-        pdc_obj_set_stored(o, PDC_T_BYTES,
-                           v->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? v->via.u64 : 0, node);
-    } else if (v->type == MSGPACK_OBJECT_STR || v->type == MSGPACK_OBJECT_BIN) {
-        o->type = kind == PDC_RES_REFS            ? PDC_T_REFS
-                  : v->type == MSGPACK_OBJECT_STR ? PDC_T_STR
-                                                  : PDC_T_BYTES;
-        o->size = v->via.bin.size;
-        o->data = malloc(o->size ? o->size : 1);
-        if (!o->data) {
-            pdc_obj_fail(o, PDC_ENOMEM, "a borrowed reference", c->node_id, "out of memory");
-        } else {
-            memcpy(o->data, o->size ? v->via.bin.ptr : "", o->size);
-            o->state = OBJ_READY;
-        }
-    } else {
-        o->state = OBJ_READY;
-        o->type = v->type == MSGPACK_OBJECT_FLOAT64 || v->type == MSGPACK_OBJECT_FLOAT32 ? PDC_T_F64
-                  : v->type == MSGPACK_OBJECT_NIL                                        ? PDC_T_NIL
-                                                  : PDC_T_I64;
-        if (o->type == PDC_T_F64)
-            o->f64 = v->via.f64;
-        else if (o->type == PDC_T_I64)
-            o->i64 = pdc_f_i(v);
-    }
+    pdc_obj_set_result(o, kind, v, node, (int) pdc_f_i(&f[PDC_OBJECT_INFO_STATUS]),
+                       pdc_f_cstr(&f[PDC_OBJECT_INFO_FUNCTION], fn, sizeof fn),
+                       pdc_f_cstr(&f[PDC_OBJECT_INFO_MESSAGE], msg, sizeof msg));
     o->info_state = 3;
     pdc_graph_object_final(c, o);
     pthread_cond_broadcast(&c->cv);

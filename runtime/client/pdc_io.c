@@ -92,63 +92,20 @@ void pdc_io_send_raylet(pdc_client *c) {
 /* Set o from one result (kind, value as the schema validated them). */
 static void s_set_value(pdc_client *c, obj_t *o, unsigned kind, const msgpack_object *f,
                         const char *node) {
-    const msgpack_object *v = &f[PDC_RESULT_VALUE];
-    if (kind == PDC_RES_REFS && v->type == MSGPACK_OBJECT_BIN) {
+    char fn[512] = "", msg[1024] = "";
+    if (kind == PDC_RES_ERROR) {
+        pdc_f_cstr(&f[PDC_RESULT_FUNCTION], fn, sizeof fn);
+        pdc_f_cstr(&f[PDC_RESULT_MESSAGE], msg, sizeof msg);
+    }
+    pdc_obj_set_result(o, kind, &f[PDC_RESULT_VALUE], node, (int) pdc_f_i(&f[PDC_RESULT_STATUS]),
+                       fn, msg);
+    if (kind == PDC_RES_REFS && o->state == OBJ_READY) {
         /* A list of references its worker owns and counted this process
            for: the entries are held by this result from now on. */
         char why[512];
-        o->type = PDC_T_REFS;
-        o->size = v->via.bin.size;
-        o->data = malloc(o->size ? o->size : 1);
-        int rc = o->data ? PDC_OK : PDC_ENOMEM;
-        if (o->data) {
-            memcpy(o->data, o->size ? v->via.bin.ptr : "", o->size);
-            rc = pdc_refs_hold(c, o, o->data, o->size, 1, why, sizeof why);
-        }
+        int rc = pdc_refs_hold(c, o, o->data, o->size, 1, why, sizeof why);
         if (rc != PDC_OK)
-            pdc_obj_fail(o, rc, "result", node, o->data ? why : "out of memory for the result");
-        else
-            o->state = OBJ_READY;
-        return;
-    }
-    if (kind == PDC_RES_ERROR) {
-        char fn[512], msg[1024];
-        pdc_obj_fail(o, (int) pdc_f_i(&f[PDC_RESULT_STATUS]),
-                     pdc_f_cstr(&f[PDC_RESULT_FUNCTION], fn, sizeof fn), node,
-                     pdc_f_cstr(&f[PDC_RESULT_MESSAGE], msg, sizeof msg));
-        return;
-    }
-    if (kind == PDC_RES_STORED) {
-        /* The store header has the real type. */
-        pdc_obj_set_stored(o, PDC_T_BYTES,
-                           v->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? v->via.u64 : 0, node);
-        return;
-    }
-    o->state = OBJ_READY;
-    switch (v->type) {
-    case MSGPACK_OBJECT_POSITIVE_INTEGER:
-    case MSGPACK_OBJECT_NEGATIVE_INTEGER:
-        o->type = PDC_T_I64;
-        o->i64 = pdc_f_i(v);
-        break;
-    case MSGPACK_OBJECT_FLOAT32:
-    case MSGPACK_OBJECT_FLOAT64:
-        o->type = PDC_T_F64;
-        o->f64 = v->via.f64;
-        break;
-    case MSGPACK_OBJECT_STR:
-    case MSGPACK_OBJECT_BIN:
-        o->type = v->type == MSGPACK_OBJECT_STR ? PDC_T_STR : PDC_T_BYTES;
-        o->size = v->via.bin.size;
-        o->data = malloc(o->size ? o->size : 1);
-        if (o->data)
-            memcpy(o->data, o->size ? v->via.bin.ptr : "", o->size);
-        else
-            pdc_obj_fail(o, PDC_ENOMEM, "result", node, "out of memory for the result");
-        break;
-    default:
-        o->type = PDC_T_NIL;
-        break;
+            pdc_obj_fail(o, rc, "result", node, why);
     }
 }
 

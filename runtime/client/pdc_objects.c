@@ -3,6 +3,7 @@
 
 #include "pdc_borrow.h"
 #include "pdc_refs.h"
+#include "pdc_wire.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -136,4 +137,46 @@ void pdc_obj_free_all(pdc_client *c) {
     free(c->frees);
     c->frees = NULL;
     c->nfrees = c->capfrees = 0;
+}
+
+void pdc_obj_set_result(obj_t *o, unsigned kind, const msgpack_object *v, const char *node,
+                        int code, const char *function, const char *message) {
+    if (kind == PDC_RES_ERROR) {
+        pdc_obj_fail(o, code, function, node, message);
+        return;
+    }
+    if (kind == PDC_RES_STORED) {
+        /* The store header has the real type. */
+        pdc_obj_set_stored(o, PDC_T_BYTES,
+                           v->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? v->via.u64 : 0, node);
+        return;
+    }
+    o->state = OBJ_READY;
+    switch (v->type) {
+    case MSGPACK_OBJECT_POSITIVE_INTEGER:
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+        o->type = PDC_T_I64;
+        o->i64 = pdc_f_i(v);
+        break;
+    case MSGPACK_OBJECT_FLOAT32:
+    case MSGPACK_OBJECT_FLOAT64:
+        o->type = PDC_T_F64;
+        o->f64 = v->via.f64;
+        break;
+    case MSGPACK_OBJECT_STR:
+    case MSGPACK_OBJECT_BIN:
+        o->type = kind == PDC_RES_REFS            ? PDC_T_REFS
+                  : v->type == MSGPACK_OBJECT_STR ? PDC_T_STR
+                                                  : PDC_T_BYTES;
+        o->size = v->via.bin.size;
+        o->data = malloc(o->size ? o->size : 1);
+        if (o->data)
+            memcpy(o->data, o->size ? v->via.bin.ptr : "", o->size);
+        else
+            pdc_obj_fail(o, PDC_ENOMEM, "result", node, "out of memory for the result");
+        break;
+    default:
+        o->type = PDC_T_NIL;
+        break;
+    }
 }

@@ -22,6 +22,8 @@
 #include "pdc.h"
 #include "pdc_id.h"
 
+#include <msgpack.h>
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -95,6 +97,12 @@ void pdc_obj_fail(obj_t *o, int code, const char *function, const char *node, co
 pdc_ref pdc_obj_error_ref(pdc_client *c, int code, const char *function, const char *message);
 /* Make o a ready object stored in node's store. */
 void pdc_obj_set_stored(obj_t *o, pdc_type type, size_t size, const char *node);
+/* Settle o from a result as the wire carries it (TASK_RESULTS' RESULT,
+   OBJECT_INFO): kind PDC_RES_*, the value, the node; for an error its
+   code, function and message.  A PDC_RES_REFS value becomes a list
+   (PDC_T_REFS) whose references nobody holds yet. */
+void pdc_obj_set_result(obj_t *o, unsigned kind, const msgpack_object *v, const char *node,
+                        int code, const char *function, const char *message);
 
 /* Ids of stored objects to free on other nodes (I/O thread: take them
    all, then pdc_obj_frees_clear). */
